@@ -1,0 +1,264 @@
+// Package account owns the account document that tenant backends push to Portico: its JSON shape,
+// its validation rules and the arithmetic that prices a subscription. It has no I/O: the tenants
+// package stores documents in etcd, the plugins render them, and both import this package.
+//
+// Money is always an integer number of minor units of the account's ISO 4217 currency (cents for
+// EUR, yen for JPY, fils for KWD). Fractional per-unit prices, common for metered usage, are given as
+// decimal strings of minor units ("0.3" = three tenths of a cent) and priced exactly with math/big.
+package account
+
+import "time"
+
+// Account is the document of one customer account of a tenant.
+type Account struct {
+	// ID is the tenant's identifier of the account; unique per tenant.
+	ID string `json:"id"`
+	// Alias is an optional second identifier (a CRM id); unique per tenant when set.
+	Alias string `json:"alias,omitempty"`
+	// Name is the customer's display name.
+	Name string `json:"name"`
+	// Email is the billing email, where portal links are sent.
+	Email string `json:"email,omitempty"`
+	// Currency is the ISO 4217 code all amounts of the account are in, unless an invoice says otherwise.
+	Currency string `json:"currency"`
+	// Locale is a BCP 47 tag used to format money and dates; empty means the tenant's default.
+	Locale         string          `json:"locale,omitempty"`
+	Company        *Company        `json:"company,omitempty"`
+	PaymentMethods []PaymentMethod `json:"paymentMethods,omitempty"`
+	AutoPay        *AutoPay        `json:"autoPay,omitempty"`
+	Subscriptions  []Subscription  `json:"subscriptions,omitempty"`
+	Invoices       []Invoice       `json:"invoices,omitempty"`
+}
+
+// Company holds the billing details shown in the Billing Information section and on invoices.
+type Company struct {
+	LegalName string   `json:"legalName,omitempty"`
+	TaxID     string   `json:"taxId,omitempty"`
+	Address   *Address `json:"address,omitempty"`
+}
+
+// Address is a postal address; Country is an ISO 3166-1 alpha-2 code.
+type Address struct {
+	Line1      string `json:"line1,omitempty"`
+	Line2      string `json:"line2,omitempty"`
+	City       string `json:"city,omitempty"`
+	PostalCode string `json:"postalCode,omitempty"`
+	Region     string `json:"region,omitempty"`
+	Country    string `json:"country,omitempty"`
+}
+
+// Payment method types.
+const (
+	PaymentCard      = "card"
+	PaymentSEPADebit = "sepa_debit"
+	PaymentACH       = "us_bank_account"
+	PaymentBACS      = "bacs_debit"
+	PaymentPayPal    = "paypal"
+)
+
+// PaymentMethod is a saved payment method. Portico never sees card numbers, only what identifies a
+// method to a person: brand, last four digits, expiry, bank name.
+type PaymentMethod struct {
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Brand    string `json:"brand,omitempty"`
+	Last4    string `json:"last4,omitempty"`
+	ExpMonth int    `json:"expMonth,omitempty"`
+	ExpYear  int    `json:"expYear,omitempty"`
+	BankName string `json:"bankName,omitempty"`
+	Email    string `json:"email,omitempty"`
+	Default  bool   `json:"default"`
+}
+
+// Auto-pay timings.
+const (
+	AutoPayOnIssue   = "on_issue"
+	AutoPayOnDueDate = "on_due_date"
+)
+
+// AutoPay says whether invoices are charged automatically to a saved payment method, and when.
+type AutoPay struct {
+	Enabled         bool   `json:"enabled"`
+	PaymentMethodID string `json:"paymentMethodId,omitempty"`
+	Timing          string `json:"timing,omitempty"`
+}
+
+// Subscription statuses.
+const (
+	SubActive   = "active"
+	SubTrialing = "trialing"
+	SubPastDue  = "past_due"
+	SubPaused   = "paused"
+	SubCanceled = "canceled"
+	SubEnded    = "ended"
+	SubPending  = "pending"
+)
+
+// Subscription is a plan the account is on, with its priced items.
+type Subscription struct {
+	ID                 string `json:"id"`
+	Name               string `json:"name"`
+	Status             string `json:"status"`
+	CurrentPeriodStart Date   `json:"currentPeriodStart,omitempty"`
+	CurrentPeriodEnd   Date   `json:"currentPeriodEnd,omitempty"`
+	NextChargeDate     Date   `json:"nextChargeDate,omitempty"`
+	// EstimatedNextCharge in minor units; when absent Portico computes it from the items.
+	EstimatedNextCharge *int64 `json:"estimatedNextCharge,omitempty"`
+	// CancelAtPeriodEnd is true when a cancellation is scheduled for CurrentPeriodEnd.
+	CancelAtPeriodEnd bool `json:"cancelAtPeriodEnd"`
+	// CanceledAt is the date a cancellation took or takes effect, when known.
+	CanceledAt Date   `json:"canceledAt,omitempty"`
+	Items      []Item `json:"items,omitempty"`
+}
+
+// Pricing models of an item.
+const (
+	PricingFlat    = "flat"     // one amount per period, quantity ignored
+	PricingPerUnit = "per_unit" // quantity × unit price
+	PricingTiered  = "tiered"   // graduated: each tier's units at that tier's price
+	PricingVolume  = "volume"   // all units at the price of the tier the quantity falls in
+	PricingFee     = "fee"      // one-off fee: quantity × unit price, charged once
+)
+
+// Item is one priced line of a subscription.
+type Item struct {
+	Product      string `json:"product"`
+	PricingModel string `json:"pricingModel"`
+	Quantity     int64  `json:"quantity"`
+	Unit         string `json:"unit,omitempty"`
+	// UnitAmount is the price of one unit (or the flat amount) in minor units.
+	UnitAmount *int64 `json:"unitAmount,omitempty"`
+	// UnitAmountDecimal is a fractional unit price in minor units, e.g. "0.3"; exclusive with UnitAmount.
+	UnitAmountDecimal string `json:"unitAmountDecimal,omitempty"`
+	Tiers             []Tier `json:"tiers,omitempty"`
+}
+
+// Tier is one band of a tiered or volume price. UpTo nil means "and above"; only the last tier may
+// leave it nil.
+type Tier struct {
+	UpTo              *int64 `json:"upTo"`
+	UnitAmount        *int64 `json:"unitAmount,omitempty"`
+	UnitAmountDecimal string `json:"unitAmountDecimal,omitempty"`
+	// FlatAmount is added once when any unit falls into this tier.
+	FlatAmount *int64 `json:"flatAmount,omitempty"`
+}
+
+// Invoice statuses, as a billing system reports them. The portal shows only Paid, Issued and
+// Overdue (plus Void for voided invoices); drafts and statuses before issue are never shown.
+const (
+	InvDraft           = "draft"
+	InvUpcoming        = "upcoming"
+	InvPendingApproval = "pending_approval"
+	InvScheduled       = "scheduled"
+	InvProcessing      = "processing"
+	InvIssuing         = "issuing"
+	InvIssued          = "issued"
+	InvVoid            = "void"
+	InvPaid            = "paid"
+	InvCanceled        = "canceled"
+	InvOverdue         = "overdue"
+)
+
+// Invoice is an issued (or not yet issued) invoice of the account.
+type Invoice struct {
+	ID         string `json:"id"`
+	Number     string `json:"number,omitempty"`
+	Status     string `json:"status"`
+	IssueDate  Date   `json:"issueDate,omitempty"`
+	DueDate    Date   `json:"dueDate,omitempty"`
+	PaidDate   Date   `json:"paidDate,omitempty"`
+	Currency   string `json:"currency,omitempty"`
+	Subtotal   int64  `json:"subtotal"`
+	Tax        int64  `json:"tax"`
+	Total      int64  `json:"total"`
+	AmountPaid int64  `json:"amountPaid"`
+	Lines      []Line `json:"lines,omitempty"`
+	// SubscriptionID links the invoice to the subscription it bills, when there is one.
+	SubscriptionID string `json:"subscriptionId,omitempty"`
+}
+
+// Line is one line of an invoice.
+type Line struct {
+	Description string `json:"description"`
+	Quantity    int64  `json:"quantity"`
+	UnitAmount  int64  `json:"unitAmount"`
+	Amount      int64  `json:"amount"`
+}
+
+// Date is a calendar date in the form YYYY-MM-DD. The zero value is "no date".
+type Date string
+
+// Time parses the date; ok is false for the empty date.
+func (d Date) Time() (t time.Time, ok bool) {
+	if d == "" {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.DateOnly, string(d))
+	return t, err == nil
+}
+
+// InvoiceCurrency is the invoice's currency, falling back to the account's.
+func (a *Account) InvoiceCurrency(inv *Invoice) string {
+	if inv.Currency != "" {
+		return inv.Currency
+	}
+	return a.Currency
+}
+
+// DefaultPaymentMethod returns the method marked default, or nil.
+func (a *Account) DefaultPaymentMethod() *PaymentMethod {
+	for i := range a.PaymentMethods {
+		if a.PaymentMethods[i].Default {
+			return &a.PaymentMethods[i]
+		}
+	}
+	return nil
+}
+
+// PaymentMethod returns the method with the id, or nil.
+func (a *Account) PaymentMethod(id string) *PaymentMethod {
+	for i := range a.PaymentMethods {
+		if a.PaymentMethods[i].ID == id {
+			return &a.PaymentMethods[i]
+		}
+	}
+	return nil
+}
+
+// Invoice returns the invoice with the id, or nil.
+func (a *Account) Invoice(id string) *Invoice {
+	for i := range a.Invoices {
+		if a.Invoices[i].ID == id {
+			return &a.Invoices[i]
+		}
+	}
+	return nil
+}
+
+// Subscription returns the subscription with the id, or nil.
+func (a *Account) Subscription(id string) *Subscription {
+	for i := range a.Subscriptions {
+		if a.Subscriptions[i].ID == id {
+			return &a.Subscriptions[i]
+		}
+	}
+	return nil
+}
+
+// Visible reports whether the portal shows the invoice to the customer: drafts and invoices that
+// are not yet issued are internal to the tenant.
+func (inv *Invoice) Visible() bool {
+	switch inv.Status {
+	case InvIssued, InvPaid, InvOverdue, InvVoid:
+		return true
+	}
+	return false
+}
+
+// AmountDue is what remains to be paid.
+func (inv *Invoice) AmountDue() int64 {
+	if d := inv.Total - inv.AmountPaid; d > 0 {
+		return d
+	}
+	return 0
+}

@@ -1,0 +1,396 @@
+package account
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/currency"
+	"golang.org/x/text/language"
+)
+
+// MaxDocumentSize is the largest account document accepted, in bytes of JSON.
+const MaxDocumentSize = 1 << 20
+
+// Limits on the number of entries of a document; each keeps one document well inside etcd's 1.5 MiB
+// request limit and one page render bounded.
+const (
+	MaxPaymentMethods = 50
+	MaxSubscriptions  = 100
+	MaxItems          = 200
+	MaxTiers          = 50
+	MaxInvoices       = 2000
+	MaxLines          = 500
+)
+
+// ErrInvalid is wrapped by every validation and decoding error of a document.
+var ErrInvalid = errors.New("invalid account document")
+
+// idRE is the form of every identifier inside a document and of account ids and aliases: they
+// appear in etcd keys and URL paths, so they are restricted to characters that need no escaping.
+var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$`)
+
+// ValidID reports whether s may be used as an account id, alias or an id inside a document.
+func ValidID(s string) bool { return idRE.MatchString(s) }
+
+var (
+	subStatuses = set(SubActive, SubTrialing, SubPastDue, SubPaused, SubCanceled, SubEnded, SubPending)
+	invStatuses = set(InvDraft, InvUpcoming, InvPendingApproval, InvScheduled, InvProcessing, InvIssuing,
+		InvIssued, InvVoid, InvPaid, InvCanceled, InvOverdue)
+	pmTypes        = set(PaymentCard, PaymentSEPADebit, PaymentACH, PaymentBACS, PaymentPayPal)
+	pricingModels  = set(PricingFlat, PricingPerUnit, PricingTiered, PricingVolume, PricingFee)
+	autoPayTimings = set(AutoPayOnIssue, AutoPayOnDueDate)
+)
+
+func set(s ...string) map[string]bool {
+	m := make(map[string]bool, len(s))
+	for _, v := range s {
+		m[v] = true
+	}
+	return m
+}
+
+// Decode reads one account document: unknown fields, trailing data, wrong types and documents over
+// MaxDocumentSize are refused with an error that names the problem. The document is validated.
+func Decode(data []byte) (*Account, error) {
+	if len(data) > MaxDocumentSize {
+		return nil, fmt.Errorf("%w: document is %d bytes, the limit is %d", ErrInvalid, len(data), MaxDocumentSize)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var a Account
+	if err := dec.Decode(&a); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, DescribeJSONError(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: unexpected data after the JSON document", ErrInvalid)
+	}
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// DescribeJSONError turns an encoding/json error into a sentence for an API client.
+func DescribeJSONError(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF):
+		return "body is empty; a JSON object is required"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "body ends in the middle of the JSON document"
+	case errors.As(err, &syn):
+		return fmt.Sprintf("malformed JSON at byte %d: %s", syn.Offset, syn.Error())
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "document"
+		}
+		return fmt.Sprintf("field %q must be %s, not JSON %s", field, jsonKind(typ.Type.Kind().String()), typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return "malformed JSON: " + err.Error()
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	case "ptr":
+		return "a value of another type"
+	}
+	if strings.HasPrefix(k, "int") || strings.HasPrefix(k, "uint") {
+		return "an integer"
+	}
+	if strings.HasPrefix(k, "float") {
+		return "a number"
+	}
+	return "a " + k
+}
+
+// problems collects validation failures by field path.
+type problems struct{ list []string }
+
+func (p *problems) add(field, format string, args ...any) {
+	if len(p.list) < 20 {
+		p.list = append(p.list, field+": "+fmt.Sprintf(format, args...))
+	}
+}
+
+func (p *problems) err() error {
+	if len(p.list) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(p.list, "; "))
+}
+
+func (p *problems) text(field, v string, required bool, max int) {
+	switch {
+	case v == "" && required:
+		p.add(field, "is required")
+	case !utf8.ValidString(v):
+		p.add(field, "is not valid UTF-8")
+	case utf8.RuneCountInString(v) > max:
+		p.add(field, "is longer than %d characters", max)
+	case strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		p.add(field, "contains control characters")
+	}
+}
+
+func (p *problems) date(field string, d Date) {
+	if d == "" {
+		return
+	}
+	if _, ok := d.Time(); !ok {
+		p.add(field, "%q is not a date in the form YYYY-MM-DD", string(d))
+	}
+}
+
+func (p *problems) amount(field string, v int64) {
+	if v < 0 {
+		p.add(field, "must be a non-negative integer number of minor units")
+	}
+}
+
+// ValidCurrency reports whether code is an ISO 4217 currency code (upper case).
+func ValidCurrency(code string) bool {
+	if len(code) != 3 || strings.ToUpper(code) != code {
+		return false
+	}
+	_, err := currency.ParseISO(code)
+	return err == nil
+}
+
+// ValidCountry reports whether code is an ISO 3166-1 alpha-2 country code (upper case).
+func ValidCountry(code string) bool {
+	if len(code) != 2 || strings.ToUpper(code) != code {
+		return false
+	}
+	r, err := language.ParseRegion(code)
+	return err == nil && r.IsCountry()
+}
+
+// ValidEmail reports whether s is a single plain email address.
+func ValidEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && a.Name == ""
+}
+
+// Validate checks the whole document and returns every problem found (up to twenty), each
+// prefixed with the JSON path of the field.
+func (a *Account) Validate() error {
+	var p problems
+	if !ValidID(a.ID) {
+		p.add("id", "is required and must be 1-128 letters, digits or _.:@+- starting with a letter or digit")
+	}
+	if a.Alias != "" && !ValidID(a.Alias) {
+		p.add("alias", "must be 1-128 letters, digits or _.:@+- starting with a letter or digit")
+	}
+	p.text("name", a.Name, true, 200)
+	if a.Email != "" && !ValidEmail(a.Email) {
+		p.add("email", "%q is not an email address", a.Email)
+	}
+	if !ValidCurrency(a.Currency) {
+		p.add("currency", "%q is not an ISO 4217 currency code", a.Currency)
+	}
+	if a.Locale != "" {
+		if _, err := language.Parse(a.Locale); err != nil {
+			p.add("locale", "%q is not a BCP 47 language tag", a.Locale)
+		}
+	}
+	if c := a.Company; c != nil {
+		p.text("company.legalName", c.LegalName, false, 200)
+		p.text("company.taxId", c.TaxID, false, 64)
+		if ad := c.Address; ad != nil {
+			p.text("company.address.line1", ad.Line1, false, 200)
+			p.text("company.address.line2", ad.Line2, false, 200)
+			p.text("company.address.city", ad.City, false, 100)
+			p.text("company.address.postalCode", ad.PostalCode, false, 20)
+			p.text("company.address.region", ad.Region, false, 100)
+			if ad.Country != "" && !ValidCountry(ad.Country) {
+				p.add("company.address.country", "%q is not an ISO 3166-1 alpha-2 country code", ad.Country)
+			}
+		}
+	}
+	a.validatePaymentMethods(&p)
+	a.validateSubscriptions(&p)
+	a.validateInvoices(&p)
+	return p.err()
+}
+
+func (a *Account) validatePaymentMethods(p *problems) {
+	if len(a.PaymentMethods) > MaxPaymentMethods {
+		p.add("paymentMethods", "has %d entries, the limit is %d", len(a.PaymentMethods), MaxPaymentMethods)
+		return
+	}
+	ids := map[string]bool{}
+	defaults := 0
+	for i, m := range a.PaymentMethods {
+		f := fmt.Sprintf("paymentMethods[%d]", i)
+		if !ValidID(m.ID) {
+			p.add(f+".id", "is required and must be an identifier")
+		} else if ids[m.ID] {
+			p.add(f+".id", "%q is used twice", m.ID)
+		}
+		ids[m.ID] = true
+		if !pmTypes[m.Type] {
+			p.add(f+".type", "%q is not one of card, sepa_debit, us_bank_account, bacs_debit, paypal", m.Type)
+		}
+		p.text(f+".brand", m.Brand, false, 40)
+		p.text(f+".bankName", m.BankName, false, 100)
+		if m.Last4 != "" && (len(m.Last4) != 4 || strings.Trim(m.Last4, "0123456789") != "") {
+			p.add(f+".last4", "must be four digits")
+		}
+		if m.ExpMonth != 0 && (m.ExpMonth < 1 || m.ExpMonth > 12) {
+			p.add(f+".expMonth", "must be 1-12")
+		}
+		if m.ExpYear != 0 && (m.ExpYear < 2000 || m.ExpYear > 2200) {
+			p.add(f+".expYear", "must be a four-digit year")
+		}
+		if m.Email != "" && !ValidEmail(m.Email) {
+			p.add(f+".email", "is not an email address")
+		}
+		if m.Default {
+			defaults++
+		}
+	}
+	if defaults > 1 {
+		p.add("paymentMethods", "%d methods are marked default; at most one may be", defaults)
+	}
+	if ap := a.AutoPay; ap != nil {
+		if ap.Timing != "" && !autoPayTimings[ap.Timing] {
+			p.add("autoPay.timing", "%q is not one of on_issue, on_due_date", ap.Timing)
+		}
+		if ap.PaymentMethodID != "" && !ids[ap.PaymentMethodID] {
+			p.add("autoPay.paymentMethodId", "%q is not one of the account's payment methods", ap.PaymentMethodID)
+		}
+		if ap.Enabled && ap.PaymentMethodID == "" && defaults == 0 {
+			p.add("autoPay.enabled", "auto-pay needs a payment method: set paymentMethodId or a default method")
+		}
+	}
+}
+
+func (a *Account) validateSubscriptions(p *problems) {
+	if len(a.Subscriptions) > MaxSubscriptions {
+		p.add("subscriptions", "has %d entries, the limit is %d", len(a.Subscriptions), MaxSubscriptions)
+		return
+	}
+	ids := map[string]bool{}
+	for i := range a.Subscriptions {
+		s := &a.Subscriptions[i]
+		f := fmt.Sprintf("subscriptions[%d]", i)
+		if !ValidID(s.ID) {
+			p.add(f+".id", "is required and must be an identifier")
+		} else if ids[s.ID] {
+			p.add(f+".id", "%q is used twice", s.ID)
+		}
+		ids[s.ID] = true
+		p.text(f+".name", s.Name, true, 200)
+		if !subStatuses[s.Status] {
+			p.add(f+".status", "%q is not one of active, trialing, past_due, paused, canceled, ended, pending", s.Status)
+		}
+		p.date(f+".currentPeriodStart", s.CurrentPeriodStart)
+		p.date(f+".currentPeriodEnd", s.CurrentPeriodEnd)
+		p.date(f+".nextChargeDate", s.NextChargeDate)
+		p.date(f+".canceledAt", s.CanceledAt)
+		if s.EstimatedNextCharge != nil {
+			p.amount(f+".estimatedNextCharge", *s.EstimatedNextCharge)
+		}
+		if len(s.Items) > MaxItems {
+			p.add(f+".items", "has %d entries, the limit is %d", len(s.Items), MaxItems)
+			continue
+		}
+		for j := range s.Items {
+			it := &s.Items[j]
+			fi := fmt.Sprintf("%s.items[%d]", f, j)
+			p.text(fi+".product", it.Product, true, 200)
+			p.text(fi+".unit", it.Unit, false, 40)
+			if !pricingModels[it.PricingModel] {
+				p.add(fi+".pricingModel", "%q is not one of flat, per_unit, tiered, volume, fee", it.PricingModel)
+				continue
+			}
+			if it.Quantity < 0 {
+				p.add(fi+".quantity", "must not be negative")
+				continue
+			}
+			if len(it.Tiers) > MaxTiers {
+				p.add(fi+".tiers", "has %d entries, the limit is %d", len(it.Tiers), MaxTiers)
+				continue
+			}
+			tiered := it.PricingModel == PricingTiered || it.PricingModel == PricingVolume
+			if !tiered && len(it.Tiers) > 0 {
+				p.add(fi+".tiers", "are only allowed with tiered or volume pricing")
+				continue
+			}
+			if tiered && (it.UnitAmount != nil || it.UnitAmountDecimal != "") {
+				p.add(fi+".unitAmount", "is not used with %s pricing; give the price per tier", it.PricingModel)
+				continue
+			}
+			if _, err := it.Charge(); err != nil {
+				p.add(fi, "%s", strings.TrimPrefix(err.Error(), ErrPricing.Error()+": "))
+			}
+		}
+	}
+}
+
+func (a *Account) validateInvoices(p *problems) {
+	if len(a.Invoices) > MaxInvoices {
+		p.add("invoices", "has %d entries, the limit is %d", len(a.Invoices), MaxInvoices)
+		return
+	}
+	ids := map[string]bool{}
+	for i := range a.Invoices {
+		inv := &a.Invoices[i]
+		f := fmt.Sprintf("invoices[%d]", i)
+		if !ValidID(inv.ID) {
+			p.add(f+".id", "is required and must be an identifier")
+		} else if ids[inv.ID] {
+			p.add(f+".id", "%q is used twice", inv.ID)
+		}
+		ids[inv.ID] = true
+		p.text(f+".number", inv.Number, false, 64)
+		if !invStatuses[inv.Status] {
+			p.add(f+".status", "%q is not a known invoice status", inv.Status)
+		}
+		if inv.Currency != "" && !ValidCurrency(inv.Currency) {
+			p.add(f+".currency", "%q is not an ISO 4217 currency code", inv.Currency)
+		}
+		p.date(f+".issueDate", inv.IssueDate)
+		p.date(f+".dueDate", inv.DueDate)
+		p.date(f+".paidDate", inv.PaidDate)
+		p.amount(f+".subtotal", inv.Subtotal)
+		p.amount(f+".tax", inv.Tax)
+		p.amount(f+".total", inv.Total)
+		p.amount(f+".amountPaid", inv.AmountPaid)
+		if inv.SubscriptionID != "" && !ValidID(inv.SubscriptionID) {
+			p.add(f+".subscriptionId", "must be an identifier")
+		}
+		if len(inv.Lines) > MaxLines {
+			p.add(f+".lines", "has %d entries, the limit is %d", len(inv.Lines), MaxLines)
+			continue
+		}
+		for j, l := range inv.Lines {
+			fl := fmt.Sprintf("%s.lines[%d]", f, j)
+			p.text(fl+".description", l.Description, true, 500)
+			if l.Quantity < 0 {
+				p.add(fl+".quantity", "must not be negative")
+			}
+			p.amount(fl+".unitAmount", l.UnitAmount)
+			p.amount(fl+".amount", l.Amount)
+		}
+	}
+}
