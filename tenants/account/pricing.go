@@ -146,7 +146,7 @@ func (it *Item) tieredCharge() (ItemCharge, error) {
 	}
 	var (
 		out   ItemCharge
-		total = new(big.Rat)
+		total       = new(big.Rat)
 		from  int64 = 1
 		rem         = it.Quantity
 	)

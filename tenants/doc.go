@@ -1,0 +1,39 @@
+// Package tenants is Portico's data layer on etcd: tenants and their branding, API keys, account
+// documents, single-use portal links, idempotency records and session sealing keys. It owns the
+// key layout, every etcd read and write the gateway makes, the read caches and the one watch per
+// process that keeps them fresh. It knows nothing of HTTP or HTML.
+//
+// # Key layout
+//
+// Every key lives under a prefix (Config.Prefix, default "/portico/"). Keys under "state/" are
+// durable and watched; keys under "lease/" carry an etcd lease and expire on their own, so the
+// watch does not have to carry their churn.
+//
+//	state/tenants/<tenantID>              tenant record (JSON, see Tenant)
+//	state/slugs/<slug>                    tenant id; makes slugs unique (created in a Txn)
+//	state/logos/<tenantID>                logo bytes; type and ETag are in the tenant record
+//	state/apikeys/<keyID>                 API key record: tenant id and sha256 of the key, never the key
+//	state/accounts/<tenantID>/<accountID> account document (JSON, see package account)
+//	state/aliases/<tenantID>/<alias>      account id; makes aliases unique per tenant
+//	state/sealkeys/<keyID>                session sealing key (AEAD key for portal cookies)
+//	lease/links/<tenantID>/<sha256(token)> single-use link record; the token itself is never stored
+//	lease/idempotency/<tenantID>/<sha256(Idempotency-Key)> first response of a session request, sealed
+//
+// # Consistency
+//
+// Every multi-key change is one etcd Txn guarded by the revisions it read (slugs and aliases are
+// created with CreateRevision == 0 comparisons), so concurrent writers on any number of instances
+// never leave a half-written state. Redeeming a link is one Txn that compares the link's Version,
+// so exactly one request wins.
+//
+// # Caches
+//
+// Tenants (all of them: they are few and every request needs one) live in an in-memory index
+// swapped atomically. Accounts, API keys and logos live in ristretto caches filled on a miss. One
+// watch per process, from the revision the initial listing saw, applies every change: tenant
+// records update the index, account/key/logo changes evict. A fill that raced a change is dropped
+// (each cache shard carries a generation the watch bumps, and a fill only lands if its shard's
+// generation did not move while etcd was read), so a stale document can never be cached after a
+// delete or an update. After a compaction the watch cannot resume: the store re-lists tenants,
+// clears the caches and watches again from the new revision.
+package tenants

@@ -1,0 +1,49 @@
+package tenants
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// keyspace builds the etcd keys of one Store; see the package doc for the layout.
+type keyspace struct{ p string }
+
+func (k keyspace) state() string                   { return k.p + "state/" }
+func (k keyspace) tenants() string                 { return k.p + "state/tenants/" }
+func (k keyspace) tenant(id string) string         { return k.p + "state/tenants/" + id }
+func (k keyspace) slug(slug string) string         { return k.p + "state/slugs/" + slug }
+func (k keyspace) logo(tid string) string          { return k.p + "state/logos/" + tid }
+func (k keyspace) apikeys() string                 { return k.p + "state/apikeys/" }
+func (k keyspace) apikey(kid string) string        { return k.p + "state/apikeys/" + kid }
+func (k keyspace) accounts(tid string) string      { return k.p + "state/accounts/" + tid + "/" }
+func (k keyspace) account(tid, aid string) string  { return k.p + "state/accounts/" + tid + "/" + aid }
+func (k keyspace) aliases(tid string) string       { return k.p + "state/aliases/" + tid + "/" }
+func (k keyspace) alias(tid, alias string) string  { return k.p + "state/aliases/" + tid + "/" + alias }
+func (k keyspace) sealkeys() string                { return k.p + "state/sealkeys/" }
+func (k keyspace) sealkey(kid string) string       { return k.p + "state/sealkeys/" + kid }
+func (k keyspace) links(tid string) string         { return k.p + "lease/links/" + tid + "/" }
+func (k keyspace) link(tid, hash string) string    { return k.p + "lease/links/" + tid + "/" + hash }
+func (k keyspace) idempotencies(tid string) string { return k.p + "lease/idempotency/" + tid + "/" }
+func (k keyspace) idempotency(tid, hash string) string {
+	return k.p + "lease/idempotency/" + tid + "/" + hash
+}
+
+// kind classifies a watched key; rest is what follows the kind's prefix.
+func (k keyspace) kind(key string) (kind, rest string) {
+	s, ok := strings.CutPrefix(key, k.p+"state/")
+	if !ok {
+		return "", ""
+	}
+	kind, rest, _ = strings.Cut(s, "/")
+	return kind, rest
+}
+
+// hashHex is the hex sha256 of a secret; only this form of tokens and keys is ever stored.
+func hashHex(secret string) string {
+	h := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(h[:])
+}
+
+// prefixEnd is the end of the range of keys starting with prefix (clientv3.GetPrefixRangeEnd).
+func accountCacheKey(tid, aid string) string { return tid + "/" + aid }

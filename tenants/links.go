@@ -1,0 +1,234 @@
+package tenants
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Errors of the link concern. A caller shows ErrLinkUsed and ErrLinkExpired as "gone" (410) and
+// ErrLinkNotFound as "not found" (404).
+var (
+	ErrLinkNotFound = errors.New("tenants: portal link not found")
+	ErrLinkUsed     = errors.New("tenants: portal link was already used")
+	ErrLinkExpired  = errors.New("tenants: portal link has expired")
+	ErrIdempotency  = errors.New("tenants: Idempotency-Key was used with a different request")
+)
+
+// LinkGrace is how long a link's record outlives its expiry, so that a late or repeated click gets
+// "this link was used / has expired" rather than "not found".
+const LinkGrace = 24 * time.Hour
+
+// IdempotencyTTL is how long a session request's Idempotency-Key is remembered.
+const IdempotencyTTL = 24 * time.Hour
+
+// Link is what a single-use portal link grants once redeemed. It is stored under the hash of the
+// link's token; the token only ever exists in the URL handed to the customer.
+type Link struct {
+	SessionID string `json:"sessionId"`
+	AccountID string `json:"accountId"`
+	// Settings are the session's section settings, already resolved against the tenant defaults.
+	Settings PortalDefaults `json:"settings"`
+	Locale   string         `json:"locale,omitempty"`
+	// SessionTTL is how long the session lasts once the link is opened.
+	SessionTTL Duration  `json:"sessionTTL"`
+	ExpiresAt  time.Time `json:"expiresAt"`
+	CreatedAt  time.Time `json:"createdAt"`
+	// CreatedBy names who asked for the link: "apikey:<id>", "cli", "dashboard:<admin>".
+	CreatedBy string `json:"createdBy,omitempty"`
+}
+
+// Idempotency is the stored first answer to a session request with an Idempotency-Key.
+type Idempotency struct {
+	// RequestHash identifies the request body the key was first used with.
+	RequestHash string `json:"requestHash"`
+	// Response is the first response, sealed by the caller (it holds the link's token).
+	Response []byte `json:"response"`
+}
+
+// TokenLen is the length of a link token: 32 random bytes in unpadded base64url.
+const TokenLen = 43
+
+// NewToken returns a fresh link token.
+func NewToken() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// ValidToken reports whether tok has the shape of a link token; anything else is not looked up.
+func ValidToken(tok string) bool {
+	if len(tok) != TokenLen {
+		return false
+	}
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// CreateLinkOptions are the optional parts of CreateLink.
+type CreateLinkOptions struct {
+	// IdempotencyKey, when set, makes the creation happen at most once per key for 24 h.
+	IdempotencyKey string
+	// RequestHash identifies the request for the idempotency check.
+	RequestHash string
+	// Response builds the sealed response to remember for replays; it gets the new token.
+	Response func(token string) ([]byte, error)
+}
+
+// CreateLink stores a new single-use link for the tenant and returns its token. With an
+// idempotency key, the link and the remembered response are written in one Txn that only succeeds
+// if the key is new; otherwise replay holds the first response (and the returned token is empty),
+// or the error is ErrIdempotency when the key was used for another request.
+func (s *Store) CreateLink(ctx context.Context, tenantID string, l *Link, opt CreateLinkOptions) (token string, replay []byte, err error) {
+	token = NewToken()
+	rec, _ := json.Marshal(l)
+	lease, err := s.linkLeases.get(ctx, s.c, l.ExpiresAt.Add(LinkGrace))
+	if err != nil {
+		return "", nil, fmt.Errorf("tenants: creating link: %w", wrapEtcd(err))
+	}
+	ops := []clientv3.Op{clientv3.OpPut(s.k.link(tenantID, hashHex(token)), string(rec), clientv3.WithLease(lease))}
+	var cmps []clientv3.Cmp
+	var ikey string
+	if opt.IdempotencyKey != "" {
+		ikey = s.k.idempotency(tenantID, hashHex(opt.IdempotencyKey))
+		resp, err := opt.Response(token)
+		if err != nil {
+			return "", nil, err
+		}
+		ilease, err := s.linkLeases.get(ctx, s.c, time.Now().Add(IdempotencyTTL))
+		if err != nil {
+			return "", nil, fmt.Errorf("tenants: creating link: %w", wrapEtcd(err))
+		}
+		ib, _ := json.Marshal(Idempotency{RequestHash: opt.RequestHash, Response: resp})
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(ikey), "=", 0))
+		ops = append(ops, clientv3.OpPut(ikey, string(ib), clientv3.WithLease(ilease)))
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	txn := s.c.Txn(ctx).If(cmps...).Then(ops...)
+	if ikey != "" {
+		txn = txn.Else(clientv3.OpGet(ikey))
+	}
+	resp, err := txn.Commit()
+	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		s.linkLeases.forget(lease)
+		return s.CreateLink(ctx, tenantID, l, opt)
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("tenants: creating link: %w", wrapEtcd(err))
+	}
+	if !resp.Succeeded {
+		kvs := resp.Responses[0].GetResponseRange().Kvs
+		var prev Idempotency
+		if len(kvs) == 0 || json.Unmarshal(kvs[0].Value, &prev) != nil {
+			return "", nil, fmt.Errorf("creating link: %w", ErrConflict)
+		}
+		if prev.RequestHash != opt.RequestHash {
+			return "", nil, ErrIdempotency
+		}
+		return "", prev.Response, nil
+	}
+	return token, nil, nil
+}
+
+// usedMarker replaces a link's record once it is redeemed; the key keeps its lease, so a replay
+// within LinkGrace is told the link was used.
+const usedMarker = `{"used":true}`
+
+// RedeemLink consumes the link of token for the tenant in one Txn: if the link's key has never been
+// rewritten (Version 1), read it and overwrite it with a used marker, keeping its lease. Across any
+// number of instances exactly one caller sees Succeeded. A token of another tenant is not found
+// under this tenant's prefix (nothing is consumed), a used one is ErrLinkUsed, an expired one
+// ErrLinkExpired.
+func (s *Store) RedeemLink(ctx context.Context, tenantID, token string, now time.Time) (*Link, error) {
+	if !ValidToken(token) {
+		return nil, ErrLinkNotFound
+	}
+	key := s.k.link(tenantID, hashHex(token))
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	resp, err := s.c.Txn(ctx).
+		If(clientv3.Compare(clientv3.Version(key), "=", 1)).
+		Then(clientv3.OpGet(key), clientv3.OpPut(key, usedMarker, clientv3.WithIgnoreLease())).
+		Else(clientv3.OpGet(key)).Commit()
+	if err != nil {
+		return nil, fmt.Errorf("tenants: redeeming link: %w", wrapEtcd(err))
+	}
+	kvs := resp.Responses[0].GetResponseRange().Kvs
+	if len(kvs) == 0 {
+		return nil, ErrLinkNotFound
+	}
+	if !resp.Succeeded {
+		return nil, ErrLinkUsed
+	}
+	var l Link
+	if err := json.Unmarshal(kvs[0].Value, &l); err != nil {
+		return nil, fmt.Errorf("tenants: decoding link: %w", err)
+	}
+	if !now.Before(l.ExpiresAt) {
+		return nil, ErrLinkExpired
+	}
+	return &l, nil
+}
+
+// leaseBuckets shares one etcd lease between every link that expires in the same minute, so that
+// creating a link costs one round trip, not two. A bucket's lease lives until the end of its
+// minute; a link may therefore outlive its expiry by up to a minute in etcd, but its record
+// carries its exact expiry and RedeemLink checks it.
+type leaseBuckets struct {
+	mu sync.Mutex
+	m  map[int64]clientv3.LeaseID
+}
+
+func (b *leaseBuckets) get(ctx context.Context, c *clientv3.Client, until time.Time) (clientv3.LeaseID, error) {
+	bucket := until.Unix()/60 + 1
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if id, ok := b.m[bucket]; ok {
+		return id, nil
+	}
+	ttl := bucket*60 - time.Now().Unix()
+	if ttl < 5 {
+		ttl = 5
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	g, err := c.Grant(ctx, ttl)
+	if err != nil {
+		return 0, err
+	}
+	if b.m == nil {
+		b.m = map[int64]clientv3.LeaseID{}
+	}
+	now := time.Now().Unix() / 60
+	for k := range b.m {
+		if k < now {
+			delete(b.m, k)
+		}
+	}
+	b.m[bucket] = g.ID
+	return g.ID, nil
+}
+
+func (b *leaseBuckets) forget(id clientv3.LeaseID) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k, v := range b.m {
+		if v == id {
+			delete(b.m, k)
+		}
+	}
+}

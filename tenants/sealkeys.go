@@ -1,0 +1,80 @@
+package tenants
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// SealKey is a symmetric key that seals portal session cookies (and sealed API replies). Every
+// instance holds all keys in memory, kept by the watch; the newest seals, all of them open.
+type SealKey struct {
+	ID        string    `json:"id"`
+	Key       []byte    `json:"key"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// SealKeys returns the sealing keys, newest first.
+func (s *Store) SealKeys() []SealKey {
+	s.sealMu.RLock()
+	defer s.sealMu.RUnlock()
+	return s.sealKeys
+}
+
+func (s *Store) setSealKeys(keys []SealKey) {
+	slices.SortFunc(keys, func(a, b SealKey) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	s.sealMu.Lock()
+	s.sealKeys = keys
+	s.sealMu.Unlock()
+}
+
+func (s *Store) applySealKey(ev *clientv3.Event) {
+	id := string(ev.Kv.Key[len(s.k.sealkeys()):])
+	s.sealMu.RLock()
+	keys := slices.DeleteFunc(slices.Clone(s.sealKeys), func(k SealKey) bool { return k.ID == id })
+	s.sealMu.RUnlock()
+	if ev.Type == clientv3.EventTypePut {
+		var k SealKey
+		if err := json.Unmarshal(ev.Kv.Value, &k); err == nil && len(k.Key) == 32 {
+			keys = append(keys, k)
+		}
+	}
+	s.setSealKeys(keys)
+}
+
+// EnsureSealKey creates the first sealing key if there is none; concurrent instances agree on one.
+// It returns once the key is in this store's memory.
+func (s *Store) EnsureSealKey(ctx context.Context) error {
+	if len(s.SealKeys()) > 0 {
+		return nil
+	}
+	k := SealKey{ID: "k1", Key: make([]byte, 32), CreatedAt: time.Now().UTC()}
+	rand.Read(k.Key)
+	b, _ := json.Marshal(k)
+	rctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	_, err := s.c.Txn(rctx).
+		If(clientv3.Compare(clientv3.CreateRevision(s.k.sealkey(k.ID)), "=", 0)).
+		Then(clientv3.OpPut(s.k.sealkey(k.ID), string(b))).Commit()
+	if err != nil {
+		return fmt.Errorf("tenants: creating sealing key: %w", wrapEtcd(err))
+	}
+	resp, err := s.c.Get(rctx, s.k.sealkeys(), clientv3.WithPrefix())
+	if err != nil {
+		return fmt.Errorf("tenants: loading sealing keys: %w", wrapEtcd(err))
+	}
+	var keys []SealKey
+	for _, kv := range resp.Kvs {
+		var k SealKey
+		if json.Unmarshal(kv.Value, &k) == nil && len(k.Key) == 32 {
+			keys = append(keys, k)
+		}
+	}
+	s.setSealKeys(keys)
+	return nil
+}

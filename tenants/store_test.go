@@ -1,0 +1,397 @@
+package tenants
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/tenants/account"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+var srv *etcdtest.Server
+
+func TestMain(m *testing.M) { os.Exit(etcdtest.Main(m, &srv)) }
+
+// newStore opens a store under a prefix of its own on the package's etcd member.
+func newStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(etcdtest.Ctx(t), Config{Client: srv.Client(t), Prefix: etcdtest.Prefix(t)})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func mustTenant(t *testing.T, s *Store, slug string) *Tenant {
+	t.Helper()
+	tn, err := s.CreateTenant(context.Background(), &Tenant{Slug: slug, Name: "Tenant " + slug})
+	if err != nil {
+		t.Fatalf("CreateTenant(%q): %v", slug, err)
+	}
+	etcdtest.Wait(t, 5*time.Second, "tenant in index", func() bool { _, ok := s.TenantBySlug(slug); return ok })
+	return tn
+}
+
+func loadExample(t *testing.T) *account.Account {
+	t.Helper()
+	b, err := os.ReadFile("account/testdata/account.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := account.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestTenantLifecycle(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	tn := mustTenant(t, s, "acme")
+	if tn.LinkTTL.D() != DefaultLinkTTL || tn.SessionTTL.D() != DefaultSessionTTL || tn.Branding.AccentColor != DefaultAccentColor {
+		t.Fatalf("defaults not applied: %+v", tn)
+	}
+	if _, err := s.CreateTenant(ctx, &Tenant{Slug: "acme", Name: "Other"}); !errors.Is(err, ErrSlugTaken) {
+		t.Fatalf("duplicate slug: %v, want ErrSlugTaken", err)
+	}
+	for _, bad := range []*Tenant{
+		{Slug: "Bad_Slug", Name: "x"}, {Slug: "api", Name: "x"}, {Slug: "ok", Name: ""},
+		{Slug: "ok", Name: "x", Branding: Branding{AccentColor: "red"}},
+		{Slug: "ok", Name: "x", LinkTTL: Duration(time.Minute)},
+		{Slug: "ok", Name: "x", SessionTTL: Duration(13 * time.Hour)},
+	} {
+		if _, err := s.CreateTenant(ctx, bad); !errors.Is(err, ErrInvalidTenant) {
+			t.Errorf("CreateTenant(%+v) = %v, want ErrInvalidTenant", bad, err)
+		}
+	}
+	up, err := s.UpdateTenant(ctx, "acme", func(t *Tenant) error { t.Slug = "acme2"; t.Name = "Acme 2"; return nil }, nil)
+	if err != nil {
+		t.Fatalf("UpdateTenant: %v", err)
+	}
+	etcdtest.Wait(t, 5*time.Second, "slug change watched", func() bool { _, ok := s.TenantBySlug("acme2"); return ok })
+	if _, ok := s.TenantBySlug("acme"); ok {
+		t.Fatal("old slug still resolves")
+	}
+	if got, _ := s.TenantByID(tn.ID); got.Name != "Acme 2" || got.Revision != up.Revision {
+		t.Fatalf("index has %+v", got)
+	}
+	// The old slug is free again.
+	mustTenant(t, s, "acme")
+	if err := s.DeleteTenant(ctx, "acme2"); err != nil {
+		t.Fatal(err)
+	}
+	etcdtest.Wait(t, 5*time.Second, "tenant deletion watched", func() bool { _, ok := s.TenantByID(tn.ID); return !ok })
+	if len(s.Tenants()) != 1 {
+		t.Fatalf("Tenants() = %d, want 1", len(s.Tenants()))
+	}
+}
+
+func TestWatchSeesDirectEtcdWrite(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	tn := mustTenant(t, s, "direct")
+	raw := *tn
+	raw.Branding.AccentColor = "#ff0000"
+	b, _ := json.Marshal(&raw)
+	if _, err := s.Client().Put(context.Background(), s.Prefix()+"state/tenants/"+tn.ID, string(b)); err != nil {
+		t.Fatal(err)
+	}
+	etcdtest.Wait(t, 5*time.Second, "branding change", func() bool {
+		got, _ := s.TenantByID(tn.ID)
+		return got.Branding.AccentColor == "#ff0000"
+	})
+}
+
+func TestLogo(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	mustTenant(t, s, "logo")
+	png := []byte("\x89PNG\r\n\x1a\nfake")
+	tn, err := s.UpdateTenant(ctx, "logo", func(*Tenant) error { return nil }, &LogoUpdate{Data: png, ContentType: "image/png"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Logo(ctx, tn)
+	if err != nil || l == nil || string(l.Data) != string(png) || l.ETag != tn.Branding.LogoETag {
+		t.Fatalf("Logo = %+v, %v", l, err)
+	}
+	if _, err := s.UpdateTenant(ctx, "logo", func(*Tenant) error { return nil }, &LogoUpdate{Data: make([]byte, MaxLogoBytes+1)}); !errors.Is(err, ErrInvalidTenant) {
+		t.Fatalf("oversized logo: %v", err)
+	}
+}
+
+func TestAPIKeys(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	a := mustTenant(t, s, "keys-a")
+	rec, key, err := s.CreateAPIKey(ctx, a.ID, "backend")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := s.Client().Get(ctx, s.Prefix()+"state/apikeys/"+rec.ID)
+	if len(raw.Kvs) != 1 || !json.Valid(raw.Kvs[0].Value) || strings.Contains(string(raw.Kvs[0].Value), key[len(key)-20:]) {
+		t.Fatalf("stored key record holds the secret: %s", raw.Kvs[0].Value)
+	}
+	got, err := s.Authenticate(ctx, key)
+	if err != nil || got.TenantID != a.ID {
+		t.Fatalf("Authenticate = %+v, %v", got, err)
+	}
+	for _, bad := range []string{"", "pk_", key + "x", key[:len(key)-1] + "A", "Bearer " + key} {
+		if _, err := s.Authenticate(ctx, bad); !errors.Is(err, ErrKeyInvalid) {
+			t.Errorf("Authenticate(%q) = %v, want ErrKeyInvalid", bad, err)
+		}
+	}
+	b := mustTenant(t, s, "keys-b")
+	if err := s.RevokeAPIKey(ctx, b.ID, rec.ID); !errors.Is(err, ErrKeyNotFound) {
+		t.Fatalf("revoking another tenant's key: %v", err)
+	}
+	if err := s.RevokeAPIKey(ctx, a.ID, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	etcdtest.Wait(t, 5*time.Second, "revocation watched", func() bool {
+		_, err := s.Authenticate(ctx, key)
+		return errors.Is(err, ErrKeyInvalid)
+	})
+}
+
+
+func TestAccounts(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	tn := mustTenant(t, s, "acc")
+	other := mustTenant(t, s, "acc-other")
+	a := loadExample(t)
+	rev, created, err := s.PutAccount(ctx, tn.ID, a, 0)
+	if err != nil || !created {
+		t.Fatalf("PutAccount = %d %v %v", rev, created, err)
+	}
+	snap, err := s.Account(ctx, tn.ID, a.ID)
+	if err != nil || snap.Revision != rev || snap.Account.Name != "Globex Corporation" {
+		t.Fatalf("Account = %+v, %v", snap, err)
+	}
+	if _, err := s.Account(ctx, other.ID, a.ID); !errors.Is(err, ErrAccountNotFound) {
+		t.Fatalf("other tenant reads account: %v", err)
+	}
+	if id, err := s.AccountIDByAlias(ctx, tn.ID, "crm-001234"); err != nil || id != a.ID {
+		t.Fatalf("alias = %q, %v", id, err)
+	}
+	// A second account cannot take the alias.
+	b := *a
+	b.ID = "acc_second"
+	if _, _, err := s.PutAccount(ctx, tn.ID, &b, 0); !errors.Is(err, ErrAliasTaken) {
+		t.Fatalf("duplicate alias: %v", err)
+	}
+	// but the same alias in another tenant is fine.
+	if _, _, err := s.PutAccount(ctx, other.ID, &b, 0); err != nil {
+		t.Fatalf("same alias in other tenant: %v", err)
+	}
+	// If-Match with a stale revision fails and changes nothing.
+	a.Name = "Globex Renamed"
+	if _, _, err := s.PutAccount(ctx, tn.ID, a, rev-1); !errors.Is(err, ErrRevisionMismatch) {
+		t.Fatalf("stale If-Match: %v", err)
+	}
+	rev2, created, err := s.PutAccount(ctx, tn.ID, a, rev)
+	if err != nil || created || rev2 <= rev {
+		t.Fatalf("update = %d %v %v", rev2, created, err)
+	}
+	etcdtest.Wait(t, 5*time.Second, "cache follows update", func() bool {
+		snap, err := s.Account(ctx, tn.ID, a.ID)
+		return err == nil && snap.Revision == rev2 && snap.Account.Name == "Globex Renamed"
+	})
+	// Changing the alias frees the old one.
+	a.Alias = "crm-new"
+	if _, _, err := s.PutAccount(ctx, tn.ID, a, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AccountIDByAlias(ctx, tn.ID, "crm-001234"); !errors.Is(err, ErrAccountNotFound) {
+		t.Fatalf("old alias still resolves: %v", err)
+	}
+	ids, err := s.AccountIDs(ctx, tn.ID, "", 10)
+	if err != nil || len(ids) != 1 || ids[0] != a.ID {
+		t.Fatalf("AccountIDs = %v, %v", ids, err)
+	}
+	if err := s.DeleteAccount(ctx, tn.ID, a.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	etcdtest.Wait(t, 5*time.Second, "cache follows delete", func() bool {
+		_, err := s.Account(ctx, tn.ID, a.ID)
+		return errors.Is(err, ErrAccountNotFound)
+	})
+	if _, err := s.AccountIDByAlias(ctx, tn.ID, "crm-new"); !errors.Is(err, ErrAccountNotFound) {
+		t.Fatalf("alias survives delete: %v", err)
+	}
+}
+
+// TestStaleFillImpossible interleaves a cache fill with a delete the way a slow reader would: the
+// fill read etcd before the delete, and must not land after it.
+func TestStaleFillImpossible(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	tn := mustTenant(t, s, "stale")
+	a := loadExample(t)
+	if _, _, err := s.PutAccount(ctx, tn.ID, a, 0); err != nil {
+		t.Fatal(err)
+	}
+	ck := accountCacheKey(tn.ID, a.ID)
+	gen := s.fillGuard(ck) // the reader starts
+	resp, _ := s.Client().Get(ctx, s.k.account(tn.ID, a.ID))
+	if err := s.DeleteAccount(ctx, tn.ID, a.ID, 0); err != nil { // meanwhile: delete
+		t.Fatal(err)
+	}
+	etcdtest.Wait(t, 5*time.Second, "delete watched", func() bool { return s.Revision() >= resp.Header.Revision+1 })
+	stale := &AccountSnapshot{TenantID: tn.ID, Account: a, Revision: resp.Kvs[0].ModRevision}
+	s.fill(ck, gen, func() { s.accounts.Set(ck, stale, 1) }) // the reader's late fill
+	s.accounts.Wait()
+	if _, ok := s.CachedAccount(ck); ok {
+		t.Fatal("stale snapshot was cached after the delete")
+	}
+	if _, err := s.Account(ctx, tn.ID, a.ID); !errors.Is(err, ErrAccountNotFound) {
+		t.Fatalf("Account after delete: %v", err)
+	}
+}
+
+func newLink(accountID string, ttl time.Duration) *Link {
+	now := time.Now()
+	return &Link{SessionID: newID("ps_"), AccountID: accountID, Settings: DefaultPortal(), SessionTTL: Duration(time.Hour), ExpiresAt: now.Add(ttl), CreatedAt: now}
+}
+
+func TestLinks(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	a := mustTenant(t, s, "links-a")
+	b := mustTenant(t, s, "links-b")
+	tok, _, err := s.CreateLink(ctx, a.ID, newLink("acc1", time.Hour), CreateLinkOptions{})
+	if err != nil || !ValidToken(tok) {
+		t.Fatalf("CreateLink = %q, %v", tok, err)
+	}
+	// Only the hash is stored.
+	all, _ := s.Client().Get(ctx, s.Prefix(), clientv3.WithPrefix())
+	for _, kv := range all.Kvs {
+		if strings.Contains(string(kv.Key), tok) || strings.Contains(string(kv.Value), tok) {
+			t.Fatalf("token stored in clear at %s", kv.Key)
+		}
+	}
+	// Another tenant's host finds nothing and consumes nothing.
+	if _, err := s.RedeemLink(ctx, b.ID, tok, time.Now()); !errors.Is(err, ErrLinkNotFound) {
+		t.Fatalf("foreign redeem: %v", err)
+	}
+	l, err := s.RedeemLink(ctx, a.ID, tok, time.Now())
+	if err != nil || l.AccountID != "acc1" {
+		t.Fatalf("redeem = %+v, %v", l, err)
+	}
+	if _, err := s.RedeemLink(ctx, a.ID, tok, time.Now()); !errors.Is(err, ErrLinkUsed) {
+		t.Fatalf("replay: %v, want ErrLinkUsed", err)
+	}
+	for _, bad := range []string{"", "short", tok[:42] + "!", NewToken()} {
+		if _, err := s.RedeemLink(ctx, a.ID, bad, time.Now()); !errors.Is(err, ErrLinkNotFound) {
+			t.Errorf("RedeemLink(%q) = %v, want ErrLinkNotFound", bad, err)
+		}
+	}
+	exp, _, _ := s.CreateLink(ctx, a.ID, newLink("acc1", time.Hour), CreateLinkOptions{})
+	if _, err := s.RedeemLink(ctx, a.ID, exp, time.Now().Add(2*time.Hour)); !errors.Is(err, ErrLinkExpired) {
+		t.Fatalf("expired: %v", err)
+	}
+}
+
+func TestConcurrentRedemptionExactlyOnce(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	a := mustTenant(t, s, "race")
+	tok, _, err := s.CreateLink(ctx, a.ID, newLink("acc1", time.Hour), CreateLinkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wins, used atomic.Int64
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.RedeemLink(ctx, a.ID, tok, time.Now())
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case errors.Is(err, ErrLinkUsed):
+				used.Add(1)
+			default:
+				t.Errorf("redeem: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 || used.Load() != 99 {
+		t.Fatalf("wins = %d, used = %d; want 1 and 99", wins.Load(), used.Load())
+	}
+}
+
+func TestIdempotentLinkCreation(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	a := mustTenant(t, s, "idem")
+	opt := CreateLinkOptions{IdempotencyKey: "key-1", RequestHash: "h1", Response: func(tok string) ([]byte, error) { return []byte("sealed:" + tok), nil }}
+	tok, replay, err := s.CreateLink(ctx, a.ID, newLink("acc1", time.Hour), opt)
+	if err != nil || tok == "" || replay != nil {
+		t.Fatalf("first = %q %q %v", tok, replay, err)
+	}
+	tok2, replay, err := s.CreateLink(ctx, a.ID, newLink("acc1", time.Hour), opt)
+	if err != nil || tok2 != "" || string(replay) != "sealed:"+tok {
+		t.Fatalf("replay = %q %q %v", tok2, replay, err)
+	}
+	opt.RequestHash = "h2"
+	if _, _, err := s.CreateLink(ctx, a.ID, newLink("acc1", time.Hour), opt); !errors.Is(err, ErrIdempotency) {
+		t.Fatalf("different body: %v", err)
+	}
+	// The replayed creation made no second link.
+	links, _ := s.Client().Get(ctx, s.k.links(a.ID), clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if links.Count != 1 {
+		t.Fatalf("%d links stored, want 1", links.Count)
+	}
+}
+
+func TestRelistAfterCompaction(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	tn := mustTenant(t, s, "compact")
+	// Stop the watch from seeing anything, write, compact, then let it resume: it must re-list.
+	s.cancel()
+	<-s.done
+	raw := *tn
+	raw.Name = "Renamed while away"
+	b, _ := json.Marshal(&raw)
+	resp, err := s.Client().Put(ctx, s.k.tenant(tn.ID), string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client().Put(ctx, s.k.state()+"filler", "x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client().Compact(ctx, resp.Header.Revision+1); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	s.cancel, s.done = cancel, make(chan struct{})
+	go s.watch(wctx, tn.Revision)
+	etcdtest.Wait(t, 10*time.Second, "re-list after compaction", func() bool {
+		got, ok := s.TenantByID(tn.ID)
+		return ok && got.Name == "Renamed while away"
+	})
+}

@@ -1,0 +1,197 @@
+package tenants
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// Errors of the tenant concern.
+var (
+	ErrTenantNotFound = errors.New("tenants: tenant not found")
+	ErrSlugTaken      = errors.New("tenants: slug is taken")
+	ErrInvalidTenant  = errors.New("tenants: invalid tenant")
+	ErrConflict       = errors.New("tenants: concurrent change, try again")
+)
+
+// Link and session lifetimes.
+const (
+	DefaultLinkTTL    = time.Hour
+	MinLinkTTL        = 5 * time.Minute
+	MaxLinkTTL        = 7 * 24 * time.Hour
+	DefaultSessionTTL = time.Hour
+	MinSessionTTL     = 5 * time.Minute
+	MaxSessionTTL     = 12 * time.Hour
+)
+
+// Tenant is a company that uses Portico to give its customers a billing portal.
+type Tenant struct {
+	// ID is generated at creation ("ten_…") and never changes.
+	ID string `json:"id"`
+	// Slug is the tenant's DNS label: the portal is served on <slug>.<base-domain>. Unique.
+	Slug string `json:"slug"`
+	// Name is shown in the portal's header, page titles and emails.
+	Name     string         `json:"name"`
+	Branding Branding       `json:"branding"`
+	Portal   PortalDefaults `json:"portal"`
+	// LinkTTL is how long an unused portal link stays valid (default 1 h, 5 min – 7 days).
+	LinkTTL Duration `json:"linkTTL"`
+	// SessionTTL is how long a portal session lasts after its link is opened (default 1 h, max 12 h).
+	SessionTTL Duration `json:"sessionTTL"`
+	// DefaultLocale is used when neither the session nor the account names one (default "en").
+	DefaultLocale string    `json:"defaultLocale,omitempty"`
+	CreatedAt     time.Time `json:"createdAt"`
+	UpdatedAt     time.Time `json:"updatedAt"`
+
+	// Revision is the etcd ModRevision the record was read at; set by the store.
+	Revision int64 `json:"-"`
+	// Memo holds values callers derive from this revision of the tenant (the gateway keeps its
+	// rendered page chrome here); it is dropped with the record when the tenant changes.
+	Memo Memo `json:"-"`
+}
+
+// Memo is a small set of slots for derived values bound to one revision of a record.
+type Memo [4]atomic.Value
+
+// Branding is how the portal looks for a tenant.
+type Branding struct {
+	// PrimaryColor colours titles and the header accent, "#rrggbb" (default "#1f2937").
+	PrimaryColor string `json:"primaryColor"`
+	// AccentColor colours buttons and links, "#rrggbb" (default "#4f46e5").
+	AccentColor string `json:"accentColor"`
+	// LogoType is the logo's content type, empty when the tenant has no logo.
+	LogoType string `json:"logoType,omitempty"`
+	// LogoETag identifies the logo bytes (a hash), for HTTP caching.
+	LogoETag string `json:"logoETag,omitempty"`
+}
+
+// PortalDefaults are the section settings a session gets when its request does not say.
+type PortalDefaults struct {
+	ShowPlanOverview        bool `json:"showPlanOverview"`
+	AllowSubscriptionCancel bool `json:"allowSubscriptionCancel"`
+	ShowInvoices            bool `json:"showInvoices"`
+	ShowBillingDetails      bool `json:"showBillingDetails"`
+	AllowDetailsEdit        bool `json:"allowDetailsEdit"`
+	AllowAutopayEdit        bool `json:"allowAutopayEdit"`
+}
+
+// DefaultPortal shows every section and allows every action, as the seed specifies.
+func DefaultPortal() PortalDefaults {
+	return PortalDefaults{true, true, true, true, true, true}
+}
+
+// Default branding colours.
+const (
+	DefaultPrimaryColor = "#1f2937"
+	DefaultAccentColor  = "#4f46e5"
+)
+
+// Duration is a time.Duration that reads and writes JSON as "1h30m".
+type Duration time.Duration
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+var (
+	slugRE  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	colorRE = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+)
+
+// reservedSlugs are host labels Portico uses itself or that would confuse customers.
+var reservedSlugs = map[string]bool{
+	"api": true, "dashboard": true, "www": true, "admin": true, "portal": true, "mail": true,
+	"status": true, "static": true, "assets": true,
+}
+
+// ValidSlug reports whether s can be a tenant slug: a lower-case DNS label Portico does not reserve.
+func ValidSlug(s string) bool { return slugRE.MatchString(s) && !reservedSlugs[s] }
+
+// ValidColor reports whether s is a "#rrggbb" colour.
+func ValidColor(s string) bool { return colorRE.MatchString(s) }
+
+// normalize fills defaults of a new or updated tenant.
+func (t *Tenant) normalize() {
+	t.Branding.PrimaryColor = strings.ToLower(t.Branding.PrimaryColor)
+	t.Branding.AccentColor = strings.ToLower(t.Branding.AccentColor)
+	if t.Branding.PrimaryColor == "" {
+		t.Branding.PrimaryColor = DefaultPrimaryColor
+	}
+	if t.Branding.AccentColor == "" {
+		t.Branding.AccentColor = DefaultAccentColor
+	}
+	if t.LinkTTL == 0 {
+		t.LinkTTL = Duration(DefaultLinkTTL)
+	}
+	if t.SessionTTL == 0 {
+		t.SessionTTL = Duration(DefaultSessionTTL)
+	}
+	if t.DefaultLocale == "" {
+		t.DefaultLocale = "en"
+	}
+}
+
+// Validate checks a tenant record; the error names every problem.
+func (t *Tenant) Validate() error {
+	var p []string
+	if !ValidSlug(t.Slug) {
+		p = append(p, fmt.Sprintf("slug %q must be a lower-case DNS label (a-z, 0-9, '-', 1-63 characters) and not a reserved name", t.Slug))
+	}
+	if strings.TrimSpace(t.Name) == "" || utf8.RuneCountInString(t.Name) > 100 || !utf8.ValidString(t.Name) ||
+		strings.ContainsFunc(t.Name, func(r rune) bool { return r < 0x20 }) {
+		p = append(p, "name is required, at most 100 characters, without control characters")
+	}
+	if !ValidColor(t.Branding.PrimaryColor) {
+		p = append(p, fmt.Sprintf("primary colour %q is not #rrggbb", t.Branding.PrimaryColor))
+	}
+	if !ValidColor(t.Branding.AccentColor) {
+		p = append(p, fmt.Sprintf("accent colour %q is not #rrggbb", t.Branding.AccentColor))
+	}
+	if d := t.LinkTTL.D(); d < MinLinkTTL || d > MaxLinkTTL {
+		p = append(p, fmt.Sprintf("link TTL %v is outside %v–%v", d, MinLinkTTL, MaxLinkTTL))
+	}
+	if d := t.SessionTTL.D(); d < MinSessionTTL || d > MaxSessionTTL {
+		p = append(p, fmt.Sprintf("session TTL %v is outside %v–%v", d, MinSessionTTL, MaxSessionTTL))
+	}
+	if len(p) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalidTenant, strings.Join(p, "; "))
+	}
+	return nil
+}
+
+// clone returns a copy safe to modify (the Memo is not copied: it belongs to the revision).
+func (t *Tenant) clone() *Tenant {
+	c := &Tenant{
+		ID: t.ID, Slug: t.Slug, Name: t.Name, Branding: t.Branding, Portal: t.Portal,
+		LinkTTL: t.LinkTTL, SessionTTL: t.SessionTTL, DefaultLocale: t.DefaultLocale,
+		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Revision: t.Revision,
+	}
+	return c
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newID returns prefix + 16 random base32 characters (80 bits).
+func newID(prefix string) string {
+	var b [10]byte
+	rand.Read(b[:])
+	return prefix + idEncoding.EncodeToString(b[:])
+}
