@@ -167,7 +167,6 @@ func TestAPIKeys(t *testing.T) {
 	})
 }
 
-
 func TestAccounts(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)

@@ -1,0 +1,236 @@
+// Package session seals and opens portal session cookies. A session is carried entirely by its
+// cookie, sealed with AES-256-GCM under a key every instance shares through etcd, and bound to its
+// tenant by the additional data: a cookie sealed for one tenant does not open on another's host. A
+// page view therefore needs no etcd round trip to know who is asking.
+//
+// Opening is on the request hot path and does not allocate: it decodes and decrypts into a
+// caller-provided Scratch, and the Session's fields alias that buffer.
+package session
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/portico-billing/portico/internal/bytesconv"
+)
+
+// Errors of session cookies. Callers treat every one as "no session".
+var (
+	ErrMalformed = errors.New("session: malformed cookie")
+	ErrNoKey     = errors.New("session: cookie sealed with an unknown key")
+	ErrForged    = errors.New("session: cookie does not open (forged, tampered or another tenant's)")
+	ErrExpired   = errors.New("session: expired")
+)
+
+// Settings bits of a session.
+const (
+	ShowPlanOverview uint8 = 1 << iota
+	AllowSubscriptionCancel
+	ShowInvoices
+	ShowBillingDetails
+	AllowDetailsEdit
+	AllowAutopayEdit
+)
+
+// CSRFLen is the length in bytes of a session's CSRF token (hex-encoded in forms).
+const CSRFLen = 16
+
+// Session is an opened (or to be sealed) portal session.
+type Session struct {
+	// ID identifies the session ("ps_…") in audit records and revocation.
+	ID []byte
+	// AccountID is the account the session shows.
+	AccountID []byte
+	// Locale is the session's resolved locale, possibly empty.
+	Locale []byte
+	// Settings holds the section settings as bits (ShowPlanOverview, …).
+	Settings uint8
+	// Expires is the session's end, in Unix seconds.
+	Expires int64
+	// CSRF is the token every form of the session must post back, hex-encoded.
+	CSRF [CSRFLen * 2]byte
+}
+
+// Has reports whether every bit of mask is set.
+func (s *Session) Has(mask uint8) bool { return s.Settings&mask == mask }
+
+// Key is one sealing key.
+type Key struct {
+	ID   string
+	aead cipher.AEAD
+}
+
+// NewKey makes a key from 32 bytes; id must be 1-16 letters or digits.
+func NewKey(id string, secret []byte) (*Key, error) {
+	if len(id) == 0 || len(id) > 16 {
+		return nil, fmt.Errorf("session: key id %q must be 1-16 characters", id)
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return nil, fmt.Errorf("session: key id %q must be letters and digits", id)
+		}
+	}
+	if len(secret) != 32 {
+		return nil, fmt.Errorf("session: key %q is %d bytes, want 32", id, len(secret))
+	}
+	b, err := aes.NewCipher(secret)
+	if err != nil {
+		return nil, err
+	}
+	g, err := cipher.NewGCM(b)
+	if err != nil {
+		return nil, err
+	}
+	return &Key{ID: id, aead: g}, nil
+}
+
+// Keyring holds the sealing keys: the first seals, all open. It is replaced atomically when the
+// watched keys change.
+type Keyring struct{ keys atomic.Pointer[[]*Key] }
+
+// Set replaces the keys; keys[0] seals.
+func (r *Keyring) Set(keys []*Key) { r.keys.Store(&keys) }
+
+func (r *Keyring) find(id []byte) *Key {
+	p := r.keys.Load()
+	if p == nil {
+		return nil
+	}
+	for _, k := range *p {
+		if k.ID == bytesconv.String(id) {
+			return k
+		}
+	}
+	return nil
+}
+
+func (r *Keyring) primary() *Key {
+	p := r.keys.Load()
+	if p == nil || len(*p) == 0 {
+		return nil
+	}
+	return (*p)[0]
+}
+
+const (
+	version   = 1
+	nonceLen  = 12
+	overhead  = 16
+	maxFields = 255
+	// MaxCookieLen bounds the cookie value Open looks at.
+	MaxCookieLen = 1024
+)
+
+// Scratch is the working memory of Open; reuse one per request (a sync.Pool of them).
+type Scratch struct {
+	raw   [MaxCookieLen]byte
+	plain [MaxCookieLen]byte
+}
+
+var enc = base64.RawURLEncoding
+
+// Seal encodes and encrypts s for the tenant with the primary key, returning the cookie value
+// "<keyID>.<base64url(nonce|ciphertext)>".
+func (r *Keyring) Seal(tenantID string, s *Session) (string, error) {
+	k := r.primary()
+	if k == nil {
+		return "", ErrNoKey
+	}
+	if len(s.ID) > maxFields || len(s.AccountID) > maxFields || len(s.Locale) > maxFields {
+		return "", fmt.Errorf("session: field too long")
+	}
+	p := make([]byte, 0, 64+len(s.ID)+len(s.AccountID)+len(s.Locale))
+	p = append(p, version, s.Settings)
+	p = binary.BigEndian.AppendUint64(p, uint64(s.Expires))
+	p = append(p, s.CSRF[:]...)
+	for _, f := range [][]byte{s.ID, s.AccountID, s.Locale} {
+		p = append(p, byte(len(f)))
+		p = append(p, f...)
+	}
+	out := make([]byte, nonceLen, nonceLen+len(p)+overhead)
+	rand.Read(out)
+	out = k.aead.Seal(out, out[:nonceLen], p, bytesconv.Bytes(tenantID))
+	v := k.ID + "." + enc.EncodeToString(out)
+	if len(v) > MaxCookieLen {
+		return "", fmt.Errorf("session: sealed cookie is %d bytes, the limit is %d", len(v), MaxCookieLen)
+	}
+	return v, nil
+}
+
+// Open decrypts and decodes a cookie value for the tenant into s, using sc as memory; s's slices
+// alias sc. now is Unix seconds. It does not allocate.
+func (r *Keyring) Open(tenantID string, cookie []byte, now int64, sc *Scratch, s *Session) error {
+	if len(cookie) == 0 || len(cookie) > MaxCookieLen {
+		return ErrMalformed
+	}
+	dot := -1
+	for i, c := range cookie {
+		if c == '.' {
+			dot = i
+			break
+		}
+	}
+	if dot <= 0 {
+		return ErrMalformed
+	}
+	k := r.find(cookie[:dot])
+	if k == nil {
+		return ErrNoKey
+	}
+	n, err := enc.Decode(sc.raw[:], cookie[dot+1:])
+	if err != nil || n < nonceLen+overhead {
+		return ErrMalformed
+	}
+	raw := sc.raw[:n]
+	p, err := k.aead.Open(sc.plain[:0], raw[:nonceLen], raw[nonceLen:], bytesconv.Bytes(tenantID))
+	if err != nil {
+		return ErrForged
+	}
+	if len(p) < 2+8+CSRFLen*2 || p[0] != version {
+		return ErrMalformed
+	}
+	s.Settings = p[1]
+	s.Expires = int64(binary.BigEndian.Uint64(p[2:10]))
+	copy(s.CSRF[:], p[10:10+CSRFLen*2])
+	p = p[10+CSRFLen*2:]
+	var ok1, ok2, ok3 bool
+	s.ID, p, ok1 = field(p)
+	s.AccountID, p, ok2 = field(p)
+	s.Locale, _, ok3 = field(p)
+	if !ok1 || !ok2 || !ok3 {
+		return ErrMalformed
+	}
+	if now >= s.Expires {
+		return ErrExpired
+	}
+	return nil
+}
+
+// field splits a length-prefixed field off p.
+func field(p []byte) (f, rest []byte, ok bool) {
+	if len(p) < 1 || len(p) < 1+int(p[0]) {
+		return nil, nil, false
+	}
+	return p[1 : 1+int(p[0])], p[1+int(p[0]):], true
+}
+
+// NewCSRF returns a fresh hex CSRF token.
+func NewCSRF() (t [CSRFLen * 2]byte) {
+	var b [CSRFLen]byte
+	rand.Read(b[:])
+	const hexd = "0123456789abcdef"
+	for i, c := range b {
+		t[2*i], t[2*i+1] = hexd[c>>4], hexd[c&15]
+	}
+	return t
+}
+
+// ExpiresAt returns the session's expiry as a time.
+func (s *Session) ExpiresAt() time.Time { return time.Unix(s.Expires, 0) }

@@ -1,0 +1,165 @@
+package session
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newRing(t testing.TB, ids ...string) *Keyring {
+	t.Helper()
+	var keys []*Key
+	for _, id := range ids {
+		secret := make([]byte, 32)
+		rand.Read(secret)
+		k, err := NewKey(id, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	r := new(Keyring)
+	r.Set(keys)
+	return r
+}
+
+func sample() *Session {
+	return &Session{
+		ID: []byte("ps_abc"), AccountID: []byte("acc_7Hq2LmX9"), Locale: []byte("de-DE"),
+		Settings: ShowPlanOverview | ShowInvoices | AllowDetailsEdit, Expires: time.Now().Add(time.Hour).Unix(), CSRF: NewCSRF(),
+	}
+}
+
+func TestSealOpenRoundTrip(t *testing.T) {
+	t.Parallel()
+	r := newRing(t, "k1")
+	in := sample()
+	c, err := r.Seal("ten_a", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(c, "k1.") || strings.Contains(c, "acc_7Hq2LmX9") {
+		t.Fatalf("cookie %q is not sealed", c)
+	}
+	var sc Scratch
+	var out Session
+	if err := r.Open("ten_a", []byte(c), time.Now().Unix(), &sc, &out); err != nil {
+		t.Fatal(err)
+	}
+	if string(out.ID) != "ps_abc" || string(out.AccountID) != "acc_7Hq2LmX9" || string(out.Locale) != "de-DE" ||
+		out.Settings != in.Settings || out.Expires != in.Expires || out.CSRF != in.CSRF {
+		t.Fatalf("opened %+v, sealed %+v", out, in)
+	}
+	if !out.Has(ShowInvoices) || out.Has(AllowSubscriptionCancel) {
+		t.Fatal("settings bits wrong")
+	}
+}
+
+func TestOpenRejects(t *testing.T) {
+	t.Parallel()
+	r := newRing(t, "k1")
+	c, _ := r.Seal("ten_a", sample())
+	raw, _ := enc.DecodeString(c[3:])
+	raw[len(raw)-5] ^= 1
+	flip := "k1." + enc.EncodeToString(raw)
+	expired := sample()
+	expired.Expires = time.Now().Add(-time.Second).Unix()
+	ec, _ := r.Seal("ten_a", expired)
+	other := newRing(t, "k1")
+	oc, _ := other.Seal("ten_a", sample())
+	tests := []struct {
+		name, tenant, cookie string
+		want                 error
+	}{
+		{"empty", "ten_a", "", ErrMalformed},
+		{"no dot", "ten_a", "k1abc", ErrMalformed},
+		{"unknown key", "ten_a", "k9" + c[2:], ErrNoKey},
+		{"bad base64", "ten_a", "k1.***", ErrMalformed},
+		{"short", "ten_a", "k1.AAAA", ErrMalformed},
+		{"tampered", "ten_a", flip, ErrForged},
+		{"other tenant", "ten_b", c, ErrForged},
+		{"other secret same key id", "ten_a", oc, ErrForged},
+		{"expired", "ten_a", ec, ErrExpired},
+		{"too long", "ten_a", "k1." + strings.Repeat("A", MaxCookieLen), ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var sc Scratch
+			var s Session
+			if err := r.Open(tt.tenant, []byte(tt.cookie), time.Now().Unix(), &sc, &s); !errors.Is(err, tt.want) {
+				t.Fatalf("Open = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRotationOldKeyStillOpens(t *testing.T) {
+	t.Parallel()
+	old := newRing(t, "k1")
+	c, _ := old.Seal("ten_a", sample())
+	k1 := (*old.keys.Load())[0]
+	next := newRing(t, "k2")
+	next.Set([]*Key{(*next.keys.Load())[0], k1})
+	var sc Scratch
+	var s Session
+	if err := next.Open("ten_a", []byte(c), time.Now().Unix(), &sc, &s); err != nil {
+		t.Fatalf("cookie of the previous key: %v", err)
+	}
+	c2, _ := next.Seal("ten_a", sample())
+	if !strings.HasPrefix(c2, "k2.") {
+		t.Fatalf("new cookies not sealed with the newest key: %q", c2)
+	}
+}
+
+func TestOpenDoesNotAllocate(t *testing.T) {
+	r := newRing(t, "k1")
+	c, _ := r.Seal("ten_a", sample())
+	cookie := []byte(c)
+	var sc Scratch
+	var s Session
+	now := time.Now().Unix()
+	allocs := testing.AllocsPerRun(1000, func() {
+		if err := r.Open("ten_a", cookie, now, &sc, &s); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("Open allocates %v times per call, want 0", allocs)
+	}
+}
+
+func FuzzOpen(f *testing.F) {
+	r := newRing(f, "k1")
+	c, _ := r.Seal("ten_a", sample())
+	f.Add([]byte(c))
+	f.Add([]byte("k1."))
+	f.Add([]byte("k1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
+	f.Fuzz(func(t *testing.T, cookie []byte) {
+		var sc Scratch
+		var s Session
+		err := r.Open("ten_a", cookie, time.Now().Unix(), &sc, &s)
+		if err == nil && !bytes.Equal(cookie, []byte(c)) {
+			t.Fatalf("a cookie that was never sealed opened: %q", cookie)
+		}
+	})
+}
+
+func BenchmarkOpen(b *testing.B) {
+	r := newRing(b, "k1")
+	c, _ := r.Seal("ten_a", sample())
+	cookie := []byte(c)
+	now := time.Now().Unix()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var sc Scratch
+		var s Session
+		for pb.Next() {
+			if err := r.Open("ten_a", cookie, now, &sc, &s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
