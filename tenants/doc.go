@@ -16,6 +16,7 @@
 //	state/accounts/<tenantID>/<accountID> account document (JSON, see package account)
 //	state/aliases/<tenantID>/<alias>      account id; makes aliases unique per tenant
 //	state/sealkeys/<keyID>                session sealing key (AEAD key for portal cookies)
+//	state/meta/<name>                     installation settings (the public URL scheme, domain and port)
 //	lease/links/<tenantID>/<sha256(token)> single-use link record; the token itself is never stored
 //	lease/idempotency/<tenantID>/<sha256(Idempotency-Key)> first response of a session request, sealed
 //

@@ -26,10 +26,15 @@ func (s *Store) SealKeys() []SealKey {
 	return s.sealKeys
 }
 
+// SealKeysGen changes whenever the set of sealing keys does; callers that derive state from
+// SealKeys compare it to know when to rebuild.
+func (s *Store) SealKeysGen() uint64 { return s.sealGen.Load() }
+
 func (s *Store) setSealKeys(keys []SealKey) {
 	slices.SortFunc(keys, func(a, b SealKey) int { return b.CreatedAt.Compare(a.CreatedAt) })
 	s.sealMu.Lock()
 	s.sealKeys = keys
+	s.sealGen.Add(1)
 	s.sealMu.Unlock()
 }
 
@@ -77,4 +82,30 @@ func (s *Store) EnsureSealKey(ctx context.Context) error {
 	}
 	s.setSealKeys(keys)
 	return nil
+}
+
+// SetMeta stores a small piece of installation-wide information under state/meta/<name> (for
+// example the public URL settings `portico serve` runs with, so command-line tools build the same
+// links).
+func (s *Store) SetMeta(ctx context.Context, name string, value []byte) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	if _, err := s.c.Put(ctx, s.k.p+"state/meta/"+name, string(value)); err != nil {
+		return fmt.Errorf("tenants: storing %s: %w", name, wrapEtcd(err))
+	}
+	return nil
+}
+
+// Meta returns what SetMeta stored, or nil.
+func (s *Store) Meta(ctx context.Context, name string) ([]byte, error) {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	resp, err := s.c.Get(ctx, s.k.p+"state/meta/"+name)
+	if err != nil {
+		return nil, fmt.Errorf("tenants: loading %s: %w", name, wrapEtcd(err))
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, nil
+	}
+	return resp.Kvs[0].Value, nil
 }

@@ -53,6 +53,7 @@ type Store struct {
 
 	sealMu   sync.RWMutex
 	sealKeys []SealKey
+	sealGen  atomic.Uint64
 
 	watchRev   atomic.Int64 // last revision the watch applied
 	watching   atomic.Bool
@@ -121,6 +122,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.cancel, s.done = cancel, make(chan struct{})
 	go s.watch(wctx, rev)
 	return s, nil
+}
+
+// Wait blocks until the caches have applied every pending write; tests and benchmarks call it
+// before measuring a cache hit.
+func (s *Store) Wait() {
+	s.accounts.Wait()
+	s.apikeys.Wait()
+	s.logos.Wait()
 }
 
 // Close stops the watch and releases the caches.

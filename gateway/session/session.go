@@ -234,3 +234,34 @@ func NewCSRF() (t [CSRFLen * 2]byte) {
 
 // ExpiresAt returns the session's expiry as a time.
 func (s *Session) ExpiresAt() time.Time { return time.Unix(s.Expires, 0) }
+
+// SealBytes encrypts data with the primary key, bound to ad; the result opens with OpenBytes.
+func (r *Keyring) SealBytes(ad string, data []byte) ([]byte, error) {
+	k := r.primary()
+	if k == nil {
+		return nil, ErrNoKey
+	}
+	out := make([]byte, 1+len(k.ID)+nonceLen, 1+len(k.ID)+nonceLen+len(data)+overhead)
+	out[0] = byte(len(k.ID))
+	copy(out[1:], k.ID)
+	n := out[1+len(k.ID):]
+	rand.Read(n)
+	return k.aead.Seal(out, n, data, bytesconv.Bytes(ad)), nil
+}
+
+// OpenBytes decrypts what SealBytes sealed for the same ad.
+func (r *Keyring) OpenBytes(ad string, sealed []byte) ([]byte, error) {
+	if len(sealed) < 1 || len(sealed) < 1+int(sealed[0])+nonceLen+overhead {
+		return nil, ErrMalformed
+	}
+	k := r.find(sealed[1 : 1+int(sealed[0])])
+	if k == nil {
+		return nil, ErrNoKey
+	}
+	rest := sealed[1+int(sealed[0]):]
+	p, err := k.aead.Open(nil, rest[:nonceLen], rest[nonceLen:], bytesconv.Bytes(ad))
+	if err != nil {
+		return nil, ErrForged
+	}
+	return p, nil
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/portico-billing/portico/gateway/links"
+	"github.com/portico-billing/portico/tenants"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// globals are the flags every subcommand shares.
+type globals struct {
+	endpoints string
+	prefix    string
+	jsonOut   bool
+	stdout    io.Writer
+	stderr    io.Writer
+}
+
+// run executes the command line and returns the process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:           "portico",
+		Short:         "Portico: a self-hostable, multi-tenant customer billing portal gateway",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return applyEnv(cmd.Flags())
+		},
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.endpoints, "etcd-endpoints", "", "comma-separated etcd client URLs (default: the embedded etcd at 127.0.0.1:2379)")
+	pf.StringVar(&g.prefix, "etcd-prefix", "/portico/", "key prefix of Portico's data in etcd")
+	pf.BoolVar(&g.jsonOut, "json", false, "print results as JSON")
+	root.AddCommand(serveCmd(g), tenantCmd(g), apikeyCmd(g), accountCmd(g), linkCmd(g), demoCmd(g), versionCmd(g))
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(stderr, "portico:", err)
+		return 1
+	}
+	return 0
+}
+
+// applyEnv sets every flag not given on the command line from PORTICO_<FLAG> (upper case, dashes
+// as underscores), e.g. PORTICO_HTTP_ADDR for --http-addr.
+func applyEnv(fs *pflag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed || err != nil {
+			return
+		}
+		name := "PORTICO_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", name, v, e)
+			}
+		}
+	})
+	return err
+}
+
+func (g *globals) endpointList() []string {
+	if g.endpoints == "" {
+		return []string{"http://127.0.0.1:2379"}
+	}
+	var out []string
+	for _, e := range strings.Split(g.endpoints, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// connect opens an etcd client and the store for a command-line tool.
+func (g *globals) connect(ctx context.Context, endpoints []string) (*tenants.Store, func(), error) {
+	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to etcd %v: %w", endpoints, err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := c.Status(sctx, endpoints[0]); err != nil {
+		c.Close()
+		return nil, nil, fmt.Errorf("etcd at %v does not answer (is `portico serve` running?): %w", endpoints, err)
+	}
+	s, err := tenants.Open(ctx, tenants.Config{Client: c, Prefix: g.prefix, Logger: slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return s, func() { s.Close(); c.Close() }, nil
+}
+
+// withStore runs fn with a connected store.
+func (g *globals) withStore(cmd *cobra.Command, fn func(ctx context.Context, s *tenants.Store) error) error {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	s, done, err := g.connect(ctx, g.endpointList())
+	if err != nil {
+		return err
+	}
+	defer done()
+	return fn(ctx, s)
+}
+
+// print writes v as JSON with --json, else the text.
+func (g *globals) print(v any, text string) {
+	if g.jsonOut {
+		b, _ := json.MarshalIndent(v, "", "  ")
+		fmt.Fprintln(g.stdout, string(b))
+		return
+	}
+	fmt.Fprint(g.stdout, text)
+}
+
+// publicURLs are what `portico serve` stored as its public URL settings.
+func publicURLs(ctx context.Context, s *tenants.Store) (links.URLs, error) {
+	b, err := s.Meta(ctx, "public-urls")
+	if err != nil {
+		return links.URLs{}, err
+	}
+	var u links.URLs
+	if b == nil {
+		return links.URLs{Scheme: "https", BaseDomain: "portal.localhost"}, nil
+	}
+	if err := json.Unmarshal(b, &u); err != nil {
+		return links.URLs{}, errors.New("reading the stored public URL settings: " + err.Error())
+	}
+	return u, nil
+}
+
+func versionCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run:   func(*cobra.Command, []string) { fmt.Fprintln(g.stdout, "portico", version) },
+	}
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/portico-billing/portico/gateway"
+	"github.com/portico-billing/portico/tenants"
+	"github.com/spf13/cobra"
+)
+
+type serveFlags struct {
+	dataDir, etcdListen, etcdPeerListen string
+	httpAddr, baseDomain, publicScheme  string
+	publicPort                          int
+	dev, demo, etcdVerbose              bool
+	logLevel                            string
+	shutdownTimeout                     time.Duration
+}
+
+func serveCmd(g *globals) *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gateway (with an embedded etcd unless --etcd-endpoints is given)",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), g, &f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.dataDir, "data-dir", "./data", "data directory of the embedded etcd")
+	fl.StringVar(&f.etcdListen, "etcd-listen", "127.0.0.1:2379", "client listener of the embedded etcd")
+	fl.StringVar(&f.etcdPeerListen, "etcd-peer-listen", "127.0.0.1:2380", "peer listener of the embedded etcd")
+	fl.BoolVar(&f.etcdVerbose, "etcd-verbose", false, "show the embedded etcd's own logs")
+	fl.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP listener")
+	fl.StringVar(&f.baseDomain, "base-domain", "portal.localhost", "domain of the API (api.<base>) and tenant portals (<slug>.<base>)")
+	fl.StringVar(&f.publicScheme, "public-scheme", "", "scheme of the URLs Portico hands out (default https, http with --dev)")
+	fl.IntVar(&f.publicPort, "public-port", 0, "port of the URLs Portico hands out (default: none, or the --http-addr port with --dev)")
+	fl.BoolVar(&f.dev, "dev", false, "development mode over plain HTTP: cookies without __Host- and Secure (never in production)")
+	fl.BoolVar(&f.demo, "demo", false, "seed the demo tenant once ready and print a portal link and an API key")
+	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
+	return cmd
+}
+
+func serve(ctx context.Context, g *globals, f *serveFlags) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	start := time.Now()
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	endpoints := g.endpointList()
+	var embedded *tenants.Embedded
+	if g.endpoints == "" {
+		if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+			return fmt.Errorf("creating data dir: %w", err)
+		}
+		var err error
+		embedded, err = tenants.StartEmbedded(tenants.EmbedConfig{
+			Dir: filepath.Join(f.dataDir, "etcd"), ClientAddr: f.etcdListen, PeerAddr: f.etcdPeerListen, Logger: log, Verbose: f.etcdVerbose,
+		})
+		if err != nil {
+			return err
+		}
+		defer embedded.Close()
+		endpoints = []string{embedded.Endpoint}
+		log.Info("embedded etcd ready", "client", embedded.Endpoint, "data", f.dataDir)
+	}
+	store, done, err := g.connect(ctx, endpoints)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := store.EnsureSealKey(ctx); err != nil {
+		return err
+	}
+
+	scheme, port := f.publicScheme, f.publicPort
+	if scheme == "" {
+		scheme = "https"
+		if f.dev {
+			scheme = "http"
+		}
+	}
+	if port == 0 && f.dev {
+		if _, p, err := net.SplitHostPort(f.httpAddr); err == nil {
+			port, _ = strconv.Atoi(p)
+		}
+	}
+	gw, err := gateway.New(gateway.Config{
+		Store: store, BaseDomain: f.baseDomain, PublicScheme: scheme, PublicPort: port, Dev: f.dev, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	if b, err := json.Marshal(gw.URLs()); err == nil {
+		if err := store.SetMeta(ctx, "public-urls", b); err != nil {
+			return err
+		}
+	}
+	if f.dev {
+		log.Warn("development mode: session cookies are sent over plain HTTP without the __Host- prefix and the Secure flag; never use --dev in production")
+	}
+	ln, err := net.Listen("tcp", f.httpAddr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", f.httpAddr, err)
+	}
+	srv := gw.Server()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("portico ready", "http", ln.Addr().String(), "api", gw.URLs().API(), "startup", time.Since(start).Round(time.Millisecond))
+	if f.demo {
+		if err := seedDemo(ctx, g, store, gw.URLs()); err != nil {
+			log.Error("seeding the demo failed", "err", err)
+		}
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving HTTP: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", f.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
+	defer cancel()
+	if err := srv.ShutdownWithContext(sctx); err != nil {
+		log.Warn("shutdown did not finish in time", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}

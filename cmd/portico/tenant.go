@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/portico-billing/portico/tenants"
+	"github.com/spf13/cobra"
+)
+
+type tenantFlags struct {
+	slug, name, primary, accent, logo string
+	linkTTL, sessionTTL               time.Duration
+	removeLogo                        bool
+}
+
+func (f *tenantFlags) register(cmd *cobra.Command, update bool) {
+	fl := cmd.Flags()
+	if update {
+		fl.StringVar(&f.slug, "slug", "", "new slug")
+	} else {
+		fl.StringVar(&f.slug, "slug", "", "DNS label of the tenant's portal host (required)")
+	}
+	fl.StringVar(&f.name, "name", "", "display name")
+	fl.StringVar(&f.primary, "primary-color", "", "title colour, #rrggbb")
+	fl.StringVar(&f.accent, "accent-color", "", "button and link colour, #rrggbb")
+	fl.StringVar(&f.logo, "logo", "", "logo file (PNG, JPEG, GIF or WebP, at most 800 KB)")
+	fl.DurationVar(&f.linkTTL, "link-ttl", 0, "how long an unused link is valid (5m–168h, default 1h)")
+	fl.DurationVar(&f.sessionTTL, "session-ttl", 0, "how long a session lasts (5m–12h, default 1h)")
+	if update {
+		fl.BoolVar(&f.removeLogo, "remove-logo", false, "remove the logo")
+	}
+}
+
+// apply copies the flags that were given onto t.
+func (f *tenantFlags) apply(cmd *cobra.Command, t *tenants.Tenant) {
+	ch := cmd.Flags().Changed
+	if ch("slug") {
+		t.Slug = f.slug
+	}
+	if ch("name") {
+		t.Name = f.name
+	}
+	if ch("primary-color") {
+		t.Branding.PrimaryColor = f.primary
+	}
+	if ch("accent-color") {
+		t.Branding.AccentColor = f.accent
+	}
+	if ch("link-ttl") {
+		t.LinkTTL = tenants.Duration(f.linkTTL)
+	}
+	if ch("session-ttl") {
+		t.SessionTTL = tenants.Duration(f.sessionTTL)
+	}
+}
+
+// readLogo reads and sniffs a logo file; only raster formats browsers show are accepted.
+func readLogo(path string) (*tenants.LogoUpdate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading logo: %w", err)
+	}
+	if len(b) > tenants.MaxLogoBytes {
+		return nil, fmt.Errorf("logo %s is %d bytes, the limit is %d", path, len(b), tenants.MaxLogoBytes)
+	}
+	ct := http.DetectContentType(b)
+	switch ct {
+	case "image/png", "image/jpeg", "image/gif", "image/webp":
+	default:
+		return nil, fmt.Errorf("logo %s is %s; PNG, JPEG, GIF or WebP required", path, ct)
+	}
+	return &tenants.LogoUpdate{Data: b, ContentType: ct}, nil
+}
+
+func tenantCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "tenant", Short: "Manage tenants"}
+	var cf tenantFlags
+	create := &cobra.Command{
+		Use: "create", Short: "Create a tenant", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cf.slug == "" || cf.name == "" {
+				return fmt.Errorf("--slug and --name are required")
+			}
+			return g.withStore(cmd, func(ctx context.Context, s *tenants.Store) error {
+				t := &tenants.Tenant{Portal: tenants.DefaultPortal()}
+				cf.apply(cmd, t)
+				var logo *tenants.LogoUpdate
+				if cf.logo != "" {
+					var err error
+					if logo, err = readLogo(cf.logo); err != nil {
+						return err
+					}
+				}
+				t, err := s.CreateTenant(ctx, t)
+				if err != nil {
+					return err
+				}
+				if logo != nil {
+					if t, err = s.UpdateTenant(ctx, t.ID, func(*tenants.Tenant) error { return nil }, logo); err != nil {
+						return err
+					}
+				}
+				g.print(t, fmt.Sprintf("created tenant %s (%s)\n", t.Slug, t.ID))
+				return nil
+			})
+		},
+	}
+	cf.register(create, false)
+
+	var uf tenantFlags
+	update := &cobra.Command{
+		Use: "update SLUG", Short: "Change a tenant's name, slug, colours, logo or lifetimes", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.withStore(cmd, func(ctx context.Context, s *tenants.Store) error {
+				var logo *tenants.LogoUpdate
+				switch {
+				case uf.removeLogo:
+					logo = &tenants.LogoUpdate{Remove: true}
+				case uf.logo != "":
+					var err error
+					if logo, err = readLogo(uf.logo); err != nil {
+						return err
+					}
+				}
+				t, err := s.UpdateTenant(ctx, args[0], func(t *tenants.Tenant) error { uf.apply(cmd, t); return nil }, logo)
+				if err != nil {
+					return err
+				}
+				g.print(t, fmt.Sprintf("updated tenant %s (%s)\n", t.Slug, t.ID))
+				return nil
+			})
+		},
+	}
+	uf.register(update, true)
+
+	get := &cobra.Command{
+		Use: "get SLUG", Short: "Show a tenant", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.withStore(cmd, func(ctx context.Context, s *tenants.Store) error {
+				t, err := s.Tenant(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				g.print(t, fmt.Sprintf("id:          %s\nslug:        %s\nname:        %s\ncolours:     primary %s, accent %s\nlogo:        %s\nlink TTL:    %v\nsession TTL: %v\ncreated:     %s\n",
+					t.ID, t.Slug, t.Name, t.Branding.PrimaryColor, t.Branding.AccentColor, orNone(t.Branding.LogoType),
+					t.LinkTTL.D(), t.SessionTTL.D(), t.CreatedAt.Format(time.RFC3339)))
+				return nil
+			})
+		},
+	}
+	list := &cobra.Command{
+		Use: "list", Short: "List tenants", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.withStore(cmd, func(ctx context.Context, s *tenants.Store) error {
+				ts := s.Tenants()
+				var b strings.Builder
+				w := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "SLUG\tID\tNAME")
+				for _, t := range ts {
+					fmt.Fprintf(w, "%s\t%s\t%s\n", t.Slug, t.ID, t.Name)
+				}
+				w.Flush()
+				if ts == nil {
+					ts = []*tenants.Tenant{}
+				}
+				g.print(ts, b.String())
+				return nil
+			})
+		},
+	}
+	del := &cobra.Command{
+		Use: "delete SLUG", Short: "Delete a tenant and all its data", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.withStore(cmd, func(ctx context.Context, s *tenants.Store) error {
+				if err := s.DeleteTenant(ctx, args[0]); err != nil {
+					return err
+				}
+				g.print(map[string]string{"deleted": args[0]}, fmt.Sprintf("deleted tenant %s\n", args[0]))
+				return nil
+			})
+		},
+	}
+	cmd.AddCommand(create, update, get, list, del)
+	return cmd
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

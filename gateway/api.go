@@ -1,0 +1,349 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/fasthttp/router"
+	"github.com/portico-billing/portico/gateway/links"
+	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/tenants/account"
+	"github.com/valyala/fasthttp"
+)
+
+// MaxIdempotencyKey is the longest Idempotency-Key accepted.
+const MaxIdempotencyKey = 255
+
+// apiHandler is an API handler for an authenticated tenant.
+type apiHandler func(ctx *fasthttp.RequestCtx, t *tenants.Tenant, key *tenants.APIKey)
+
+func (g *Gateway) apiRouter() *router.Router {
+	r := router.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleMethodNotAllowed = true
+	r.POST("/portal/customer-session/customer-portal", g.authed(g.apiCreateSession))
+	r.GET("/v1/accounts", g.authed(g.apiListAccounts))
+	r.PUT("/v1/accounts/{id}", g.authed(g.apiPutAccount))
+	r.GET("/v1/accounts/{id}", g.authed(g.apiGetAccount))
+	r.DELETE("/v1/accounts/{id}", g.authed(g.apiDeleteAccount))
+	r.NotFound = func(ctx *fasthttp.RequestCtx) {
+		writeProblem(ctx, fasthttp.StatusNotFound, fmt.Sprintf("no API route %s %s", ctx.Method(), ctx.Path()))
+	}
+	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
+		writeProblem(ctx, fasthttp.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s", ctx.Method(), ctx.Path()))
+	}
+	r.PanicHandler = func(ctx *fasthttp.RequestCtx, v any) {
+		g.log.Error("gateway: panic in API handler", "path", string(ctx.Path()), "panic", fmt.Sprint(v))
+		writeProblem(ctx, fasthttp.StatusInternalServerError, "internal error")
+	}
+	return r
+}
+
+// writeProblem writes the API's error shape {"status": N, "detail": "…"}.
+func writeProblem(ctx *fasthttp.RequestCtx, status int, detail string) {
+	b, _ := json.Marshal(struct {
+		Status int    `json:"status"`
+		Detail string `json:"detail"`
+	}{status, detail})
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetContentType("application/json")
+	ctx.SetStatusCode(status)
+	ctx.SetBody(append(b, '\n'))
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeProblem(ctx, fasthttp.StatusInternalServerError, "encoding response")
+		return
+	}
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetContentType("application/json")
+	ctx.SetStatusCode(status)
+	ctx.SetBody(append(b, '\n'))
+}
+
+// authed checks the bearer key and resolves its tenant.
+func (g *Gateway) authed(h apiHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		auth := string(ctx.Request.Header.Peek("Authorization"))
+		key, ok := strings.CutPrefix(auth, "Bearer ")
+		if !ok || key == "" {
+			ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="portico"`)
+			writeProblem(ctx, fasthttp.StatusUnauthorized, "missing API key: send Authorization: Bearer <key>")
+			return
+		}
+		rec, err := g.store.Authenticate(ctx, strings.TrimSpace(key))
+		if errors.Is(err, tenants.ErrKeyInvalid) {
+			ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="portico", error="invalid_token"`)
+			writeProblem(ctx, fasthttp.StatusUnauthorized, "API key is invalid or revoked")
+			return
+		}
+		if err != nil {
+			g.apiError(ctx, err)
+			return
+		}
+		t, ok := g.store.TenantByID(rec.TenantID)
+		if !ok {
+			writeProblem(ctx, fasthttp.StatusUnauthorized, "API key is invalid or revoked")
+			return
+		}
+		h(ctx, t, rec)
+	}
+}
+
+// apiError maps a store or validation error to a status and detail.
+func (g *Gateway) apiError(ctx *fasthttp.RequestCtx, err error) {
+	status := fasthttp.StatusInternalServerError
+	detail := "internal error"
+	switch {
+	case errors.Is(err, account.ErrInvalid), errors.Is(err, links.ErrNoAccount), errors.Is(err, links.ErrBadLocale):
+		status, detail = fasthttp.StatusBadRequest, trimPrefixes(err.Error())
+	case errors.Is(err, links.ErrAccountMismatch):
+		status, detail = fasthttp.StatusBadRequest, "accountId and accountAlias name different accounts"
+	case errors.Is(err, tenants.ErrAccountNotFound):
+		status, detail = fasthttp.StatusNotFound, "account not found"
+	case errors.Is(err, tenants.ErrAliasTaken):
+		status, detail = fasthttp.StatusConflict, "the alias is used by another account"
+	case errors.Is(err, tenants.ErrRevisionMismatch):
+		status, detail = fasthttp.StatusPreconditionFailed, "the account changed since the revision in If-Match; GET it again"
+	case errors.Is(err, tenants.ErrConflict):
+		status, detail = fasthttp.StatusConflict, "a concurrent change won; retry the request"
+	case errors.Is(err, tenants.ErrIdempotency):
+		status, detail = fasthttp.StatusUnprocessableEntity, "this Idempotency-Key was used with a different request body"
+	case errors.Is(err, tenants.ErrUnavailable):
+		status, detail = fasthttp.StatusServiceUnavailable, "storage is unavailable; nothing was changed, retry later"
+		ctx.Response.Header.Set("Retry-After", "5")
+	}
+	if status >= 500 {
+		g.log.Error("gateway: API request failed", "path", string(ctx.Path()), "status", status, "err", err)
+	}
+	writeProblem(ctx, status, detail)
+}
+
+// trimPrefixes removes the package prefixes of sentinel errors from a detail for API clients.
+func trimPrefixes(s string) string {
+	for _, p := range []string{"links: ", "invalid account document: "} {
+		s = strings.ReplaceAll(s, p, "")
+	}
+	return s
+}
+
+// decodeJSON decodes a request body strictly into v, answering 4xx itself on failure.
+func decodeJSON(ctx *fasthttp.RequestCtx, v any) bool {
+	body := ctx.PostBody()
+	if len(body) > MaxAPIBody {
+		writeProblem(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("request body is %d bytes, the limit is %d", len(body), MaxAPIBody))
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeProblem(ctx, fasthttp.StatusBadRequest, account.DescribeJSONError(err))
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		writeProblem(ctx, fasthttp.StatusBadRequest, "unexpected data after the JSON document")
+		return false
+	}
+	return true
+}
+
+// apiCreateSession is POST /portal/customer-session/customer-portal.
+func (g *Gateway) apiCreateSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, key *tenants.APIKey) {
+	var req links.Request
+	if !decodeJSON(ctx, &req) {
+		return
+	}
+	ikey := string(ctx.Request.Header.Peek("Idempotency-Key"))
+	if len(ikey) > MaxIdempotencyKey {
+		writeProblem(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("Idempotency-Key is longer than %d characters", MaxIdempotencyKey))
+		return
+	}
+	if err := g.syncKeys(); err != nil {
+		g.apiError(ctx, err)
+		return
+	}
+	res, replayed, err := g.issuer.Create(ctx, t, &req, links.Options{
+		CreatedBy: "apikey:" + key.ID, IdempotencyKey: ikey, RequestBody: ctx.PostBody(),
+	})
+	if err != nil {
+		g.apiError(ctx, err)
+		return
+	}
+	if replayed {
+		ctx.Response.Header.Set("Idempotent-Replayed", "true")
+	}
+	writeJSON(ctx, fasthttp.StatusCreated, res)
+}
+
+// accountID is the {id} path parameter, validated.
+func accountID(ctx *fasthttp.RequestCtx) (string, bool) {
+	id, _ := ctx.UserValue("id").(string)
+	if !account.ValidID(id) {
+		writeProblem(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("account id %q must be 1-128 letters, digits or _.:@+-", id))
+		return "", false
+	}
+	return id, true
+}
+
+// ifMatch parses If-Match: a revision as returned in ETag ("123" or 123); 0 when absent.
+func ifMatch(ctx *fasthttp.RequestCtx) (int64, bool) {
+	h := strings.TrimSpace(string(ctx.Request.Header.Peek("If-Match")))
+	if h == "" {
+		return 0, true
+	}
+	rev, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(h, "W/"), `"`), 10, 64)
+	if err != nil || rev <= 0 {
+		writeProblem(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("If-Match %q is not a revision returned in ETag", h))
+		return 0, false
+	}
+	return rev, true
+}
+
+func setRevision(ctx *fasthttp.RequestCtx, rev int64) {
+	ctx.Response.Header.Set("ETag", `"`+strconv.FormatInt(rev, 10)+`"`)
+}
+
+// apiPutAccount is PUT /v1/accounts/{id}: create or replace the account document.
+func (g *Gateway) apiPutAccount(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *tenants.APIKey) {
+	id, ok := accountID(ctx)
+	if !ok {
+		return
+	}
+	match, ok := ifMatch(ctx)
+	if !ok {
+		return
+	}
+	body := ctx.PostBody()
+	if len(body) > account.MaxDocumentSize {
+		writeProblem(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("account document is %d bytes, the limit is %d", len(body), account.MaxDocumentSize))
+		return
+	}
+	a, err := account.Decode(withDefaultID(body, id))
+	if err != nil {
+		g.apiError(ctx, err)
+		return
+	}
+	if a.ID != id {
+		writeProblem(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("id %q in the document does not match %q in the path", a.ID, id))
+		return
+	}
+	rev, created, err := g.store.PutAccount(ctx, t.ID, a, match)
+	if err != nil {
+		g.apiError(ctx, err)
+		return
+	}
+	setRevision(ctx, rev)
+	status := fasthttp.StatusOK
+	if created {
+		status = fasthttp.StatusCreated
+	}
+	writeJSON(ctx, status, a)
+}
+
+// withDefaultID lets a PUT body omit "id": the path's id is used. The body is only rewritten when
+// it is a JSON object without an "id" member.
+func withDefaultID(body []byte, id string) []byte {
+	var probe map[string]json.RawMessage
+	if json.Unmarshal(body, &probe) != nil {
+		return body
+	}
+	if _, ok := probe["id"]; ok {
+		return body
+	}
+	i := bytes.IndexByte(body, '{')
+	idJSON, _ := json.Marshal(id)
+	rest := bytes.TrimSpace(body[i+1:])
+	sep := ","
+	if len(rest) > 0 && rest[0] == '}' {
+		sep = ""
+	}
+	out := make([]byte, 0, len(body)+len(idJSON)+8)
+	out = append(out, body[:i+1]...)
+	out = append(out, `"id":`...)
+	out = append(out, idJSON...)
+	out = append(out, sep...)
+	return append(out, body[i+1:]...)
+}
+
+// apiGetAccount is GET /v1/accounts/{id}.
+func (g *Gateway) apiGetAccount(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *tenants.APIKey) {
+	id, ok := accountID(ctx)
+	if !ok {
+		return
+	}
+	snap, err := g.store.Account(ctx, t.ID, id)
+	if err != nil {
+		g.apiError(ctx, err)
+		return
+	}
+	setRevision(ctx, snap.Revision)
+	writeJSON(ctx, fasthttp.StatusOK, snap.Account)
+}
+
+// apiDeleteAccount is DELETE /v1/accounts/{id}.
+func (g *Gateway) apiDeleteAccount(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *tenants.APIKey) {
+	id, ok := accountID(ctx)
+	if !ok {
+		return
+	}
+	match, ok := ifMatch(ctx)
+	if !ok {
+		return
+	}
+	if err := g.store.DeleteAccount(ctx, t.ID, id, match); err != nil {
+		g.apiError(ctx, err)
+		return
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+}
+
+// apiListAccounts is GET /v1/accounts?alias=A (the account with that alias) or
+// GET /v1/accounts?after=ID&limit=N (a page of account ids).
+func (g *Gateway) apiListAccounts(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *tenants.APIKey) {
+	args := ctx.QueryArgs()
+	if args.Has("alias") {
+		id, err := g.store.AccountIDByAlias(ctx, t.ID, string(args.Peek("alias")))
+		if err != nil {
+			g.apiError(ctx, err)
+			return
+		}
+		snap, err := g.store.Account(ctx, t.ID, id)
+		if err != nil {
+			g.apiError(ctx, err)
+			return
+		}
+		setRevision(ctx, snap.Revision)
+		writeJSON(ctx, fasthttp.StatusOK, snap.Account)
+		return
+	}
+	limit := int64(100)
+	if v := args.Peek("limit"); len(v) > 0 {
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil || n < 1 || n > 1000 {
+			writeProblem(ctx, fasthttp.StatusBadRequest, "limit must be an integer from 1 to 1000")
+			return
+		}
+		limit = n
+	}
+	ids, err := g.store.AccountIDs(ctx, t.ID, string(args.Peek("after")), limit+1)
+	if err != nil {
+		g.apiError(ctx, err)
+		return
+	}
+	more := int64(len(ids)) > limit
+	if more {
+		ids = ids[:limit]
+	}
+	writeJSON(ctx, fasthttp.StatusOK, struct {
+		Data    []string `json:"data"`
+		HasMore bool     `json:"hasMore"`
+	}{ids, more})
+}

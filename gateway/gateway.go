@@ -1,0 +1,239 @@
+// Package gateway is Portico's fasthttp edge. It dispatches each request on its Host header: the
+// tenant API on api.<base-domain>, a tenant's portal on <slug>.<base-domain>. The portal handlers
+// redeem single-use links into sealed session cookies and serve the customer page, which is
+// rendered once per account and tenant revision by the section plugins and then served from
+// memory without allocating. The gateway reads and writes state only through package tenants and
+// renders only through package plugins.
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/portico-billing/portico/gateway/links"
+	"github.com/portico-billing/portico/gateway/session"
+	"github.com/portico-billing/portico/tenants"
+	"github.com/valyala/fasthttp"
+)
+
+// Config configures a Gateway. Store is required; every other field has a usable zero value.
+type Config struct {
+	// Store is the data layer; required.
+	Store *tenants.Store
+	// BaseDomain hosts the API (api.<base>), the dashboard and tenant portals (<slug>.<base>)
+	// (default "portal.localhost").
+	BaseDomain string
+	// PublicScheme is the scheme of the URLs Portico hands out: "https" (default) or "http".
+	PublicScheme string
+	// PublicPort is the port of the URLs Portico hands out (default: none, the scheme's port).
+	PublicPort int
+	// Dev allows plain-HTTP development: cookies lose the __Host- prefix and the Secure flag, so
+	// browsers keep them on http://. Never set it in production (default false).
+	Dev bool
+	// Logger receives request errors (default slog.Default()). Tokens and cookies are never logged.
+	Logger *slog.Logger
+	// Now returns the current time (default time.Now); tests move it.
+	Now func() time.Time
+}
+
+// Body size limits.
+const (
+	// MaxAPIBody bounds API request bodies; an account document can be 1 MiB.
+	MaxAPIBody = 1 << 20
+	// MaxFormBody bounds portal form posts.
+	MaxFormBody = 64 << 10
+	// maxServerBody is what the server reads at all; above it fasthttp refuses the request.
+	maxServerBody = MaxAPIBody + 64<<10
+)
+
+// Gateway serves every host Portico answers for.
+type Gateway struct {
+	cfg     Config
+	store   *tenants.Store
+	log     *slog.Logger
+	urls    links.URLs
+	issuer  *links.Issuer
+	keyring session.Keyring
+	keyGen  atomic.Uint64
+	keyMu   sync.Mutex
+
+	apiHost    string
+	dashHost   string
+	slugSuffix string // "." + base domain
+
+	cookieName string
+	api        *router.Router
+
+	scratch sync.Pool // *reqScratch
+}
+
+// reqScratch is per-request working memory, reused through a pool.
+type reqScratch struct {
+	host [256]byte
+	key  [512]byte
+	sc   session.Scratch
+	s    session.Session
+}
+
+// New returns a gateway for cfg. The store's sealing keys must exist (tenants.Store.EnsureSealKey).
+func New(cfg Config) (*Gateway, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("gateway: Config.Store is nil")
+	}
+	if cfg.BaseDomain == "" {
+		cfg.BaseDomain = "portal.localhost"
+	}
+	cfg.BaseDomain = strings.ToLower(strings.TrimSuffix(cfg.BaseDomain, "."))
+	if cfg.PublicScheme == "" {
+		cfg.PublicScheme = "https"
+	}
+	if cfg.PublicScheme != "https" && cfg.PublicScheme != "http" {
+		return nil, fmt.Errorf("gateway: public scheme %q is not http or https", cfg.PublicScheme)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	g := &Gateway{
+		cfg: cfg, store: cfg.Store, log: cfg.Logger,
+		urls:       links.URLs{Scheme: cfg.PublicScheme, BaseDomain: cfg.BaseDomain, Port: cfg.PublicPort},
+		apiHost:    "api." + cfg.BaseDomain,
+		dashHost:   "dashboard." + cfg.BaseDomain,
+		slugSuffix: "." + cfg.BaseDomain,
+		cookieName: "__Host-portico_session",
+	}
+	if cfg.Dev {
+		g.cookieName = "portico_session"
+	}
+	g.scratch.New = func() any { return new(reqScratch) }
+	if err := g.syncKeys(); err != nil {
+		return nil, err
+	}
+	g.issuer = &links.Issuer{Store: cfg.Store, URLs: g.urls, Keyring: &g.keyring, Now: cfg.Now}
+	g.api = g.apiRouter()
+	return g, nil
+}
+
+// URLs returns the builder of the gateway's public URLs.
+func (g *Gateway) URLs() links.URLs { return g.urls }
+
+// Issuer returns the session issuer the gateway's API uses.
+func (g *Gateway) Issuer() *links.Issuer { return g.issuer }
+
+// syncKeys rebuilds the keyring when the store's sealing keys changed. It is one atomic load per
+// request when nothing changed.
+func (g *Gateway) syncKeys() error {
+	gen := g.store.SealKeysGen()
+	if g.keyGen.Load() == gen && gen != 0 {
+		return nil
+	}
+	g.keyMu.Lock()
+	defer g.keyMu.Unlock()
+	sk := g.store.SealKeys()
+	if len(sk) == 0 {
+		return errors.New("gateway: no session sealing key in the store (EnsureSealKey)")
+	}
+	keys := make([]*session.Key, 0, len(sk))
+	for _, k := range sk {
+		key, err := session.NewKey(k.ID, k.Key)
+		if err != nil {
+			return fmt.Errorf("gateway: loading sealing key %q: %w", k.ID, err)
+		}
+		keys = append(keys, key)
+	}
+	g.keyring.Set(keys)
+	g.keyGen.Store(gen)
+	return nil
+}
+
+// Server returns a fasthttp server for the gateway with Portico's limits and error handling.
+func (g *Gateway) Server() *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler:                       g.Handler,
+		Name:                          "portico",
+		MaxRequestBodySize:            maxServerBody,
+		ReadBufferSize:                8 << 10,
+		ReadTimeout:                   30 * time.Second,
+		WriteTimeout:                  30 * time.Second,
+		IdleTimeout:                   90 * time.Second,
+		DisableHeaderNamesNormalizing: false,
+		NoDefaultServerHeader:         true,
+		NoDefaultDate:                 false,
+		ErrorHandler:                  g.serverError,
+		Logger:                        fasthttpLogger{g.log},
+		CloseOnShutdown:               true,
+	}
+}
+
+// serverError answers requests fasthttp could not parse (too large, malformed) with a detail.
+func (g *Gateway) serverError(ctx *fasthttp.RequestCtx, err error) {
+	status, detail := fasthttp.StatusBadRequest, "malformed HTTP request"
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		status, detail = fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes", MaxAPIBody)
+	} else if strings.Contains(err.Error(), "timeout") {
+		status, detail = fasthttp.StatusRequestTimeout, "request not received in time"
+	}
+	writeProblem(ctx, status, detail)
+}
+
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Debug("fasthttp", "msg", fmt.Sprintf(format, args...))
+}
+
+// Handler dispatches on the Host header.
+func (g *Gateway) Handler(ctx *fasthttp.RequestCtx) {
+	rs := g.scratch.Get().(*reqScratch)
+	defer g.scratch.Put(rs)
+	host := normalizeHost(rs.host[:0], ctx.Host())
+	switch {
+	case string(host) == g.apiHost:
+		g.api.Handler(ctx)
+	case bytes.HasSuffix(host, []byte(g.slugSuffix)):
+		slug := host[:len(host)-len(g.slugSuffix)]
+		t, ok := g.store.TenantBySlugBytes(slug)
+		if !ok {
+			g.unknownHost(ctx)
+			return
+		}
+		g.servePortal(ctx, t, rs)
+	default:
+		g.unknownHost(ctx)
+	}
+}
+
+// normalizeHost lower-cases host into dst, dropping the port and a trailing dot.
+func normalizeHost(dst, host []byte) []byte {
+	if len(host) > 0 && host[0] == '[' { // IPv6 literal: never a tenant
+		return append(dst, host...)
+	}
+	if i := bytes.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	host = bytes.TrimSuffix(host, []byte("."))
+	if len(host) > cap(dst) {
+		host = host[:cap(dst)]
+	}
+	for _, c := range host {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// unknownHost answers a host that is no tenant's: a plain 404 naming no tenant.
+func (g *Gateway) unknownHost(ctx *fasthttp.RequestCtx) {
+	g.errorPage(ctx, nil, fasthttp.StatusNotFound, "Not found", "There is no billing portal at this address.")
+}

@@ -1,0 +1,700 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/internal/race"
+	_ "github.com/portico-billing/portico/plugins/standard"
+	"github.com/portico-billing/portico/tenants"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttputil"
+)
+
+var srv *etcdtest.Server
+
+func TestMain(m *testing.M) { os.Exit(etcdtest.Main(m, &srv)) }
+
+const base = "portal.test"
+
+// harness is one gateway on the package's etcd, under a prefix of its own, served through an
+// in-memory listener.
+type harness struct {
+	t      testing.TB
+	store  *tenants.Store
+	gw     *Gateway
+	client *fasthttp.Client
+	now    atomic.Int64 // Unix seconds offset added to the real time
+}
+
+func newHarness(t testing.TB) *harness {
+	t.Helper()
+	h := &harness{t: t}
+	s, err := tenants.Open(context.Background(), tenants.Config{Client: srv.Client(t), Prefix: etcdtest.Prefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if err := s.EnsureSealKey(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.store = s
+	h.gw, err = New(Config{Store: s, BaseDomain: base, Now: func() time.Time { return time.Now().Add(time.Duration(h.now.Load()) * time.Second) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := fasthttputil.NewInmemoryListener()
+	server := h.gw.Server()
+	go server.Serve(ln)
+	t.Cleanup(func() { server.Shutdown(); ln.Close() })
+	h.client = &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }, MaxConnsPerHost: 256}
+	return h
+}
+
+// tenant creates a tenant with the example account and an API key.
+func (h *harness) tenant(slug string) (*tenants.Tenant, string) {
+	h.t.Helper()
+	ctx := context.Background()
+	tn, err := h.store.CreateTenant(ctx, &tenants.Tenant{Slug: slug, Name: "Tenant " + strings.ToUpper(slug), Portal: tenants.DefaultPortal()})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	_, key, err := h.store.CreateAPIKey(ctx, tn.ID, "test")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	etcdtest.Wait(h.t, 5*time.Second, "tenant indexed", func() bool { _, ok := h.store.TenantBySlug(slug); return ok })
+	h.putExample(key, "")
+	return tn, key
+}
+
+func (h *harness) putExample(key, mutate string) {
+	h.t.Helper()
+	body, _ := os.ReadFile("../tenants/account/testdata/account.json")
+	if mutate != "" {
+		body = []byte(strings.Replace(string(body), `"name": "Globex Corporation"`, mutate, 1))
+	}
+	r := h.do("PUT", "api."+base, "/v1/accounts/acc_7Hq2LmX9", body, "Authorization", "Bearer "+key)
+	if r.StatusCode() != 201 && r.StatusCode() != 200 {
+		h.t.Fatalf("PUT account: %d %s", r.StatusCode(), r.Body())
+	}
+}
+
+// do sends a request and returns the response (released when the test ends).
+func (h *harness) do(method, host, path string, body []byte, headers ...string) *fasthttp.Response {
+	h.t.Helper()
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.Header.SetMethod(method)
+	req.SetRequestURI("http://" + host + path)
+	req.Header.SetHost(host)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	if body != nil {
+		req.SetBody(body)
+	}
+	resp := fasthttp.AcquireResponse()
+	h.t.Cleanup(func() { fasthttp.ReleaseResponse(resp) })
+	if err := h.client.DoTimeout(req, resp, 10*time.Second); err != nil {
+		h.t.Fatalf("%s %s%s: %v", method, host, path, err)
+	}
+	return resp
+}
+
+func (h *harness) createSession(key, body string, headers ...string) (status int, res map[string]any, raw string) {
+	h.t.Helper()
+	r := h.do("POST", "api."+base, "/portal/customer-session/customer-portal", []byte(body), append([]string{"Authorization", "Bearer " + key, "Content-Type", "application/json"}, headers...)...)
+	res = map[string]any{}
+	json.Unmarshal(r.Body(), &res)
+	return r.StatusCode(), res, string(r.Body())
+}
+
+// sessionPath returns the host and path of a session URL.
+func sessionPath(t testing.TB, url string) (host, path string) {
+	t.Helper()
+	rest, ok := strings.CutPrefix(url, "https://")
+	if !ok {
+		t.Fatalf("session URL %q is not https", url)
+	}
+	host, path, _ = strings.Cut(rest, "/")
+	return host, "/" + path
+}
+
+// open redeems a session URL and returns the cookie header to send afterwards.
+func (h *harness) open(url string) (status int, cookie string, resp *fasthttp.Response) {
+	h.t.Helper()
+	host, path := sessionPath(h.t, url)
+	r := h.do("GET", host, path, nil)
+	var c fasthttp.Cookie
+	r.Header.VisitAllCookie(func(k, v []byte) { c.ParseBytes(v) })
+	if len(c.Value()) > 0 {
+		cookie = string(c.Key()) + "=" + string(c.Value())
+	}
+	return r.StatusCode(), cookie, r
+}
+
+func TestSessionEndToEnd(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, key := h.tenant("acme")
+	status, res, raw := h.createSession(key, `{"accountId":"acc_7Hq2LmX9"}`)
+	if status != 201 || res["sessionUrl"] == nil || res["sessionId"] == nil || res["expiresAt"] == nil {
+		t.Fatalf("create session: %d %s", status, raw)
+	}
+	url := res["sessionUrl"].(string)
+	if !strings.HasPrefix(url, "https://acme."+base+"/s/") {
+		t.Fatalf("session URL %q", url)
+	}
+	st, cookie, r := h.open(url)
+	if st != 303 || string(r.Header.Peek("Location")) != "/" || cookie == "" {
+		t.Fatalf("open link: %d location=%q cookie=%q", st, r.Header.Peek("Location"), cookie)
+	}
+	setCookie := string(r.Header.Peek("Set-Cookie"))
+	for _, want := range []string{"__Host-portico_session=", "path=/", "HttpOnly", "secure", "SameSite=Lax"} {
+		if !strings.Contains(strings.ToLower(setCookie), strings.ToLower(want)) {
+			t.Errorf("Set-Cookie %q lacks %q", setCookie, want)
+		}
+	}
+	if string(r.Header.Peek("Referrer-Policy")) != "no-referrer" {
+		t.Error("link response lacks Referrer-Policy: no-referrer")
+	}
+	page := h.do("GET", "acme."+base, "/", nil, "Cookie", cookie)
+	body := string(page.Body())
+	if page.StatusCode() != 200 {
+		t.Fatalf("page: %d %s", page.StatusCode(), body)
+	}
+	for _, want := range []string{
+		"Tenant ACME", "Globex Corporation", // branding and account
+		"Pro (annual)", "Seats", // plan overview
+		"GLX-2026-0007", "GLX-2026-0005", // invoices
+		"Hauptstraße 12", "DE123456789", "4242", // billing information
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "GLX-2026-0008") {
+		t.Error("page shows the draft invoice")
+	}
+	if strings.Contains(body, "<portico-csrf-token>") || !strings.Contains(body, `name="csrf" value="`) {
+		t.Error("CSRF placeholder not replaced by the session token")
+	}
+	if cc := string(page.Header.Peek("Cache-Control")); cc != "no-store" {
+		t.Errorf("Cache-Control = %q", cc)
+	}
+	// The link works once.
+	if st, c, r := h.open(url); st != 410 || c != "" || !strings.Contains(string(r.Body()), "already been used") || !strings.Contains(string(r.Body()), "Tenant ACME") {
+		t.Fatalf("second open: %d cookie=%q", st, c)
+	}
+	// No session, or a forged one: a branded "session ended" page.
+	if r := h.do("GET", "acme."+base, "/", nil); r.StatusCode() != 401 {
+		t.Fatalf("page without cookie: %d", r.StatusCode())
+	}
+	if r := h.do("GET", "acme."+base, "/", nil, "Cookie", cookie+"x"); r.StatusCode() != 401 {
+		t.Fatalf("page with forged cookie: %d", r.StatusCode())
+	}
+}
+
+func TestExpiredAndMalformedLinks(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, key := h.tenant("exp")
+	_, res, _ := h.createSession(key, `{"accountAlias":"crm-001234"}`)
+	h.now.Store(int64(2 * time.Hour / time.Second))
+	st, cookie, r := h.open(res["sessionUrl"].(string))
+	if st != 410 || cookie != "" || !strings.Contains(string(r.Body()), "expired") {
+		t.Fatalf("expired link: %d %q", st, cookie)
+	}
+	h.now.Store(0)
+	for _, path := range []string{"/s/short", "/s/" + strings.Repeat("A", 43), "/s/", "/s/" + strings.Repeat("%", 43)} {
+		if r := h.do("GET", "exp."+base, path, nil); r.StatusCode() != 404 || !strings.Contains(string(r.Body()), "not valid") {
+			t.Errorf("GET %s: %d", path, r.StatusCode())
+		}
+	}
+}
+
+func TestSessionCookieExpires(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, key := h.tenant("sexp")
+	_, res, _ := h.createSession(key, `{"accountId":"acc_7Hq2LmX9"}`)
+	_, cookie, _ := h.open(res["sessionUrl"].(string))
+	if r := h.do("GET", "sexp."+base, "/", nil, "Cookie", cookie); r.StatusCode() != 200 {
+		t.Fatalf("page: %d", r.StatusCode())
+	}
+	h.now.Store(int64(time.Hour/time.Second) + 1)
+	if r := h.do("GET", "sexp."+base, "/", nil, "Cookie", cookie); r.StatusCode() != 401 {
+		t.Fatalf("page after session TTL: %d", r.StatusCode())
+	}
+}
+
+func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, keyA := h.tenant("iso-a")
+	tb, keyB := h.tenant("iso-b")
+	// A's token on B's host: not found, and not consumed.
+	_, res, _ := h.createSession(keyA, `{"accountId":"acc_7Hq2LmX9"}`)
+	url := res["sessionUrl"].(string)
+	_, path := sessionPath(t, url)
+	if r := h.do("GET", "iso-b."+base, path, nil); r.StatusCode() != 404 || strings.Contains(string(r.Body()), "Tenant ISO-A") {
+		t.Fatalf("A's token on B's host: %d", r.StatusCode())
+	}
+	st, cookieA, _ := h.open(url)
+	if st != 303 {
+		t.Fatalf("A's token on A's host after the foreign attempt: %d", st)
+	}
+	// A's cookie does not open on B's host.
+	if r := h.do("GET", "iso-b."+base, "/", nil, "Cookie", cookieA); r.StatusCode() != 401 {
+		t.Fatalf("A's cookie on B's host: %d", r.StatusCode())
+	}
+	// A's key cannot reach B's accounts: B's account exists only under B.
+	ctx := context.Background()
+	other := `{"id":"acc_b_only","name":"B Only","currency":"EUR"}`
+	if r := h.do("PUT", "api."+base, "/v1/accounts/acc_b_only", []byte(other), "Authorization", "Bearer "+keyB); r.StatusCode() != 201 {
+		t.Fatalf("B puts account: %d %s", r.StatusCode(), r.Body())
+	}
+	if st, _, raw := h.createSession(keyA, `{"accountId":"acc_b_only"}`); st != 404 || !strings.Contains(raw, "detail") {
+		t.Fatalf("A creates session for B's account: %d %s", st, raw)
+	}
+	if r := h.do("GET", "api."+base, "/v1/accounts/acc_b_only", nil, "Authorization", "Bearer "+keyA); r.StatusCode() != 404 {
+		t.Fatalf("A reads B's account: %d", r.StatusCode())
+	}
+	if r := h.do("DELETE", "api."+base, "/v1/accounts/acc_b_only", nil, "Authorization", "Bearer "+keyA); r.StatusCode() != 404 {
+		t.Fatalf("A deletes B's account: %d", r.StatusCode())
+	}
+	if _, err := h.store.Account(ctx, tb.ID, "acc_b_only"); err != nil {
+		t.Fatalf("B's account after A's attempts: %v", err)
+	}
+}
+
+func TestUnknownHost(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for _, host := range []string{"nobody." + base, "evil.example", "api." + base + ".evil.example", "[::1]", "a.b." + base} {
+		if r := h.do("GET", host, "/", nil); r.StatusCode() != 404 {
+			t.Errorf("GET / on %s: %d", host, r.StatusCode())
+		}
+	}
+}
+
+func TestSectionSettingsAndDefaults(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	tn, key := h.tenant("sect")
+	page := func(body string) string {
+		t.Helper()
+		st, res, raw := h.createSession(key, body)
+		if st != 201 {
+			t.Fatalf("create session %s: %d %s", body, st, raw)
+		}
+		_, cookie, _ := h.open(res["sessionUrl"].(string))
+		return string(h.do("GET", "sect."+base, "/", nil, "Cookie", cookie).Body())
+	}
+	all := page(`{"accountId":"acc_7Hq2LmX9"}`)
+	for _, want := range []string{"section-plan_overview", "section-invoices", "section-billing_details", "/cancel"} {
+		if !strings.Contains(all, want) {
+			t.Fatalf("default page lacks %q", want)
+		}
+	}
+	p := page(`{"accountId":"acc_7Hq2LmX9","planOverviewSettings":{"allowSubscriptionCancel":false},"invoiceListSettings":{"showSection":false}}`)
+	if strings.Contains(p, "section-invoices") || strings.Contains(p, "GLX-2026-0007") {
+		t.Error("showSection:false left the invoices section in the HTML")
+	}
+	if strings.Contains(p, "/cancel") || !strings.Contains(p, "Pro (annual)") {
+		t.Error("allowSubscriptionCancel:false still shows a cancel control")
+	}
+	if _, err := h.store.UpdateTenant(context.Background(), tn.ID, func(t *tenants.Tenant) error {
+		t.Portal.ShowBillingDetails = false
+		return nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	etcdtest.Wait(t, 5*time.Second, "tenant defaults watched", func() bool {
+		t, _ := h.store.TenantByID(tn.ID)
+		return !t.Portal.ShowBillingDetails
+	})
+	p = page(`{"accountId":"acc_7Hq2LmX9"}`)
+	if strings.Contains(p, "section-billing_details") || !strings.Contains(p, "section-plan_overview") {
+		t.Error("tenant default showBillingDetails=false not applied")
+	}
+	p = page(`{"accountId":"acc_7Hq2LmX9","billingDetailsSettings":{"showSection":true}}`)
+	if !strings.Contains(p, "section-billing_details") {
+		t.Error("explicit showSection:true did not override the tenant default")
+	}
+}
+
+func TestConcurrentRedemptionsOverHTTP(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, key := h.tenant("race")
+	_, res, _ := h.createSession(key, `{"accountId":"acc_7Hq2LmX9"}`)
+	host, path := sessionPath(t, res["sessionUrl"].(string))
+	var wins, gone atomic.Int64
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := fasthttp.AcquireRequest()
+			resp := fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			req.SetRequestURI("http://" + host + path)
+			if err := h.client.DoTimeout(req, resp, 10*time.Second); err != nil {
+				t.Error(err)
+				return
+			}
+			switch resp.StatusCode() {
+			case 303:
+				if len(resp.Header.Peek("Set-Cookie")) == 0 {
+					t.Error("303 without a cookie")
+				}
+				wins.Add(1)
+			case 410:
+				gone.Add(1)
+			default:
+				t.Errorf("status %d", resp.StatusCode())
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 || gone.Load() != 99 {
+		t.Fatalf("303s = %d, 410s = %d; want exactly 1 and 99", wins.Load(), gone.Load())
+	}
+}
+
+func TestAPIRejectsBadInput(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, key := h.tenant("bad")
+	auth := []string{"Authorization", "Bearer " + key}
+	tests := []struct {
+		name, method, path, body string
+		headers                  []string
+		status                   int
+		detail                   string
+	}{
+		{"missing auth", "POST", "/portal/customer-session/customer-portal", `{}`, nil, 401, "missing API key"},
+		{"wrong key", "POST", "/portal/customer-session/customer-portal", `{}`, []string{"Authorization", "Bearer pk_abcdefghijkl_" + strings.Repeat("x", 40)}, 401, "invalid"},
+		{"basic auth", "GET", "/v1/accounts/acc_7Hq2LmX9", ``, []string{"Authorization", "Basic Zm9vOmJhcg=="}, 401, "missing API key"},
+		{"bad JSON", "POST", "/portal/customer-session/customer-portal", `{"accountId":`, auth, 400, "ends in the middle"},
+		{"empty body", "POST", "/portal/customer-session/customer-portal", ``, auth, 400, "empty"},
+		{"unknown field", "POST", "/portal/customer-session/customer-portal", `{"accountId":"acc_7Hq2LmX9","acountAlias":"x"}`, auth, 400, `unknown field "acountAlias"`},
+		{"wrong type", "POST", "/portal/customer-session/customer-portal", `{"accountId":42}`, auth, 400, `"accountId" must be a string`},
+		{"wrong nested type", "POST", "/portal/customer-session/customer-portal", `{"accountId":"acc_7Hq2LmX9","planOverviewSettings":{"showSection":"yes"}}`, auth, 400, "must be a boolean"},
+		{"no account", "POST", "/portal/customer-session/customer-portal", `{}`, auth, 400, "accountId or accountAlias"},
+		{"unknown account", "POST", "/portal/customer-session/customer-portal", `{"accountId":"nope"}`, auth, 404, "account not found"},
+		{"id and alias disagree", "POST", "/portal/customer-session/customer-portal", `{"accountId":"other","accountAlias":"crm-001234"}`, auth, 400, "different accounts"},
+		{"bad locale", "POST", "/portal/customer-session/customer-portal", `{"accountId":"acc_7Hq2LmX9","locale":"not a locale!"}`, auth, 400, "locale"},
+		{"trailing data", "POST", "/portal/customer-session/customer-portal", `{"accountId":"acc_7Hq2LmX9"} x`, auth, 400, "unexpected data"},
+		{"oversized account", "PUT", "/v1/accounts/big", `{"id":"big","name":"` + strings.Repeat("x", 1<<20) + `","currency":"EUR"}`, auth, 413, "limit"},
+		{"invalid account", "PUT", "/v1/accounts/acc_x", `{"name":"X","currency":"EURO"}`, auth, 400, "ISO 4217"},
+		{"id mismatch", "PUT", "/v1/accounts/acc_x", `{"id":"acc_y","name":"X","currency":"EUR"}`, auth, 400, "does not match"},
+		{"bad path id", "GET", "/v1/accounts/a%20b", ``, auth, 400, "account id"},
+		{"path traversal", "GET", "/v1/accounts/..%2f..%2fsecrets", ``, auth, 404, "no API route"},
+		{"bad If-Match", "PUT", "/v1/accounts/acc_7Hq2LmX9", `{"name":"X","currency":"EUR"}`, append([]string{"If-Match", "yesterday"}, auth...), 400, "If-Match"},
+		{"stale If-Match", "PUT", "/v1/accounts/acc_7Hq2LmX9", `{"name":"X","currency":"EUR"}`, append([]string{"If-Match", `"1"`}, auth...), 412, "changed"},
+		{"long idempotency key", "POST", "/portal/customer-session/customer-portal", `{"accountId":"acc_7Hq2LmX9"}`, append([]string{"Idempotency-Key", strings.Repeat("k", 256)}, auth...), 400, "Idempotency-Key"},
+		{"unknown route", "GET", "/v2/nothing", ``, auth, 404, "no API route"},
+		{"wrong method", "PATCH", "/v1/accounts/acc_7Hq2LmX9", `{}`, auth, 405, "not allowed"},
+		{"bad limit", "GET", "/v1/accounts?limit=0", ``, auth, 400, "limit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body []byte
+			if tt.body != "" {
+				body = []byte(tt.body)
+			}
+			r := h.do(tt.method, "api."+base, tt.path, body, tt.headers...)
+			var p struct {
+				Status int    `json:"status"`
+				Detail string `json:"detail"`
+			}
+			if err := json.Unmarshal(r.Body(), &p); err != nil {
+				t.Fatalf("%d, body not JSON: %q", r.StatusCode(), r.Body())
+			}
+			if r.StatusCode() != tt.status || p.Status != tt.status || !strings.Contains(p.Detail, tt.detail) {
+				t.Fatalf("got %d %+v; want %d with detail containing %q", r.StatusCode(), p, tt.status, tt.detail)
+			}
+		})
+	}
+	// Nothing of the refused writes landed.
+	if _, err := h.store.Account(context.Background(), "", "big"); err == nil {
+		t.Error("oversized account stored")
+	}
+	r := h.do("GET", "api."+base, "/v1/accounts/acc_7Hq2LmX9", nil, auth...)
+	if !strings.Contains(string(r.Body()), "Globex Corporation") {
+		t.Errorf("account changed by refused writes: %s", r.Body())
+	}
+}
+
+func TestBodyOverServerLimit(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, key := h.tenant("huge")
+	// fasthttp refuses by Content-Length before reading the body; a client still sending gets
+	// the answer and a closed connection, so send the headers alone.
+	conn, err := h.client.Dial("api." + base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "PUT /v1/accounts/x HTTP/1.1\r\nHost: api.%s\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n", base, key, maxServerBody+1)
+	var r fasthttp.Response
+	if err := r.Read(bufio.NewReader(conn)); err != nil {
+		t.Fatal(err)
+	}
+	if r.StatusCode() != 413 || !strings.Contains(string(r.Body()), `"detail"`) {
+		t.Fatalf("huge body: %d %s", r.StatusCode(), r.Body())
+	}
+}
+
+func TestAccountsAPI(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, key := h.tenant("accapi")
+	auth := []string{"Authorization", "Bearer " + key}
+	r := h.do("GET", "api."+base, "/v1/accounts/acc_7Hq2LmX9", nil, auth...)
+	etag := string(r.Header.Peek("ETag"))
+	if r.StatusCode() != 200 || etag == "" {
+		t.Fatalf("GET: %d etag=%q", r.StatusCode(), etag)
+	}
+	r = h.do("GET", "api."+base, "/v1/accounts?alias=crm-001234", nil, auth...)
+	if r.StatusCode() != 200 || !strings.Contains(string(r.Body()), `"id":"acc_7Hq2LmX9"`) {
+		t.Fatalf("alias lookup: %d %s", r.StatusCode(), r.Body())
+	}
+	if r := h.do("GET", "api."+base, "/v1/accounts?alias=nope", nil, auth...); r.StatusCode() != 404 {
+		t.Fatalf("unknown alias: %d", r.StatusCode())
+	}
+	// The document round-trips: PUT what GET returned with If-Match.
+	doc := bytes.Replace(h.do("GET", "api."+base, "/v1/accounts/acc_7Hq2LmX9", nil, auth...).Body(), []byte("Globex Corporation\""), []byte("Globex Zoë\""), 1)
+	r = h.do("PUT", "api."+base, "/v1/accounts/acc_7Hq2LmX9", doc, append([]string{"If-Match", etag}, auth...)...)
+	if r.StatusCode() != 200 || string(r.Header.Peek("ETag")) == etag {
+		t.Fatalf("PUT with If-Match: %d %s", r.StatusCode(), r.Body())
+	}
+	// The old revision no longer matches.
+	if r := h.do("PUT", "api."+base, "/v1/accounts/acc_7Hq2LmX9", doc, append([]string{"If-Match", etag}, auth...)...); r.StatusCode() != 412 {
+		t.Fatalf("PUT with stale If-Match: %d", r.StatusCode())
+	}
+	// Another account cannot take the alias.
+	r = h.do("PUT", "api."+base, "/v1/accounts/acc_two", []byte(`{"name":"Two","currency":"EUR","alias":"crm-001234"}`), auth...)
+	if r.StatusCode() != 409 {
+		t.Fatalf("duplicate alias: %d %s", r.StatusCode(), r.Body())
+	}
+	r = h.do("GET", "api."+base, "/v1/accounts?limit=10", nil, auth...)
+	if !strings.Contains(string(r.Body()), `"data":["acc_7Hq2LmX9"]`) {
+		t.Fatalf("list: %s", r.Body())
+	}
+	if r := h.do("DELETE", "api."+base, "/v1/accounts/acc_7Hq2LmX9", nil, auth...); r.StatusCode() != 204 {
+		t.Fatalf("DELETE: %d", r.StatusCode())
+	}
+	if r := h.do("GET", "api."+base, "/v1/accounts/acc_7Hq2LmX9", nil, auth...); r.StatusCode() != 404 {
+		t.Fatalf("GET after DELETE: %d", r.StatusCode())
+	}
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, key := h.tenant("idem")
+	st1, res1, _ := h.createSession(key, `{"accountId":"acc_7Hq2LmX9"}`, "Idempotency-Key", "order-42")
+	r := h.do("POST", "api."+base, "/portal/customer-session/customer-portal", []byte(`{"accountId":"acc_7Hq2LmX9"}`), "Authorization", "Bearer "+key, "Idempotency-Key", "order-42")
+	var res2 map[string]any
+	json.Unmarshal(r.Body(), &res2)
+	if st1 != 201 || r.StatusCode() != 201 || res1["sessionUrl"] != res2["sessionUrl"] || string(r.Header.Peek("Idempotent-Replayed")) != "true" {
+		t.Fatalf("replay: %d %v / %d %v replayed=%q", st1, res1, r.StatusCode(), res2, r.Header.Peek("Idempotent-Replayed"))
+	}
+	if st, _, raw := h.createSession(key, `{"accountAlias":"crm-001234"}`, "Idempotency-Key", "order-42"); st != 422 || !strings.Contains(raw, "different request") {
+		t.Fatalf("same key, other body: %d %s", st, raw)
+	}
+	// The replayed URL is the one link, still redeemable once.
+	if st, _, _ := h.open(res2["sessionUrl"].(string)); st != 303 {
+		t.Fatalf("replayed link: %d", st)
+	}
+}
+
+func TestLogoutNeedsCSRFAndOrigin(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, key := h.tenant("out")
+	_, res, _ := h.createSession(key, `{"accountId":"acc_7Hq2LmX9"}`)
+	_, cookie, _ := h.open(res["sessionUrl"].(string))
+	page := string(h.do("GET", "out."+base, "/", nil, "Cookie", cookie).Body())
+	i := strings.Index(page, `name="csrf" value="`)
+	if i < 0 {
+		t.Fatal("no CSRF field on the page")
+	}
+	token := page[i+len(`name="csrf" value="`) : i+len(`name="csrf" value="`)+32]
+	origin := "https://out." + base
+	form := "application/x-www-form-urlencoded"
+	tests := []struct {
+		name, body string
+		headers    []string
+		status     int
+	}{
+		{"missing origin", "csrf=" + token, []string{"Cookie", cookie, "Content-Type", form}, 403},
+		{"foreign origin", "csrf=" + token, []string{"Cookie", cookie, "Content-Type", form, "Origin", "https://evil.example"}, 403},
+		{"forged token", "csrf=" + strings.Repeat("0", 32), []string{"Cookie", cookie, "Content-Type", form, "Origin", origin}, 403},
+		{"missing token", "", []string{"Cookie", cookie, "Content-Type", form, "Origin", origin}, 403},
+		{"no session", "csrf=" + token, []string{"Content-Type", form, "Origin", origin}, 401},
+	}
+	for _, tt := range tests {
+		r := h.do("POST", "out."+base, "/logout", []byte(tt.body), tt.headers...)
+		if r.StatusCode() != tt.status || len(r.Header.Peek("Set-Cookie")) != 0 {
+			t.Errorf("%s: %d (cookie %q), want %d and no cookie change", tt.name, r.StatusCode(), r.Header.Peek("Set-Cookie"), tt.status)
+		}
+	}
+	r := h.do("POST", "out."+base, "/logout", []byte("csrf="+token), "Cookie", cookie, "Content-Type", form, "Origin", origin)
+	if r.StatusCode() != 200 || !strings.Contains(strings.ToLower(string(r.Header.Peek("Set-Cookie"))), "max-age=0") && !strings.Contains(string(r.Header.Peek("Set-Cookie")), "expires=") {
+		t.Fatalf("logout: %d %q", r.StatusCode(), r.Header.Peek("Set-Cookie"))
+	}
+}
+
+func TestBrandingAssetsFollowEtcd(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	tn, _ := h.tenant("brand")
+	css := func() string { return string(h.do("GET", "brand."+base, "/assets/theme.css", nil).Body()) }
+	if !strings.Contains(css(), tenants.DefaultAccentColor) {
+		t.Fatalf("theme.css = %q", css())
+	}
+	// A change written straight into etcd, as another instance or an operator would: no restart.
+	raw, _ := h.store.Client().Get(context.Background(), h.store.Prefix()+"state/tenants/"+tn.ID)
+	var rec map[string]any
+	json.Unmarshal(raw.Kvs[0].Value, &rec)
+	rec["branding"].(map[string]any)["accentColor"] = "#ff5500"
+	b, _ := json.Marshal(rec)
+	if _, err := h.store.Client().Put(context.Background(), h.store.Prefix()+"state/tenants/"+tn.ID, string(b)); err != nil {
+		t.Fatal(err)
+	}
+	etcdtest.Wait(t, 5*time.Second, "new accent colour served", func() bool { return strings.Contains(css(), "#ff5500") })
+	// Logo with ETag and 304.
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+	if _, err := h.store.UpdateTenant(context.Background(), tn.ID, func(*tenants.Tenant) error { return nil }, &tenants.LogoUpdate{Data: png, ContentType: "image/png"}); err != nil {
+		t.Fatal(err)
+	}
+	var etag string
+	etcdtest.Wait(t, 5*time.Second, "logo served", func() bool {
+		r := h.do("GET", "brand."+base, "/assets/logo", nil)
+		etag = string(r.Header.Peek("ETag"))
+		return r.StatusCode() == 200 && bytes.Equal(r.Body(), png) && string(r.Header.Peek("Content-Type")) == "image/png"
+	})
+	if r := h.do("GET", "brand."+base, "/assets/logo", nil, "If-None-Match", etag); r.StatusCode() != 304 {
+		t.Fatalf("conditional logo: %d", r.StatusCode())
+	}
+}
+
+func TestPageFollowsAccountUpdate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, key := h.tenant("upd")
+	_, res, _ := h.createSession(key, `{"accountId":"acc_7Hq2LmX9"}`)
+	_, cookie, _ := h.open(res["sessionUrl"].(string))
+	if !strings.Contains(string(h.do("GET", "upd."+base, "/", nil, "Cookie", cookie).Body()), "Globex Corporation") {
+		t.Fatal("first page")
+	}
+	h.putExample(key, `"name": "Globex <b>Renamed</b>"`)
+	etcdtest.Wait(t, 5*time.Second, "page shows the new revision", func() bool {
+		return strings.Contains(string(h.do("GET", "upd."+base, "/", nil, "Cookie", cookie).Body()), "Globex &lt;b&gt;Renamed&lt;/b&gt;")
+	})
+}
+
+// warmPage prepares a request context for GET / with a valid session, and serves it once so that
+// the account and the page are cached.
+func warmPage(tb testing.TB, h *harness, slug, key string) (*fasthttp.RequestCtx, *fasthttp.Request) {
+	st, res, raw := h.createSession(key, `{"accountId":"acc_7Hq2LmX9"}`)
+	if st != 201 {
+		tb.Fatalf("create session: %d %s", st, raw)
+	}
+	_, cookie, _ := h.open(res["sessionUrl"].(string))
+	var req fasthttp.Request
+	req.SetRequestURI("/")
+	req.Header.SetHost(slug + "." + base)
+	req.Header.Set("Cookie", cookie)
+	var ctx fasthttp.RequestCtx
+	ctx.Init(&req, nil, nil)
+	h.gw.Handler(&ctx)
+	if ctx.Response.StatusCode() != 200 {
+		tb.Fatalf("warm-up: %d", ctx.Response.StatusCode())
+	}
+	h.store.Wait()
+	return &ctx, &req
+}
+
+// TestCustomerPageZeroAllocs holds the hot path to its budget: GET / with a valid session on a
+// cache hit allocates nothing.
+func TestCustomerPageZeroAllocs(t *testing.T) {
+	if race.Enabled {
+		t.Skip("allocation counts are meaningless under -race; `make test` runs this test without it")
+	}
+	h := newHarness(t)
+	_, key := h.tenant("alloc")
+	ctx, _ := warmPage(t, h, "alloc", key)
+	allocs := testing.AllocsPerRun(2000, func() {
+		ctx.Response.Reset()
+		h.gw.Handler(ctx)
+	})
+	if ctx.Response.StatusCode() != 200 {
+		t.Fatalf("status %d", ctx.Response.StatusCode())
+	}
+	if allocs != 0 {
+		t.Fatalf("GET / on a cache hit allocates %v times per request, want 0", allocs)
+	}
+}
+
+func BenchmarkCustomerPage(b *testing.B) {
+	h := newHarness(b)
+	_, key := h.tenant("bench")
+	b.Run("handler/cached", func(b *testing.B) {
+		ctx, _ := warmPage(b, h, "bench", key)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			ctx.Response.Reset()
+			h.gw.Handler(ctx)
+		}
+		b.SetBytes(int64(len(ctx.Response.Body())))
+	})
+	b.Run("handler/cached/parallel", func(b *testing.B) {
+		_, req := warmPage(b, h, "bench", key)
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			var ctx fasthttp.RequestCtx
+			ctx.Init(req, nil, nil)
+			for pb.Next() {
+				ctx.Response.Reset()
+				h.gw.Handler(&ctx)
+			}
+		})
+	})
+	b.Run("inmemory-listener/cached", func(b *testing.B) {
+		_, req := warmPage(b, h, "bench", key)
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			r := fasthttp.AcquireRequest()
+			resp := fasthttp.AcquireResponse()
+			req.CopyTo(r)
+			r.SetRequestURI("http://bench." + base + "/")
+			for pb.Next() {
+				if err := h.client.Do(r, resp); err != nil || resp.StatusCode() != 200 {
+					b.Fatalf("%v %d", err, resp.StatusCode())
+				}
+			}
+		})
+	})
+}

@@ -1,0 +1,267 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"errors"
+
+	"github.com/portico-billing/portico/gateway/session"
+	"github.com/portico-billing/portico/internal/bytesconv"
+	"github.com/portico-billing/portico/plugins"
+	"github.com/portico-billing/portico/tenants"
+	"github.com/valyala/fasthttp"
+)
+
+// Security headers of every portal response. The page runs no script at all; it can be framed by
+// nobody; it never leaks its URL (which may hold a link token) to another site.
+const (
+	headerCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
+		"frame-ancestors 'none'; base-uri 'none'"
+)
+
+func setPortalHeaders(ctx *fasthttp.RequestCtx) {
+	h := &ctx.Response.Header
+	h.Set("Content-Security-Policy", headerCSP)
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+}
+
+// servePortal serves a tenant's portal host.
+func (g *Gateway) servePortal(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) {
+	path := ctx.Path()
+	get := ctx.IsGet() || ctx.IsHead()
+	switch {
+	case get && string(path) == "/":
+		g.customerPage(ctx, t, rs)
+	case get && bytes.HasPrefix(path, []byte("/s/")):
+		g.redeem(ctx, t, path[len("/s/"):])
+	case string(path) == "/logout" && ctx.IsPost():
+		g.logout(ctx, t, rs)
+	case get && string(path) == "/assets/portal.css":
+		serveAsset(ctx, "text/css; charset=utf-8", portalCSS)
+	case get && string(path) == "/assets/theme.css":
+		serveAsset(ctx, "text/css; charset=utf-8", themeCSS(t))
+	case get && string(path) == "/assets/logo":
+		g.logo(ctx, t)
+	default:
+		g.errorPage(ctx, t, fasthttp.StatusNotFound, "Page not found", "This page does not exist. Use the link "+t.Name+" sent you to open your billing portal.")
+	}
+}
+
+// serveAsset serves static bytes; the URL carries a version, so they may be cached for a year.
+func serveAsset(ctx *fasthttp.RequestCtx, contentType string, body []byte) {
+	ctx.Response.Header.Set("Cache-Control", "public, max-age=31536000, immutable")
+	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
+	ctx.SetContentType(contentType)
+	ctx.SetBody(body)
+}
+
+// openSession opens the request's session cookie for the tenant into rs.
+func (g *Gateway) openSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) bool {
+	cookie := ctx.Request.Header.Cookie(g.cookieName)
+	if len(cookie) == 0 {
+		return false
+	}
+	if err := g.syncKeys(); err != nil {
+		g.log.Error("gateway: loading sealing keys", "err", err)
+		return false
+	}
+	return g.keyring.Open(t.ID, cookie, g.cfg.Now().Unix(), &rs.sc, &rs.s) == nil
+}
+
+// customerPage serves GET / — the hot path. With the account's snapshot and the rendered page in
+// memory it reads no etcd and allocates nothing: host lookup in the tenant index, cookie opened
+// into pooled scratch, snapshot from the cache by a key built in scratch, page parts copied out
+// with the session's CSRF token between them.
+func (g *Gateway) customerPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) {
+	if !g.openSession(ctx, t, rs) {
+		g.sessionEnded(ctx, t)
+		return
+	}
+	s := &rs.s
+	key := append(rs.key[:0], t.ID...)
+	key = append(key, '/')
+	key = append(key, s.AccountID...)
+	snap, ok := g.store.CachedAccount(bytesconv.String(key))
+	if !ok {
+		var err error
+		snap, err = g.store.Account(ctx, t.ID, string(s.AccountID))
+		if errors.Is(err, tenants.ErrAccountNotFound) {
+			g.errorPage(ctx, t, fasthttp.StatusNotFound, "Account not found", "This billing account no longer exists. Please contact "+t.Name+".")
+			return
+		}
+		if err != nil {
+			g.unavailable(ctx, t, err)
+			return
+		}
+	}
+	now := g.cfg.Now()
+	day := now.Unix() / 86400
+	p := cachedPage(snap, t, s, day)
+	if p == nil {
+		var err error
+		if p, err = g.renderPage(t, snap, s, now); err != nil {
+			g.log.Error("gateway: rendering customer page", "tenant", t.Slug, "err", err)
+			g.errorPage(ctx, t, fasthttp.StatusInternalServerError, "Something went wrong", "The page could not be shown. Please try again in a moment.")
+			return
+		}
+		storePage(snap, t, s, day, p)
+	}
+	setPortalHeaders(ctx)
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetContentType("text/html; charset=utf-8")
+	for i, part := range p.parts {
+		if i > 0 {
+			ctx.Write(s.CSRF[:])
+		}
+		ctx.Write(part)
+	}
+}
+
+func (g *Gateway) sessionEnded(ctx *fasthttp.RequestCtx, t *tenants.Tenant) {
+	g.errorPage(ctx, t, fasthttp.StatusUnauthorized, "Your session has ended",
+		"For your security, billing portal sessions expire. Please open a new link from "+t.Name+".")
+}
+
+func (g *Gateway) unavailable(ctx *fasthttp.RequestCtx, t *tenants.Tenant, err error) {
+	g.log.Warn("gateway: store unavailable", "tenant", t.Slug, "err", err)
+	ctx.Response.Header.Set("Retry-After", "5")
+	g.errorPage(ctx, t, fasthttp.StatusServiceUnavailable, "Temporarily unavailable", "The billing portal cannot be reached right now. Please try again in a minute.")
+}
+
+// redeem consumes a single-use link and starts a session: 303 to / with the sealed cookie.
+func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []byte) {
+	now := g.cfg.Now()
+	l, err := g.store.RedeemLink(ctx, t.ID, string(token), now)
+	switch {
+	case errors.Is(err, tenants.ErrLinkUsed):
+		g.errorPage(ctx, t, fasthttp.StatusGone, "This link has already been used",
+			"Portal links work once. If you need to see your billing again, ask "+t.Name+" for a new link.")
+		return
+	case errors.Is(err, tenants.ErrLinkExpired):
+		g.errorPage(ctx, t, fasthttp.StatusGone, "This link has expired",
+			"Portal links are valid for a limited time. Please ask "+t.Name+" for a new link.")
+		return
+	case errors.Is(err, tenants.ErrLinkNotFound):
+		g.errorPage(ctx, t, fasthttp.StatusNotFound, "This link is not valid",
+			"Check that you opened the whole link, or ask "+t.Name+" for a new one.")
+		return
+	case err != nil:
+		g.unavailable(ctx, t, err)
+		return
+	}
+	s := &session.Session{
+		ID: []byte(l.SessionID), AccountID: []byte(l.AccountID), Locale: []byte(l.Locale),
+		Settings: settingsBits(l.Settings), Expires: now.Add(l.SessionTTL.D()).Unix(), CSRF: session.NewCSRF(),
+	}
+	if err := g.syncKeys(); err != nil {
+		g.unavailable(ctx, t, err)
+		return
+	}
+	value, err := g.keyring.Seal(t.ID, s)
+	if err != nil {
+		g.unavailable(ctx, t, err)
+		return
+	}
+	c := fasthttp.AcquireCookie()
+	defer fasthttp.ReleaseCookie(c)
+	c.SetKey(g.cookieName)
+	c.SetValue(value)
+	c.SetPath("/")
+	c.SetHTTPOnly(true)
+	c.SetSecure(!g.cfg.Dev)
+	c.SetSameSite(fasthttp.CookieSameSiteLaxMode)
+	c.SetMaxAge(int(l.SessionTTL.D().Seconds()))
+	ctx.Response.Header.SetCookie(c)
+	setPortalHeaders(ctx)
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.Response.Header.Set("Location", "/")
+	ctx.SetStatusCode(fasthttp.StatusSeeOther)
+}
+
+func settingsBits(p tenants.PortalDefaults) uint8 {
+	var b uint8
+	for _, f := range []struct {
+		on  bool
+		bit uint8
+	}{
+		{p.ShowPlanOverview, session.ShowPlanOverview}, {p.AllowSubscriptionCancel, session.AllowSubscriptionCancel},
+		{p.ShowInvoices, session.ShowInvoices}, {p.ShowBillingDetails, session.ShowBillingDetails},
+		{p.AllowDetailsEdit, session.AllowDetailsEdit}, {p.AllowAutopayEdit, session.AllowAutopayEdit},
+	} {
+		if f.on {
+			b |= f.bit
+		}
+	}
+	return b
+}
+
+// checkForm verifies a portal form post: the request comes from the portal's own origin and
+// carries the session's CSRF token. It answers 403 itself when not.
+func (g *Gateway) checkForm(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) bool {
+	if len(ctx.PostBody()) > MaxFormBody {
+		g.errorPage(ctx, t, fasthttp.StatusRequestEntityTooLarge, "Request too large", "The form you sent is too large.")
+		return false
+	}
+	origin := ctx.Request.Header.Peek("Origin")
+	want := append(rs.key[:0], g.cfg.PublicScheme...)
+	want = append(want, "://"...)
+	want = append(want, ctx.Host()...)
+	if !bytes.Equal(origin, want) {
+		g.errorPage(ctx, t, fasthttp.StatusForbidden, "Request refused", "This form was not sent from "+t.Name+"'s billing portal. Please reload the page and try again.")
+		return false
+	}
+	if subtle.ConstantTimeCompare(ctx.PostArgs().Peek(plugins.CSRFFieldName), rs.s.CSRF[:]) != 1 {
+		g.errorPage(ctx, t, fasthttp.StatusForbidden, "Request refused", "This form has expired. Please reload the page and try again.")
+		return false
+	}
+	return true
+}
+
+// logout ends the session: the cookie is cleared and a page says so.
+func (g *Gateway) logout(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) {
+	if !g.openSession(ctx, t, rs) {
+		g.sessionEnded(ctx, t)
+		return
+	}
+	if !g.checkForm(ctx, t, rs) {
+		return
+	}
+	c := fasthttp.AcquireCookie()
+	defer fasthttp.ReleaseCookie(c)
+	c.SetKey(g.cookieName)
+	c.SetValue("")
+	c.SetPath("/")
+	c.SetHTTPOnly(true)
+	c.SetSecure(!g.cfg.Dev)
+	c.SetSameSite(fasthttp.CookieSameSiteLaxMode)
+	c.SetMaxAge(-1)
+	ctx.Response.Header.SetCookie(c)
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	g.errorPage(ctx, t, fasthttp.StatusOK, "You have signed out", "Your billing portal session has ended. You can close this window.")
+}
+
+// logo serves the tenant's logo with its ETag; the URL is versioned by the same ETag.
+func (g *Gateway) logo(ctx *fasthttp.RequestCtx, t *tenants.Tenant) {
+	l, err := g.store.Logo(ctx, t)
+	if err != nil {
+		g.unavailable(ctx, t, err)
+		return
+	}
+	if l == nil {
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		return
+	}
+	etag := `"` + l.ETag + `"`
+	ctx.Response.Header.Set("ETag", etag)
+	ctx.Response.Header.Set("Cache-Control", "public, max-age=31536000, immutable")
+	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
+	ctx.Response.Header.Set("Content-Security-Policy", "default-src 'none'")
+	if string(ctx.Request.Header.Peek("If-None-Match")) == etag {
+		ctx.SetStatusCode(fasthttp.StatusNotModified)
+		return
+	}
+	ctx.SetContentType(l.ContentType)
+	ctx.SetBody(l.Data)
+}

@@ -1,0 +1,267 @@
+// Package billingdetails is the Billing information section of the portal: the company's billing
+// details (name, billing email, tax ID, address), the saved payment methods with the default one
+// marked, and the auto-pay setting; plus, when the session allows them, the controls to edit the
+// details, choose the default payment method and change auto-pay.
+//
+// It registers itself as "billing_details" when imported. Like every section it renders from the
+// plugins.View alone and performs no I/O; the edit actions are handled by the gateway at the URLs
+// the controls point to.
+package billingdetails
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
+
+	"github.com/portico-billing/portico/plugins"
+	"github.com/portico-billing/portico/plugins/format"
+	"github.com/portico-billing/portico/tenants/account"
+)
+
+// Name is the section's registered name.
+const Name = "billing_details"
+
+func init() { plugins.Register(section{}) }
+
+type section struct{}
+
+var (
+	_ plugins.Section    = section{}
+	_ plugins.Positioner = section{}
+	_ plugins.Titler     = section{}
+)
+
+//go:embed billingdetails.html
+var source string
+
+var tmpl = template.Must(template.New(Name).Funcs(plugins.Funcs()).Parse(source))
+
+// titles are the section's heading by base language (see format.Language); English is the fallback.
+var titles = map[string]string{
+	"en": "Billing information",
+}
+
+func (section) Name() string  { return Name }
+func (section) Position() int { return 30 }
+
+func (section) Title(locale string) string {
+	if t, ok := titles[format.Language(locale)]; ok {
+		return t
+	}
+	return titles["en"]
+}
+
+func (s section) Render(w io.Writer, v *plugins.View) error {
+	return tmpl.Execute(w, s.page(v))
+}
+
+// page is what the template renders: every value is already formatted text.
+type page struct {
+	Name           string
+	Title          string
+	Prefix         string
+	Company        string
+	Email          string
+	TaxID          string
+	Address        []string
+	Methods        []method
+	CanMakeDefault bool
+	AutoPay        string
+	CanEdit        bool
+	CanEditAutoPay bool
+}
+
+type method struct {
+	ID          string
+	Description string
+	Expiry      string // "expires 08/2028" or "expired 08/2020"
+	Expired     bool
+	Default     bool
+}
+
+func (s section) page(v *plugins.View) page {
+	p := page{
+		Name:           Name,
+		Title:          s.Title(v.Locale),
+		Prefix:         v.PathPrefix,
+		CanEdit:        v.Settings.AllowDetailsEdit,
+		CanEditAutoPay: v.Settings.AllowAutopayEdit,
+	}
+	a := v.Account
+	if a == nil {
+		return p
+	}
+	p.Company, p.Email = a.Name, a.Email
+	if c := a.Company; c != nil {
+		if c.LegalName != "" {
+			p.Company = c.LegalName
+		}
+		p.TaxID = c.TaxID
+		if c.Address != nil {
+			p.Address = addressLines(c.Address)
+		}
+	}
+	for i := range a.PaymentMethods {
+		pm := &a.PaymentMethods[i]
+		m := method{ID: pm.ID, Description: describe(pm), Default: pm.Default}
+		if pm.ExpMonth != 0 && pm.ExpYear != 0 {
+			date := fmt.Sprintf("%02d/%d", pm.ExpMonth, pm.ExpYear)
+			// A card can be used until the end of its expiry month.
+			m.Expired = !v.Now.IsZero() && !v.Now.UTC().Before(time.Date(pm.ExpYear, time.Month(pm.ExpMonth)+1, 1, 0, 0, 0, 0, time.UTC))
+			if m.Expired {
+				m.Expiry = "expired " + date
+			} else {
+				m.Expiry = "expires " + date
+			}
+		}
+		p.Methods = append(p.Methods, m)
+	}
+	p.CanMakeDefault = v.Settings.AllowDetailsEdit && len(p.Methods) > 1
+	p.AutoPay = autoPay(a)
+	return p
+}
+
+// autoPay describes the auto-pay setting: "Off", or "On — charged on the due date to Visa •••• 4242".
+func autoPay(a *account.Account) string {
+	ap := a.AutoPay
+	if ap == nil || !ap.Enabled {
+		return "Off"
+	}
+	s := "On — charged"
+	switch ap.Timing {
+	case account.AutoPayOnDueDate:
+		s += " on the due date"
+	case account.AutoPayOnIssue:
+		s += " when an invoice is issued"
+	default:
+		s += " automatically"
+	}
+	pm := a.PaymentMethod(ap.PaymentMethodID)
+	if pm == nil {
+		pm = a.DefaultPaymentMethod()
+	}
+	if pm != nil {
+		s += " to " + describe(pm)
+	}
+	return s
+}
+
+// cardBrands are the display names of card brands as billing systems report them.
+var cardBrands = map[string]string{
+	"visa":             "Visa",
+	"mastercard":       "Mastercard",
+	"amex":             "American Express",
+	"american_express": "American Express",
+	"discover":         "Discover",
+	"diners":           "Diners Club",
+	"diners_club":      "Diners Club",
+	"jcb":              "JCB",
+	"unionpay":         "UnionPay",
+	"cartes_bancaires": "Cartes Bancaires",
+	"maestro":          "Maestro",
+	"eftpos_au":        "eftpos",
+	"interac":          "Interac",
+}
+
+var typeNames = map[string]string{
+	account.PaymentCard:      "Card",
+	account.PaymentSEPADebit: "SEPA Direct Debit",
+	account.PaymentACH:       "US bank account",
+	account.PaymentBACS:      "Bacs Direct Debit",
+	account.PaymentPayPal:    "PayPal",
+}
+
+const dots = "••••"
+
+// describe names a payment method the way its owner recognises it: "Visa •••• 4242",
+// "SEPA Direct Debit, Deutsche Bank •••• 3000", "PayPal, jane@example.com".
+func describe(pm *account.PaymentMethod) string {
+	var s string
+	switch pm.Type {
+	case account.PaymentCard:
+		s = brand(pm.Brand)
+	default:
+		s = typeNames[pm.Type]
+		if s == "" {
+			s = "Payment method"
+		}
+		switch {
+		case pm.BankName != "":
+			s += ", " + pm.BankName
+		case pm.Email != "":
+			s += ", " + pm.Email
+		}
+	}
+	if pm.Last4 != "" {
+		s += " " + dots + " " + pm.Last4
+	}
+	return s
+}
+
+func brand(b string) string {
+	if name, ok := cardBrands[strings.ToLower(b)]; ok {
+		return name
+	}
+	if b == "" || b == "unknown" {
+		return "Card"
+	}
+	return b
+}
+
+// usStyle are the countries whose addresses end "City, Region PostalCode".
+var usStyle = map[string]bool{"US": true, "CA": true, "AU": true}
+
+// addressLines returns the lines of a postal address: street lines, the locality line in the
+// country's usual order and the country's English name.
+func addressLines(ad *account.Address) []string {
+	var lines []string
+	add := func(s string) {
+		if s = strings.TrimSpace(s); s != "" {
+			lines = append(lines, s)
+		}
+	}
+	add(ad.Line1)
+	add(ad.Line2)
+	switch {
+	case usStyle[ad.Country]:
+		locality := ad.City
+		if ad.Region != "" {
+			if locality != "" {
+				locality += ", "
+			}
+			locality += ad.Region
+		}
+		add(locality + " " + ad.PostalCode)
+	case ad.Country == "GB" || ad.Country == "IE":
+		add(ad.City)
+		add(ad.Region)
+		add(ad.PostalCode)
+	default:
+		add(ad.PostalCode + " " + ad.City)
+	}
+	add(countryName(ad.Country))
+	return lines
+}
+
+var regionNames = display.English.Regions()
+
+// countryName is the English name of an ISO 3166-1 alpha-2 code, or the code itself.
+func countryName(code string) string {
+	if code == "" {
+		return ""
+	}
+	r, err := language.ParseRegion(code)
+	if err != nil || !r.IsCountry() {
+		return code
+	}
+	if name := regionNames.Name(r); name != "" {
+		return name
+	}
+	return code
+}

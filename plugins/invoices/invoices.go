@@ -1,0 +1,136 @@
+// Package invoices is the Invoices section of the portal: the account's issued invoices, newest
+// first, with number, issue and due dates, amount, what remains to be paid and a status of Paid,
+// Issued, Overdue or Void, each with links to open the invoice and download its PDF. Drafts and
+// other invoices that are not issued yet never appear (account.Invoice.Visible).
+//
+// It registers itself as "invoices" when imported. Like every section it renders from the
+// plugins.View alone and performs no I/O; the invoice page and PDF are served by the gateway at
+// the URLs the links point to.
+package invoices
+
+import (
+	"cmp"
+	_ "embed"
+	"html/template"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/portico-billing/portico/plugins"
+	"github.com/portico-billing/portico/plugins/format"
+	"github.com/portico-billing/portico/tenants/account"
+)
+
+// Name is the section's registered name.
+const Name = "invoices"
+
+func init() { plugins.Register(section{}) }
+
+type section struct{}
+
+var (
+	_ plugins.Section    = section{}
+	_ plugins.Positioner = section{}
+	_ plugins.Titler     = section{}
+)
+
+//go:embed invoices.html
+var source string
+
+var tmpl = template.Must(template.New(Name).Funcs(plugins.Funcs()).Parse(source))
+
+// titles are the section's heading by base language (see format.Language); English is the fallback.
+var titles = map[string]string{
+	"en": "Invoices",
+}
+
+func (section) Name() string  { return Name }
+func (section) Position() int { return 20 }
+
+func (section) Title(locale string) string {
+	if t, ok := titles[format.Language(locale)]; ok {
+		return t
+	}
+	return titles["en"]
+}
+
+func (s section) Render(w io.Writer, v *plugins.View) error {
+	return tmpl.Execute(w, s.page(v))
+}
+
+// page is what the template renders: every value is already formatted text.
+type page struct {
+	Name     string
+	Title    string
+	Prefix   string
+	Invoices []row
+}
+
+type row struct {
+	ID          string
+	Number      string
+	IssueDate   string
+	DueDate     string
+	Amount      string
+	Remaining   string // set when part of the invoice is paid and the rest is due
+	Status      string // paid, issued, overdue, void: the CSS class is "status-" + Status
+	StatusLabel string
+}
+
+var statusLabels = map[string]string{
+	account.InvPaid:    "Paid",
+	account.InvIssued:  "Issued",
+	account.InvOverdue: "Overdue",
+	account.InvVoid:    "Void",
+}
+
+func (s section) page(v *plugins.View) page {
+	p := page{Name: Name, Title: s.Title(v.Locale), Prefix: v.PathPrefix}
+	a := v.Account
+	if a == nil {
+		return p
+	}
+	visible := make([]*account.Invoice, 0, len(a.Invoices))
+	for i := range a.Invoices {
+		if a.Invoices[i].Visible() {
+			visible = append(visible, &a.Invoices[i])
+		}
+	}
+	// Newest issue date first; invoices without one last; the document's order otherwise.
+	slices.SortStableFunc(visible, func(x, y *account.Invoice) int {
+		switch {
+		case x.IssueDate == y.IssueDate:
+			return 0
+		case x.IssueDate == "":
+			return 1
+		case y.IssueDate == "":
+			return -1
+		}
+		return -cmp.Compare(x.IssueDate, y.IssueDate)
+	})
+	today := ""
+	if !v.Now.IsZero() {
+		today = v.Now.UTC().Format(time.DateOnly)
+	}
+	p.Invoices = make([]row, 0, len(visible))
+	for _, inv := range visible {
+		cur := a.InvoiceCurrency(inv)
+		r := row{
+			ID:        inv.ID,
+			Number:    cmp.Or(inv.Number, inv.ID),
+			IssueDate: format.Date(inv.IssueDate, v.Locale),
+			DueDate:   format.Date(inv.DueDate, v.Locale),
+			Amount:    format.Money(inv.Total, cur, v.Locale),
+			Status:    inv.Status,
+		}
+		if r.Status == account.InvIssued && today != "" && inv.DueDate != "" && string(inv.DueDate) < today && inv.AmountDue() > 0 {
+			r.Status = account.InvOverdue
+		}
+		r.StatusLabel = statusLabels[r.Status]
+		if r.Status != account.InvVoid && r.Status != account.InvPaid && inv.AmountPaid > 0 && inv.AmountDue() > 0 {
+			r.Remaining = format.Money(inv.AmountDue(), cur, v.Locale)
+		}
+		p.Invoices = append(p.Invoices, r)
+	}
+	return p
+}

@@ -1,0 +1,211 @@
+// Package plugins owns the registry of portal section renderers and the data they render from.
+//
+// A section (Plan overview, Invoices, Billing information, …) is a Section registered from the
+// init function of its own package, in the style of database/sql drivers; the gateway links the
+// compiled-in set by blank-importing plugins/standard and asks the registry for them by name or in
+// page order. A section renders server-side HTML from a View: an account snapshot plus the
+// already-resolved locale and settings of the session. Sections are pure functions of their View:
+// they never touch etcd, the network, the clock or any other I/O, and they must not modify the
+// account, which is shared by concurrent renders.
+//
+// Rendered sections are cached by the host per account revision, branding, settings and locale,
+// and shared by every session that matches. Nothing secret or specific to one session may therefore
+// appear in a View or in a section's output: forms carry CSRFPlaceholder (see CSRFInput) and the
+// host replaces it with the session's token after the cache.
+package plugins
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/portico-billing/portico/tenants/account"
+)
+
+// Section renders one section of the portal page.
+type Section interface {
+	// Name is the section's stable snake_case id ("plan_overview", "invoices",
+	// "billing_details"). It names the section in settings and appears in the page's markup as the
+	// class "section-<name>" and in element ids, so it never changes once released.
+	Name() string
+	// Render writes the section's HTML — one <section> element — to w. It must be safe for
+	// concurrent use and must only read v.
+	Render(w io.Writer, v *View) error
+}
+
+// Positioner is implemented by sections that choose their place on the page. Sections are shown in
+// increasing Position, ties broken by name; a section without a Position comes at DefaultPosition.
+type Positioner interface {
+	Position() int
+}
+
+// DefaultPosition is the position of a section that does not implement Positioner.
+const DefaultPosition = 1000
+
+// Titler is implemented by sections that have a human title, used for the section's heading and
+// by the host (navigation, page title). Locale is a resolved BCP 47 tag, as in View.Locale.
+type Titler interface {
+	Title(locale string) string
+}
+
+// Settings are the per-session switches of the sections, from the portal session request.
+type Settings struct {
+	// AllowSubscriptionCancel shows the cancel (and reactivate) controls of subscriptions.
+	AllowSubscriptionCancel bool
+	// AllowDetailsEdit shows the controls that edit billing details and the default payment method.
+	AllowDetailsEdit bool
+	// AllowAutopayEdit shows the control that changes auto-pay.
+	AllowAutopayEdit bool
+}
+
+// View is everything a section needs to render: plain data, no I/O. The host builds one per render.
+type View struct {
+	// Account is the snapshot being rendered. It is shared and must not be modified.
+	Account *account.Account
+	// Locale is the BCP 47 tag to format money, dates and texts in, already resolved by the host
+	// from the account, the tenant and the browser ("en", "de-DE", …).
+	Locale string
+	// Settings switch the optional controls of the sections.
+	Settings Settings
+	// TenantName is the tenant's display name, for texts such as "Contact ACME to …".
+	TenantName string
+	// PathPrefix is prepended to every link and form action a section renders; it is "" unless
+	// the portal is mounted below a path. It must not end with "/".
+	PathPrefix string
+	// Now is the time of the render, for states relative to today (an issued invoice past its
+	// due date is overdue). Output that depends on it changes at most once per day in UTC; the host
+	// keys its cache accordingly. The zero time disables relative states.
+	Now time.Time
+}
+
+// CSRF protection of the forms that sections render.
+//
+// A section's output is cached and shared between sessions, so it cannot contain a session's CSRF
+// token. Every form a section renders contains CSRFInput instead, a hidden input whose value is
+// CSRFPlaceholder, and the host replaces each occurrence of CSRFPlaceholder in the rendered page with
+// the session's token (which must be URL-safe base64 or hex, so it needs no escaping) just before
+// writing the response.
+//
+// CSRFPlaceholder contains "<" and ">", which html/template escapes in data in every context (as
+// &lt;, %3c, \3c or \u003c), so account data can never produce the placeholder and be replaced with
+// a token; the placeholder itself reaches the output only as trusted template text, via CSRFInput.
+const (
+	// CSRFFieldName is the name of the form field that carries the CSRF token.
+	CSRFFieldName = "csrf"
+	// CSRFPlaceholder stands for the session's CSRF token in rendered sections.
+	CSRFPlaceholder = "<portico-csrf-token>"
+	// CSRFInput is the hidden form field to put inside every form a section renders. Emit it in
+	// HTML text context, as template.HTML: the "csrfInput" function of Funcs does that.
+	CSRFInput template.HTML = `<input type="hidden" name="` + CSRFFieldName + `" value="` + CSRFPlaceholder + `">`
+)
+
+// Funcs returns template functions that sections share:
+//
+//	csrfInput   CSRFInput, for the inside of a <form>
+//	pathEscape  url.PathEscape, for an id inside a URL path: href="/invoices/{{pathEscape .ID}}"
+func Funcs() template.FuncMap {
+	return template.FuncMap{
+		"csrfInput":  func() template.HTML { return CSRFInput },
+		"pathEscape": url.PathEscape,
+	}
+}
+
+// ErrUnknownSection is wrapped by the error of Lookup for a name that is not registered.
+var ErrUnknownSection = errors.New("plugins: unknown section")
+
+// nameRE is the form of a section name: snake_case, as it is used in CSS classes and element ids.
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+// registry is a set of sections by name. The package-level functions use one; tests make their own.
+type registry struct {
+	mu       sync.RWMutex
+	sections map[string]Section
+}
+
+var defaultRegistry = &registry{sections: make(map[string]Section)}
+
+// Register makes a section available by its name. It is meant to be called from the init function
+// of the section's package, and panics if s is nil, if its name is empty or not snake_case, or if a
+// section of the same name is already registered.
+func Register(s Section) { defaultRegistry.register(s) }
+
+// Lookup returns the registered section of the name. An unknown name gives an error wrapping
+// ErrUnknownSection: usually the package of the section is not imported.
+func Lookup(name string) (Section, error) { return defaultRegistry.lookup(name) }
+
+// Names returns the names of the registered sections, sorted alphabetically.
+func Names() []string { return defaultRegistry.names() }
+
+// Ordered returns the registered sections in page order: by Position (DefaultPosition when the
+// section does not implement Positioner), then by name. The slice is new on every call; the host
+// calls it once at start-up.
+func Ordered() []Section { return defaultRegistry.ordered() }
+
+func (r *registry) register(s Section) {
+	if s == nil {
+		panic("plugins: Register section is nil")
+	}
+	name := s.Name()
+	if name == "" {
+		panic("plugins: Register section with empty name")
+	}
+	if !nameRE.MatchString(name) {
+		panic(fmt.Sprintf("plugins: Register section with invalid name %q (want snake_case: a-z, 0-9 and _)", name))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.sections[name]; dup {
+		panic("plugins: Register called twice for section " + name)
+	}
+	r.sections[name] = s
+}
+
+func (r *registry) lookup(name string) (Section, error) {
+	r.mu.RLock()
+	s, ok := r.sections[name]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("%w %q (forgotten import?)", ErrUnknownSection, name)
+	}
+	return s, nil
+}
+
+func (r *registry) names() []string {
+	r.mu.RLock()
+	list := make([]string, 0, len(r.sections))
+	for name := range r.sections {
+		list = append(list, name)
+	}
+	r.mu.RUnlock()
+	sort.Strings(list)
+	return list
+}
+
+func (r *registry) ordered() []Section {
+	r.mu.RLock()
+	list := make([]Section, 0, len(r.sections))
+	for _, s := range r.sections {
+		list = append(list, s)
+	}
+	r.mu.RUnlock()
+	slices.SortFunc(list, func(a, b Section) int {
+		return cmp.Or(cmp.Compare(position(a), position(b)), cmp.Compare(a.Name(), b.Name()))
+	})
+	return list
+}
+
+// position returns the section's Position, or DefaultPosition.
+func position(s Section) int {
+	if p, ok := s.(Positioner); ok {
+		return p.Position()
+	}
+	return DefaultPosition
+}
