@@ -23,7 +23,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -185,7 +184,7 @@ func (r *registry) names() []string {
 		list = append(list, name)
 	}
 	r.mu.RUnlock()
-	sort.Strings(list)
+	slices.Sort(list)
 	return list
 }
 

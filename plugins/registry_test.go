@@ -2,9 +2,11 @@ package plugins
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -128,22 +130,27 @@ func TestEmptyRegistry(t *testing.T) {
 	}
 }
 
+// registrations counts TestPackageRegistry's runs, so that -count=N registers new names each time.
+var registrations atomic.Int32
+
 // TestPackageRegistry exercises the package-level functions with names no real section uses.
 func TestPackageRegistry(t *testing.T) {
-	Register(positioned{fake{"test_registry_only"}, -1})
-	if s, err := Lookup("test_registry_only"); err != nil || s.Name() != "test_registry_only" {
+	n := registrations.Add(1)
+	name := fmt.Sprintf("test_registry_%d", n)
+	Register(positioned{fake{name}, -int(n)})
+	if s, err := Lookup(name); err != nil || s.Name() != name {
 		t.Fatalf("Lookup = %v, %v", s, err)
 	}
 	if _, err := Lookup("test_registry_missing"); !errors.Is(err, ErrUnknownSection) {
 		t.Fatalf("Lookup(missing) error = %v", err)
 	}
-	if !slices.Contains(Names(), "test_registry_only") {
+	if !slices.Contains(Names(), name) {
 		t.Fatalf("Names() = %v", Names())
 	}
-	if o := Ordered(); len(o) == 0 || o[0].Name() != "test_registry_only" {
-		t.Fatalf("Ordered()[0] is not the section at position -1: %v", o)
+	if o := Ordered(); len(o) == 0 || o[0].Name() != name {
+		t.Fatalf("Ordered()[0] is not the section at position %d: %v", -n, o)
 	}
-	if msg := panicMessage(func() { Register(fake{"test_registry_only"}) }); msg != "plugins: Register called twice for section test_registry_only" {
+	if msg := panicMessage(func() { Register(fake{name}) }); msg != "plugins: Register called twice for section "+name {
 		t.Fatalf("second Register panicked with %q", msg)
 	}
 }

@@ -9,6 +9,7 @@
 package planoverview
 
 import (
+	"cmp"
 	_ "embed"
 	"html/template"
 	"io"
@@ -79,7 +80,7 @@ type sub struct {
 	Items          []item
 	CanCancel      bool
 	Scheduled      bool
-	ScheduledOn    string // date the scheduled cancellation takes effect, may be ""
+	ScheduledOn    string // date the scheduled cancellation takes effect (period end), may be ""
 	CanReactivate  bool
 }
 
@@ -139,7 +140,7 @@ func subscription(s *account.Subscription, index int, cur string, v *plugins.Vie
 	out := sub{Index: index, ID: s.ID, Name: s.Name}
 	ended := s.Status == account.SubCanceled || s.Status == account.SubEnded
 	out.Scheduled = s.CancelAtPeriodEnd && !ended
-	out.ScheduledOn = format.Date(s.CurrentPeriodEnd, loc)
+	out.ScheduledOn = format.Date(cmp.Or(s.CurrentPeriodEnd, s.CanceledAt), loc)
 
 	status, ok := statusLabels[s.Status]
 	if !ok {

@@ -81,7 +81,7 @@ func TestValidHelpers(t *testing.T) {
 		in   string
 		want bool
 	}{
-		{ValidCurrency, "JPY", true}, {ValidCurrency, "KWD", true}, {ValidCurrency, "XYZ", false},
+		{ValidCurrency, "JPY", true}, {ValidCurrency, "KWD", true}, {ValidCurrency, "XYZ", false}, {ValidCurrency, "VES", true}, {ValidCurrency, "ZWG", true},
 		{ValidCountry, "DE", true}, {ValidCountry, "EU", false}, {ValidCountry, "de", false},
 		{ValidEmail, "a@b.example", true}, {ValidEmail, "Bob <a@b.example>", false},
 		{ValidID, "acc_7Hq2LmX9", true}, {ValidID, "-x", false}, {ValidID, "a b", false},
