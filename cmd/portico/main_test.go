@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/portico-billing/portico/internal/etcdtest"
+)
+
+var srv *etcdtest.Server
+
+func TestMain(m *testing.M) { os.Exit(etcdtest.Main(m, &srv)) }
+
+// cli runs the command line in-process against the test etcd under prefix.
+func cli(t *testing.T, prefix string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(append([]string{"--etcd-endpoints", srv.Endpoint, "--etcd-prefix", prefix}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func mustCLI(t *testing.T, prefix string, args ...string) string {
+	t.Helper()
+	code, out, errs := cli(t, prefix, args...)
+	if code != 0 {
+		t.Fatalf("portico %s: exit %d: %s", strings.Join(args, " "), code, errs)
+	}
+	return out
+}
+
+func TestOperatorCLI(t *testing.T) {
+	p := etcdtest.Prefix(t)
+	logo := filepath.Join(t.TempDir(), "logo.png")
+	os.WriteFile(logo, demoLogo(), 0o600)
+	mustCLI(t, p, "tenant", "create", "--slug", "acme", "--name", "ACME Corp", "--primary-color", "#112233", "--logo", logo)
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(mustCLI(t, p, "--json", "tenant", "list")), &list); err != nil || len(list) != 1 || list[0]["slug"] != "acme" {
+		t.Fatalf("tenant list --json = %v, %v", list, err)
+	}
+	if out := mustCLI(t, p, "tenant", "get", "acme"); !strings.Contains(out, "#112233") || !strings.Contains(out, "image/png") {
+		t.Fatalf("tenant get = %q", out)
+	}
+	key := strings.TrimSpace(mustCLI(t, p, "apikey", "create", "--tenant", "acme", "--name", "backend"))
+	if !regexp.MustCompile(`^pk_[a-z2-7]{12}_[a-z2-7]+$`).MatchString(key) {
+		t.Fatalf("apikey create printed %q, want the key alone", key)
+	}
+	if out := mustCLI(t, p, "apikey", "list", "--tenant", "acme"); !strings.Contains(out, "backend") || strings.Contains(out, key) {
+		t.Fatalf("apikey list = %q", out)
+	}
+	mustCLI(t, p, "account", "put", "--tenant", "acme", "--file", "../../tenants/account/testdata/account.json")
+	if out := mustCLI(t, p, "account", "get", "--tenant", "acme", "acc_7Hq2LmX9"); !strings.Contains(out, "Hauptstraße 12") {
+		t.Fatalf("account get = %q", out)
+	}
+	url := strings.TrimSpace(mustCLI(t, p, "link", "--tenant", "acme", "--alias", "crm-001234"))
+	if !regexp.MustCompile(`^https://acme\.portal\.localhost/s/[A-Za-z0-9_-]{43}$`).MatchString(url) {
+		t.Fatalf("link printed %q", url)
+	}
+	// Environment variables stand in for flags.
+	t.Setenv("PORTICO_JSON", "true")
+	var tn map[string]any
+	if err := json.Unmarshal([]byte(mustCLI(t, p, "tenant", "get", "acme")), &tn); err != nil || tn["name"] != "ACME Corp" {
+		t.Fatalf("PORTICO_JSON not applied: %v", err)
+	}
+	os.Unsetenv("PORTICO_JSON")
+	// Failures are reported, not swallowed.
+	for _, args := range [][]string{
+		{"tenant", "create", "--slug", "acme", "--name", "Again"},
+		{"tenant", "create", "--slug", "Not A Slug", "--name", "x"},
+		{"tenant", "get", "nobody"},
+		{"account", "put", "--tenant", "acme", "--file", "main.go"},
+		{"link", "--tenant", "acme", "--account", "nope"},
+		{"tenant", "create", "--slug", "x", "--name", "x", "--logo", "main.go"},
+	} {
+		if code, _, errs := cli(t, p, args...); code == 0 || !strings.HasPrefix(errs, "portico: ") {
+			t.Errorf("portico %v: exit %d, stderr %q", args, code, errs)
+		}
+	}
+	id := strings.Fields(strings.Split(mustCLI(t, p, "--json=false", "apikey", "list", "--tenant", "acme"), "\n")[1])[0]
+	mustCLI(t, p, "apikey", "revoke", "--tenant", "acme", id)
+	mustCLI(t, p, "account", "delete", "--tenant", "acme", "acc_7Hq2LmX9")
+	mustCLI(t, p, "tenant", "delete", "acme")
+	if code, _, _ := cli(t, p, "tenant", "get", "acme"); code == 0 {
+		t.Fatal("tenant still there after delete")
+	}
+}
+
+// TestServeLifecycle runs the real binary: embedded etcd, demo seeding, a portal link opened over
+// HTTP, SIGTERM, and a restart on the same data directory that still has the data.
+func TestServeLifecycle(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "portico")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	data := t.TempDir()
+	ports := make([]int, 3)
+	for i := range ports {
+		ports[i], _ = etcdtest.FreePort()
+	}
+	args := []string{"serve", "--dev", "--demo", "--data-dir", data,
+		"--etcd-listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--etcd-peer-listen", fmt.Sprintf("127.0.0.1:%d", ports[1]),
+		"--http-addr", fmt.Sprintf("127.0.0.1:%d", ports[2])}
+
+	start := func() (*exec.Cmd, string, *bytes.Buffer) {
+		cmd := exec.Command(bin, args...)
+		var stdout bytes.Buffer
+		cmd.Stdout = &stdout
+		stderr, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		logs := &bytes.Buffer{}
+		ready := make(chan struct{})
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			once := false
+			for sc.Scan() {
+				logs.WriteString(sc.Text() + "\n")
+				if !once && strings.Contains(sc.Text(), "portico ready") {
+					once = true
+					close(ready)
+				}
+			}
+		}()
+		select {
+		case <-ready:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("not ready after 30s:\n%s", logs)
+		}
+		etcdtest.Wait(t, 10*time.Second, "demo link printed", func() bool { return strings.Contains(stdout.String(), "pk_") })
+		link := regexp.MustCompile(`http://demo\.portal\.localhost:\d+/s/\S+`).FindString(stdout.String())
+		return cmd, link, logs
+	}
+	stop := func(cmd *exec.Cmd, logs *bytes.Buffer) {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("exit after SIGTERM: %v\n%s", err, logs)
+			}
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			t.Fatal("no exit 30s after SIGTERM")
+		}
+	}
+
+	cmd, link, logs := start()
+	if !strings.Contains(logs.String(), "development mode") {
+		t.Error("dev mode not announced at start-up")
+	}
+	client := &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", ports[2]))
+		}},
+	}
+	resp, err := client.Get(link)
+	if err != nil || resp.StatusCode != 303 || len(resp.Cookies()) != 1 {
+		t.Fatalf("open demo link %q: %v %v", link, err, resp)
+	}
+	req, _ := http.NewRequest("GET", strings.Split(link, "/s/")[0]+"/", nil)
+	req.AddCookie(resp.Cookies()[0])
+	page, err := client.Do(req)
+	if err != nil || page.StatusCode != 200 {
+		t.Fatalf("portal page: %v %v", err, page)
+	}
+	body, _ := io.ReadAll(page.Body)
+	if !strings.Contains(string(body), "Acme Cloud") || !strings.Contains(string(body), "GLX-2026-0007") {
+		t.Fatal("portal page lacks the demo tenant's data")
+	}
+	stop(cmd, logs)
+	if !strings.Contains(logs.String(), "stopped") {
+		t.Fatalf("no clean stop logged:\n%s", logs)
+	}
+	// Restart on the same data: the demo is seeded idempotently and the old link stays used.
+	cmd, link2, logs := start()
+	defer stop(cmd, logs)
+	if link2 == link || link2 == "" {
+		t.Fatalf("second start printed link %q", link2)
+	}
+	resp, err = client.Get(link)
+	if err != nil || resp.StatusCode != 410 {
+		t.Fatalf("first link after restart: %v %v, want 410", err, resp)
+	}
+	var errb bytes.Buffer
+	if code := run([]string{"--etcd-endpoints", fmt.Sprintf("http://127.0.0.1:%d", ports[0]), "--json", "tenant", "list"}, io.Discard, &errb); code != 0 {
+		t.Fatalf("tenant list against the served etcd: %s", errb.String())
+	}
+}
