@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -98,6 +99,24 @@ func TestOperatorCLI(t *testing.T) {
 	}
 }
 
+// syncBuffer is a bytes.Buffer safe to write from one goroutine and read from another.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // TestServeLifecycle runs the real binary: embedded etcd, demo seeding, a portal link opened over
 // HTTP, SIGTERM, and a restart on the same data directory that still has the data.
 func TestServeLifecycle(t *testing.T) {
@@ -114,21 +133,21 @@ func TestServeLifecycle(t *testing.T) {
 		"--etcd-listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--etcd-peer-listen", fmt.Sprintf("127.0.0.1:%d", ports[1]),
 		"--http-addr", fmt.Sprintf("127.0.0.1:%d", ports[2])}
 
-	start := func() (*exec.Cmd, string, *bytes.Buffer) {
+	start := func() (*exec.Cmd, string, *syncBuffer) {
 		cmd := exec.Command(bin, args...)
-		var stdout bytes.Buffer
+		var stdout syncBuffer
 		cmd.Stdout = &stdout
 		stderr, _ := cmd.StderrPipe()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		logs := &bytes.Buffer{}
+		logs := &syncBuffer{}
 		ready := make(chan struct{})
 		go func() {
 			sc := bufio.NewScanner(stderr)
 			once := false
 			for sc.Scan() {
-				logs.WriteString(sc.Text() + "\n")
+				logs.Write([]byte(sc.Text() + "\n"))
 				if !once && strings.Contains(sc.Text(), "portico ready") {
 					once = true
 					close(ready)
@@ -145,7 +164,7 @@ func TestServeLifecycle(t *testing.T) {
 		link := regexp.MustCompile(`http://demo\.portal\.localhost:\d+/s/\S+`).FindString(stdout.String())
 		return cmd, link, logs
 	}
-	stop := func(cmd *exec.Cmd, logs *bytes.Buffer) {
+	stop := func(cmd *exec.Cmd, logs *syncBuffer) {
 		cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
