@@ -394,3 +394,34 @@ func TestRelistAfterCompaction(t *testing.T) {
 		return ok && got.Name == "Renamed while away"
 	})
 }
+
+// TestWatchResumesAfterReconnect stops etcd under a running store and starts it again: the watch
+// must resume on its own and deliver changes made after the restart.
+func TestWatchResumesAfterReconnect(t *testing.T) {
+	t.Parallel()
+	own, err := etcdtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	s, err := Open(context.Background(), Config{Client: own.Client(t), Prefix: "/portico/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	tn := mustTenant(t, s, "reconnect")
+	own.Stop()
+	if err := own.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	var up *Tenant
+	etcdtest.Wait(t, 20*time.Second, "etcd answering after restart", func() bool {
+		up, err = s.UpdateTenant(ctx, tn.ID, func(t *Tenant) error { t.Name = "After restart"; return nil }, nil)
+		return err == nil
+	})
+	etcdtest.Wait(t, 20*time.Second, "watch resumed", func() bool {
+		got, _ := s.TenantByID(tn.ID)
+		return got.Name == "After restart" && got.Revision == up.Revision
+	})
+}

@@ -24,6 +24,7 @@ type Server struct {
 	Etcd     *embed.Etcd
 	Endpoint string // client URL, e.g. http://127.0.0.1:41235
 	dir      string
+	cfg      *embed.Config
 }
 
 var prefixSeq atomic.Int64
@@ -76,9 +77,32 @@ func Start() (*Server, error) {
 			e.Close()
 			return nil, fmt.Errorf("etcdtest: etcd not ready after 30s")
 		}
-		return &Server{Etcd: e, Endpoint: cu.String(), dir: dir}, nil
+		return &Server{Etcd: e, Endpoint: cu.String(), dir: dir, cfg: cfg}, nil
 	}
 	return nil, fmt.Errorf("etcdtest: starting etcd: %w", lastErr)
+}
+
+// Stop stops the member and keeps its data, for Restart.
+func (s *Server) Stop() { s.Etcd.Close() }
+
+// Restart starts a stopped member again on the same ports and data.
+func (s *Server) Restart() error {
+	var err error
+	for range 50 { // the old listeners may take a moment to free their ports
+		var e *embed.Etcd
+		if e, err = embed.StartEtcd(s.cfg); err == nil {
+			select {
+			case <-e.Server.ReadyNotify():
+				s.Etcd = e
+				return nil
+			case <-time.After(30 * time.Second):
+				e.Close()
+				return fmt.Errorf("etcdtest: restarted etcd not ready after 30s")
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("etcdtest: restarting etcd: %w", err)
 }
 
 // Close stops the member and removes its data.
