@@ -154,6 +154,7 @@ func (s *Store) putAccountOnce(ctx context.Context, tid string, a *account.Accou
 		}
 		return 0, false, true, nil
 	}
+	s.dropAccount(tid, a.ID)
 	return resp.Header.Revision, oldRev == 0, false, nil
 }
 
@@ -186,7 +187,15 @@ func (s *Store) DeleteAccount(ctx context.Context, tenantID, accountID string, i
 	if !resp.Succeeded {
 		return fmt.Errorf("deleting account %q: %w", accountID, ErrConflict)
 	}
+	s.dropAccount(tenantID, accountID)
 	return nil
+}
+
+// dropAccount evicts the account from this instance's cache right after this instance changed it,
+// so that its next read is fresh without waiting for the watch (other instances follow the watch).
+func (s *Store) dropAccount(tenantID, accountID string) {
+	ck := accountCacheKey(tenantID, accountID)
+	s.invalidate(ck, func() { s.accounts.Del(ck) })
 }
 
 // AccountIDs lists the ids of the tenant's accounts in key order, at most limit, after the id

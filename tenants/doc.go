@@ -19,6 +19,7 @@
 //	state/meta/<name>                     installation settings (the public URL scheme, domain and port)
 //	lease/links/<tenantID>/<sha256(token)> single-use link record; the token itself is never stored
 //	lease/idempotency/<tenantID>/<sha256(Idempotency-Key)> first response of a session request, sealed
+//	outbox/<tenantID>/<eventID>           transactional outbox: events written in the Txn of their change
 //
 // # Consistency
 //

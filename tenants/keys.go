@@ -29,6 +29,11 @@ func (k keyspace) idempotency(tid, hash string) string {
 	return k.p + "lease/idempotency/" + tid + "/" + hash
 }
 
+func (k keyspace) outbox() string { return k.p + "outbox/" }
+func (k keyspace) outboxEvent(tid, id string) string {
+	return k.p + "outbox/" + tid + "/" + id
+}
+
 // kind classifies a watched key; rest is what follows the kind's prefix.
 func (k keyspace) kind(key string) (kind, rest string) {
 	s, ok := strings.CutPrefix(key, k.p+"state/")

@@ -95,11 +95,17 @@ type CreateLinkOptions struct {
 func (s *Store) CreateLink(ctx context.Context, tenantID string, l *Link, opt CreateLinkOptions) (token string, replay []byte, err error) {
 	token = NewToken()
 	rec, _ := json.Marshal(l)
+	ev, err := NewEvent(tenantID, EventPortalSessionCreated, map[string]any{
+		"sessionId": l.SessionID, "accountId": l.AccountID, "expiresAt": l.ExpiresAt, "createdBy": l.CreatedBy,
+	}, l.CreatedAt)
+	if err != nil {
+		return "", nil, err
+	}
 	lease, err := s.linkLeases.get(ctx, s.c, l.ExpiresAt.Add(LinkGrace))
 	if err != nil {
 		return "", nil, fmt.Errorf("tenants: creating link: %w", wrapEtcd(err))
 	}
-	ops := []clientv3.Op{clientv3.OpPut(s.k.link(tenantID, hashHex(token)), string(rec), clientv3.WithLease(lease))}
+	ops := append([]clientv3.Op{clientv3.OpPut(s.k.link(tenantID, hashHex(token)), string(rec), clientv3.WithLease(lease))}, s.eventOps([]*Event{ev})...)
 	var cmps []clientv3.Cmp
 	var ikey string
 	if opt.IdempotencyKey != "" {
@@ -148,11 +154,12 @@ func (s *Store) CreateLink(ctx context.Context, tenantID string, l *Link, opt Cr
 // within LinkGrace is told the link was used.
 const usedMarker = `{"used":true}`
 
-// RedeemLink consumes the link of token for the tenant in one Txn: if the link's key has never been
-// rewritten (Version 1), read it and overwrite it with a used marker, keeping its lease. Across any
-// number of instances exactly one caller sees Succeeded. A token of another tenant is not found
-// under this tenant's prefix (nothing is consumed), a used one is ErrLinkUsed, an expired one
-// ErrLinkExpired.
+// RedeemLink consumes the link of token for the tenant. It reads the link, then marks it used and
+// appends the portal.session.redeemed event in one Txn that only succeeds if the link's key has not
+// changed since the read, so across any number of instances exactly one caller gets the link, and
+// the event is written exactly once with it. A token of another tenant is not found under this
+// tenant's prefix (nothing is consumed), a used one is ErrLinkUsed, an expired one ErrLinkExpired
+// (and is left as it is).
 func (s *Store) RedeemLink(ctx context.Context, tenantID, token string, now time.Time) (*Link, error) {
 	if !ValidToken(token) {
 		return nil, ErrLinkNotFound
@@ -160,26 +167,37 @@ func (s *Store) RedeemLink(ctx context.Context, tenantID, token string, now time
 	key := s.k.link(tenantID, hashHex(token))
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	resp, err := s.c.Txn(ctx).
-		If(clientv3.Compare(clientv3.Version(key), "=", 1)).
-		Then(clientv3.OpGet(key), clientv3.OpPut(key, usedMarker, clientv3.WithIgnoreLease())).
-		Else(clientv3.OpGet(key)).Commit()
+	resp, err := s.c.Get(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("tenants: redeeming link: %w", wrapEtcd(err))
 	}
-	kvs := resp.Responses[0].GetResponseRange().Kvs
-	if len(kvs) == 0 {
+	if len(resp.Kvs) == 0 {
 		return nil, ErrLinkNotFound
 	}
-	if !resp.Succeeded {
+	kv := resp.Kvs[0]
+	if string(kv.Value) == usedMarker {
 		return nil, ErrLinkUsed
 	}
 	var l Link
-	if err := json.Unmarshal(kvs[0].Value, &l); err != nil {
+	if err := json.Unmarshal(kv.Value, &l); err != nil {
 		return nil, fmt.Errorf("tenants: decoding link: %w", err)
 	}
 	if !now.Before(l.ExpiresAt) {
 		return nil, ErrLinkExpired
+	}
+	ev, err := NewEvent(tenantID, EventPortalSessionRedeemed, map[string]any{
+		"sessionId": l.SessionID, "accountId": l.AccountID, "redeemedAt": now.UTC(),
+	}, now)
+	if err != nil {
+		return nil, err
+	}
+	ops := append([]clientv3.Op{clientv3.OpPut(key, usedMarker, clientv3.WithIgnoreLease())}, s.eventOps([]*Event{ev})...)
+	tr, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)).Then(ops...).Commit()
+	if err != nil {
+		return nil, fmt.Errorf("tenants: redeeming link: %w", wrapEtcd(err))
+	}
+	if !tr.Succeeded {
+		return nil, ErrLinkUsed
 	}
 	return &l, nil
 }

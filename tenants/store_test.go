@@ -425,3 +425,93 @@ func TestWatchResumesAfterReconnect(t *testing.T) {
 		return got.Name == "After restart" && got.Revision == up.Revision
 	})
 }
+
+func outboxEvents(t *testing.T, s *Store, typ string) []Event {
+	t.Helper()
+	resp, err := s.Client().Get(context.Background(), s.OutboxPrefix(), clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Event
+	for _, kv := range resp.Kvs {
+		var e Event
+		if err := json.Unmarshal(kv.Value, &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func TestLinkEventsWrittenWithTheirChange(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	a := mustTenant(t, s, "events")
+	tok, _, err := s.CreateLink(ctx, a.ID, newLink("acc1", time.Hour), CreateLinkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outboxEvents(t, s, EventPortalSessionCreated); len(got) != 1 || got[0].TenantID != a.ID {
+		t.Fatalf("created events = %+v", got)
+	}
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.RedeemLink(ctx, a.ID, tok, time.Now()) }()
+	}
+	wg.Wait()
+	if got := outboxEvents(t, s, EventPortalSessionRedeemed); len(got) != 1 || !strings.Contains(string(got[0].Data), "acc1") {
+		t.Fatalf("redeemed events after 20 concurrent redemptions = %+v, want exactly 1", got)
+	}
+}
+
+func TestUpdateAccount(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	tn := mustTenant(t, s, "update")
+	a := loadExample(t)
+	rev, _, err := s.PutAccount(ctx, tn.ID, a, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Account(ctx, tn.ID, a.ID); err != nil { // cached now
+		t.Fatal(err)
+	}
+	rev2, err := s.UpdateAccount(ctx, tn.ID, a.ID, func(a *account.Account) ([]*Event, error) {
+		a.AutoPay.Enabled = false
+		e, err := NewEvent(tn.ID, EventAutopayUpdated, a.AutoPay, time.Now())
+		return []*Event{e}, err
+	})
+	if err != nil || rev2 <= rev {
+		t.Fatalf("UpdateAccount = %d, %v", rev2, err)
+	}
+	// This instance reads the new revision at once, without waiting for the watch.
+	snap, err := s.Account(ctx, tn.ID, a.ID)
+	if err != nil || snap.Revision != rev2 || snap.Account.AutoPay.Enabled {
+		t.Fatalf("read after update: %+v %v", snap, err)
+	}
+	if got := outboxEvents(t, s, EventAutopayUpdated); len(got) != 1 {
+		t.Fatalf("events = %d, want 1", len(got))
+	}
+	// Nothing to do: nothing written.
+	rev3, err := s.UpdateAccount(ctx, tn.ID, a.ID, func(*account.Account) ([]*Event, error) { return nil, ErrNoChange })
+	if err != nil || rev3 != rev2 {
+		t.Fatalf("no-op update = %d, %v", rev3, err)
+	}
+	// An invalid result is refused and changes nothing, event included.
+	_, err = s.UpdateAccount(ctx, tn.ID, a.ID, func(a *account.Account) ([]*Event, error) {
+		a.Currency = "XXXX"
+		e, _ := NewEvent(tn.ID, EventBillingDetailsUpdated, nil, time.Now())
+		return []*Event{e}, nil
+	})
+	if !errors.Is(err, account.ErrInvalid) || len(outboxEvents(t, s, EventBillingDetailsUpdated)) != 0 {
+		t.Fatalf("invalid update: %v", err)
+	}
+	if _, err := s.UpdateAccount(ctx, tn.ID, "nope", func(*account.Account) ([]*Event, error) { return nil, nil }); !errors.Is(err, ErrAccountNotFound) {
+		t.Fatalf("missing account: %v", err)
+	}
+}
