@@ -141,6 +141,7 @@ func (g *Gateway) renderPage(t *tenants.Tenant, snap *tenants.AccountSnapshot, s
 			AllowSubscriptionCancel: s.Has(session.AllowSubscriptionCancel),
 			AllowDetailsEdit:        s.Has(session.AllowDetailsEdit),
 			AllowAutopayEdit:        s.Has(session.AllowAutopayEdit),
+			AddPaymentMethod:        t.PaymentSetupURL != "",
 		},
 	}
 	var body bytes.Buffer

@@ -44,6 +44,7 @@ func (g *Gateway) servePortal(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 		serveAsset(ctx, "text/css; charset=utf-8", themeCSS(t))
 	case get && string(path) == "/assets/logo":
 		g.logo(ctx, t)
+	case g.serveAction(ctx, t, rs):
 	default:
 		g.errorPage(ctx, t, fasthttp.StatusNotFound, "Page not found", "This page does not exist. Use the link "+t.Name+" sent you to open your billing portal.")
 	}

@@ -63,6 +63,8 @@ type Settings struct {
 	AllowDetailsEdit bool
 	// AllowAutopayEdit shows the control that changes auto-pay.
 	AllowAutopayEdit bool
+	// AddPaymentMethod shows "Add payment method": the tenant has a page where customers add one.
+	AddPaymentMethod bool
 }
 
 // View is everything a section needs to render: plain data, no I/O. The host builds one per render.

@@ -5,6 +5,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -45,9 +46,12 @@ type Tenant struct {
 	// SessionTTL is how long a portal session lasts after its link is opened (default 1 h, max 12 h).
 	SessionTTL Duration `json:"sessionTTL"`
 	// DefaultLocale is used when neither the session nor the account names one (default "en").
-	DefaultLocale string    `json:"defaultLocale,omitempty"`
-	CreatedAt     time.Time `json:"createdAt"`
-	UpdatedAt     time.Time `json:"updatedAt"`
+	DefaultLocale string `json:"defaultLocale,omitempty"`
+	// PaymentSetupURL is the tenant's page where a customer adds a payment method (Portico never
+	// sees card numbers); empty hides "Add payment method". It must be https.
+	PaymentSetupURL string    `json:"paymentSetupUrl,omitempty"`
+	CreatedAt       time.Time `json:"createdAt"`
+	UpdatedAt       time.Time `json:"updatedAt"`
 
 	// Revision is the etcd ModRevision the record was read at; set by the store.
 	Revision int64 `json:"-"`
@@ -79,11 +83,19 @@ type PortalDefaults struct {
 	ShowBillingDetails      bool `json:"showBillingDetails"`
 	AllowDetailsEdit        bool `json:"allowDetailsEdit"`
 	AllowAutopayEdit        bool `json:"allowAutopayEdit"`
+	// CancelMode is what a customer's cancellation does: "end_of_term" (default) or "immediate".
+	CancelMode string `json:"cancelMode,omitempty"`
 }
+
+// Cancellation modes.
+const (
+	CancelEndOfTerm = "end_of_term"
+	CancelImmediate = "immediate"
+)
 
 // DefaultPortal shows every section and allows every action, as the seed specifies.
 func DefaultPortal() PortalDefaults {
-	return PortalDefaults{true, true, true, true, true, true}
+	return PortalDefaults{true, true, true, true, true, true, CancelEndOfTerm}
 }
 
 // Default branding colours.
@@ -147,6 +159,9 @@ func (t *Tenant) normalize() {
 	if t.DefaultLocale == "" {
 		t.DefaultLocale = "en"
 	}
+	if t.Portal.CancelMode == "" {
+		t.Portal.CancelMode = CancelEndOfTerm
+	}
 }
 
 // Validate checks a tenant record; the error names every problem.
@@ -171,6 +186,15 @@ func (t *Tenant) Validate() error {
 	if d := t.SessionTTL.D(); d < MinSessionTTL || d > MaxSessionTTL {
 		p = append(p, fmt.Sprintf("session TTL %v is outside %v–%v", d, MinSessionTTL, MaxSessionTTL))
 	}
+	if t.Portal.CancelMode != CancelEndOfTerm && t.Portal.CancelMode != CancelImmediate {
+		p = append(p, fmt.Sprintf("cancel mode %q is not end_of_term or immediate", t.Portal.CancelMode))
+	}
+	if t.PaymentSetupURL != "" {
+		u, err := url.Parse(t.PaymentSetupURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || len(t.PaymentSetupURL) > 2000 {
+			p = append(p, fmt.Sprintf("payment setup URL %q must be an absolute https URL", t.PaymentSetupURL))
+		}
+	}
 	if len(p) > 0 {
 		return fmt.Errorf("%w: %s", ErrInvalidTenant, strings.Join(p, "; "))
 	}
@@ -181,7 +205,7 @@ func (t *Tenant) Validate() error {
 func (t *Tenant) clone() *Tenant {
 	c := &Tenant{
 		ID: t.ID, Slug: t.Slug, Name: t.Name, Branding: t.Branding, Portal: t.Portal,
-		LinkTTL: t.LinkTTL, SessionTTL: t.SessionTTL, DefaultLocale: t.DefaultLocale,
+		LinkTTL: t.LinkTTL, SessionTTL: t.SessionTTL, DefaultLocale: t.DefaultLocale, PaymentSetupURL: t.PaymentSetupURL,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Revision: t.Revision,
 	}
 	return c

@@ -15,6 +15,7 @@ import (
 
 type tenantFlags struct {
 	slug, name, primary, accent, logo string
+	cancelMode, setupURL              string
 	linkTTL, sessionTTL               time.Duration
 	removeLogo                        bool
 }
@@ -32,6 +33,8 @@ func (f *tenantFlags) register(cmd *cobra.Command, update bool) {
 	fl.StringVar(&f.logo, "logo", "", "logo file (PNG, JPEG, GIF or WebP, at most 800 KB)")
 	fl.DurationVar(&f.linkTTL, "link-ttl", 0, "how long an unused link is valid (5m–168h, default 1h)")
 	fl.DurationVar(&f.sessionTTL, "session-ttl", 0, "how long a session lasts (5m–12h, default 1h)")
+	fl.StringVar(&f.cancelMode, "cancel-mode", "", "what a customer's cancellation does: end_of_term (default) or immediate")
+	fl.StringVar(&f.setupURL, "payment-setup-url", "", "https page of the tenant where customers add a payment method")
 	if update {
 		fl.BoolVar(&f.removeLogo, "remove-logo", false, "remove the logo")
 	}
@@ -57,6 +60,12 @@ func (f *tenantFlags) apply(cmd *cobra.Command, t *tenants.Tenant) {
 	}
 	if ch("session-ttl") {
 		t.SessionTTL = tenants.Duration(f.sessionTTL)
+	}
+	if ch("cancel-mode") {
+		t.Portal.CancelMode = f.cancelMode
+	}
+	if ch("payment-setup-url") {
+		t.PaymentSetupURL = f.setupURL
 	}
 }
 

@@ -72,6 +72,8 @@ type page struct {
 	Address        []string
 	Methods        []method
 	CanMakeDefault bool
+	CanRemove      bool
+	CanAdd         bool
 	AutoPay        string
 	CanEdit        bool
 	CanEditAutoPay bool
@@ -123,6 +125,9 @@ func (s section) page(v *plugins.View) page {
 		p.Methods = append(p.Methods, m)
 	}
 	p.CanMakeDefault = v.Settings.AllowDetailsEdit && len(p.Methods) > 1
+	// The last method cannot go while a subscription still bills.
+	p.CanRemove = v.Settings.AllowDetailsEdit && len(p.Methods) > 0 && (len(p.Methods) > 1 || !a.Billing())
+	p.CanAdd = v.Settings.AllowDetailsEdit && v.Settings.AddPaymentMethod
 	p.AutoPay = autoPay(a)
 	return p
 }

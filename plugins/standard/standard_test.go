@@ -59,8 +59,8 @@ func TestPage(t *testing.T) {
 		seen[m[1]] = true
 	}
 	forms := strings.Count(out, "<form")
-	if forms != 2 { // reactivate sub_2, make SEPA the default
-		t.Errorf("page has %d forms, want 2", forms)
+	if forms != 4 { // reactivate sub_2, make SEPA the default, remove each of the two methods
+		t.Errorf("page has %d forms, want 4", forms)
 	}
 	if n := strings.Count(out, string(plugins.CSRFInput)); n != forms {
 		t.Errorf("page has %d CSRF inputs for %d forms", n, forms)

@@ -245,6 +245,18 @@ func (a *Account) Subscription(id string) *Subscription {
 	return nil
 }
 
+// Billing reports whether any subscription of the account still bills (active, trialing or past
+// due): such an account must keep a payment method.
+func (a *Account) Billing() bool {
+	for i := range a.Subscriptions {
+		switch a.Subscriptions[i].Status {
+		case SubActive, SubTrialing, SubPastDue:
+			return true
+		}
+	}
+	return false
+}
+
 // Visible reports whether the portal shows the invoice to the customer: drafts and invoices that
 // are not yet issued are internal to the tenant.
 func (inv *Invoice) Visible() bool {
