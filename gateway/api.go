@@ -32,6 +32,11 @@ func (g *Gateway) apiRouter() *router.Router {
 	r.PUT("/v1/accounts/{id}", g.authed(g.apiPutAccount))
 	r.GET("/v1/accounts/{id}", g.authed(g.apiGetAccount))
 	r.DELETE("/v1/accounts/{id}", g.authed(g.apiDeleteAccount))
+	r.POST("/v1/domains", g.authed(g.apiAddDomain))
+	r.GET("/v1/domains", g.authed(g.apiListDomains))
+	r.GET("/v1/domains/{name}", g.authed(g.apiGetDomain))
+	r.POST("/v1/domains/{name}/verify", g.authed(g.apiVerifyDomain))
+	r.DELETE("/v1/domains/{name}", g.authed(g.apiRemoveDomain))
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		writeProblem(ctx, fasthttp.StatusNotFound, fmt.Sprintf("no API route %s %s", ctx.Method(), ctx.Path()))
 	}

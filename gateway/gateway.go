@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fasthttp/router"
+	"github.com/portico-billing/portico/gateway/domains"
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/tenants"
@@ -41,6 +42,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time (default time.Now); tests move it.
 	Now func() time.Time
+	// Domains verifies custom domains for the API (default: a verifier using the system resolver
+	// and <slug>.<BaseDomain> as the CNAME target).
+	Domains *domains.Verifier
 }
 
 // Body size limits.
@@ -113,6 +117,9 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.Dev {
 		g.cookieName = "portico_session"
+	}
+	if cfg.Domains == nil {
+		g.cfg.Domains = &domains.Verifier{Store: cfg.Store, BaseDomain: cfg.BaseDomain, Logger: cfg.Logger, Now: cfg.Now}
 	}
 	g.scratch.New = func() any { return new(reqScratch) }
 	if err := g.syncKeys(); err != nil {
@@ -208,7 +215,12 @@ func (g *Gateway) Handler(ctx *fasthttp.RequestCtx) {
 		}
 		g.servePortal(ctx, t, rs)
 	default:
-		g.unknownHost(ctx)
+		t, ok := g.store.TenantByDomainBytes(host)
+		if !ok {
+			g.unknownHost(ctx)
+			return
+		}
+		g.servePortal(ctx, t, rs)
 	}
 }
 

@@ -15,6 +15,7 @@
 //	state/apikeys/<keyID>                 API key record: tenant id and sha256 of the key, never the key
 //	state/accounts/<tenantID>/<accountID> account document (JSON, see package account)
 //	state/aliases/<tenantID>/<alias>      account id; makes aliases unique per tenant
+//	state/domains/<host>                  custom domain record (JSON, see Domain); unique across tenants
 //	state/sealkeys/<keyID>                session sealing key (AEAD key for portal cookies)
 //	state/meta/<name>                     installation settings (the public URL scheme, domain and port)
 //	lease/links/<tenantID>/<sha256(token)> single-use link record; the token itself is never stored

@@ -29,7 +29,9 @@ func (k keyspace) idempotency(tid, hash string) string {
 	return k.p + "lease/idempotency/" + tid + "/" + hash
 }
 
-func (k keyspace) outbox() string { return k.p + "outbox/" }
+func (k keyspace) domains() string           { return k.p + "state/domains/" }
+func (k keyspace) domain(host string) string { return k.p + "state/domains/" + host }
+func (k keyspace) outbox() string            { return k.p + "outbox/" }
 func (k keyspace) outboxEvent(tid, id string) string {
 	return k.p + "outbox/" + tid + "/" + id
 }

@@ -74,6 +74,20 @@ type shardGen struct {
 type index struct {
 	byID   map[string]*Tenant
 	bySlug map[string]*Tenant
+	// byDomain holds active custom domains; domains keeps every domain record by host, so that
+	// a tenant change can be re-linked.
+	byDomain map[string]*Tenant
+	domains  map[string]*Domain
+}
+
+// link fills byDomain from domains and byID.
+func (idx *index) link() {
+	idx.byDomain = make(map[string]*Tenant, len(idx.domains))
+	for host, d := range idx.domains {
+		if t, ok := idx.byID[d.TenantID]; ok && d.Status == DomainActive {
+			idx.byDomain[host] = t
+		}
+	}
 }
 
 // Open lists the tenants and sealing keys, starts the watch and returns the store.
@@ -177,11 +191,12 @@ func (s *Store) relist(ctx context.Context) (int64, error) {
 	resp, err := s.c.Txn(ctx).Then(
 		clientv3.OpGet(s.k.tenants(), clientv3.WithPrefix()),
 		clientv3.OpGet(s.k.sealkeys(), clientv3.WithPrefix()),
+		clientv3.OpGet(s.k.domains(), clientv3.WithPrefix()),
 	).Commit()
 	if err != nil {
 		return 0, fmt.Errorf("tenants: listing tenants: %w", wrapEtcd(err))
 	}
-	idx := &index{byID: map[string]*Tenant{}, bySlug: map[string]*Tenant{}}
+	idx := &index{byID: map[string]*Tenant{}, bySlug: map[string]*Tenant{}, domains: map[string]*Domain{}}
 	for _, kv := range resp.Responses[0].GetResponseRange().Kvs {
 		t, err := decodeTenant(kv.Value, kv.ModRevision)
 		if err != nil {
@@ -191,6 +206,13 @@ func (s *Store) relist(ctx context.Context) (int64, error) {
 		idx.byID[t.ID] = t
 		idx.bySlug[t.Slug] = t
 	}
+	for _, kv := range resp.Responses[2].GetResponseRange().Kvs {
+		var d Domain
+		if err := json.Unmarshal(kv.Value, &d); err == nil {
+			idx.domains[d.Name] = &d
+		}
+	}
+	idx.link()
 	var keys []SealKey
 	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
 		var k SealKey
@@ -303,6 +325,8 @@ func (s *Store) apply(ev *clientv3.Event) {
 		s.invalidate(rest, func() { s.logos.Del(rest) })
 	case "sealkeys":
 		s.applySealKey(ev)
+	case "domains":
+		s.applyDomain(ev, rest)
 	}
 }
 
@@ -342,7 +366,7 @@ func (s *Store) applyTenant(ev *clientv3.Event, id string) {
 	s.idxMu.Lock()
 	defer s.idxMu.Unlock()
 	old := s.idx.Load()
-	next := &index{byID: make(map[string]*Tenant, len(old.byID)+1), bySlug: make(map[string]*Tenant, len(old.bySlug)+1)}
+	next := &index{byID: make(map[string]*Tenant, len(old.byID)+1), bySlug: make(map[string]*Tenant, len(old.bySlug)+1), domains: old.domains}
 	for k, v := range old.byID {
 		if k != id {
 			next.byID[k] = v
@@ -358,5 +382,26 @@ func (s *Store) applyTenant(ev *clientv3.Event, id string) {
 			next.bySlug[t.Slug] = t
 		}
 	}
+	next.link()
+	s.idx.Store(next)
+}
+
+func (s *Store) applyDomain(ev *clientv3.Event, host string) {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	old := s.idx.Load()
+	next := &index{byID: old.byID, bySlug: old.bySlug, domains: make(map[string]*Domain, len(old.domains)+1)}
+	for k, v := range old.domains {
+		if k != host {
+			next.domains[k] = v
+		}
+	}
+	if ev.Type == clientv3.EventTypePut {
+		var d Domain
+		if err := json.Unmarshal(ev.Kv.Value, &d); err == nil {
+			next.domains[host] = &d
+		}
+	}
+	next.link()
 	s.idx.Store(next)
 }

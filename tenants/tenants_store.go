@@ -195,6 +195,13 @@ func (s *Store) DeleteTenant(ctx context.Context, idOrSlug string) error {
 	for _, k := range keys {
 		ops = append(ops, clientv3.OpDelete(s.k.apikey(k.ID)))
 	}
+	domains, err := s.Domains(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	for _, d := range domains {
+		ops = append(ops, clientv3.OpDelete(s.k.domain(d.Name)))
+	}
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	resp, err := s.c.Txn(ctx).

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-billing/portico/internal/dnstest"
 	"github.com/portico-billing/portico/internal/etcdtest"
 )
 
@@ -90,6 +91,22 @@ func TestOperatorCLI(t *testing.T) {
 			t.Errorf("portico %v: exit %d, stderr %q", args, code, errs)
 		}
 	}
+	// Custom domains: add prints the records, another tenant cannot take the name.
+	if out := mustCLI(t, p, "domain", "add", "--tenant", "acme", "billing.acme.example"); !strings.Contains(out, "_portico-challenge.billing.acme.example") || !strings.Contains(out, "pending") {
+		t.Fatalf("domain add = %q", out)
+	}
+	mustCLI(t, p, "tenant", "create", "--slug", "other", "--name", "Other")
+	if code, _, errs := cli(t, p, "domain", "add", "--tenant", "other", "billing.acme.example"); code == 0 || !strings.Contains(errs, "already added") {
+		t.Fatalf("other tenant adds the domain: %d %q", code, errs)
+	}
+	z := dnstest.Start(t)
+	if out := mustCLI(t, p, "domain", "verify", "--tenant", "acme", "--dns-resolver", z.Addr, "billing.acme.example"); !strings.Contains(out, "pending") || !strings.Contains(out, "last check") {
+		t.Fatalf("domain verify = %q", out)
+	}
+	if out := mustCLI(t, p, "domain", "list", "--tenant", "acme"); !strings.Contains(out, "billing.acme.example") {
+		t.Fatalf("domain list = %q", out)
+	}
+	mustCLI(t, p, "domain", "remove", "--tenant", "acme", "billing.acme.example")
 	id := strings.Fields(strings.Split(mustCLI(t, p, "--json=false", "apikey", "list", "--tenant", "acme"), "\n")[1])[0]
 	mustCLI(t, p, "apikey", "revoke", "--tenant", "acme", id)
 	mustCLI(t, p, "account", "delete", "--tenant", "acme", "acc_7Hq2LmX9")

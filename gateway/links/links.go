@@ -56,8 +56,18 @@ func (u URLs) base() string {
 	return u.BaseDomain
 }
 
-// Portal is the origin of the tenant's portal, e.g. https://acme.portal.example.
+// Portal is the origin of the tenant's portal on its slug host, e.g. https://acme.portal.example.
 func (u URLs) Portal(t *tenants.Tenant) string { return u.origin(t.Slug + "." + u.base()) }
+
+// PortalOn is the origin of the portal on one of the tenant's custom domains (always https).
+func (u URLs) PortalOn(domain string) string {
+	v := u
+	v.Scheme = "https"
+	if u.Scheme != "https" {
+		v.Port = 0
+	}
+	return v.origin(domain)
+}
 
 // API is the origin of the tenant API.
 func (u URLs) API() string { return u.origin("api." + u.base()) }
@@ -194,8 +204,12 @@ func (i *Issuer) Create(ctx context.Context, t *tenants.Tenant, r *Request, opt 
 		CreatedAt:  now.UTC(),
 		CreatedBy:  opt.CreatedBy,
 	}
+	origin := i.URLs.Portal(t)
+	if d := i.Store.PrimaryDomain(t.ID); d != "" {
+		origin = i.URLs.PortalOn(d)
+	}
 	result := func(tok string) *Result {
-		return &Result{SessionURL: i.URLs.Portal(t) + "/s/" + tok, SessionID: l.SessionID, ExpiresAt: l.ExpiresAt}
+		return &Result{SessionURL: origin + "/s/" + tok, SessionID: l.SessionID, ExpiresAt: l.ExpiresAt}
 	}
 	var lo tenants.CreateLinkOptions
 	if opt.IdempotencyKey != "" {
