@@ -42,6 +42,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time (default time.Now); tests move it.
 	Now func() time.Time
+	// Metrics receives request metrics (default: none).
+	Metrics *Metrics
 	// Domains verifies custom domains for the API (default: a verifier using the system resolver
 	// and <slug>.<BaseDomain> as the CNAME target).
 	Domains *domains.Verifier
@@ -80,10 +82,11 @@ type Gateway struct {
 
 // reqScratch is per-request working memory, reused through a pool.
 type reqScratch struct {
-	host [256]byte
-	key  [512]byte
-	sc   session.Scratch
-	s    session.Session
+	class int // route class, for metrics
+	host  [256]byte
+	key   [512]byte
+	sc    session.Scratch
+	s     session.Session
 }
 
 // New returns a gateway for cfg. The store's sealing keys must exist (tenants.Store.EnsureSealKey).
@@ -200,28 +203,32 @@ func (f fasthttpLogger) Printf(format string, args ...any) {
 
 // Handler dispatches on the Host header.
 func (g *Gateway) Handler(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
 	rs := g.scratch.Get().(*reqScratch)
-	defer g.scratch.Put(rs)
+	rs.class = classUnknownHost
 	host := normalizeHost(rs.host[:0], ctx.Host())
 	switch {
 	case string(host) == g.apiHost:
+		rs.class = classAPI
 		g.api.Handler(ctx)
 	case bytes.HasSuffix(host, []byte(g.slugSuffix)):
 		slug := host[:len(host)-len(g.slugSuffix)]
 		t, ok := g.store.TenantBySlugBytes(slug)
 		if !ok {
 			g.unknownHost(ctx)
-			return
+			break
 		}
 		g.servePortal(ctx, t, rs)
 	default:
 		t, ok := g.store.TenantByDomainBytes(host)
 		if !ok {
 			g.unknownHost(ctx)
-			return
+			break
 		}
 		g.servePortal(ctx, t, rs)
 	}
+	g.cfg.Metrics.observe(rs.class, ctx, start)
+	g.scratch.Put(rs)
 }
 
 // normalizeHost lower-cases host into dst, dropping the port and a trailing dot.

@@ -18,6 +18,7 @@ import (
 	"github.com/portico-billing/portico/internal/race"
 	_ "github.com/portico-billing/portico/plugins/standard"
 	"github.com/portico-billing/portico/tenants"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 )
@@ -31,11 +32,12 @@ const base = "portal.test"
 // harness is one gateway on the package's etcd, under a prefix of its own, served through an
 // in-memory listener.
 type harness struct {
-	t      testing.TB
-	store  *tenants.Store
-	gw     *Gateway
-	client *fasthttp.Client
-	now    atomic.Int64 // Unix seconds offset added to the real time
+	t       testing.TB
+	store   *tenants.Store
+	gw      *Gateway
+	client  *fasthttp.Client
+	now     atomic.Int64 // Unix seconds offset added to the real time
+	metrics *prometheus.Registry
 }
 
 func newHarness(t testing.TB) *harness {
@@ -50,7 +52,9 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	h.store = s
-	h.gw, err = New(Config{Store: s, BaseDomain: base, Now: func() time.Time { return time.Now().Add(time.Duration(h.now.Load()) * time.Second) }})
+	h.metrics = prometheus.NewRegistry()
+	h.gw, err = New(Config{Store: s, BaseDomain: base, Metrics: NewMetrics(h.metrics),
+		Now: func() time.Time { return time.Now().Add(time.Duration(h.now.Load()) * time.Second) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -697,4 +701,48 @@ func BenchmarkCustomerPage(b *testing.B) {
 			}
 		})
 	})
+}
+
+func TestMetricsCountRequests(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, key := h.tenant("metrics")
+	_, res, _ := h.createSession(key, `{"accountId":"acc_7Hq2LmX9"}`)
+	_, cookie, _ := h.open(res["sessionUrl"].(string))
+	h.open(res["sessionUrl"].(string))
+	for range 3 {
+		h.do("GET", "metrics."+base, "/", nil, "Cookie", cookie)
+	}
+	h.do("GET", "nobody."+base, "/", nil)
+	got := map[string]float64{}
+	mfs, err := h.metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			name := mf.GetName()
+			for _, l := range m.GetLabel() {
+				name += "," + l.GetName() + "=" + l.GetValue()
+			}
+			if c := m.GetCounter(); c != nil {
+				got[name] = c.GetValue()
+			}
+		}
+	}
+	for name, want := range map[string]float64{
+		"portico_http_requests_total,class=page,code=2xx":         3,
+		"portico_http_requests_total,class=redeem,code=3xx":       1,
+		"portico_http_requests_total,class=redeem,code=4xx":       1,
+		"portico_http_requests_total,class=api,code=2xx":          2, // PUT account, POST session
+		"portico_http_requests_total,class=unknown_host,code=4xx": 1,
+		"portico_link_redemptions_total,result=ok":                1,
+		"portico_link_redemptions_total,result=used":              1,
+		"portico_page_cache_lookups_total,result=miss":            1,
+		"portico_page_cache_lookups_total,result=hit":             2,
+	} {
+		if got[name] != want {
+			t.Errorf("%s = %v, want %v", name, got[name], want)
+		}
+	}
 }

@@ -31,12 +31,16 @@ func setPortalHeaders(ctx *fasthttp.RequestCtx) {
 func (g *Gateway) servePortal(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) {
 	path := ctx.Path()
 	get := ctx.IsGet() || ctx.IsHead()
+	rs.class = classAsset
 	switch {
 	case get && string(path) == "/":
+		rs.class = classPage
 		g.customerPage(ctx, t, rs)
 	case get && bytes.HasPrefix(path, []byte("/s/")):
+		rs.class = classRedeem
 		g.redeem(ctx, t, path[len("/s/"):])
 	case string(path) == "/logout" && ctx.IsPost():
+		rs.class = classAction
 		g.logout(ctx, t, rs)
 	case get && string(path) == "/assets/portal.css":
 		serveAsset(ctx, "text/css; charset=utf-8", portalCSS)
@@ -45,6 +49,7 @@ func (g *Gateway) servePortal(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 	case get && string(path) == "/assets/logo":
 		g.logo(ctx, t)
 	case g.serveAction(ctx, t, rs):
+		rs.class = classAction
 	default:
 		g.errorPage(ctx, t, fasthttp.StatusNotFound, "Page not found", "This page does not exist. Use the link "+t.Name+" sent you to open your billing portal.")
 	}
@@ -100,6 +105,7 @@ func (g *Gateway) customerPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 	now := g.cfg.Now()
 	day := now.Unix() / 86400
 	p := cachedPage(snap, t, s, day)
+	g.cfg.Metrics.pageLookup(p != nil)
 	if p == nil {
 		var err error
 		if p, err = g.renderPage(t, snap, s, now); err != nil {
@@ -111,6 +117,10 @@ func (g *Gateway) customerPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 	}
 	setPortalHeaders(ctx)
 	ctx.Response.Header.Set("Cache-Control", "no-store")
+	if !g.store.Watching() {
+		// The watch is down (etcd unreachable): this page may be behind the tenant's data.
+		ctx.Response.Header.Set("X-Portico-Degraded", "store-unreachable")
+	}
 	ctx.SetContentType("text/html; charset=utf-8")
 	for i, part := range p.parts {
 		if i > 0 {
@@ -135,6 +145,7 @@ func (g *Gateway) unavailable(ctx *fasthttp.RequestCtx, t *tenants.Tenant, err e
 func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []byte) {
 	now := g.cfg.Now()
 	l, err := g.store.RedeemLink(ctx, t.ID, string(token), now)
+	g.cfg.Metrics.redeemed(redeemResult(err))
 	switch {
 	case errors.Is(err, tenants.ErrLinkUsed):
 		g.errorPage(ctx, t, fasthttp.StatusGone, "This link has already been used",
@@ -179,6 +190,20 @@ func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []by
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	ctx.Response.Header.Set("Location", "/")
 	ctx.SetStatusCode(fasthttp.StatusSeeOther)
+}
+
+func redeemResult(err error) string {
+	switch {
+	case err == nil:
+		return redeemOK
+	case errors.Is(err, tenants.ErrLinkUsed):
+		return redeemUsed
+	case errors.Is(err, tenants.ErrLinkExpired):
+		return redeemExpired
+	case errors.Is(err, tenants.ErrLinkNotFound):
+		return redeemNotFound
+	}
+	return redeemError
 }
 
 func settingsBits(p tenants.PortalDefaults) uint8 {

@@ -117,6 +117,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	var err error
 	s.accounts, err = ristretto.NewCache(&ristretto.Config[string, *AccountSnapshot]{
 		NumCounters: cfg.AccountCacheSize * 10, MaxCost: cfg.AccountCacheSize, BufferItems: 64, IgnoreInternalCost: true,
+		Metrics: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tenants: creating account cache: %w", err)
@@ -136,6 +137,21 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.cancel, s.done = cancel, make(chan struct{})
 	go s.watch(wctx, rev)
 	return s, nil
+}
+
+// CacheStats returns the account cache's hits and misses since start.
+func (s *Store) CacheStats() (hits, misses uint64) {
+	return s.accounts.Metrics.Hits(), s.accounts.Metrics.Misses()
+}
+
+// Ping checks that etcd answers a linearizable read.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	if _, err := s.c.Get(ctx, s.k.p+"state/ping", clientv3.WithCountOnly()); err != nil {
+		return wrapEtcd(err)
+	}
+	return nil
 }
 
 // Wait blocks until the caches have applied every pending write; tests and benchmarks call it

@@ -142,13 +142,13 @@ func TestServeLifecycle(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	data := t.TempDir()
-	ports := make([]int, 3)
+	ports := make([]int, 4)
 	for i := range ports {
 		ports[i], _ = etcdtest.FreePort()
 	}
 	args := []string{"serve", "--dev", "--demo", "--data-dir", data,
 		"--etcd-listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--etcd-peer-listen", fmt.Sprintf("127.0.0.1:%d", ports[1]),
-		"--http-addr", fmt.Sprintf("127.0.0.1:%d", ports[2])}
+		"--http-addr", fmt.Sprintf("127.0.0.1:%d", ports[2]), "--admin-addr", fmt.Sprintf("127.0.0.1:%d", ports[3])}
 
 	start := func() (*exec.Cmd, string, *syncBuffer) {
 		cmd := exec.Command(bin, args...)
@@ -219,6 +219,21 @@ func TestServeLifecycle(t *testing.T) {
 	body, _ := io.ReadAll(page.Body)
 	if !strings.Contains(string(body), "Acme Cloud") || !strings.Contains(string(body), "GLX-2026-0007") {
 		t.Fatal("portal page lacks the demo tenant's data")
+	}
+	// The admin listener: ready, and metrics that counted the page view and etcd calls.
+	admin := fmt.Sprintf("http://127.0.0.1:%d", ports[3])
+	if r, err := http.Get(admin + "/readyz"); err != nil || r.StatusCode != 200 {
+		t.Fatalf("/readyz: %v %v", err, r)
+	}
+	r, err := http.Get(admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(r.Body)
+	for _, want := range []string{`portico_http_requests_total{class="page",code="2xx"} 1`, "grpc_client_handling_seconds_bucket", "portico_store_watching 1"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 	stop(cmd, logs)
 	if !strings.Contains(logs.String(), "stopped") {

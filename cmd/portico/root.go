@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -89,9 +90,10 @@ func (g *globals) endpointList() []string {
 	return out
 }
 
-// connect opens an etcd client and the store for a command-line tool.
-func (g *globals) connect(ctx context.Context, endpoints []string) (*tenants.Store, func(), error) {
-	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+// connect opens an etcd client and the store for a command-line tool; dial adds gRPC options
+// (the server's etcd client metrics).
+func (g *globals) connect(ctx context.Context, endpoints []string, dial ...grpc.DialOption) (*tenants.Store, func(), error) {
+	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), DialOptions: dial})
 	if err != nil {
 		return nil, nil, fmt.Errorf("connecting to etcd %v: %w", endpoints, err)
 	}

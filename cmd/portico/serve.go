@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -13,14 +14,19 @@ import (
 	"syscall"
 	"time"
 
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/portico-billing/portico/gateway"
 	"github.com/portico-billing/portico/tenants"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 )
 
 type serveFlags struct {
 	dataDir, etcdListen, etcdPeerListen string
 	httpAddr, baseDomain, publicScheme  string
+	adminAddr                           string
 	publicPort                          int
 	dev, demo, etcdVerbose              bool
 	logLevel                            string
@@ -41,6 +47,7 @@ func serveCmd(g *globals) *cobra.Command {
 	fl.StringVar(&f.etcdPeerListen, "etcd-peer-listen", "127.0.0.1:2380", "peer listener of the embedded etcd")
 	fl.BoolVar(&f.etcdVerbose, "etcd-verbose", false, "show the embedded etcd's own logs")
 	fl.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP listener")
+	fl.StringVar(&f.adminAddr, "admin-addr", "127.0.0.1:9090", "operator listener: /metrics, /healthz, /readyz, /debug/pprof (empty disables)")
 	fl.StringVar(&f.baseDomain, "base-domain", "portal.localhost", "domain of the API (api.<base>) and tenant portals (<slug>.<base>)")
 	fl.StringVar(&f.publicScheme, "public-scheme", "", "scheme of the URLs Portico hands out (default https, http with --dev)")
 	fl.IntVar(&f.publicPort, "public-port", 0, "port of the URLs Portico hands out (default: none, or the --http-addr port with --dev)")
@@ -81,7 +88,14 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 		endpoints = []string{embedded.Endpoint}
 		log.Info("embedded etcd ready", "client", embedded.Endpoint, "data", f.dataDir)
 	}
-	store, done, err := g.connect(ctx, endpoints)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	etcdMetrics := grpcprom.NewClientMetrics(grpcprom.WithClientHandlingTimeHistogram(
+		grpcprom.WithHistogramBuckets([]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5})))
+	reg.MustRegister(etcdMetrics)
+	store, done, err := g.connect(ctx, endpoints,
+		grpc.WithChainUnaryInterceptor(etcdMetrics.UnaryClientInterceptor()),
+		grpc.WithChainStreamInterceptor(etcdMetrics.StreamClientInterceptor()))
 	if err != nil {
 		return err
 	}
@@ -102,8 +116,10 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 			port, _ = strconv.Atoi(p)
 		}
 	}
+	reg.MustRegister(gateway.StoreCollectors(store)...)
 	gw, err := gateway.New(gateway.Config{
 		Store: store, BaseDomain: f.baseDomain, PublicScheme: scheme, PublicPort: port, Dev: f.dev, Logger: log,
+		Metrics: gateway.NewMetrics(reg),
 	})
 	if err != nil {
 		return err
@@ -121,8 +137,22 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 		return fmt.Errorf("listening on %s: %w", f.httpAddr, err)
 	}
 	srv := gw.Server()
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	var admin *http.Server
+	if f.adminAddr != "" {
+		aln, err := net.Listen("tcp", f.adminAddr)
+		if err != nil {
+			return fmt.Errorf("listening on admin address %s: %w", f.adminAddr, err)
+		}
+		admin = &http.Server{Handler: gateway.AdminHandler(reg, store), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := admin.Serve(aln); err != nil && err != http.ErrServerClosed {
+				errc <- err
+			}
+		}()
+		log.Info("admin listener", "addr", aln.Addr().String())
+	}
 	log.Info("portico ready", "http", ln.Addr().String(), "api", gw.URLs().API(), "startup", time.Since(start).Round(time.Millisecond))
 	if f.demo {
 		if err := seedDemo(ctx, g, store, gw.URLs()); err != nil {
@@ -139,6 +169,9 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	defer cancel()
 	if err := srv.ShutdownWithContext(sctx); err != nil {
 		log.Warn("shutdown did not finish in time", "err", err)
+	}
+	if admin != nil {
+		admin.Shutdown(sctx)
 	}
 	log.Info("stopped")
 	return nil
