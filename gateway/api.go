@@ -32,6 +32,8 @@ func (g *Gateway) apiRouter() *router.Router {
 	r.PUT("/v1/accounts/{id}", g.authed(g.apiPutAccount))
 	r.GET("/v1/accounts/{id}", g.authed(g.apiGetAccount))
 	r.DELETE("/v1/accounts/{id}", g.authed(g.apiDeleteAccount))
+	r.POST("/v1/portal-sessions/{id}/revoke", g.authed(g.apiRevokeSession))
+	r.POST("/v1/accounts/{id}/portal-sessions/revoke", g.authed(g.apiRevokeAccountSessions))
 	r.POST("/v1/domains", g.authed(g.apiAddDomain))
 	r.GET("/v1/domains", g.authed(g.apiListDomains))
 	r.GET("/v1/domains/{name}", g.authed(g.apiGetDomain))
@@ -351,4 +353,33 @@ func (g *Gateway) apiListAccounts(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _
 		Data    []string `json:"data"`
 		HasMore bool     `json:"hasMore"`
 	}{ids, more})
+}
+
+// apiRevokeSession is POST /v1/portal-sessions/{id}/revoke: every instance refuses the session's
+// cookie within a second. Revoking an unknown id is harmless (204).
+func (g *Gateway) apiRevokeSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *tenants.APIKey) {
+	id, _ := ctx.UserValue("id").(string)
+	if !strings.HasPrefix(id, "ps_") || !account.ValidID(id) {
+		writeProblem(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("%q is not a portal session id", id))
+		return
+	}
+	if err := g.store.RevokeSession(ctx, t.ID, id, g.cfg.Now()); err != nil {
+		g.apiError(ctx, err)
+		return
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+}
+
+// apiRevokeAccountSessions is POST /v1/accounts/{id}/portal-sessions/revoke: every session of the
+// account started until now ends.
+func (g *Gateway) apiRevokeAccountSessions(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *tenants.APIKey) {
+	id, ok := accountID(ctx)
+	if !ok {
+		return
+	}
+	if err := g.store.RevokeAccountSessions(ctx, t.ID, id, g.cfg.Now()); err != nil {
+		g.apiError(ctx, err)
+		return
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
 }

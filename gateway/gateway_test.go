@@ -40,10 +40,14 @@ type harness struct {
 	metrics *prometheus.Registry
 }
 
-func newHarness(t testing.TB) *harness {
+func newHarness(t testing.TB) *harness { return newHarnessOn(t, etcdtest.Prefix(t)) }
+
+// newHarnessOn is a gateway on the given prefix: two of them on one prefix are two instances of
+// one installation, each with its own etcd client.
+func newHarnessOn(t testing.TB, prefix string) *harness {
 	t.Helper()
 	h := &harness{t: t}
-	s, err := tenants.Open(context.Background(), tenants.Config{Client: srv.Client(t), Prefix: etcdtest.Prefix(t)})
+	s, err := tenants.Open(context.Background(), tenants.Config{Client: srv.Client(t), Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -744,5 +748,45 @@ func TestMetricsCountRequests(t *testing.T) {
 		if got[name] != want {
 			t.Errorf("%s = %v, want %v", name, got[name], want)
 		}
+	}
+}
+
+func TestRevocationReachesEveryInstance(t *testing.T) {
+	t.Parallel()
+	prefix := etcdtest.Prefix(t)
+	a := newHarnessOn(t, prefix)
+	b := newHarnessOn(t, prefix)
+	_, key := a.tenant("revoke")
+	etcdtest.Wait(t, 5*time.Second, "tenant on instance b", func() bool { _, ok := b.store.TenantBySlug("revoke"); return ok })
+	session := func() (id, cookie string) {
+		_, res, _ := a.createSession(key, `{"accountId":"acc_7Hq2LmX9"}`)
+		_, cookie, _ = a.open(res["sessionUrl"].(string))
+		return res["sessionId"].(string), cookie
+	}
+	pageOn := func(h *harness, cookie string) int { return h.do("GET", "revoke."+base, "/", nil, "Cookie", cookie).StatusCode() }
+	id1, c1 := session()
+	_, c2 := session()
+	if pageOn(a, c1) != 200 || pageOn(b, c1) != 200 {
+		t.Fatal("session does not work on both instances")
+	}
+	if r := a.do("POST", "api."+base, "/v1/portal-sessions/"+id1+"/revoke", nil, "Authorization", "Bearer "+key); r.StatusCode() != 204 {
+		t.Fatalf("revoke: %d %s", r.StatusCode(), r.Body())
+	}
+	start := time.Now()
+	etcdtest.Wait(t, time.Second, "revoked on both instances", func() bool { return pageOn(a, c1) == 401 && pageOn(b, c1) == 401 })
+	t.Logf("revocation refused on both instances after %v", time.Since(start))
+	if pageOn(b, c2) != 200 {
+		t.Fatal("revoking one session ended another")
+	}
+	// Revoke all of the account's sessions: the second one ends too, a new one works.
+	if r := a.do("POST", "api."+base, "/v1/accounts/acc_7Hq2LmX9/portal-sessions/revoke", nil, "Authorization", "Bearer "+key); r.StatusCode() != 204 {
+		t.Fatalf("revoke all: %d", r.StatusCode())
+	}
+	etcdtest.Wait(t, time.Second, "revoke-all on both instances", func() bool { return pageOn(a, c2) == 401 && pageOn(b, c2) == 401 })
+	a.now.Store(1) // a second later: sessions issued after the revoke-all work
+	b.now.Store(1)
+	_, c3 := session()
+	if pageOn(b, c3) != 200 {
+		t.Fatal("a session started after revoke-all is refused")
 	}
 }

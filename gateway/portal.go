@@ -73,7 +73,22 @@ func (g *Gateway) openSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 		g.log.Error("gateway: loading sealing keys", "err", err)
 		return false
 	}
-	return g.keyring.Open(t.ID, cookie, g.cfg.Now().Unix(), &rs.sc, &rs.s) == nil
+	if g.keyring.Open(t.ID, cookie, g.cfg.Now().Unix(), &rs.sc, &rs.s) != nil {
+		return false
+	}
+	// Revoked sessions and sessions of an account whose sessions were all revoked: the watched
+	// revocation set answers from memory, without allocating.
+	key := append(rs.key[:0], t.ID...)
+	key = append(key, '/')
+	key = append(key, rs.s.ID...)
+	if g.store.SessionRevoked(bytesconv.String(key)) {
+		return false
+	}
+	key = append(key[:len(t.ID)+1], rs.s.AccountID...)
+	if at := g.store.AccountRevokedAt(bytesconv.String(key)); at != 0 && rs.s.Issued <= at {
+		return false
+	}
+	return true
 }
 
 // customerPage serves GET / — the hot path. With the account's snapshot and the rendered page in
@@ -165,7 +180,7 @@ func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []by
 	}
 	s := &session.Session{
 		ID: []byte(l.SessionID), AccountID: []byte(l.AccountID), Locale: []byte(l.Locale),
-		Settings: settingsBits(l.Settings), Expires: now.Add(l.SessionTTL.D()).Unix(), CSRF: session.NewCSRF(),
+		Settings: settingsBits(l.Settings), Expires: now.Add(l.SessionTTL.D()).Unix(), Issued: now.Unix(), CSRF: session.NewCSRF(),
 	}
 	if err := g.syncKeys(); err != nil {
 		g.unavailable(ctx, t, err)
@@ -252,6 +267,11 @@ func (g *Gateway) logout(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScr
 		return
 	}
 	if !g.checkForm(ctx, t, rs) {
+		return
+	}
+	// Revoke the session too, so that a copy of the cookie stops working everywhere.
+	if err := g.store.RevokeSession(ctx, t.ID, string(rs.s.ID), g.cfg.Now()); err != nil {
+		g.unavailable(ctx, t, err)
 		return
 	}
 	c := fasthttp.AcquireCookie()

@@ -16,6 +16,8 @@
 //	state/accounts/<tenantID>/<accountID> account document (JSON, see package account)
 //	state/aliases/<tenantID>/<alias>      account id; makes aliases unique per tenant
 //	state/domains/<host>                  custom domain record (JSON, see Domain); unique across tenants
+//	state/revoked/<tenantID>/s/<sessionID> a revoked portal session (leased past any session's end)
+//	state/revoked/<tenantID>/a/<accountID> every session of the account issued before this Unix time is revoked
 //	state/sealkeys/<keyID>                session sealing key (AEAD key for portal cookies)
 //	state/meta/<name>                     installation settings (the public URL scheme, domain and port)
 //	lease/links/<tenantID>/<sha256(token)> single-use link record; the token itself is never stored

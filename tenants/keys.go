@@ -29,6 +29,13 @@ func (k keyspace) idempotency(tid, hash string) string {
 	return k.p + "lease/idempotency/" + tid + "/" + hash
 }
 
+func (k keyspace) revoked() string { return k.p + "state/revoked/" }
+func (k keyspace) revokedSession(tid, sid string) string {
+	return k.p + "state/revoked/" + tid + "/s/" + sid
+}
+func (k keyspace) revokedAccount(tid, aid string) string {
+	return k.p + "state/revoked/" + tid + "/a/" + aid
+}
 func (k keyspace) domains() string           { return k.p + "state/domains/" }
 func (k keyspace) domain(host string) string { return k.p + "state/domains/" + host }
 func (k keyspace) outbox() string            { return k.p + "outbox/" }

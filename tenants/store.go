@@ -52,6 +52,8 @@ type Store struct {
 	seed     maphash.Seed
 
 	sealMu   sync.RWMutex
+	revoked  atomic.Pointer[revocations]
+	revMu    sync.Mutex
 	sealKeys []SealKey
 	sealGen  atomic.Uint64
 
@@ -208,6 +210,7 @@ func (s *Store) relist(ctx context.Context) (int64, error) {
 		clientv3.OpGet(s.k.tenants(), clientv3.WithPrefix()),
 		clientv3.OpGet(s.k.sealkeys(), clientv3.WithPrefix()),
 		clientv3.OpGet(s.k.domains(), clientv3.WithPrefix()),
+		clientv3.OpGet(s.k.revoked(), clientv3.WithPrefix()),
 	).Commit()
 	if err != nil {
 		return 0, fmt.Errorf("tenants: listing tenants: %w", wrapEtcd(err))
@@ -229,6 +232,9 @@ func (s *Store) relist(ctx context.Context) (int64, error) {
 		}
 	}
 	idx.link()
+	s.revMu.Lock()
+	s.revoked.Store(loadRevocations(s.k, resp.Responses[3].GetResponseRange().Kvs))
+	s.revMu.Unlock()
 	var keys []SealKey
 	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
 		var k SealKey
@@ -343,6 +349,8 @@ func (s *Store) apply(ev *clientv3.Event) {
 		s.applySealKey(ev)
 	case "domains":
 		s.applyDomain(ev, rest)
+	case "revoked":
+		s.applyRevocation(ev, rest)
 	}
 }
 

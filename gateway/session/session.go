@@ -54,6 +54,8 @@ type Session struct {
 	Settings uint8
 	// Expires is the session's end, in Unix seconds.
 	Expires int64
+	// Issued is when the session started, in Unix seconds (revoke-all compares it).
+	Issued int64
 	// CSRF is the token every form of the session must post back, hex-encoded.
 	CSRF [CSRFLen * 2]byte
 }
@@ -120,7 +122,7 @@ func (r *Keyring) primary() *Key {
 }
 
 const (
-	version   = 1
+	version   = 2
 	nonceLen  = 12
 	overhead  = 16
 	maxFields = 255
@@ -149,6 +151,7 @@ func (r *Keyring) Seal(tenantID string, s *Session) (string, error) {
 	p := make([]byte, 0, 64+len(s.ID)+len(s.AccountID)+len(s.Locale))
 	p = append(p, version, s.Settings)
 	p = binary.BigEndian.AppendUint64(p, uint64(s.Expires))
+	p = binary.BigEndian.AppendUint64(p, uint64(s.Issued))
 	p = append(p, s.CSRF[:]...)
 	for _, f := range [][]byte{s.ID, s.AccountID, s.Locale} {
 		p = append(p, byte(len(f)))
@@ -193,13 +196,14 @@ func (r *Keyring) Open(tenantID string, cookie []byte, now int64, sc *Scratch, s
 	if err != nil {
 		return ErrForged
 	}
-	if len(p) < 2+8+CSRFLen*2 || p[0] != version {
+	if len(p) < 2+16+CSRFLen*2 || p[0] != version {
 		return ErrMalformed
 	}
 	s.Settings = p[1]
 	s.Expires = int64(binary.BigEndian.Uint64(p[2:10]))
-	copy(s.CSRF[:], p[10:10+CSRFLen*2])
-	p = p[10+CSRFLen*2:]
+	s.Issued = int64(binary.BigEndian.Uint64(p[10:18]))
+	copy(s.CSRF[:], p[18:18+CSRFLen*2])
+	p = p[18+CSRFLen*2:]
 	var ok1, ok2, ok3 bool
 	s.ID, p, ok1 = field(p)
 	s.AccountID, p, ok2 = field(p)

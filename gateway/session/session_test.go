@@ -31,7 +31,7 @@ func newRing(t testing.TB, ids ...string) *Keyring {
 func sample() *Session {
 	return &Session{
 		ID: []byte("ps_abc"), AccountID: []byte("acc_7Hq2LmX9"), Locale: []byte("de-DE"),
-		Settings: ShowPlanOverview | ShowInvoices | AllowDetailsEdit, Expires: time.Now().Add(time.Hour).Unix(), CSRF: NewCSRF(),
+		Settings: ShowPlanOverview | ShowInvoices | AllowDetailsEdit, Expires: time.Now().Add(time.Hour).Unix(), Issued: time.Now().Unix(), CSRF: NewCSRF(),
 	}
 }
 
@@ -52,7 +52,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if string(out.ID) != "ps_abc" || string(out.AccountID) != "acc_7Hq2LmX9" || string(out.Locale) != "de-DE" ||
-		out.Settings != in.Settings || out.Expires != in.Expires || out.CSRF != in.CSRF {
+		out.Settings != in.Settings || out.Expires != in.Expires || out.Issued != in.Issued || out.CSRF != in.CSRF {
 		t.Fatalf("opened %+v, sealed %+v", out, in)
 	}
 	if !out.Has(ShowInvoices) || out.Has(AllowSubscriptionCancel) {

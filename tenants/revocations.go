@@ -1,0 +1,129 @@
+package tenants
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// RevocationTTL is how long a revocation is remembered: longer than any session can live, so a
+// revoked session can never come back.
+const RevocationTTL = MaxSessionTTL + time.Hour
+
+// revocations is the watched set of revoked portal sessions and accounts, replaced atomically.
+type revocations struct {
+	sessions map[string]struct{} // "<tenantID>/<sessionID>"
+	accounts map[string]int64    // "<tenantID>/<accountID>" → Unix second of revoke-all
+}
+
+// SessionRevoked reports whether the session ("<tenantID>/<sessionID>") was revoked. It does not
+// touch etcd and does not allocate.
+func (s *Store) SessionRevoked(key string) bool {
+	r := s.revoked.Load()
+	if r == nil {
+		return false
+	}
+	_, ok := r.sessions[key]
+	return ok
+}
+
+// AccountRevokedAt returns when every session of the account ("<tenantID>/<accountID>") issued
+// until then was revoked, in Unix seconds, or 0. It does not allocate.
+func (s *Store) AccountRevokedAt(key string) int64 {
+	r := s.revoked.Load()
+	if r == nil {
+		return 0
+	}
+	return r.accounts[key]
+}
+
+// RevokeSession revokes one portal session on every instance (they refuse its cookie as soon as
+// the watch delivers the change, well within a second).
+func (s *Store) RevokeSession(ctx context.Context, tenantID, sessionID string, now time.Time) error {
+	return s.putRevocation(ctx, s.k.revokedSession(tenantID, sessionID), "1", now)
+}
+
+// RevokeAccountSessions revokes every session of the account issued until now.
+func (s *Store) RevokeAccountSessions(ctx context.Context, tenantID, accountID string, now time.Time) error {
+	return s.putRevocation(ctx, s.k.revokedAccount(tenantID, accountID), strconv.FormatInt(now.Unix(), 10), now)
+}
+
+func (s *Store) putRevocation(ctx context.Context, key, value string, now time.Time) error {
+	lease, err := s.linkLeases.get(ctx, s.c, now.Add(RevocationTTL))
+	if err != nil {
+		return fmt.Errorf("tenants: revoking: %w", wrapEtcd(err))
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	if _, err := s.c.Put(ctx, key, value, clientv3.WithLease(lease)); err != nil {
+		return fmt.Errorf("tenants: revoking: %w", wrapEtcd(err))
+	}
+	return nil
+}
+
+// applyRevocation updates the revoked set for a watched change of state/revoked/….
+func (s *Store) applyRevocation(ev *clientv3.Event, rest string) {
+	// rest is "<tenantID>/s/<sessionID>" or "<tenantID>/a/<accountID>"
+	tid, kindID, ok := strings.Cut(rest, "/")
+	if !ok {
+		return
+	}
+	kind, id, ok := strings.Cut(kindID, "/")
+	if !ok {
+		return
+	}
+	s.revMu.Lock()
+	defer s.revMu.Unlock()
+	old := s.revoked.Load()
+	next := &revocations{sessions: map[string]struct{}{}, accounts: map[string]int64{}}
+	if old != nil {
+		for k, v := range old.sessions {
+			next.sessions[k] = v
+		}
+		for k, v := range old.accounts {
+			next.accounts[k] = v
+		}
+	}
+	key := tid + "/" + id
+	put := ev.Type == clientv3.EventTypePut
+	switch kind {
+	case "s":
+		if put {
+			next.sessions[key] = struct{}{}
+		} else {
+			delete(next.sessions, key)
+		}
+	case "a":
+		if at, err := strconv.ParseInt(string(ev.Kv.Value), 10, 64); put && err == nil {
+			next.accounts[key] = at
+		} else if !put {
+			delete(next.accounts, key)
+		}
+	}
+	s.revoked.Store(next)
+}
+
+// loadRevocations builds the revoked set from a listing.
+func loadRevocations(k keyspace, kvs []*mvccpb.KeyValue) *revocations {
+	r := &revocations{sessions: map[string]struct{}{}, accounts: map[string]int64{}}
+	for _, kv := range kvs {
+		rest := string(kv.Key[len(k.revoked()):])
+		tid, kindID, _ := strings.Cut(rest, "/")
+		kind, id, _ := strings.Cut(kindID, "/")
+		switch kind {
+		case "s":
+			r.sessions[tid+"/"+id] = struct{}{}
+		case "a":
+			if at, err := strconv.ParseInt(string(kv.Value), 10, 64); err == nil {
+				r.accounts[tid+"/"+id] = at
+			}
+		}
+	}
+	return r
+}
+
