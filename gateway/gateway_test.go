@@ -763,7 +763,9 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 		_, cookie, _ = a.open(res["sessionUrl"].(string))
 		return res["sessionId"].(string), cookie
 	}
-	pageOn := func(h *harness, cookie string) int { return h.do("GET", "revoke."+base, "/", nil, "Cookie", cookie).StatusCode() }
+	pageOn := func(h *harness, cookie string) int {
+		return h.do("GET", "revoke."+base, "/", nil, "Cookie", cookie).StatusCode()
+	}
 	id1, c1 := session()
 	_, c2 := session()
 	if pageOn(a, c1) != 200 || pageOn(b, c1) != 200 {

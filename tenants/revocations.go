@@ -126,4 +126,3 @@ func loadRevocations(k keyspace, kvs []*mvccpb.KeyValue) *revocations {
 	}
 	return r
 }
-
