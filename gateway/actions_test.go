@@ -15,6 +15,7 @@ import (
 
 // portalSession is a customer with an open portal session.
 type portalSession struct {
+	key    string
 	h      *harness
 	t      *tenants.Tenant
 	host   string
@@ -30,7 +31,7 @@ func (h *harness) customer(slug, body string) *portalSession {
 		h.t.Fatalf("create session: %d %s", st, raw)
 	}
 	_, cookie, _ := h.open(res["sessionUrl"].(string))
-	ps := &portalSession{h: h, t: tn, host: slug + "." + base, cookie: cookie}
+	ps := &portalSession{h: h, t: tn, key: key, host: slug + "." + base, cookie: cookie}
 	page := ps.get("/")
 	i := strings.Index(page, `name="csrf" value="`)
 	if i < 0 {
@@ -386,5 +387,44 @@ func TestAddPaymentMethodRoundTrip(t *testing.T) {
 	q.Set("r", q.Get("r")[:len(q.Get("r"))-2]+"AA")
 	if r := h.do("GET", ps.host, "/payment-methods/return?"+q.Encode(), nil, "Cookie", ps.cookie); r.StatusCode() != 400 {
 		t.Fatalf("tampered return: %d", r.StatusCode())
+	}
+}
+
+func TestAuditTrail(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ps := h.customer("audit", `{"accountId":"acc_7Hq2LmX9"}`)
+	if st, _ := ps.post("/billing/autopay", url.Values{"enabled": {"off"}, "timing": {"on_issue"}}); st != 303 {
+		t.Fatalf("action: %d", st)
+	}
+	if st, _ := ps.post("/logout", nil); st != 200 {
+		t.Fatalf("logout: %d", st)
+	}
+	r := h.do("GET", "api."+base, "/v1/portal-sessions?accountId=acc_7Hq2LmX9", nil, "Authorization", "Bearer "+ps.key)
+	var out struct {
+		Data []tenants.SessionAudit `json:"data"`
+	}
+	if err := json.Unmarshal(r.Body(), &out); err != nil || r.StatusCode() != 200 || len(out.Data) != 1 {
+		t.Fatalf("audit: %d %s", r.StatusCode(), r.Body())
+	}
+	var types []string
+	for _, e := range out.Data[0].Entries {
+		types = append(types, e.Type)
+	}
+	want := []string{tenants.AuditCreated, tenants.AuditRedeemed, tenants.EventAutopayUpdated, tenants.AuditLoggedOut}
+	if strings.Join(types, ",") != strings.Join(want, ",") {
+		t.Fatalf("trail = %v, want %v", types, want)
+	}
+	if e := out.Data[0].Entries[0]; !strings.HasPrefix(e.By, "apikey:") {
+		t.Errorf("created by %q", e.By)
+	}
+	if e := out.Data[0].Entries[1]; e.IP == "" {
+		t.Errorf("redeemed entry without IP: %+v", e)
+	}
+	// Another tenant's key sees nothing of it.
+	_, other := h.tenant("audit-other")
+	r = h.do("GET", "api."+base, "/v1/portal-sessions?accountId=acc_7Hq2LmX9", nil, "Authorization", "Bearer "+other)
+	if !strings.Contains(string(r.Body()), `"data":[]`) {
+		t.Fatalf("other tenant sees: %s", r.Body())
 	}
 }

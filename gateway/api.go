@@ -32,6 +32,7 @@ func (g *Gateway) apiRouter() *router.Router {
 	r.PUT("/v1/accounts/{id}", g.authed(g.apiPutAccount))
 	r.GET("/v1/accounts/{id}", g.authed(g.apiGetAccount))
 	r.DELETE("/v1/accounts/{id}", g.authed(g.apiDeleteAccount))
+	r.GET("/v1/portal-sessions", g.authed(g.apiSessionAudits))
 	r.POST("/v1/portal-sessions/{id}/revoke", g.authed(g.apiRevokeSession))
 	r.POST("/v1/accounts/{id}/portal-sessions/revoke", g.authed(g.apiRevokeAccountSessions))
 	r.POST("/v1/domains", g.authed(g.apiAddDomain))
@@ -357,7 +358,7 @@ func (g *Gateway) apiListAccounts(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _
 
 // apiRevokeSession is POST /v1/portal-sessions/{id}/revoke: every instance refuses the session's
 // cookie within a second. Revoking an unknown id is harmless (204).
-func (g *Gateway) apiRevokeSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *tenants.APIKey) {
+func (g *Gateway) apiRevokeSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, key *tenants.APIKey) {
 	id, _ := ctx.UserValue("id").(string)
 	if !strings.HasPrefix(id, "ps_") || !account.ValidID(id) {
 		writeProblem(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("%q is not a portal session id", id))
@@ -367,7 +368,31 @@ func (g *Gateway) apiRevokeSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, 
 		g.apiError(ctx, err)
 		return
 	}
+	if err := g.store.RecordAudit(ctx, t.ID, id, tenants.AuditEntry{Type: tenants.AuditRevoked, At: g.cfg.Now(), By: "apikey:" + key.ID}); err != nil {
+		g.log.Warn("gateway: recording revocation", "tenant", t.Slug, "err", err)
+	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
+}
+
+// apiSessionAudits is GET /v1/portal-sessions?accountId=…: the account's portal sessions with their
+// audit trails (created by whom, opened from where, actions, sign-out, revocation).
+func (g *Gateway) apiSessionAudits(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *tenants.APIKey) {
+	aid := string(ctx.QueryArgs().Peek("accountId"))
+	if !account.ValidID(aid) {
+		writeProblem(ctx, fasthttp.StatusBadRequest, "accountId is required")
+		return
+	}
+	audits, err := g.store.SessionAudits(ctx, t.ID, aid)
+	if err != nil {
+		g.apiError(ctx, err)
+		return
+	}
+	if audits == nil {
+		audits = []tenants.SessionAudit{}
+	}
+	writeJSON(ctx, fasthttp.StatusOK, struct {
+		Data []tenants.SessionAudit `json:"data"`
+	}{audits})
 }
 
 // apiRevokeAccountSessions is POST /v1/accounts/{id}/portal-sessions/revoke: every session of the

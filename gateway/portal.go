@@ -159,7 +159,7 @@ func (g *Gateway) unavailable(ctx *fasthttp.RequestCtx, t *tenants.Tenant, err e
 // redeem consumes a single-use link and starts a session: 303 to / with the sealed cookie.
 func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []byte) {
 	now := g.cfg.Now()
-	l, err := g.store.RedeemLink(ctx, t.ID, string(token), now)
+	l, err := g.store.RedeemLink(ctx, t.ID, string(token), now, tenants.RedeemInfo{IP: ctx.RemoteIP().String(), UserAgent: string(ctx.UserAgent())})
 	g.cfg.Metrics.redeemed(redeemResult(err))
 	switch {
 	case errors.Is(err, tenants.ErrLinkUsed):
@@ -273,6 +273,9 @@ func (g *Gateway) logout(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScr
 	if err := g.store.RevokeSession(ctx, t.ID, string(rs.s.ID), g.cfg.Now()); err != nil {
 		g.unavailable(ctx, t, err)
 		return
+	}
+	if err := g.store.RecordAudit(ctx, t.ID, string(rs.s.ID), tenants.AuditEntry{Type: tenants.AuditLoggedOut, At: g.cfg.Now(), IP: ctx.RemoteIP().String()}); err != nil {
+		g.log.Warn("gateway: recording sign-out", "tenant", t.Slug, "err", err)
 	}
 	c := fasthttp.AcquireCookie()
 	defer fasthttp.ReleaseCookie(c)

@@ -22,6 +22,8 @@
 //	state/meta/<name>                     installation settings (the public URL scheme, domain and port)
 //	lease/links/<tenantID>/<sha256(token)> single-use link record; the token itself is never stored
 //	lease/idempotency/<tenantID>/<sha256(Idempotency-Key)> first response of a session request, sealed
+//	audit/<tenantID>/s/<sessionID>/<time>-<type> audit trail of a portal session (leased: retention)
+//	audit/<tenantID>/a/<accountID>/<sessionID> the account's sessions, for listing trails by account
 //	outbox/<tenantID>/<eventID>           transactional outbox: events written in the Txn of their change
 //
 // # Consistency

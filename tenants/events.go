@@ -129,6 +129,11 @@ func (s *Store) UpdateAccount(ctx context.Context, tenantID, accountID string, c
 		}
 		doc, _ := json.Marshal(&a)
 		ops := append([]clientv3.Op{clientv3.OpPut(key, string(doc))}, s.eventOps(events)...)
+		audit, err := s.eventAuditOps(ctx, events)
+		if err != nil {
+			return 0, err
+		}
+		ops = append(ops, audit...)
 		wctx, cancel := s.opCtx(ctx)
 		tr, err := s.c.Txn(wctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)).Then(ops...).Commit()
 		cancel()

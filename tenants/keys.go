@@ -36,6 +36,13 @@ func (k keyspace) revokedSession(tid, sid string) string {
 func (k keyspace) revokedAccount(tid, aid string) string {
 	return k.p + "state/revoked/" + tid + "/a/" + aid
 }
+func (k keyspace) auditSession(tid, sid string) string { return k.p + "audit/" + tid + "/s/" + sid + "/" }
+func (k keyspace) auditAccounts(tid, aid string) string {
+	return k.p + "audit/" + tid + "/a/" + aid + "/"
+}
+func (k keyspace) auditAccount(tid, aid, sid string) string {
+	return k.p + "audit/" + tid + "/a/" + aid + "/" + sid
+}
 func (k keyspace) domains() string           { return k.p + "state/domains/" }
 func (k keyspace) domain(host string) string { return k.p + "state/domains/" + host }
 func (k keyspace) outbox() string            { return k.p + "outbox/" }

@@ -106,6 +106,11 @@ func (s *Store) CreateLink(ctx context.Context, tenantID string, l *Link, opt Cr
 		return "", nil, fmt.Errorf("tenants: creating link: %w", wrapEtcd(err))
 	}
 	ops := append([]clientv3.Op{clientv3.OpPut(s.k.link(tenantID, hashHex(token)), string(rec), clientv3.WithLease(lease))}, s.eventOps([]*Event{ev})...)
+	audit, err := s.auditOps(ctx, tenantID, l.AccountID, l.SessionID, AuditEntry{Type: AuditCreated, At: l.CreatedAt, By: l.CreatedBy}, true)
+	if err != nil {
+		return "", nil, err
+	}
+	ops = append(ops, audit...)
 	var cmps []clientv3.Cmp
 	var ikey string
 	if opt.IdempotencyKey != "" {
@@ -160,7 +165,7 @@ const usedMarker = `{"used":true}`
 // the event is written exactly once with it. A token of another tenant is not found under this
 // tenant's prefix (nothing is consumed), a used one is ErrLinkUsed, an expired one ErrLinkExpired
 // (and is left as it is).
-func (s *Store) RedeemLink(ctx context.Context, tenantID, token string, now time.Time) (*Link, error) {
+func (s *Store) RedeemLink(ctx context.Context, tenantID, token string, now time.Time, info RedeemInfo) (*Link, error) {
 	if !ValidToken(token) {
 		return nil, ErrLinkNotFound
 	}
@@ -192,6 +197,11 @@ func (s *Store) RedeemLink(ctx context.Context, tenantID, token string, now time
 		return nil, err
 	}
 	ops := append([]clientv3.Op{clientv3.OpPut(key, usedMarker, clientv3.WithIgnoreLease())}, s.eventOps([]*Event{ev})...)
+	audit, err := s.auditOps(ctx, tenantID, l.AccountID, l.SessionID, AuditEntry{Type: AuditRedeemed, At: now, IP: info.IP, UserAgent: info.UserAgent}, false)
+	if err != nil {
+		return nil, err
+	}
+	ops = append(ops, audit...)
 	tr, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)).Then(ops...).Commit()
 	if err != nil {
 		return nil, fmt.Errorf("tenants: redeeming link: %w", wrapEtcd(err))

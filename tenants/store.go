@@ -33,6 +33,8 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Logger receives watch and cache events (default slog.Default()).
 	Logger *slog.Logger
+	// AuditRetention is how long portal sessions' audit trails are kept (default 90 days).
+	AuditRetention time.Duration
 }
 
 // Store reads and writes Portico's state in etcd. It is safe for concurrent use; Close stops its
@@ -61,7 +63,8 @@ type Store struct {
 	watching   atomic.Bool
 	cancel     context.CancelFunc
 	done       chan struct{}
-	linkLeases leaseBuckets
+	linkLeases     leaseBuckets
+	auditRetention time.Duration
 }
 
 // shardGen is a cache shard's generation: the watch bumps it for every change in the shard, under
@@ -115,7 +118,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Store{c: cfg.Client, k: keyspace{cfg.Prefix}, log: cfg.Logger, timeout: cfg.RequestTimeout, seed: maphash.MakeSeed()}
+	if cfg.AuditRetention <= 0 {
+		cfg.AuditRetention = DefaultAuditRetention
+	}
+	s := &Store{auditRetention: cfg.AuditRetention, c: cfg.Client, k: keyspace{cfg.Prefix}, log: cfg.Logger, timeout: cfg.RequestTimeout, seed: maphash.MakeSeed()}
 	var err error
 	s.accounts, err = ristretto.NewCache(&ristretto.Config[string, *AccountSnapshot]{
 		NumCounters: cfg.AccountCacheSize * 10, MaxCost: cfg.AccountCacheSize, BufferItems: 64, IgnoreInternalCost: true,

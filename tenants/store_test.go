@@ -287,23 +287,23 @@ func TestLinks(t *testing.T) {
 		}
 	}
 	// Another tenant's host finds nothing and consumes nothing.
-	if _, err := s.RedeemLink(ctx, b.ID, tok, time.Now()); !errors.Is(err, ErrLinkNotFound) {
+	if _, err := s.RedeemLink(ctx, b.ID, tok, time.Now(), RedeemInfo{}); !errors.Is(err, ErrLinkNotFound) {
 		t.Fatalf("foreign redeem: %v", err)
 	}
-	l, err := s.RedeemLink(ctx, a.ID, tok, time.Now())
+	l, err := s.RedeemLink(ctx, a.ID, tok, time.Now(), RedeemInfo{})
 	if err != nil || l.AccountID != "acc1" {
 		t.Fatalf("redeem = %+v, %v", l, err)
 	}
-	if _, err := s.RedeemLink(ctx, a.ID, tok, time.Now()); !errors.Is(err, ErrLinkUsed) {
+	if _, err := s.RedeemLink(ctx, a.ID, tok, time.Now(), RedeemInfo{}); !errors.Is(err, ErrLinkUsed) {
 		t.Fatalf("replay: %v, want ErrLinkUsed", err)
 	}
 	for _, bad := range []string{"", "short", tok[:42] + "!", NewToken()} {
-		if _, err := s.RedeemLink(ctx, a.ID, bad, time.Now()); !errors.Is(err, ErrLinkNotFound) {
+		if _, err := s.RedeemLink(ctx, a.ID, bad, time.Now(), RedeemInfo{}); !errors.Is(err, ErrLinkNotFound) {
 			t.Errorf("RedeemLink(%q) = %v, want ErrLinkNotFound", bad, err)
 		}
 	}
 	exp, _, _ := s.CreateLink(ctx, a.ID, newLink("acc1", time.Hour), CreateLinkOptions{})
-	if _, err := s.RedeemLink(ctx, a.ID, exp, time.Now().Add(2*time.Hour)); !errors.Is(err, ErrLinkExpired) {
+	if _, err := s.RedeemLink(ctx, a.ID, exp, time.Now().Add(2*time.Hour), RedeemInfo{}); !errors.Is(err, ErrLinkExpired) {
 		t.Fatalf("expired: %v", err)
 	}
 }
@@ -323,7 +323,7 @@ func TestConcurrentRedemptionExactlyOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := s.RedeemLink(ctx, a.ID, tok, time.Now())
+			_, err := s.RedeemLink(ctx, a.ID, tok, time.Now(), RedeemInfo{})
 			switch {
 			case err == nil:
 				wins.Add(1)
@@ -460,7 +460,7 @@ func TestLinkEventsWrittenWithTheirChange(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.RedeemLink(ctx, a.ID, tok, time.Now()) }()
+		go func() { defer wg.Done(); s.RedeemLink(ctx, a.ID, tok, time.Now(), RedeemInfo{}) }()
 	}
 	wg.Wait()
 	if got := outboxEvents(t, s, EventPortalSessionRedeemed); len(got) != 1 || !strings.Contains(string(got[0].Data), "acc1") {

@@ -1,0 +1,259 @@
+package tenants
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// The suite signs in many times; real parameters cost ~1.4 s per hash under -race. The format and
+// the production parameters are checked by TestPasswordHashFormat.
+func init() { PasswordParams = Argon2Params{Memory: 64, Time: 1, Threads: 1} }
+
+const goodPassword = "correct horse battery"
+
+func TestPasswordHashFormat(t *testing.T) {
+	t.Parallel()
+	h := HashPassword("s3cret-password", Argon2Params{Memory: 64 * 1024, Time: 3, Threads: 2})
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=65536,t=3,p=2$") || strings.Count(h, "$") != 5 {
+		t.Fatalf("hash %q is not a PHC argon2id string with the production parameters", h)
+	}
+	if ok, err := VerifyPassword(h, "s3cret-password"); !ok || err != nil {
+		t.Fatalf("VerifyPassword(right) = %v, %v", ok, err)
+	}
+	if ok, err := VerifyPassword(h, "s3cret-passwore"); ok || err != nil {
+		t.Fatalf("VerifyPassword(wrong) = %v, %v", ok, err)
+	}
+	for _, bad := range []string{"", "$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=99999999,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", "$argon2id$v=19$m=64,t=1,p=1$!!$!!"} {
+		if _, err := VerifyPassword(bad, "x"); err == nil {
+			t.Errorf("VerifyPassword(%q) accepted a malformed hash", bad)
+		}
+	}
+	if a, b := GeneratePassword(), GeneratePassword(); len(a) != 20 || a == b || CheckPassword(a) != nil {
+		t.Fatalf("GeneratePassword = %q, %q", a, b)
+	}
+}
+
+func TestAdminLifecycle(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	tn := mustTenant(t, s, "acme")
+	other := mustTenant(t, s, "globex")
+
+	a, err := s.CreateAdmin(ctx, tn.ID, "  Ops@Acme.Example ", goodPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Email != "ops@acme.example" || a.TenantID != tn.ID || !strings.HasPrefix(a.PasswordHash, "$argon2id$") {
+		t.Fatalf("created %+v", a)
+	}
+	if strings.Contains(a.PasswordHash, goodPassword) {
+		t.Fatal("the password is stored in clear")
+	}
+	if _, err := s.CreateAdmin(ctx, tn.ID, "OPS@acme.example", goodPassword+"x"); !errors.Is(err, ErrAdminExists) {
+		t.Fatalf("duplicate email: %v, want ErrAdminExists", err)
+	}
+	// The same email may be an admin of another tenant, with its own password.
+	if _, err := s.CreateAdmin(ctx, other.ID, "ops@acme.example", "another password!"); err != nil {
+		t.Fatalf("same email on another tenant: %v", err)
+	}
+	for _, c := range []struct{ email, pw string }{{"not-an-email", goodPassword}, {"a@b.example", "short"}, {"x/y@b.example", goodPassword}} {
+		if _, err := s.CreateAdmin(ctx, tn.ID, c.email, c.pw); !errors.Is(err, ErrInvalidAdmin) {
+			t.Errorf("CreateAdmin(%q, %q) = %v, want ErrInvalidAdmin", c.email, c.pw, err)
+		}
+	}
+	if _, err := s.CreateAdmin(ctx, "ten_missing", "a@b.example", goodPassword); !errors.Is(err, ErrTenantNotFound) {
+		t.Fatalf("unknown tenant: %v", err)
+	}
+
+	now := time.Now()
+	got, err := s.AuthenticateAdmin(ctx, tn.ID, "OPS@acme.example", goodPassword, now)
+	if err != nil || got.Email != "ops@acme.example" || got.LastSignInAt.IsZero() {
+		t.Fatalf("AuthenticateAdmin(right) = %+v, %v", got, err)
+	}
+	if _, err := s.AuthenticateAdmin(ctx, tn.ID, "ops@acme.example", goodPassword+"!", now); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if _, err := s.AuthenticateAdmin(ctx, tn.ID, "nobody@acme.example", goodPassword, now); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("unknown email: %v", err)
+	}
+	if _, err := s.AuthenticateAdmin(ctx, "", "ops@acme.example", goodPassword, now); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("no tenant: %v", err)
+	}
+	// Another tenant's password does not open this tenant, and vice versa.
+	if _, err := s.AuthenticateAdmin(ctx, other.ID, "ops@acme.example", goodPassword, now); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("other tenant with this tenant's password: %v", err)
+	}
+	if _, err := s.AuthenticateAdmin(ctx, other.ID, "ops@acme.example", "another password!", now); err != nil {
+		t.Fatalf("other tenant with its own password: %v", err)
+	}
+
+	list, err := s.Admins(ctx, tn.ID)
+	if err != nil || len(list) != 1 || list[0].Email != "ops@acme.example" {
+		t.Fatalf("Admins = %v, %v", list, err)
+	}
+	if err := s.SetAdminPassword(ctx, tn.ID, "ops@acme.example", "a brand new password", now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AuthenticateAdmin(ctx, tn.ID, "ops@acme.example", goodPassword, now); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("old password after SetAdminPassword: %v", err)
+	}
+	if _, err := s.AuthenticateAdmin(ctx, tn.ID, "ops@acme.example", "a brand new password", now); err != nil {
+		t.Fatalf("new password: %v", err)
+	}
+	if err := s.DeleteAdmin(ctx, tn.ID, "Ops@Acme.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteAdmin(ctx, tn.ID, "ops@acme.example"); !errors.Is(err, ErrAdminNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+	if _, err := s.AuthenticateAdmin(ctx, tn.ID, "ops@acme.example", "a brand new password", now); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("deleted admin: %v", err)
+	}
+	if l, _ := s.Admins(ctx, other.ID); len(l) != 1 {
+		t.Fatalf("deleting on one tenant touched the other: %v", l)
+	}
+}
+
+func lockedUntil(t *testing.T, err error) time.Time {
+	t.Helper()
+	var le *LockedError
+	if !errors.As(err, &le) || !errors.Is(err, ErrLocked) {
+		t.Fatalf("err = %v, want a *LockedError", err)
+	}
+	return le.Until
+}
+
+func TestAdminLockoutAndBackoff(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	tn := mustTenant(t, s, "acme")
+	if _, err := s.CreateAdmin(ctx, tn.ID, "ops@acme.example", goodPassword); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 8, 3, 12, 0, 0, 0, time.UTC)
+	auth := func(pw string) error {
+		_, err := s.AuthenticateAdmin(ctx, tn.ID, "ops@acme.example", pw, now)
+		return err
+	}
+	for i := 1; i < MaxFailedSignIns; i++ {
+		if err := auth("wrong password " + string(rune('a'+i))); !errors.Is(err, ErrBadCredentials) || errors.Is(err, ErrLocked) {
+			t.Fatalf("failure %d: %v, want ErrBadCredentials only", i, err)
+		}
+	}
+	// The fifth failure locks for a minute, and says so.
+	err := auth("wrong again")
+	if !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("fifth failure: %v", err)
+	}
+	if u := lockedUntil(t, err); !u.Equal(now.Add(time.Minute)) {
+		t.Fatalf("locked until %v, want %v", u, now.Add(time.Minute))
+	}
+	// While locked even the right password is refused, and the lock does not grow.
+	now = now.Add(59 * time.Second)
+	if u := lockedUntil(t, auth(goodPassword)); !u.Equal(now.Add(time.Second)) {
+		t.Fatalf("locked until %v during the lock", u)
+	}
+	// Each further failure doubles the lock: 2, 4, 8, 16, 32 minutes, then an hour at most.
+	want := []time.Duration{2, 4, 8, 16, 32, 60, 60}
+	for i, m := range want {
+		now = lockedUntil(t, auth(goodPassword)) // wait until the lock ends
+		err := auth("still wrong")
+		if u := lockedUntil(t, err); !u.Equal(now.Add(m * time.Minute)) {
+			t.Fatalf("failure %d after the lock: locked until %v, want +%v", MaxFailedSignIns+1+i, u, m*time.Minute)
+		}
+	}
+	a, _ := s.Admin(ctx, tn.ID, "ops@acme.example")
+	if a.FailedAttempts != MaxFailedSignIns+len(want) {
+		t.Fatalf("FailedAttempts = %d", a.FailedAttempts)
+	}
+	// After the lock, the right password signs in and resets the count.
+	now = a.LockedUntil
+	if err := auth(goodPassword); err != nil {
+		t.Fatalf("right password after the lock: %v", err)
+	}
+	a, _ = s.Admin(ctx, tn.ID, "ops@acme.example")
+	if a.FailedAttempts != 0 || !a.LockedUntil.IsZero() {
+		t.Fatalf("after success: %d failures, locked until %v", a.FailedAttempts, a.LockedUntil)
+	}
+	for i := 1; i < MaxFailedSignIns; i++ {
+		if err := auth("wrong"); errors.Is(err, ErrLocked) {
+			t.Fatalf("the count was not reset: locked at failure %d", i)
+		}
+	}
+}
+
+func TestAdminLockoutHoldsUnderParallelGuesses(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	tn := mustTenant(t, s, "acme")
+	if _, err := s.CreateAdmin(ctx, tn.ID, "ops@acme.example", goodPassword); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	checked := 0
+	for range 20 {
+		wg.Go(func() {
+			_, err := s.AuthenticateAdmin(ctx, tn.ID, "ops@acme.example", "a wrong guess!", now)
+			if !errors.Is(err, ErrBadCredentials) {
+				if !errors.Is(err, ErrLocked) {
+					t.Errorf("parallel guess: %v", err)
+				}
+				return // refused without checking the password
+			}
+			mu.Lock()
+			checked++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if checked != MaxFailedSignIns {
+		t.Fatalf("%d of 20 parallel guesses were checked, want exactly %d", checked, MaxFailedSignIns)
+	}
+}
+
+func TestCountLinkEmail(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	tn := mustTenant(t, s, "acme")
+	now := time.Now()
+	for i := 1; i <= 3; i++ {
+		n, err := s.CountLinkEmail(ctx, tn.ID, "acc_1", now)
+		if err != nil || n != i {
+			t.Fatalf("count %d = %d, %v", i, n, err)
+		}
+	}
+	if n, _ := s.CountLinkEmail(ctx, tn.ID, "acc_2", now); n != 1 {
+		t.Fatalf("another account starts at %d", n)
+	}
+	other := mustTenant(t, s, "globex")
+	if n, _ := s.CountLinkEmail(ctx, other.ID, "acc_1", now); n != 1 {
+		t.Fatalf("another tenant's account starts at %d", n)
+	}
+	if n, _ := s.CountLinkEmail(ctx, tn.ID, "acc_1", now.Add(time.Hour)); n != 1 {
+		t.Fatalf("the next hour starts at %d", n)
+	}
+	resp, err := s.c.Get(ctx, s.k.linkMail(tn.ID, "acc_1", now.Unix()/3600))
+	if err != nil || len(resp.Kvs) != 1 || resp.Kvs[0].Lease == 0 {
+		t.Fatalf("the counter key has no lease: %v %v", resp, err)
+	}
+	ttl, err := s.c.TimeToLive(ctx, clientv3.LeaseID(resp.Kvs[0].Lease))
+	if err != nil || ttl.TTL <= 0 || ttl.TTL > 3660+60 {
+		t.Fatalf("counter lease TTL %v, %v", ttl, err)
+	}
+	if _, err := s.CountLinkEmail(ctx, tn.ID, "bad/id", now); err == nil {
+		t.Fatal("an invalid account id was counted")
+	}
+}
