@@ -36,7 +36,9 @@ func (k keyspace) revokedSession(tid, sid string) string {
 func (k keyspace) revokedAccount(tid, aid string) string {
 	return k.p + "state/revoked/" + tid + "/a/" + aid
 }
-func (k keyspace) auditSession(tid, sid string) string { return k.p + "audit/" + tid + "/s/" + sid + "/" }
+func (k keyspace) auditSession(tid, sid string) string {
+	return k.p + "audit/" + tid + "/s/" + sid + "/"
+}
 func (k keyspace) auditAccounts(tid, aid string) string {
 	return k.p + "audit/" + tid + "/a/" + aid + "/"
 }

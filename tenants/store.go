@@ -59,10 +59,10 @@ type Store struct {
 	sealKeys []SealKey
 	sealGen  atomic.Uint64
 
-	watchRev   atomic.Int64 // last revision the watch applied
-	watching   atomic.Bool
-	cancel     context.CancelFunc
-	done       chan struct{}
+	watchRev       atomic.Int64 // last revision the watch applied
+	watching       atomic.Bool
+	cancel         context.CancelFunc
+	done           chan struct{}
 	linkLeases     leaseBuckets
 	auditRetention time.Duration
 }
