@@ -8,9 +8,10 @@ FUZZTIME ?= 3s
 FUZZTIME_LONG ?= 2m
 FUZZ_TARGETS := \
 	./gateway/session:FuzzOpen \
-	./plugins/format:FuzzMoney
+	./plugins/format:FuzzMoney \
+	./gateway/invoicedoc:FuzzRenderPDF
 
-.PHONY: all build run test unit allocs fuzz-short fuzz lint bench clean
+.PHONY: all build run test deps unit allocs fuzz-short fuzz lint bench clean
 
 all: build
 
@@ -21,9 +22,21 @@ build:
 run: build
 	./$(BIN) serve --dev --demo --data-dir ./data
 
-## test: lint, the whole suite with the race detector, the allocation budgets without it, and
-## short fuzz runs
-test: lint unit allocs fuzz-short
+## test: system packages, lint, the whole suite with the race detector, the allocation budgets
+## without it, and short fuzz runs
+test: deps lint unit allocs fuzz-short
+
+# System packages the tests need: Chromium (browser tests) and poppler-utils (pdftotext, PDF text
+# checks). Installed with apt-get when missing (as root, or through sudo).
+deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 unit:
 	$(GO) test -race -count=1 -timeout 12m $(PKGS)

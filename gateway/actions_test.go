@@ -428,3 +428,43 @@ func TestAuditTrail(t *testing.T) {
 		t.Fatalf("other tenant sees: %s", r.Body())
 	}
 }
+
+func TestInvoicePagesAndPDF(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ps := h.customer("inv", `{"accountId":"acc_7Hq2LmX9"}`)
+	page := ps.get("/invoices/inv_2026_0007")
+	for _, want := range []string{"GLX-2026-0007", "Globex Corporation GmbH", "DE123456789", "Hauptstraße 12", "/invoices/inv_2026_0007.pdf"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("invoice page lacks %q", want)
+		}
+	}
+	r := h.do("GET", ps.host, "/invoices/inv_2026_0007.pdf", nil, "Cookie", ps.cookie)
+	if r.StatusCode() != 200 || string(r.Header.ContentType()) != "application/pdf" || !strings.HasPrefix(string(r.Body()), "%PDF-") ||
+		string(r.Header.Peek("Content-Disposition")) != `attachment; filename="GLX-2026-0007.pdf"` {
+		t.Fatalf("PDF: %d %q %q", r.StatusCode(), r.Header.ContentType(), r.Header.Peek("Content-Disposition"))
+	}
+	// Drafts, made-up ids and another account's invoice are all not found; without a session, 401.
+	for _, id := range []string{"inv_2026_0008", "inv_nope", "inv_2026_0007x", "..%2Finv_2026_0007"} {
+		if r := h.do("GET", ps.host, "/invoices/"+id+".pdf", nil, "Cookie", ps.cookie); r.StatusCode() != 404 {
+			t.Errorf("GET /invoices/%s.pdf: %d", id, r.StatusCode())
+		}
+	}
+	if r := h.do("GET", ps.host, "/invoices/inv_2026_0007.pdf", nil); r.StatusCode() != 401 {
+		t.Errorf("PDF without a session: %d", r.StatusCode())
+	}
+	other := h.customer("inv-other", `{"accountId":"acc_7Hq2LmX9"}`)
+	if r := h.do("GET", ps.host, "/invoices/inv_2026_0007.pdf", nil, "Cookie", other.cookie); r.StatusCode() != 401 {
+		t.Errorf("another tenant's cookie: %d", r.StatusCode())
+	}
+	// Invoices of a canceled subscription stay downloadable.
+	if _, err := h.store.UpdateAccount(context.Background(), ps.t.ID, "acc_7Hq2LmX9", func(a *account.Account) ([]*tenants.Event, error) {
+		a.Subscriptions[0].Status = account.SubCanceled
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.do("GET", ps.host, "/invoices/inv_2026_0005.pdf", nil, "Cookie", ps.cookie); r.StatusCode() != 200 {
+		t.Errorf("PDF of a canceled subscription's invoice: %d", r.StatusCode())
+	}
+}

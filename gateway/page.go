@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/portico-billing/portico/gateway/invoicedoc"
 	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/tenants"
@@ -19,7 +20,9 @@ var (
 	//go:embed web/layout.html
 	layoutHTML string
 	//go:embed web/portal.css
-	portalCSS []byte
+	portalOnlyCSS []byte
+	// portalCSS is the stylesheet of every portal page, the invoice page's rules included.
+	portalCSS = append(append(append([]byte{}, portalOnlyCSS...), '\n'), invoicedoc.CSS...)
 
 	layout     = template.Must(template.New("layout").Parse(layoutHTML))
 	cssVersion = func() string { s := sha256.Sum256(portalCSS); return hex.EncodeToString(s[:6]) }()
@@ -30,6 +33,7 @@ type chrome struct {
 	Lang, Title, Subtitle, TenantName string
 	CSSVersion, ThemeVersion, LogoURL string
 	SignOut                           bool
+	NoHeading                         bool // the body brings its own heading
 	CSRFInput                         template.HTML
 	Message                           string
 	Body                              template.HTML

@@ -1,0 +1,266 @@
+// Package invoicedoc renders one invoice as a printable HTML fragment and as a PDF.
+//
+// It owns the invoice document: which facts of an account.Invoice a customer sees (seller, buyer,
+// number, status, dates, lines, subtotal, tax, total, amount paid and remaining), how they are laid
+// out on the invoice page (RenderHTML, a fragment the host wraps in its page layout and styles with
+// invoice.css appended to the portal stylesheet) and in the downloadable PDF (RenderPDF, A4, with
+// the tenant's logo and colours), and the file name the PDF is downloaded as (FileName).
+//
+// Every amount and date goes through plugins/format, so the portal's invoice list, the invoice page
+// and the PDF show the same text. The package is a pure function of its Input: it performs no I/O
+// (the host loads the account, the tenant and the logo bytes), keeps no state between calls and is
+// safe for concurrent use. It does not decide who may see an invoice: the host only passes an
+// invoice of the session's own account; invoices the portal does not show (drafts and others that
+// account.Invoice.Visible rejects) are refused with ErrNotVisible.
+package invoicedoc
+
+import (
+	"cmp"
+	"errors"
+	"strings"
+	"time"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
+
+	"github.com/portico-billing/portico/plugins/format"
+	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/tenants/account"
+)
+
+// Input is everything one invoice document is rendered from. Tenant, Account and Invoice are only
+// read; they may be shared with concurrent renders.
+type Input struct {
+	// Tenant is the seller: its Name heads the document, its Branding colours the PDF.
+	Tenant *tenants.Tenant
+	// Logo is the tenant's logo (PNG, JPEG, GIF or WebP), or nil. RenderPDF places it at the top
+	// left; a logo that cannot be decoded is left out, it never fails the document. RenderHTML does
+	// not use it (the page's top bar already shows the logo).
+	Logo []byte
+	// LogoType is the logo's content type as stored ("image/png", …). The type is recognised from
+	// the bytes themselves; LogoType is only a hint that is not trusted.
+	LogoType string
+	// Account is the buyer: its company details, name and billing email.
+	Account *account.Account
+	// Invoice is the invoice to render, normally an element of Account.Invoices.
+	Invoice *account.Invoice
+	// Locale is the BCP 47 tag that money and dates are formatted in, resolved by the host. When it
+	// is empty the account's locale is used, then the tenant's default locale, then English.
+	Locale string
+	// Now is the time of the render. An issued invoice whose due date (a calendar date) is before
+	// Now's date in UTC and that still has an amount due is shown as Overdue. It is also the PDF's
+	// creation and modification date, so a fixed Now gives byte-identical PDFs. The zero time
+	// disables the overdue check and lets the PDF library stamp the wall clock.
+	Now time.Time
+}
+
+// Errors of RenderHTML and RenderPDF, for errors.Is. Every other error is from writing to w.
+var (
+	// ErrInvalidInput means the Input, its Tenant, its Account or its Invoice is nil.
+	ErrInvalidInput = errors.New("invoicedoc: invalid input")
+	// ErrNotVisible means the invoice has a status the portal never shows to the customer (draft,
+	// scheduled, canceled, …; see account.Invoice.Visible). The host should answer 404.
+	ErrNotVisible = errors.New("invoicedoc: invoice is not visible to the customer")
+)
+
+// doc is the invoice as a person reads it: every value is already formatted text. Both renderers
+// draw from it, so the page and the PDF cannot disagree.
+type doc struct {
+	ID          string // the invoice id, for the PDF link
+	Number      string // the invoice number, or the id when the invoice has none
+	Seller      string
+	Buyer       party
+	Status      string // paid, issued, overdue, void: the CSS class is "status-" + Status
+	StatusLabel string
+	IssueDate   string
+	DueDate     string
+	PaidDate    string
+	Currency    string
+	Lines       []line
+	Subtotal    string
+	Tax         string
+	Total       string
+	Paid        string
+	Remaining   string
+}
+
+// party is the buyer block.
+type party struct {
+	Name    string
+	Address []string // street lines, locality line and country name
+	TaxID   string
+	Email   string
+}
+
+type line struct {
+	Description string
+	Quantity    string
+	UnitPrice   string
+	Amount      string
+}
+
+var statusLabels = map[string]string{
+	account.InvPaid:    "Paid",
+	account.InvIssued:  "Issued",
+	account.InvOverdue: "Overdue",
+	account.InvVoid:    "Void",
+}
+
+// build checks the input and formats the invoice.
+func build(in *Input) (*doc, error) {
+	if in == nil || in.Tenant == nil || in.Account == nil || in.Invoice == nil {
+		return nil, ErrInvalidInput
+	}
+	inv, a := in.Invoice, in.Account
+	if !inv.Visible() {
+		return nil, ErrNotVisible
+	}
+	locale := cmp.Or(in.Locale, a.Locale, in.Tenant.DefaultLocale)
+	cur := a.InvoiceCurrency(inv)
+	money := func(v int64) string { return format.Money(v, cur, locale) }
+
+	d := &doc{
+		ID:        inv.ID,
+		Number:    cmp.Or(inv.Number, inv.ID),
+		Seller:    in.Tenant.Name,
+		Status:    status(inv, in.Now),
+		IssueDate: format.Date(inv.IssueDate, locale),
+		DueDate:   format.Date(inv.DueDate, locale),
+		PaidDate:  format.Date(inv.PaidDate, locale),
+		Currency:  strings.ToUpper(cur),
+		Subtotal:  money(inv.Subtotal),
+		Tax:       money(inv.Tax),
+		Total:     money(inv.Total),
+		Paid:      money(inv.AmountPaid),
+	}
+	d.StatusLabel = statusLabels[d.Status]
+	// A paid or void invoice has nothing left to pay, whatever its amounts say; otherwise the
+	// remainder is what the invoice list shows as remaining.
+	remaining := inv.AmountDue()
+	if d.Status == account.InvPaid || d.Status == account.InvVoid {
+		remaining = 0
+	}
+	d.Remaining = money(remaining)
+
+	d.Buyer.Name = a.Name
+	d.Buyer.Email = a.Email
+	if c := a.Company; c != nil {
+		d.Buyer.Name = cmp.Or(strings.TrimSpace(c.LegalName), a.Name)
+		d.Buyer.TaxID = c.TaxID
+		if c.Address != nil {
+			d.Buyer.Address = addressLines(c.Address)
+		}
+	}
+
+	d.Lines = make([]line, len(inv.Lines))
+	for i, l := range inv.Lines {
+		d.Lines[i] = line{
+			Description: l.Description,
+			Quantity:    format.Number(l.Quantity, locale),
+			UnitPrice:   money(l.UnitAmount),
+			Amount:      money(l.Amount),
+		}
+	}
+	return d, nil
+}
+
+// status is the status the customer sees: the invoice's own, except that an issued invoice past
+// its due date (compared in UTC) with an amount due is overdue, as in the portal's invoice list.
+func status(inv *account.Invoice, now time.Time) string {
+	if inv.Status == account.InvIssued && !now.IsZero() && inv.DueDate != "" && inv.AmountDue() > 0 &&
+		string(inv.DueDate) < now.UTC().Format(time.DateOnly) {
+		return account.InvOverdue
+	}
+	return inv.Status
+}
+
+// usStyle are the countries whose addresses end "City, Region PostalCode".
+var usStyle = map[string]bool{"US": true, "CA": true, "AU": true}
+
+// addressLines returns the lines of a postal address: street lines, the locality line in the
+// country's usual order and the country's English name. It writes addresses as the Billing
+// information section (plugins/billingdetails) does.
+func addressLines(ad *account.Address) []string {
+	var lines []string
+	add := func(s string) {
+		if s = strings.TrimSpace(s); s != "" {
+			lines = append(lines, s)
+		}
+	}
+	add(ad.Line1)
+	add(ad.Line2)
+	switch {
+	case usStyle[ad.Country]:
+		locality := ad.City
+		if ad.Region != "" {
+			if locality != "" {
+				locality += ", "
+			}
+			locality += ad.Region
+		}
+		add(locality + " " + ad.PostalCode)
+	case ad.Country == "GB" || ad.Country == "IE":
+		add(ad.City)
+		add(ad.Region)
+		add(ad.PostalCode)
+	default:
+		add(ad.PostalCode + " " + ad.City)
+	}
+	add(countryName(ad.Country))
+	return lines
+}
+
+var regionNames = display.English.Regions()
+
+// countryName is the English name of an ISO 3166-1 alpha-2 code, or the code itself.
+func countryName(code string) string {
+	if code == "" {
+		return ""
+	}
+	r, err := language.ParseRegion(code)
+	if err != nil || !r.IsCountry() {
+		return code
+	}
+	if name := regionNames.Name(r); name != "" {
+		return name
+	}
+	return code
+}
+
+// maxFileNameStem is the most characters FileName keeps before ".pdf".
+const maxFileNameStem = 100
+
+// FileName returns the name an invoice's PDF is downloaded as, safe to put into a
+// Content-Disposition header as a quoted string and as a file name on any system: the invoice
+// number (the id when there is none) with every character other than an ASCII letter, digit, '-',
+// '_' or '.' replaced by '_', a leading '.' replaced by '_' (no hidden files, no ".."), cut to 100
+// characters, with ".pdf" appended: "GLX-2026-0007" gives "GLX-2026-0007.pdf". An invoice without
+// number and id gives "invoice.pdf".
+func FileName(inv *account.Invoice) string {
+	name := ""
+	if inv != nil {
+		name = cmp.Or(inv.Number, inv.ID)
+	}
+	if name == "" {
+		return "invoice.pdf"
+	}
+	var b strings.Builder
+	b.Grow(min(len(name), maxFileNameStem) + len(".pdf"))
+	n := 0
+	for _, r := range name {
+		if n == maxFileNameStem {
+			break
+		}
+		switch {
+		case r == '.' && n == 0:
+			r = '_'
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+		default:
+			r = '_'
+		}
+		b.WriteRune(r)
+		n++
+	}
+	b.WriteString(".pdf")
+	return b.String()
+}

@@ -1,0 +1,396 @@
+package invoicedoc
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/portico-billing/portico/plugins/format"
+	"github.com/portico-billing/portico/tenants/account"
+)
+
+func renderPDF(t testing.TB, in *Input) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := RenderPDF(&b, in); err != nil {
+		t.Fatalf("RenderPDF: %v", err)
+	}
+	if !bytes.HasPrefix(b.Bytes(), []byte("%PDF-")) {
+		t.Fatalf("output does not start with %%PDF-: %q", b.Bytes()[:min(b.Len(), 16)])
+	}
+	return b.Bytes()
+}
+
+// poppler runs a poppler-utils tool (pdftotext, pdfinfo) on the PDF and returns its output.
+func poppler(t testing.TB, tool string, pdf []byte, args ...string) string {
+	t.Helper()
+	path, err := exec.LookPath(tool)
+	if err != nil {
+		t.Fatalf("%s not found: the PDF tests need poppler-utils (apt-get install poppler-utils; make installs it)", tool)
+	}
+	file := filepath.Join(t.TempDir(), "invoice.pdf")
+	if err := os.WriteFile(file, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(path, append(args, file)...)
+	if tool == "pdftotext" {
+		cmd.Args = append(cmd.Args, "-")
+	}
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || stderr.Len() > 0 {
+		t.Fatalf("%s: %v\n%s", tool, err, stderr.String())
+	}
+	return string(out)
+}
+
+// pdfString is the text of the PDF as pdftotext -layout extracts it, with runs of spaces (and
+// the no-break spaces of amounts, which pdftotext writes as plain spaces) as one space.
+func pdfString(t testing.TB, pdf []byte) string {
+	t.Helper()
+	return squeeze(poppler(t, "pdftotext", pdf, "-layout", "-enc", "UTF-8"))
+}
+
+func squeeze(s string) string {
+	s = strings.NewReplacer("\u00a0", " ", "\u202f", " ").Replace(s)
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.Join(strings.Fields(l), " ")
+	}
+	return strings.Join(lines, "\n")
+}
+
+func TestRenderPDFText(t *testing.T) {
+	t.Parallel()
+	accents := func(in *Input) {
+		in.Account.Company.LegalName = "Zoë Müller-Łódź GmbH"
+		in.Account.Company.Address.City = "Ærø"
+		in.Invoice.Lines[0].Description = "Überweisung für Straße & Co. – Ærø"
+	}
+	currency := func(code string, total int64) func(*Input) {
+		return func(in *Input) {
+			in.Invoice.Currency = code
+			in.Invoice.Total = total
+		}
+	}
+	tests := []struct {
+		name   string
+		locale string
+		modify func(*Input)
+		want   []string
+	}{
+		{name: "example de", locale: "de-DE", want: []string{
+			"GLX-2026-0007", "Overdue", "Acme Cloud Ltd",
+			"Globex Corporation GmbH", "Hauptstraße 12", "3. OG", "10115 Berlin", "Germany",
+			"Tax ID: DE123456789", "Email: billing@globex.example",
+			"Invoice number GLX-2026-0007", "Issue date 1. Okt. 2026", "Due date 31. Okt. 2026",
+			"Description Quantity Unit price Amount",
+			"Seats (Oct 2026) 10 100,00 € 1.000,00 €",
+			"Subtotal 1.000,00 €", "Tax 190,00 €", "Total 1.190,00 €", "Amount paid 0,00 €",
+			"Amount remaining 1.190,00 €", "Page 1 of 1",
+		}},
+		{name: "example en", locale: "en", want: []string{
+			"GLX-2026-0007", "Globex Corporation GmbH", "Hauptstraße 12",
+			"Issue date Oct 1, 2026", "Total €1,190.00", "Amount remaining €1,190.00",
+		}},
+		{name: "accents", locale: "de-DE", modify: accents, want: []string{
+			"Zoë Müller-Łódź GmbH", "Hauptstraße 12", "10115 Ærø", "Überweisung für Straße & Co. – Ærø",
+		}},
+		{name: "JPY", locale: "en", modify: currency("JPY", 123456), want: []string{"Total ¥123,456", "Currency JPY"}},
+		{name: "KWD", locale: "en", modify: currency("KWD", 1234567), want: []string{"Total KWD 1,234.567"}},
+		{name: "EUR fr", locale: "fr", modify: currency("EUR", 1249000), want: []string{"Total 12 490,00 €"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			in := input(t, "inv_2026_0007", tt.locale)
+			if tt.modify != nil {
+				tt.modify(in)
+			}
+			// Every total must be format.Money's text, so the list, the page and the PDF agree.
+			cur := in.Account.InvoiceCurrency(in.Invoice)
+			money := format.Money(in.Invoice.Total, cur, tt.locale)
+			switch cur {
+			case "JPY":
+				if money != "¥123,456" {
+					t.Fatalf("format.Money(JPY) = %q", money)
+				}
+			case "KWD":
+				if !strings.Contains(money, "1,234.567") {
+					t.Fatalf("format.Money(KWD) = %q, want three decimals", money)
+				}
+			}
+			text := pdfString(t, renderPDF(t, in))
+			for _, w := range append(tt.want, "Total "+squeeze(money)) {
+				if !strings.Contains(text, w) {
+					t.Errorf("PDF text lacks %q:\n%s", w, text)
+				}
+			}
+		})
+	}
+}
+
+func TestRenderPDFMetadata(t *testing.T) {
+	t.Parallel()
+	in := input(t, "inv_2026_0007", "de-DE")
+	pdf := renderPDF(t, in)
+	info := poppler(t, "pdfinfo", pdf)
+	for _, w := range []string{"Title:           GLX-2026-0007\n", "Author:          Acme Cloud Ltd\n", "Pages:           1\n", "Page size:       595.28 x 841.89 pts (A4)"} {
+		if !strings.Contains(info, w) {
+			t.Errorf("pdfinfo lacks %q:\n%s", w, info)
+		}
+	}
+	// Deterministic: the same input gives the same bytes, dated Now, compressed.
+	if again := renderPDF(t, in); !bytes.Equal(pdf, again) {
+		t.Errorf("two renders differ (%d and %d bytes)", len(pdf), len(again))
+	}
+	for _, w := range []string{"/CreationDate (D:20261115120000)", "/ModDate (D:20261115120000)", "/Filter /FlateDecode"} {
+		if !bytes.Contains(pdf, []byte(w)) {
+			t.Errorf("PDF lacks %s", w)
+		}
+	}
+	if bytes.Contains(pdf, []byte("Hauptstra")) {
+		t.Error("page content is not compressed")
+	}
+}
+
+func TestRenderPDFLongInvoice(t *testing.T) {
+	t.Parallel()
+	in := input(t, "inv_2026_0007", "en")
+	lines := make([]account.Line, 120)
+	var sum int64
+	for i := range lines {
+		lines[i] = account.Line{Description: fmt.Sprintf("Line item %03d", i+1), Quantity: int64(i + 1), UnitAmount: 100, Amount: int64(i+1) * 100}
+		sum += lines[i].Amount
+	}
+	// One description longer than a page continues on the next.
+	lines[60].Description = strings.Repeat("Very long description of usage. ", 400)
+	in.Invoice.Lines = lines
+	in.Invoice.Subtotal, in.Invoice.Tax, in.Invoice.Total = sum, 0, sum
+	pdf := renderPDF(t, in)
+	raw := poppler(t, "pdftotext", pdf, "-layout", "-enc", "UTF-8")
+	pages := strings.Count(raw, "\f")
+	if pages < 3 {
+		t.Fatalf("%d pages, want at least 3 for 120 lines and a page-long description", pages)
+	}
+	text := squeeze(raw)
+	for _, w := range []string{
+		"Line item 001 1 €1.00 €1.00", "Line item 120 120 €1.00 €120.00",
+		"Total " + format.Money(sum, "EUR", "en"),
+		fmt.Sprintf("Page 1 of %d", pages), fmt.Sprintf("Page %d of %d", pages, pages),
+	} {
+		if !strings.Contains(text, w) {
+			t.Errorf("PDF text lacks %q", w)
+		}
+	}
+	// The table header is repeated on every page.
+	if n := strings.Count(text, "Description Quantity Unit price Amount"); n != pages {
+		t.Errorf("table header on %d pages, want %d", n, pages)
+	}
+	// Every line's description is set in the same type, also the first row of a new page.
+	words := regexp.MustCompile(`<word xMin="[0-9.]+" yMin="([0-9.]+)" xMax="([0-9.]+)" yMax="([0-9.]+)">Line</word>`).
+		FindAllStringSubmatch(poppler(t, "pdftotext", pdf, "-bbox", "-enc", "UTF-8"), -1)
+	if len(words) != 119 {
+		t.Fatalf("found %d words \"Line\", want 119", len(words))
+	}
+	for i, w := range words {
+		if words[0][2] != w[2] || height(t, w) != height(t, words[0]) {
+			t.Errorf("description %d is %s wide and %.2f high, the first %s and %.2f", i+1, w[2], height(t, w), words[0][2], height(t, words[0]))
+		}
+	}
+	// Every line appears, in order.
+	last := -1
+	for i := range 120 {
+		if i == 60 {
+			continue
+		}
+		at := strings.Index(text, fmt.Sprintf("Line item %03d ", i+1))
+		if at <= last {
+			t.Fatalf("line %d at %d, after %d", i+1, at, last)
+		}
+		last = at
+	}
+}
+
+// height is yMax - yMin of a word box matched in TestRenderPDFLongInvoice.
+func height(t testing.TB, m []string) float64 {
+	t.Helper()
+	y0, err0 := strconv.ParseFloat(m[1], 64)
+	y1, err1 := strconv.ParseFloat(m[3], 64)
+	if err0 != nil || err1 != nil {
+		t.Fatalf("word box %q", m[0])
+	}
+	return math.Round((y1-y0)*100) / 100
+}
+
+// logos returns test logos by name, each with whether it decodes.
+func logos(t testing.TB) map[string]struct {
+	data []byte
+	ok   bool
+} {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, 120, 40))
+	for y := range 40 {
+		for x := range 120 {
+			img.Set(x, y, color.NRGBA{uint8(x * 2), 80, uint8(y * 6), uint8(255 - y)})
+		}
+	}
+	var pngBuf, jpegBuf, gifBuf, png16Buf bytes.Buffer
+	if err := png.Encode(&pngBuf, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := jpeg.Encode(&jpegBuf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := gif.Encode(&gifBuf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	deep := image.NewRGBA64(image.Rect(0, 0, 30, 10)) // encoded as 16-bit PNG, which fpdf refuses
+	if err := png.Encode(&png16Buf, deep); err != nil {
+		t.Fatal(err)
+	}
+	webpData, err := os.ReadFile("testdata/logo.webp") // from golang.org/x/image's test data
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pngBuf.Bytes()
+	// A PNG that says it is 100000 × 100000 pixels.
+	bomb := bytes.Clone(p)
+	copy(bomb[16:24], []byte{0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0})
+	type logo = struct {
+		data []byte
+		ok   bool
+	}
+	return map[string]logo{
+		"png":          {p, true},
+		"png 16-bit":   {png16Buf.Bytes(), true},
+		"jpeg":         {jpegBuf.Bytes(), true},
+		"gif":          {gifBuf.Bytes(), true},
+		"webp":         {webpData, true},
+		"truncated":    {p[:len(p)/2], false},
+		"corrupt":      {append(bytes.Clone(p[:33]), bytes.Repeat([]byte{0xAB}, 200)...), false},
+		"corrupt jpeg": {append(bytes.Clone(jpegBuf.Bytes()[:20]), bytes.Repeat([]byte{0xff}, 300)...), false},
+		"huge":         {bomb, false},
+		"svg":          {[]byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`), false},
+		"empty":        {nil, false},
+	}
+}
+
+func TestRenderPDFLogo(t *testing.T) {
+	t.Parallel()
+	for name, l := range logos(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			in := input(t, "inv_2026_0007", "en")
+			in.Logo, in.LogoType = l.data, "image/png" // the stored type is not trusted
+			pdf := renderPDF(t, in)
+			if text := pdfString(t, pdf); !strings.Contains(text, "GLX-2026-0007") || !strings.Contains(text, "Total €1,190.00") {
+				t.Errorf("PDF text:\n%s", text)
+			}
+			if got := bytes.Contains(pdf, []byte("/Subtype /Image")); got != l.ok {
+				t.Errorf("logo embedded = %v, want %v", got, l.ok)
+			}
+		})
+	}
+}
+
+func TestRenderPDFBranding(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		primary, accent string
+		wantText        string // the tenant name's fill colour operator
+		wantRule        string // the accent rule's stroke colour operator
+	}{
+		{"#0b5394", "#e69138", "0.043 0.325 0.580 rg", "0.902 0.569 0.220 RG"},
+		{"", "", "0.122 0.161 0.216 rg", "0.310 0.275 0.898 RG"},          // defaults #1f2937, #4f46e5
+		{"red", "#12345", "0.122 0.161 0.216 rg", "0.310 0.275 0.898 RG"}, // invalid: defaults
+		{"#00FF00", "#0000fF", "0.000 1.000 0.000 rg", "0.000 0.000 1.000 RG"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.primary+tt.accent, func(t *testing.T) {
+			t.Parallel()
+			in := input(t, "inv_2026_0007", "en")
+			in.Tenant.Branding.PrimaryColor, in.Tenant.Branding.AccentColor = tt.primary, tt.accent
+			// Read the colours from the drawing: render as RenderPDF does, without compression.
+			p := newPDF(in, mustBuild(t, in))
+			p.f.SetCompression(false)
+			p.draw(in)
+			var raw bytes.Buffer
+			if err := p.f.Output(&raw); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range []string{tt.wantText, tt.wantRule} {
+				if !bytes.Contains(raw.Bytes(), []byte(w)) {
+					t.Errorf("PDF lacks colour operator %q", w)
+				}
+			}
+		})
+	}
+}
+
+func mustBuild(t testing.TB, in *Input) *doc {
+	t.Helper()
+	d, err := build(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func BenchmarkRenderPDF(b *testing.B) {
+	in := input(b, "inv_2026_0007", "de-DE")
+	logo := logos(b)["png"]
+	in.Logo = logo.data
+	var out bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		out.Reset()
+		if err := RenderPDF(&out, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(out.Len()), "bytes/pdf")
+}
+
+// FuzzRenderPDF checks that RenderPDF never panics and never fails for a visible invoice, whatever
+// its texts and amounts: no input other than those of ErrInvalidInput and ErrNotVisible is refused.
+func FuzzRenderPDF(f *testing.F) {
+	f.Add("Seats (Oct 2026)", "Globex Corporation GmbH", "GLX-2026-0007", int64(119000), int64(10), int64(10000), "EUR")
+	f.Add("Zoë Müller-Łódź – Ærø", "Hauptstraße 12", "Rechnung/7", int64(-1), int64(0), int64(-9223372036854775808), "KWD")
+	f.Add("請求書 😀 \u202e\u200b\x00\n\t", "\xff\xfe", "", int64(9223372036854775807), int64(-9223372036854775808), int64(1), "JPY")
+	f.Add(strings.Repeat("x", 3000), strings.Repeat("W", 500), strings.Repeat("9", 200), int64(1), int64(1), int64(1), "???")
+	f.Add("Zoe\u0308\U00010000\uffff\ufffd", "<script>alert(1)</script>", "\u0308", int64(0), int64(0), int64(0), "")
+	in0 := input(f, "inv_2026_0007", "en")
+	f.Fuzz(func(t *testing.T, desc, legal, number string, total, qty, unit int64, cur string) {
+		a := *in0.Account
+		c := *a.Company
+		c.LegalName = legal
+		a.Company = &c
+		inv := *in0.Invoice
+		inv.Number, inv.Currency = number, cur
+		inv.Total, inv.Subtotal, inv.Tax, inv.AmountPaid = total, unit, qty, total/3
+		inv.Lines = []account.Line{{Description: desc, Quantity: qty, UnitAmount: unit, Amount: total}, {Description: legal}}
+		in := *in0
+		in.Account, in.Invoice = &a, &inv
+		var b bytes.Buffer
+		if err := RenderPDF(&b, &in); err != nil {
+			t.Fatalf("RenderPDF: %v", err)
+		}
+		if !bytes.HasPrefix(b.Bytes(), []byte("%PDF-")) {
+			t.Fatal("not a PDF")
+		}
+	})
+}
