@@ -102,6 +102,11 @@ func (g *Gateway) authed(h apiHandler) fasthttp.RequestHandler {
 			writeProblem(ctx, fasthttp.StatusUnauthorized, "API key is invalid or revoked")
 			return
 		}
+		if ok, wait := g.apiLimit.allow(rec.ID, g.cfg.Now()); !ok {
+			ctx.Response.Header.Set("Retry-After", retryAfter(wait))
+			writeProblem(ctx, fasthttp.StatusTooManyRequests, "rate limit of this API key exceeded; retry after "+retryAfter(wait)+" s")
+			return
+		}
 		h(ctx, t, rec)
 	}
 }

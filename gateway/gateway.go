@@ -42,6 +42,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time (default time.Now); tests move it.
 	Now func() time.Time
+	// Limits bounds redemptions per IP and API requests per key (defaults in Limits).
+	Limits Limits
 	// Metrics receives request metrics (default: none).
 	Metrics *Metrics
 	// Domains verifies custom domains for the API (default: a verifier using the system resolver
@@ -78,6 +80,8 @@ type Gateway struct {
 	api        *router.Router
 
 	scratch sync.Pool // *reqScratch
+
+	redeemLimit, failedTokens, apiLimit *limiter
 }
 
 // reqScratch is per-request working memory, reused through a pool.
@@ -124,6 +128,10 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Domains == nil {
 		g.cfg.Domains = &domains.Verifier{Store: cfg.Store, BaseDomain: cfg.BaseDomain, Logger: cfg.Logger, Now: cfg.Now}
 	}
+	lim := cfg.Limits.withDefaults()
+	g.redeemLimit = newLimiter(lim.RedeemsPerMinute/60, 20)
+	g.failedTokens = newLimiter(lim.FailedTokensPerHour/3600, 10)
+	g.apiLimit = newLimiter(lim.APIPerSecond, 200)
 	g.scratch.New = func() any { return new(reqScratch) }
 	if err := g.syncKeys(); err != nil {
 		return nil, err

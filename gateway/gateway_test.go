@@ -38,15 +38,22 @@ type harness struct {
 	client  *fasthttp.Client
 	now     atomic.Int64 // Unix seconds offset added to the real time
 	metrics *prometheus.Registry
+	limits  Limits
 }
 
 func newHarness(t testing.TB) *harness { return newHarnessOn(t, etcdtest.Prefix(t)) }
 
+// noLimits turns the abuse limits off: tests send many requests from one address.
+var noLimits = Limits{RedeemsPerMinute: -1, FailedTokensPerHour: -1, APIPerSecond: -1}
+
 // newHarnessOn is a gateway on the given prefix: two of them on one prefix are two instances of
 // one installation, each with its own etcd client.
-func newHarnessOn(t testing.TB, prefix string) *harness {
+func newHarnessOn(t testing.TB, prefix string, limits ...Limits) *harness {
 	t.Helper()
-	h := &harness{t: t}
+	h := &harness{t: t, limits: noLimits}
+	if len(limits) > 0 {
+		h.limits = limits[0]
+	}
 	s, err := tenants.Open(context.Background(), tenants.Config{Client: srv.Client(t), Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +64,7 @@ func newHarnessOn(t testing.TB, prefix string) *harness {
 	}
 	h.store = s
 	h.metrics = prometheus.NewRegistry()
-	h.gw, err = New(Config{Store: s, BaseDomain: base, Metrics: NewMetrics(h.metrics),
+	h.gw, err = New(Config{Store: s, BaseDomain: base, Metrics: NewMetrics(h.metrics), Limits: h.limits,
 		Now: func() time.Time { return time.Now().Add(time.Duration(h.now.Load()) * time.Second) }})
 	if err != nil {
 		t.Fatal(err)
@@ -707,10 +714,22 @@ func BenchmarkCustomerPage(b *testing.B) {
 	})
 }
 
+// settle waits until the store's watch has applied every write made so far, so that no
+// invalidation from an earlier write lands in the middle of what a test measures.
+func (h *harness) settle() {
+	h.t.Helper()
+	r, err := h.store.Client().Put(context.Background(), h.store.Prefix()+"state/settle", "x")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	etcdtest.Wait(h.t, 5*time.Second, "watch caught up", func() bool { return h.store.Revision() >= r.Header.Revision })
+}
+
 func TestMetricsCountRequests(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	_, key := h.tenant("metrics")
+	h.settle()
 	_, res, _ := h.createSession(key, `{"accountId":"acc_7Hq2LmX9"}`)
 	_, cookie, _ := h.open(res["sessionUrl"].(string))
 	h.open(res["sessionUrl"].(string))
@@ -790,5 +809,33 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 	_, c3 := session()
 	if pageOn(b, c3) != 200 {
 		t.Fatal("a session started after revoke-all is refused")
+	}
+}
+
+func TestAbuseLimits(t *testing.T) {
+	t.Parallel()
+	h := newHarnessOn(t, etcdtest.Prefix(t), Limits{RedeemsPerMinute: 6000, FailedTokensPerHour: 36, APIPerSecond: 1})
+	_, key := h.tenant("limits") // one API request (PUT account) spent
+	// Guessing tokens: after the burst of failures, even a valid link is refused for a while.
+	for i := range 10 {
+		if r := h.do("GET", "limits."+base, "/s/"+strings.Repeat("A", 42)+string(rune('a'+i)), nil); r.StatusCode() != 404 {
+			t.Fatalf("guess %d: %d", i, r.StatusCode())
+		}
+	}
+	r := h.do("GET", "limits."+base, "/s/"+strings.Repeat("B", 43), nil)
+	if r.StatusCode() != 429 || r.Header.Peek("Retry-After") == nil {
+		t.Fatalf("11th bad token: %d", r.StatusCode())
+	}
+	// The API key's budget: the burst is spent quickly, then 429 with Retry-After and a detail.
+	var limited *fasthttp.Response
+	for range 300 {
+		r := h.do("GET", "api."+base, "/v1/accounts/acc_7Hq2LmX9", nil, "Authorization", "Bearer "+key)
+		if r.StatusCode() == 429 {
+			limited = r
+			break
+		}
+	}
+	if limited == nil || string(limited.Header.Peek("Retry-After")) == "" || !strings.Contains(string(limited.Body()), "rate limit") {
+		t.Fatal("API key never limited")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"errors"
+	"time"
 
 	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/internal/bytesconv"
@@ -145,6 +146,12 @@ func (g *Gateway) customerPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 	}
 }
 
+// tooMany answers 429 with Retry-After.
+func (g *Gateway) tooMany(ctx *fasthttp.RequestCtx, t *tenants.Tenant, wait time.Duration) {
+	ctx.Response.Header.Set("Retry-After", retryAfter(wait))
+	g.errorPage(ctx, t, fasthttp.StatusTooManyRequests, "Too many attempts", "Please wait a little and try again.")
+}
+
 func (g *Gateway) sessionEnded(ctx *fasthttp.RequestCtx, t *tenants.Tenant) {
 	g.errorPage(ctx, t, fasthttp.StatusUnauthorized, "Your session has ended",
 		"For your security, billing portal sessions expire. Please open a new link from "+t.Name+".")
@@ -159,8 +166,20 @@ func (g *Gateway) unavailable(ctx *fasthttp.RequestCtx, t *tenants.Tenant, err e
 // redeem consumes a single-use link and starts a session: 303 to / with the sealed cookie.
 func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []byte) {
 	now := g.cfg.Now()
-	l, err := g.store.RedeemLink(ctx, t.ID, string(token), now, tenants.RedeemInfo{IP: ctx.RemoteIP().String(), UserAgent: string(ctx.UserAgent())})
+	ip := ctx.RemoteIP().String()
+	if blocked, wait := g.failedTokens.blocked(ip, now); blocked {
+		g.tooMany(ctx, t, wait)
+		return
+	}
+	if ok, wait := g.redeemLimit.allow(ip, now); !ok {
+		g.tooMany(ctx, t, wait)
+		return
+	}
+	l, err := g.store.RedeemLink(ctx, t.ID, string(token), now, tenants.RedeemInfo{IP: ip, UserAgent: string(ctx.UserAgent())})
 	g.cfg.Metrics.redeemed(redeemResult(err))
+	if errors.Is(err, tenants.ErrLinkUsed) || errors.Is(err, tenants.ErrLinkExpired) || errors.Is(err, tenants.ErrLinkNotFound) {
+		g.failedTokens.allow(ip, now) // count the failure
+	}
 	switch {
 	case errors.Is(err, tenants.ErrLinkUsed):
 		g.errorPage(ctx, t, fasthttp.StatusGone, "This link has already been used",

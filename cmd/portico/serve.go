@@ -31,6 +31,7 @@ type serveFlags struct {
 	dev, demo, etcdVerbose              bool
 	logLevel                            string
 	shutdownTimeout                     time.Duration
+	limits                              gateway.Limits
 }
 
 func serveCmd(g *globals) *cobra.Command {
@@ -54,6 +55,9 @@ func serveCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&f.dev, "dev", false, "development mode over plain HTTP: cookies without __Host- and Secure (never in production)")
 	fl.BoolVar(&f.demo, "demo", false, "seed the demo tenant once ready and print a portal link and an API key")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.Float64Var(&f.limits.RedeemsPerMinute, "limit-redeems-per-minute", 0, "link redemptions one IP address may attempt per minute (default 60; -1 disables)")
+	fl.Float64Var(&f.limits.FailedTokensPerHour, "limit-failed-tokens-per-hour", 0, "invalid or used tokens one IP address may present per hour (default 30; -1 disables)")
+	fl.Float64Var(&f.limits.APIPerSecond, "limit-api-per-second", 0, "API requests one API key may make per second (default 100; -1 disables)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
 	return cmd
 }
@@ -119,7 +123,7 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	reg.MustRegister(gateway.StoreCollectors(store)...)
 	gw, err := gateway.New(gateway.Config{
 		Store: store, BaseDomain: f.baseDomain, PublicScheme: scheme, PublicPort: port, Dev: f.dev, Logger: log,
-		Metrics: gateway.NewMetrics(reg),
+		Metrics: gateway.NewMetrics(reg), Limits: f.limits,
 	})
 	if err != nil {
 		return err
