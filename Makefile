@@ -20,7 +20,7 @@ build:
 
 ## run: build, start `portico serve` with embedded etcd in ./data, seed the demo tenant, print a link and an API key
 run: build
-	./$(BIN) serve --dev --demo --data-dir ./data
+	./$(BIN) serve --dev --demo --data-dir ./data --webhook-allow-cidr 127.0.0.0/8
 
 ## test: system packages, lint, the whole suite with the race detector, the allocation budgets
 ## without it, and short fuzz runs

@@ -20,6 +20,7 @@ import (
 	"github.com/portico-billing/portico/gateway/domains"
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/session"
+	"github.com/portico-billing/portico/gateway/webhooks"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/valyala/fasthttp"
 )
@@ -42,6 +43,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time (default time.Now); tests move it.
 	Now func() time.Time
+	// Webhooks manages tenants' webhook endpoints for the API (default: none, the routes answer
+	// 501). Its delivery loop (Run) is started by the caller.
+	Webhooks *webhooks.Service
 	// Limits bounds redemptions per IP and API requests per key (defaults in Limits).
 	Limits Limits
 	// Metrics receives request metrics (default: none).
@@ -172,6 +176,17 @@ func (g *Gateway) syncKeys() error {
 	g.keyGen.Store(gen)
 	return nil
 }
+
+// SetWebhooks sets the webhooks service after New (it needs the gateway's keyring); call it before
+// serving.
+func (g *Gateway) SetWebhooks(w *webhooks.Service) { g.cfg.Webhooks = w }
+
+// Keyring returns the gateway's sealing keyring; SyncKeys keeps it current.
+func (g *Gateway) Keyring() *session.Keyring { return &g.keyring }
+
+// SyncKeys reloads the sealing keys if the store's changed (requests do it on their own; a
+// background user of the keyring, such as webhook delivery, calls it periodically).
+func (g *Gateway) SyncKeys() error { return g.syncKeys() }
 
 // Server returns a fasthttp server for the gateway with Portico's limits and error handling.
 func (g *Gateway) Server() *fasthttp.Server {

@@ -1,6 +1,7 @@
 package tenants
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -494,4 +495,134 @@ func (s *Store) CountLinkEmail(ctx context.Context, tenantID, accountID string, 
 		return 0, fmt.Errorf("tenants: counting link emails: %w", ErrConflict)
 	}
 	return int(kvs[0].Version), nil
+}
+
+// ErrCompacted says a listing or watch asked for a revision etcd has compacted away; the caller
+// lists again from the current revision.
+var ErrCompacted = errors.New("tenants: revision compacted")
+
+// AccountSummary is the part of an account document the dashboard's customer search needs.
+type AccountSummary struct {
+	ID, Alias, Name, Email string
+}
+
+// decodeSummary reads id, alias, name and email from an account document without decoding the
+// rest: documents are written by json.Marshal of account.Account, whose first fields are exactly
+// these, so the scan stops at the first other key once id and name were seen. A document in
+// another field order is still read correctly, only further.
+func decodeSummary(b []byte) (AccountSummary, error) {
+	var s AccountSummary
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return s, errors.New("tenants: account document is not a JSON object")
+	}
+	var seenID, seenName bool
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return s, fmt.Errorf("tenants: reading account document: %w", err)
+		}
+		key, _ := t.(string)
+		var dst *string
+		switch key {
+		case "id":
+			dst, seenID = &s.ID, true
+		case "alias":
+			dst = &s.Alias
+		case "name":
+			dst, seenName = &s.Name, true
+		case "email":
+			dst = &s.Email
+		}
+		if dst == nil {
+			if seenID && seenName {
+				break
+			}
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return s, fmt.Errorf("tenants: reading account document: %w", err)
+			}
+			continue
+		}
+		if err := dec.Decode(dst); err != nil {
+			return s, fmt.Errorf("tenants: reading account field %q: %w", key, err)
+		}
+	}
+	return s, nil
+}
+
+// ListAccountSummaries reads up to limit of the tenant's accounts in id order after the id
+// "after", as of revision rev (0: the current revision). It is one ranged Get. next is the id to
+// pass as after for the following page ("" at the end) and atRev the revision read: pass it to
+// the following calls so that a listing in pages is one consistent snapshot. Unreadable
+// documents are skipped.
+func (s *Store) ListAccountSummaries(ctx context.Context, tenantID, after string, limit, rev int64) (out []AccountSummary, next string, atRev int64, err error) {
+	prefix := s.k.accounts(tenantID)
+	from := prefix
+	if after != "" {
+		from = prefix + after + "\x00"
+	}
+	opts := []clientv3.OpOption{clientv3.WithRange(clientv3.GetPrefixRangeEnd(prefix)), clientv3.WithLimit(limit)}
+	if rev > 0 {
+		opts = append(opts, clientv3.WithRev(rev))
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	resp, err := s.c.Get(ctx, from, opts...)
+	if errors.Is(err, rpctypes.ErrCompacted) {
+		return nil, "", 0, fmt.Errorf("listing accounts at revision %d: %w", rev, ErrCompacted)
+	}
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("tenants: listing accounts: %w", wrapEtcd(err))
+	}
+	out = make([]AccountSummary, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		sum, err := decodeSummary(kv.Value)
+		if err != nil {
+			s.log.Warn("tenants: skipping unreadable account", "key", string(kv.Key), "err", err)
+			continue
+		}
+		sum.ID = string(kv.Key[len(prefix):]) // the key is authoritative
+		out = append(out, sum)
+	}
+	if n := len(resp.Kvs); n > 0 && resp.More {
+		next = string(resp.Kvs[n-1].Key[len(prefix):])
+	}
+	return out, next, resp.Header.Revision, nil
+}
+
+// WatchAccountSummaries calls fn for every change of the tenant's accounts after revision rev,
+// in order, with the account id, its new summary (nil when deleted) and the change's revision. It
+// returns when ctx ends (nil), when etcd compacted rev away (ErrCompacted) or when the watch
+// fails otherwise (the caller watches again from the last revision it saw).
+func (s *Store) WatchAccountSummaries(ctx context.Context, tenantID string, rev int64, fn func(id string, sum *AccountSummary, rev int64)) error {
+	prefix := s.k.accounts(tenantID)
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	for resp := range s.c.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
+		if resp.CompactRevision != 0 {
+			return fmt.Errorf("watching accounts from revision %d: %w", rev, ErrCompacted)
+		}
+		if err := resp.Err(); err != nil {
+			return fmt.Errorf("tenants: watching accounts: %w", wrapEtcd(err))
+		}
+		for _, ev := range resp.Events {
+			id := string(ev.Kv.Key[len(prefix):])
+			if ev.Type == clientv3.EventTypeDelete {
+				fn(id, nil, ev.Kv.ModRevision)
+				continue
+			}
+			sum, err := decodeSummary(ev.Kv.Value)
+			if err != nil {
+				s.log.Warn("tenants: skipping unreadable account", "key", string(ev.Kv.Key), "err", err)
+				continue
+			}
+			sum.ID = id
+			fn(id, &sum, ev.Kv.ModRevision)
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("tenants: watching accounts: %w", ErrUnavailable)
 }

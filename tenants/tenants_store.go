@@ -191,6 +191,10 @@ func (s *Store) DeleteTenant(ctx context.Context, idOrSlug string) error {
 		clientv3.OpDelete(s.k.aliases(t.ID), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.links(t.ID), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.idempotencies(t.ID), clientv3.WithPrefix()),
+		clientv3.OpDelete(s.k.p+"webhooks/endpoints/"+t.ID+"/", clientv3.WithPrefix()),
+		clientv3.OpDelete(s.k.p+"webhooks/deliveries/"+t.ID+"/", clientv3.WithPrefix()),
+		clientv3.OpDelete(s.k.p+"audit/"+t.ID+"/", clientv3.WithPrefix()),
+		clientv3.OpDelete(s.k.outbox()+t.ID+"/", clientv3.WithPrefix()),
 	}
 	for _, k := range keys {
 		ops = append(ops, clientv3.OpDelete(s.k.apikey(k.ID)))

@@ -51,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	pf.StringVar(&g.endpoints, "etcd-endpoints", "", "comma-separated etcd client URLs (default: the embedded etcd at 127.0.0.1:2379)")
 	pf.StringVar(&g.prefix, "etcd-prefix", "/portico/", "key prefix of Portico's data in etcd")
 	pf.BoolVar(&g.jsonOut, "json", false, "print results as JSON")
-	root.AddCommand(serveCmd(g), tenantCmd(g), apikeyCmd(g), accountCmd(g), linkCmd(g), domainCmd(g), demoCmd(g), versionCmd(g))
+	root.AddCommand(serveCmd(g), tenantCmd(g), apikeyCmd(g), accountCmd(g), linkCmd(g), domainCmd(g), webhookListenCmd(g), demoCmd(g), versionCmd(g))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(stderr, "portico:", err)
 		return 1

@@ -7,15 +7,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/portico-billing/portico/gateway"
+	"github.com/portico-billing/portico/gateway/webhooks"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -32,6 +35,7 @@ type serveFlags struct {
 	logLevel                            string
 	shutdownTimeout                     time.Duration
 	limits                              gateway.Limits
+	webhookAllow                        []string
 }
 
 func serveCmd(g *globals) *cobra.Command {
@@ -58,6 +62,7 @@ func serveCmd(g *globals) *cobra.Command {
 	fl.Float64Var(&f.limits.RedeemsPerMinute, "limit-redeems-per-minute", 0, "link redemptions one IP address may attempt per minute (default 60; -1 disables)")
 	fl.Float64Var(&f.limits.FailedTokensPerHour, "limit-failed-tokens-per-hour", 0, "invalid or used tokens one IP address may present per hour (default 30; -1 disables)")
 	fl.Float64Var(&f.limits.APIPerSecond, "limit-api-per-second", 0, "API requests one API key may make per second (default 100; -1 disables)")
+	fl.StringSliceVar(&f.webhookAllow, "webhook-allow-cidr", nil, "address ranges webhook deliveries may reach although private or loopback, e.g. 127.0.0.0/8,10.0.0.0/8")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
 	return cmd
 }
@@ -121,6 +126,10 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 		}
 	}
 	reg.MustRegister(gateway.StoreCollectors(store)...)
+	allow, err := parseCIDRs(f.webhookAllow)
+	if err != nil {
+		return err
+	}
 	gw, err := gateway.New(gateway.Config{
 		Store: store, BaseDomain: f.baseDomain, PublicScheme: scheme, PublicPort: port, Dev: f.dev, Logger: log,
 		Metrics: gateway.NewMetrics(reg), Limits: f.limits,
@@ -128,6 +137,29 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	hooks, err := webhooks.New(webhooks.Config{Store: store, Keyring: gw.Keyring(), AllowCIDRs: allow, Logger: log})
+	if err != nil {
+		return err
+	}
+	gw.SetWebhooks(hooks)
+	bg, stopBG := context.WithCancel(context.Background())
+	var bgDone sync.WaitGroup
+	defer func() { stopBG(); bgDone.Wait() }()
+	bgDone.Add(2)
+	go func() { defer bgDone.Done(); hooks.Run(bg) }()
+	go func() { // keep the keyring of background work current when sealing keys rotate
+		defer bgDone.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-bg.Done():
+				return
+			case <-t.C:
+				gw.SyncKeys()
+			}
+		}
+	}()
 	if b, err := json.Marshal(gw.URLs()); err == nil {
 		if err := store.SetMeta(ctx, "public-urls", b); err != nil {
 			return err
@@ -179,4 +211,17 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// parseCIDRs parses --webhook-allow-cidr values.
+func parseCIDRs(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("--webhook-allow-cidr %q: %w", s, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
