@@ -1,11 +1,37 @@
-// Package certs owns Portico's TLS certificates for tenant domains: today the etcd-backed
-// certmagic.Storage ([Storage]) that every gateway instance shares, so a certificate obtained by one
-// instance is served by all and one ACME order per name runs at a time across the cluster; later
-// also the certmagic configuration, the on-demand decision function and HTTP-01 challenge handling
-// for fasthttp.
+// Package certs owns Portico's TLS certificates for tenant domains:
+//
+//   - [Storage], the etcd-backed certmagic.Storage that every gateway instance shares, so a
+//     certificate obtained by one instance is served by all and one ACME order per name runs at a
+//     time across the cluster;
+//   - [Manager], the certmagic configuration of the gateway: on-demand certificates (ECDSA P-256)
+//     from an ACME CA for the names its decision function allows, served through
+//     [Manager.TLSConfig] (which also answers TLS-ALPN-01), renewed by handshakes, with OCSP
+//     staples kept fresh; and HTTP-01 answers for fasthttp ([Manager.HandleHTTPChallenge]).
+//
+// It does not decide which names get certificates: the gateway passes the decision function
+// (tenant slugs and active custom domains, from package tenants' index), and wires the listeners.
+// Sub-package pebbletest runs the Pebble ACME test CA in-process for tests.
 //
 // It owns the etcd keys under its prefix (default "/portico/certs/") and must not touch any other
 // key: tenants, domains and accounts belong to package tenants.
+//
+// # Challenges across instances
+//
+// The instance whose handshake needs a certificate takes the lock "issue_cert_<name>", orders it,
+// and before asking the CA to validate stores the challenge (token and key authorization) in the
+// Storage under acme/<CA>/challenge_tokens/<name>.json (certmagic's distributed solver); the CA's
+// request may reach any instance behind the load balancer. HTTP-01 (port 80): that instance's
+// plain-HTTP listener calls [Manager.HandleHTTPChallenge], which answers from this process's memory
+// if it started the order, else from the Storage. TLS-ALPN-01 (port 443): the HTTPS listener's
+// GetCertificate serves the challenge certificate, built from the same data. The challenge key is
+// deleted when the order's validation ends.
+//
+// # Timeouts
+//
+// A first handshake for a new name waits for issuance (about 0.6 s against the in-process Pebble,
+// seconds against Let's Encrypt, at most 3 minutes by certmagic's bound). In fasthttp the
+// server's ReadTimeout also covers the TLS handshake of a new connection, so it must be longer than
+// the issuance it allows to wait.
 //
 // # Key layout
 //

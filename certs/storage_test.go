@@ -18,7 +18,14 @@ import (
 
 var srv *etcdtest.Server
 
-func TestMain(m *testing.M) { os.Exit(etcdtest.Main(m, &srv)) }
+// TestMain runs the tests against one embedded etcd member, or, in a child process started by
+// startInstance, a gateway instance instead.
+func TestMain(m *testing.M) {
+	if js := os.Getenv(instanceEnv); js != "" {
+		os.Exit(runInstance(js))
+	}
+	os.Exit(etcdtest.Main(m, &srv))
+}
 
 // newStorage returns a Storage on c under prefix, and checks when the test ends that it has no
 // lock state left: every Lock was matched by an Unlock and no gate entry leaked.

@@ -3,9 +3,13 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -65,4 +69,73 @@ func (g *Gateway) RedirectHandler(challenge func(*fasthttp.RequestCtx) bool, htt
 		ctx.Response.Header.Set("Location", b.String())
 		ctx.SetStatusCode(fasthttp.StatusPermanentRedirect)
 	}
+}
+
+// TLSListener wraps ln so that each connection completes its TLS handshake, within
+// handshakeTimeout, on its first read. The handshake is thus not bound by the HTTP server's read
+// timeout: a first handshake for a new name may wait for the certificate's issuance (certmagic
+// allows up to a few minutes), while slow clients of ordinary requests are still cut by the
+// server's timeouts.
+func TLSListener(ln net.Listener, cfg *tls.Config, handshakeTimeout time.Duration) net.Listener {
+	return &tlsListener{Listener: ln, cfg: cfg, timeout: handshakeTimeout}
+}
+
+type tlsListener struct {
+	net.Listener
+	cfg     *tls.Config
+	timeout time.Duration
+}
+
+func (l *tlsListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &tlsConn{Conn: tls.Server(c, l.cfg), raw: c, timeout: l.timeout}, nil
+}
+
+// tlsConn is a server TLS connection that handshakes under its own deadline.
+type tlsConn struct {
+	*tls.Conn
+	raw          net.Conn
+	timeout      time.Duration
+	once         sync.Once
+	hsErr        error
+	readDeadline time.Time
+}
+
+func (c *tlsConn) handshake() error {
+	c.once.Do(func() {
+		c.raw.SetDeadline(time.Now().Add(c.timeout))
+		c.hsErr = c.Conn.Handshake()
+		c.raw.SetDeadline(time.Time{})
+		c.raw.SetReadDeadline(c.readDeadline)
+	})
+	return c.hsErr
+}
+
+func (c *tlsConn) SetReadDeadline(t time.Time) error {
+	c.readDeadline = t
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *tlsConn) Read(b []byte) (int, error) {
+	if err := c.handshake(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(b)
+}
+
+func (c *tlsConn) Write(b []byte) (int, error) {
+	if err := c.handshake(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(b)
+}
+
+// HTTPSServer is Server for the TLS listener: the same handler with Strict-Transport-Security.
+func (g *Gateway) HTTPSServer() *fasthttp.Server {
+	s := g.Server()
+	s.Handler = g.HSTSHandler(g.Handler)
+	return s
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-billing/portico/certs/pebbletest"
 	"github.com/portico-billing/portico/internal/dnstest"
 	"github.com/portico-billing/portico/internal/etcdtest"
 )
@@ -252,5 +254,63 @@ func TestServeLifecycle(t *testing.T) {
 	var errb bytes.Buffer
 	if code := run([]string{"--etcd-endpoints", fmt.Sprintf("http://127.0.0.1:%d", ports[0]), "--json", "tenant", "list"}, io.Discard, &errb); code != 0 {
 		t.Fatalf("tenant list against the served etcd: %s", errb.String())
+	}
+}
+
+// TestServeHTTPS runs the binary with --https-addr against Pebble: the demo tenant's host gets a
+// certificate on its first handshake, plain HTTP redirects, and HTTPS answers carry HSTS.
+func TestServeHTTPS(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "portico")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ports := make([]int, 5)
+	for i := range ports {
+		ports[i], _ = etcdtest.FreePort()
+	}
+	httpPort, tlsPort := ports[2], ports[3]
+	p := pebbletest.Start(t, pebbletest.Options{HTTPPort: httpPort, TLSPort: tlsPort})
+	p.AddHost("demo.portal.localhost")
+	root := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(root, p.DirectoryCA(), 0o600)
+	cmd := exec.Command(bin, "serve", "--demo", "--data-dir", t.TempDir(),
+		"--etcd-listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--etcd-peer-listen", fmt.Sprintf("127.0.0.1:%d", ports[1]),
+		"--http-addr", fmt.Sprintf("127.0.0.1:%d", httpPort), "--https-addr", fmt.Sprintf("127.0.0.1:%d", tlsPort),
+		"--admin-addr", fmt.Sprintf("127.0.0.1:%d", ports[4]), "--public-port", fmt.Sprint(tlsPort),
+		"--acme-ca", p.DirectoryURL(), "--acme-ca-root", root, "--acme-email", "ops@portico.test")
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	etcdtest.Wait(t, 30*time.Second, "demo link printed", func() bool { return strings.Contains(stdout.String(), "pk_") })
+	link := regexp.MustCompile(`https://demo\.portal\.localhost:\d+/s/\S+`).FindString(stdout.String())
+	if link == "" {
+		t.Fatalf("no https link printed:\n%s\n%s", stdout.String(), stderr.String())
+	}
+	client := &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: p.IssuerPool()},
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				_, port, _ := net.SplitHostPort(addr)
+				return (&net.Dialer{}).DialContext(ctx, "tcp", "127.0.0.1:"+port)
+			},
+		},
+	}
+	resp, err := client.Get(link)
+	if err != nil {
+		t.Fatalf("GET %s: %v\n%s", link, err, stderr.String())
+	}
+	if resp.StatusCode != 303 || resp.TLS == nil || resp.TLS.PeerCertificates[0].VerifyHostname("demo.portal.localhost") != nil || resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Fatalf("redeem over HTTPS: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, err = client.Get(fmt.Sprintf("http://demo.portal.localhost:%d/anything", httpPort))
+	if err != nil || resp.StatusCode != 308 || resp.Header.Get("Location") != fmt.Sprintf("https://demo.portal.localhost:%d/anything", tlsPort) {
+		t.Fatalf("plain HTTP: %v %v", err, resp)
 	}
 }

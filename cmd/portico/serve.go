@@ -17,12 +17,15 @@ import (
 	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/portico-billing/portico/certs"
 	"github.com/portico-billing/portico/gateway"
+	"github.com/portico-billing/portico/gateway/domains"
 	"github.com/portico-billing/portico/gateway/webhooks"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
+	"github.com/valyala/fasthttp"
 	"google.golang.org/grpc"
 )
 
@@ -36,6 +39,9 @@ type serveFlags struct {
 	shutdownTimeout                     time.Duration
 	limits                              gateway.Limits
 	webhookAllow                        []string
+	httpsAddr, acmeCA, acmeEmail        string
+	acmeRoot, dnsResolver, domainTarget string
+	reverify                            time.Duration
 }
 
 func serveCmd(g *globals) *cobra.Command {
@@ -63,6 +69,13 @@ func serveCmd(g *globals) *cobra.Command {
 	fl.Float64Var(&f.limits.FailedTokensPerHour, "limit-failed-tokens-per-hour", 0, "invalid or used tokens one IP address may present per hour (default 30; -1 disables)")
 	fl.Float64Var(&f.limits.APIPerSecond, "limit-api-per-second", 0, "API requests one API key may make per second (default 100; -1 disables)")
 	fl.StringSliceVar(&f.webhookAllow, "webhook-allow-cidr", nil, "address ranges webhook deliveries may reach although private or loopback, e.g. 127.0.0.0/8,10.0.0.0/8")
+	fl.StringVar(&f.httpsAddr, "https-addr", "", "HTTPS listener with on-demand certificates (e.g. :443); plain HTTP then only answers ACME challenges and redirects")
+	fl.StringVar(&f.acmeCA, "acme-ca", "https://acme-v02.api.letsencrypt.org/directory", "ACME directory URL (Let's Encrypt staging: https://acme-staging-v02.api.letsencrypt.org/directory)")
+	fl.StringVar(&f.acmeEmail, "acme-email", "", "contact email of the ACME account")
+	fl.StringVar(&f.acmeRoot, "acme-ca-root", "", "PEM file of the root that signs the ACME directory's TLS certificate (for a private CA)")
+	fl.StringVar(&f.dnsResolver, "dns-resolver", "", "DNS server (host:port) to verify custom domains with (default: the system resolver)")
+	fl.StringVar(&f.domainTarget, "domain-target", "", "CNAME target custom domains must point at (default <slug>.<base-domain>)")
+	fl.DurationVar(&f.reverify, "domain-reverify-interval", time.Hour, "how often every custom domain's DNS is checked again")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
 	return cmd
 }
@@ -116,14 +129,22 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	scheme, port := f.publicScheme, f.publicPort
 	if scheme == "" {
 		scheme = "https"
-		if f.dev {
+		if f.dev && f.httpsAddr == "" {
 			scheme = "http"
 		}
 	}
 	if port == 0 && f.dev {
-		if _, p, err := net.SplitHostPort(f.httpAddr); err == nil {
+		addr := f.httpAddr
+		if f.httpsAddr != "" {
+			addr = f.httpsAddr
+		}
+		if _, p, err := net.SplitHostPort(addr); err == nil {
 			port, _ = strconv.Atoi(p)
 		}
+	}
+	verifier := &domains.Verifier{Store: store, BaseDomain: f.baseDomain, Target: f.domainTarget, Interval: f.reverify, Logger: log}
+	if f.dnsResolver != "" {
+		verifier.Resolver = domains.NewResolver(f.dnsResolver)
 	}
 	reg.MustRegister(gateway.StoreCollectors(store)...)
 	allow, err := parseCIDRs(f.webhookAllow)
@@ -132,7 +153,7 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	}
 	gw, err := gateway.New(gateway.Config{
 		Store: store, BaseDomain: f.baseDomain, PublicScheme: scheme, PublicPort: port, Dev: f.dev, Logger: log,
-		Metrics: gateway.NewMetrics(reg), Limits: f.limits,
+		Metrics: gateway.NewMetrics(reg), Limits: f.limits, Domains: verifier,
 	})
 	if err != nil {
 		return err
@@ -145,8 +166,9 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	var bgDone sync.WaitGroup
 	defer func() { stopBG(); bgDone.Wait() }()
-	bgDone.Add(2)
+	bgDone.Add(3)
 	go func() { defer bgDone.Done(); hooks.Run(bg) }()
+	go func() { defer bgDone.Done(); verifier.Run(bg) }()
 	go func() { // keep the keyring of background work current when sealing keys rotate
 		defer bgDone.Done()
 		t := time.NewTicker(time.Second)
@@ -173,7 +195,27 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 		return fmt.Errorf("listening on %s: %w", f.httpAddr, err)
 	}
 	srv := gw.Server()
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
+	var httpsSrv *fasthttp.Server
+	if f.httpsAddr != "" {
+		mgr, err := startTLS(store, gw, f, log)
+		if err != nil {
+			return err
+		}
+		defer mgr.Close()
+		tln, err := net.Listen("tcp", f.httpsAddr)
+		if err != nil {
+			return fmt.Errorf("listening on %s: %w", f.httpsAddr, err)
+		}
+		httpsPort := tln.Addr().(*net.TCPAddr).Port
+		if port != 0 {
+			httpsPort = port
+		}
+		httpsSrv = gw.HTTPSServer()
+		srv.Handler = gw.RedirectHandler(mgr.HandleHTTPChallenge, httpsPort)
+		go func() { errc <- httpsSrv.Serve(gateway.TLSListener(tln, mgr.TLSConfig(), 3*time.Minute)) }()
+		log.Info("HTTPS with on-demand certificates", "https", tln.Addr().String(), "acme", f.acmeCA)
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	var admin *http.Server
 	if f.adminAddr != "" {
@@ -206,6 +248,11 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	if err := srv.ShutdownWithContext(sctx); err != nil {
 		log.Warn("shutdown did not finish in time", "err", err)
 	}
+	if httpsSrv != nil {
+		if err := httpsSrv.ShutdownWithContext(sctx); err != nil {
+			log.Warn("HTTPS shutdown did not finish in time", "err", err)
+		}
+	}
 	if admin != nil {
 		admin.Shutdown(sctx)
 	}
@@ -224,4 +271,20 @@ func parseCIDRs(list []string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// startTLS builds the certificate manager: certificates and ACME locks in etcd, shared by every
+// instance; on-demand issuance for the names the gateway decides it serves.
+func startTLS(store *tenants.Store, gw *gateway.Gateway, f *serveFlags, log *slog.Logger) (*certs.Manager, error) {
+	st, err := certs.NewStorage(certs.StorageConfig{Client: store.Client(), Prefix: store.Prefix() + "certs/"})
+	if err != nil {
+		return nil, err
+	}
+	var root []byte
+	if f.acmeRoot != "" {
+		if root, err = os.ReadFile(f.acmeRoot); err != nil {
+			return nil, fmt.Errorf("reading --acme-ca-root: %w", err)
+		}
+	}
+	return certs.New(certs.Config{Storage: st, CA: f.acmeCA, CARoot: root, Email: f.acmeEmail, Decide: gw.Decide, Logger: log})
 }
