@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +29,9 @@ var version = "dev"
 type globals struct {
 	endpoints string
 	prefix    string
+	// etcd transport security and authentication
+	etcdCert, etcdKey, etcdCA string
+	etcdUser, etcdPassword    string
 	jsonOut   bool
 	stdout    io.Writer
 	stderr    io.Writer
@@ -51,6 +56,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	pf.StringVar(&g.endpoints, "etcd-endpoints", "", "comma-separated etcd client URLs (default: the embedded etcd at 127.0.0.1:2379)")
 	pf.StringVar(&g.prefix, "etcd-prefix", "/portico/", "key prefix of Portico's data in etcd")
 	pf.BoolVar(&g.jsonOut, "json", false, "print results as JSON")
+	pf.StringVar(&g.etcdCert, "etcd-cert", "", "client certificate (PEM) for etcd over TLS")
+	pf.StringVar(&g.etcdKey, "etcd-key", "", "key of --etcd-cert (PEM)")
+	pf.StringVar(&g.etcdCA, "etcd-ca", "", "CA bundle (PEM) that signs the etcd servers' certificates")
+	pf.StringVar(&g.etcdUser, "etcd-user", "", "etcd user (with etcd auth enabled)")
+	pf.StringVar(&g.etcdPassword, "etcd-password", "", "password of --etcd-user (better: PORTICO_ETCD_PASSWORD)")
 	root.AddCommand(serveCmd(g), tenantCmd(g), apikeyCmd(g), accountCmd(g), linkCmd(g), domainCmd(g), webhookListenCmd(g), demoCmd(g), versionCmd(g))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(stderr, "portico:", err)
@@ -93,7 +103,14 @@ func (g *globals) endpointList() []string {
 // connect opens an etcd client and the store for a command-line tool; dial adds gRPC options
 // (the server's etcd client metrics).
 func (g *globals) connect(ctx context.Context, endpoints []string, dial ...grpc.DialOption) (*tenants.Store, func(), error) {
-	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), DialOptions: dial})
+	tlsCfg, err := g.etcdTLS()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := clientv3.New(clientv3.Config{
+		Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), DialOptions: dial,
+		TLS: tlsCfg, Username: g.etcdUser, Password: g.etcdPassword,
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("connecting to etcd %v: %w", endpoints, err)
 	}
@@ -109,6 +126,33 @@ func (g *globals) connect(ctx context.Context, endpoints []string, dial ...grpc.
 		return nil, nil, err
 	}
 	return s, func() { s.Close(); c.Close() }, nil
+}
+
+// etcdTLS builds the client TLS configuration from --etcd-cert, --etcd-key and --etcd-ca, or nil
+// when none is given (plain connections).
+func (g *globals) etcdTLS() (*tls.Config, error) {
+	if g.etcdCert == "" && g.etcdKey == "" && g.etcdCA == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if g.etcdCert != "" || g.etcdKey != "" {
+		cert, err := tls.LoadX509KeyPair(g.etcdCert, g.etcdKey)
+		if err != nil {
+			return nil, fmt.Errorf("loading --etcd-cert and --etcd-key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	if g.etcdCA != "" {
+		pem, err := os.ReadFile(g.etcdCA)
+		if err != nil {
+			return nil, fmt.Errorf("reading --etcd-ca: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--etcd-ca %s holds no PEM certificate", g.etcdCA)
+		}
+	}
+	return cfg, nil
 }
 
 // withStore runs fn with a connected store.
