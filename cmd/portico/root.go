@@ -32,9 +32,9 @@ type globals struct {
 	// etcd transport security and authentication
 	etcdCert, etcdKey, etcdCA string
 	etcdUser, etcdPassword    string
-	jsonOut   bool
-	stdout    io.Writer
-	stderr    io.Writer
+	jsonOut                   bool
+	stdout                    io.Writer
+	stderr                    io.Writer
 }
 
 // run executes the command line and returns the process exit code.
