@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -108,4 +110,52 @@ func (s *Store) Meta(ctx context.Context, name string) ([]byte, error) {
 		return nil, nil
 	}
 	return resp.Kvs[0].Value, nil
+}
+
+// SealKeyOverlap is how long a replaced sealing key must keep opening what it sealed: sessions
+// (at most MaxSessionTTL) and remembered idempotent responses (IdempotencyTTL).
+const SealKeyOverlap = IdempotencyTTL
+
+// RotateSealKey adds a new sealing key, which becomes the one that seals on every instance as the
+// watch delivers it; the older keys keep opening cookies until they are retired.
+func (s *Store) RotateSealKey(ctx context.Context, now time.Time) (SealKey, error) {
+	k := SealKey{ID: "k" + strconv.FormatInt(now.UnixNano(), 36), Key: make([]byte, 32), CreatedAt: now.UTC()}
+	rand.Read(k.Key)
+	b, _ := json.Marshal(k)
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	resp, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(s.k.sealkey(k.ID)), "=", 0)).
+		Then(clientv3.OpPut(s.k.sealkey(k.ID), string(b))).Commit()
+	if err != nil {
+		return SealKey{}, fmt.Errorf("tenants: rotating sealing key: %w", wrapEtcd(err))
+	}
+	if !resp.Succeeded {
+		return SealKey{}, fmt.Errorf("rotating sealing key: %w", ErrConflict)
+	}
+	return k, nil
+}
+
+// ErrKeyInUse refuses to retire a sealing key that may still be needed.
+var ErrKeyInUse = errors.New("tenants: sealing key is still in use")
+
+// RetireSealKey deletes a replaced sealing key once its successor has sealed for SealKeyOverlap
+// (unless force): cookies it sealed have expired by then. It never retires the newest key.
+// Secrets sealed with it elsewhere (webhook endpoints) must have been re-sealed first.
+func (s *Store) RetireSealKey(ctx context.Context, id string, now time.Time, force bool) error {
+	keys := s.SealKeys() // newest first
+	idx := slices.IndexFunc(keys, func(k SealKey) bool { return k.ID == id })
+	switch {
+	case idx < 0:
+		return fmt.Errorf("retiring sealing key %q: %w", id, ErrKeyNotFound)
+	case idx == 0:
+		return fmt.Errorf("retiring sealing key %q: %w: it is the newest key; rotate first", id, ErrKeyInUse)
+	case !force && now.Sub(keys[idx-1].CreatedAt) < SealKeyOverlap:
+		return fmt.Errorf("retiring sealing key %q: %w: its successor is younger than %v (cookies and idempotent replies it sealed may still be live)", id, ErrKeyInUse, SealKeyOverlap)
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	if _, err := s.c.Delete(ctx, s.k.sealkey(id)); err != nil {
+		return fmt.Errorf("tenants: retiring sealing key %q: %w", id, wrapEtcd(err))
+	}
+	return nil
 }

@@ -21,6 +21,9 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/certs/pebbletest"
+	"github.com/portico-billing/portico/gateway/session"
+	"github.com/portico-billing/portico/gateway/webhooks"
+	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/internal/dnstest"
 	"github.com/portico-billing/portico/internal/etcdtest"
 )
@@ -312,5 +315,68 @@ func TestServeHTTPS(t *testing.T) {
 	resp, err = client.Get(fmt.Sprintf("http://demo.portal.localhost:%d/anything", httpPort))
 	if err != nil || resp.StatusCode != 308 || resp.Header.Get("Location") != fmt.Sprintf("https://demo.portal.localhost:%d/anything", tlsPort) {
 		t.Fatalf("plain HTTP: %v %v", err, resp)
+	}
+}
+
+// TestSealKeyRotation rotates the sealing key under a running installation: cookies sealed before
+// keep working, webhook secrets survive the old key's retirement.
+func TestSealKeyRotation(t *testing.T) {
+	p := etcdtest.Prefix(t)
+	ctx := context.Background()
+	s, done, err := (&globals{prefix: p, stderr: io.Discard}).connect(ctx, []string{srv.Endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	if err := s.EnsureSealKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tn, err := s.CreateTenant(ctx, &tenants.Tenant{Slug: "rot", Name: "Rot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := keyring(s)
+	cookie, _ := old.Seal(tn.ID, &session.Session{ID: []byte("ps_x"), AccountID: []byte("a"), Expires: time.Now().Add(time.Hour).Unix()})
+	svc, _ := webhooks.New(webhooks.Config{Store: s, Keyring: old, AllowHTTP: true})
+	ep, secret, err := svc.CreateEndpoint(ctx, tn.ID, webhooks.EndpointRequest{URL: "https://hooks.example/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldID := s.SealKeys()[0].ID
+	mustCLI(t, p, "sealkey", "rotate")
+	etcdtest.Wait(t, 5*time.Second, "new key watched", func() bool { return len(s.SealKeys()) == 2 })
+	ring, _ := keyring(s)
+	var sc session.Scratch
+	var out session.Session
+	if err := ring.Open(tn.ID, []byte(cookie), time.Now().Unix(), &sc, &out); err != nil {
+		t.Fatalf("cookie of the old key after rotation: %v", err)
+	}
+	if c2, _ := ring.Seal(tn.ID, &out); strings.HasPrefix(c2, oldID+".") {
+		t.Fatal("new cookies still sealed with the old key")
+	}
+	// Retiring right away is refused; with --force it re-seals the webhook secret first.
+	if code, _, errs := cli(t, p, "sealkey", "retire", oldID); code == 0 || !strings.Contains(errs, "still in use") {
+		t.Fatalf("early retire: %d %s", code, errs)
+	}
+	mustCLI(t, p, "sealkey", "retire", "--force", oldID)
+	etcdtest.Wait(t, 5*time.Second, "old key gone", func() bool { return len(s.SealKeys()) == 1 })
+	ring, _ = keyring(s)
+	svc2, _ := webhooks.New(webhooks.Config{Store: s, Keyring: ring, AllowHTTP: true})
+	id, err := svc2.SendTest(ctx, tn.ID, ep.ID)
+	if err != nil || id == "" {
+		t.Fatalf("endpoint after retire: %v", err)
+	}
+	// The stored secret opens with the remaining key and is the one handed out at creation.
+	raw, err := s.Client().Get(ctx, p+"webhooks/endpoints/"+tn.ID+"/"+ep.ID)
+	if err != nil || len(raw.Kvs) != 1 {
+		t.Fatalf("endpoint record: %v", err)
+	}
+	var rec struct {
+		Secret []byte `json:"secret"`
+	}
+	json.Unmarshal(raw.Kvs[0].Value, &rec)
+	key, err := ring.OpenBytes("portico-webhook-secret/"+tn.ID+"/"+ep.ID, rec.Secret)
+	if err != nil || webhooks.FormatSecret(key) != secret {
+		t.Fatalf("re-sealed secret: %v", err)
 	}
 }

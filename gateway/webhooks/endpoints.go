@@ -472,3 +472,38 @@ func (s *Service) signingKeys(r *endpointRecord, now time.Time) ([][]byte, error
 	}
 	return keys, nil
 }
+
+// ResealSecrets seals every endpoint secret of the tenants again with the keyring's newest key, so
+// that an older sealing key can be retired. It returns how many endpoints it re-sealed.
+func (s *Service) ResealSecrets(ctx context.Context, tenantIDs []string) (int, error) {
+	n := 0
+	for _, tid := range tenantIDs {
+		recs, err := s.endpointRecords(ctx, tid)
+		if err != nil {
+			return n, err
+		}
+		for _, r := range recs {
+			_, err := s.updateEndpoint(ctx, tid, r.ID, func(rec *endpointRecord) error {
+				ad := secretAD(tid, rec.ID)
+				for _, p := range []*[]byte{&rec.Secret, &rec.PreviousSecret} {
+					if len(*p) == 0 {
+						continue
+					}
+					key, err := s.kr.OpenBytes(ad, *p)
+					if err != nil {
+						return fmt.Errorf("webhooks: opening secret of %s: %w", rec.ID, err)
+					}
+					if *p, err = s.kr.SealBytes(ad, key); err != nil {
+						return fmt.Errorf("webhooks: sealing secret of %s: %w", rec.ID, err)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return n, fmt.Errorf("webhooks: re-sealing endpoint %s: %w", r.ID, err)
+			}
+			n++
+		}
+	}
+	return n, nil
+}
