@@ -23,9 +23,9 @@ import (
 	"github.com/portico-billing/portico/certs/pebbletest"
 	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/gateway/webhooks"
-	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/internal/dnstest"
 	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/tenants"
 )
 
 var srv *etcdtest.Server
