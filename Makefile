@@ -9,7 +9,9 @@ FUZZTIME_LONG ?= 2m
 FUZZ_TARGETS := \
 	./gateway/session:FuzzOpen \
 	./plugins/format:FuzzMoney \
-	./gateway/invoicedoc:FuzzRenderPDF
+	./gateway/invoicedoc:FuzzRenderPDF \
+	./tenants/account:FuzzDecode \
+	./gateway:FuzzNormalizeHost
 
 .PHONY: all build run test deps unit allocs fuzz-short fuzz lint bench clean
 

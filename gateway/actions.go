@@ -138,7 +138,7 @@ func (g *Gateway) renderAction(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 	if err := layout.ExecuteTemplate(&out, "page", c); err != nil {
 		g.log.Error("gateway: rendering action layout", "err", err)
 	}
-	setPortalHeaders(ctx)
+	setPortalHeaders(ctx, t)
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("text/html; charset=utf-8")

@@ -259,7 +259,7 @@ func normalizeHost(dst, host []byte) []byte {
 	if len(host) > 0 && host[0] == '[' { // IPv6 literal: never a tenant
 		return append(dst, host...)
 	}
-	if i := bytes.LastIndexByte(host, ':'); i >= 0 {
+	if i := bytes.IndexByte(host, ':'); i >= 0 { // a host name never holds a colon: what follows is the port
 		host = host[:i]
 	}
 	host = bytes.TrimSuffix(host, []byte("."))

@@ -839,3 +839,24 @@ func TestAbuseLimits(t *testing.T) {
 		t.Fatal("API key never limited")
 	}
 }
+
+// FuzzNormalizeHost: any Host header gives a lower-case name without a port, never longer than the
+// scratch buffer, and never panics.
+func FuzzNormalizeHost(f *testing.F) {
+	for _, s := range []string{"Acme.Portal.Test:8080", "api.portal.test.", "[::1]:443", "", ":", "a:b:c", strings.Repeat("x", 300)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		var buf [256]byte
+		got := normalizeHost(buf[:0], []byte(host))
+		if len(got) > len(buf) {
+			t.Fatalf("normalized host longer than its buffer: %d", len(got))
+		}
+		if host != "" && host[0] == '[' {
+			return
+		}
+		if bytes.ContainsAny(got, "ABCDEFGHIJKLMNOPQRSTUVWXYZ:") {
+			t.Fatalf("normalizeHost(%q) = %q", host, got)
+		}
+	})
+}

@@ -54,7 +54,7 @@ func (g *Gateway) invoicePage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 	if err := layout.ExecuteTemplate(&out, "page", c); err != nil {
 		g.log.Error("gateway: rendering invoice layout", "err", err)
 	}
-	setPortalHeaders(ctx)
+	setPortalHeaders(ctx, t)
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	ctx.SetContentType("text/html; charset=utf-8")
 	ctx.SetBody(out.Bytes())
@@ -79,7 +79,7 @@ func (g *Gateway) invoicePDF(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *re
 		g.errorPage(ctx, t, fasthttp.StatusInternalServerError, "Something went wrong", "The PDF could not be made. Please try again in a moment.")
 		return
 	}
-	setPortalHeaders(ctx)
+	setPortalHeaders(ctx, t)
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	ctx.Response.Header.Set("Content-Disposition", `attachment; filename="`+invoicedoc.FileName(in.Invoice)+`"`)
 	ctx.SetContentType("application/pdf")

@@ -190,7 +190,7 @@ func (g *Gateway) errorPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, status 
 	if err := layout.ExecuteTemplate(&out, "message", c); err != nil {
 		g.log.Error("gateway: rendering message page", "err", err)
 	}
-	setPortalHeaders(ctx)
+	setPortalHeaders(ctx, t)
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("text/html; charset=utf-8")
 	ctx.SetBody(out.Bytes())

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/portico-billing/portico/gateway/session"
@@ -13,19 +14,35 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// Security headers of every portal response. The page runs no script at all; it can be framed by
-// nobody; it never leaks its URL (which may hold a link token) to another site.
-const (
-	headerCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
-		"frame-ancestors 'none'; base-uri 'none'"
-)
+// Security headers of every portal response. The page runs no script at all; it can be framed
+// only by the origins the tenant allows (by nobody unless it says so); it never leaks its URL
+// (which may hold a link token) to another site.
+const headerCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors "
 
-func setPortalHeaders(ctx *fasthttp.RequestCtx) {
+// cspFor is the tenant's Content-Security-Policy, built once per tenant revision (memo slot 1).
+func cspFor(t *tenants.Tenant) string {
+	if t == nil {
+		return headerCSP + "'none'"
+	}
+	if v, ok := t.Memo[1].Load().(string); ok {
+		return v
+	}
+	v := headerCSP + "'none'"
+	if len(t.FrameAncestors) > 0 {
+		v = headerCSP + strings.Join(t.FrameAncestors, " ")
+	}
+	t.Memo[1].Store(v)
+	return v
+}
+
+func setPortalHeaders(ctx *fasthttp.RequestCtx, t *tenants.Tenant) {
 	h := &ctx.Response.Header
-	h.Set("Content-Security-Policy", headerCSP)
+	h.Set("Content-Security-Policy", cspFor(t))
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
+	if t == nil || len(t.FrameAncestors) == 0 {
+		h.Set("X-Frame-Options", "DENY")
+	}
 }
 
 // servePortal serves a tenant's portal host.
@@ -131,7 +148,7 @@ func (g *Gateway) customerPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 		}
 		storePage(snap, t, s, day, p)
 	}
-	setPortalHeaders(ctx)
+	setPortalHeaders(ctx, t)
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	if !g.store.Watching() {
 		// The watch is down (etcd unreachable): this page may be behind the tenant's data.
@@ -220,7 +237,7 @@ func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []by
 	c.SetSameSite(fasthttp.CookieSameSiteLaxMode)
 	c.SetMaxAge(int(l.SessionTTL.D().Seconds()))
 	ctx.Response.Header.SetCookie(c)
-	setPortalHeaders(ctx)
+	setPortalHeaders(ctx, t)
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	ctx.Response.Header.Set("Location", "/")
 	ctx.SetStatusCode(fasthttp.StatusSeeOther)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -49,9 +50,12 @@ type Tenant struct {
 	DefaultLocale string `json:"defaultLocale,omitempty"`
 	// PaymentSetupURL is the tenant's page where a customer adds a payment method (Portico never
 	// sees card numbers); empty hides "Add payment method". It must be https.
-	PaymentSetupURL string    `json:"paymentSetupUrl,omitempty"`
-	CreatedAt       time.Time `json:"createdAt"`
-	UpdatedAt       time.Time `json:"updatedAt"`
+	PaymentSetupURL string `json:"paymentSetupUrl,omitempty"`
+	// FrameAncestors are the origins allowed to embed the portal in a frame ("https://app.acme.com");
+	// empty (the default) forbids framing.
+	FrameAncestors []string  `json:"frameAncestors,omitempty"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
 
 	// Revision is the etcd ModRevision the record was read at; set by the store.
 	Revision int64 `json:"-"`
@@ -137,6 +141,14 @@ var reservedSlugs = map[string]bool{
 // ValidSlug reports whether s can be a tenant slug: a lower-case DNS label Portico does not reserve.
 func ValidSlug(s string) bool { return slugRE.MatchString(s) && !reservedSlugs[s] }
 
+// ValidOrigin reports whether s is an https origin: scheme and host (and port), nothing else, with
+// no character that could break out of a header.
+func ValidOrigin(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "https" && u.Host != "" && u.Path == "" && u.RawQuery == "" && u.Fragment == "" &&
+		u.User == nil && u.Opaque == "" && s == "https://"+u.Host && !strings.ContainsAny(s, " ;,'\"\r\n")
+}
+
 // ValidColor reports whether s is a "#rrggbb" colour.
 func ValidColor(s string) bool { return colorRE.MatchString(s) }
 
@@ -195,6 +207,14 @@ func (t *Tenant) Validate() error {
 			p = append(p, fmt.Sprintf("payment setup URL %q must be an absolute https URL", t.PaymentSetupURL))
 		}
 	}
+	if len(t.FrameAncestors) > 10 {
+		p = append(p, "at most 10 frame ancestors")
+	}
+	for _, o := range t.FrameAncestors {
+		if !ValidOrigin(o) {
+			p = append(p, fmt.Sprintf("frame ancestor %q must be an https origin such as https://app.example.com", o))
+		}
+	}
 	if len(p) > 0 {
 		return fmt.Errorf("%w: %s", ErrInvalidTenant, strings.Join(p, "; "))
 	}
@@ -206,7 +226,8 @@ func (t *Tenant) clone() *Tenant {
 	c := &Tenant{
 		ID: t.ID, Slug: t.Slug, Name: t.Name, Branding: t.Branding, Portal: t.Portal,
 		LinkTTL: t.LinkTTL, SessionTTL: t.SessionTTL, DefaultLocale: t.DefaultLocale, PaymentSetupURL: t.PaymentSetupURL,
-		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Revision: t.Revision,
+		FrameAncestors: slices.Clone(t.FrameAncestors),
+		CreatedAt:      t.CreatedAt, UpdatedAt: t.UpdatedAt, Revision: t.Revision,
 	}
 	return c
 }

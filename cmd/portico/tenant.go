@@ -16,6 +16,7 @@ import (
 type tenantFlags struct {
 	slug, name, primary, accent, logo string
 	cancelMode, setupURL              string
+	frameAncestors                    []string
 	linkTTL, sessionTTL               time.Duration
 	removeLogo                        bool
 }
@@ -35,6 +36,7 @@ func (f *tenantFlags) register(cmd *cobra.Command, update bool) {
 	fl.DurationVar(&f.sessionTTL, "session-ttl", 0, "how long a session lasts (5m–12h, default 1h)")
 	fl.StringVar(&f.cancelMode, "cancel-mode", "", "what a customer's cancellation does: end_of_term (default) or immediate")
 	fl.StringVar(&f.setupURL, "payment-setup-url", "", "https page of the tenant where customers add a payment method")
+	fl.StringSliceVar(&f.frameAncestors, "frame-ancestor", nil, "https origin allowed to embed the portal in a frame (repeatable; default: none)")
 	if update {
 		fl.BoolVar(&f.removeLogo, "remove-logo", false, "remove the logo")
 	}
@@ -66,6 +68,9 @@ func (f *tenantFlags) apply(cmd *cobra.Command, t *tenants.Tenant) {
 	}
 	if ch("payment-setup-url") {
 		t.PaymentSetupURL = f.setupURL
+	}
+	if ch("frame-ancestor") {
+		t.FrameAncestors = f.frameAncestors
 	}
 }
 

@@ -1,6 +1,8 @@
 package account
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"strings"
@@ -90,4 +92,41 @@ func TestValidHelpers(t *testing.T) {
 			t.Errorf("check(%q) = %v, want %v", c.in, got, c.want)
 		}
 	}
+}
+
+// FuzzDecode feeds arbitrary bytes to the document decoder: it must never panic, and a document it
+// accepts must validate and survive a JSON round trip unchanged.
+func FuzzDecode(f *testing.F) {
+	if b, err := os.ReadFile("testdata/account.json"); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte(`{"id":"a","name":"N","currency":"EUR"}`))
+	f.Add([]byte(`{"id":"a","name":"N","currency":"JPY","invoices":[{"id":"i","status":"paid","total":1}]}`))
+	f.Add([]byte(`{"id":"a","name":"N","currency":"EUR","subscriptions":[{"id":"s","name":"S","status":"active","items":[{"product":"p","pricingModel":"tiered","quantity":5,"tiers":[{"upTo":2,"unitAmountDecimal":"0.5"},{"upTo":null,"unitAmount":1}]}]}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := Decode(data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error not wrapping ErrInvalid: %v", err)
+			}
+			return
+		}
+		if err := a.Validate(); err != nil {
+			t.Fatalf("accepted document fails validation: %v", err)
+		}
+		for i := range a.Subscriptions {
+			if _, err := a.Subscriptions[i].NextCharge(); err != nil {
+				t.Fatalf("accepted subscription cannot be priced: %v", err)
+			}
+		}
+		b, _ := json.Marshal(a)
+		b2, err := Decode(b)
+		if err != nil {
+			t.Fatalf("re-encoded document refused: %v", err)
+		}
+		c, _ := json.Marshal(b2)
+		if !bytes.Equal(b, c) {
+			t.Fatalf("round trip changed the document:\n%s\n%s", b, c)
+		}
+	})
 }
