@@ -209,8 +209,11 @@ func TestSessionEndToEnd(t *testing.T) {
 	if cc := string(page.Header.Peek("Cache-Control")); cc != "no-store" {
 		t.Errorf("Cache-Control = %q", cc)
 	}
+	if rp := string(page.Header.Peek("Referrer-Policy")); rp != "same-origin" {
+		t.Errorf("page Referrer-Policy = %q: under no-referrer browsers post forms with Origin: null", rp)
+	}
 	// The link works once.
-	if st, c, r := h.open(url); st != 410 || c != "" || !strings.Contains(string(r.Body()), "already been used") || !strings.Contains(string(r.Body()), "Tenant ACME") {
+	if st, c, r := h.open(url); st != 410 || string(r.Header.Peek("Referrer-Policy")) != "no-referrer" || !strings.Contains(string(r.Body()), `content="no-referrer"`) || c != "" || !strings.Contains(string(r.Body()), "already been used") || !strings.Contains(string(r.Body()), "Tenant ACME") {
 		t.Fatalf("second open: %d cookie=%q", st, c)
 	}
 	// No session, or a forged one: a branded "session ended" page.

@@ -34,6 +34,7 @@ type chrome struct {
 	CSSVersion, ThemeVersion, LogoURL string
 	SignOut                           bool
 	NoHeading                         bool // the body brings its own heading
+	NoReferrer                        bool // the page's URL holds a link token
 	CSRFInput                         template.HTML
 	Message                           string
 	Body                              template.HTML
@@ -185,12 +186,17 @@ func lang(locale string) string {
 // messagePage writes a branded page with a title and one paragraph.
 func (g *Gateway) errorPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, status int, title, message string) {
 	c := newChrome(t, "en", title)
+	// A page answering a token URL must not send that URL as Referer, even to this host.
+	c.NoReferrer = bytes.HasPrefix(ctx.Path(), []byte("/s/"))
 	c.Message = message
 	var out bytes.Buffer
 	if err := layout.ExecuteTemplate(&out, "message", c); err != nil {
 		g.log.Error("gateway: rendering message page", "err", err)
 	}
 	setPortalHeaders(ctx, t)
+	if c.NoReferrer {
+		ctx.Response.Header.Set("Referrer-Policy", "no-referrer")
+	}
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("text/html; charset=utf-8")
 	ctx.SetBody(out.Bytes())

@@ -38,7 +38,9 @@ func cspFor(t *tenants.Tenant) string {
 func setPortalHeaders(ctx *fasthttp.RequestCtx, t *tenants.Tenant) {
 	h := &ctx.Response.Header
 	h.Set("Content-Security-Policy", cspFor(t))
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: under no-referrer browsers send "Origin: null" with form
+	// posts, which the CSRF origin check must refuse. Token URLs get no-referrer (redeem).
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Content-Type-Options", "nosniff")
 	if t == nil || len(t.FrameAncestors) == 0 {
 		h.Set("X-Frame-Options", "DENY")
@@ -238,6 +240,7 @@ func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []by
 	c.SetMaxAge(int(l.SessionTTL.D().Seconds()))
 	ctx.Response.Header.SetCookie(c)
 	setPortalHeaders(ctx, t)
+	ctx.Response.Header.Set("Referrer-Policy", "no-referrer") // the token URL never leaves as a Referer
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	ctx.Response.Header.Set("Location", "/")
 	ctx.SetStatusCode(fasthttp.StatusSeeOther)
