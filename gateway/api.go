@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/fasthttp/router"
+	"github.com/portico-billing/portico/gateway/dashboard"
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
@@ -33,6 +34,7 @@ func (g *Gateway) apiRouter() *router.Router {
 	r.GET("/v1/accounts/{id}", g.authed(g.apiGetAccount))
 	r.DELETE("/v1/accounts/{id}", g.authed(g.apiDeleteAccount))
 	r.GET("/v1/portal-sessions", g.authed(g.apiSessionAudits))
+	r.POST("/v1/accounts/{id}/portal-link", g.authed(g.apiEmailPortalLink))
 	r.POST("/v1/portal-sessions/{id}/revoke", g.authed(g.apiRevokeSession))
 	r.POST("/v1/accounts/{id}/portal-sessions/revoke", g.authed(g.apiRevokeAccountSessions))
 	r.POST("/v1/webhook-endpoints", g.authed(g.apiCreateWebhook))
@@ -419,4 +421,40 @@ func (g *Gateway) apiRevokeAccountSessions(ctx *fasthttp.RequestCtx, t *tenants.
 		return
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
+}
+
+// apiEmailPortalLink is POST /v1/accounts/{id}/portal-link: the dashboard's Send Portal Link for
+// tenant backends: a new link with the tenant's defaults, emailed to the account's billing email.
+func (g *Gateway) apiEmailPortalLink(ctx *fasthttp.RequestCtx, t *tenants.Tenant, key *tenants.APIKey) {
+	id, ok := accountID(ctx)
+	if !ok {
+		return
+	}
+	if g.cfg.PortalLinkMailer == nil {
+		writeProblem(ctx, fasthttp.StatusServiceUnavailable, "email is not configured on this server (--smtp-addr)")
+		return
+	}
+	res, to, err := g.cfg.PortalLinkMailer.EmailPortalLink(ctx, t, id, "apikey:"+key.ID)
+	switch {
+	case err == nil:
+		writeJSON(ctx, fasthttp.StatusAccepted, struct {
+			SessionID string `json:"sessionId"`
+			ExpiresAt any    `json:"expiresAt"`
+			SentTo    string `json:"sentTo"`
+		}{res.SessionID, res.ExpiresAt, to})
+	case errors.Is(err, tenants.ErrAccountNotFound):
+		writeProblem(ctx, fasthttp.StatusNotFound, "account not found")
+	case errors.Is(err, dashboard.ErrNoEmail):
+		writeProblem(ctx, fasthttp.StatusConflict, "the account has no billing email")
+	case errors.Is(err, dashboard.ErrRateLimited):
+		ctx.Response.Header.Set("Retry-After", "3600")
+		writeProblem(ctx, fasthttp.StatusTooManyRequests, "too many portal links were emailed to this account this hour")
+	case errors.Is(err, dashboard.ErrMailNotConfigured):
+		writeProblem(ctx, fasthttp.StatusServiceUnavailable, "email is not configured on this server (--smtp-addr)")
+	case errors.Is(err, tenants.ErrUnavailable):
+		g.apiError(ctx, err)
+	default:
+		g.log.Warn("gateway: emailing a portal link failed", "tenant", t.Slug, "err", err)
+		writeProblem(ctx, fasthttp.StatusBadGateway, "the mail server did not accept the message")
+	}
 }

@@ -8,6 +8,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,11 @@ type Config struct {
 	// Webhooks manages tenants' webhook endpoints for the API (default: none, the routes answer
 	// 501). Its delivery loop (Run) is started by the caller.
 	Webhooks *webhooks.Service
+	// Dashboard serves dashboard.<BaseDomain> (default: none, the host answers 404).
+	Dashboard fasthttp.RequestHandler
+	// PortalLinkMailer emails portal links for POST /v1/accounts/{id}/portal-link (default: none,
+	// the route answers 503).
+	PortalLinkMailer PortalLinkMailer
 	// Limits bounds redemptions per IP and API requests per key (defaults in Limits).
 	Limits Limits
 	// Metrics receives request metrics (default: none).
@@ -61,8 +67,10 @@ const (
 	MaxAPIBody = 1 << 20
 	// MaxFormBody bounds portal form posts.
 	MaxFormBody = 64 << 10
-	// maxServerBody is what the server reads at all; above it fasthttp refuses the request.
-	maxServerBody = MaxAPIBody + 64<<10
+	// maxServerBody is what the server reads at all; above it fasthttp refuses the request. It
+	// leaves room for the dashboard's logo uploads, which the dashboard refuses with a page of its
+	// own above 800 KB; API and portal handlers check their own, smaller limits.
+	maxServerBody = 8 << 20
 )
 
 // Gateway serves every host Portico answers for.
@@ -177,6 +185,17 @@ func (g *Gateway) syncKeys() error {
 	return nil
 }
 
+// PortalLinkMailer emails a new portal link to an account's billing email.
+type PortalLinkMailer interface {
+	EmailPortalLink(ctx context.Context, t *tenants.Tenant, accountID, createdBy string) (*links.Result, string, error)
+}
+
+// SetDashboard sets the dashboard's handler and the mailer the API shares with it, after New (the
+// dashboard needs the gateway's issuer); call it before serving.
+func (g *Gateway) SetDashboard(h fasthttp.RequestHandler, m PortalLinkMailer) {
+	g.cfg.Dashboard, g.cfg.PortalLinkMailer = h, m
+}
+
 // SetWebhooks sets the webhooks service after New (it needs the gateway's keyring); call it before
 // serving.
 func (g *Gateway) SetWebhooks(w *webhooks.Service) { g.cfg.Webhooks = w }
@@ -234,6 +253,9 @@ func (g *Gateway) Handler(ctx *fasthttp.RequestCtx) {
 	case string(host) == g.apiHost:
 		rs.class = classAPI
 		g.api.Handler(ctx)
+	case string(host) == g.dashHost && g.cfg.Dashboard != nil:
+		rs.class = classDashboard
+		g.cfg.Dashboard(ctx)
 	case bytes.HasSuffix(host, []byte(g.slugSuffix)):
 		slug := host[:len(host)-len(g.slugSuffix)]
 		t, ok := g.store.TenantBySlugBytes(slug)

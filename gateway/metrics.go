@@ -16,10 +16,11 @@ const (
 	classAsset
 	classAPI
 	classUnknownHost
+	classDashboard
 	numClasses
 )
 
-var classNames = [numClasses]string{"page", "redeem", "action", "asset", "api", "unknown_host"}
+var classNames = [numClasses]string{"page", "redeem", "action", "asset", "api", "unknown_host", "dashboard"}
 
 var codeClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
 

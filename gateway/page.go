@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/portico-billing/portico/gateway/dashboard"
 	"github.com/portico-billing/portico/gateway/invoicedoc"
 	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/plugins"
@@ -207,7 +208,9 @@ func themeCSS(t *tenants.Tenant) []byte {
 	if b, ok := t.Memo[0].Load().([]byte); ok {
 		return b
 	}
-	b := []byte(":root{--primary:" + t.Branding.PrimaryColor + ";--accent:" + t.Branding.AccentColor + "}\n")
+	// Text on accent buttons is black or white, whichever reads better on the tenant's colour.
+	b := []byte(":root{--primary:" + t.Branding.PrimaryColor + ";--accent:" + t.Branding.AccentColor +
+		";--accent-contrast:" + dashboard.ButtonTextColor(t.Branding.AccentColor) + "}\n")
 	t.Memo[0].Store(b)
 	return b
 }

@@ -20,6 +20,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/crypto/argon2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Errors of the dashboard admin concern.
@@ -507,24 +509,36 @@ type AccountSummary struct {
 }
 
 // decodeSummary reads id, alias, name and email from an account document without decoding the
-// rest: documents are written by json.Marshal of account.Account, whose first fields are exactly
-// these, so the scan stops at the first other key once id and name were seen. A document in
-// another field order is still read correctly, only further.
+// rest. Documents are written by json.Marshal of account.Account, whose first fields are exactly
+// these, so the scan stops at the first other key once id and name were seen; a document in
+// another field order is still read correctly, only further. It is a small scanner rather than
+// encoding/json because building the dashboard's search index reads every document of a tenant.
 func decodeSummary(b []byte) (AccountSummary, error) {
 	var s AccountSummary
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
 		return s, errors.New("tenants: account document is not a JSON object")
 	}
+	i++
 	var seenID, seenName bool
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return s, fmt.Errorf("tenants: reading account document: %w", err)
+	for {
+		i = skipSpace(b, i)
+		if i < len(b) && b[i] == '}' {
+			return s, nil
 		}
-		key, _ := t.(string)
+		start := i
+		end, err := scanString(b, i)
+		if err != nil {
+			return s, err
+		}
+		key := b[start+1 : end-1]
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return s, errJSONSyntax
+		}
+		i = skipSpace(b, i+1)
 		var dst *string
-		switch key {
+		switch string(key) {
 		case "id":
 			dst, seenID = &s.ID, true
 		case "alias":
@@ -536,19 +550,104 @@ func decodeSummary(b []byte) (AccountSummary, error) {
 		}
 		if dst == nil {
 			if seenID && seenName {
-				break
+				return s, nil
 			}
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return s, fmt.Errorf("tenants: reading account document: %w", err)
+			if i, err = skipValue(b, i); err != nil {
+				return s, err
 			}
-			continue
+		} else {
+			end, err := scanString(b, i)
+			if err != nil {
+				return s, fmt.Errorf("tenants: reading account field %q: %w", key, err)
+			}
+			if *dst, err = unquote(b[i:end]); err != nil {
+				return s, fmt.Errorf("tenants: reading account field %q: %w", key, err)
+			}
+			i = end
 		}
-		if err := dec.Decode(dst); err != nil {
-			return s, fmt.Errorf("tenants: reading account field %q: %w", key, err)
+		i = skipSpace(b, i)
+		switch {
+		case i < len(b) && b[i] == ',':
+			i++
+		case i < len(b) && b[i] == '}':
+			return s, nil
+		default:
+			return s, errJSONSyntax
 		}
 	}
-	return s, nil
+}
+
+var errJSONSyntax = errors.New("tenants: account document is not valid JSON")
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// scanString returns the index after the JSON string starting at b[i].
+func scanString(b []byte, i int) (int, error) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, errJSONSyntax
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, nil
+		}
+	}
+	return 0, errJSONSyntax
+}
+
+// unquote decodes a JSON string literal; only literals with escapes go through encoding/json.
+func unquote(lit []byte) (string, error) {
+	if bytes.IndexByte(lit, '\\') < 0 {
+		return string(lit[1 : len(lit)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(lit, &s)
+	return s, err
+}
+
+// skipValue returns the index after the JSON value starting at b[i].
+func skipValue(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, errJSONSyntax
+	}
+	switch b[i] {
+	case '"':
+		return scanString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				end, err := scanString(b, j)
+				if err != nil {
+					return 0, err
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1, nil
+				}
+			}
+		}
+		return 0, errJSONSyntax
+	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' && b[j] != '\r' && b[j] != '\t' {
+		j++
+	}
+	if j == i {
+		return 0, errJSONSyntax
+	}
+	return j, nil
 }
 
 // ListAccountSummaries reads up to limit of the tenant's accounts in id order after the id
@@ -588,7 +687,73 @@ func (s *Store) ListAccountSummaries(ctx context.Context, tenantID, after string
 	if n := len(resp.Kvs); n > 0 && resp.More {
 		next = string(resp.Kvs[n-1].Key[len(prefix):])
 	}
-	return out, next, resp.Header.Revision, nil
+	if rev == 0 {
+		rev = resp.Header.Revision // with WithRev the header holds the current revision
+	}
+	return out, next, rev, nil
+}
+
+// ScanAccountSummaries calls fn for every account of the tenant, in id order, as of one revision,
+// which it returns. It streams the range with etcd's RangeStream (etcd 3.7+), where the server
+// pages at a pinned revision in chunks of about a megabyte without counting the rest of the range
+// for each page, so 100,000 accounts cost one request; against an older etcd it falls back to
+// ListAccountSummaries pages pinned to one revision. Unreadable documents are skipped.
+func (s *Store) ScanAccountSummaries(ctx context.Context, tenantID string, fn func(AccountSummary)) (int64, error) {
+	prefix := s.k.accounts(tenantID)
+	sctx, cancel := context.WithTimeout(ctx, max(12*s.timeout, time.Minute))
+	defer cancel()
+	ch, err := s.c.GetStream(sctx, prefix, clientv3.WithPrefix())
+	var rev int64
+	received := false
+	if err == nil {
+		for r := range ch {
+			if err = r.Err(); err != nil {
+				break
+			}
+			received = true
+			for _, kv := range r.Kvs {
+				sum, derr := decodeSummary(kv.Value)
+				if derr != nil {
+					s.log.Warn("tenants: skipping unreadable account", "key", string(kv.Key), "err", derr)
+					continue
+				}
+				sum.ID = string(kv.Key[len(prefix):])
+				fn(sum)
+			}
+			if r.Header != nil {
+				rev = r.Header.Revision
+			}
+		}
+		for range ch { // drain after an error so the stream's goroutine ends
+		}
+	}
+	if status.Code(err) == codes.Unimplemented && !received {
+		return s.scanPaged(ctx, tenantID, fn)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("tenants: listing accounts: %w", wrapEtcd(err))
+	}
+	return rev, nil
+}
+
+// scanPaged is ScanAccountSummaries for etcd before 3.7.
+func (s *Store) scanPaged(ctx context.Context, tenantID string, fn func(AccountSummary)) (int64, error) {
+	var after string
+	var rev int64
+	for {
+		page, next, at, err := s.ListAccountSummaries(ctx, tenantID, after, 1000, rev)
+		if err != nil {
+			return 0, err
+		}
+		rev = at
+		for _, sum := range page {
+			fn(sum)
+		}
+		if next == "" {
+			return rev, nil
+		}
+		after = next
+	}
 }
 
 // WatchAccountSummaries calls fn for every change of the tenant's accounts after revision rev,

@@ -195,6 +195,9 @@ func (s *Store) DeleteTenant(ctx context.Context, idOrSlug string) error {
 		clientv3.OpDelete(s.k.p+"webhooks/deliveries/"+t.ID+"/", clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.p+"audit/"+t.ID+"/", clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.outbox()+t.ID+"/", clientv3.WithPrefix()),
+		clientv3.OpDelete(s.k.p+"state/admins/"+t.ID+"/", clientv3.WithPrefix()),
+		clientv3.OpDelete(s.k.p+"lease/linkmail/"+t.ID+"/", clientv3.WithPrefix()),
+		clientv3.OpDelete(s.k.p+"state/revoked/"+t.ID+"/", clientv3.WithPrefix()),
 	}
 	for _, k := range keys {
 		ops = append(ops, clientv3.OpDelete(s.k.apikey(k.ID)))

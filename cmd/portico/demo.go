@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"time"
 
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/tenants"
@@ -37,7 +38,7 @@ func demoCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return seedDemo(ctx, g, s, urls)
+				return seedDemo(ctx, g, s, urls, true)
 			})
 		},
 	}
@@ -65,9 +66,13 @@ func demoLogo() []byte {
 	return b.Bytes()
 }
 
-// seedDemo creates or refreshes the demo tenant and its two accounts, replaces the demo API key
-// and prints a portal link and the key.
-func seedDemo(ctx context.Context, g *globals, s *tenants.Store, urls links.URLs) error {
+// Demo dashboard admin.
+const demoAdmin = "admin@acme-cloud.example"
+
+// seedDemo creates or refreshes the demo tenant and its two accounts, replaces the demo API key,
+// sets a new password for the demo dashboard admin, and prints a portal link, the key and the
+// dashboard sign-in.
+func seedDemo(ctx context.Context, g *globals, s *tenants.Store, urls links.URLs, admin bool) error {
 	t, err := s.Tenant(ctx, demoSlug)
 	if errors.Is(err, tenants.ErrTenantNotFound) {
 		t, err = s.CreateTenant(ctx, &tenants.Tenant{Slug: demoSlug, Name: demoName, Portal: tenants.DefaultPortal()})
@@ -108,13 +113,24 @@ func seedDemo(ctx context.Context, g *globals, s *tenants.Store, urls links.URLs
 	if err != nil {
 		return err
 	}
+	password := tenants.GeneratePassword()
+	if admin {
+		_, err := s.CreateAdmin(ctx, t.ID, demoAdmin, password)
+		if errors.Is(err, tenants.ErrAdminExists) {
+			err = s.SetAdminPassword(ctx, t.ID, demoAdmin, password, time.Now())
+		}
+		if err != nil {
+			return fmt.Errorf("seeding the demo admin: %w", err)
+		}
+	}
 	iss := &links.Issuer{Store: s, URLs: urls}
 	res, _, err := iss.Create(ctx, t, &links.Request{AccountAlias: "crm-001234"}, links.Options{CreatedBy: "demo"})
 	if err != nil {
 		return fmt.Errorf("creating the demo link: %w", err)
 	}
 	api := urls.API()
-	g.print(map[string]any{"tenant": t.Slug, "portalLink": res.SessionURL, "expiresAt": res.ExpiresAt, "apiKey": key, "api": api},
+	g.print(map[string]any{"tenant": t.Slug, "portalLink": res.SessionURL, "expiresAt": res.ExpiresAt, "apiKey": key, "api": api,
+		"dashboard": urls.Dashboard(), "admin": demoAdmin, "password": password},
 		fmt.Sprintf(`
 Demo tenant %q (%s) is ready.
 
@@ -124,11 +140,15 @@ Demo tenant %q (%s) is ready.
   API key (shown once; a new one replaces it on every start):
     %s
 
+  Dashboard (tenant %q, sign in as %s, password shown once):
+    %s/login
+    %s
+
   Create another link for the second demo account:
     curl -s -X POST %s/portal/customer-session/customer-portal \
       -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
       -d '{"accountAlias":"crm-004711"}'
 
-`, t.Name, t.Slug, res.ExpiresAt.Local().Format("15:04 MST"), res.SessionURL, key, api, key))
+`, t.Name, t.Slug, res.ExpiresAt.Local().Format("15:04 MST"), res.SessionURL, key, t.Slug, demoAdmin, urls.Dashboard(), password, api, key))
 	return nil
 }

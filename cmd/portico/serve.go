@@ -19,7 +19,9 @@ import (
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/portico-billing/portico/certs"
 	"github.com/portico-billing/portico/gateway"
+	"github.com/portico-billing/portico/gateway/dashboard"
 	"github.com/portico-billing/portico/gateway/domains"
+	"github.com/portico-billing/portico/gateway/mail"
 	"github.com/portico-billing/portico/gateway/webhooks"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,6 +44,8 @@ type serveFlags struct {
 	httpsAddr, acmeCA, acmeEmail        string
 	acmeRoot, dnsResolver, domainTarget string
 	reverify                            time.Duration
+	smtp                                mail.Config
+	maxLinksPerHour                     int
 }
 
 func serveCmd(g *globals) *cobra.Command {
@@ -76,6 +80,12 @@ func serveCmd(g *globals) *cobra.Command {
 	fl.StringVar(&f.dnsResolver, "dns-resolver", "", "DNS server (host:port) to verify custom domains with (default: the system resolver)")
 	fl.StringVar(&f.domainTarget, "domain-target", "", "CNAME target custom domains must point at (default <slug>.<base-domain>)")
 	fl.DurationVar(&f.reverify, "domain-reverify-interval", time.Hour, "how often every custom domain's DNS is checked again")
+	fl.StringVar(&f.smtp.Addr, "smtp-addr", "", "SMTP server (host:port) for portal-link emails (empty: no email; Copy link still works)")
+	fl.StringVar(&f.smtp.TLS, "smtp-tls", "starttls", "none, starttls or tls")
+	fl.StringVar(&f.smtp.User, "smtp-user", "", "SMTP user")
+	fl.StringVar(&f.smtp.Password, "smtp-password", "", "SMTP password (better: PORTICO_SMTP_PASSWORD)")
+	fl.StringVar(&f.smtp.From, "smtp-from", "", "sender address of portal-link emails, e.g. \"Billing <billing@example.com>\"")
+	fl.IntVar(&f.maxLinksPerHour, "max-links-per-hour", 5, "portal-link emails one account may receive per hour")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
 	return cmd
 }
@@ -163,6 +173,21 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 		return err
 	}
 	gw.SetWebhooks(hooks)
+	var sender *mail.Sender
+	if f.smtp.Addr != "" {
+		if sender, err = mail.New(f.smtp); err != nil {
+			return err
+		}
+	}
+	dash, err := dashboard.New(dashboard.Config{
+		Store: store, Issuer: gw.Issuer(), Mail: sender, Domains: verifier, Webhooks: dashboard.Webhooks(hooks),
+		Dev: f.dev, PublicScheme: scheme, Logger: log, MaxLinksPerHour: f.maxLinksPerHour,
+	})
+	if err != nil {
+		return err
+	}
+	defer dash.Close()
+	gw.SetDashboard(dash.Handler, dash)
 	bg, stopBG := context.WithCancel(context.Background())
 	var bgDone sync.WaitGroup
 	defer func() { stopBG(); bgDone.Wait() }()
@@ -233,7 +258,7 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	}
 	log.Info("portico ready", "http", ln.Addr().String(), "api", gw.URLs().API(), "startup", time.Since(start).Round(time.Millisecond))
 	if f.demo {
-		if err := seedDemo(ctx, g, store, gw.URLs()); err != nil {
+		if err := seedDemo(ctx, g, store, gw.URLs(), true); err != nil {
 			log.Error("seeding the demo failed", "err", err)
 		}
 	}

@@ -1,0 +1,318 @@
+package dashboard
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/portico-billing/portico/gateway/mail"
+	"github.com/portico-billing/portico/tenants"
+	"github.com/valyala/fasthttp"
+)
+
+// adminSession is the sealed content of the session cookie.
+type adminSession struct {
+	TenantID string `json:"t"`
+	Email    string `json:"e"`
+	CSRF     string `json:"c"`
+	Issued   int64  `json:"i"` // Unix seconds
+	Expires  int64  `json:"x"` // Unix seconds
+}
+
+// request is a signed-in admin's request.
+type request struct {
+	d      *Dashboard
+	s      adminSession
+	tenant *tenants.Tenant
+	admin  *tenants.Admin
+}
+
+func (r *request) view(nav, title string) *view {
+	return &view{Title: title, Nav: nav, Tenant: r.tenant, Admin: r.s.Email, CSRF: r.s.CSRF, Webhooks: r.d.cfg.Webhooks != nil}
+}
+
+// sessionAD binds a sealed session to its tenant: a cookie whose clear tenant id was changed
+// does not open.
+func sessionAD(tenantID string) string { return "dashboard:" + tenantID }
+
+func newToken() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func validToken(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// seal returns the cookie value "<tenantID>.<base64url(sealed session)>".
+func (d *Dashboard) seal(s *adminSession) (string, error) {
+	if err := d.syncKeys(); err != nil {
+		return "", err
+	}
+	b, _ := json.Marshal(s)
+	sealed, err := d.keyring.SealBytes(sessionAD(s.TenantID), b)
+	if err != nil {
+		return "", err
+	}
+	return s.TenantID + "." + base64.RawURLEncoding.EncodeToString(sealed), nil
+}
+
+// session opens the session cookie and checks that its admin and tenant still exist and that
+// the password did not change since it was issued. It returns nil (and no error) when there is
+// no valid session; an error only when the store cannot answer.
+func (d *Dashboard) session(ctx *fasthttp.RequestCtx) (*request, error) {
+	c := ctx.Request.Header.Cookie(d.cookieName)
+	if len(c) == 0 || len(c) > 2048 {
+		return nil, nil
+	}
+	tid, enc, ok := strings.Cut(string(c), ".")
+	if !ok {
+		return nil, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return nil, nil
+	}
+	if err := d.syncKeys(); err != nil {
+		return nil, err
+	}
+	plain, err := d.keyring.OpenBytes(sessionAD(tid), raw)
+	if err != nil {
+		return nil, nil
+	}
+	r := &request{d: d}
+	if json.Unmarshal(plain, &r.s) != nil || r.s.TenantID != tid || d.cfg.Now().Unix() >= r.s.Expires {
+		return nil, nil
+	}
+	t, ok := d.store.TenantByID(tid)
+	if !ok {
+		return nil, nil
+	}
+	a, err := d.store.Admin(ctx, tid, r.s.Email)
+	if errors.Is(err, tenants.ErrAdminNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.PasswordChangedAt.Unix() > r.s.Issued {
+		return nil, nil
+	}
+	r.tenant, r.admin = t, a
+	return r, nil
+}
+
+func (d *Dashboard) setCookie(ctx *fasthttp.RequestCtx, name, value string, maxAge time.Duration) {
+	c := fasthttp.AcquireCookie()
+	defer fasthttp.ReleaseCookie(c)
+	c.SetKey(name)
+	c.SetValue(value)
+	c.SetPath("/")
+	c.SetHTTPOnly(true)
+	c.SetSecure(!d.cfg.Dev)
+	c.SetSameSite(fasthttp.CookieSameSiteStrictMode)
+	c.SetMaxAge(int(maxAge.Seconds()))
+	ctx.Response.Header.SetCookie(c)
+}
+
+func (d *Dashboard) clearCookie(ctx *fasthttp.RequestCtx, name string) {
+	c := fasthttp.AcquireCookie()
+	defer fasthttp.ReleaseCookie(c)
+	c.SetKey(name)
+	c.SetValue("")
+	c.SetPath("/")
+	c.SetHTTPOnly(true)
+	c.SetSecure(!d.cfg.Dev)
+	c.SetSameSite(fasthttp.CookieSameSiteStrictMode)
+	c.SetMaxAge(-1)
+	ctx.Response.Header.SetCookie(c)
+}
+
+// checkOrigin refuses a POST whose Origin is not the dashboard's own origin.
+func (d *Dashboard) checkOrigin(ctx *fasthttp.RequestCtx, r *request) bool {
+	want := d.cfg.PublicScheme + "://" + string(ctx.Host())
+	if string(ctx.Request.Header.Peek("Origin")) != want {
+		d.message(ctx, r, fasthttp.StatusForbidden, "Request refused",
+			"This form was not sent from the Portico dashboard. Please reload the page and try again.")
+		return false
+	}
+	return true
+}
+
+// checkCSRF compares a posted token with the expected one in constant time.
+func (d *Dashboard) checkCSRF(ctx *fasthttp.RequestCtx, r *request, got, want string) bool {
+	if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		d.message(ctx, r, fasthttp.StatusForbidden, "Request refused",
+			"This form has expired or is missing its security token. Please reload the page and try again.")
+		return false
+	}
+	return true
+}
+
+// checkForm checks a signed-in admin's POST: size, origin and CSRF token. The branding form is
+// multipart and checks its own token after its size check.
+func (d *Dashboard) checkForm(ctx *fasthttp.RequestCtx, r *request) bool {
+	if string(ctx.Path()) == "/settings/branding" {
+		return d.checkOrigin(ctx, r)
+	}
+	if ctx.Request.Header.ContentLength() > MaxFormBody || len(ctx.PostBody()) > MaxFormBody {
+		d.message(ctx, r, fasthttp.StatusRequestEntityTooLarge, "Request too large", "The form you sent is too large.")
+		return false
+	}
+	return d.checkOrigin(ctx, r) && d.checkCSRF(ctx, r, string(ctx.PostArgs().Peek("csrf")), r.s.CSRF)
+}
+
+type loginData struct {
+	Tenant, Email string
+	LoginCSRF     string
+}
+
+// loginPage shows the sign-in form with a fresh double-submit token: the same random value in a
+// SameSite=Strict cookie and in the form.
+func (d *Dashboard) loginPage(ctx *fasthttp.RequestCtx) {
+	if r, err := d.session(ctx); err == nil && r != nil {
+		redirect(ctx, "/customers")
+		return
+	}
+	d.renderLogin(ctx, fasthttp.StatusOK, &loginData{Tenant: string(ctx.QueryArgs().Peek("tenant"))}, "")
+}
+
+func (d *Dashboard) renderLogin(ctx *fasthttp.RequestCtx, status int, data *loginData, errMsg string) {
+	// Keep a token the browser already has, so that two sign-in tabs (or a stray request that
+	// lands here) do not invalidate each other's forms.
+	data.LoginCSRF = string(ctx.Request.Header.Cookie(d.loginCookieName))
+	if !validToken(data.LoginCSRF) {
+		data.LoginCSRF = newToken()
+	}
+	d.setCookie(ctx, d.loginCookieName, data.LoginCSRF, time.Hour)
+	d.render(ctx, status, "login", &view{Title: "Sign in", Error: errMsg, Data: data})
+}
+
+// login checks the sign-in form and starts a session.
+func (d *Dashboard) login(ctx *fasthttp.RequestCtx) {
+	if len(ctx.PostBody()) > MaxFormBody {
+		d.message(ctx, nil, fasthttp.StatusRequestEntityTooLarge, "Request too large", "The form you sent is too large.")
+		return
+	}
+	if !d.checkOrigin(ctx, nil) {
+		return
+	}
+	args := ctx.PostArgs()
+	if !d.checkCSRF(ctx, nil, string(args.Peek("csrf")), string(ctx.Request.Header.Cookie(d.loginCookieName))) {
+		return
+	}
+	data := &loginData{
+		Tenant: strings.ToLower(strings.TrimSpace(string(args.Peek("tenant")))),
+		Email:  strings.TrimSpace(string(args.Peek("email"))),
+	}
+	password := string(args.Peek("password"))
+	var tid string
+	if t, ok := d.store.TenantBySlug(data.Tenant); ok {
+		tid = t.ID
+	}
+	now := d.cfg.Now()
+	a, err := d.store.AuthenticateAdmin(ctx, tid, data.Email, password, now)
+	var locked *tenants.LockedError
+	switch {
+	case errors.As(err, &locked):
+		d.log.Warn("dashboard: sign-in locked", "tenant", data.Tenant, "email", data.Email, "until", locked.Until)
+		d.renderLogin(ctx, fasthttp.StatusTooManyRequests, data,
+			"Too many failed sign-ins. Sign-in for this account is locked until "+locked.Until.UTC().Format("15:04 MST")+
+				" (in "+mail.Words(locked.Until.Sub(now))+").")
+		return
+	case errors.Is(err, tenants.ErrBadCredentials):
+		d.log.Info("dashboard: failed sign-in", "tenant", data.Tenant, "email", data.Email)
+		d.renderLogin(ctx, fasthttp.StatusUnauthorized, data, "The workspace, email or password is not right.")
+		return
+	case err != nil:
+		d.unavailable(ctx, nil, err)
+		return
+	}
+	s := &adminSession{TenantID: a.TenantID, Email: a.Email, CSRF: newToken(), Issued: now.Unix(), Expires: now.Add(d.cfg.SessionTTL).Unix()}
+	if err := d.startSession(ctx, s); err != nil {
+		d.unavailable(ctx, nil, err)
+		return
+	}
+	d.clearCookie(ctx, d.loginCookieName)
+	d.log.Info("dashboard: admin signed in", "tenant", data.Tenant, "email", a.Email)
+	redirect(ctx, "/customers")
+}
+
+func (d *Dashboard) startSession(ctx *fasthttp.RequestCtx, s *adminSession) error {
+	v, err := d.seal(s)
+	if err != nil {
+		return err
+	}
+	d.setCookie(ctx, d.cookieName, v, d.cfg.SessionTTL)
+	return nil
+}
+
+// logout ends the session. A POST without a valid session still clears the cookie.
+func (d *Dashboard) logout(ctx *fasthttp.RequestCtx) {
+	r, err := d.session(ctx)
+	if err != nil {
+		d.unavailable(ctx, nil, err)
+		return
+	}
+	if r != nil && !d.checkForm(ctx, r) {
+		return
+	}
+	d.clearCookie(ctx, d.cookieName)
+	redirect(ctx, "/login")
+}
+
+func (d *Dashboard) passwordPage(ctx *fasthttp.RequestCtx, r *request, status int, flash, errMsg string) {
+	v := r.view("password", "Change password")
+	v.Flash, v.Error = flash, errMsg
+	d.render(ctx, status, "password", v)
+}
+
+// changePassword checks the current password (a failure counts toward the lockout), sets the new
+// one, which ends every other session of the admin, and renews this one.
+func (d *Dashboard) changePassword(ctx *fasthttp.RequestCtx, r *request) {
+	args := ctx.PostArgs()
+	cur, next, confirm := string(args.Peek("current")), string(args.Peek("new")), string(args.Peek("confirm"))
+	if next != confirm {
+		d.passwordPage(ctx, r, fasthttp.StatusBadRequest, "", "The new password and its confirmation differ.")
+		return
+	}
+	if err := tenants.CheckPassword(next); err != nil {
+		d.passwordPage(ctx, r, fasthttp.StatusBadRequest, "", strings.TrimPrefix(err.Error(), tenants.ErrInvalidAdmin.Error()+": ")+".")
+		return
+	}
+	now := d.cfg.Now()
+	_, err := d.store.AuthenticateAdmin(ctx, r.s.TenantID, r.s.Email, cur, now)
+	var locked *tenants.LockedError
+	switch {
+	case errors.As(err, &locked):
+		d.passwordPage(ctx, r, fasthttp.StatusTooManyRequests, "", "Too many wrong passwords: changing it is locked until "+locked.Until.UTC().Format("15:04 MST")+".")
+		return
+	case errors.Is(err, tenants.ErrBadCredentials):
+		d.passwordPage(ctx, r, fasthttp.StatusUnauthorized, "", "The current password is not right.")
+		return
+	case err != nil:
+		d.unavailable(ctx, r, err)
+		return
+	}
+	if err := d.store.SetAdminPassword(ctx, r.s.TenantID, r.s.Email, next, now); err != nil {
+		d.unavailable(ctx, r, err)
+		return
+	}
+	r.s.Issued, r.s.Expires = now.Unix()+1, now.Add(d.cfg.SessionTTL).Unix()
+	if err := d.startSession(ctx, &r.s); err != nil {
+		d.unavailable(ctx, r, err)
+		return
+	}
+	d.log.Info("dashboard: admin changed their password", "tenant", r.tenant.Slug, "email", r.s.Email)
+	d.passwordPage(ctx, r, fasthttp.StatusOK, "Your password was changed. Other sessions of your account have ended.", "")
+}

@@ -1,0 +1,296 @@
+package dashboard_test
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/portico-billing/portico/gateway"
+	"github.com/portico-billing/portico/gateway/dashboard"
+	"github.com/portico-billing/portico/gateway/links"
+	"github.com/portico-billing/portico/gateway/mail"
+	"github.com/portico-billing/portico/gateway/mail/mailtest"
+	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/tenants/account"
+	"github.com/valyala/fasthttp"
+)
+
+// artifacts is where browser tests leave their screenshots: test-artifacts/ at the repository
+// root.
+const artifacts = "../../test-artifacts"
+
+// chromium finds Debian's chromium; the tests fail (not skip) without it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("PORTICO_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	t.Fatal("chromium is not installed: the browser tests need it. Install it with `apt-get install chromium` " +
+		"(the Makefile and .ci/run do so), or point PORTICO_CHROMIUM at a Chromium binary.")
+	return ""
+}
+
+// browserEnv is a dashboard and a portal served over real loopback TCP in development mode (plain
+// HTTP, cookies without __Host-/Secure, which browsers drop on http://), for a headless Chromium:
+// *.localhost names resolve to the loopback address in Chromium.
+type browserEnv struct {
+	h       *harness
+	port    int
+	dashURL string
+	ctx     context.Context
+}
+
+func newBrowserEnv(t *testing.T) *browserEnv {
+	t.Helper()
+	exe := chromium(t)
+	const base = "portal.localhost"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	h := &harness{t: t, logs: &syncBuffer{}}
+	h.log = slog.New(slog.NewTextHandler(h.logs, nil))
+	s, err := tenants.Open(context.Background(), tenants.Config{Client: dashboard.EtcdForTest().Client(t), Prefix: etcdtest.Prefix(t), Logger: h.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if err := s.EnsureSealKey(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.store = s
+	h.gw, err = gateway.New(gateway.Config{Store: s, BaseDomain: base, PublicScheme: "http", PublicPort: port, Dev: true, Logger: h.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.smtp = mailtest.Start(t, mailtest.Options{})
+	sender, err := mail.New(mail.Config{Addr: h.smtp.Addr, TLS: mail.TLSNone, From: "Portico <portal@portico.test>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.dash, err = dashboard.New(dashboard.Config{Store: s, Issuer: h.gw.Issuer(), Mail: sender, Dev: true, PublicScheme: "http", Logger: h.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.dash.Close)
+	server := h.gw.Server()
+	server.Handler = func(ctx *fasthttp.RequestCtx) {
+		host, _, _ := strings.Cut(string(ctx.Host()), ":")
+		if strings.EqualFold(host, "dashboard."+base) {
+			h.dash.Handler(ctx)
+			return
+		}
+		h.gw.Handler(ctx)
+	}
+	go server.Serve(ln)
+	t.Cleanup(func() { server.Shutdown() })
+	h.acme = h.tenant("acme", "Acme Cloud")
+	h.putAccount(h.acme, func(*account.Account) {})
+	if _, err := s.CreateAdmin(context.Background(), h.acme.ID, "ops@acme.example", password); err != nil {
+		t.Fatal(err)
+	}
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("no-proxy-server", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
+	// The first action starts the browser and ties it to the context it runs with, so it runs
+	// with the browser's own context, watched by a timer.
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(bctx) }()
+	select {
+	case err := <-started:
+		if err != nil {
+			t.Fatalf("starting %s: %v", exe, err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not start within 30 s", exe)
+	}
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return &browserEnv{h: h, port: port, ctx: bctx, dashURL: "http://dashboard." + base + ":" + strconv.Itoa(port)}
+}
+
+// do runs steps within 20 seconds; on failure it reports where the browser is and what it shows.
+func (e *browserEnv) do(steps ...chromedp.Action[chromedp.Void]) {
+	e.h.t.Helper()
+	ctx, cancel := context.WithTimeout(e.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		dctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
+		defer cancel()
+		loc, _ := chromedp.Run(dctx, chromedp.Location())
+		text, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+		e.h.t.Fatalf("browser at %s: %v\npage text:\n%s", loc, err, text)
+	}
+}
+
+func (e *browserEnv) text(sel string) string {
+	e.h.t.Helper()
+	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		e.h.t.Fatalf("reading %s: %v", sel, err)
+	}
+	return s
+}
+
+// imageWidth waits until the image loaded and returns its natural width.
+func (e *browserEnv) imageWidth(sel string) int {
+	e.h.t.Helper()
+	ctx, cancel := context.WithTimeout(e.ctx, 15*time.Second)
+	defer cancel()
+	w, err := chromedp.Run(ctx, chromedp.PollFunction[int](`(sel) => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth }`,
+		chromedp.WithPollingArgs(sel), chromedp.WithPollingTimeout(10*time.Second)))
+	if err != nil {
+		e.h.t.Fatalf("waiting for the image %s to load: %v", sel, err)
+	}
+	return w
+}
+
+func (e *browserEnv) screenshot(name string) {
+	e.h.t.Helper()
+	ctx, cancel := context.WithTimeout(e.ctx, 15*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		e.h.t.Fatalf("screenshot: %v", err)
+	}
+	path := filepath.Join(artifacts, name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		e.h.t.Fatal(err)
+	}
+	e.h.t.Logf("screenshot saved to test-artifacts/%s", name)
+}
+
+func (e *browserEnv) signIn() {
+	e.h.t.Helper()
+	e.do(
+		chromedp.Navigate(e.dashURL+"/login"),
+		chromedp.WaitVisible(chromedp.ID("tenant")),
+		chromedp.SendKeys(chromedp.ID("tenant"), "acme"),
+		chromedp.SendKeys(chromedp.ID("email"), "ops@acme.example"),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("q")),
+	)
+}
+
+func TestBrowserSendPortalLink(t *testing.T) {
+	t.Parallel()
+	e := newBrowserEnv(t)
+	e.signIn()
+	e.do(
+		chromedp.SendKeys(chromedp.ID("q"), "globex"),
+		chromedp.Submit(chromedp.ID("q")),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/customers/acc_7Hq2LmX9"]`)),
+	)
+	if got := e.text(".result-count"); !strings.Contains(got, "1 customer matches") {
+		t.Fatalf("search result: %q", got)
+	}
+	e.do(
+		chromedp.Click(chromedp.CSS(`a[href="/customers/acc_7Hq2LmX9"]`)),
+		chromedp.WaitVisible(chromedp.ID("send-link")),
+		chromedp.Click(chromedp.ID("send-link")),
+		chromedp.WaitVisible(chromedp.CSS(".alert-ok")),
+	)
+	if got := e.text(".alert-ok"); !strings.Contains(got, "Portal link sent to billing@globex.example") {
+		t.Fatalf("after Send Portal Link: %q", got)
+	}
+	e.screenshot("dashboard-send-portal-link.png")
+
+	p, err := mailtest.Parse(e.h.smtp.Next(t, 10*time.Second).Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := regexp.MustCompile(`http://acme\.portal\.localhost:\d+/s/[A-Za-z0-9_-]{43}`).FindString(p.Text)
+	if link == "" {
+		t.Fatalf("no link in the email:\n%s", p.Text)
+	}
+	e.do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(".page-title")))
+	loc, _ := chromedp.Run(e.ctx, chromedp.Location())
+	if want := "http://acme.portal.localhost:" + strconv.Itoa(e.port) + "/"; loc != want {
+		t.Fatalf("landed on %s, want %s", loc, want)
+	}
+	if title, sub := e.text(".page-title"), e.text(".page-sub"); title != "Billing" || sub != "Globex Corporation" {
+		t.Fatalf("portal page: %q %q", title, sub)
+	}
+	e.screenshot("portal-from-emailed-link.png")
+}
+
+func TestBrowserLogoUpload(t *testing.T) {
+	t.Parallel()
+	e := newBrowserEnv(t)
+	logo := filepath.Join(t.TempDir(), "logo.png")
+	if err := os.WriteFile(logo, pngImage(160, 48), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.signIn()
+	e.do(
+		chromedp.Navigate(e.dashURL+"/settings/branding"),
+		chromedp.WaitVisible(chromedp.ID("logo")),
+		chromedp.SetUploadFiles(chromedp.ID("logo"), []string{logo}),
+		chromedp.SetValue(chromedp.ID("accent_color"), "#0f766e"),
+		chromedp.Click(chromedp.ID("save-branding")),
+		chromedp.WaitVisible(chromedp.CSS(".alert-ok")),
+		chromedp.WaitVisible(chromedp.CSS(".preview img.logo")),
+	)
+	if got := e.text(".alert-ok"); !strings.Contains(got, "Branding saved") {
+		t.Fatalf("after saving: %q", got)
+	}
+	if w := e.imageWidth(".preview img.logo"); w != 160 {
+		t.Fatalf("the preview's logo is not shown: width %d", w)
+	}
+	e.screenshot("dashboard-branding.png")
+	tn := e.h.tenantNow(e.h.acme.ID)
+	if tn.Branding.LogoType != "image/png" || tn.Branding.AccentColor != "#0f766e" {
+		t.Fatalf("stored %+v", tn.Branding)
+	}
+
+	// The portal shows the new logo.
+	etcdtest.Wait(t, 5*time.Second, "the portal sees the logo", func() bool {
+		c, _ := e.h.store.TenantByID(tn.ID)
+		return c.Branding.LogoETag == tn.Branding.LogoETag
+	})
+	res, _, err := e.h.gw.Issuer().Create(context.Background(), tn, &links.Request{AccountID: "acc_7Hq2LmX9"}, links.Options{CreatedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.do(chromedp.Navigate(res.SessionURL), chromedp.WaitVisible(chromedp.CSS("header img.logo")))
+	if w := e.imageWidth("header img.logo"); w != 160 {
+		t.Fatalf("the portal's logo did not load: width %d", w)
+	}
+	src, _ := chromedp.Run(e.ctx, chromedp.Evaluate[string](`document.querySelector("header img.logo").getAttribute("src")`))
+	if src != "/assets/logo?v="+tn.Branding.LogoETag {
+		t.Fatalf("portal logo src %q", src)
+	}
+	e.screenshot("portal-with-new-logo.png")
+}

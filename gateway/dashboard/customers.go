@@ -1,0 +1,250 @@
+package dashboard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portico-billing/portico/gateway/links"
+	"github.com/portico-billing/portico/gateway/mail"
+	"github.com/portico-billing/portico/plugins/format"
+	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/tenants/account"
+	"github.com/valyala/fasthttp"
+)
+
+// Errors of EmailPortalLink.
+var (
+	ErrMailNotConfigured = errors.New("dashboard: email is not configured (start portico with --smtp-addr)")
+	ErrNoEmail           = errors.New("dashboard: the customer has no billing email")
+	// ErrRateLimited is wrapped by *RateLimitError.
+	ErrRateLimited = errors.New("dashboard: too many portal links for this customer")
+)
+
+// RateLimitError says that a customer was sent Limit links this hour and when the next is allowed.
+type RateLimitError struct {
+	Limit   int
+	RetryAt time.Time
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("%v: at most %d per hour; the next one can be sent at %s", ErrRateLimited, e.Limit, e.RetryAt.UTC().Format("15:04 MST"))
+}
+
+// Is makes errors.Is(err, ErrRateLimited) true.
+func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
+
+// EmailPortalLink issues a new single-use link to the account with the tenant's portal defaults
+// and emails it to the account's billing email. At most Config.MaxLinksPerHour links per account
+// per clock hour are sent, counted in etcd across all instances (an attempt counts even when the
+// SMTP server then refuses it). createdBy names the requester for the audit trail
+// ("dashboard:<admin email>", "apikey:<id>"). The tenant API can send the same email through it.
+func (d *Dashboard) EmailPortalLink(ctx context.Context, t *tenants.Tenant, accountID, createdBy string) (*links.Result, string, error) {
+	if d.cfg.Mail == nil {
+		return nil, "", ErrMailNotConfigured
+	}
+	snap, err := d.store.Account(ctx, t.ID, accountID)
+	if err != nil {
+		return nil, "", err
+	}
+	to := snap.Account.Email
+	if to == "" {
+		return nil, "", ErrNoEmail
+	}
+	now := d.cfg.Now()
+	n, err := d.store.CountLinkEmail(ctx, t.ID, accountID, now)
+	if err != nil {
+		return nil, "", err
+	}
+	if n > d.cfg.MaxLinksPerHour {
+		return nil, to, &RateLimitError{Limit: d.cfg.MaxLinksPerHour, RetryAt: now.Truncate(time.Hour).Add(time.Hour)}
+	}
+	res, _, err := d.cfg.Issuer.Create(ctx, t, &links.Request{AccountID: accountID}, links.Options{CreatedBy: createdBy})
+	if err != nil {
+		return nil, to, err
+	}
+	msg := mail.PortalLinkMessage{
+		To: to, TenantName: t.Name, AccountName: snap.Account.Name, URL: res.SessionURL, ExpiresAt: res.ExpiresAt,
+		PrimaryColor: t.Branding.PrimaryColor, AccentColor: t.Branding.AccentColor,
+	}
+	if origin, _, ok := strings.Cut(res.SessionURL, "/s/"); ok && t.Branding.LogoETag != "" {
+		msg.LogoURL = origin + "/assets/logo?v=" + t.Branding.LogoETag
+	}
+	if err := d.cfg.Mail.SendPortalLink(ctx, msg); err != nil {
+		// The error never holds the link (package mail redacts it).
+		d.log.Warn("dashboard: sending a portal link failed", "tenant", t.Slug, "account", accountID, "err", err)
+		return nil, to, err
+	}
+	d.log.Info("dashboard: portal link emailed", "tenant", t.Slug, "account", accountID, "session", res.SessionID, "by", createdBy)
+	return res, to, nil
+}
+
+type customersData struct {
+	Query             string
+	Results           []*entry
+	Total, Page, Last int
+	From, To          int
+	PrevURL, NextURL  string
+}
+
+// customers lists and searches the tenant's customers.
+func (d *Dashboard) customers(ctx *fasthttp.RequestCtx, r *request) {
+	q := strings.TrimSpace(string(ctx.QueryArgs().Peek("q")))
+	if len(q) > 200 {
+		q = q[:200]
+	}
+	page, _ := strconv.Atoi(string(ctx.QueryArgs().Peek("page")))
+	page = max(page, 1)
+	ix, err := d.search.get(ctx, r.tenant.ID)
+	if err != nil {
+		d.unavailable(ctx, r, err)
+		return
+	}
+	size := d.cfg.PageSize
+	res := ix.search(q, (page-1)*size, size)
+	data := &customersData{Query: q, Results: res.Entries, Total: res.Total, Page: page, Last: max(1, (res.Total+size-1)/size)}
+	if len(res.Entries) > 0 {
+		data.From, data.To = (page-1)*size+1, (page-1)*size+len(res.Entries)
+	}
+	pageURL := func(p int) string {
+		v := url.Values{}
+		if q != "" {
+			v.Set("q", q)
+		}
+		if p > 1 {
+			v.Set("page", strconv.Itoa(p))
+		}
+		if len(v) == 0 {
+			return "/customers"
+		}
+		return "/customers?" + v.Encode()
+	}
+	if page > 1 {
+		data.PrevURL = pageURL(min(page-1, data.Last))
+	}
+	if page < data.Last {
+		data.NextURL = pageURL(page + 1)
+	}
+	v := r.view("customers", "Customers")
+	v.Data = data
+	d.render(ctx, fasthttp.StatusOK, "customers", v)
+}
+
+func (d *Dashboard) customerRoutes(ctx *fasthttp.RequestCtx, r *request, rest string, get bool) {
+	id, action, _ := strings.Cut(rest, "/")
+	if !account.ValidID(id) {
+		d.customerNotFound(ctx, r, id)
+		return
+	}
+	switch {
+	case action == "" && get:
+		d.customerPage(ctx, r, id, fasthttp.StatusOK, "", "", nil)
+	case action == "send-link" && !get:
+		d.sendLink(ctx, r, id)
+	case action == "copy-link" && !get:
+		d.copyLink(ctx, r, id)
+	default:
+		d.notFound(ctx, r)
+	}
+}
+
+func (d *Dashboard) customerNotFound(ctx *fasthttp.RequestCtx, r *request, id string) {
+	d.message(ctx, r, fasthttp.StatusNotFound, "Customer not found", "There is no customer with the id “"+id+"” in "+r.tenant.Name+".")
+}
+
+type subscriptionView struct {
+	*account.Subscription
+	NextCharge string
+}
+
+type invoiceView struct {
+	*account.Invoice
+	Total, Due string
+}
+
+type customerData struct {
+	Account        *account.Account
+	Revision       int64
+	Subscriptions  []subscriptionView
+	Invoices       []invoiceView
+	Link           *links.Result
+	MailConfigured bool
+	MaxLinks       int
+	Locale         string
+}
+
+// customerPage shows one customer of the admin's tenant: another tenant's id is not found.
+func (d *Dashboard) customerPage(ctx *fasthttp.RequestCtx, r *request, id string, status int, flash, errMsg string, link *links.Result) {
+	snap, err := d.store.Account(ctx, r.tenant.ID, id)
+	if errors.Is(err, tenants.ErrAccountNotFound) {
+		d.customerNotFound(ctx, r, id)
+		return
+	}
+	if err != nil {
+		d.unavailable(ctx, r, err)
+		return
+	}
+	const locale = "en" // the dashboard's language; amounts keep their currency
+	a := snap.Account
+	data := &customerData{Account: a, Revision: snap.Revision, Link: link, MailConfigured: d.cfg.Mail != nil, MaxLinks: d.cfg.MaxLinksPerHour, Locale: locale}
+	for i := range a.Subscriptions {
+		s := &a.Subscriptions[i]
+		sv := subscriptionView{Subscription: s}
+		if s.EstimatedNextCharge != nil {
+			sv.NextCharge = format.Money(*s.EstimatedNextCharge, a.Currency, locale)
+		} else if n, err := s.NextCharge(); err == nil {
+			sv.NextCharge = format.Money(n, a.Currency, locale)
+		}
+		data.Subscriptions = append(data.Subscriptions, sv)
+	}
+	for i := range a.Invoices {
+		inv := &a.Invoices[i]
+		cur := a.InvoiceCurrency(inv)
+		data.Invoices = append(data.Invoices, invoiceView{Invoice: inv, Total: format.Money(inv.Total, cur, locale), Due: format.Money(inv.AmountDue(), cur, locale)})
+	}
+	v := r.view("customers", a.Name)
+	v.Flash, v.Error, v.Data = flash, errMsg, data
+	d.render(ctx, status, "customer", v)
+}
+
+// sendLink emails a new portal link to the customer.
+func (d *Dashboard) sendLink(ctx *fasthttp.RequestCtx, r *request, id string) {
+	res, to, err := d.EmailPortalLink(ctx, r.tenant, id, "dashboard:"+r.s.Email)
+	var rl *RateLimitError
+	switch {
+	case err == nil:
+		d.customerPage(ctx, r, id, fasthttp.StatusOK, fmt.Sprintf("Portal link sent to %s. It works once and expires in %s (at %s).",
+			to, mail.Words(res.ExpiresAt.Sub(d.cfg.Now())), res.ExpiresAt.UTC().Format("15:04 MST")), "", nil)
+	case errors.Is(err, tenants.ErrAccountNotFound):
+		d.customerNotFound(ctx, r, id)
+	case errors.Is(err, ErrMailNotConfigured):
+		d.customerPage(ctx, r, id, fasthttp.StatusServiceUnavailable, "", "Email is not configured on this Portico installation, so no link was sent. Use Copy link instead.", nil)
+	case errors.Is(err, ErrNoEmail):
+		d.customerPage(ctx, r, id, fasthttp.StatusConflict, "", "This customer has no billing email; no link was sent. Use Copy link instead.", nil)
+	case errors.As(err, &rl):
+		d.customerPage(ctx, r, id, fasthttp.StatusTooManyRequests, "", fmt.Sprintf("No link was sent: this customer was already sent %d portal links this hour, the most allowed. The next one can be sent at %s.",
+			rl.Limit, rl.RetryAt.UTC().Format("15:04 MST")), nil)
+	case errors.Is(err, tenants.ErrUnavailable):
+		d.unavailable(ctx, r, err)
+	default:
+		d.customerPage(ctx, r, id, fasthttp.StatusBadGateway, "", "The email to "+to+" could not be sent: "+strings.TrimPrefix(err.Error(), "mail: ")+".", nil)
+	}
+}
+
+// copyLink issues a new portal link and shows it for the admin to copy.
+func (d *Dashboard) copyLink(ctx *fasthttp.RequestCtx, r *request, id string) {
+	res, _, err := d.cfg.Issuer.Create(ctx, r.tenant, &links.Request{AccountID: id}, links.Options{CreatedBy: "dashboard:" + r.s.Email})
+	switch {
+	case errors.Is(err, tenants.ErrAccountNotFound):
+		d.customerNotFound(ctx, r, id)
+	case err != nil:
+		d.unavailable(ctx, r, err)
+	default:
+		d.log.Info("dashboard: portal link created", "tenant", r.tenant.Slug, "account", id, "session", res.SessionID, "by", r.s.Email)
+		d.customerPage(ctx, r, id, fasthttp.StatusOK, "", "", res)
+	}
+}

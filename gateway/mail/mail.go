@@ -1,0 +1,335 @@
+// Package mail sends Portico's emails over SMTP with github.com/wneessen/go-mail: today the
+// portal-link email a tenant admin (or a tenant backend) sends a customer, a branded HTML part and
+// a plain-text part with the single-use link and when it expires.
+//
+// It owns the SMTP configuration (`--smtp-addr`, `--smtp-tls none|starttls|tls`, `--smtp-user`,
+// `--smtp-password`, `--smtp-from`) and the message templates. It does not decide who may send
+// what (the per-customer hourly limit is counted by the caller in etcd, see
+// tenants.Store.CountLinkEmail) and it never logs: the link in a message is a bearer token, and
+// every error it returns has the link redacted.
+package mail
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	_ "embed"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"math"
+	"net"
+	netmail "net/mail"
+	"regexp"
+	"strconv"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+)
+
+// TLS modes of the SMTP connection.
+const (
+	TLSNone     = "none"     // plain text; credentials only to a loopback server
+	TLSStartTLS = "starttls" // STARTTLS required (the default)
+	TLSImplicit = "tls"      // TLS from the first byte (port 465)
+)
+
+// ErrConfig wraps every configuration problem.
+var ErrConfig = errors.New("mail: invalid SMTP configuration")
+
+// Config configures a Sender.
+type Config struct {
+	// Addr is the SMTP server, host:port; required.
+	Addr string
+	// TLS is TLSNone, TLSStartTLS (default) or TLSImplicit.
+	TLS string
+	// User and Password authenticate to the server when User is set (SMTP AUTH, the strongest
+	// mechanism the server offers). Over TLSNone they are only sent to a loopback server.
+	User, Password string
+	// From is the sender address, "billing@example.com" or "Example Billing <billing@example.com>";
+	// required. Portal-link emails show the tenant's name as the display name.
+	From string
+	// Timeout bounds connecting and each SMTP command (default 15 s).
+	Timeout time.Duration
+	// TLSConfig overrides the TLS client configuration (default: system roots, the host of Addr
+	// as server name). Tests use it to trust their own certificate.
+	TLSConfig *tls.Config
+	// HELO is the name the client greets with (default: the machine's host name).
+	HELO string
+	// Now returns the current time (default time.Now); it words the expiry ("in 1 hour").
+	Now func() time.Time
+}
+
+// Sender sends email. It is safe for concurrent use; each message uses its own connection.
+type Sender struct {
+	cfg  Config
+	host string
+	port int
+	from *netmail.Address
+}
+
+// New checks cfg and returns a Sender. It does not connect.
+func New(cfg Config) (*Sender, error) {
+	host, ps, err := net.SplitHostPort(cfg.Addr)
+	if err != nil || host == "" {
+		return nil, fmt.Errorf("%w: address %q must be host:port", ErrConfig, cfg.Addr)
+	}
+	port, err := strconv.Atoi(ps)
+	if err != nil || port < 1 || port > 65535 {
+		return nil, fmt.Errorf("%w: port %q of %q is not a port number", ErrConfig, ps, cfg.Addr)
+	}
+	switch cfg.TLS {
+	case "":
+		cfg.TLS = TLSStartTLS
+	case TLSNone, TLSStartTLS, TLSImplicit:
+	default:
+		return nil, fmt.Errorf("%w: TLS mode %q is not none, starttls or tls", ErrConfig, cfg.TLS)
+	}
+	if cfg.TLS == TLSNone && cfg.User != "" && !isLoopback(host) {
+		return nil, fmt.Errorf("%w: refusing to send SMTP credentials unencrypted to %s; use --smtp-tls starttls or tls", ErrConfig, host)
+	}
+	from, err := netmail.ParseAddress(cfg.From)
+	if err != nil {
+		return nil, fmt.Errorf("%w: sender address %q: %w", ErrConfig, cfg.From, err)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 15 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Sender{cfg: cfg, host: host, port: port, from: from}, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Addr returns the server address the sender uses (for logs and the dashboard).
+func (s *Sender) Addr() string { return s.cfg.Addr }
+
+// PortalLinkMessage is a portal-link email.
+type PortalLinkMessage struct {
+	// To is the customer's billing email.
+	To string
+	// TenantName is shown as the sender's name, in the subject and in the text.
+	TenantName string
+	// AccountName is the customer's name, for the greeting (optional).
+	AccountName string
+	// URL is the single-use link. It is a secret: it is never logged or put in an error.
+	URL string
+	// ExpiresAt is when the link stops working.
+	ExpiresAt time.Time
+	// PrimaryColor and AccentColor are the tenant's "#rrggbb" colours (defaults when invalid).
+	PrimaryColor, AccentColor string
+	// LogoURL is an absolute https (or, in development, http) URL of the tenant's logo; optional.
+	LogoURL string
+}
+
+// Rendered is a message's subject and bodies.
+type Rendered struct {
+	Subject, Text, HTML string
+}
+
+var (
+	//go:embed portal_link.html
+	portalLinkHTML string
+	//go:embed portal_link.txt
+	portalLinkText string
+
+	htmlTmpl = htmltemplate.Must(htmltemplate.New("html").Parse(portalLinkHTML))
+	textTmpl = texttemplate.Must(texttemplate.New("text").Parse(portalLinkText))
+	colorRE  = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+)
+
+// Default colours, as the portal's.
+const (
+	defaultPrimary = "#1f2937"
+	defaultAccent  = "#4f46e5"
+)
+
+type linkView struct {
+	PortalLinkMessage
+	Subject            string
+	ExpiresIn, Expires string
+	Primary, Accent    string
+	ButtonText         string
+	Logo               htmltemplate.URL
+}
+
+// RenderPortalLink builds the portal-link message as of now.
+func RenderPortalLink(m PortalLinkMessage, now time.Time) (*Rendered, error) {
+	v := linkView{PortalLinkMessage: m, Primary: defaultPrimary, Accent: defaultAccent}
+	if v.TenantName == "" {
+		v.TenantName = "Portico"
+	}
+	v.Subject = "Your billing portal link from " + oneLine(v.TenantName)
+	if colorRE.MatchString(m.PrimaryColor) {
+		v.Primary = strings.ToLower(m.PrimaryColor)
+	}
+	if colorRE.MatchString(m.AccentColor) {
+		v.Accent = strings.ToLower(m.AccentColor)
+	}
+	v.ButtonText = textOn(v.Accent)
+	if strings.HasPrefix(m.LogoURL, "https://") || strings.HasPrefix(m.LogoURL, "http://") {
+		v.Logo = htmltemplate.URL(m.LogoURL)
+	}
+	v.ExpiresIn = Words(m.ExpiresAt.Sub(now))
+	v.Expires = m.ExpiresAt.UTC().Format("15:04 MST on Monday, 2 January 2006")
+	var text, html bytes.Buffer
+	if err := textTmpl.Execute(&text, &v); err != nil {
+		return nil, fmt.Errorf("mail: rendering the text part: %w", err)
+	}
+	if err := htmlTmpl.Execute(&html, &v); err != nil {
+		return nil, fmt.Errorf("mail: rendering the HTML part: %w", err)
+	}
+	return &Rendered{Subject: v.Subject, Text: text.String(), HTML: html.String()}, nil
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' }), " ")
+}
+
+// Words says a duration the way a person would: "1 hour", "2 days 3 hours", "45 minutes".
+// Durations under a minute are "less than a minute".
+func Words(d time.Duration) string {
+	if d < time.Minute {
+		return "less than a minute"
+	}
+	d = d.Round(time.Minute)
+	units := []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}}
+	var parts []string
+	for _, u := range units {
+		if n := int64(d / u.d); n > 0 && len(parts) < 2 {
+			p := strconv.FormatInt(n, 10) + " " + u.name
+			if n != 1 {
+				p += "s"
+			}
+			parts = append(parts, p)
+			d -= time.Duration(n) * u.d
+		} else if len(parts) > 0 {
+			break // "1 day 5 minutes" reads oddly: stop at the first gap
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// SendPortalLink sends the portal-link email. Errors say what failed (connecting, the server's
+// refusal) with the link redacted.
+func (s *Sender) SendPortalLink(ctx context.Context, m PortalLinkMessage) error {
+	to, err := netmail.ParseAddress(m.To)
+	if err != nil {
+		return fmt.Errorf("mail: parsing recipient %q: %w", m.To, err)
+	}
+	r, err := RenderPortalLink(m, s.cfg.Now())
+	if err != nil {
+		return err
+	}
+	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	name := oneLine(m.TenantName)
+	if name == "" {
+		name = s.from.Name
+	}
+	if err := msg.FromFormat(name, s.from.Address); err != nil {
+		return fmt.Errorf("mail: setting sender %q: %w", s.from.Address, err)
+	}
+	if err := msg.AddToFormat(oneLine(m.AccountName), to.Address); err != nil {
+		return fmt.Errorf("mail: setting recipient %q: %w", to.Address, err)
+	}
+	msg.Subject(r.Subject)
+	msg.SetDate()
+	msg.SetMessageID()
+	msg.SetGenHeader("Auto-Submitted", "auto-generated")
+	msg.SetGenHeader("X-Auto-Response-Suppress", "All")
+	msg.SetBodyString(gomail.TypeTextPlain, r.Text)
+	msg.AddAlternativeString(gomail.TypeTextHTML, r.HTML)
+	if err := s.send(ctx, msg); err != nil {
+		return &redacted{err: fmt.Errorf("mail: sending the portal link to %s via %s: %w", to.Address, s.cfg.Addr, err), secret: m.URL}
+	}
+	return nil
+}
+
+// send dials the server, sends msg and closes the connection.
+func (s *Sender) send(ctx context.Context, msg *gomail.Msg) error {
+	opts := []gomail.Option{gomail.WithPort(s.port), gomail.WithTimeout(s.cfg.Timeout)}
+	switch s.cfg.TLS {
+	case TLSNone:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	case TLSStartTLS:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	case TLSImplicit:
+		opts = append(opts, gomail.WithSSL())
+	}
+	if s.cfg.TLSConfig != nil {
+		opts = append(opts, gomail.WithTLSConfig(s.cfg.TLSConfig))
+	} else {
+		opts = append(opts, gomail.WithTLSConfig(&tls.Config{ServerName: s.host, MinVersion: tls.VersionTLS12}))
+	}
+	if s.cfg.HELO != "" {
+		opts = append(opts, gomail.WithHELO(s.cfg.HELO))
+	}
+	if s.cfg.User != "" {
+		auth := gomail.SMTPAuthAutoDiscover
+		if s.cfg.TLS == TLSNone {
+			auth = gomail.SMTPAuthPlainNoEnc // loopback only, checked in New
+		}
+		opts = append(opts, gomail.WithSMTPAuth(auth), gomail.WithUsername(s.cfg.User), gomail.WithPassword(s.cfg.Password))
+	}
+	c, err := gomail.NewClient(s.host, opts...)
+	if err != nil {
+		return fmt.Errorf("configuring the SMTP client: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 4*s.cfg.Timeout)
+	defer cancel()
+	return c.DialAndSendWithContext(ctx, msg)
+}
+
+// redacted is an error whose text never contains the secret (the portal link).
+type redacted struct {
+	err    error
+	secret string
+}
+
+func (e *redacted) Error() string {
+	msg := e.err.Error()
+	if e.secret != "" {
+		msg = strings.ReplaceAll(msg, e.secret, "[portal link]")
+	}
+	return msg
+}
+
+func (e *redacted) Unwrap() error { return e.err }
+
+// textOn is the more readable of white and near-black text on the background colour bg.
+func textOn(bg string) string {
+	l := luminance(bg)
+	// Contrast of white on bg vs. #111827 on bg; pick the larger.
+	white := 1.05 / (l + 0.05)
+	dark := (l + 0.05) / (luminance("#111827") + 0.05)
+	if white >= dark {
+		return "#ffffff"
+	}
+	return "#111827"
+}
+
+// luminance is the WCAG 2 relative luminance of a "#rrggbb" colour.
+func luminance(hex string) float64 {
+	v, _ := strconv.ParseUint(strings.TrimPrefix(hex, "#"), 16, 32)
+	ch := func(c uint64) float64 {
+		s := float64(c) / 255
+		if s <= 0.04045 {
+			return s / 12.92
+		}
+		return math.Pow((s+0.055)/1.055, 2.4)
+	}
+	return 0.2126*ch(v>>16&0xff) + 0.7152*ch(v>>8&0xff) + 0.0722*ch(v&0xff)
+}

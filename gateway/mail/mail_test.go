@@ -1,0 +1,232 @@
+package mail
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/portico-billing/portico/gateway/mail/mailtest"
+)
+
+var now = time.Date(2026, 8, 3, 12, 0, 0, 0, time.UTC)
+
+const link = "https://acme.portal.example/s/mXqXlyo-XWMOf7Y5JktoT9v2w_SYQVDefcIb64nIyco"
+
+func message() PortalLinkMessage {
+	return PortalLinkMessage{
+		To: "billing@globex.example", TenantName: "Acme Cloud", AccountName: "Globex Corporation",
+		URL: link, ExpiresAt: now.Add(time.Hour), PrimaryColor: "#112233", AccentColor: "#FFD700",
+		LogoURL: "https://acme.portal.example/assets/logo?v=abc",
+	}
+}
+
+func sender(t *testing.T, cfg Config) *Sender {
+	t.Helper()
+	if cfg.From == "" {
+		cfg.From = "Portico <portal@portico.example>"
+	}
+	cfg.Now = func() time.Time { return now }
+	cfg.Timeout = 5 * time.Second
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// received checks the message a server got and returns it parsed.
+func received(t *testing.T, srv *mailtest.Server, wantTLS bool) *mailtest.Parsed {
+	t.Helper()
+	m := srv.Next(t, 10*time.Second)
+	if m.TLS != wantTLS {
+		t.Errorf("message came with TLS=%v, want %v", m.TLS, wantTLS)
+	}
+	if m.From != "portal@portico.example" || len(m.To) != 1 || m.To[0] != "billing@globex.example" {
+		t.Errorf("envelope from %q to %q", m.From, m.To)
+	}
+	p, err := mailtest.Parse(m.Data)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, m.Data)
+	}
+	if p.Subject != "Your billing portal link from Acme Cloud" {
+		t.Errorf("Subject = %q", p.Subject)
+	}
+	if from := p.Header.Get("From"); !strings.Contains(from, "Acme Cloud") || !strings.Contains(from, "<portal@portico.example>") {
+		t.Errorf("From = %q", from)
+	}
+	if to := p.Header.Get("To"); !strings.Contains(to, "<billing@globex.example>") {
+		t.Errorf("To = %q", to)
+	}
+	if p.Header.Get("Auto-Submitted") != "auto-generated" || p.Header.Get("Message-Id") == "" || p.Header.Get("Date") == "" {
+		t.Errorf("headers: %v", p.Header)
+	}
+	for name, body := range map[string]string{"text": p.Text, "html": p.HTML} {
+		for _, want := range []string{link, "expires in", "1 hour", "13:00 UTC on Monday, 3 August 2026", "Globex Corporation"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s part lacks %q:\n%s", name, want, body)
+			}
+		}
+	}
+	for _, want := range []string{`href="` + link + `"`, "border-top:4px solid #112233", "background:#ffd700", "color:#111827",
+		`src="https://acme.portal.example/assets/logo?v=abc"`} {
+		if !strings.Contains(p.HTML, want) {
+			t.Errorf("HTML part lacks %q", want)
+		}
+	}
+	return p
+}
+
+func TestSendPlain(t *testing.T) {
+	t.Parallel()
+	srv := mailtest.Start(t, mailtest.Options{})
+	s := sender(t, Config{Addr: srv.Addr, TLS: TLSNone})
+	if err := s.SendPortalLink(context.Background(), message()); err != nil {
+		t.Fatal(err)
+	}
+	received(t, srv, false)
+}
+
+func TestSendStartTLSWithAuth(t *testing.T) {
+	t.Parallel()
+	srv := mailtest.Start(t, mailtest.Options{TLS: "starttls", User: "portico", Password: "smtp secret"})
+	s := sender(t, Config{Addr: srv.Addr, TLS: TLSStartTLS, User: "portico", Password: "smtp secret", TLSConfig: srv.ClientTLS()})
+	if err := s.SendPortalLink(context.Background(), message()); err != nil {
+		t.Fatal(err)
+	}
+	received(t, srv, true)
+
+	bad := sender(t, Config{Addr: srv.Addr, TLS: TLSStartTLS, User: "portico", Password: "wrong", TLSConfig: srv.ClientTLS()})
+	err := bad.SendPortalLink(context.Background(), message())
+	if err == nil || !strings.Contains(err.Error(), "535") {
+		t.Fatalf("wrong SMTP password: %v", err)
+	}
+	// A certificate the client does not trust fails the handshake.
+	untrusting := sender(t, Config{Addr: srv.Addr, TLS: TLSStartTLS})
+	if err := untrusting.SendPortalLink(context.Background(), message()); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("untrusted certificate: %v", err)
+	}
+}
+
+func TestSendImplicitTLS(t *testing.T) {
+	t.Parallel()
+	srv := mailtest.Start(t, mailtest.Options{TLS: "tls"})
+	s := sender(t, Config{Addr: srv.Addr, TLS: TLSImplicit, TLSConfig: srv.ClientTLS()})
+	if err := s.SendPortalLink(context.Background(), message()); err != nil {
+		t.Fatal(err)
+	}
+	received(t, srv, true)
+}
+
+func TestStartTLSRequired(t *testing.T) {
+	t.Parallel()
+	srv := mailtest.Start(t, mailtest.Options{}) // offers no STARTTLS
+	s := sender(t, Config{Addr: srv.Addr, TLS: TLSStartTLS})
+	err := s.SendPortalLink(context.Background(), message())
+	if err == nil || !strings.Contains(err.Error(), "STARTTLS") {
+		t.Fatalf("STARTTLS required against a server without it: %v", err)
+	}
+	if srv.Pending() != 0 {
+		t.Fatal("the message was sent in clear")
+	}
+}
+
+func TestServerRefusesAndErrorsNeverHoldTheLink(t *testing.T) {
+	t.Parallel()
+	srv := mailtest.Start(t, mailtest.Options{})
+	// A server that quotes the message back in its refusal must not make the link reach logs.
+	srv.Reject(&smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "spam detected in " + link})
+	s := sender(t, Config{Addr: srv.Addr, TLS: TLSNone})
+	err := s.SendPortalLink(context.Background(), message())
+	if err == nil {
+		t.Fatal("a refused message returned no error")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, link) || strings.Contains(msg, "mXqXlyo") {
+		t.Fatalf("the error holds the link: %s", msg)
+	}
+	if !strings.HasPrefix(msg, "mail: sending the portal link to billing@globex.example via ") || !strings.Contains(msg, "554") ||
+		!strings.Contains(msg, "[portal link]") {
+		t.Fatalf("error = %s", msg)
+	}
+	var se *smtp.SMTPError
+	_ = errors.As(err, &se) // the chain stays inspectable (go-mail wraps the server's answer its own way)
+
+	// Nobody listening.
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close()
+	s = sender(t, Config{Addr: addr, TLS: TLSNone})
+	if err := s.SendPortalLink(context.Background(), message()); err == nil || !strings.Contains(err.Error(), "dial") {
+		t.Fatalf("unreachable server: %v", err)
+	}
+	// A cancelled context stops before connecting.
+	srv.Reject(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s = sender(t, Config{Addr: srv.Addr, TLS: TLSNone})
+	if err := s.SendPortalLink(ctx, message()); err == nil {
+		t.Fatal("a cancelled context sent the message")
+	}
+}
+
+func TestConfig(t *testing.T) {
+	t.Parallel()
+	for _, c := range []Config{
+		{Addr: "smtp.example", From: "a@b.example"},
+		{Addr: "smtp.example:0", From: "a@b.example"},
+		{Addr: "smtp.example:25", TLS: "ssl", From: "a@b.example"},
+		{Addr: "smtp.example:25", TLS: TLSNone, User: "u", Password: "p", From: "a@b.example"},
+		{Addr: "smtp.example:587", From: "not an address"},
+	} {
+		if _, err := New(c); !errors.Is(err, ErrConfig) {
+			t.Errorf("New(%+v) = %v, want ErrConfig", c, err)
+		}
+	}
+	if _, err := New(Config{Addr: "127.0.0.1:1025", TLS: TLSNone, User: "u", Password: "p", From: "a@b.example"}); err != nil {
+		t.Errorf("credentials to a loopback catcher: %v", err)
+	}
+	s, err := New(Config{Addr: "smtp.example:587", From: "Billing <a@b.example>"})
+	if err != nil || s.cfg.TLS != TLSStartTLS || s.cfg.Timeout != 15*time.Second {
+		t.Fatalf("defaults: %+v, %v", s, err)
+	}
+}
+
+func TestRenderEscapesAndWords(t *testing.T) {
+	t.Parallel()
+	m := message()
+	m.TenantName = `<script>alert(1)</script> "Evil"`
+	m.AccountName = "<b>Bob</b>"
+	m.PrimaryColor, m.AccentColor = "red;background:url(x)", "javascript:alert(1)"
+	m.LogoURL = "javascript:alert(1)"
+	r, err := RenderPortalLink(m, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"<script>", "<b>Bob", "url(x)", "javascript:"} {
+		if strings.Contains(r.HTML, bad) {
+			t.Errorf("HTML contains %q", bad)
+		}
+	}
+	if !strings.Contains(r.HTML, "#1f2937") || !strings.Contains(r.HTML, "#4f46e5") {
+		t.Error("invalid colours did not fall back to the defaults")
+	}
+	if strings.ContainsAny(r.Subject, "\r\n") {
+		t.Errorf("subject %q spans lines", r.Subject)
+	}
+	for d, want := range map[time.Duration]string{
+		30 * time.Second: "less than a minute", time.Minute: "1 minute", 45 * time.Minute: "45 minutes",
+		time.Hour: "1 hour", 90 * time.Minute: "1 hour 30 minutes", 59*time.Minute + 50*time.Second: "1 hour",
+		7 * 24 * time.Hour: "7 days", 26 * time.Hour: "1 day 2 hours", 24*time.Hour + 5*time.Minute: "1 day",
+	} {
+		if got := Words(d); got != want {
+			t.Errorf("Words(%v) = %q, want %q", d, got, want)
+		}
+	}
+	if textOn("#ffd700") != "#111827" || textOn("#4f46e5") != "#ffffff" {
+		t.Error("textOn picks the less readable colour")
+	}
+}

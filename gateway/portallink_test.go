@@ -1,0 +1,73 @@
+package gateway
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portico-billing/portico/gateway/dashboard"
+	"github.com/portico-billing/portico/gateway/mail"
+	"github.com/portico-billing/portico/gateway/mail/mailtest"
+	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/tenants/account"
+)
+
+// TestAPIEmailsPortalLink: POST /v1/accounts/{id}/portal-link sends the dashboard's email through a
+// real SMTP server; the emailed link opens the portal once; the hourly limit answers 429.
+func TestAPIEmailsPortalLink(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	smtp := mailtest.Start(t, mailtest.Options{TLS: "none"})
+	sender, err := mail.New(mail.Config{Addr: smtp.Addr, TLS: "none", From: "Billing <billing@acme.example>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dash, err := dashboard.New(dashboard.Config{Store: h.store, Issuer: h.gw.Issuer(), Mail: sender, MaxLinksPerHour: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dash.Close)
+	h.gw.SetDashboard(dash.Handler, dash)
+	tn, key := h.tenant("mailer")
+	auth := []string{"Authorization", "Bearer " + key}
+	r := h.do("POST", "api."+base, "/v1/accounts/acc_7Hq2LmX9/portal-link", nil, auth...)
+	if r.StatusCode() != 202 || !strings.Contains(string(r.Body()), `"sentTo":"billing@globex.example"`) {
+		t.Fatalf("portal-link: %d %s", r.StatusCode(), r.Body())
+	}
+	msg := smtp.Next(t, 10*time.Second)
+	link := regexp.MustCompile(`https://mailer\.portal\.test/s/[A-Za-z0-9_-]{43}`).FindString(string(msg.Data))
+	if link == "" || msg.To[0] != "billing@globex.example" {
+		t.Fatalf("mail to %v without a link:\n%s", msg.To, msg.Data)
+	}
+	if st, _, _ := h.open(link); st != 303 {
+		t.Fatalf("emailed link: %d", st)
+	}
+	if st, _, _ := h.open(link); st != 410 {
+		t.Fatalf("emailed link twice: %d", st)
+	}
+	if r := h.do("POST", "api."+base, "/v1/accounts/acc_7Hq2LmX9/portal-link", nil, auth...); r.StatusCode() != 202 {
+		t.Fatalf("second email: %d", r.StatusCode())
+	}
+	smtp.Next(t, 10*time.Second)
+	if r := h.do("POST", "api."+base, "/v1/accounts/acc_7Hq2LmX9/portal-link", nil, auth...); r.StatusCode() != 429 || len(r.Header.Peek("Retry-After")) == 0 {
+		t.Fatalf("third email in the hour: %d %s", r.StatusCode(), r.Body())
+	}
+	if r := h.do("POST", "api."+base, "/v1/accounts/nope/portal-link", nil, auth...); r.StatusCode() != 404 {
+		t.Fatalf("unknown account: %d", r.StatusCode())
+	}
+	if _, err := h.store.UpdateAccount(context.Background(), tn.ID, "acc_7Hq2LmX9", func(a *account.Account) ([]*tenants.Event, error) {
+		a.Email = ""
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.do("POST", "api."+base, "/v1/accounts/acc_7Hq2LmX9/portal-link", nil, auth...); r.StatusCode() != 409 {
+		t.Fatalf("account without email: %d %s", r.StatusCode(), r.Body())
+	}
+	// The dashboard host is served by the dashboard.
+	if r := h.do("GET", "dashboard."+base, "/login", nil); r.StatusCode() != 200 || !strings.Contains(string(r.Body()), "password") {
+		t.Fatalf("dashboard login page: %d", r.StatusCode())
+	}
+}
