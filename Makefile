@@ -71,7 +71,7 @@ bench:
 
 ## bench-micro: only the Go micro-benchmarks of the hot path, three times each
 bench-micro:
-	$(GO) test -run '^$$' -bench 'CustomerPage|Open|Render' -benchmem -count 3 ./gateway/... ./plugins/...
+	$(GO) test -run '^$$' -bench 'CustomerPage|Open|Render|HostLookup|AccountSnapshot' -benchmem -count 3 ./gateway/... ./plugins/... ./tenants/
 
 clean:
 	rm -rf bin

@@ -863,3 +863,20 @@ func FuzzNormalizeHost(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkHostLookup is the first step of every request: Host header → tenant.
+func BenchmarkHostLookup(b *testing.B) {
+	h := newHarness(b)
+	h.tenant("lookup")
+	host := []byte("Lookup." + base + ":8080")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var buf [256]byte
+		for pb.Next() {
+			n := normalizeHost(buf[:0], host)
+			if _, ok := h.store.TenantBySlugBytes(n[:len(n)-len("."+base)]); !ok {
+				b.Fatal("tenant not found")
+			}
+		}
+	})
+}

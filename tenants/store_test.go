@@ -515,3 +515,29 @@ func TestUpdateAccount(t *testing.T) {
 		t.Fatalf("missing account: %v", err)
 	}
 }
+
+// BenchmarkAccountSnapshot is the page path's account lookup on a cache hit.
+func BenchmarkAccountSnapshot(b *testing.B) {
+	s, err := Open(context.Background(), Config{Client: srv.Client(b), Prefix: etcdtest.Prefix(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	tn, _ := s.CreateTenant(context.Background(), &Tenant{Slug: "bench", Name: "Bench"})
+	raw, _ := os.ReadFile("account/testdata/account.json")
+	a, _ := account.Decode(raw)
+	if _, _, err := s.PutAccount(context.Background(), tn.ID, a, 0); err != nil {
+		b.Fatal(err)
+	}
+	s.Account(context.Background(), tn.ID, a.ID)
+	s.Wait()
+	key := accountCacheKey(tn.ID, a.ID)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, ok := s.CachedAccount(key); !ok {
+				b.Fatal("miss")
+			}
+		}
+	})
+}
