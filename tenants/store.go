@@ -282,9 +282,11 @@ func (s *Store) watch(ctx context.Context, rev int64) {
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-		wch := s.c.Watch(wctx, s.k.state(), clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithPrevKV())
-		s.watching.Store(true)
+		wch := s.c.Watch(wctx, s.k.state(), clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithPrevKV(), clientv3.WithCreatedNotify())
 		for resp := range wch {
+			if resp.Created {
+				s.watching.Store(true) // only now is the watch established with a leader
+			}
 			if resp.CompactRevision != 0 {
 				s.log.Warn("tenants: watch fell behind a compaction; re-listing", "compacted", resp.CompactRevision)
 				break

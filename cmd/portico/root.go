@@ -61,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	pf.StringVar(&g.etcdCA, "etcd-ca", "", "CA bundle (PEM) that signs the etcd servers' certificates")
 	pf.StringVar(&g.etcdUser, "etcd-user", "", "etcd user (with etcd auth enabled)")
 	pf.StringVar(&g.etcdPassword, "etcd-password", "", "password of --etcd-user (better: PORTICO_ETCD_PASSWORD)")
-	root.AddCommand(serveCmd(g), tenantCmd(g), apikeyCmd(g), accountCmd(g), linkCmd(g), domainCmd(g), webhookListenCmd(g), sealkeyCmd(g), adminCmd(g), mailCatcherCmd(g), demoCmd(g), versionCmd(g))
+	root.AddCommand(serveCmd(g), tenantCmd(g), apikeyCmd(g), accountCmd(g), linkCmd(g), domainCmd(g), webhookListenCmd(g), sealkeyCmd(g), adminCmd(g), mailCatcherCmd(g), backupCmd(g), restoreCmd(g), demoCmd(g), versionCmd(g))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(stderr, "portico:", err)
 		return 1
