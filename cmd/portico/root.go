@@ -32,6 +32,7 @@ type globals struct {
 	// etcd transport security and authentication
 	etcdCert, etcdKey, etcdCA string
 	etcdUser, etcdPassword    string
+	auditRetention            time.Duration // serve sets it; zero takes the store's default
 	jsonOut                   bool
 	stdout                    io.Writer
 	stderr                    io.Writer
@@ -120,7 +121,7 @@ func (g *globals) connect(ctx context.Context, endpoints []string, dial ...grpc.
 		c.Close()
 		return nil, nil, fmt.Errorf("etcd at %v does not answer (is `portico serve` running?): %w", endpoints, err)
 	}
-	s, err := tenants.Open(ctx, tenants.Config{Client: c, Prefix: g.prefix, Logger: slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	s, err := tenants.Open(ctx, tenants.Config{Client: c, Prefix: g.prefix, AuditRetention: g.auditRetention, Logger: slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		c.Close()
 		return nil, nil, err

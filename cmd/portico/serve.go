@@ -86,6 +86,7 @@ func serveCmd(g *globals) *cobra.Command {
 	fl.StringVar(&f.smtp.Password, "smtp-password", "", "SMTP password (better: PORTICO_SMTP_PASSWORD)")
 	fl.StringVar(&f.smtp.From, "smtp-from", "", "sender address of portal-link emails, e.g. \"Billing <billing@example.com>\"")
 	fl.IntVar(&f.maxLinksPerHour, "max-links-per-hour", 5, "portal-link emails one account may receive per hour")
+	fl.DurationVar(&g.auditRetention, "audit-retention", tenants.DefaultAuditRetention, "how long portal sessions' audit trails are kept")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
 	return cmd
 }
