@@ -11,7 +11,8 @@ FUZZ_TARGETS := \
 	./plugins/format:FuzzMoney \
 	./gateway/invoicedoc:FuzzRenderPDF \
 	./tenants/account:FuzzDecode \
-	./gateway:FuzzNormalizeHost
+	./gateway:FuzzNormalizeHost \
+	./gateway:FuzzAPIRequestDecode
 
 .PHONY: all build run test deps unit allocs fuzz-short fuzz lint bench bench-micro clean
 
