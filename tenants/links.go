@@ -1,6 +1,7 @@
 package tenants
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -44,6 +45,12 @@ type Link struct {
 	CreatedAt  time.Time `json:"createdAt"`
 	// CreatedBy names who asked for the link: "apikey:<id>", "cli", "dashboard:<admin>".
 	CreatedBy string `json:"createdBy,omitempty"`
+	// Flow is the step the session opens on instead of the overview: "update_payment_method",
+	// "billing_details", or "cancel_subscription:<subscription id>"; empty opens the overview.
+	Flow string `json:"flow,omitempty"`
+	// ReturnURL is where the portal's "Back to <tenant>" link leads: an https URL on a host the
+	// tenant allows, already validated; empty shows no such link.
+	ReturnURL string `json:"returnUrl,omitempty"`
 }
 
 // Idempotency is the stored first answer to a session request with an Idempotency-Key.
@@ -156,8 +163,13 @@ func (s *Store) CreateLink(ctx context.Context, tenantID string, l *Link, opt Cr
 }
 
 // usedMarker replaces a link's record once it is redeemed; the key keeps its lease, so a replay
-// within LinkGrace is told the link was used.
+// within LinkGrace is told the link was used. The marker carries a nonce of the redemption that
+// wrote it, so that a redemption whose Txn committed but whose answer was lost (a member failing
+// mid-request) can recognise its own win instead of burning the link.
 const usedMarker = `{"used":true}`
+
+// isUsed reports whether a link value is a used marker (of any redemption).
+func isUsed(v []byte) bool { return bytes.HasPrefix(v, []byte(`{"used":true`)) }
 
 // RedeemLink consumes the link of token for the tenant. It reads the link, then marks it used and
 // appends the portal.session.redeemed event in one Txn that only succeeds if the link's key has not
@@ -180,7 +192,7 @@ func (s *Store) RedeemLink(ctx context.Context, tenantID, token string, now time
 		return nil, ErrLinkNotFound
 	}
 	kv := resp.Kvs[0]
-	if string(kv.Value) == usedMarker {
+	if isUsed(kv.Value) {
 		return nil, ErrLinkUsed
 	}
 	var l Link
@@ -196,7 +208,8 @@ func (s *Store) RedeemLink(ctx context.Context, tenantID, token string, now time
 	if err != nil {
 		return nil, err
 	}
-	ops := append([]clientv3.Op{clientv3.OpPut(key, usedMarker, clientv3.WithIgnoreLease())}, s.eventOps([]*Event{ev})...)
+	marker := `{"used":true,"n":"` + NewToken()[:16] + `"}`
+	ops := append([]clientv3.Op{clientv3.OpPut(key, marker, clientv3.WithIgnoreLease())}, s.eventOps([]*Event{ev})...)
 	audit, err := s.auditOps(ctx, tenantID, l.AccountID, l.SessionID, AuditEntry{Type: AuditRedeemed, At: now, IP: info.IP, UserAgent: info.UserAgent}, false)
 	if err != nil {
 		return nil, err
@@ -204,6 +217,12 @@ func (s *Store) RedeemLink(ctx context.Context, tenantID, token string, now time
 	ops = append(ops, audit...)
 	tr, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)).Then(ops...).Commit()
 	if err != nil {
+		// The Txn may have committed with its answer lost: our own marker in the key says so.
+		rctx, rcancel := s.opCtx(context.Background())
+		defer rcancel()
+		if r, rerr := s.c.Get(rctx, key); rerr == nil && len(r.Kvs) == 1 && string(r.Kvs[0].Value) == marker {
+			return &l, nil
+		}
 		return nil, fmt.Errorf("tenants: redeeming link: %w", wrapEtcd(err))
 	}
 	if !tr.Succeeded {
