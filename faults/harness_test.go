@@ -224,7 +224,7 @@ func (in *install) links(n int) []string {
 // session creates a portal session through the API and opens it; it returns the cookie.
 func (in *install) session(inst *instance) string {
 	in.t.Helper()
-	r := in.api(inst, "POST", "/portal/customer-session/customer-portal", []byte(`{"accountId":"`+accountID+`"}`))
+	r := in.api(inst, "POST", "/portal/customer-session/customer-portal", []byte(`{"accountId":"`+accountID+`","locale":"en"}`))
 	var res struct {
 		SessionURL string `json:"sessionUrl"`
 	}

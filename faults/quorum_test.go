@@ -125,7 +125,7 @@ func quorumLost(t *testing.T) {
 		})
 		try("api-put", func() result { return in.api(inst, "PUT", "/v1/accounts/"+accountID, []byte(changed)) })
 		try("api-session", func() result {
-			return in.api(inst, "POST", "/portal/customer-session/customer-portal", []byte(`{"accountId":"`+accountID+`"}`))
+			return in.api(inst, "POST", "/portal/customer-session/customer-portal", []byte(`{"accountId":"`+accountID+`","locale":"en"}`))
 		})
 	}
 	wg.Wait()

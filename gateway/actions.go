@@ -10,33 +10,28 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/portico-billing/portico/gateway/session"
+	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins"
+	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 	"github.com/valyala/fasthttp"
-	"golang.org/x/text/language"
-	"golang.org/x/text/language/display"
 )
 
 //go:embed web/actions.html
 var actionsHTML string
 
-var actionTmpl = template.Must(template.New("actions").Funcs(plugins.Funcs()).Parse(actionsHTML))
+// actionTmpl holds the form pages; their texts are translated per language ("t").
+var actionTmpl = i18n.NewTemplates(template.Must(template.New("actions").Funcs(plugins.Funcs()).Parse(actionsHTML)))
 
-// Cancellation reasons a customer picks from, in the order shown.
-var cancelReasons = []struct{ Value, Label string }{
-	{"no_longer_required", "I no longer need it"},
-	{"moving_provider", "I am moving to another provider"},
-	{"pricing", "It is too expensive"},
-	{"support", "I was not happy with the support"},
-	{"features", "It lacks features I need"},
-	{"upgraded", "I am switching to another plan"},
-	{"other", "Another reason"},
-}
+// Cancellation reasons a customer picks from, in the order shown; each is labelled by the
+// message "cancel.reason.<value>".
+var cancelReasons = []string{"no_longer_required", "moving_provider", "pricing", "support", "features", "upgraded", "other"}
 
 // MaxCommentLen bounds a cancellation comment, in characters.
 const MaxCommentLen = 1000
@@ -111,31 +106,33 @@ func (g *Gateway) serveAction(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 func (g *Gateway) snapshot(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) *tenants.AccountSnapshot {
 	snap, err := g.store.Account(ctx, t.ID, string(rs.s.AccountID))
 	if errors.Is(err, tenants.ErrAccountNotFound) {
-		g.errorPage(ctx, t, fasthttp.StatusNotFound, "Account not found", "This billing account no longer exists. Please contact "+t.Name+".")
+		g.messagePage(ctx, t, sessionLang(string(rs.s.Locale), nil, t), fasthttp.StatusNotFound, "error.accountNotFound")
 		return nil
 	}
 	if err != nil {
-		g.unavailable(ctx, t, err)
+		g.unavailable(ctx, t, g.cachedLangOf(t, rs), err)
 		return nil
 	}
 	return snap
 }
 
-// renderAction writes a form page in the portal's chrome. The session's CSRF token goes straight
-// into the page: form pages are rendered per request, never cached.
-func (g *Gateway) renderAction(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, status int, title, name string, data any) {
+// renderAction writes a form page in the portal's chrome, in language l. The session's CSRF token
+// and the back link of a return cookie go straight into the page: form pages are rendered per
+// request, never cached.
+func (g *Gateway) renderAction(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, l pageLang, status int, title, name string, data any) {
 	var body bytes.Buffer
-	if err := actionTmpl.ExecuteTemplate(&body, name, data); err != nil {
+	if err := actionTmpl.Execute(&body, l.Printer, name, data); err != nil {
 		g.log.Error("gateway: rendering action page", "page", name, "err", err)
-		g.errorPage(ctx, t, fasthttp.StatusInternalServerError, "Something went wrong", "The page could not be shown. Please try again in a moment.")
+		g.messagePageText(ctx, t, l, fasthttp.StatusInternalServerError, "error.internal.title", "error.internal.page")
 		return
 	}
-	c := newChrome(t, "en", title)
+	c := newChrome(t, l, title)
 	c.SignOut = true
 	c.CSRFInput = template.HTML(`<input type="hidden" name="csrf" value="` + string(rs.s.CSRF[:]) + `">`)
+	c.setBack(g.returnURL(ctx, t))
 	c.Body = template.HTML(body.String())
 	var out bytes.Buffer
-	if err := layout.ExecuteTemplate(&out, "page", c); err != nil {
+	if err := c.execute(&out, "page"); err != nil {
 		g.log.Error("gateway: rendering action layout", "err", err)
 	}
 	setPortalHeaders(ctx, t)
@@ -160,36 +157,38 @@ func (g *Gateway) update(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScr
 	if err == nil {
 		return true
 	}
-	g.actionFailed(ctx, t, err)
+	g.actionFailed(ctx, t, rs, err)
 	return false
 }
 
 // actionFailed answers the page for a failed account change.
-func (g *Gateway) actionFailed(ctx *fasthttp.RequestCtx, t *tenants.Tenant, err error) {
+func (g *Gateway) actionFailed(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, err error) {
 	var ae *actionError
 	switch {
 	case errors.As(err, &ae):
-		g.errorPage(ctx, t, ae.status, ae.title, ae.message)
+		g.messagePageText(ctx, t, g.langOf(ctx, t, rs), ae.status, ae.titleKey, ae.bodyKey)
 	case errors.Is(err, tenants.ErrAccountNotFound):
-		g.errorPage(ctx, t, fasthttp.StatusNotFound, "Account not found", "This billing account no longer exists. Please contact "+t.Name+".")
+		g.messagePage(ctx, t, sessionLang(string(rs.s.Locale), nil, t), fasthttp.StatusNotFound, "error.accountNotFound")
 	case errors.Is(err, account.ErrInvalid):
 		g.log.Warn("gateway: action would leave an invalid account", "tenant", t.Slug, "err", err)
-		g.errorPage(ctx, t, fasthttp.StatusConflict, "This change is not possible", "Your account data does not allow this change. Please contact "+t.Name+".")
+		g.messagePage(ctx, t, g.langOf(ctx, t, rs), fasthttp.StatusConflict, "error.conflict")
 	default:
-		g.unavailable(ctx, t, err)
+		g.unavailable(ctx, t, g.cachedLangOf(t, rs), err)
 	}
 }
 
-// actionError is a refusal decided inside an account change, shown as a page.
+// actionError is a refusal decided inside an account change, shown as a page of two messages.
 type actionError struct {
-	status         int
-	title, message string
+	status            int
+	titleKey, bodyKey string
 }
 
-func (e *actionError) Error() string { return e.title }
+func (e *actionError) Error() string { return "gateway: action refused: " + e.titleKey }
 
-func notFound(what string) error {
-	return &actionError{fasthttp.StatusNotFound, what + " not found", "It may have been removed. Go back to your billing overview to see what is there now."}
+// notFound is the refusal of a change to a subscription or payment method that is gone; titleKey
+// names it ("error.subscriptionNotFound.title").
+func notFound(titleKey string) error {
+	return &actionError{fasthttp.StatusNotFound, titleKey, "error.removed.body"}
 }
 
 // event builds an event of the session's account with the session id in its data.
@@ -201,9 +200,9 @@ func (g *Gateway) event(t *tenants.Tenant, rs *reqScratch, typ string, data map[
 
 func today(now time.Time) account.Date { return account.Date(now.UTC().Format(time.DateOnly)) }
 
-// refuse answers 403 without changing anything.
-func (g *Gateway) refuse(ctx *fasthttp.RequestCtx, t *tenants.Tenant, message string) {
-	g.errorPage(ctx, t, fasthttp.StatusForbidden, "Not available", message)
+// refuse answers 403 without changing anything; bodyKey says what is not available.
+func (g *Gateway) refuse(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, bodyKey string) {
+	g.messagePageText(ctx, t, g.langOf(ctx, t, rs), fasthttp.StatusForbidden, "error.forbidden.title", bodyKey)
 }
 
 // ---- cancellation ----
@@ -213,7 +212,7 @@ type cancelPage struct {
 	Effect          string
 	CSRF            string
 	TenantName      string
-	Reasons         []struct{ Value, Label string }
+	Reasons         []option
 	Reason, Comment string
 	Errors          map[string]string
 }
@@ -240,44 +239,49 @@ func (g *Gateway) cancelForm(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *re
 
 func (g *Gateway) cancelPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, id string, status int, reason, comment string, errs map[string]string) {
 	if !rs.s.Has(session.AllowSubscriptionCancel) {
-		g.refuse(ctx, t, "Cancelling online is not available for your account. Please contact "+t.Name+".")
+		g.refuse(ctx, t, rs, "error.forbidden.cancel")
 		return
 	}
 	snap := g.snapshot(ctx, t, rs)
 	if snap == nil {
 		return
 	}
+	l := sessionLang(string(rs.s.Locale), snap, t)
 	sub := snap.Account.Subscription(id)
 	if sub == nil {
-		g.errorPage(ctx, t, fasthttp.StatusNotFound, "Subscription not found", "Go back to your billing overview to see your subscriptions.")
+		g.messagePage(ctx, t, l, fasthttp.StatusNotFound, "error.subscriptionNotFound")
 		return
 	}
 	if !cancellable(sub) {
 		done(ctx) // already cancelled or scheduled: the overview says so
 		return
 	}
-	p := &cancelPage{Sub: sub, CSRF: string(rs.s.CSRF[:]), TenantName: t.Name, Reasons: cancelReasons, Reason: reason, Comment: comment, Errors: errs}
-	if imm, date := cancelEffect(t, sub); imm {
-		p.Effect = "Your subscription ends immediately and will not be charged again."
-	} else {
-		p.Effect = "Your subscription stays active until the end of the current period (" + string(date) + "), then ends. You can reactivate it until then."
+	p := &cancelPage{Sub: sub, CSRF: string(rs.s.CSRF[:]), TenantName: t.Name, Reason: reason, Comment: comment, Errors: errs}
+	for _, r := range cancelReasons {
+		p.Reasons = append(p.Reasons, option{r, l.T("cancel.reason." + r)})
 	}
-	g.renderAction(ctx, t, rs, status, "Cancel subscription", "cancel", p)
+	if imm, date := cancelEffect(t, sub); imm {
+		p.Effect = l.T("cancel.effectImmediate")
+	} else {
+		p.Effect = l.T("cancel.effectEndOfTerm", "date", format.Date(date, l.locale))
+	}
+	g.renderAction(ctx, t, rs, l, status, l.T("cancel.pageTitle"), "cancel", p)
 }
 
 func (g *Gateway) cancelSave(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, id string) {
 	if !rs.s.Has(session.AllowSubscriptionCancel) {
-		g.refuse(ctx, t, "Cancelling online is not available for your account. Please contact "+t.Name+".")
+		g.refuse(ctx, t, rs, "error.forbidden.cancel")
 		return
 	}
 	args := ctx.PostArgs()
 	reason, comment := string(args.Peek("reason")), strings.TrimSpace(string(args.Peek("comment")))
 	errs := map[string]string{}
-	if !slices.ContainsFunc(cancelReasons, func(r struct{ Value, Label string }) bool { return r.Value == reason }) {
-		errs["reason"] = "Choose the reason that fits best."
+	l := g.langOf(ctx, t, rs)
+	if !slices.Contains(cancelReasons, reason) {
+		errs["reason"] = l.T("cancel.error.reason")
 	}
 	if !utf8.ValidString(comment) || utf8.RuneCountInString(comment) > MaxCommentLen {
-		errs["comment"] = "Keep the comment under 1,000 characters."
+		errs["comment"] = l.T("cancel.error.comment", "max", MaxCommentLen)
 	}
 	if len(errs) > 0 {
 		g.cancelPage(ctx, t, rs, id, fasthttp.StatusUnprocessableEntity, reason, comment, errs)
@@ -286,7 +290,7 @@ func (g *Gateway) cancelSave(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *re
 	ok := g.update(ctx, t, rs, func(a *account.Account) ([]*tenants.Event, error) {
 		sub := a.Subscription(id)
 		if sub == nil {
-			return nil, notFound("Subscription")
+			return nil, notFound("error.subscriptionNotFound.title")
 		}
 		if !cancellable(sub) {
 			return nil, tenants.ErrNoChange // a double submit, or cancelled meanwhile
@@ -312,13 +316,13 @@ func (g *Gateway) cancelSave(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *re
 
 func (g *Gateway) reactivate(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, id string) {
 	if !rs.s.Has(session.AllowSubscriptionCancel) {
-		g.refuse(ctx, t, "Changing your subscription online is not available for your account. Please contact "+t.Name+".")
+		g.refuse(ctx, t, rs, "error.forbidden.subscription")
 		return
 	}
 	ok := g.update(ctx, t, rs, func(a *account.Account) ([]*tenants.Event, error) {
 		sub := a.Subscription(id)
 		if sub == nil {
-			return nil, notFound("Subscription")
+			return nil, notFound("error.subscriptionNotFound.title")
 		}
 		if !sub.CancelAtPeriodEnd || sub.Status == account.SubCanceled || sub.Status == account.SubEnded {
 			return nil, tenants.ErrNoChange
@@ -343,23 +347,34 @@ type formField struct {
 
 type option struct{ Value, Label string }
 
-// countries is every ISO 3166-1 alpha-2 country with its English name, sorted by name.
-var countries = func() []option {
-	var out []option
-	names := display.English.Regions()
+// countryCodes is every ISO 3166-1 alpha-2 country code the account document accepts.
+var countryCodes = func() []string {
+	var out []string
 	for a := 'A'; a <= 'Z'; a++ {
 		for b := 'A'; b <= 'Z'; b++ {
-			code := string([]rune{a, b})
-			if !account.ValidCountry(code) {
-				continue
+			if code := string([]rune{a, b}); account.ValidCountry(code) {
+				out = append(out, code)
 			}
-			r, _ := language.ParseRegion(code)
-			out = append(out, option{code, names.Name(r)})
 		}
 	}
-	slices.SortFunc(out, func(x, y option) int { return strings.Compare(x.Label, y.Label) })
 	return out
 }()
+
+// countryOptions caches, per language (an i18n.Printer), the countries with their names in
+// that language, sorted as the language sorts: the options of the country field.
+var countryOptions sync.Map
+
+func countries(l pageLang) []option {
+	if v, ok := countryOptions.Load(l.Printer); ok {
+		return v.([]option)
+	}
+	var out []option
+	for _, c := range l.Countries(countryCodes) {
+		out = append(out, option{c.Code, c.Name})
+	}
+	countryOptions.Store(l.Printer, out)
+	return out
+}
 
 type billingPage struct {
 	CSRF   string
@@ -386,67 +401,70 @@ func currentBilling(a *account.Account) billingValues {
 	return v
 }
 
-func (v billingValues) fields(errs map[string]string) []formField {
+func (v billingValues) fields(l pageLang, errs map[string]string) []formField {
+	label := func(name string) string { return l.T("billing.field." + name) }
 	return []formField{
-		{Name: "legalName", Label: "Legal name", Type: "text", Value: v.LegalName, Autocomplete: "organization", Max: 200, Required: true, Error: errs["legalName"]},
-		{Name: "email", Label: "Billing email", Type: "email", Value: v.Email, Autocomplete: "email", Max: 254, Required: true, Error: errs["email"]},
-		{Name: "line1", Label: "Address", Type: "text", Value: v.Line1, Autocomplete: "address-line1", Max: 200, Required: true, Error: errs["line1"]},
-		{Name: "line2", Label: "Address line 2", Type: "text", Value: v.Line2, Autocomplete: "address-line2", Max: 200, Error: errs["line2"]},
-		{Name: "postalCode", Label: "Postal code", Type: "text", Value: v.PostalCode, Autocomplete: "postal-code", Max: 20, Error: errs["postalCode"]},
-		{Name: "city", Label: "City", Type: "text", Value: v.City, Autocomplete: "address-level2", Max: 100, Required: true, Error: errs["city"]},
-		{Name: "region", Label: "State or region", Type: "text", Value: v.Region, Autocomplete: "address-level1", Max: 100, Error: errs["region"]},
-		{Name: "country", Label: "Country", Value: v.Country, Required: true, Options: countries, Error: errs["country"]},
-		{Name: "taxId", Label: "Tax ID", Type: "text", Value: v.TaxID, Autocomplete: "off", Max: 64, Error: errs["taxId"]},
+		{Name: "legalName", Label: label("legalName"), Type: "text", Value: v.LegalName, Autocomplete: "organization", Max: 200, Required: true, Error: errs["legalName"]},
+		{Name: "email", Label: label("email"), Type: "email", Value: v.Email, Autocomplete: "email", Max: 254, Required: true, Error: errs["email"]},
+		{Name: "line1", Label: label("line1"), Type: "text", Value: v.Line1, Autocomplete: "address-line1", Max: 200, Required: true, Error: errs["line1"]},
+		{Name: "line2", Label: label("line2"), Type: "text", Value: v.Line2, Autocomplete: "address-line2", Max: 200, Error: errs["line2"]},
+		{Name: "postalCode", Label: label("postalCode"), Type: "text", Value: v.PostalCode, Autocomplete: "postal-code", Max: 20, Error: errs["postalCode"]},
+		{Name: "city", Label: label("city"), Type: "text", Value: v.City, Autocomplete: "address-level2", Max: 100, Required: true, Error: errs["city"]},
+		{Name: "region", Label: label("region"), Type: "text", Value: v.Region, Autocomplete: "address-level1", Max: 100, Error: errs["region"]},
+		{Name: "country", Label: label("country"), Value: v.Country, Required: true, Options: countries(l), Error: errs["country"]},
+		{Name: "taxId", Label: label("taxId"), Type: "text", Value: v.TaxID, Autocomplete: "off", Max: 64, Error: errs["taxId"]},
 	}
 }
 
-// validate checks typed billing details and returns the problems by field.
-func (v *billingValues) validate() map[string]string {
+// validate checks typed billing details and returns the problems by field, in language l.
+func (v *billingValues) validate(l pageLang) map[string]string {
 	errs := map[string]string{}
-	text := func(name, val, label string, required bool, max int) {
+	text := func(name, val string, required bool, max int) {
+		label := l.T("billing.field." + name)
 		switch {
 		case required && val == "":
-			errs[name] = label + " is required."
+			errs[name] = l.T("billing.error.required", "field", label)
 		case !utf8.ValidString(val) || strings.ContainsFunc(val, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-			errs[name] = label + " contains characters that are not allowed."
+			errs[name] = l.T("billing.error.characters", "field", label)
 		case utf8.RuneCountInString(val) > max:
-			errs[name] = label + " is too long."
+			errs[name] = l.T("billing.error.tooLong", "field", label)
 		}
 	}
-	text("legalName", v.LegalName, "Legal name", true, 200)
-	text("line1", v.Line1, "Address", true, 200)
-	text("line2", v.Line2, "Address line 2", false, 200)
-	text("city", v.City, "City", true, 100)
-	text("postalCode", v.PostalCode, "Postal code", false, 20)
-	text("region", v.Region, "State or region", false, 100)
-	text("taxId", v.TaxID, "Tax ID", false, 64)
+	text("legalName", v.LegalName, true, 200)
+	text("line1", v.Line1, true, 200)
+	text("line2", v.Line2, false, 200)
+	text("city", v.City, true, 100)
+	text("postalCode", v.PostalCode, false, 20)
+	text("region", v.Region, false, 100)
+	text("taxId", v.TaxID, false, 64)
 	if v.Email == "" {
-		errs["email"] = "Billing email is required."
+		errs["email"] = l.T("billing.error.required", "field", l.T("billing.field.email"))
 	} else if !account.ValidEmail(v.Email) {
-		errs["email"] = "Enter an email address such as billing@example.com."
+		errs["email"] = l.T("billing.error.email")
 	}
 	if !account.ValidCountry(v.Country) {
-		errs["country"] = "Choose a country."
+		errs["country"] = l.T("billing.error.country")
 	}
 	return errs
 }
 
 func (g *Gateway) billingForm(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) {
 	if !rs.s.Has(session.AllowDetailsEdit) {
-		g.refuse(ctx, t, "Editing billing details online is not available for your account. Please contact "+t.Name+".")
+		g.refuse(ctx, t, rs, "error.forbidden.billing")
 		return
 	}
 	snap := g.snapshot(ctx, t, rs)
 	if snap == nil {
 		return
 	}
-	g.renderAction(ctx, t, rs, fasthttp.StatusOK, "Edit billing details", "billing-edit",
-		&billingPage{CSRF: string(rs.s.CSRF[:]), Fields: currentBilling(snap.Account).fields(nil)})
+	l := sessionLang(string(rs.s.Locale), snap, t)
+	g.renderAction(ctx, t, rs, l, fasthttp.StatusOK, l.T("billing.pageTitle"), "billing-edit",
+		&billingPage{CSRF: string(rs.s.CSRF[:]), Fields: currentBilling(snap.Account).fields(l, nil)})
 }
 
 func (g *Gateway) billingSave(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) {
 	if !rs.s.Has(session.AllowDetailsEdit) {
-		g.refuse(ctx, t, "Editing billing details online is not available for your account. Please contact "+t.Name+".")
+		g.refuse(ctx, t, rs, "error.forbidden.billing")
 		return
 	}
 	a := ctx.PostArgs()
@@ -455,9 +473,10 @@ func (g *Gateway) billingSave(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 		LegalName: get("legalName"), Email: get("email"), TaxID: get("taxId"), Line1: get("line1"), Line2: get("line2"),
 		City: get("city"), PostalCode: get("postalCode"), Region: get("region"), Country: strings.ToUpper(get("country")),
 	}
-	if errs := v.validate(); len(errs) > 0 {
-		g.renderAction(ctx, t, rs, fasthttp.StatusUnprocessableEntity, "Edit billing details", "billing-edit",
-			&billingPage{CSRF: string(rs.s.CSRF[:]), Fields: v.fields(errs), Errors: true})
+	l := g.langOf(ctx, t, rs)
+	if errs := v.validate(l); len(errs) > 0 {
+		g.renderAction(ctx, t, rs, l, fasthttp.StatusUnprocessableEntity, l.T("billing.pageTitle"), "billing-edit",
+			&billingPage{CSRF: string(rs.s.CSRF[:]), Fields: v.fields(l, errs), Errors: true})
 		return
 	}
 	ok := g.update(ctx, t, rs, func(acc *account.Account) ([]*tenants.Event, error) {
@@ -482,13 +501,13 @@ func (g *Gateway) billingSave(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 
 func (g *Gateway) paymentMethodDefault(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, id string) {
 	if !rs.s.Has(session.AllowDetailsEdit) {
-		g.refuse(ctx, t, "Changing payment methods online is not available for your account. Please contact "+t.Name+".")
+		g.refuse(ctx, t, rs, "error.forbidden.paymentMethods")
 		return
 	}
 	ok := g.update(ctx, t, rs, func(a *account.Account) ([]*tenants.Event, error) {
 		pm := a.PaymentMethod(id)
 		if pm == nil {
-			return nil, notFound("Payment method")
+			return nil, notFound("error.paymentMethodNotFound.title")
 		}
 		if pm.Default {
 			return nil, tenants.ErrNoChange
@@ -512,7 +531,7 @@ func (g *Gateway) paymentMethodDefault(ctx *fasthttp.RequestCtx, t *tenants.Tena
 
 func (g *Gateway) paymentMethodRemove(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, id string) {
 	if !rs.s.Has(session.AllowDetailsEdit) {
-		g.refuse(ctx, t, "Changing payment methods online is not available for your account. Please contact "+t.Name+".")
+		g.refuse(ctx, t, rs, "error.forbidden.paymentMethods")
 		return
 	}
 	ok := g.update(ctx, t, rs, func(a *account.Account) ([]*tenants.Event, error) {
@@ -521,8 +540,7 @@ func (g *Gateway) paymentMethodRemove(ctx *fasthttp.RequestCtx, t *tenants.Tenan
 			return nil, tenants.ErrNoChange // removed already: a double submit
 		}
 		if len(a.PaymentMethods) == 1 && a.Billing() {
-			return nil, &actionError{fasthttp.StatusConflict, "Keep one payment method",
-				"Your subscription needs a payment method. Add another one before removing this one."}
+			return nil, &actionError{fasthttp.StatusConflict, "error.keepOneMethod.title", "error.keepOneMethod.body"}
 		}
 		wasDefault := a.PaymentMethods[i].Default
 		a.PaymentMethods = slices.Delete(a.PaymentMethods, i, i+1)
@@ -550,7 +568,7 @@ func (g *Gateway) paymentMethodRemove(ctx *fasthttp.RequestCtx, t *tenants.Tenan
 // issued for this session is honoured.
 func (g *Gateway) paymentMethodAdd(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) {
 	if !rs.s.Has(session.AllowDetailsEdit) || t.PaymentSetupURL == "" {
-		g.refuse(ctx, t, "Adding a payment method online is not available. Please contact "+t.Name+".")
+		g.refuse(ctx, t, rs, "error.forbidden.addPaymentMethod")
 		return
 	}
 	exp := g.cfg.Now().Add(time.Hour).Unix()
@@ -569,7 +587,7 @@ func (g *Gateway) paymentMethodAdd(ctx *fasthttp.RequestCtx, t *tenants.Tenant, 
 // paymentMethodReturn is where the tenant's setup page sends the customer back.
 func (g *Gateway) paymentMethodReturn(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) {
 	if !g.verifyReturn(t, rs, ctx.QueryArgs()) {
-		g.errorPage(ctx, t, fasthttp.StatusBadRequest, "This return link is not valid", "Go back to your billing overview; a new payment method shows there once "+t.Name+" has saved it.")
+		g.messagePage(ctx, t, g.langOf(ctx, t, rs), fasthttp.StatusBadRequest, "error.returnInvalid")
 		return
 	}
 	done(ctx)
@@ -604,13 +622,19 @@ type autopayPage struct {
 	Enabled                     bool
 }
 
-func describeMethod(pm *account.PaymentMethod) string {
+// describeMethod names a payment method on the auto-pay form: its brand, else its type in
+// language l, with its bank and last four digits.
+func describeMethod(pm *account.PaymentMethod, l pageLang) string {
 	if pm == nil {
 		return ""
 	}
 	name := pm.Brand
 	if name == "" {
-		name = strings.ReplaceAll(pm.Type, "_", " ")
+		if key := "method.type." + pm.Type; i18n.Has(key) {
+			name = l.T(key)
+		} else {
+			name = strings.ReplaceAll(pm.Type, "_", " ")
+		}
 	}
 	if pm.BankName != "" {
 		name += ", " + pm.BankName
@@ -626,25 +650,26 @@ func describeMethod(pm *account.PaymentMethod) string {
 
 func (g *Gateway) autopayForm(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) {
 	if !rs.s.Has(session.AllowAutopayEdit) {
-		g.refuse(ctx, t, "Changing auto-pay online is not available for your account. Please contact "+t.Name+".")
+		g.refuse(ctx, t, rs, "error.forbidden.autopay")
 		return
 	}
 	snap := g.snapshot(ctx, t, rs)
 	if snap == nil {
 		return
 	}
+	l := sessionLang(string(rs.s.Locale), snap, t)
 	a := snap.Account
-	p := &autopayPage{CSRF: string(rs.s.CSRF[:]), Timing: account.AutoPayOnDueDate, Method: describeMethod(a.DefaultPaymentMethod())}
+	p := &autopayPage{CSRF: string(rs.s.CSRF[:]), Timing: account.AutoPayOnDueDate, Method: describeMethod(a.DefaultPaymentMethod(), l)}
 	if ap := a.AutoPay; ap != nil {
 		p.Enabled = ap.Enabled
 		if ap.Timing != "" {
 			p.Timing = ap.Timing
 		}
 		if pm := a.PaymentMethod(ap.PaymentMethodID); pm != nil {
-			p.Method = describeMethod(pm)
+			p.Method = describeMethod(pm, l)
 		}
 	}
-	g.renderAction(ctx, t, rs, fasthttp.StatusOK, "Auto-pay", "autopay", p)
+	g.renderAction(ctx, t, rs, l, fasthttp.StatusOK, l.T("autopay.pageTitle"), "autopay", p)
 }
 
 // errNoDefaultMethod is raised inside the change when auto-pay is turned on without a method.
@@ -652,14 +677,15 @@ var errNoDefaultMethod = errors.New("gateway: auto-pay needs a default payment m
 
 func (g *Gateway) autopaySave(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) {
 	if !rs.s.Has(session.AllowAutopayEdit) {
-		g.refuse(ctx, t, "Changing auto-pay online is not available for your account. Please contact "+t.Name+".")
+		g.refuse(ctx, t, rs, "error.forbidden.autopay")
 		return
 	}
+	l := g.langOf(ctx, t, rs)
 	args := ctx.PostArgs()
 	enabled, timing := string(args.Peek("enabled")), string(args.Peek("timing"))
 	if (enabled != "on" && enabled != "off") || (timing != account.AutoPayOnIssue && timing != account.AutoPayOnDueDate) {
-		g.renderAction(ctx, t, rs, fasthttp.StatusUnprocessableEntity, "Auto-pay", "autopay", &autopayPage{
-			CSRF: string(rs.s.CSRF[:]), Enabled: enabled == "on", Timing: timing, Error: "Choose whether auto-pay is on and when it charges."})
+		g.renderAction(ctx, t, rs, l, fasthttp.StatusUnprocessableEntity, l.T("autopay.pageTitle"), "autopay", &autopayPage{
+			CSRF: string(rs.s.CSRF[:]), Enabled: enabled == "on", Timing: timing, Error: l.T("autopay.error.choose")})
 		return
 	}
 	_, err := g.store.UpdateAccount(ctx, t.ID, string(rs.s.AccountID), func(a *account.Account) ([]*tenants.Event, error) {
@@ -683,10 +709,10 @@ func (g *Gateway) autopaySave(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 	})
 	switch {
 	case errors.Is(err, errNoDefaultMethod):
-		g.renderAction(ctx, t, rs, fasthttp.StatusUnprocessableEntity, "Auto-pay", "autopay", &autopayPage{
-			CSRF: string(rs.s.CSRF[:]), Enabled: true, Timing: timing, Error: "Auto-pay needs a default payment method. Add one first."})
+		g.renderAction(ctx, t, rs, l, fasthttp.StatusUnprocessableEntity, l.T("autopay.pageTitle"), "autopay", &autopayPage{
+			CSRF: string(rs.s.CSRF[:]), Enabled: true, Timing: timing, Error: l.T("autopay.error.noMethod")})
 	case err != nil:
-		g.actionFailed(ctx, t, err)
+		g.actionFailed(ctx, t, rs, err)
 	default:
 		done(ctx)
 	}

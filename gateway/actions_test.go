@@ -99,9 +99,9 @@ func (ps *portalSession) events(typ string) []map[string]any {
 func TestCancelEndOfTermAndReactivate(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	ps := h.customer("cancel", `{"accountId":"acc_7Hq2LmX9"}`)
+	ps := h.customer("cancel", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
 	form := ps.get("/subscriptions/sub_Pro_01/cancel")
-	for _, want := range []string{"no_longer_required", "moving_provider", "Why are you cancelling", "2026-12-31"} {
+	for _, want := range []string{"no_longer_required", "moving_provider", "Why are you cancelling", "Dec 31, 2026"} {
 		if !strings.Contains(form, want) {
 			t.Errorf("cancel form lacks %q", want)
 		}
@@ -235,7 +235,7 @@ func TestActionsRejectForgeries(t *testing.T) {
 func TestBillingDetailsEdit(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	ps := h.customer("billing", `{"accountId":"acc_7Hq2LmX9"}`)
+	ps := h.customer("billing", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
 	form := ps.get("/billing/edit")
 	if !strings.Contains(form, `value="Globex Corporation GmbH"`) || !strings.Contains(form, `<option value="DE" selected>Germany</option>`) {
 		t.Fatal("edit form not filled with the current details")
@@ -276,7 +276,7 @@ func TestBillingDetailsEdit(t *testing.T) {
 func TestPaymentMethods(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	ps := h.customer("pm", `{"accountId":"acc_7Hq2LmX9"}`)
+	ps := h.customer("pm", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
 	if st, _ := ps.post("/payment-methods/pm_sepa_1/default", nil); st != 303 {
 		t.Fatalf("make default: %d", st)
 	}
@@ -310,7 +310,7 @@ func TestPaymentMethods(t *testing.T) {
 func TestAutopay(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	ps := h.customer("autopay", `{"accountId":"acc_7Hq2LmX9"}`)
+	ps := h.customer("autopay", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
 	if !strings.Contains(ps.get("/billing/autopay"), `value="on_due_date" checked`) {
 		t.Fatal("auto-pay form does not show the current timing")
 	}
@@ -340,7 +340,7 @@ func TestAutopay(t *testing.T) {
 func TestAutopayNeedsDefaultMethod(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	ps := h.customer("autopay-pm", `{"accountId":"acc_7Hq2LmX9"}`)
+	ps := h.customer("autopay-pm", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
 	_, err := h.store.UpdateAccount(context.Background(), ps.t.ID, "acc_7Hq2LmX9", func(a *account.Account) ([]*tenants.Event, error) {
 		a.PaymentMethods, a.AutoPay = nil, &account.AutoPay{Enabled: false}
 		return nil, nil

@@ -125,7 +125,8 @@ func (g *Gateway) apiError(ctx *fasthttp.RequestCtx, err error) {
 	status := fasthttp.StatusInternalServerError
 	detail := "internal error"
 	switch {
-	case errors.Is(err, account.ErrInvalid), errors.Is(err, links.ErrNoAccount), errors.Is(err, links.ErrBadLocale):
+	case errors.Is(err, account.ErrInvalid), errors.Is(err, links.ErrNoAccount), errors.Is(err, links.ErrBadLocale),
+		errors.Is(err, links.ErrBadFlow), errors.Is(err, links.ErrBadReturnURL):
 		status, detail = fasthttp.StatusBadRequest, trimPrefixes(err.Error())
 	case errors.Is(err, links.ErrAccountMismatch):
 		status, detail = fasthttp.StatusBadRequest, "accountId and accountAlias name different accounts"

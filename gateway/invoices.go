@@ -14,7 +14,7 @@ import (
 // account's invoice id and a draft look the same as an id that does not exist.
 func (g *Gateway) invoiceInput(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, id string) *invoicedoc.Input {
 	if !account.ValidID(id) {
-		g.errorPage(ctx, t, fasthttp.StatusNotFound, "Invoice not found", "Go back to your billing overview to see your invoices.")
+		g.messagePage(ctx, t, g.langOf(ctx, t, rs), fasthttp.StatusNotFound, "error.invoiceNotFound")
 		return nil
 	}
 	snap := g.snapshot(ctx, t, rs)
@@ -23,10 +23,11 @@ func (g *Gateway) invoiceInput(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 	}
 	inv := snap.Account.Invoice(id)
 	if inv == nil || !inv.Visible() {
-		g.errorPage(ctx, t, fasthttp.StatusNotFound, "Invoice not found", "Go back to your billing overview to see your invoices.")
+		g.messagePage(ctx, t, sessionLang(string(rs.s.Locale), snap, t), fasthttp.StatusNotFound, "error.invoiceNotFound")
 		return nil
 	}
-	in := &invoicedoc.Input{Tenant: t, Account: snap.Account, Invoice: inv, Locale: resolveLocale(string(rs.s.Locale), snap, t), Now: g.cfg.Now()}
+	// The document's language is the session's (invoicedoc resolves the same chain from Locale).
+	in := &invoicedoc.Input{Tenant: t, Account: snap.Account, Invoice: inv, Locale: resolveLocale(string(rs.s.Locale), snap, t).locale, Now: g.cfg.Now()}
 	if l, err := g.store.Logo(ctx, t); err == nil && l != nil {
 		in.Logo, in.LogoType = l.Data, l.ContentType
 	}
@@ -39,32 +40,27 @@ func (g *Gateway) invoicePage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 	if in == nil {
 		return
 	}
+	l := sessionLang(in.Locale, nil, t) // in.Locale is already the resolved locale
 	var body bytes.Buffer
 	if err := invoicedoc.RenderHTML(&body, in); err != nil {
 		g.log.Error("gateway: rendering invoice", "tenant", t.Slug, "err", err)
-		g.errorPage(ctx, t, fasthttp.StatusInternalServerError, "Something went wrong", "The invoice could not be shown. Please try again in a moment.")
+		g.messagePageText(ctx, t, l, fasthttp.StatusInternalServerError, "error.internal.title", "error.internal.invoice")
 		return
 	}
-	c := newChrome(t, lang(in.Locale), "Invoice "+invoiceName(in.Invoice))
+	c := newChrome(t, l, invoicedoc.Title(in))
 	c.SignOut = true
 	c.NoHeading = true
 	c.CSRFInput = template.HTML(`<input type="hidden" name="csrf" value="` + string(rs.s.CSRF[:]) + `">`)
+	c.setBack(g.returnURL(ctx, t))
 	c.Body = template.HTML(body.String())
 	var out bytes.Buffer
-	if err := layout.ExecuteTemplate(&out, "page", c); err != nil {
+	if err := c.execute(&out, "page"); err != nil {
 		g.log.Error("gateway: rendering invoice layout", "err", err)
 	}
 	setPortalHeaders(ctx, t)
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	ctx.SetContentType("text/html; charset=utf-8")
 	ctx.SetBody(out.Bytes())
-}
-
-func invoiceName(inv *account.Invoice) string {
-	if inv.Number != "" {
-		return inv.Number
-	}
-	return inv.ID
 }
 
 // invoicePDF serves the invoice as a PDF download named after its number.
@@ -76,7 +72,7 @@ func (g *Gateway) invoicePDF(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *re
 	var pdf bytes.Buffer
 	if err := invoicedoc.RenderPDF(&pdf, in); err != nil {
 		g.log.Error("gateway: rendering invoice PDF", "tenant", t.Slug, "err", err)
-		g.errorPage(ctx, t, fasthttp.StatusInternalServerError, "Something went wrong", "The PDF could not be made. Please try again in a moment.")
+		g.messagePageText(ctx, t, sessionLang(in.Locale, nil, t), fasthttp.StatusInternalServerError, "error.internal.title", "error.internal.pdf")
 		return
 	}
 	setPortalHeaders(ctx, t)

@@ -11,7 +11,10 @@ import (
 
 	"github.com/portico-billing/portico/gateway/dashboard"
 	"github.com/portico-billing/portico/gateway/invoicedoc"
+	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/session"
+	"github.com/portico-billing/portico/i18n"
+	"github.com/portico-billing/portico/internal/bytesconv"
 	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/valyala/fasthttp"
@@ -25,9 +28,66 @@ var (
 	// portalCSS is the stylesheet of every portal page, the invoice page's rules included.
 	portalCSS = append(append(append([]byte{}, portalOnlyCSS...), '\n'), invoicedoc.CSS...)
 
-	layout     = template.Must(template.New("layout").Parse(layoutHTML))
+	// layout frames every portal page; its texts are translated per language ("t").
+	layout     = i18n.NewTemplates(template.Must(template.New("layout").Funcs(i18n.Funcs()).Parse(layoutHTML)))
 	cssVersion = func() string { s := sha256.Sum256(portalCSS); return hex.EncodeToString(s[:6]) }()
 )
+
+// pageLang is the language of a page and the locale its amounts and dates are formatted in
+// (i18n.ResolveFormat): German text for "de-AT" with Austrian formats.
+type pageLang struct {
+	*i18n.Printer
+	locale string
+}
+
+// sessionLang resolves the language of a session's page: the session's locale, else the
+// account's (snap may be nil when the account is not at hand), else the tenant's, else English.
+func sessionLang(sessionLocale string, snap *tenants.AccountSnapshot, t *tenants.Tenant) pageLang {
+	var account, def string
+	if snap != nil && snap.Account != nil {
+		account = snap.Account.Locale
+	}
+	if t != nil {
+		def = t.DefaultLocale
+	}
+	tag, locale := i18n.ResolveFormat(sessionLocale, account, def)
+	return pageLang{i18n.NewPrinter(tag), locale}
+}
+
+// requestLang is the language of a page shown without a session: the browser's Accept-Language,
+// else the tenant's default, else English.
+func requestLang(ctx *fasthttp.RequestCtx, t *tenants.Tenant) pageLang {
+	var def string
+	if t != nil {
+		def = t.DefaultLocale
+	}
+	tag, locale := i18n.ResolveAccept(string(ctx.Request.Header.Peek(fasthttp.HeaderAcceptLanguage)), def)
+	return pageLang{i18n.NewPrinter(tag), locale}
+}
+
+// langOf is the language of a page for the open session in rs, with the account's locale from
+// the account cache or, after a change evicted it, from etcd. A failed read leaves the account's
+// locale out; pages about the store being unreachable use cachedLangOf instead.
+func (g *Gateway) langOf(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) pageLang {
+	snap := g.cachedAccount(t, rs)
+	if snap == nil {
+		snap, _ = g.store.Account(ctx, t.ID, string(rs.s.AccountID))
+	}
+	return sessionLang(string(rs.s.Locale), snap, t)
+}
+
+// cachedLangOf is langOf without reading etcd: the account's locale only when it is cached.
+func (g *Gateway) cachedLangOf(t *tenants.Tenant, rs *reqScratch) pageLang {
+	return sessionLang(string(rs.s.Locale), g.cachedAccount(t, rs), t)
+}
+
+func (g *Gateway) cachedAccount(t *tenants.Tenant, rs *reqScratch) *tenants.AccountSnapshot {
+	key := append(rs.key[:0], t.ID...)
+	key = append(key, '/')
+	key = append(key, rs.s.AccountID...)
+	snap, _ := g.store.CachedAccount(bytesconv.String(key))
+	return snap
+}
 
 // chrome is what the layout needs to frame a page.
 type chrome struct {
@@ -37,12 +97,18 @@ type chrome struct {
 	NoHeading                         bool // the body brings its own heading
 	NoReferrer                        bool // the page's URL holds a link token
 	CSRFInput                         template.HTML
-	Message                           string
-	Body                              template.HTML
+	// BackLink is the "Back to <tenant>" link (backLink), or backPlaceholder where a cached page
+	// gets it per request, or empty.
+	BackLink template.HTML
+	Footer   string
+	Message  string
+	Body     template.HTML
+
+	p *i18n.Printer
 }
 
-func newChrome(t *tenants.Tenant, lang, title string) *chrome {
-	c := &chrome{Lang: lang, Title: title, TenantName: "Portico", CSSVersion: cssVersion}
+func newChrome(t *tenants.Tenant, l pageLang, title string) *chrome {
+	c := &chrome{Lang: l.Lang(), Title: title, TenantName: "Portico", CSSVersion: cssVersion, p: l.Printer}
 	if t != nil {
 		c.TenantName = t.Name
 		c.ThemeVersion = strconv.FormatInt(t.Revision, 36)
@@ -50,13 +116,65 @@ func newChrome(t *tenants.Tenant, lang, title string) *chrome {
 			c.LogoURL = "/assets/logo?v=" + t.Branding.LogoETag
 		}
 	}
+	c.Footer = l.T("layout.footer", "tenant", c.TenantName)
 	return c
 }
 
+// execute renders a layout template ("page" or "message") of the chrome's language.
+func (c *chrome) execute(w *bytes.Buffer, name string) error {
+	return layout.Execute(w, c.p, name, c)
+}
+
+// setBack gives the page the "Back to <tenant>" link to ret (a return URL that
+// links.ReturnURLAllowed accepted), or none for nil.
+func (c *chrome) setBack(ret []byte) {
+	if ret != nil {
+		open, close := backLink(c.p, c.TenantName)
+		c.BackLink = template.HTML(open + template.HTMLEscapeString(string(ret)) + close)
+	}
+}
+
+// backLink is the markup of the "Back to <tenant>" link before and after its (escaped) URL.
+func backLink(p *i18n.Printer, tenantName string) (open, close string) {
+	return `<p class="back-link"><a class="link" href="`,
+		`">` + template.HTMLEscapeString(p.T("layout.backTo", "tenant", tenantName)) + `</a></p>`
+}
+
 // page is one rendered customer page. It is the same for every session with the same settings,
-// except for the session's CSRF token, which is written between its parts.
+// except for what is written between its parts: the session's CSRF token, and the "Back to
+// <tenant>" link when the browser has a return cookie.
 type page struct {
 	parts [][]byte
+	slots []uint8 // slots[i] is what goes between parts[i] and parts[i+1]
+	// backOpen and backClose surround the return URL in the back link, in the page's language.
+	backOpen, backClose []byte
+}
+
+// Slots of a cached page.
+const (
+	slotCSRF uint8 = iota
+	slotBack
+)
+
+// backPlaceholder marks the back link's place in a cached page. Like plugins.CSRFPlaceholder it
+// holds "<" and ">", which html/template always escapes in data, so no account or tenant string
+// can produce it.
+const backPlaceholder = "<portico-back-link>"
+
+// splitPage cuts a rendered page at its placeholders.
+func splitPage(b []byte) (parts [][]byte, slots []uint8) {
+	csrf, back := []byte(plugins.CSRFPlaceholder), []byte(backPlaceholder)
+	for {
+		i, j := bytes.Index(b, csrf), bytes.Index(b, back)
+		switch {
+		case i < 0 && j < 0:
+			return append(parts, b), slots
+		case j < 0 || (i >= 0 && i < j):
+			parts, slots, b = append(parts, b[:i]), append(slots, slotCSRF), b[i+len(csrf):]
+		default:
+			parts, slots, b = append(parts, b[:j]), append(slots, slotBack), b[j+len(back):]
+		}
+	}
 }
 
 // pageSet is the rendered pages of one account revision, by settings, locale and tenant revision.
@@ -122,25 +240,20 @@ func sectionEnabled(name string, bits uint8) bool {
 	return true
 }
 
-// resolveLocale picks the session's locale, else the account's, else the tenant's, else English.
-func resolveLocale(sessionLocale string, snap *tenants.AccountSnapshot, t *tenants.Tenant) string {
-	switch {
-	case sessionLocale != "":
-		return sessionLocale
-	case snap.Account.Locale != "":
-		return snap.Account.Locale
-	case t.DefaultLocale != "":
-		return t.DefaultLocale
-	}
-	return "en"
+// resolveLocale resolves the language of a session's page through the fallback chain of
+// i18n.Resolve: the session's locale (from the session request), its language, the account's
+// locale, the tenant's default, English. The result is a function of the session's locale, the
+// account revision and the tenant revision, all of which key the page cache.
+func resolveLocale(sessionLocale string, snap *tenants.AccountSnapshot, t *tenants.Tenant) pageLang {
+	return sessionLang(sessionLocale, snap, t)
 }
 
 // renderPage renders the customer page for a session's settings and locale.
 func (g *Gateway) renderPage(t *tenants.Tenant, snap *tenants.AccountSnapshot, s *session.Session, now time.Time) (*page, error) {
-	locale := resolveLocale(string(s.Locale), snap, t)
+	l := resolveLocale(string(s.Locale), snap, t)
 	v := &plugins.View{
 		Account:    snap.Account,
-		Locale:     locale,
+		Locale:     l.locale,
 		TenantName: t.Name,
 		Now:        now,
 		Settings: plugins.Settings{
@@ -160,38 +273,144 @@ func (g *Gateway) renderPage(t *tenants.Tenant, snap *tenants.AccountSnapshot, s
 		}
 	}
 	if body.Len() == 0 {
-		body.WriteString(`<section class="card message"><p>There is nothing to show here.</p></section>`)
+		body.WriteString(`<section class="card message"><p>` + template.HTMLEscapeString(l.T("page.empty")) + `</p></section>`)
 	}
-	c := newChrome(t, lang(locale), "Billing")
+	c := newChrome(t, l, l.T("page.billing"))
 	c.Subtitle = snap.Account.Name
 	c.SignOut = true
 	c.CSRFInput = plugins.CSRFInput
+	c.BackLink = backPlaceholder
 	c.Body = template.HTML(body.String())
 	var out bytes.Buffer
-	if err := layout.ExecuteTemplate(&out, "page", c); err != nil {
+	if err := c.execute(&out, "page"); err != nil {
 		return nil, err
 	}
-	return &page{parts: bytes.Split(out.Bytes(), []byte(plugins.CSRFPlaceholder))}, nil
+	p := &page{}
+	p.parts, p.slots = splitPage(out.Bytes())
+	open, close := backLink(l.Printer, c.TenantName)
+	p.backOpen, p.backClose = []byte(open), []byte(close)
+	return p, nil
 }
 
-// lang is the primary language subtag for the html lang attribute.
-func lang(locale string) string {
-	for i := 0; i < len(locale); i++ {
-		if locale[i] == '-' || locale[i] == '_' {
-			return locale[:i]
+// writePage writes a cached page: the session's CSRF token and, when the browser holds a valid
+// return cookie, the back link into their slots. It does not allocate.
+func (g *Gateway) writePage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, p *page, s *session.Session) {
+	ret := g.returnURL(ctx, t)
+	for i, part := range p.parts {
+		if i > 0 {
+			switch p.slots[i-1] {
+			case slotCSRF:
+				ctx.Write(s.CSRF[:])
+			case slotBack:
+				if ret != nil {
+					ctx.Write(p.backOpen)
+					writeAttrURL(ctx, ret)
+					ctx.Write(p.backClose)
+				}
+			}
 		}
+		ctx.Write(part)
 	}
-	return locale
 }
 
-// messagePage writes a branded page with a title and one paragraph.
+// writeAttrURL writes a return URL into a double-quoted attribute as template.HTMLEscapeString
+// would: links.ReturnURLAllowed let only RFC 3986 characters through, of which the ampersand and
+// the apostrophe are the ones to escape.
+func writeAttrURL(ctx *fasthttp.RequestCtx, u []byte) {
+	for {
+		i := bytes.IndexAny(u, "&'")
+		if i < 0 {
+			ctx.Write(u)
+			return
+		}
+		ctx.Write(u[:i])
+		if u[i] == '&' {
+			ctx.WriteString("&amp;")
+		} else {
+			ctx.WriteString("&#39;")
+		}
+		u = u[i+1:]
+	}
+}
+
+// returnCookieName is the cookie holding the "Back to <tenant>" URL: __Host- and Secure like the
+// session cookie, without both in Dev mode.
+func (g *Gateway) returnCookieName() string {
+	if g.cfg.Dev {
+		return "portico_return"
+	}
+	return "__Host-portico_return"
+}
+
+// memoReturnHosts is the tenant Memo slot of links.ReturnHosts.
+const memoReturnHosts = 2
+
+// returnURL is the request's return cookie when it is a URL the tenant (still) allows, else nil.
+// It does not allocate once the tenant's allowed hosts are memoised.
+func (g *Gateway) returnURL(ctx *fasthttp.RequestCtx, t *tenants.Tenant) []byte {
+	v := ctx.Request.Header.Cookie(g.returnCookieName())
+	if len(v) == 0 || t == nil {
+		return nil
+	}
+	hosts, ok := t.Memo[memoReturnHosts].Load().([]string)
+	if !ok {
+		hosts = links.ReturnHosts(t)
+		t.Memo[memoReturnHosts].Store(hosts)
+	}
+	if !links.ReturnURLAllowed(hosts, v) {
+		return nil
+	}
+	return v
+}
+
+// setReturnCookie stores (or, for "", clears) the return URL for the session's lifetime.
+func (g *Gateway) setReturnCookie(ctx *fasthttp.RequestCtx, value string, maxAge int) {
+	c := fasthttp.AcquireCookie()
+	defer fasthttp.ReleaseCookie(c)
+	c.SetKey(g.returnCookieName())
+	c.SetValue(value)
+	c.SetPath("/")
+	c.SetHTTPOnly(true)
+	c.SetSecure(!g.cfg.Dev)
+	c.SetSameSite(fasthttp.CookieSameSiteLaxMode)
+	if value == "" {
+		maxAge = -1
+	}
+	c.SetMaxAge(maxAge)
+	ctx.Response.Header.SetCookie(c)
+}
+
+// errorPage writes a branded page with a title and one paragraph, given as text. It is the
+// English page of callers without a language (the unknown-host page); portal pages use
+// messagePage with message keys.
 func (g *Gateway) errorPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, status int, title, message string) {
-	c := newChrome(t, "en", title)
+	g.writeMessage(ctx, t, pageLang{i18n.NewPrinter(i18n.English), "en"}, status, title, message)
+}
+
+// messagePage writes a branded page in language l: the message key+".title" as title and
+// key+".body" as text, with placeholders from args; "tenant" is filled with the tenant's name.
+func (g *Gateway) messagePage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l pageLang, status int, key string, args ...any) {
+	g.messagePageText(ctx, t, l, status, key+".title", key+".body", args...)
+}
+
+// messagePageText is messagePage with separate title and body keys.
+func (g *Gateway) messagePageText(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l pageLang, status int, titleKey, bodyKey string, args ...any) {
+	if t != nil {
+		args = append(args, "tenant", t.Name)
+	}
+	g.writeMessage(ctx, t, l, status, l.T(titleKey, args...), l.T(bodyKey, args...))
+}
+
+func (g *Gateway) writeMessage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l pageLang, status int, title, message string) {
+	c := newChrome(t, l, title)
 	// A page answering a token URL must not send that URL as Referer, even to this host.
 	c.NoReferrer = bytes.HasPrefix(ctx.Path(), []byte("/s/"))
 	c.Message = message
+	if !c.NoReferrer {
+		c.setBack(g.returnURL(ctx, t))
+	}
 	var out bytes.Buffer
-	if err := layout.ExecuteTemplate(&out, "message", c); err != nil {
+	if err := c.execute(&out, "message"); err != nil {
 		g.log.Error("gateway: rendering message page", "err", err)
 	}
 	setPortalHeaders(ctx, t)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/internal/bytesconv"
 	"github.com/portico-billing/portico/plugins"
@@ -71,7 +72,11 @@ func (g *Gateway) servePortal(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 	case g.serveAction(ctx, t, rs):
 		rs.class = classAction
 	default:
-		g.errorPage(ctx, t, fasthttp.StatusNotFound, "Page not found", "This page does not exist. Use the link "+t.Name+" sent you to open your billing portal.")
+		l := requestLang(ctx, t)
+		if g.openSession(ctx, t, rs) {
+			l = g.langOf(ctx, t, rs)
+		}
+		g.messagePage(ctx, t, l, fasthttp.StatusNotFound, "error.pageNotFound")
 	}
 }
 
@@ -114,7 +119,8 @@ func (g *Gateway) openSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 // customerPage serves GET / — the hot path. With the account's snapshot and the rendered page in
 // memory it reads no etcd and allocates nothing: host lookup in the tenant index, cookie opened
 // into pooled scratch, snapshot from the cache by a key built in scratch, page parts copied out
-// with the session's CSRF token between them.
+// with the session's CSRF token (and the back link of a return cookie) between them. The page is
+// rendered in the session's language (resolveLocale), which its cache key includes.
 func (g *Gateway) customerPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) {
 	if !g.openSession(ctx, t, rs) {
 		g.sessionEnded(ctx, t)
@@ -129,11 +135,11 @@ func (g *Gateway) customerPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 		var err error
 		snap, err = g.store.Account(ctx, t.ID, string(s.AccountID))
 		if errors.Is(err, tenants.ErrAccountNotFound) {
-			g.errorPage(ctx, t, fasthttp.StatusNotFound, "Account not found", "This billing account no longer exists. Please contact "+t.Name+".")
+			g.messagePage(ctx, t, sessionLang(string(s.Locale), nil, t), fasthttp.StatusNotFound, "error.accountNotFound")
 			return
 		}
 		if err != nil {
-			g.unavailable(ctx, t, err)
+			g.unavailable(ctx, t, sessionLang(string(s.Locale), nil, t), err)
 			return
 		}
 	}
@@ -145,7 +151,7 @@ func (g *Gateway) customerPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 		var err error
 		if p, err = g.renderPage(t, snap, s, now); err != nil {
 			g.log.Error("gateway: rendering customer page", "tenant", t.Slug, "err", err)
-			g.errorPage(ctx, t, fasthttp.StatusInternalServerError, "Something went wrong", "The page could not be shown. Please try again in a moment.")
+			g.messagePageText(ctx, t, sessionLang(string(s.Locale), snap, t), fasthttp.StatusInternalServerError, "error.internal.title", "error.internal.page")
 			return
 		}
 		storePage(snap, t, s, day, p)
@@ -157,41 +163,38 @@ func (g *Gateway) customerPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 		ctx.Response.Header.Set("X-Portico-Degraded", "store-unreachable")
 	}
 	ctx.SetContentType("text/html; charset=utf-8")
-	for i, part := range p.parts {
-		if i > 0 {
-			ctx.Write(s.CSRF[:])
-		}
-		ctx.Write(part)
-	}
+	g.writePage(ctx, t, p, s)
 }
 
 // tooMany answers 429 with Retry-After.
-func (g *Gateway) tooMany(ctx *fasthttp.RequestCtx, t *tenants.Tenant, wait time.Duration) {
+func (g *Gateway) tooMany(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l pageLang, wait time.Duration) {
 	ctx.Response.Header.Set("Retry-After", retryAfter(wait))
-	g.errorPage(ctx, t, fasthttp.StatusTooManyRequests, "Too many attempts", "Please wait a little and try again.")
+	g.messagePage(ctx, t, l, fasthttp.StatusTooManyRequests, "error.tooMany")
 }
 
+// sessionEnded answers 401 for a request without a (valid) session, in the browser's language.
 func (g *Gateway) sessionEnded(ctx *fasthttp.RequestCtx, t *tenants.Tenant) {
-	g.errorPage(ctx, t, fasthttp.StatusUnauthorized, "Your session has ended",
-		"For your security, billing portal sessions expire. Please open a new link from "+t.Name+".")
+	g.messagePage(ctx, t, requestLang(ctx, t), fasthttp.StatusUnauthorized, "error.sessionEnded")
 }
 
-func (g *Gateway) unavailable(ctx *fasthttp.RequestCtx, t *tenants.Tenant, err error) {
+func (g *Gateway) unavailable(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l pageLang, err error) {
 	g.log.Warn("gateway: store unavailable", "tenant", t.Slug, "err", err)
 	ctx.Response.Header.Set("Retry-After", "5")
-	g.errorPage(ctx, t, fasthttp.StatusServiceUnavailable, "Temporarily unavailable", "The billing portal cannot be reached right now. Please try again in a minute.")
+	g.messagePage(ctx, t, l, fasthttp.StatusServiceUnavailable, "error.unavailable")
 }
 
-// redeem consumes a single-use link and starts a session: 303 to / with the sealed cookie.
+// redeem consumes a single-use link and starts a session: 303 to / (or to the step of the link's
+// flow, links.Landing) with the sealed cookie, and the return cookie of the link's returnUrl.
+// Pages before the session exists are in the browser's language.
 func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []byte) {
 	now := g.cfg.Now()
 	ip := ctx.RemoteIP().String()
 	if blocked, wait := g.failedTokens.blocked(ip, now); blocked {
-		g.tooMany(ctx, t, wait)
+		g.tooMany(ctx, t, requestLang(ctx, t), wait)
 		return
 	}
 	if ok, wait := g.redeemLimit.allow(ip, now); !ok {
-		g.tooMany(ctx, t, wait)
+		g.tooMany(ctx, t, requestLang(ctx, t), wait)
 		return
 	}
 	l, err := g.store.RedeemLink(ctx, t.ID, string(token), now, tenants.RedeemInfo{IP: ip, UserAgent: string(ctx.UserAgent())})
@@ -201,19 +204,16 @@ func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []by
 	}
 	switch {
 	case errors.Is(err, tenants.ErrLinkUsed):
-		g.errorPage(ctx, t, fasthttp.StatusGone, "This link has already been used",
-			"Portal links work once. If you need to see your billing again, ask "+t.Name+" for a new link.")
+		g.messagePage(ctx, t, requestLang(ctx, t), fasthttp.StatusGone, "error.linkUsed")
 		return
 	case errors.Is(err, tenants.ErrLinkExpired):
-		g.errorPage(ctx, t, fasthttp.StatusGone, "This link has expired",
-			"Portal links are valid for a limited time. Please ask "+t.Name+" for a new link.")
+		g.messagePage(ctx, t, requestLang(ctx, t), fasthttp.StatusGone, "error.linkExpired")
 		return
 	case errors.Is(err, tenants.ErrLinkNotFound):
-		g.errorPage(ctx, t, fasthttp.StatusNotFound, "This link is not valid",
-			"Check that you opened the whole link, or ask "+t.Name+" for a new one.")
+		g.messagePage(ctx, t, requestLang(ctx, t), fasthttp.StatusNotFound, "error.linkInvalid")
 		return
 	case err != nil:
-		g.unavailable(ctx, t, err)
+		g.unavailable(ctx, t, requestLang(ctx, t), err)
 		return
 	}
 	s := &session.Session{
@@ -221,13 +221,19 @@ func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []by
 		Settings: settingsBits(l.Settings), Expires: now.Add(l.SessionTTL.D()).Unix(), Issued: now.Unix(), CSRF: session.NewCSRF(),
 	}
 	if err := g.syncKeys(); err != nil {
-		g.unavailable(ctx, t, err)
+		g.unavailable(ctx, t, requestLang(ctx, t), err)
 		return
 	}
 	value, err := g.keyring.Seal(t.ID, s)
 	if err != nil {
-		g.unavailable(ctx, t, err)
+		g.unavailable(ctx, t, requestLang(ctx, t), err)
 		return
+	}
+	// The return cookie first: the session cookie stays the last Set-Cookie of the response.
+	if l.ReturnURL != "" && links.ReturnURLAllowed(links.ReturnHosts(t), []byte(l.ReturnURL)) {
+		g.setReturnCookie(ctx, l.ReturnURL, int(l.SessionTTL.D().Seconds()))
+	} else if len(ctx.Request.Header.Cookie(g.returnCookieName())) > 0 {
+		g.setReturnCookie(ctx, "", 0) // a previous session's
 	}
 	c := fasthttp.AcquireCookie()
 	defer fasthttp.ReleaseCookie(c)
@@ -242,7 +248,7 @@ func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []by
 	setPortalHeaders(ctx, t)
 	ctx.Response.Header.Set("Referrer-Policy", "no-referrer") // the token URL never leaves as a Referer
 	ctx.Response.Header.Set("Cache-Control", "no-store")
-	ctx.Response.Header.Set("Location", "/")
+	ctx.Response.Header.Set("Location", links.Landing(t, l.Flow))
 	ctx.SetStatusCode(fasthttp.StatusSeeOther)
 }
 
@@ -281,7 +287,7 @@ func settingsBits(p tenants.PortalDefaults) uint8 {
 // carries the session's CSRF token. It answers 403 itself when not.
 func (g *Gateway) checkForm(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) bool {
 	if len(ctx.PostBody()) > MaxFormBody {
-		g.errorPage(ctx, t, fasthttp.StatusRequestEntityTooLarge, "Request too large", "The form you sent is too large.")
+		g.messagePage(ctx, t, g.langOf(ctx, t, rs), fasthttp.StatusRequestEntityTooLarge, "error.tooLarge")
 		return false
 	}
 	origin := ctx.Request.Header.Peek("Origin")
@@ -289,11 +295,11 @@ func (g *Gateway) checkForm(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *req
 	want = append(want, "://"...)
 	want = append(want, ctx.Host()...)
 	if !bytes.Equal(origin, want) {
-		g.errorPage(ctx, t, fasthttp.StatusForbidden, "Request refused", "This form was not sent from "+t.Name+"'s billing portal. Please reload the page and try again.")
+		g.messagePageText(ctx, t, g.langOf(ctx, t, rs), fasthttp.StatusForbidden, "error.refused.title", "error.refused.origin")
 		return false
 	}
 	if subtle.ConstantTimeCompare(ctx.PostArgs().Peek(plugins.CSRFFieldName), rs.s.CSRF[:]) != 1 {
-		g.errorPage(ctx, t, fasthttp.StatusForbidden, "Request refused", "This form has expired. Please reload the page and try again.")
+		g.messagePageText(ctx, t, g.langOf(ctx, t, rs), fasthttp.StatusForbidden, "error.refused.title", "error.refused.expired")
 		return false
 	}
 	return true
@@ -310,9 +316,10 @@ func (g *Gateway) logout(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScr
 	}
 	// Revoke the session too, so that a copy of the cookie stops working everywhere.
 	if err := g.store.RevokeSession(ctx, t.ID, string(rs.s.ID), g.cfg.Now()); err != nil {
-		g.unavailable(ctx, t, err)
+		g.unavailable(ctx, t, g.cachedLangOf(t, rs), err)
 		return
 	}
+	l := g.langOf(ctx, t, rs)
 	if err := g.store.RecordAudit(ctx, t.ID, string(rs.s.ID), tenants.AuditEntry{Type: tenants.AuditLoggedOut, At: g.cfg.Now(), IP: ctx.RemoteIP().String()}); err != nil {
 		g.log.Warn("gateway: recording sign-out", "tenant", t.Slug, "err", err)
 	}
@@ -325,16 +332,36 @@ func (g *Gateway) logout(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScr
 	c.SetSecure(!g.cfg.Dev)
 	c.SetSameSite(fasthttp.CookieSameSiteLaxMode)
 	c.SetMaxAge(-1)
+	// The signed-out page still offers the way back; the return cookie ends with the session.
+	ret := g.returnURL(ctx, t)
+	if len(ctx.Request.Header.Cookie(g.returnCookieName())) > 0 {
+		g.setReturnCookie(ctx, "", 0)
+	}
 	ctx.Response.Header.SetCookie(c)
 	ctx.Response.Header.Set("Cache-Control", "no-store")
-	g.errorPage(ctx, t, fasthttp.StatusOK, "You have signed out", "Your billing portal session has ended. You can close this window.")
+	g.signedOut(ctx, t, l, ret)
+}
+
+// signedOut writes the signed-out page, with the back link of the ended session's return URL.
+func (g *Gateway) signedOut(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l pageLang, ret []byte) {
+	c := newChrome(t, l, l.T("info.signedOut.title"))
+	c.Message = l.T("info.signedOut.body")
+	c.setBack(ret)
+	var out bytes.Buffer
+	if err := c.execute(&out, "message"); err != nil {
+		g.log.Error("gateway: rendering message page", "err", err)
+	}
+	setPortalHeaders(ctx, t)
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetContentType("text/html; charset=utf-8")
+	ctx.SetBody(out.Bytes())
 }
 
 // logo serves the tenant's logo with its ETag; the URL is versioned by the same ETag.
 func (g *Gateway) logo(ctx *fasthttp.RequestCtx, t *tenants.Tenant) {
 	l, err := g.store.Logo(ctx, t)
 	if err != nil {
-		g.unavailable(ctx, t, err)
+		g.unavailable(ctx, t, requestLang(ctx, t), err)
 		return
 	}
 	if l == nil {

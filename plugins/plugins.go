@@ -8,6 +8,10 @@
 // they never touch etcd, the network, the clock or any other I/O, and they must not modify the
 // account, which is shared by concurrent renders.
 //
+// Texts come from the message catalogs of package i18n: a section's template calls "t" with a
+// message key ({{t "plan.title"}}), and the section executes its template through i18n.Templates
+// in the language of View.Locale (Printer), so every text follows the session's language.
+//
 // Rendered sections are cached by the host per account revision, branding, settings and locale,
 // and shared by every session that matches. Nothing secret or specific to one session may therefore
 // appear in a View or in a section's output: forms carry CSRFPlaceholder (see CSRFInput) and the
@@ -26,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/tenants/account"
 )
 
@@ -72,7 +77,8 @@ type View struct {
 	// Account is the snapshot being rendered. It is shared and must not be modified.
 	Account *account.Account
 	// Locale is the BCP 47 tag to format money, dates and texts in, already resolved by the host
-	// from the account, the tenant and the browser ("en", "de-DE", …).
+	// from the session, the account and the tenant (i18n.ResolveFormat: "en", "de-DE", "pt-BR", …).
+	// Texts are in the supported language it matches (Printer); formats keep its region.
 	Locale string
 	// Settings switch the optional controls of the sections.
 	Settings Settings
@@ -86,6 +92,10 @@ type View struct {
 	// keys its cache accordingly. The zero time disables relative states.
 	Now time.Time
 }
+
+// Printer returns the translator of the View's language: the supported language Locale matches,
+// else English.
+func (v *View) Printer() *i18n.Printer { return i18n.ForLocale(v.Locale) }
 
 // CSRF protection of the forms that sections render.
 //
@@ -112,11 +122,17 @@ const (
 //
 //	csrfInput   CSRFInput, for the inside of a <form>
 //	pathEscape  url.PathEscape, for an id inside a URL path: href="/invoices/{{pathEscape .ID}}"
+//	t           a message of the catalogs, {{t "invoices.remaining" "amount" .Remaining}}; bound to
+//	            English here, to the View's language by executing through i18n.Templates
 func Funcs() template.FuncMap {
-	return template.FuncMap{
+	f := template.FuncMap{
 		"csrfInput":  func() template.HTML { return CSRFInput },
 		"pathEscape": url.PathEscape,
 	}
+	for k, v := range i18n.Funcs() {
+		f[k] = v
+	}
+	return f
 }
 
 // ErrUnknownSection is wrapped by the error of Lookup for a name that is not registered.

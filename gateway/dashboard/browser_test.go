@@ -240,7 +240,7 @@ func TestBrowserSendPortalLink(t *testing.T) {
 	if want := "http://acme.portal.localhost:" + strconv.Itoa(e.port) + "/"; loc != want {
 		t.Fatalf("landed on %s, want %s", loc, want)
 	}
-	if title, sub := e.text(".page-title"), e.text(".page-sub"); title != "Billing" || sub != "Globex Corporation" {
+	if title, sub := e.text(".page-title"), e.text(".page-sub"); title != "Abrechnung" || sub != "Globex Corporation" { // the account's locale is de-DE
 		t.Fatalf("portal page: %q %q", title, sub)
 	}
 	e.screenshot("portal-from-emailed-link.png")

@@ -6,6 +6,8 @@ import (
 	"html/template"
 	"io"
 	"net/url"
+
+	"github.com/portico-billing/portico/i18n"
 )
 
 //go:embed invoice.html
@@ -17,24 +19,24 @@ var htmlSource string
 //go:embed invoice.css
 var CSS []byte
 
-var htmlTmpl = template.Must(template.New("invoice").Funcs(template.FuncMap{
+var htmlTmpl = i18n.NewTemplates(template.Must(template.New("invoice").Funcs(i18n.Funcs()).Funcs(template.FuncMap{
 	"pathEscape": url.PathEscape,
-}).Parse(htmlSource))
+}).Parse(htmlSource)))
 
 // RenderHTML writes the invoice page's content to w: one <article> that the host puts inside the
 // <main> of its page layout. It shows the seller (the tenant), the buyer (company legal name or
 // account name, address, tax ID, billing email), the invoice number, status, dates, lines,
 // subtotal, tax, total, amount paid and amount remaining, with a "Download PDF" link to
-// /invoices/{id}.pdf and a "Back to billing" link to /. The classes it uses are styled by the
+// /invoices/{id}.pdf and a "Back to billing" link to /, in the language of Input.Locale. The classes it uses are styled by the
 // portal stylesheet and by invoice.css, whose print rules hide the page chrome and the links.
 //
 // The error wraps ErrInvalidInput or ErrNotVisible, or is an error of w.
 func RenderHTML(w io.Writer, in *Input) error {
-	d, err := build(in)
+	d, err := build(in, false)
 	if err != nil {
 		return fmt.Errorf("invoicedoc: rendering HTML: %w", err)
 	}
-	if err := htmlTmpl.Execute(w, d); err != nil {
+	if err := htmlTmpl.Execute(w, d.tr, "", d); err != nil {
 		return fmt.Errorf("invoicedoc: writing HTML: %w", err)
 	}
 	return nil

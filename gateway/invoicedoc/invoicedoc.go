@@ -6,8 +6,10 @@
 // invoice.css appended to the portal stylesheet) and in the downloadable PDF (RenderPDF, A4, with
 // the tenant's logo and colours), and the file name the PDF is downloaded as (FileName).
 //
-// Every amount and date goes through plugins/format, so the portal's invoice list, the invoice page
-// and the PDF show the same text. The package is a pure function of its Input: it performs no I/O
+// Every amount and date goes through plugins/format and every label through the catalogs of package
+// i18n, so the portal's invoice list, the invoice page and the PDF show the same text in the same
+// language. The PDF's embedded Go fonts have no CJK glyphs, so a Japanese PDF is written in English
+// (labels, dates and amounts) rather than as question marks; the Japanese invoice page is Japanese. The package is a pure function of its Input: it performs no I/O
 // (the host loads the account, the tenant and the logo bytes), keeps no state between calls and is
 // safe for concurrent use. It does not decide who may see an invoice: the host only passes an
 // invoice of the session's own account; invoices the portal does not show (drafts and others that
@@ -20,9 +22,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/text/language"
-	"golang.org/x/text/language/display"
-
+	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
@@ -44,8 +44,9 @@ type Input struct {
 	Account *account.Account
 	// Invoice is the invoice to render, normally an element of Account.Invoices.
 	Invoice *account.Invoice
-	// Locale is the BCP 47 tag that money and dates are formatted in, resolved by the host. When it
-	// is empty the account's locale is used, then the tenant's default locale, then English.
+	// Locale is the BCP 47 tag of the document's language and of its money and date formats,
+	// resolved by the host. When it is empty or unsupported, the fallback chain of i18n.Resolve goes
+	// on with the account's locale, then the tenant's default locale, then English.
 	Locale string
 	// Now is the time of the render. An issued invoice whose due date (a calendar date) is before
 	// Now's date in UTC and that still has an amount due is shown as Overdue. It is also the PDF's
@@ -66,8 +67,10 @@ var (
 // doc is the invoice as a person reads it: every value is already formatted text. Both renderers
 // draw from it, so the page and the PDF cannot disagree.
 type doc struct {
-	ID          string // the invoice id, for the PDF link
-	Number      string // the invoice number, or the id when the invoice has none
+	tr          *i18n.Printer // the document's language
+	locale      string        // the locale amounts and dates are formatted in
+	ID          string        // the invoice id, for the PDF link
+	Number      string        // the invoice number, or the id when the invoice has none
 	Seller      string
 	Buyer       party
 	Status      string // paid, issued, overdue, void: the CSS class is "status-" + Status
@@ -99,15 +102,9 @@ type line struct {
 	Amount      string
 }
 
-var statusLabels = map[string]string{
-	account.InvPaid:    "Paid",
-	account.InvIssued:  "Issued",
-	account.InvOverdue: "Overdue",
-	account.InvVoid:    "Void",
-}
-
-// build checks the input and formats the invoice.
-func build(in *Input) (*doc, error) {
+// build checks the input and formats the invoice. forPDF falls back to English when the fonts of
+// the PDF cannot draw the language's script.
+func build(in *Input, forPDF bool) (*doc, error) {
 	if in == nil || in.Tenant == nil || in.Account == nil || in.Invoice == nil {
 		return nil, ErrInvalidInput
 	}
@@ -115,11 +112,17 @@ func build(in *Input) (*doc, error) {
 	if !inv.Visible() {
 		return nil, ErrNotVisible
 	}
-	locale := cmp.Or(in.Locale, a.Locale, in.Tenant.DefaultLocale)
+	tag, locale := i18n.ResolveFormat(in.Locale, a.Locale, in.Tenant.DefaultLocale)
+	tr := i18n.NewPrinter(tag)
+	if forPDF && !drawable(tr) {
+		tr, locale = i18n.NewPrinter(i18n.English), "en"
+	}
 	cur := a.InvoiceCurrency(inv)
 	money := func(v int64) string { return format.Money(v, cur, locale) }
 
 	d := &doc{
+		tr:        tr,
+		locale:    locale,
 		ID:        inv.ID,
 		Number:    cmp.Or(inv.Number, inv.ID),
 		Seller:    in.Tenant.Name,
@@ -133,7 +136,7 @@ func build(in *Input) (*doc, error) {
 		Total:     money(inv.Total),
 		Paid:      money(inv.AmountPaid),
 	}
-	d.StatusLabel = statusLabels[d.Status]
+	d.StatusLabel = tr.T("invoices.status." + d.Status)
 	// A paid or void invoice has nothing left to pay, whatever its amounts say; otherwise the
 	// remainder is what the invoice list shows as remaining.
 	remaining := inv.AmountDue()
@@ -148,7 +151,7 @@ func build(in *Input) (*doc, error) {
 		d.Buyer.Name = cmp.Or(strings.TrimSpace(c.LegalName), a.Name)
 		d.Buyer.TaxID = c.TaxID
 		if c.Address != nil {
-			d.Buyer.Address = addressLines(c.Address)
+			d.Buyer.Address = addressLines(c.Address, tr)
 		}
 	}
 
@@ -177,10 +180,15 @@ func status(inv *account.Invoice, now time.Time) string {
 // usStyle are the countries whose addresses end "City, Region PostalCode".
 var usStyle = map[string]bool{"US": true, "CA": true, "AU": true}
 
+// drawable reports whether the PDF's fonts have the glyphs of the language's labels.
+func drawable(tr *i18n.Printer) bool {
+	return allCovered(tr.T("doc.heading")+tr.T("doc.billTo")+tr.T("doc.total")+tr.T("doc.remaining"), fontCoverage())
+}
+
 // addressLines returns the lines of a postal address: street lines, the locality line in the
-// country's usual order and the country's English name. It writes addresses as the Billing
-// information section (plugins/billingdetails) does.
-func addressLines(ad *account.Address) []string {
+// country's usual order and the country's name in the document's language. It writes addresses
+// as the Billing information section (plugins/billingdetails) does.
+func addressLines(ad *account.Address, tr *i18n.Printer) []string {
 	var lines []string
 	add := func(s string) {
 		if s = strings.TrimSpace(s); s != "" {
@@ -206,25 +214,18 @@ func addressLines(ad *account.Address) []string {
 	default:
 		add(ad.PostalCode + " " + ad.City)
 	}
-	add(countryName(ad.Country))
+	add(tr.CountryName(ad.Country))
 	return lines
 }
 
-var regionNames = display.English.Regions()
-
-// countryName is the English name of an ISO 3166-1 alpha-2 code, or the code itself.
-func countryName(code string) string {
-	if code == "" {
+// Title is the invoice's title in its language, "Invoice GLX-2026-0007", for the host's page
+// title. It uses the same language as RenderHTML.
+func Title(in *Input) string {
+	if in == nil || in.Tenant == nil || in.Account == nil || in.Invoice == nil {
 		return ""
 	}
-	r, err := language.ParseRegion(code)
-	if err != nil || !r.IsCountry() {
-		return code
-	}
-	if name := regionNames.Name(r); name != "" {
-		return name
-	}
-	return code
+	tag := i18n.Resolve(in.Locale, in.Account.Locale, in.Tenant.DefaultLocale)
+	return i18n.T(tag, "doc.title", "number", cmp.Or(in.Invoice.Number, in.Invoice.ID))
 }
 
 // maxFileNameStem is the most characters FileName keeps before ".pdf".

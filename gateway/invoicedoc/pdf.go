@@ -2,10 +2,10 @@ package invoicedoc
 
 import (
 	"bytes"
-	"cmp"
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/go-pdf/fpdf"
 	"golang.org/x/image/font/gofont/gobold"
@@ -73,13 +73,14 @@ func parseColor(s string, def rgb) rgb {
 // seller, buyer, number, status, dates, the lines table (continued on further pages with its
 // header repeated) and subtotal, tax, total, amount paid and amount remaining. Text is set in the
 // Go fonts, embedded as subsets, which cover Latin, Greek and Cyrillic; a character they cannot
-// draw (CJK, emoji) is shown as "?" (see pdfText). The document's title is the invoice number.
+// draw (CJK, emoji) is shown as "?" (see pdfText), and a language whose labels they cannot draw
+// (Japanese) is written in English. The document's title is the invoice number.
 //
 // The output is compressed and, for a fixed Input.Now, byte-for-byte deterministic.
 //
 // The error wraps ErrInvalidInput or ErrNotVisible, or is an error of w; RenderPDF does not panic.
 func RenderPDF(w io.Writer, in *Input) (err error) {
-	d, err := build(in)
+	d, err := build(in, true)
 	if err != nil {
 		return fmt.Errorf("invoicedoc: rendering PDF: %w", err)
 	}
@@ -124,10 +125,10 @@ func newPDF(in *Input, d *doc) *pdf {
 		f.SetModificationDate(in.Now.UTC())
 	}
 	f.SetTitle(pdfText(d.Number), true)
-	f.SetSubject(pdfText("Invoice "+d.Number), true)
+	f.SetSubject(pdfText(d.tr.T("doc.title", "number", d.Number)), true)
 	f.SetAuthor(pdfText(d.Seller), true)
 	f.SetCreator("Portico", false)
-	if tag, err := language.Parse(cmp.Or(in.Locale, in.Account.Locale, in.Tenant.DefaultLocale)); err == nil && tag != language.Und {
+	if tag, err := language.Parse(d.locale); err == nil && tag != language.Und {
 		f.SetLang(tag.String()) // canonical: letters, digits and '-' only
 	}
 	f.AliasNbPages("{nb}")
@@ -138,11 +139,10 @@ func newPDF(in *Input, d *doc) *pdf {
 	// Rows are placed by hand and break pages themselves; the automatic break stays on, with the
 	// same limit, for the wrapped text blocks of the header.
 	f.SetAutoPageBreak(true, marginBottom)
-	footer := pdfText(d.Seller + " · Invoice " + d.Number)
 	f.SetFooterFunc(func() {
 		f.SetXY(marginLeft, pageH-14)
 		p.font("", 8, muted)
-		p.fit(contentW, 5, footer+" · Page "+strconv.Itoa(f.PageNo())+" of {nb}", "C")
+		p.fit(contentW, 5, pdfText(d.tr.T("doc.pdf.footer", "seller", d.Seller, "number", d.Number, "page", strconv.Itoa(f.PageNo()), "pages", "{nb}")), "C")
 	})
 	return p
 }
@@ -175,6 +175,7 @@ func (p *pdf) block(x, y, w, h float64, s string) float64 {
 
 func (p *pdf) draw(in *Input) {
 	f, d := p.f, p.d
+	tr := d.tr
 	f.AddPage()
 
 	// Masthead: logo and tenant name at the left, "Invoice", number and status at the right.
@@ -193,13 +194,13 @@ func (p *pdf) draw(in *Input) {
 	const rightX, rightW = marginLeft + 100, contentW - 100
 	p.font("B", 20, ink)
 	f.SetXY(rightX, marginTop)
-	f.CellFormat(rightW, 9, "Invoice", "", 2, "R", false, 0, "")
+	f.CellFormat(rightW, 9, pdfText(tr.T("doc.heading")), "", 2, "R", false, 0, "")
 	p.font("", 10, ink)
 	f.SetX(rightX)
 	f.MultiCell(rightW, 5, pdfText(d.Number), "", "R", false)
 	p.font("B", 10, statusRGB[d.Status])
 	f.SetX(rightX)
-	f.CellFormat(rightW, 6, d.StatusLabel, "", 2, "R", false, 0, "")
+	f.CellFormat(rightW, 6, pdfText(d.StatusLabel), "", 2, "R", false, 0, "")
 	right := f.GetY()
 
 	y := max(left, right) + 3
@@ -212,14 +213,14 @@ func (p *pdf) draw(in *Input) {
 	label := func(x, y float64, s string) float64 {
 		p.font("B", 7.5, muted)
 		f.SetXY(x, y)
-		f.CellFormat(80, 4, s, "", 2, "L", false, 0, "")
+		f.CellFormat(80, 4, pdfText(strings.ToUpper(s)), "", 2, "L", false, 0, "")
 		return f.GetY() + 0.5
 	}
 	const partyW = 90.0
-	ly := label(marginLeft, y, "FROM")
+	ly := label(marginLeft, y, tr.T("doc.from"))
 	p.font("", 10, ink)
 	ly = p.block(marginLeft, ly, partyW, 5, pdfText(d.Seller)) + 4
-	ly = label(marginLeft, ly, "BILL TO")
+	ly = label(marginLeft, ly, tr.T("doc.billTo"))
 	p.font("B", 10, ink)
 	ly = p.block(marginLeft, ly, partyW, 5, pdfText(d.Buyer.Name))
 	p.font("", 9.5, ink)
@@ -227,10 +228,10 @@ func (p *pdf) draw(in *Input) {
 		ly = p.block(marginLeft, ly, partyW, 4.8, pdfText(a))
 	}
 	if d.Buyer.TaxID != "" {
-		ly = p.block(marginLeft, ly+1, partyW, 4.8, pdfText("Tax ID: "+d.Buyer.TaxID))
+		ly = p.block(marginLeft, ly+1, partyW, 4.8, pdfText(tr.T("doc.pdf.taxId", "taxId", d.Buyer.TaxID)))
 	}
 	if d.Buyer.Email != "" {
-		ly = p.block(marginLeft, ly, partyW, 4.8, pdfText("Email: "+d.Buyer.Email))
+		ly = p.block(marginLeft, ly, partyW, 4.8, pdfText(tr.T("doc.pdf.email", "email", d.Buyer.Email)))
 	}
 
 	const factX, factLabelW = marginLeft + 100, 32.0
@@ -242,16 +243,16 @@ func (p *pdf) draw(in *Input) {
 		}
 		p.font("", 9, muted)
 		f.SetXY(factX, ry)
-		f.CellFormat(factLabelW, 5, name, "", 0, "L", false, 0, "")
+		p.fit(factLabelW, 5, pdfText(name), "L")
 		p.font("", 9.5, ink)
 		ry = p.block(factX+factLabelW, ry, factW, 5, pdfText(value)) + 0.5
 	}
-	fact("Invoice number", d.Number)
-	fact("Status", d.StatusLabel)
-	fact("Issue date", d.IssueDate)
-	fact("Due date", d.DueDate)
-	fact("Paid date", d.PaidDate)
-	fact("Currency", d.Currency)
+	fact(tr.T("doc.number"), d.Number)
+	fact(tr.T("doc.status"), d.StatusLabel)
+	fact(tr.T("doc.issueDate"), d.IssueDate)
+	fact(tr.T("doc.dueDate"), d.DueDate)
+	fact(tr.T("doc.paidDate"), d.PaidDate)
+	fact(tr.T("doc.currency"), d.Currency)
 
 	y = max(ly, ry) + 8
 	p.lines(y)
@@ -266,12 +267,12 @@ func (p *pdf) lines(y float64) {
 		f.Rect(marginLeft, y, contentW, 7, "F")
 		p.font("B", 8.5, muted)
 		f.SetXY(marginLeft, y)
-		for i, h := range [...]string{"Description", "Quantity", "Unit price", "Amount"} {
+		for i, key := range [...]string{"doc.col.description", "doc.col.quantity", "doc.col.unitPrice", "doc.col.amount"} {
 			align := "R"
 			if i == 0 {
 				align = "L"
 			}
-			f.CellFormat(cols[i], 7, h, "", 0, align+"M", false, 0, "")
+			p.fit(cols[i], 7, pdfText(d.tr.T(key)), align+"M")
 		}
 		return y + 7 + 1
 	}
@@ -290,7 +291,7 @@ func (p *pdf) lines(y float64) {
 	if len(d.Lines) == 0 {
 		p.font("", 9.5, muted)
 		f.SetXY(marginLeft, y+rowPadY)
-		f.CellFormat(contentW, lineH, "No lines", "", 0, "L", false, 0, "")
+		f.CellFormat(contentW, lineH, pdfText(d.tr.T("doc.noLines")), "", 0, "L", false, 0, "")
 		y += lineH + 2*rowPadY
 	}
 	for _, l := range d.Lines {
@@ -338,16 +339,16 @@ func (p *pdf) lines(y float64) {
 		}
 		p.font(style, 10, ink)
 		f.SetXY(labelX, y)
-		f.CellFormat(labelW, rowTotal, name, "", 0, "R", false, 0, "")
+		p.fit(labelW, rowTotal, pdfText(name), "R")
 		p.fit(valueW, rowTotal, pdfText(value), "R")
 		y += rowTotal
 	}
-	total("Subtotal", d.Subtotal, false)
-	total("Tax", d.Tax, false)
+	total(d.tr.T("doc.subtotal"), d.Subtotal, false)
+	total(d.tr.T("doc.tax"), d.Tax, false)
 	f.SetDrawColor(ink.r, ink.g, ink.b)
 	f.SetLineWidth(0.3)
 	f.Line(labelX, y, marginLeft+contentW, y)
-	total("Total", d.Total, true)
-	total("Amount paid", d.Paid, false)
-	total("Amount remaining", d.Remaining, true)
+	total(d.tr.T("doc.total"), d.Total, true)
+	total(d.tr.T("doc.paid"), d.Paid, false)
+	total(d.tr.T("doc.remaining"), d.Remaining, true)
 }

@@ -2,6 +2,24 @@
 // section settings the request leaves out from the tenant's defaults, stores a single-use link
 // (only the hash of its token) and builds the URL the customer opens. The API, the command line
 // and the dashboard all issue sessions through it, so they behave the same.
+//
+// # Deep links
+//
+// A request may name a flow, the step the customer lands on after opening the link instead of the
+// overview (Landing): cancel_subscription (the subscription of subscriptionId, else the account's
+// first cancellable one) opens its cancel form, update_payment_method the tenant's payment-method
+// setup (or the Billing information section when the tenant has no setup page), billing_details
+// the billing details form. A flow is checked when the session is created: an unknown flow, a flow
+// the session's settings forbid (cancelling needs allowSubscriptionCancel, the other two
+// allowDetailsEdit) or a subscription that cannot be cancelled is refused (ErrBadFlow).
+//
+// A request may also give a returnUrl for the portal's "Back to <tenant>" link. Tenants have no
+// list of allowed return hosts of their own, so the hosts a tenant already trusts stand for it
+// (ReturnHosts): the hosts of its frame ancestors (the origins allowed to embed the portal) and
+// the host of its payment setup URL. A returnUrl must be an absolute https URL on one of them,
+// without user info, of at most MaxReturnURL bytes of printable ASCII; anything else, open
+// redirects such as "//evil.example" or "https://evil.example@app.acme.com" included, is refused
+// (ErrBadReturnURL).
 package links
 
 import (
@@ -11,7 +29,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/portico-billing/portico/gateway/session"
@@ -25,7 +46,42 @@ var (
 	ErrNoAccount       = errors.New("links: accountId or accountAlias is required")
 	ErrAccountMismatch = errors.New("links: accountId and accountAlias name different accounts")
 	ErrBadLocale       = errors.New("links: locale is not a BCP 47 language tag")
+	// ErrBadFlow is wrapped by the errors about flow and subscriptionId.
+	ErrBadFlow = errors.New("links: invalid flow")
+	// ErrBadReturnURL is wrapped by the errors about returnUrl.
+	ErrBadReturnURL = errors.New("links: invalid returnUrl")
 )
+
+// requestError is a client error about one field of a session request. Its text, without the
+// package prefix, is meant as the API's detail. It matches its kind (ErrBadFlow, ErrBadReturnURL)
+// and also ErrBadLocale, the sentinel the API already answers with 400 and the error's text:
+// callers that only know ErrBadLocale treat it as the client error it is.
+type requestError struct {
+	kind   error
+	detail string
+}
+
+func (e *requestError) Error() string { return "links: " + e.detail }
+
+func (e *requestError) Is(target error) bool { return target == e.kind || target == ErrBadLocale }
+
+func badFlow(format string, args ...any) error {
+	return &requestError{ErrBadFlow, fmt.Sprintf(format, args...)}
+}
+
+func badReturnURL(format string, args ...any) error {
+	return &requestError{ErrBadReturnURL, fmt.Sprintf(format, args...)}
+}
+
+// Flows a session request may name.
+const (
+	FlowCancelSubscription  = "cancel_subscription"
+	FlowUpdatePaymentMethod = "update_payment_method"
+	FlowBillingDetails      = "billing_details"
+)
+
+// MaxReturnURL is the longest returnUrl accepted, in bytes.
+const MaxReturnURL = 1024
 
 // URLs builds the public addresses of Portico's hosts.
 type URLs struct {
@@ -102,6 +158,15 @@ type Request struct {
 	BillingDetailsSettings *BillingSettings `json:"billingDetailsSettings,omitempty"`
 	// Locale is an optional BCP 47 tag for the portal's language and formats.
 	Locale string `json:"locale,omitempty"`
+	// Flow optionally lands the customer on a step: FlowCancelSubscription,
+	// FlowUpdatePaymentMethod or FlowBillingDetails.
+	Flow string `json:"flow,omitempty"`
+	// SubscriptionID is the subscription of FlowCancelSubscription; empty picks the account's
+	// first cancellable subscription.
+	SubscriptionID string `json:"subscriptionId,omitempty"`
+	// ReturnURL is the target of the portal's "Back to <tenant>" link: https, on a host the
+	// tenant allows (ReturnHosts).
+	ReturnURL string `json:"returnUrl,omitempty"`
 }
 
 // Result is the answer to a session request.
@@ -181,12 +246,22 @@ type Options struct {
 // Create issues a session for the tenant. replayed is true when the result is the remembered
 // answer to an earlier request with the same idempotency key.
 func (i *Issuer) Create(ctx context.Context, t *tenants.Tenant, r *Request, opt Options) (res *Result, replayed bool, err error) {
-	if r.Locale != "" {
-		if _, err := language.Parse(r.Locale); err != nil || len(r.Locale) > 35 {
-			return nil, false, fmt.Errorf("%w: %q", ErrBadLocale, r.Locale)
-		}
+	if r.Locale != "" && !wellFormedLocale(r.Locale) {
+		return nil, false, fmt.Errorf("%w: %q", ErrBadLocale, r.Locale)
+	}
+	ret, err := CheckReturnURL(t, r.ReturnURL)
+	if err != nil {
+		return nil, false, err
+	}
+	if r.Flow == "" && r.SubscriptionID != "" {
+		return nil, false, badFlow("subscriptionId is only used with flow %s", FlowCancelSubscription)
 	}
 	aid, err := i.ResolveAccount(ctx, t, r)
+	if err != nil {
+		return nil, false, err
+	}
+	settings := r.Settings(t.Portal)
+	flow, err := i.checkFlow(ctx, t, aid, r, settings)
 	if err != nil {
 		return nil, false, err
 	}
@@ -197,8 +272,10 @@ func (i *Issuer) Create(ctx context.Context, t *tenants.Tenant, r *Request, opt 
 	l := &tenants.Link{
 		SessionID:  "ps_" + tenants.NewToken()[:22],
 		AccountID:  aid,
-		Settings:   r.Settings(t.Portal),
+		Settings:   settings,
 		Locale:     r.Locale,
+		Flow:       flow,
+		ReturnURL:  ret,
 		SessionTTL: t.SessionTTL,
 		ExpiresAt:  now.Add(t.LinkTTL.D()).UTC().Truncate(time.Second),
 		CreatedAt:  now.UTC(),
@@ -244,5 +321,223 @@ func (i *Issuer) Create(ctx context.Context, t *tenants.Tenant, r *Request, opt 
 // IsClientError reports whether err is the requester's fault (4xx) rather than Portico's.
 func IsClientError(err error) bool {
 	return errors.Is(err, ErrNoAccount) || errors.Is(err, ErrAccountMismatch) || errors.Is(err, ErrBadLocale) ||
+		errors.Is(err, ErrBadFlow) || errors.Is(err, ErrBadReturnURL) ||
 		errors.Is(err, tenants.ErrAccountNotFound) || errors.Is(err, tenants.ErrIdempotency) || errors.Is(err, account.ErrInvalid)
+}
+
+// wellFormedLocale reports whether s is a BCP 47 tag of at most 35 characters. A well-formed tag
+// of a language x/text does not know ("xx-YY") is accepted: the portal's fallback chain passes
+// over it to the account's or the tenant's language.
+func wellFormedLocale(s string) bool {
+	if len(s) > 35 {
+		return false
+	}
+	_, err := language.Parse(s)
+	var unknown language.ValueError
+	return err == nil || errors.As(err, &unknown)
+}
+
+// checkFlow validates the request's flow against the session's settings and the account, and
+// returns what the link stores (Link.Flow).
+func (i *Issuer) checkFlow(ctx context.Context, t *tenants.Tenant, accountID string, r *Request, s tenants.PortalDefaults) (string, error) {
+	switch r.Flow {
+	case "":
+		return "", nil
+	case FlowCancelSubscription:
+		if !s.AllowSubscriptionCancel {
+			return "", badFlow("flow %s needs planOverviewSettings.allowSubscriptionCancel", r.Flow)
+		}
+		snap, err := i.Store.Account(ctx, t.ID, accountID)
+		if err != nil {
+			return "", err
+		}
+		if r.SubscriptionID != "" {
+			sub := snap.Account.Subscription(r.SubscriptionID)
+			if sub == nil {
+				return "", badFlow("subscriptionId %q is not a subscription of the account", r.SubscriptionID)
+			}
+			if !cancellable(sub) {
+				return "", badFlow("subscription %q cannot be cancelled (status %s%s)", sub.ID, sub.Status, scheduledNote(sub))
+			}
+			return r.Flow + ":" + sub.ID, nil
+		}
+		for k := range snap.Account.Subscriptions {
+			if sub := &snap.Account.Subscriptions[k]; cancellable(sub) {
+				return r.Flow + ":" + sub.ID, nil
+			}
+		}
+		return "", badFlow("flow %s: the account has no subscription that can be cancelled", r.Flow)
+	case FlowUpdatePaymentMethod, FlowBillingDetails:
+		if r.SubscriptionID != "" {
+			return "", badFlow("subscriptionId is only used with flow %s", FlowCancelSubscription)
+		}
+		if !s.AllowDetailsEdit {
+			return "", badFlow("flow %s needs billingDetailsSettings.allowDetailsEdit", r.Flow)
+		}
+		if r.Flow == FlowUpdatePaymentMethod && t.PaymentSetupURL == "" && !s.ShowBillingDetails {
+			// Without a setup page the flow lands on the Billing information section.
+			return "", badFlow("flow %s needs billingDetailsSettings.showSection when the tenant has no payment setup URL", r.Flow)
+		}
+		return r.Flow, nil
+	}
+	return "", badFlow("flow %q is not one of %s, %s, %s", r.Flow, FlowCancelSubscription, FlowUpdatePaymentMethod, FlowBillingDetails)
+}
+
+func scheduledNote(s *account.Subscription) string {
+	if s.CancelAtPeriodEnd {
+		return ", cancellation already scheduled"
+	}
+	return ""
+}
+
+// cancellable reports whether the customer can cancel the subscription, as the portal's cancel
+// form decides: active, trialing or past due, and no cancellation scheduled yet.
+func cancellable(s *account.Subscription) bool {
+	switch s.Status {
+	case account.SubActive, account.SubTrialing, account.SubPastDue:
+		return !s.CancelAtPeriodEnd
+	}
+	return false
+}
+
+// Landing is the path a redeemed link redirects to for its stored flow (Link.Flow): the step's
+// page, or "/" for no flow or one this version does not know. update_payment_method goes to the
+// tenant's setup page through /payment-methods/add, or to the Billing information section when
+// the tenant has no setup URL (any more).
+func Landing(t *tenants.Tenant, flow string) string {
+	name, arg, _ := strings.Cut(flow, ":")
+	switch name {
+	case FlowCancelSubscription:
+		if arg != "" {
+			return "/subscriptions/" + url.PathEscape(arg) + "/cancel"
+		}
+	case FlowUpdatePaymentMethod:
+		if t.PaymentSetupURL != "" {
+			return "/payment-methods/add"
+		}
+		return "/#billing_details"
+	case FlowBillingDetails:
+		return "/billing/edit"
+	}
+	return "/"
+}
+
+// ReturnHosts are the hosts a tenant's returnUrl may point to, lower-case, with the port when it
+// is not 443: the hosts of its frame ancestors (wildcard origins are skipped) and of its payment
+// setup URL. Tenants have no return allow-list of their own; these are the hosts they already
+// declared as theirs.
+func ReturnHosts(t *tenants.Tenant) []string {
+	var hosts []string
+	add := func(raw string) {
+		u, err := url.Parse(raw)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.Contains(u.Host, "*") {
+			return
+		}
+		h := strings.TrimSuffix(strings.ToLower(u.Host), ":443")
+		if !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	for _, o := range t.FrameAncestors {
+		add(o)
+	}
+	if t.PaymentSetupURL != "" {
+		add(t.PaymentSetupURL)
+	}
+	return hosts
+}
+
+// returnByte reports whether c may appear in a stored return URL: printable ASCII of RFC 3986
+// (unreserved, reserved and '%'), except ',' and ';', which cookies do not allow and which
+// CheckReturnURL percent-encodes.
+func returnByte(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~:/?#[]@!$&'()*+=%", c) >= 0
+}
+
+// CheckReturnURL validates a request's returnUrl for the tenant and returns it normalised
+// (host lower-cased, default port dropped, ',' and ';' percent-encoded), or "" for "". It must
+// be an absolute https URL of printable ASCII, without user info, on one of ReturnHosts(t).
+func CheckReturnURL(t *tenants.Tenant, raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	if len(raw) > MaxReturnURL {
+		return "", badReturnURL("returnUrl is longer than %d bytes", MaxReturnURL)
+	}
+	if len(raw) < len("https://") || !strings.EqualFold(raw[:len("https://")], "https://") {
+		return "", badReturnURL("returnUrl must be an absolute https URL")
+	}
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; !returnByte(c) && c != ',' && c != ';' {
+			return "", badReturnURL("returnUrl contains %q; use percent-encoding", string(rune(c)))
+		}
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.Opaque != "" {
+		return "", badReturnURL("returnUrl must be an absolute https URL")
+	}
+	if u.User != nil {
+		return "", badReturnURL("returnUrl must not contain user information")
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Host), ":443")
+	if !slices.Contains(ReturnHosts(t), host) {
+		return "", badReturnURL("returnUrl host %q is not allowed: use the host of one of the tenant's frame ancestors or of its payment setup URL", u.Hostname())
+	}
+	u.Host = host
+	out := strings.NewReplacer(",", "%2C", ";", "%3B").Replace(u.String())
+	if len(out) > MaxReturnURL || !ReturnURLAllowed(ReturnHosts(t), []byte(out)) {
+		return "", badReturnURL("returnUrl must be an absolute https URL")
+	}
+	return out, nil
+}
+
+// ReturnURLAllowed reports whether a stored return URL (as CheckReturnURL returns it) is still
+// acceptable for hosts (ReturnHosts of the tenant now): at most MaxReturnURL bytes of returnByte
+// characters, "https://", then one of hosts. It does not allocate, so that the portal's pages can
+// check the return cookie on every request.
+func ReturnURLAllowed(hosts []string, u []byte) bool {
+	const prefix = "https://"
+	if len(u) <= len(prefix) || len(u) > MaxReturnURL || string(u[:len(prefix)]) != prefix {
+		return false
+	}
+	end := len(u)
+	for i, c := range u {
+		if !returnByte(c) {
+			return false
+		}
+		if i >= len(prefix) && end == len(u) && (c == '/' || c == '?' || c == '#') {
+			end = i
+		}
+	}
+	host := u[len(prefix):end]
+	for _, h := range hosts {
+		if equalFoldASCII(h, host) {
+			return true
+		}
+	}
+	return false
+}
+
+// equalFoldASCII is strings.EqualFold for ASCII without converting b to a string.
+func equalFoldASCII(s string, b []byte) bool {
+	if len(s) != len(b) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		x, y := s[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }

@@ -16,11 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/text/language"
-	"golang.org/x/text/language/display"
-
+	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins"
-	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants/account"
 )
 
@@ -40,25 +37,15 @@ var (
 //go:embed billingdetails.html
 var source string
 
-var tmpl = template.Must(template.New(Name).Funcs(plugins.Funcs()).Parse(source))
-
-// titles are the section's heading by base language (see format.Language); English is the fallback.
-var titles = map[string]string{
-	"en": "Billing information",
-}
+var tmpl = i18n.NewTemplates(template.Must(template.New(Name).Funcs(plugins.Funcs()).Parse(source)))
 
 func (section) Name() string  { return Name }
 func (section) Position() int { return 30 }
 
-func (section) Title(locale string) string {
-	if t, ok := titles[format.Language(locale)]; ok {
-		return t
-	}
-	return titles["en"]
-}
+func (section) Title(locale string) string { return i18n.ForLocale(locale).T("details.title") }
 
 func (s section) Render(w io.Writer, v *plugins.View) error {
-	return tmpl.Execute(w, s.page(v))
+	return tmpl.Execute(w, v.Printer(), "", s.page(v))
 }
 
 // page is what the template renders: every value is already formatted text.
@@ -82,15 +69,16 @@ type page struct {
 type method struct {
 	ID          string
 	Description string
-	Expiry      string // "expires 08/2028" or "expired 08/2020"
+	Expiry      string // "expires 08/2028" or "expired 08/2020", in the View's language
 	Expired     bool
 	Default     bool
 }
 
 func (s section) page(v *plugins.View) page {
+	tr := v.Printer()
 	p := page{
 		Name:           Name,
-		Title:          s.Title(v.Locale),
+		Title:          tr.T("details.title"),
 		Prefix:         v.PathPrefix,
 		CanEdit:        v.Settings.AllowDetailsEdit,
 		CanEditAutoPay: v.Settings.AllowAutopayEdit,
@@ -106,20 +94,20 @@ func (s section) page(v *plugins.View) page {
 		}
 		p.TaxID = c.TaxID
 		if c.Address != nil {
-			p.Address = addressLines(c.Address)
+			p.Address = addressLines(c.Address, tr)
 		}
 	}
 	for i := range a.PaymentMethods {
 		pm := &a.PaymentMethods[i]
-		m := method{ID: pm.ID, Description: describe(pm), Default: pm.Default}
+		m := method{ID: pm.ID, Description: Describe(pm, tr), Default: pm.Default}
 		if pm.ExpMonth != 0 && pm.ExpYear != 0 {
 			date := fmt.Sprintf("%02d/%d", pm.ExpMonth, pm.ExpYear)
 			// A card can be used until the end of its expiry month.
 			m.Expired = !v.Now.IsZero() && !v.Now.UTC().Before(time.Date(pm.ExpYear, time.Month(pm.ExpMonth)+1, 1, 0, 0, 0, 0, time.UTC))
 			if m.Expired {
-				m.Expiry = "expired " + date
+				m.Expiry = tr.T("details.expired", "date", date)
 			} else {
-				m.Expiry = "expires " + date
+				m.Expiry = tr.T("details.expires", "date", date)
 			}
 		}
 		p.Methods = append(p.Methods, m)
@@ -128,33 +116,31 @@ func (s section) page(v *plugins.View) page {
 	// The last method cannot go while a subscription still bills.
 	p.CanRemove = v.Settings.AllowDetailsEdit && len(p.Methods) > 0 && (len(p.Methods) > 1 || !a.Billing())
 	p.CanAdd = v.Settings.AllowDetailsEdit && v.Settings.AddPaymentMethod
-	p.AutoPay = autoPay(a)
+	p.AutoPay = autoPay(a, tr)
 	return p
 }
 
 // autoPay describes the auto-pay setting: "Off", or "On — charged on the due date to Visa •••• 4242".
-func autoPay(a *account.Account) string {
+func autoPay(a *account.Account, tr *i18n.Printer) string {
 	ap := a.AutoPay
 	if ap == nil || !ap.Enabled {
-		return "Off"
+		return tr.T("details.autopay.off")
 	}
-	s := "On — charged"
+	key := "details.autopay.auto"
 	switch ap.Timing {
 	case account.AutoPayOnDueDate:
-		s += " on the due date"
+		key = "details.autopay.dueDate"
 	case account.AutoPayOnIssue:
-		s += " when an invoice is issued"
-	default:
-		s += " automatically"
+		key = "details.autopay.onIssue"
 	}
 	pm := a.PaymentMethod(ap.PaymentMethodID)
 	if pm == nil {
 		pm = a.DefaultPaymentMethod()
 	}
-	if pm != nil {
-		s += " to " + describe(pm)
+	if pm == nil {
+		return tr.T(key + "NoMethod")
 	}
-	return s
+	return tr.T(key, "method", Describe(pm, tr))
 }
 
 // cardBrands are the display names of card brands as billing systems report them.
@@ -174,28 +160,23 @@ var cardBrands = map[string]string{
 	"interac":          "Interac",
 }
 
-var typeNames = map[string]string{
-	account.PaymentCard:      "Card",
-	account.PaymentSEPADebit: "SEPA Direct Debit",
-	account.PaymentACH:       "US bank account",
-	account.PaymentBACS:      "Bacs Direct Debit",
-	account.PaymentPayPal:    "PayPal",
-}
-
 const dots = "••••"
 
-// describe names a payment method the way its owner recognises it: "Visa •••• 4242",
-// "SEPA Direct Debit, Deutsche Bank •••• 3000", "PayPal, jane@example.com".
-func describe(pm *account.PaymentMethod) string {
+// Describe names a payment method the way its owner recognises it, in the printer's language:
+// "Visa •••• 4242", "SEPA Direct Debit, Deutsche Bank •••• 3000", "PayPal, jane@example.com"
+// ("SEPA-Lastschrift, Deutsche Bank •••• 3000" in German). Card brands are names and stay as
+// they are; a card of unknown brand is a "Card". The gateway's auto-pay form uses it too.
+func Describe(pm *account.PaymentMethod, tr *i18n.Printer) string {
 	var s string
 	switch pm.Type {
 	case account.PaymentCard:
-		s = brand(pm.Brand)
+		s = brand(pm.Brand, tr)
 	default:
-		s = typeNames[pm.Type]
-		if s == "" {
-			s = "Payment method"
+		key := "method.type." + pm.Type
+		if !i18n.Has(key) {
+			key = "method.type.other"
 		}
+		s = tr.T(key)
 		switch {
 		case pm.BankName != "":
 			s += ", " + pm.BankName
@@ -209,12 +190,12 @@ func describe(pm *account.PaymentMethod) string {
 	return s
 }
 
-func brand(b string) string {
+func brand(b string, tr *i18n.Printer) string {
 	if name, ok := cardBrands[strings.ToLower(b)]; ok {
 		return name
 	}
 	if b == "" || b == "unknown" {
-		return "Card"
+		return tr.T("method.type.card")
 	}
 	return b
 }
@@ -223,8 +204,8 @@ func brand(b string) string {
 var usStyle = map[string]bool{"US": true, "CA": true, "AU": true}
 
 // addressLines returns the lines of a postal address: street lines, the locality line in the
-// country's usual order and the country's English name.
-func addressLines(ad *account.Address) []string {
+// country's usual order and the country's name in the printer's language.
+func addressLines(ad *account.Address, tr *i18n.Printer) []string {
 	var lines []string
 	add := func(s string) {
 		if s = strings.TrimSpace(s); s != "" {
@@ -250,23 +231,6 @@ func addressLines(ad *account.Address) []string {
 	default:
 		add(ad.PostalCode + " " + ad.City)
 	}
-	add(countryName(ad.Country))
+	add(tr.CountryName(ad.Country))
 	return lines
-}
-
-var regionNames = display.English.Regions()
-
-// countryName is the English name of an ISO 3166-1 alpha-2 code, or the code itself.
-func countryName(code string) string {
-	if code == "" {
-		return ""
-	}
-	r, err := language.ParseRegion(code)
-	if err != nil || !r.IsCountry() {
-		return code
-	}
-	if name := regionNames.Name(r); name != "" {
-		return name
-	}
-	return code
 }

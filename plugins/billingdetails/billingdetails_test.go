@@ -35,8 +35,10 @@ func TestRegistered(t *testing.T) {
 	if p := s.(plugins.Positioner).Position(); p != 30 {
 		t.Errorf("Position = %d, want 30", p)
 	}
-	if got := s.(plugins.Titler).Title("de"); got != "Billing information" {
-		t.Errorf("Title = %q", got)
+	for loc, want := range map[string]string{"en": "Billing information", "de": "Rechnungsinformationen", "pt-BR": "Informações de cobrança", "xx": "Billing information"} {
+		if got := s.(plugins.Titler).Title(loc); got != want {
+			t.Errorf("Title(%q) = %q, want %q", loc, got, want)
+		}
 	}
 }
 

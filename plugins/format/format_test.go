@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants/account"
 )
@@ -233,6 +234,26 @@ func TestLanguage(t *testing.T) {
 	for in, want := range tests {
 		if got := format.Language(in); got != want {
 			t.Errorf("Language(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestI18nLocalesRoute: every locale the portal's fallback chain can hand to format (a supported
+// language of package i18n, or the regional tag that matched it) is formatted in that language's
+// conventions, with localised month names, never silently in English.
+func TestI18nLocalesRoute(t *testing.T) {
+	t.Parallel()
+	months := map[string]string{"en": "Dec", "de": "Dez.", "fr": "déc.", "es": "dic", "pt": "dez.", "ja": "12月"}
+	for _, tag := range i18n.Supported {
+		base, _ := tag.Base()
+		for _, locale := range []string{tag.String(), base.String(), base.String() + "-419", base.String() + "-CH"} {
+			_, formatLocale := i18n.ResolveFormat(locale, "", "")
+			if got := format.Language(formatLocale); got != base.String() {
+				t.Errorf("%s (format locale %q) is formatted as %q, want %q", locale, formatLocale, got, base)
+			}
+			if d := format.Date("2026-12-31", formatLocale); !strings.Contains(d, months[base.String()]) {
+				t.Errorf("%s: Date = %q, want the month %q", locale, d, months[base.String()])
+			}
 		}
 	}
 }

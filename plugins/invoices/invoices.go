@@ -16,6 +16,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants/account"
@@ -37,31 +38,22 @@ var (
 //go:embed invoices.html
 var source string
 
-var tmpl = template.Must(template.New(Name).Funcs(plugins.Funcs()).Parse(source))
-
-// titles are the section's heading by base language (see format.Language); English is the fallback.
-var titles = map[string]string{
-	"en": "Invoices",
-}
+var tmpl = i18n.NewTemplates(template.Must(template.New(Name).Funcs(plugins.Funcs()).Parse(source)))
 
 func (section) Name() string  { return Name }
 func (section) Position() int { return 20 }
 
-func (section) Title(locale string) string {
-	if t, ok := titles[format.Language(locale)]; ok {
-		return t
-	}
-	return titles["en"]
-}
+func (section) Title(locale string) string { return i18n.ForLocale(locale).T("invoices.title") }
 
 func (s section) Render(w io.Writer, v *plugins.View) error {
-	return tmpl.Execute(w, s.page(v))
+	return tmpl.Execute(w, v.Printer(), "", s.page(v))
 }
 
 // page is what the template renders: every value is already formatted text.
 type page struct {
 	Name     string
 	Title    string
+	Caption  string // "3 invoices, newest first"
 	Prefix   string
 	Invoices []row
 }
@@ -75,17 +67,18 @@ type row struct {
 	Remaining   string // set when part of the invoice is paid and the rest is due
 	Status      string // paid, issued, overdue, void: the CSS class is "status-" + Status
 	StatusLabel string
+	OfInvoice   string // "of invoice <number>", completing "Download PDF" for screen readers
 }
 
-var statusLabels = map[string]string{
-	account.InvPaid:    "Paid",
-	account.InvIssued:  "Issued",
-	account.InvOverdue: "Overdue",
-	account.InvVoid:    "Void",
+// statusKeys are the messages of the statuses the list shows.
+var statusKeys = map[string]string{
+	account.InvPaid: "invoices.status.paid", account.InvIssued: "invoices.status.issued",
+	account.InvOverdue: "invoices.status.overdue", account.InvVoid: "invoices.status.void",
 }
 
 func (s section) page(v *plugins.View) page {
-	p := page{Name: Name, Title: s.Title(v.Locale), Prefix: v.PathPrefix}
+	tr := v.Printer()
+	p := page{Name: Name, Title: tr.T("invoices.title"), Prefix: v.PathPrefix}
 	a := v.Account
 	if a == nil {
 		return p
@@ -126,11 +119,13 @@ func (s section) page(v *plugins.View) page {
 		if r.Status == account.InvIssued && today != "" && inv.DueDate != "" && string(inv.DueDate) < today && inv.AmountDue() > 0 {
 			r.Status = account.InvOverdue
 		}
-		r.StatusLabel = statusLabels[r.Status]
+		r.StatusLabel = tr.T(statusKeys[r.Status])
+		r.OfInvoice = tr.T("invoices.ofInvoice", "number", r.Number)
 		if r.Status != account.InvVoid && r.Status != account.InvPaid && inv.AmountPaid > 0 && inv.AmountDue() > 0 {
 			r.Remaining = format.Money(inv.AmountDue(), cur, v.Locale)
 		}
 		p.Invoices = append(p.Invoices, r)
 	}
+	p.Caption = tr.T("invoices.caption", "count", len(p.Invoices))
 	return p
 }

@@ -178,7 +178,7 @@ func TestLinks(t *testing.T) {
 func TestGerman(t *testing.T) {
 	t.Parallel()
 	out := render(t, &plugins.View{Account: sectiontest.Example(t), Locale: "de-DE"})
-	for _, want := range []string{"1.190,00\u00a0€", "1. Okt. 2026", "31. Okt. 2026"} {
+	for _, want := range []string{"1.190,00\u00a0€", "1. Okt. 2026", "31. Okt. 2026", "Rechnungen", "Bezahlt", "PDF herunterladen", "3 Rechnungen, neueste zuerst"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
 		}

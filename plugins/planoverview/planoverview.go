@@ -15,6 +15,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants/account"
@@ -36,25 +37,15 @@ var (
 //go:embed planoverview.html
 var source string
 
-var tmpl = template.Must(template.New(Name).Funcs(plugins.Funcs()).Parse(source))
-
-// titles are the section's heading by base language (see format.Language); English is the fallback.
-var titles = map[string]string{
-	"en": "Plan overview",
-}
+var tmpl = i18n.NewTemplates(template.Must(template.New(Name).Funcs(plugins.Funcs()).Parse(source)))
 
 func (section) Name() string  { return Name }
 func (section) Position() int { return 10 }
 
-func (section) Title(locale string) string {
-	if t, ok := titles[format.Language(locale)]; ok {
-		return t
-	}
-	return titles["en"]
-}
+func (section) Title(locale string) string { return i18n.ForLocale(locale).T("plan.title") }
 
 func (s section) Render(w io.Writer, v *plugins.View) error {
-	return tmpl.Execute(w, s.page(v))
+	return tmpl.Execute(w, v.Printer(), "", s.page(v))
 }
 
 // page is what the template renders: every value is already formatted text.
@@ -91,6 +82,7 @@ type item struct {
 	UnitPrice string // "" for tiered and volume items: see Tiers
 	Amount    string
 	Tiers     []tier
+	TierOf    string // "Tier of <product>", for screen readers on the tier rows
 }
 
 type tier struct {
@@ -101,29 +93,32 @@ type tier struct {
 	Applied   bool
 }
 
-var statusLabels = map[string]string{
-	account.SubActive:   "Active",
-	account.SubTrialing: "Trialing",
-	account.SubPastDue:  "Past due",
-	account.SubPaused:   "Paused",
-	account.SubCanceled: "Canceled",
-	account.SubEnded:    "Ended",
-	account.SubPending:  "Pending",
+// statusKeys and modelKeys are the messages of the subscription statuses and pricing models.
+var (
+	statusKeys = messageKeys("plan.status.", account.SubActive, account.SubTrialing, account.SubPastDue,
+		account.SubPaused, account.SubCanceled, account.SubEnded, account.SubPending)
+	modelKeys = messageKeys("plan.model.", account.PricingFlat, account.PricingPerUnit, account.PricingTiered,
+		account.PricingVolume, account.PricingFee)
+)
+
+func messageKeys(prefix string, values ...string) map[string]string {
+	m := make(map[string]string, len(values))
+	for _, v := range values {
+		m[v] = prefix + v
+	}
+	return m
 }
 
-var modelLabels = map[string]string{
-	account.PricingFlat:    "Flat fee",
-	account.PricingPerUnit: "Per unit",
-	account.PricingTiered:  "Tiered",
-	account.PricingVolume:  "Volume",
-	account.PricingFee:     "One-off fee",
+// label is the message of a value in keys (a status, a pricing model), or the value as it is.
+func label(p *i18n.Printer, keys map[string]string, value string) string {
+	if key, ok := keys[value]; ok {
+		return p.T(key)
+	}
+	return value
 }
-
-// notAvailable stands for an amount that cannot be computed from the document.
-const notAvailable = "Not available"
 
 func (s section) page(v *plugins.View) page {
-	p := page{Name: Name, Title: s.Title(v.Locale), Prefix: v.PathPrefix, TenantName: v.TenantName}
+	p := page{Name: Name, Title: v.Printer().T("plan.title"), Prefix: v.PathPrefix, TenantName: v.TenantName}
 	a := v.Account
 	if a == nil {
 		return p
@@ -136,21 +131,17 @@ func (s section) page(v *plugins.View) page {
 }
 
 func subscription(s *account.Subscription, index int, cur string, v *plugins.View) sub {
-	loc := v.Locale
+	loc, tr := v.Locale, v.Printer()
 	out := sub{Index: index, ID: s.ID, Name: s.Name}
 	ended := s.Status == account.SubCanceled || s.Status == account.SubEnded
 	out.Scheduled = s.CancelAtPeriodEnd && !ended
 	out.ScheduledOn = format.Date(cmp.Or(s.CurrentPeriodEnd, s.CanceledAt), loc)
 
-	status, ok := statusLabels[s.Status]
-	if !ok {
-		status = s.Status
-	}
-	statusBadge := badge{status, "status-" + strings.ReplaceAll(s.Status, "_", "-")}
+	statusBadge := badge{label(tr, statusKeys, s.Status), "status-" + strings.ReplaceAll(s.Status, "_", "-")}
 	if out.Scheduled {
-		label := "Scheduled for cancellation"
+		label := tr.T("plan.scheduled")
 		if out.ScheduledOn != "" {
-			label += " on " + out.ScheduledOn
+			label = tr.T("plan.scheduledOn", "date", out.ScheduledOn)
 		}
 		scheduled := badge{label, "status-scheduled"}
 		if s.Status == account.SubActive || s.Status == account.SubTrialing {
@@ -169,7 +160,7 @@ func subscription(s *account.Subscription, index int, cur string, v *plugins.Vie
 		if n, err := s.NextCharge(); err == nil {
 			out.NextCharge = format.Money(n, cur, loc)
 		} else {
-			out.NextCharge = notAvailable
+			out.NextCharge = tr.T("common.notAvailable")
 		}
 		out.NextChargeDate = format.Date(s.NextChargeDate, loc)
 	}
@@ -179,14 +170,14 @@ func subscription(s *account.Subscription, index int, cur string, v *plugins.Vie
 	case start != "" && end != "":
 		out.Period = start + " – " + end
 	case start != "":
-		out.Period = "Since " + start
+		out.Period = tr.T("plan.since", "date", start)
 	case end != "":
-		out.Period = "Until " + end
+		out.Period = tr.T("plan.until", "date", end)
 	}
 	if ended && s.CanceledAt != "" {
-		out.EndedLabel = "Canceled on"
+		out.EndedLabel = tr.T("plan.canceledOn")
 		if s.Status == account.SubEnded {
-			out.EndedLabel = "Ended on"
+			out.EndedLabel = tr.T("plan.endedOn")
 		}
 		out.EndedOn = format.Date(s.CanceledAt, loc)
 	}
@@ -197,22 +188,19 @@ func subscription(s *account.Subscription, index int, cur string, v *plugins.Vie
 
 	out.Items = make([]item, 0, len(s.Items))
 	for i := range s.Items {
-		out.Items = append(out.Items, priceItem(&s.Items[i], cur, loc))
+		out.Items = append(out.Items, priceItem(&s.Items[i], cur, loc, tr))
 	}
 	return out
 }
 
-func priceItem(it *account.Item, cur, loc string) item {
-	out := item{Product: it.Product, Model: modelLabels[it.PricingModel]}
-	if out.Model == "" {
-		out.Model = it.PricingModel
-	}
+func priceItem(it *account.Item, cur, loc string, tr *i18n.Printer) item {
+	out := item{Product: it.Product, Model: label(tr, modelKeys, it.PricingModel)}
 	if it.PricingModel != account.PricingFlat {
 		out.Quantity = quantity(it.Quantity, it.Unit, loc)
 	}
 	c, err := it.Charge()
 	if err != nil {
-		out.Amount = notAvailable
+		out.Amount = tr.T("common.notAvailable")
 		return out
 	}
 	out.Amount = format.Money(c.Amount, cur, loc)
@@ -220,12 +208,13 @@ func priceItem(it *account.Item, cur, loc string) item {
 		out.UnitPrice = price(c.UnitPrice, cur, loc)
 		return out
 	}
+	out.TierOf = tr.T("plan.tierOf", "product", it.Product)
 	out.Tiers = make([]tier, 0, len(c.Tiers))
 	for _, tc := range c.Tiers {
 		t := tier{Applied: tc.Units > 0}
 		switch {
 		case tc.To < 0:
-			t.Range = format.Number(tc.From, loc) + " and above"
+			t.Range = tr.T("plan.tierAbove", "from", format.Number(tc.From, loc))
 		case tc.To == tc.From:
 			t.Range = format.Number(tc.From, loc)
 		default:
@@ -233,9 +222,9 @@ func priceItem(it *account.Item, cur, loc string) item {
 		}
 		switch {
 		case tc.Flat > 0 && tc.UnitPrice.IsZero():
-			t.UnitPrice = format.Money(tc.Flat, cur, loc) + " flat"
+			t.UnitPrice = tr.T("plan.tierFlat", "amount", format.Money(tc.Flat, cur, loc))
 		case tc.Flat > 0:
-			t.UnitPrice = price(tc.UnitPrice, cur, loc) + " + " + format.Money(tc.Flat, cur, loc) + " flat"
+			t.UnitPrice = tr.T("plan.tierUnitFlat", "price", price(tc.UnitPrice, cur, loc), "amount", format.Money(tc.Flat, cur, loc))
 		default:
 			t.UnitPrice = price(tc.UnitPrice, cur, loc)
 		}

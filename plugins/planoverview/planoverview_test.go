@@ -36,9 +36,9 @@ func TestRegistered(t *testing.T) {
 	if p := s.(plugins.Positioner).Position(); p != 10 {
 		t.Errorf("Position = %d, want 10", p)
 	}
-	for _, loc := range []string{"en", "en-GB", "de-DE", "xx"} {
-		if got := s.(plugins.Titler).Title(loc); got != "Plan overview" {
-			t.Errorf("Title(%q) = %q", loc, got)
+	for loc, want := range map[string]string{"en": "Plan overview", "en-GB": "Plan overview", "de-DE": "Tarifübersicht", "ja": "プランの概要", "xx": "Plan overview"} {
+		if got := s.(plugins.Titler).Title(loc); got != want {
+			t.Errorf("Title(%q) = %q, want %q", loc, got, want)
 		}
 	}
 }
@@ -81,7 +81,8 @@ func TestRenderExample(t *testing.T) {
 func TestRenderGerman(t *testing.T) {
 	t.Parallel()
 	out := render(t, &plugins.View{Account: sectiontest.Example(t), Locale: "de-DE"})
-	for _, want := range []string{"12.490,00\u00a0€", "1. Jan. 2027", "1.000.001 – 5.000.000", "0,003\u00a0€"} {
+	for _, want := range []string{"12.490,00\u00a0€", "1. Jan. 2027", "1.000.001 – 5.000.000", "0,003\u00a0€",
+		"Tarifübersicht", "Aktiv", "Voraussichtliche nächste Abbuchung", "Pauschale", "Gestaffelt", "ab 5.000.001", "Preisaufschlüsselung"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

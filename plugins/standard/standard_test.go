@@ -7,9 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+
+	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/plugins/internal/sectiontest"
 	_ "github.com/portico-billing/portico/plugins/standard"
+	"github.com/portico-billing/portico/tenants/account"
 )
 
 func TestRegistersStandardSections(t *testing.T) {
@@ -64,5 +69,95 @@ func TestPage(t *testing.T) {
 	}
 	if n := strings.Count(out, string(plugins.CSRFInput)); n != forms {
 		t.Errorf("page has %d CSRF inputs for %d forms", n, forms)
+	}
+}
+
+// texts returns every text node and every attribute value of a rendered page, trimmed.
+func texts(t *testing.T, out string) map[string]bool {
+	t.Helper()
+	nodes, err := html.ParseFragment(strings.NewReader(out), &html.Node{Type: html.ElementNode, Data: "main", DataAtom: atom.Main})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.TextNode {
+			seen[strings.TrimSpace(n.Data)] = true
+		}
+		for _, a := range n.Attr {
+			seen[strings.TrimSpace(a.Val)] = true
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	for _, n := range nodes {
+		walk(n)
+	}
+	return seen
+}
+
+// TestEveryLanguage renders every section in every supported language, in a state that shows
+// (nearly) every control and label, and fails on any text the page shows in English where the
+// language has its own: a template or section that bypasses the catalogs.
+func TestEveryLanguage(t *testing.T) {
+	t.Parallel()
+	full := sectiontest.Example(t)
+	full.Subscriptions = append(full.Subscriptions, full.Subscriptions[0])
+	full.Subscriptions[1].ID = "sub_2"
+	full.Subscriptions[1].CancelAtPeriodEnd = true
+	full.Invoices[1].AmountPaid = 100 // part-paid: "… remaining"
+	full.PaymentMethods[0].ExpYear = 2020
+	empty := sectiontest.Example(t)
+	empty.Subscriptions, empty.Invoices, empty.PaymentMethods, empty.AutoPay = nil, nil, nil, nil
+	settings := plugins.Settings{AllowSubscriptionCancel: true, AllowDetailsEdit: true, AllowAutopayEdit: true, AddPaymentMethod: true}
+	render := func(a *account.Account, locale string) string {
+		var b strings.Builder
+		v := &plugins.View{Account: a, Locale: locale, Settings: settings, TenantName: "ACME", Now: time.Date(2026, 12, 15, 0, 0, 0, 0, time.UTC)}
+		for _, s := range plugins.Ordered() {
+			if err := s.Render(&b, v); err != nil {
+				t.Fatalf("%s: %v", s.Name(), err)
+			}
+		}
+		return b.String()
+	}
+	want := map[string][]string{
+		"de-DE": {"Tarifübersicht", "Rechnungen", "Rechnungsinformationen", "Kündigung vorgemerkt zum 31. Dez. 2026", "Reaktivieren", "PDF herunterladen", "SEPA-Lastschrift, Deutsche Bank •••• 3000", "abgelaufen 08/2020", "Deutschland", "Ein — Abbuchung am Fälligkeitsdatum von Visa •••• 4242", "12.490,00\u00a0€"},
+		"fr":    {"Aperçu de l’offre", "Factures", "Informations de facturation", "Résiliation programmée le 31 déc. 2026", "Télécharger le PDF", "Prélèvement SEPA, Deutsche Bank •••• 3000", "Allemagne", "12\u202f490,00\u00a0€"},
+		"es":    {"Resumen del plan", "Facturas", "Información de facturación", "Cancelación programada para el 31 dic 2026", "Descargar PDF", "Adeudo directo SEPA, Deutsche Bank •••• 3000", "Alemania", "12.490,00\u00a0€"},
+		"pt-BR": {"Resumo do plano", "Faturas", "Informações de cobrança", "Cancelamento agendado para 31 de dez. de 2026", "Baixar PDF", "Débito direto SEPA, Deutsche Bank •••• 3000", "Alemanha", "€\u00a012.490,00"},
+		"ja":    {"プランの概要", "請求書", "請求先情報", "2026年12月31日 に解約予定", "PDF をダウンロード", "SEPA ダイレクトデビット, Deutsche Bank •••• 3000", "ドイツ", "€12,490.00"},
+	}
+	for locale, wants := range want {
+		t.Run(locale, func(t *testing.T) {
+			t.Parallel()
+			p := i18n.ForLocale(locale)
+			out := render(full, locale)
+			for _, w := range wants {
+				if !strings.Contains(out, w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+			emptyOut := render(empty, locale)
+			for _, key := range []string{"plan.empty", "invoices.empty", "details.noMethods"} {
+				if w := p.T(key, "tenant", "ACME"); !strings.Contains(emptyOut, w) {
+					t.Errorf("empty page lacks %q", w)
+				}
+			}
+			shown := texts(t, out+emptyOut)
+			for _, key := range i18n.Keys() {
+				en := i18n.T(i18n.English, key)
+				if strings.Contains(en, "{") || en == p.T(key) || len(en) < 3 {
+					continue // placeholders, or the same word in both languages ("Status", "PayPal")
+				}
+				if shown[en] {
+					t.Errorf("%s: %q is shown in English", locale, en)
+				}
+			}
+			if shown["Plan overview"] || shown["Invoices"] || shown["Billing information"] {
+				t.Errorf("%s: an English section title is shown", locale)
+			}
+		})
 	}
 }
