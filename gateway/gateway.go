@@ -278,6 +278,9 @@ func (g *Gateway) Handler(ctx *fasthttp.RequestCtx) {
 
 // normalizeHost lower-cases host into dst, dropping the port and a trailing dot.
 func normalizeHost(dst, host []byte) []byte {
+	if len(host) > cap(dst) { // no host name is that long; keep the scratch buffer bounded
+		host = host[:cap(dst)]
+	}
 	if len(host) > 0 && host[0] == '[' { // IPv6 literal: never a tenant
 		return append(dst, host...)
 	}

@@ -848,7 +848,7 @@ func TestAbuseLimits(t *testing.T) {
 // FuzzNormalizeHost: any Host header gives a lower-case name without a port, never longer than the
 // scratch buffer, and never panics.
 func FuzzNormalizeHost(f *testing.F) {
-	for _, s := range []string{"Acme.Portal.Test:8080", "api.portal.test.", "[::1]:443", "", ":", "a:b:c", strings.Repeat("x", 300)} {
+	for _, s := range []string{"Acme.Portal.Test:8080", "api.portal.test.", "[::1]:443", "", ":", "a:b:c", strings.Repeat("x", 300), "[" + strings.Repeat("0", 600)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, host string) {
