@@ -151,7 +151,7 @@ func build(in *Input, forPDF bool) (*doc, error) {
 		d.Buyer.Name = cmp.Or(strings.TrimSpace(c.LegalName), a.Name)
 		d.Buyer.TaxID = c.TaxID
 		if c.Address != nil {
-			d.Buyer.Address = addressLines(c.Address, tr)
+			d.Buyer.Address = tr.AddressLines(c.Address)
 		}
 	}
 
@@ -177,45 +177,9 @@ func status(inv *account.Invoice, now time.Time) string {
 	return inv.Status
 }
 
-// usStyle are the countries whose addresses end "City, Region PostalCode".
-var usStyle = map[string]bool{"US": true, "CA": true, "AU": true}
-
 // drawable reports whether the PDF's fonts have the glyphs of the language's labels.
 func drawable(tr *i18n.Printer) bool {
 	return allCovered(tr.T("doc.heading")+tr.T("doc.billTo")+tr.T("doc.total")+tr.T("doc.remaining"), fontCoverage())
-}
-
-// addressLines returns the lines of a postal address: street lines, the locality line in the
-// country's usual order and the country's name in the document's language. It writes addresses
-// as the Billing information section (plugins/billingdetails) does.
-func addressLines(ad *account.Address, tr *i18n.Printer) []string {
-	var lines []string
-	add := func(s string) {
-		if s = strings.TrimSpace(s); s != "" {
-			lines = append(lines, s)
-		}
-	}
-	add(ad.Line1)
-	add(ad.Line2)
-	switch {
-	case usStyle[ad.Country]:
-		locality := ad.City
-		if ad.Region != "" {
-			if locality != "" {
-				locality += ", "
-			}
-			locality += ad.Region
-		}
-		add(locality + " " + ad.PostalCode)
-	case ad.Country == "GB" || ad.Country == "IE":
-		add(ad.City)
-		add(ad.Region)
-		add(ad.PostalCode)
-	default:
-		add(ad.PostalCode + " " + ad.City)
-	}
-	add(tr.CountryName(ad.Country))
-	return lines
 }
 
 // Title is the invoice's title in its language, "Invoice GLX-2026-0007", for the host's page

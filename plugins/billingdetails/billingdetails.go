@@ -94,7 +94,7 @@ func (s section) page(v *plugins.View) page {
 		}
 		p.TaxID = c.TaxID
 		if c.Address != nil {
-			p.Address = addressLines(c.Address, tr)
+			p.Address = tr.AddressLines(c.Address)
 		}
 	}
 	for i := range a.PaymentMethods {
@@ -198,39 +198,4 @@ func brand(b string, tr *i18n.Printer) string {
 		return tr.T("method.type.card")
 	}
 	return b
-}
-
-// usStyle are the countries whose addresses end "City, Region PostalCode".
-var usStyle = map[string]bool{"US": true, "CA": true, "AU": true}
-
-// addressLines returns the lines of a postal address: street lines, the locality line in the
-// country's usual order and the country's name in the printer's language.
-func addressLines(ad *account.Address, tr *i18n.Printer) []string {
-	var lines []string
-	add := func(s string) {
-		if s = strings.TrimSpace(s); s != "" {
-			lines = append(lines, s)
-		}
-	}
-	add(ad.Line1)
-	add(ad.Line2)
-	switch {
-	case usStyle[ad.Country]:
-		locality := ad.City
-		if ad.Region != "" {
-			if locality != "" {
-				locality += ", "
-			}
-			locality += ad.Region
-		}
-		add(locality + " " + ad.PostalCode)
-	case ad.Country == "GB" || ad.Country == "IE":
-		add(ad.City)
-		add(ad.Region)
-		add(ad.PostalCode)
-	default:
-		add(ad.PostalCode + " " + ad.City)
-	}
-	add(tr.CountryName(ad.Country))
-	return lines
 }
