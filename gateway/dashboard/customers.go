@@ -11,6 +11,7 @@ import (
 
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/mail"
+	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
@@ -67,9 +68,12 @@ func (d *Dashboard) EmailPortalLink(ctx context.Context, t *tenants.Tenant, acco
 	if err != nil {
 		return nil, to, err
 	}
+	// The email is in the customer's language: the account's locale, else the tenant's default,
+	// else English (the first of them that is a supported language).
+	_, locale := i18n.ResolveFormat("", snap.Account.Locale, t.DefaultLocale)
 	msg := mail.PortalLinkMessage{
 		To: to, TenantName: t.Name, AccountName: snap.Account.Name, URL: res.SessionURL, ExpiresAt: res.ExpiresAt,
-		PrimaryColor: t.Branding.PrimaryColor, AccentColor: t.Branding.AccentColor,
+		PrimaryColor: t.Branding.PrimaryColor, AccentColor: t.Branding.AccentColor, Locale: locale,
 	}
 	if origin, _, ok := strings.Cut(res.SessionURL, "/s/"); ok && t.Branding.LogoETag != "" {
 		msg.LogoURL = origin + "/assets/logo?v=" + t.Branding.LogoETag

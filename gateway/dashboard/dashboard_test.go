@@ -324,11 +324,11 @@ func TestSendPortalLink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Subject != "Your billing portal link from Acme Cloud" {
+	if p.Subject != "Ihr Link zum Abrechnungsportal von Acme Cloud" { // the account's locale is de-DE
 		t.Fatalf("subject %q", p.Subject)
 	}
 	link := linkRE.FindString(p.Text)
-	if link == "" || !strings.Contains(p.HTML, `href="`+link+`"`) || !strings.Contains(p.Text, "expires in 1 hour") {
+	if link == "" || !strings.Contains(p.HTML, `href="`+link+`"`) || !strings.Contains(p.Text, "läuft in 1 Stunde ab") {
 		t.Fatalf("the mail lacks the link or its expiry:\n%s", p.Text)
 	}
 	// The customer follows the link and lands in the portal.

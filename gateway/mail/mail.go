@@ -1,6 +1,7 @@
 // Package mail sends Portico's emails over SMTP with github.com/wneessen/go-mail: today the
 // portal-link email a tenant admin (or a tenant backend) sends a customer, a branded HTML part and
-// a plain-text part with the single-use link and when it expires.
+// a plain-text part with the single-use link and when it expires, in the customer's language (the
+// "email.portalLink.*" messages of package i18n).
 //
 // It owns the SMTP configuration (`--smtp-addr`, `--smtp-tls none|starttls|tls`, `--smtp-user`,
 // `--smtp-password`, `--smtp-from`) and the message templates. It does not decide who may send
@@ -27,6 +28,10 @@ import (
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+
+	"github.com/portico-billing/portico/i18n"
+	"github.com/portico-billing/portico/plugins/format"
+	"github.com/portico-billing/portico/tenants/account"
 )
 
 // TLS modes of the SMTP connection.
@@ -130,6 +135,10 @@ type PortalLinkMessage struct {
 	PrimaryColor, AccentColor string
 	// LogoURL is an absolute https (or, in development, http) URL of the tenant's logo; optional.
 	LogoURL string
+	// Locale is the customer's language, a BCP 47 tag ("de-DE", "pt-BR", "ja"); it is matched as
+	// by i18n.ForLocale, so an empty, invalid or unsupported locale gives English. The expiry date
+	// is formatted in its regional conventions (plugins/format).
+	Locale string
 }
 
 // Rendered is a message's subject and bodies.
@@ -156,20 +165,26 @@ const (
 
 type linkView struct {
 	PortalLinkMessage
-	Subject            string
-	ExpiresIn, Expires string
-	Primary, Accent    string
-	ButtonText         string
-	Logo               htmltemplate.URL
+	Lang, Subject   string
+	Primary, Accent string
+	ButtonText      string
+	Logo            htmltemplate.URL
+	// The texts in the message's language.
+	Heading, Greeting, Intro, Button, TextOpen, Copy, Ignore, Footer string
+	// Expiry is the expiry sentence; ExpiryHTML the same with the duration in bold.
+	Expiry     string
+	ExpiryHTML htmltemplate.HTML
 }
 
-// RenderPortalLink builds the portal-link message as of now.
+// RenderPortalLink builds the portal-link message as of now, in the language of m.Locale.
 func RenderPortalLink(m PortalLinkMessage, now time.Time) (*Rendered, error) {
-	v := linkView{PortalLinkMessage: m, Primary: defaultPrimary, Accent: defaultAccent}
+	p := i18n.ForLocale(m.Locale)
+	v := linkView{PortalLinkMessage: m, Lang: p.Lang(), Primary: defaultPrimary, Accent: defaultAccent}
 	if v.TenantName == "" {
 		v.TenantName = "Portico"
 	}
-	v.Subject = "Your billing portal link from " + oneLine(v.TenantName)
+	tenant := oneLine(v.TenantName)
+	v.Subject = p.T("email.portalLink.subject", "tenant", tenant)
 	if colorRE.MatchString(m.PrimaryColor) {
 		v.Primary = strings.ToLower(m.PrimaryColor)
 	}
@@ -180,8 +195,22 @@ func RenderPortalLink(m PortalLinkMessage, now time.Time) (*Rendered, error) {
 	if strings.HasPrefix(m.LogoURL, "https://") || strings.HasPrefix(m.LogoURL, "http://") {
 		v.Logo = htmltemplate.URL(m.LogoURL)
 	}
-	v.ExpiresIn = Words(m.ExpiresAt.Sub(now))
-	v.Expires = m.ExpiresAt.UTC().Format("15:04 MST on Monday, 2 January 2006")
+	v.Heading = p.T("email.portalLink.heading")
+	if v.AccountName != "" {
+		v.Greeting = p.T("email.portalLink.greeting", "name", v.AccountName)
+	} else {
+		v.Greeting = p.T("email.portalLink.greetingNoName")
+	}
+	v.Intro = p.T("email.portalLink.intro", "tenant", v.TenantName)
+	v.Button = p.T("email.portalLink.button")
+	v.TextOpen = p.T("email.portalLink.textOpen")
+	v.Copy = p.T("email.portalLink.copy")
+	v.Ignore = p.T("email.portalLink.ignore")
+	v.Footer = p.T("email.portalLink.footer", "tenant", v.TenantName)
+	in, at := p.Duration(m.ExpiresAt.Sub(now)), expiryTime(p, m.Locale, m.ExpiresAt)
+	v.Expiry = p.T("email.portalLink.expiresIn", "duration", in, "time", at, "tenant", v.TenantName)
+	v.ExpiryHTML = htmlMessage(p, "email.portalLink.expiresIn",
+		"duration", htmltemplate.HTML("<strong>"+htmltemplate.HTMLEscapeString(in)+"</strong>"), "time", at, "tenant", v.TenantName)
 	var text, html bytes.Buffer
 	if err := textTmpl.Execute(&text, &v); err != nil {
 		return nil, fmt.Errorf("mail: rendering the text part: %w", err)
@@ -192,12 +221,46 @@ func RenderPortalLink(m PortalLinkMessage, now time.Time) (*Rendered, error) {
 	return &Rendered{Subject: v.Subject, Text: text.String(), HTML: html.String()}, nil
 }
 
+// expiryTime says when the link expires, in UTC and saying so, in the printer's language with the
+// date in the locale's conventions: "13:00 UTC on Aug 3, 2026", "13:00 Uhr UTC am 3. Aug. 2026",
+// "2026年8月3日 13:00 UTC".
+func expiryTime(p *i18n.Printer, locale string, at time.Time) string {
+	formatLocale := "en"
+	if _, ok := i18n.Match(locale); ok {
+		formatLocale = locale // de-AT, en-GB keep their regional date conventions
+	}
+	at = at.UTC()
+	date := format.Date(account.Date(at.Format(time.DateOnly)), formatLocale)
+	return p.T("email.portalLink.expiryTime", "time", at.Format("15:04"), "date", date)
+}
+
+// htmlMessage is the message of key as HTML: its text and string arguments HTML-escaped, arguments
+// of type htmltemplate.HTML inserted as they are.
+func htmlMessage(p *i18n.Printer, key string, args ...any) htmltemplate.HTML {
+	// Fill the placeholders with markers of private-use characters (which neither the catalogs nor
+	// HTML escaping produce), escape, then put the escaped values in place of the markers.
+	marked := make([]any, 0, len(args))
+	values := make([]string, 0, len(args))
+	for i := 0; i+1 < len(args); i += 2 {
+		marker := "\ue000" + strconv.Itoa(i/2) + "\ue001"
+		marked = append(marked, args[i], marker)
+		v, ok := args[i+1].(htmltemplate.HTML)
+		if !ok {
+			v = htmltemplate.HTML(htmltemplate.HTMLEscapeString(fmt.Sprint(args[i+1])))
+		}
+		values = append(values, marker, string(v))
+	}
+	text := htmltemplate.HTMLEscapeString(p.T(key, marked...))
+	return htmltemplate.HTML(strings.NewReplacer(values...).Replace(text))
+}
+
 func oneLine(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' }), " ")
 }
 
-// Words says a duration the way a person would: "1 hour", "2 days 3 hours", "45 minutes".
-// Durations under a minute are "less than a minute".
+// Words says a duration in English the way a person would: "1 hour", "2 days 3 hours", "45
+// minutes". Durations under a minute are "less than a minute". (The dashboard's texts use it; the
+// email says durations in the customer's language with i18n.Printer.Duration.)
 func Words(d time.Duration) string {
 	if d < time.Minute {
 		return "less than a minute"

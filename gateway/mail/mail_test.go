@@ -3,6 +3,7 @@ package mail
 import (
 	"context"
 	"errors"
+	"html"
 	"net"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/portico-billing/portico/gateway/mail/mailtest"
+	"github.com/portico-billing/portico/i18n"
 )
 
 var now = time.Date(2026, 8, 3, 12, 0, 0, 0, time.UTC)
@@ -65,7 +67,7 @@ func received(t *testing.T, srv *mailtest.Server, wantTLS bool) *mailtest.Parsed
 		t.Errorf("headers: %v", p.Header)
 	}
 	for name, body := range map[string]string{"text": p.Text, "html": p.HTML} {
-		for _, want := range []string{link, "expires in", "1 hour", "13:00 UTC on Monday, 3 August 2026", "Globex Corporation"} {
+		for _, want := range []string{link, "expires in", "1 hour", "13:00 UTC on Aug 3, 2026", "Globex Corporation"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("%s part lacks %q:\n%s", name, want, body)
 			}
@@ -226,7 +228,157 @@ func TestRenderEscapesAndWords(t *testing.T) {
 			t.Errorf("Words(%v) = %q, want %q", d, got, want)
 		}
 	}
+	if strings.ContainsAny(r.HTML+r.Text, "\ue000\ue001") {
+		t.Error("a placeholder marker was left in the message")
+	}
+	if !strings.Contains(r.HTML, "ask &lt;script&gt;alert(1)&lt;/script&gt; &#34;Evil&#34; for a new one") {
+		t.Errorf("the tenant's name in the expiry sentence is not escaped:\n%s", r.HTML)
+	}
 	if textOn("#ffd700") != "#111827" || textOn("#4f46e5") != "#ffffff" {
 		t.Error("textOn picks the less readable colour")
+	}
+}
+
+// TestRenderLocalized renders the message in each language: every text comes from the language's
+// catalog, the expiry is said in its words with the time in UTC and the date in its conventions,
+// regional and unknown locales resolve, and the HTML declares the language.
+func TestRenderLocalized(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		locale, lang string
+		// literals are written out from the catalog and the date formats, in the text part.
+		literals []string
+	}{
+		{"", "en", []string{"Your billing portal link from Acme Cloud", "Hello Globex Corporation,", "Open your billing portal:",
+			"expires in 1 hour (at 13:00 UTC on Aug 3, 2026)"}},
+		{"en-GB", "en", []string{"Your billing portal link from Acme Cloud", "expires in 1 hour (at 13:00 UTC on 3 Aug 2026)"}},
+		{"de-DE", "de", []string{"Ihr Link zum Abrechnungsportal von Acme Cloud", "Hallo Globex Corporation,",
+			"Öffnen Sie Ihr Abrechnungsportal:", "läuft in 1 Stunde ab (um 13:00 Uhr UTC am 3. Aug. 2026)"}},
+		{"de-AT", "de", []string{"Ihr Link zum Abrechnungsportal von Acme Cloud", "läuft in 1 Stunde ab"}},
+		{"fr", "fr", []string{"Votre lien vers le portail de facturation de Acme Cloud", "Bonjour Globex Corporation,",
+			"Ouvrez votre portail de facturation :", "expire dans 1 heure (à 13:00 UTC le 3 août 2026)"}},
+		{"es-ES", "es", []string{"Tu enlace al portal de facturación de Acme Cloud", "Hola, Globex Corporation:",
+			"Abre tu portal de facturación:", "caduca en 1 hora (a las 13:00 UTC del 3 ago 2026)"}},
+		{"pt-BR", "pt-BR", []string{"Seu link para o portal de cobrança de Acme Cloud", "Olá, Globex Corporation,",
+			"Abra seu portal de cobrança:", "expira em 1 hora (às 13:00 UTC do dia 3 de ago. de 2026)"}},
+		{"pt", "pt-BR", []string{"Seu link para o portal de cobrança de Acme Cloud"}},
+		{"ja", "ja", []string{"Acme Cloud の請求ポータルへのリンク", "Globex Corporation 様", "請求ポータルを開く:",
+			"1時間後（2026年8月3日 13:00 UTC）に有効期限が切れます"}},
+		{"ja-JP", "ja", []string{"Acme Cloud の請求ポータルへのリンク"}},
+		// Unsupported, unknown and malformed locales are English.
+		{"zh-CN", "en", []string{"Your billing portal link from Acme Cloud", "13:00 UTC on Aug 3, 2026"}},
+		{"xx-YY", "en", []string{"Your billing portal link from Acme Cloud", "Hello Globex Corporation,"}},
+		{"not a locale!", "en", []string{"Your billing portal link from Acme Cloud"}},
+	} {
+		t.Run(tt.locale, func(t *testing.T) {
+			m := message()
+			m.Locale = tt.locale
+			r, err := RenderPortalLink(m, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := i18n.ForLocale(tt.locale)
+			if p.Lang() != tt.lang {
+				t.Fatalf("ForLocale(%q) is %s, want %s", tt.locale, p.Lang(), tt.lang)
+			}
+			if want := p.T("email.portalLink.subject", "tenant", "Acme Cloud"); r.Subject != want {
+				t.Errorf("Subject = %q, want %q", r.Subject, want)
+			}
+			dur := p.Duration(time.Hour)
+			expiry := p.T("email.portalLink.expiresIn", "duration", dur, "time", "\x00", "tenant", "Acme Cloud")
+			expiry, _, _ = strings.Cut(expiry, "\x00") // the sentence up to the time, checked by the literals
+			htmlBody := html.UnescapeString(r.HTML)
+			for _, want := range []string{
+				p.T("email.portalLink.greeting", "name", "Globex Corporation"),
+				p.T("email.portalLink.intro", "tenant", "Acme Cloud"),
+				p.T("email.portalLink.ignore"),
+				p.T("email.portalLink.footer", "tenant", "Acme Cloud"),
+				expiry, link,
+			} {
+				if !strings.Contains(r.Text, want) {
+					t.Errorf("text part lacks %q:\n%s", want, r.Text)
+				}
+			}
+			if want := p.T("email.portalLink.textOpen") + "\n" + link; !strings.Contains(r.Text, want) {
+				t.Errorf("text part lacks %q:\n%s", want, r.Text)
+			}
+			for _, want := range []string{
+				`<html lang="` + tt.lang + `">`,
+				"<title>" + r.Subject + "</title>",
+				">" + p.T("email.portalLink.heading") + "</h1>",
+				p.T("email.portalLink.greeting", "name", "Globex Corporation"),
+				p.T("email.portalLink.intro", "tenant", "Acme Cloud"),
+				">" + p.T("email.portalLink.button") + "</a>",
+				p.T("email.portalLink.copy") + "<br>",
+				strings.Replace(expiry, dur, "<strong>"+dur+"</strong>", 1),
+				p.T("email.portalLink.footer", "tenant", "Acme Cloud"),
+			} {
+				if !strings.Contains(htmlBody, want) {
+					t.Errorf("HTML part lacks %q:\n%s", want, r.HTML)
+				}
+			}
+			for _, want := range tt.literals {
+				if !strings.Contains(r.Subject+"\n"+r.Text, want) {
+					t.Errorf("message lacks %q:\n%s\n%s", want, r.Subject, r.Text)
+				}
+			}
+			if tt.lang != "en" {
+				for _, english := range []string{"Hello", "billing portal", "expires in", "browser"} {
+					if strings.Contains(r.Subject+r.Text+htmlBody, english) {
+						t.Errorf("the %s message contains the English %q", tt.lang, english)
+					}
+				}
+			}
+		})
+	}
+	// Without the customer's name the greeting is the language's nameless one.
+	m := message()
+	m.Locale, m.AccountName = "de", ""
+	r, err := RenderPortalLink(m, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(r.Text, "Hallo,\n") || !strings.Contains(r.HTML, ">Hallo,</p>") {
+		t.Errorf("nameless German greeting:\n%s", r.Text)
+	}
+	// The duration is in the language: two days and three hours in French.
+	m.Locale, m.ExpiresAt = "fr-CA", now.Add(51*time.Hour)
+	if r, err = RenderPortalLink(m, now); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.Text, "expire dans 2 jours 3 heures (à 15:00 UTC le 5 août 2026)") {
+		t.Errorf("French expiry:\n%s", r.Text)
+	}
+}
+
+// TestSendLocalized sends a German message: the encoded subject and body arrive intact.
+func TestSendLocalized(t *testing.T) {
+	t.Parallel()
+	srv := mailtest.Start(t, mailtest.Options{})
+	s := sender(t, Config{Addr: srv.Addr, TLS: TLSNone})
+	m := message()
+	m.Locale = "de-DE"
+	if err := s.SendPortalLink(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	p, err := mailtest.Parse(srv.Next(t, 10*time.Second).Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Subject != "Ihr Link zum Abrechnungsportal von Acme Cloud" {
+		t.Errorf("Subject = %q", p.Subject)
+	}
+	for name, body := range map[string]string{"text": p.Text, "html": p.HTML} {
+		for _, want := range []string{link, "Hallo Globex Corporation,", "13:00 Uhr UTC am 3. Aug. 2026"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s part lacks %q:\n%s", name, want, body)
+			}
+		}
+	}
+	if !strings.Contains(p.Text, "Öffnen Sie Ihr Abrechnungsportal:") || !strings.Contains(p.HTML, ">Abrechnungsportal öffnen</a>") {
+		t.Errorf("German open texts:\n%s\n%s", p.Text, p.HTML)
+	}
+	if !strings.Contains(p.HTML, `<html lang="de">`) || !strings.Contains(p.HTML, "läuft in <strong>1 Stunde</strong> ab") {
+		t.Errorf("German HTML part:\n%s", p.HTML)
 	}
 }
