@@ -21,6 +21,7 @@ import (
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 	"github.com/valyala/fasthttp"
+	"golang.org/x/text/language"
 )
 
 //go:embed web/actions.html
@@ -347,14 +348,22 @@ type formField struct {
 
 type option struct{ Value, Label string }
 
-// countryCodes is every ISO 3166-1 alpha-2 country code the account document accepts.
+// countryCodes are the countries the billing form offers: every ISO 3166-1 alpha-2 code the
+// account document accepts, less the withdrawn ones (DD, YU, UK, TP: they would repeat a current
+// country's name or show a bare code) and the groupings UN and EZ.
 var countryCodes = func() []string {
 	var out []string
 	for a := 'A'; a <= 'Z'; a++ {
 		for b := 'A'; b <= 'Z'; b++ {
-			if code := string([]rune{a, b}); account.ValidCountry(code) {
-				out = append(out, code)
+			code := string([]rune{a, b})
+			if !account.ValidCountry(code) || code == "UN" || code == "EZ" {
+				continue
 			}
+			r, _ := language.ParseRegion(code)
+			if r.Canonicalize().String() != code || i18n.NewPrinter(i18n.English).CountryName(code) == code {
+				continue
+			}
+			out = append(out, code)
 		}
 	}
 	return out

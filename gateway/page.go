@@ -9,10 +9,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/portico-billing/portico/gateway/dashboard"
 	"github.com/portico-billing/portico/gateway/invoicedoc"
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/session"
+	"github.com/portico-billing/portico/gateway/theme"
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/internal/bytesconv"
 	"github.com/portico-billing/portico/plugins"
@@ -427,9 +427,8 @@ func themeCSS(t *tenants.Tenant) []byte {
 	if b, ok := t.Memo[0].Load().([]byte); ok {
 		return b
 	}
-	// Text on accent buttons is black or white, whichever reads better on the tenant's colour.
-	b := []byte(":root{--primary:" + t.Branding.PrimaryColor + ";--accent:" + t.Branding.AccentColor +
-		";--accent-contrast:" + dashboard.ButtonTextColor(t.Branding.AccentColor) + "}\n")
+	// Brand colours that read too faintly on the page are darkened to WCAG AA (package theme).
+	b := theme.For(t.Branding.PrimaryColor, t.Branding.AccentColor).CSS(":root")
 	t.Memo[0].Store(b)
 	return b
 }

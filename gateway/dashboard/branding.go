@@ -9,11 +9,11 @@ import (
 	_ "image/jpeg"
 	_ "image/png"
 	"io"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/portico-billing/portico/gateway/theme"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/valyala/fasthttp"
 	_ "golang.org/x/image/webp"
@@ -25,49 +25,6 @@ const (
 	MaxLogoSide = 4096
 )
 
-// Colours the contrast checks measure against.
-const (
-	pageBackground = "#ffffff"
-	darkText       = "#111827"
-	minContrast    = 4.5 // WCAG 2 AA for normal text
-)
-
-// luminance is the WCAG 2 relative luminance of a "#rrggbb" colour (0 for anything else).
-func luminance(hex string) float64 {
-	if !tenants.ValidColor(hex) {
-		return 0
-	}
-	v, _ := strconv.ParseUint(hex[1:], 16, 32)
-	ch := func(c uint64) float64 {
-		s := float64(c) / 255
-		if s <= 0.04045 {
-			return s / 12.92
-		}
-		return math.Pow((s+0.055)/1.055, 2.4)
-	}
-	return 0.2126*ch(v>>16&0xff) + 0.7152*ch(v>>8&0xff) + 0.0722*ch(v&0xff)
-}
-
-// ContrastRatio is the WCAG 2 contrast ratio of two "#rrggbb" colours, from 1 to 21.
-func ContrastRatio(a, b string) float64 {
-	la, lb := luminance(a), luminance(b)
-	if la < lb {
-		la, lb = lb, la
-	}
-	return (la + 0.05) / (lb + 0.05)
-}
-
-// ButtonTextColor is the text colour for buttons of the accent colour: white when it reads well
-// (4.5:1), else whichever of white and dark ink contrasts more. The dashboard's preview uses it;
-// the portal's theme stylesheet can set it as --accent-contrast.
-func ButtonTextColor(accent string) string {
-	w := ContrastRatio(accent, "#ffffff")
-	if w >= minContrast || w >= ContrastRatio(accent, darkText) {
-		return "#ffffff"
-	}
-	return darkText
-}
-
 // contrastCheck is one line of the branding page's contrast report.
 type contrastCheck struct {
 	What   string
@@ -76,28 +33,34 @@ type contrastCheck struct {
 	Advice string
 }
 
+// contrastChecks reports how the brand colours read in the portal, and what the portal paints
+// instead when they do not reach WCAG AA (theme.For).
 func contrastChecks(primary, accent string) []contrastCheck {
+	pal := theme.For(primary, accent)
+	ratio := func(r float64) string { return strconv.FormatFloat(r, 'f', 1, 64) + ":1" }
 	var out []contrastCheck
-	r := ContrastRatio(primary, pageBackground)
-	c := contrastCheck{What: "Titles (title colour on white)", Ratio: r, OK: r >= minContrast}
+	r := theme.ContrastRatio(primary, theme.Background)
+	c := contrastCheck{What: "Titles (title colour on the page)", Ratio: r, OK: r >= theme.MinContrast}
 	if !c.OK {
-		c.Advice = "Titles in this colour are hard to read on the white page; choose a darker colour."
+		c.Advice = "Titles in this colour are hard to read, so the portal shows them in " + pal.Primary +
+			" (" + ratio(theme.ContrastRatio(pal.Primary, theme.Background)) + "); choose a darker colour to keep your own."
 	}
 	out = append(out, c)
-	r = ContrastRatio(accent, pageBackground)
-	c = contrastCheck{What: "Links (accent colour on white)", Ratio: r, OK: r >= minContrast}
+	r = theme.ContrastRatio(accent, theme.Background)
+	c = contrastCheck{What: "Links (accent colour on the page)", Ratio: r, OK: r >= theme.MinContrast}
 	if !c.OK {
-		c.Advice = "Links in this colour are hard to read on the white page; choose a darker accent."
+		c.Advice = "Links in this colour are hard to read, so the portal shows them in " + pal.Link +
+			" (" + ratio(theme.ContrastRatio(pal.Link, theme.Background)) + "); choose a darker accent to keep your own."
 	}
 	out = append(out, c)
-	r = ContrastRatio(accent, "#ffffff")
-	c = contrastCheck{What: "Button text (white on the accent colour)", Ratio: r, OK: r >= minContrast}
+	r = theme.ContrastRatio(accent, theme.White)
+	c = contrastCheck{What: "Button text (white on the accent colour)", Ratio: r, OK: r >= theme.MinContrast}
 	if !c.OK {
-		text := ButtonTextColor(accent)
 		c.Advice = "White text is hard to read on this accent, so buttons use dark text instead (" +
-			strconv.FormatFloat(ContrastRatio(accent, text), 'f', 1, 64) + ":1)."
-		if text == "#ffffff" {
-			c.Advice = "Neither white nor dark text reads well on this accent; choose a darker or a lighter one."
+			ratio(theme.ContrastRatio(pal.Button, pal.ButtonText)) + ")."
+		if pal.Button != accent {
+			c.Advice = "Neither white nor dark text reads on this accent, so buttons are filled with " + pal.Button +
+				" under white text (" + ratio(theme.ContrastRatio(pal.Button, pal.ButtonText)) + ")."
 		}
 	}
 	return append(out, c)
@@ -105,7 +68,6 @@ func contrastChecks(primary, accent string) []contrastCheck {
 
 type brandingData struct {
 	Primary, Accent string
-	ButtonText      string
 	LogoURL         string
 	Checks          []contrastCheck
 	Warnings        int
@@ -117,7 +79,6 @@ type brandingData struct {
 func (d *Dashboard) brandingPage(ctx *fasthttp.RequestCtx, r *request, status int, flash, errMsg string) {
 	t := r.tenant
 	data := &brandingData{Primary: t.Branding.PrimaryColor, Accent: t.Branding.AccentColor, MaxLogoKB: tenants.MaxLogoBytes >> 10}
-	data.ButtonText = ButtonTextColor(data.Accent)
 	data.Checks = contrastChecks(data.Primary, data.Accent)
 	for _, c := range data.Checks {
 		if !c.OK {
@@ -147,7 +108,7 @@ func (d *Dashboard) previewCSS(ctx *fasthttp.RequestCtx, r *request) {
 	setHeaders(ctx)
 	ctx.Response.Header.Set("Cache-Control", "private, max-age=86400")
 	ctx.SetContentType("text/css; charset=utf-8")
-	fmt.Fprintf(ctx, ".preview{--p:%s;--a:%s;--accent-contrast:%s}\n", p, a, ButtonTextColor(a))
+	ctx.Write(theme.For(p, a).CSS(".preview"))
 }
 
 // logoError is a refused upload with the status to answer.
