@@ -14,7 +14,7 @@ FUZZ_TARGETS := \
 	./gateway:FuzzNormalizeHost \
 	./gateway:FuzzAPIRequestDecode
 
-.PHONY: all build run test deps unit allocs fuzz-short fuzz lint bench bench-micro clean
+.PHONY: all build run test deps unit allocs fuzz-short fuzz lint bench bench-micro screenshots clean
 
 all: build
 
@@ -30,17 +30,30 @@ run: build
 ## without it, and short fuzz runs
 test: deps lint unit allocs fuzz-short
 
-# System packages the tests need: Chromium (browser tests) and poppler-utils (pdftotext, PDF text
-# checks). Installed with apt-get when missing (as root, or through sudo).
-deps:
+# What the tests need beyond Go, installed when missing: Chromium (browser tests), poppler-utils
+# (pdftotext and pdfinfo, PDF checks), the IPAex Gothic font (Japanese invoice PDFs) and Node.js
+# with npm, with apt-get (as root, or through sudo); then axe-core (accessibility checks) from npm
+# into internal/browsertest/node_modules, at the version package-lock.json pins.
+AXE := internal/browsertest/node_modules/axe-core/axe.min.js
+deps: $(AXE)
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	test -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf || missing="$$missing fonts-ipaexfont-gothic"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+$(AXE): internal/browsertest/package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "installing: nodejs npm"; \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq nodejs npm >/dev/null; \
+	fi
+	cd internal/browsertest && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 unit:
 	$(GO) test -race -count=1 -timeout 12m $(PKGS)
@@ -73,6 +86,15 @@ bench:
 ## bench-micro: only the Go micro-benchmarks of the hot path, three times each
 bench-micro:
 	$(GO) test -run '^$$' -bench 'CustomerPage|Open|Render|HostLookup|AccountSnapshot' -benchmem -count 3 ./gateway/... ./plugins/... ./tenants/
+
+## screenshots: the portal tour of `make test` again, then copies its English and Japanese
+## overview at 360 and 1280 px into docs/screenshots/ (the README shows them)
+screenshots: deps
+	$(GO) test -count=1 -run 'TestPortalTour/(en|ja)$$' ./e2e/
+	@mkdir -p docs/screenshots
+	@for l in en ja; do for w in 360 1280; do \
+		cp test-artifacts/portal/$$l/overview-$$w.png docs/screenshots/portal-$$l-$$w.png; done; done
+	@ls -l docs/screenshots
 
 clean:
 	rm -rf bin

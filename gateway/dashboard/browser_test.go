@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -19,39 +18,18 @@ import (
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/mail"
 	"github.com/portico-billing/portico/gateway/mail/mailtest"
+	"github.com/portico-billing/portico/internal/browsertest"
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 	"github.com/valyala/fasthttp"
 )
 
-// artifacts is where browser tests leave their screenshots: test-artifacts/ at the repository
-// root.
-const artifacts = "../../test-artifacts"
-
-// chromium finds Debian's chromium; the tests fail (not skip) without it.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("PORTICO_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	t.Fatal("chromium is not installed: the browser tests need it. Install it with `apt-get install chromium` " +
-		"(the Makefile and .ci/run do so), or point PORTICO_CHROMIUM at a Chromium binary.")
-	return ""
-}
-
 // browserEnv is a dashboard and a portal served over real loopback TCP in development mode (plain
 // HTTP, cookies without __Host-/Secure, which browsers drop on http://), for a headless Chromium:
 // *.localhost names resolve to the loopback address in Chromium.
 type browserEnv struct {
+	*browsertest.Browser
 	h       *harness
 	port    int
 	dashURL string
@@ -60,7 +38,6 @@ type browserEnv struct {
 
 func newBrowserEnv(t *testing.T) *browserEnv {
 	t.Helper()
-	exe := chromium(t)
 	const base = "portal.localhost"
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -109,58 +86,8 @@ func newBrowserEnv(t *testing.T) *browserEnv {
 		t.Fatal(err)
 	}
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("no-proxy-server", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
-	// The first action starts the browser and ties it to the context it runs with, so it runs
-	// with the browser's own context, watched by a timer.
-	started := make(chan error, 1)
-	go func() { started <- chromedp.Do(bctx) }()
-	select {
-	case err := <-started:
-		if err != nil {
-			t.Fatalf("starting %s: %v", exe, err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not start within 30 s", exe)
-	}
-	if err := os.MkdirAll(artifacts, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return &browserEnv{h: h, port: port, ctx: bctx, dashURL: "http://dashboard." + base + ":" + strconv.Itoa(port)}
-}
-
-// do runs steps within 20 seconds; on failure it reports where the browser is and what it shows.
-func (e *browserEnv) do(steps ...chromedp.Action[chromedp.Void]) {
-	e.h.t.Helper()
-	ctx, cancel := context.WithTimeout(e.ctx, 20*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		dctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
-		defer cancel()
-		loc, _ := chromedp.Run(dctx, chromedp.Location())
-		text, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-		e.h.t.Fatalf("browser at %s: %v\npage text:\n%s", loc, err, text)
-	}
-}
-
-func (e *browserEnv) text(sel string) string {
-	e.h.t.Helper()
-	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		e.h.t.Fatalf("reading %s: %v", sel, err)
-	}
-	return s
+	br := browsertest.Start(t)
+	return &browserEnv{Browser: br, h: h, port: port, ctx: br.Ctx(), dashURL: "http://dashboard." + base + ":" + strconv.Itoa(port)}
 }
 
 // imageWidth waits until the image loaded and returns its natural width.
@@ -176,24 +103,9 @@ func (e *browserEnv) imageWidth(sel string) int {
 	return w
 }
 
-func (e *browserEnv) screenshot(name string) {
-	e.h.t.Helper()
-	ctx, cancel := context.WithTimeout(e.ctx, 15*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		e.h.t.Fatalf("screenshot: %v", err)
-	}
-	path := filepath.Join(artifacts, name)
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		e.h.t.Fatal(err)
-	}
-	e.h.t.Logf("screenshot saved to test-artifacts/%s", name)
-}
-
 func (e *browserEnv) signIn() {
 	e.h.t.Helper()
-	e.do(
+	e.Do(
 		chromedp.Navigate(e.dashURL+"/login"),
 		chromedp.WaitVisible(chromedp.ID("tenant")),
 		chromedp.SendKeys(chromedp.ID("tenant"), "acme"),
@@ -208,24 +120,24 @@ func TestBrowserSendPortalLink(t *testing.T) {
 	t.Parallel()
 	e := newBrowserEnv(t)
 	e.signIn()
-	e.do(
+	e.Do(
 		chromedp.SendKeys(chromedp.ID("q"), "globex"),
 		chromedp.Submit(chromedp.ID("q")),
 		chromedp.WaitVisible(chromedp.CSS(`a[href="/customers/acc_7Hq2LmX9"]`)),
 	)
-	if got := e.text(".result-count"); !strings.Contains(got, "1 customer matches") {
+	if got := e.Text(".result-count"); !strings.Contains(got, "1 customer matches") {
 		t.Fatalf("search result: %q", got)
 	}
-	e.do(
+	e.Do(
 		chromedp.Click(chromedp.CSS(`a[href="/customers/acc_7Hq2LmX9"]`)),
 		chromedp.WaitVisible(chromedp.ID("send-link")),
 		chromedp.Click(chromedp.ID("send-link")),
 		chromedp.WaitVisible(chromedp.CSS(".alert-ok")),
 	)
-	if got := e.text(".alert-ok"); !strings.Contains(got, "Portal link sent to billing@globex.example") {
+	if got := e.Text(".alert-ok"); !strings.Contains(got, "Portal link sent to billing@globex.example") {
 		t.Fatalf("after Send Portal Link: %q", got)
 	}
-	e.screenshot("dashboard-send-portal-link.png")
+	e.Screenshot("dashboard-tests/dashboard-send-portal-link.png")
 
 	p, err := mailtest.Parse(e.h.smtp.Next(t, 10*time.Second).Data)
 	if err != nil {
@@ -235,15 +147,15 @@ func TestBrowserSendPortalLink(t *testing.T) {
 	if link == "" {
 		t.Fatalf("no link in the email:\n%s", p.Text)
 	}
-	e.do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(".page-title")))
+	e.Do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(".page-title")))
 	loc, _ := chromedp.Run(e.ctx, chromedp.Location())
 	if want := "http://acme.portal.localhost:" + strconv.Itoa(e.port) + "/"; loc != want {
 		t.Fatalf("landed on %s, want %s", loc, want)
 	}
-	if title, sub := e.text(".page-title"), e.text(".page-sub"); title != "Abrechnung" || sub != "Globex Corporation" { // the account's locale is de-DE
+	if title, sub := e.Text(".page-title"), e.Text(".page-sub"); title != "Abrechnung" || sub != "Globex Corporation" { // the account's locale is de-DE
 		t.Fatalf("portal page: %q %q", title, sub)
 	}
-	e.screenshot("portal-from-emailed-link.png")
+	e.Screenshot("dashboard-tests/portal-from-emailed-link.png")
 }
 
 func TestBrowserLogoUpload(t *testing.T) {
@@ -254,7 +166,7 @@ func TestBrowserLogoUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.signIn()
-	e.do(
+	e.Do(
 		chromedp.Navigate(e.dashURL+"/settings/branding"),
 		chromedp.WaitVisible(chromedp.ID("logo")),
 		chromedp.SetUploadFiles(chromedp.ID("logo"), []string{logo}),
@@ -263,13 +175,13 @@ func TestBrowserLogoUpload(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(".alert-ok")),
 		chromedp.WaitVisible(chromedp.CSS(".preview img.logo")),
 	)
-	if got := e.text(".alert-ok"); !strings.Contains(got, "Branding saved") {
+	if got := e.Text(".alert-ok"); !strings.Contains(got, "Branding saved") {
 		t.Fatalf("after saving: %q", got)
 	}
 	if w := e.imageWidth(".preview img.logo"); w != 160 {
 		t.Fatalf("the preview's logo is not shown: width %d", w)
 	}
-	e.screenshot("dashboard-branding.png")
+	e.Screenshot("dashboard-tests/dashboard-branding.png")
 	tn := e.h.tenantNow(e.h.acme.ID)
 	if tn.Branding.LogoType != "image/png" || tn.Branding.AccentColor != "#0f766e" {
 		t.Fatalf("stored %+v", tn.Branding)
@@ -284,7 +196,7 @@ func TestBrowserLogoUpload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.do(chromedp.Navigate(res.SessionURL), chromedp.WaitVisible(chromedp.CSS("header img.logo")))
+	e.Do(chromedp.Navigate(res.SessionURL), chromedp.WaitVisible(chromedp.CSS("header img.logo")))
 	if w := e.imageWidth("header img.logo"); w != 160 {
 		t.Fatalf("the portal's logo did not load: width %d", w)
 	}
@@ -292,5 +204,5 @@ func TestBrowserLogoUpload(t *testing.T) {
 	if src != "/assets/logo?v="+tn.Branding.LogoETag {
 		t.Fatalf("portal logo src %q", src)
 	}
-	e.screenshot("portal-with-new-logo.png")
+	e.Screenshot("dashboard-tests/portal-with-new-logo.png")
 }

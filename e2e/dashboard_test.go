@@ -1,0 +1,133 @@
+package e2e_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/portico-billing/portico/gateway/theme"
+	"github.com/portico-billing/portico/internal/browsertest"
+)
+
+// TestDashboardTour signs in to the dashboard and walks every page and state a tenant admin
+// meets — sign-in and its error, customers, search without results, a customer, a sent portal
+// link, branding with colours too light to read, portal settings, a pending domain, a new API
+// key, a webhook endpoint with a delivered test event and its log, the password form and its
+// error, a missing page — then opens the portal in those light colours, which must still pass.
+func TestDashboardTour(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	b := browsertest.Start(t)
+	received := make(chan string, 8)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		received <- string(body)
+	}))
+	t.Cleanup(hook.Close)
+	dash := s.demo.Dashboard
+	const dir = "dashboard"
+	page := func(name string) { t.Helper(); check(t, b, dir, name, "en") }
+	submit := func(form string) { t.Helper(); b.Do(chromedp.Click(chromedp.CSS(form + ` button[type=submit]`))) }
+	set := func(id, value string) {
+		t.Helper()
+		b.Do(chromedp.Evaluate[chromedp.Void](`document.getElementById(` + jsString(id) + `).value = ` + jsString(value)))
+	}
+
+	open(b, dash+"/login")
+	page("sign-in")
+	set("tenant", s.demo.Tenant)
+	set("email", s.demo.Admin)
+	set("password", "not the password")
+	submit(`form[action="/login"]`)
+	b.Do(chromedp.WaitVisible(chromedp.CSS(".alert-error")))
+	page("sign-in-error")
+	set("password", s.demo.Password)
+	submit(`form[action="/login"]`)
+	b.Do(chromedp.WaitVisible(chromedp.ID("q")))
+	page("customers")
+
+	set("q", "no such customer")
+	b.Do(chromedp.Submit(chromedp.ID("q")), chromedp.WaitVisible(chromedp.CSS(".empty")))
+	page("customers-no-match")
+
+	open(b, dash+"/customers/"+globex)
+	page("customer")
+	b.Do(chromedp.Click(chromedp.ID("send-link")), chromedp.WaitVisible(chromedp.CSS(".alert-ok")))
+	page("customer-link-sent")
+	if msg := s.smtp.Next(t, 10*time.Second); !strings.Contains(string(msg.Data), "billing@globex.example") {
+		t.Errorf("the portal link went elsewhere:\n%s", msg.Data)
+	}
+
+	open(b, dash+"/settings/branding")
+	set("primary_color", "#ffeb3b")
+	set("accent_color", "#14b8a6")
+	b.Do(chromedp.Click(chromedp.ID("save-branding")), chromedp.WaitVisible(chromedp.CSS(".alert-ok")))
+	if got := b.Text("main"); !strings.Contains(got, theme.For("#ffeb3b", "#14b8a6").Primary) {
+		t.Errorf("the branding page does not say which colour the portal shows instead:\n%s", got)
+	}
+	page("branding-light-colours")
+
+	open(b, dash+"/settings/portal")
+	page("portal-settings")
+
+	open(b, dash+"/settings/domains")
+	set("domain", "billing.globex.example")
+	submit(`form[action="/settings/domains"].inline`)
+	b.Do(chromedp.WaitVisible(chromedp.CSS(".alert-ok")))
+	page("domains")
+
+	open(b, dash+"/settings/api-keys")
+	set("key-name", "backend")
+	submit(`form[action="/settings/api-keys"].inline`)
+	b.Do(chromedp.WaitVisible(chromedp.ID("api-key")))
+	page("api-keys-new")
+
+	open(b, dash+"/settings/webhooks")
+	set("url", hook.URL+"/portico")
+	set("description", "billing backend")
+	submit(`form[action="/settings/webhooks"].form`)
+	b.Do(chromedp.WaitVisible(chromedp.ID("secret")))
+	page("webhooks-new")
+	open(b, dash+"/settings/webhooks")
+	b.Do(chromedp.Click(chromedp.CSS(`form input[value="test"] ~ button`)), chromedp.WaitVisible(chromedp.CSS(".alert-ok")))
+	select {
+	case body := <-received:
+		if !strings.Contains(body, "type") {
+			t.Errorf("test event %s", body)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the test event did not arrive")
+	}
+	page("webhooks")
+	b.Do(chromedp.Click(chromedp.CSS(`a[href^="/settings/webhooks/"]`)), chromedp.WaitVisible(chromedp.CSS(".breadcrumb")))
+	page("webhook-deliveries")
+
+	open(b, dash+"/settings/password")
+	page("password")
+	set("current", "wrong password")
+	set("new", "a brand new passphrase")
+	set("confirm", "a brand new passphrase")
+	submit(`form[action="/settings/password"]`)
+	b.Do(chromedp.WaitVisible(chromedp.CSS(".alert-error")))
+	page("password-error")
+
+	open(b, dash+"/no-such-page")
+	page("not-found")
+
+	// The portal in the light colours: darkened where they would not read, so axe-core passes.
+	link := s.session(map[string]any{"locale": "en"})
+	open(b, link)
+	check(t, b, "portal/light-colours", "overview", "en")
+	open(b, link[:strings.Index(link, "/s/")]+"/billing/edit")
+	check(t, b, "portal/light-colours", "billing-edit", "en")
+}
+
+// jsString makes a JavaScript string literal of s.
+func jsString(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return `"` + r.Replace(s) + `"`
+}

@@ -1,0 +1,186 @@
+package e2e_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/portico-billing/portico/i18n"
+	"github.com/portico-billing/portico/internal/browsertest"
+)
+
+// locales are the shipped languages, as a tenant backend passes them.
+var locales = []string{"en", "de", "fr", "es", "pt-BR", "ja"}
+
+// widths are the viewports every page is checked at: a small phone and a desktop.
+var widths = []int{360, 1280}
+
+// check runs the page checks at both widths: the document's language, no horizontal scrolling at
+// 360 px, zero axe-core violations, and a full-page screenshot saved as
+// test-artifacts/<dir>/<name>-<width>.png.
+func check(t *testing.T, b *browsertest.Browser, dir, name, lang string) {
+	t.Helper()
+	if got := browsertest.Eval[string](b, `document.documentElement.lang`); got != lang {
+		t.Errorf("%s/%s: <html lang=%q>, want %q", dir, name, got, lang)
+	}
+	for _, w := range widths {
+		b.Viewport(w)
+		if sw := browsertest.Eval[int](b, `document.documentElement.scrollWidth`); sw > w {
+			t.Errorf("%s/%s at %d px: the page is %d px wide and scrolls sideways", dir, name, w, sw)
+		}
+		b.CheckA11y(fmt.Sprintf("%s/%s at %d px", dir, name, w))
+		b.Screenshot(fmt.Sprintf("%s/%s-%d.png", dir, name, w))
+	}
+	b.Viewport(browsertest.DefaultWidth)
+}
+
+// open navigates to a URL and waits for the page's main landmark.
+func open(b *browsertest.Browser, url string) {
+	b.Do(chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("main")))
+}
+
+// TestPortalTour walks every portal page and state in each shipped language: the overview, an
+// invoice, the billing-details, auto-pay and cancel forms with and without validation errors, and
+// the page of a link that was already used.
+func TestPortalTour(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	b := browsertest.Start(t)
+	for _, loc := range locales {
+		t.Run(loc, func(t *testing.T) {
+			s, b := s.in(t), b.In(t)
+			p := i18n.ForLocale(loc)
+			lang := p.Lang()
+			dir := "portal/" + loc
+			s.resetAccount()
+			link := s.session(map[string]any{"locale": loc})
+			portal := link[:strings.Index(link, "/s/")]
+			b.AcceptLanguage(loc)
+
+			open(b, link)
+			if got, want := b.Text(".page-title"), p.T("page.billing"); got != want {
+				t.Errorf("overview title %q, want %q", got, want)
+			}
+			check(t, b, dir, "overview", lang)
+
+			open(b, portal+"/invoices/inv_2026_0007")
+			if got := b.Text("main"); !strings.Contains(got, "GLX-2026-0007") {
+				t.Errorf("invoice page lacks its number:\n%s", got)
+			}
+			check(t, b, dir, "invoice", lang)
+
+			open(b, portal+"/billing/edit")
+			check(t, b, dir, "billing-edit", lang)
+			// A required field left empty: the error is announced and tied to its field.
+			b.Do(chromedp.Evaluate[chromedp.Void](`document.getElementById("legalName").value = ""`),
+				chromedp.Click(chromedp.CSS(`form[action="/billing/edit"] button[type=submit]`)),
+				chromedp.WaitVisible(chromedp.CSS(".form-error")))
+			if got := browsertest.Eval[string](b, `document.getElementById("legalName").getAttribute("aria-describedby")`); got != "legalName-error" {
+				t.Errorf("the invalid field is described by %q, want legalName-error", got)
+			}
+			check(t, b, dir, "billing-edit-errors", lang)
+
+			open(b, portal+"/billing/autopay")
+			check(t, b, dir, "autopay", lang)
+
+			open(b, portal+"/subscriptions/sub_Pro_01/cancel")
+			check(t, b, dir, "cancel", lang)
+			b.Do(chromedp.Click(chromedp.CSS(`form[action$="/cancel"] button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("reason-error")))
+			check(t, b, dir, "cancel-errors", lang)
+
+			// The used link, in the browser's language (no session cookie decides it).
+			b.Do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("message-title")))
+			check(t, b, dir, "link-used", lang)
+		})
+	}
+}
+
+// TestPortalKeyboard cancels a subscription and edits the billing details with the keyboard
+// alone (Tab, Space, typing, Enter), checking that the skip link appears and that every control
+// reached shows where the focus is.
+func TestPortalKeyboard(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	b := browsertest.Start(t)
+	en := i18n.ForLocale("en")
+	link := s.session(map[string]any{"locale": "en"})
+	open(b, link)
+
+	// The first Tab shows the skip link.
+	if got := b.Tab(false); !strings.HasPrefix(got, "a.skip-link") {
+		t.Fatalf("the first Tab focuses %s, want the skip link", got)
+	}
+	if w := browsertest.Eval[float64](b, `document.activeElement.getBoundingClientRect().width`); w < 20 || !b.FocusVisible() {
+		t.Errorf("the focused skip link is %v px wide or has no focus ring", w)
+	}
+	// tabTo moves the focus to sel and checks its focus ring.
+	tabTo := func(sel string) {
+		t.Helper()
+		b.TabTo(sel, 60)
+		if !b.FocusVisible() {
+			t.Errorf("%s has the focus but no visible focus indicator", b.Focused())
+		}
+	}
+
+	tabTo(`a[href="/subscriptions/sub_Pro_01/cancel"]`)
+	b.Do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.ID("comment")))
+	tabTo(`input[name=reason]`) // the first reason; Space chooses it
+	b.Do(chromedp.KeyEvent(" "))
+	reason := browsertest.Eval[string](b, `document.querySelector("input[name=reason]:checked")?.value ?? ""`)
+	if reason == "" {
+		t.Fatal("Space did not choose a cancellation reason")
+	}
+	tabTo(`#comment`)
+	b.Do(chromedp.KeyEvent("Too many seats for us"))
+	tabTo(`form[action$="/cancel"] button[type=submit]`)
+	b.Do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS(`form[action$="/reactivate"]`)))
+	if got := b.Text("main"); !strings.Contains(got, en.T("plan.reactivate")) {
+		t.Errorf("after cancelling, the overview lacks %q:\n%s", en.T("plan.reactivate"), got)
+	}
+	sub := s.account()["subscriptions"].([]any)[0].(map[string]any)
+	if sub["cancelAtPeriodEnd"] != true {
+		t.Errorf("after the keyboard cancel the subscription is %v", sub)
+	}
+
+	tabTo(`a[href="/billing/edit"]`)
+	b.Do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.ID("legalName")))
+	tabTo(`#city`) // Tab into a text field selects its text: typing replaces it
+	b.Do(chromedp.KeyEvent("Hamburg"))
+	tabTo(`form[action="/billing/edit"] button[type=submit]`)
+	b.Do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS(`a[href="/billing/edit"]`)))
+	addr := s.account()["company"].(map[string]any)["address"].(map[string]any)
+	if addr["city"] != "Hamburg" || addr["line1"] != "Hauptstraße 12" {
+		t.Errorf("after the keyboard edit the address is %v", addr)
+	}
+	if got := b.Text("main"); !strings.Contains(got, "Hamburg") {
+		t.Errorf("the overview does not show the new city:\n%s", got)
+	}
+}
+
+// TestInvoicePrints prints the invoice page as a browser would: one A4 page with the invoice and
+// none of the portal's navigation or buttons.
+func TestInvoicePrints(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	b := browsertest.Start(t)
+	en := i18n.ForLocale("en")
+	link := s.session(map[string]any{"locale": "en"})
+	open(b, link)
+	open(b, link[:strings.Index(link, "/s/")]+"/invoices/inv_2026_0007")
+	pdf := b.Print()
+	text := pdfText(t, pdf)
+	for _, want := range []string{"GLX-2026-0007", "Globex Corporation GmbH", "€1,190.00", en.T("doc.total")} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the printed invoice lacks %q:\n%s", want, text)
+		}
+	}
+	for _, unwanted := range []string{en.T("layout.signOut"), en.T("layout.skipLink"), "Powered by", en.T("invoices.download")} {
+		if strings.Contains(text, unwanted) {
+			t.Errorf("the printed invoice shows %q:\n%s", unwanted, text)
+		}
+	}
+	if n := pdfPages(t, pdf); n != 1 {
+		t.Errorf("the invoice prints on %d pages", n)
+	}
+}
