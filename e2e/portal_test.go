@@ -138,6 +138,7 @@ func TestPortalKeyboard(t *testing.T) {
 	if got := b.Text("main"); !strings.Contains(got, en.T("plan.reactivate")) {
 		t.Errorf("after cancelling, the overview lacks %q:\n%s", en.T("plan.reactivate"), got)
 	}
+	b.CheckA11y("overview with a cancelled subscription")
 	sub := s.account()["subscriptions"].([]any)[0].(map[string]any)
 	if sub["cancelAtPeriodEnd"] != true {
 		t.Errorf("after the keyboard cancel the subscription is %v", sub)
