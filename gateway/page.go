@@ -13,6 +13,7 @@ import (
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/gateway/theme"
+	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/internal/bytesconv"
 	"github.com/portico-billing/portico/plugins"
@@ -23,10 +24,9 @@ import (
 var (
 	//go:embed web/layout.html
 	layoutHTML string
-	//go:embed web/portal.css
-	portalOnlyCSS []byte
-	// portalCSS is the stylesheet of every portal page, the invoice page's rules included.
-	portalCSS = append(append(append([]byte{}, portalOnlyCSS...), '\n'), invoicedoc.CSS...)
+	// portalCSS is the stylesheet of every portal page: the base shared with the dashboard, then
+	// the invoice page's rules.
+	portalCSS = append(append(append([]byte{}, web.CSS...), '\n'), invoicedoc.CSS...)
 
 	// layout frames every portal page; its texts are translated per language ("t").
 	layout     = i18n.NewTemplates(template.Must(template.New("layout").Funcs(i18n.Funcs()).Parse(layoutHTML)))

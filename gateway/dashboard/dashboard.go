@@ -36,6 +36,7 @@ import (
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/mail"
 	"github.com/portico-billing/portico/gateway/session"
+	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
@@ -199,7 +200,8 @@ var (
 	//go:embed web
 	webFS embed.FS
 
-	dashboardCSS = mustRead("web/dashboard.css")
+	// dashboardCSS is the base stylesheet shared with the portal, then the dashboard's own rules.
+	dashboardCSS = append(append(append([]byte{}, web.CSS...), '\n'), mustRead("web/dashboard.css")...)
 	cssVersion   = func() string { s := sha256.Sum256(dashboardCSS); return hex.EncodeToString(s[:6]) }()
 	pages        = template.Must(template.New("").Funcs(funcs).ParseFS(webFS, "web/*.html"))
 )
