@@ -19,6 +19,7 @@ import (
 
 	"github.com/fasthttp/router"
 	"github.com/portico-billing/portico/gateway/domains"
+	"github.com/portico-billing/portico/gateway/invoicedoc"
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/gateway/webhooks"
@@ -59,6 +60,11 @@ type Config struct {
 	// Domains verifies custom domains for the API (default: a verifier using the system resolver
 	// and <slug>.<BaseDomain> as the CNAME target).
 	Domains *domains.Verifier
+	// PDFCJKFont is the TrueType font file invoice PDFs set Japanese text in (default: the first
+	// usable one of IPAex Gothic, IPA Gothic and fonts-japanese-gothic.ttf at their Debian and
+	// Ubuntu paths, see invoicedoc.Input.CJKFont; with none, New logs a warning and Japanese
+	// invoice PDFs are written in English). A font set here that cannot be used fails New.
+	PDFCJKFont string
 }
 
 // Body size limits.
@@ -125,6 +131,15 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	// Load the font now rather than on the first Japanese invoice PDF, and report a missing one.
+	switch file, err := invoicedoc.LoadCJKFont(cfg.PDFCJKFont); {
+	case err != nil && cfg.PDFCJKFont != "":
+		return nil, fmt.Errorf("gateway: PDF CJK font: %w", err)
+	case err != nil:
+		cfg.Logger.Warn("gateway: no CJK font: Japanese invoice PDFs are written in English", "err", err)
+	default:
+		cfg.Logger.Debug("gateway: CJK font of invoice PDFs", "file", file)
 	}
 	g := &Gateway{
 		cfg: cfg, store: cfg.Store, log: cfg.Logger,

@@ -328,6 +328,23 @@ func TestInvoicePDFInFrench(t *testing.T) {
 	wantAll(t, "French invoice page", page, `<html lang="fr">`, "<title>Facture GLX-2026-0007 · Tenant I18N-PDF</title>", "Télécharger le PDF", "Retour à la facturation")
 }
 
+// TestInvoicePDFInJapanese: the PDF of a ja session, downloaded from the portal, is set in the
+// CJK font with Japanese labels, dates and the country name (the Go fonts have no Japanese glyphs).
+func TestInvoicePDFInJapanese(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ps := h.customer("i18n-pdf-ja", `{"accountId":"acc_7Hq2LmX9","locale":"ja"}`)
+	r := h.do("GET", ps.host, "/invoices/inv_2026_0007.pdf", nil, "Cookie", ps.cookie)
+	if r.StatusCode() != 200 || string(r.Header.ContentType()) != "application/pdf" {
+		t.Fatalf("PDF: %d %q", r.StatusCode(), r.Header.ContentType())
+	}
+	text := pdfText(t, r.Body())
+	ja := i18n.ForLocale("ja")
+	wantAll(t, "Japanese PDF", text, ja.T("doc.heading"), ja.T("doc.billTo"), ja.T("doc.total"),
+		ja.T("invoices.status.overdue"), "2026年10月1日", "ドイツ", "GLX-2026-0007")
+	wantNone(t, "Japanese PDF", text, "Invoice number", "BILL TO", "Total", "Germany", "?")
+}
+
 // TestCountryOptions checks the billing form's country list: each name once, in every language,
 // with current codes only.
 func TestCountryOptions(t *testing.T) {

@@ -27,7 +27,7 @@ func (g *Gateway) invoiceInput(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 		return nil
 	}
 	// The document's language is the session's (invoicedoc resolves the same chain from Locale).
-	in := &invoicedoc.Input{Tenant: t, Account: snap.Account, Invoice: inv, Locale: resolveLocale(string(rs.s.Locale), snap, t).locale, Now: g.cfg.Now()}
+	in := &invoicedoc.Input{Tenant: t, Account: snap.Account, Invoice: inv, Locale: resolveLocale(string(rs.s.Locale), snap, t).locale, Now: g.cfg.Now(), CJKFont: g.cfg.PDFCJKFont}
 	if l, err := g.store.Logo(ctx, t); err == nil && l != nil {
 		in.Logo, in.LogoType = l.Data, l.ContentType
 	}

@@ -46,6 +46,7 @@ type serveFlags struct {
 	reverify                            time.Duration
 	smtp                                mail.Config
 	maxLinksPerHour                     int
+	pdfCJKFont                          string
 }
 
 func serveCmd(g *globals) *cobra.Command {
@@ -86,6 +87,7 @@ func serveCmd(g *globals) *cobra.Command {
 	fl.StringVar(&f.smtp.Password, "smtp-password", "", "SMTP password (better: PORTICO_SMTP_PASSWORD)")
 	fl.StringVar(&f.smtp.From, "smtp-from", "", "sender address of portal-link emails, e.g. \"Billing <billing@example.com>\"")
 	fl.IntVar(&f.maxLinksPerHour, "max-links-per-hour", 5, "portal-link emails one account may receive per hour")
+	fl.StringVar(&f.pdfCJKFont, "pdf-cjk-font", "", "TrueType (.ttf) font for Japanese text in invoice PDFs (default: IPAex Gothic or IPA Gothic at their Debian paths; none: Japanese PDFs in English)")
 	fl.DurationVar(&g.auditRetention, "audit-retention", tenants.DefaultAuditRetention, "how long portal sessions' audit trails are kept")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
 	return cmd
@@ -164,7 +166,7 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	}
 	gw, err := gateway.New(gateway.Config{
 		Store: store, BaseDomain: f.baseDomain, PublicScheme: scheme, PublicPort: port, Dev: f.dev, Logger: log,
-		Metrics: gateway.NewMetrics(reg), Limits: f.limits, Domains: verifier,
+		Metrics: gateway.NewMetrics(reg), Limits: f.limits, Domains: verifier, PDFCJKFont: f.pdfCJKFont,
 	})
 	if err != nil {
 		return err

@@ -8,12 +8,15 @@
 //
 // Every amount and date goes through plugins/format and every label through the catalogs of package
 // i18n, so the portal's invoice list, the invoice page and the PDF show the same text in the same
-// language. The PDF's embedded Go fonts have no CJK glyphs, so a Japanese PDF is written in English
-// (labels, dates and amounts) rather than as question marks; the Japanese invoice page is Japanese. The package is a pure function of its Input: it performs no I/O
-// (the host loads the account, the tenant and the logo bytes), keeps no state between calls and is
-// safe for concurrent use. It does not decide who may see an invoice: the host only passes an
-// invoice of the session's own account; invoices the portal does not show (drafts and others that
-// account.Invoice.Visible rejects) are refused with ErrNotVisible.
+// language. The PDF's embedded Go fonts have no CJK glyphs, so the PDF sets Japanese documents and
+// CJK text in a TrueType CJK font of the system, IPAex Gothic by default (see Input.CJKFont);
+// without one, a Japanese PDF is written in English (labels, dates and amounts) rather than as
+// question marks, while the Japanese invoice page is always Japanese. The package is a pure
+// function of its Input: it performs no I/O other than reading the CJK font file once per process
+// (the host loads the account, the tenant and the logo bytes), keeps no state between calls other
+// than that font and is safe for concurrent use. It does not decide who may see an invoice: the
+// host only passes an invoice of the session's own account; invoices the portal does not show
+// (drafts and others that account.Invoice.Visible rejects) are refused with ErrNotVisible.
 package invoicedoc
 
 import (
@@ -53,6 +56,13 @@ type Input struct {
 	// creation and modification date, so a fixed Now gives byte-identical PDFs. The zero time
 	// disables the overdue check and lets the PDF library stamp the wall clock.
 	Now time.Time
+	// CJKFont is the path of the TrueType font (.ttf with glyf outlines; not OpenType/CFF, not a
+	// .ttc collection) RenderPDF sets Japanese documents and CJK text in (default: the first usable
+	// one of /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf and the other paths of IPAex
+	// Gothic, IPA Gothic and fonts-japanese-gothic.ttf on Debian and Ubuntu). The file is read
+	// once per process and path (see LoadCJKFont). When it is missing or unusable, a Japanese PDF
+	// is written in English and CJK text shows as "?"; the render does not fail.
+	CJKFont string
 }
 
 // Errors of RenderHTML and RenderPDF, for errors.Is. Every other error is from writing to w.
@@ -69,6 +79,8 @@ var (
 type doc struct {
 	tr          *i18n.Printer // the document's language
 	locale      string        // the locale amounts and dates are formatted in
+	face        *face         // PDF only: the face the text is set in
+	alt         func() *face  // PDF only: the face for text face lacks glyphs for, or nil
 	ID          string        // the invoice id, for the PDF link
 	Number      string        // the invoice number, or the id when the invoice has none
 	Seller      string
@@ -102,8 +114,10 @@ type line struct {
 	Amount      string
 }
 
-// build checks the input and formats the invoice. forPDF falls back to English when the fonts of
-// the PDF cannot draw the language's script.
+// build checks the input and formats the invoice. forPDF chooses the faces of the PDF: the Go
+// fonts, with the CJK font (when there is one) for text they cannot draw, or the CJK font, with the
+// Go fonts for text it cannot draw, when the language's labels need it; without a CJK font that
+// can draw them, it falls back to English.
 func build(in *Input, forPDF bool) (*doc, error) {
 	if in == nil || in.Tenant == nil || in.Account == nil || in.Invoice == nil {
 		return nil, ErrInvalidInput
@@ -114,8 +128,18 @@ func build(in *Input, forPDF bool) (*doc, error) {
 	}
 	tag, locale := i18n.ResolveFormat(in.Locale, a.Locale, in.Tenant.DefaultLocale)
 	tr := i18n.NewPrinter(tag)
-	if forPDF && !drawable(tr) {
-		tr, locale = i18n.NewPrinter(i18n.English), "en"
+	var face0 *face
+	var alt func() *face
+	if forPDF {
+		// The CJK font is loaded when a document first needs it.
+		face0, alt = goFace(), func() *face { return loadCJK(in.CJKFont).face }
+		if !drawable(tr, face0.cov) {
+			if cjk := alt(); cjk != nil && drawable(tr, cjk.cov) {
+				face0, alt = cjk, goFace
+			} else {
+				tr, locale = i18n.NewPrinter(i18n.English), "en"
+			}
+		}
 	}
 	cur := a.InvoiceCurrency(inv)
 	money := func(v int64) string { return format.Money(v, cur, locale) }
@@ -123,6 +147,8 @@ func build(in *Input, forPDF bool) (*doc, error) {
 	d := &doc{
 		tr:        tr,
 		locale:    locale,
+		face:      face0,
+		alt:       alt,
 		ID:        inv.ID,
 		Number:    cmp.Or(inv.Number, inv.ID),
 		Seller:    in.Tenant.Name,
@@ -177,9 +203,9 @@ func status(inv *account.Invoice, now time.Time) string {
 	return inv.Status
 }
 
-// drawable reports whether the PDF's fonts have the glyphs of the language's labels.
-func drawable(tr *i18n.Printer) bool {
-	return allCovered(tr.T("doc.heading")+tr.T("doc.billTo")+tr.T("doc.total")+tr.T("doc.remaining"), fontCoverage())
+// drawable reports whether a face of coverage cov has the glyphs of the language's labels.
+func drawable(tr *i18n.Printer, cov *coverage) bool {
+	return allCovered(tr.T("doc.heading")+tr.T("doc.billTo")+tr.T("doc.total")+tr.T("doc.remaining"), cov)
 }
 
 // Title is the invoice's title in its language, "Invoice GLX-2026-0007", for the host's page

@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	"github.com/go-pdf/fpdf"
-	"golang.org/x/image/font/gofont/gobold"
-	"golang.org/x/image/font/gofont/goregular"
 	"golang.org/x/text/language"
 
 	"github.com/portico-billing/portico/tenants"
@@ -39,6 +37,9 @@ const (
 
 	fontFamily = "go"
 	minFont    = 5.0 // the smallest size a number is shrunk to so that it fits its column
+	// fakeBold is the width, relative to the font size, of the outline stroked around the glyphs
+	// of a face without a bold style (the CJK font) where the document is bold.
+	fakeBold = 0.035
 )
 
 type rgb struct{ r, g, b int }
@@ -72,9 +73,12 @@ func parseColor(s string, def rgb) rgb {
 // name in its primary colour, a rule in its accent colour, then the same content as RenderHTML —
 // seller, buyer, number, status, dates, the lines table (continued on further pages with its
 // header repeated) and subtotal, tax, total, amount paid and amount remaining. Text is set in the
-// Go fonts, embedded as subsets, which cover Latin, Greek and Cyrillic; a character they cannot
-// draw (CJK, emoji) is shown as "?" (see pdfText), and a language whose labels they cannot draw
-// (Japanese) is written in English. The document's title is the invoice number.
+// Go fonts, which cover Latin, Greek and Cyrillic, and a text they cannot draw (a Japanese name or
+// address) in the CJK font of Input.CJKFont; a Japanese document is set in the CJK font, with the
+// Go fonts for a text it cannot draw (Turkish "ğ", "µ"). The fonts are embedded as subsets of the
+// glyphs used. The CJK font has no bold style: its bold text is drawn with a stroked outline.
+// Without a usable CJK font, a Japanese document is written in English and CJK text is shown as
+// "?"; so is a character no font can draw (emoji). The document's title is the invoice number.
 //
 // The output is compressed and, for a fixed Input.Now, byte-for-byte deterministic.
 //
@@ -85,7 +89,7 @@ func RenderPDF(w io.Writer, in *Input) (err error) {
 		return fmt.Errorf("invoicedoc: rendering PDF: %w", err)
 	}
 	defer func() {
-		// The PDF library indexes its tables by rune and byte; pdfText keeps it within bounds,
+		// The PDF library indexes its tables by rune and byte; clean keeps it within bounds,
 		// and this keeps a surprise in it from taking the server down.
 		if r := recover(); r != nil {
 			err = fmt.Errorf("invoicedoc: rendering PDF: unexpected failure in the PDF library: %v", r)
@@ -108,6 +112,13 @@ type pdf struct {
 	d       *doc
 	primary rgb
 	accent  rgb
+
+	// The type of the text drawn next, set by font, applied to a face by text and apply.
+	style   string
+	size    float64
+	color   rgb
+	added   map[*face]bool // the faces registered with f
+	stroked bool           // the page's text rendering mode is fill and stroke (fake bold)
 }
 
 func newPDF(in *Input, d *doc) *pdf {
@@ -124,16 +135,16 @@ func newPDF(in *Input, d *doc) *pdf {
 		f.SetCreationDate(in.Now.UTC())
 		f.SetModificationDate(in.Now.UTC())
 	}
-	f.SetTitle(pdfText(d.Number), true)
-	f.SetSubject(pdfText(d.tr.T("doc.title", "number", d.Number)), true)
-	f.SetAuthor(pdfText(d.Seller), true)
+	meta := func(s string) string { s, _ = p.choose(s); return s }
+	f.SetTitle(meta(d.Number), true)
+	f.SetSubject(meta(d.tr.T("doc.title", "number", d.Number)), true)
+	f.SetAuthor(meta(d.Seller), true)
 	f.SetCreator("Portico", false)
 	if tag, err := language.Parse(d.locale); err == nil && tag != language.Und {
 		f.SetLang(tag.String()) // canonical: letters, digits and '-' only
 	}
 	f.AliasNbPages("{nb}")
-	f.AddUTF8FontFromBytes(fontFamily, "", goregular.TTF)
-	f.AddUTF8FontFromBytes(fontFamily, "B", gobold.TTF)
+	p.add(d.face) // the other face is added when a text needs it
 	f.SetMargins(marginLeft, marginTop, marginLeft)
 	f.SetCellMargin(1)
 	// Rows are placed by hand and break pages themselves; the automatic break stays on, with the
@@ -142,15 +153,83 @@ func newPDF(in *Input, d *doc) *pdf {
 	f.SetFooterFunc(func() {
 		f.SetXY(marginLeft, pageH-14)
 		p.font("", 8, muted)
-		p.fit(contentW, 5, pdfText(d.tr.T("doc.pdf.footer", "seller", d.Seller, "number", d.Number, "page", strconv.Itoa(f.PageNo()), "pages", "{nb}")), "C")
+		p.fit(contentW, 5, p.text(d.tr.T("doc.pdf.footer", "seller", d.Seller, "number", d.Number, "page", strconv.Itoa(f.PageNo()), "pages", "{nb}")), "C")
 	})
 	return p
 }
 
-// font selects the Go font in a style ("" or "B"), a size in points and a colour.
+// font sets the style ("" or "B"), the size in points and the colour of the text drawn next; text
+// selects the face for it.
 func (p *pdf) font(style string, size float64, c rgb) {
-	p.f.SetFont(fontFamily, style, size)
+	p.style, p.size, p.color = style, size, c
 	p.f.SetTextColor(c.r, c.g, c.b)
+}
+
+// text selects the face for s in the type set by font and returns s cleaned for it (see clean).
+func (p *pdf) text(s string) string {
+	s, fc := p.choose(s)
+	p.apply(fc)
+	return s
+}
+
+// choose returns the face s is drawn in — the document's, or the other one when that draws more of
+// the characters of s — and s cleaned for it.
+func (p *pdf) choose(s string) (string, *face) {
+	fc := p.d.face
+	t, missing := clean(s, fc.cov)
+	if missing > 0 {
+		if alt := p.d.alt(); alt != nil {
+			if u, n := clean(s, alt.cov); n < missing {
+				return u, alt
+			}
+		}
+	}
+	return t, fc
+}
+
+// add registers the styles of a face with the PDF library.
+func (p *pdf) add(fc *face) {
+	if p.added[fc] {
+		return
+	}
+	if p.added == nil {
+		p.added = make(map[*face]bool, 2)
+	}
+	p.added[fc] = true
+	p.f.AddUTF8FontFromBytes(fc.family, "", fc.regular)
+	if fc.bold != nil {
+		p.f.AddUTF8FontFromBytes(fc.family, "B", fc.bold)
+	}
+}
+
+// apply selects a face in the type set by font. Bold in a face without a bold style is its regular
+// style, filled and stroked with an outline in the text's colour.
+func (p *pdf) apply(fc *face) {
+	p.add(fc)
+	if p.style == "B" && fc.bold == nil {
+		p.f.SetFont(fc.family, "", p.size)
+		p.f.SetDrawColor(p.color.r, p.color.g, p.color.b)
+		p.f.SetLineWidth(p.f.PointConvert(p.size * fakeBold))
+		p.f.SetTextRenderingMode(2)
+		p.stroked = true
+		return
+	}
+	p.f.SetFont(fc.family, p.style, p.size)
+	if p.stroked {
+		p.f.SetTextRenderingMode(0)
+		p.stroked = false
+	}
+}
+
+// line draws a line in a colour and a width in millimetres (text drawn in fake bold changes both).
+func (p *pdf) line(x1, y1, x2, y2 float64, c rgb, w float64) {
+	if r, g, b := p.f.GetDrawColor(); (rgb{r, g, b}) != c {
+		p.f.SetDrawColor(c.r, c.g, c.b)
+	}
+	if p.f.GetLineWidth() != w {
+		p.f.SetLineWidth(w)
+	}
+	p.f.Line(x1, y1, x2, y2)
 }
 
 // fit draws one line of (already cleaned) text in a cell of width w at the current position,
@@ -189,49 +268,47 @@ func (p *pdf) draw(in *Input) {
 		left += h + 3
 	}
 	p.font("B", 15, p.primary)
-	left = p.block(marginLeft, left, 100, 7, pdfText(d.Seller))
+	left = p.block(marginLeft, left, 100, 7, p.text(d.Seller))
 
 	const rightX, rightW = marginLeft + 100, contentW - 100
 	p.font("B", 20, ink)
 	f.SetXY(rightX, marginTop)
-	f.CellFormat(rightW, 9, pdfText(tr.T("doc.heading")), "", 2, "R", false, 0, "")
+	f.CellFormat(rightW, 9, p.text(tr.T("doc.heading")), "", 2, "R", false, 0, "")
 	p.font("", 10, ink)
 	f.SetX(rightX)
-	f.MultiCell(rightW, 5, pdfText(d.Number), "", "R", false)
+	f.MultiCell(rightW, 5, p.text(d.Number), "", "R", false)
 	p.font("B", 10, statusRGB[d.Status])
 	f.SetX(rightX)
-	f.CellFormat(rightW, 6, pdfText(d.StatusLabel), "", 2, "R", false, 0, "")
+	f.CellFormat(rightW, 6, p.text(d.StatusLabel), "", 2, "R", false, 0, "")
 	right := f.GetY()
 
 	y := max(left, right) + 3
-	f.SetDrawColor(p.accent.r, p.accent.g, p.accent.b)
-	f.SetLineWidth(0.8)
-	f.Line(marginLeft, y, marginLeft+contentW, y)
+	p.line(marginLeft, y, marginLeft+contentW, y, p.accent, 0.8)
 	y += 6
 
 	// Parties at the left, the invoice's facts at the right.
 	label := func(x, y float64, s string) float64 {
 		p.font("B", 7.5, muted)
 		f.SetXY(x, y)
-		f.CellFormat(80, 4, pdfText(strings.ToUpper(s)), "", 2, "L", false, 0, "")
+		f.CellFormat(80, 4, p.text(strings.ToUpper(s)), "", 2, "L", false, 0, "")
 		return f.GetY() + 0.5
 	}
 	const partyW = 90.0
 	ly := label(marginLeft, y, tr.T("doc.from"))
 	p.font("", 10, ink)
-	ly = p.block(marginLeft, ly, partyW, 5, pdfText(d.Seller)) + 4
+	ly = p.block(marginLeft, ly, partyW, 5, p.text(d.Seller)) + 4
 	ly = label(marginLeft, ly, tr.T("doc.billTo"))
 	p.font("B", 10, ink)
-	ly = p.block(marginLeft, ly, partyW, 5, pdfText(d.Buyer.Name))
+	ly = p.block(marginLeft, ly, partyW, 5, p.text(d.Buyer.Name))
 	p.font("", 9.5, ink)
 	for _, a := range d.Buyer.Address {
-		ly = p.block(marginLeft, ly, partyW, 4.8, pdfText(a))
+		ly = p.block(marginLeft, ly, partyW, 4.8, p.text(a))
 	}
 	if d.Buyer.TaxID != "" {
-		ly = p.block(marginLeft, ly+1, partyW, 4.8, pdfText(tr.T("doc.pdf.taxId", "taxId", d.Buyer.TaxID)))
+		ly = p.block(marginLeft, ly+1, partyW, 4.8, p.text(tr.T("doc.pdf.taxId", "taxId", d.Buyer.TaxID)))
 	}
 	if d.Buyer.Email != "" {
-		ly = p.block(marginLeft, ly, partyW, 4.8, pdfText(tr.T("doc.pdf.email", "email", d.Buyer.Email)))
+		ly = p.block(marginLeft, ly, partyW, 4.8, p.text(tr.T("doc.pdf.email", "email", d.Buyer.Email)))
 	}
 
 	const factX, factLabelW = marginLeft + 100, 32.0
@@ -243,9 +320,9 @@ func (p *pdf) draw(in *Input) {
 		}
 		p.font("", 9, muted)
 		f.SetXY(factX, ry)
-		p.fit(factLabelW, 5, pdfText(name), "L")
+		p.fit(factLabelW, 5, p.text(name), "L")
 		p.font("", 9.5, ink)
-		ry = p.block(factX+factLabelW, ry, factW, 5, pdfText(value)) + 0.5
+		ry = p.block(factX+factLabelW, ry, factW, 5, p.text(value)) + 0.5
 	}
 	fact(tr.T("doc.number"), d.Number)
 	fact(tr.T("doc.status"), d.StatusLabel)
@@ -272,7 +349,7 @@ func (p *pdf) lines(y float64) {
 			if i == 0 {
 				align = "L"
 			}
-			p.fit(cols[i], 7, pdfText(d.tr.T(key)), align+"M")
+			p.fit(cols[i], 7, p.text(d.tr.T(key)), align+"M")
 		}
 		return y + 7 + 1
 	}
@@ -285,18 +362,18 @@ func (p *pdf) lines(y float64) {
 		y = marginTop
 	}
 	y = header(y)
-	f.SetLineWidth(0.2)
-	f.SetDrawColor(rule.r, rule.g, rule.b)
 
 	if len(d.Lines) == 0 {
 		p.font("", 9.5, muted)
 		f.SetXY(marginLeft, y+rowPadY)
-		f.CellFormat(contentW, lineH, pdfText(d.tr.T("doc.noLines")), "", 0, "L", false, 0, "")
+		f.CellFormat(contentW, lineH, p.text(d.tr.T("doc.noLines")), "", 0, "L", false, 0, "")
 		y += lineH + 2*rowPadY
 	}
 	for _, l := range d.Lines {
 		p.font("", 9.5, ink)
-		text := f.SplitText(pdfText(l.Description), colDesc)
+		desc, descFace := p.choose(l.Description)
+		p.apply(descFace)
+		text := f.SplitText(desc, colDesc)
 		if len(text) == 0 {
 			text = []string{""}
 		}
@@ -310,17 +387,18 @@ func (p *pdf) lines(y float64) {
 				y = newPage() + rowPadY
 			}
 			p.font("", 9.5, ink) // again: a new page's table header changed it
+			p.apply(descFace)
 			f.SetXY(marginLeft, y)
 			f.CellFormat(colDesc, lineH, t, "", 0, "L", false, 0, "")
 			if i == 0 {
-				p.fit(colQty, lineH, pdfText(l.Quantity), "R")
-				p.fit(colUnit, lineH, pdfText(l.UnitPrice), "R")
-				p.fit(colAmount, lineH, pdfText(l.Amount), "R")
+				p.fit(colQty, lineH, p.text(l.Quantity), "R")
+				p.fit(colUnit, lineH, p.text(l.UnitPrice), "R")
+				p.fit(colAmount, lineH, p.text(l.Amount), "R")
 			}
 			y += lineH
 		}
 		y += rowPadY
-		f.Line(marginLeft, y, marginLeft+contentW, y)
+		p.line(marginLeft, y, marginLeft+contentW, y, rule, 0.2)
 	}
 
 	// Totals, kept together under the table.
@@ -339,15 +417,13 @@ func (p *pdf) lines(y float64) {
 		}
 		p.font(style, 10, ink)
 		f.SetXY(labelX, y)
-		p.fit(labelW, rowTotal, pdfText(name), "R")
-		p.fit(valueW, rowTotal, pdfText(value), "R")
+		p.fit(labelW, rowTotal, p.text(name), "R")
+		p.fit(valueW, rowTotal, p.text(value), "R")
 		y += rowTotal
 	}
 	total(d.tr.T("doc.subtotal"), d.Subtotal, false)
 	total(d.tr.T("doc.tax"), d.Tax, false)
-	f.SetDrawColor(ink.r, ink.g, ink.b)
-	f.SetLineWidth(0.3)
-	f.Line(labelX, y, marginLeft+contentW, y)
+	p.line(labelX, y, marginLeft+contentW, y, ink, 0.3)
 	total(d.tr.T("doc.total"), d.Total, true)
 	total(d.tr.T("doc.paid"), d.Paid, false)
 	total(d.tr.T("doc.remaining"), d.Remaining, true)

@@ -2,21 +2,29 @@ package invoicedoc
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"io/fs"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"golang.org/x/image/font/gofont/goregular"
+
+	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants/account"
 )
@@ -75,6 +83,7 @@ func squeeze(s string) string {
 
 func TestRenderPDFText(t *testing.T) {
 	t.Parallel()
+	requireCJKFont(t)
 	accents := func(in *Input) {
 		in.Account.Company.LegalName = "Zoë Müller-Łódź GmbH"
 		in.Account.Company.Address.City = "Ærø"
@@ -118,9 +127,9 @@ func TestRenderPDFText(t *testing.T) {
 			"Fatura", "Vencida", "COBRAR DE", "Alemanha", "Número da fatura GLX-2026-0007",
 			"Data de emissão 1 de out. de 2026", "Valor em aberto € 1.190,00", "Página 1 de 1",
 		}},
-		// The Go fonts have no Japanese glyphs: a Japanese PDF is English rather than question marks.
+		// Japanese is set in the CJK font (see TestRenderPDFJapanese).
 		{name: "example ja", locale: "ja", want: []string{
-			"Invoice", "Overdue", "BILL TO", "Germany", "Issue date Oct 1, 2026", "Amount remaining €1,190.00", "Page 1 of 1",
+			"請求書", "期限超過", "請求先", "ドイツ", "発行日 2026年10月1日", "残額 €1,190.00", "1 / 1 ページ",
 		}},
 		{name: "accents", locale: "de-DE", modify: accents, want: []string{
 			"Zoë Müller-Łódź GmbH", "Hauptstraße 12", "10115 Ærø", "Überweisung für Straße & Co. – Ærø",
@@ -138,11 +147,7 @@ func TestRenderPDFText(t *testing.T) {
 			}
 			// Every total must be format.Money's text, so the list, the page and the PDF agree.
 			cur := in.Account.InvoiceCurrency(in.Invoice)
-			moneyLocale := tt.locale
-			if moneyLocale == "ja" {
-				moneyLocale = "en"
-			}
-			money := format.Money(in.Invoice.Total, cur, moneyLocale)
+			money := format.Money(in.Invoice.Total, cur, tt.locale)
 			switch cur {
 			case "JPY":
 				if money != "¥123,456" {
@@ -373,6 +378,236 @@ func mustBuild(t testing.TB, in *Input) *doc {
 	return d
 }
 
+// requireCJKFont returns the CJK font file RenderPDF finds by default; the Japanese PDF tests need
+// one.
+func requireCJKFont(t testing.TB) string {
+	t.Helper()
+	file, err := LoadCJKFont("")
+	if err != nil {
+		t.Fatalf("the Japanese PDF tests need a CJK TrueType font (apt-get install fonts-ipaexfont-gothic; make deps installs it): %v", err)
+	}
+	return file
+}
+
+// japaneseBuyer gives the example invoice a Japanese buyer and line.
+func japaneseBuyer(in *Input) {
+	in.Account.Company.LegalName = "株式会社グローベックス"
+	in.Account.Company.Address.Line1 = "丸の内一丁目1番1号"
+	in.Account.Company.Address.City = "千代田区"
+	in.Invoice.Lines[0].Description = "シート利用料（2026年10月）"
+}
+
+// pdfFonts lists the fonts embedded in the PDF, as pdffonts names them.
+func pdfFonts(t testing.TB, pdf []byte) []string {
+	t.Helper()
+	var names []string
+	for _, l := range strings.Split(poppler(t, "pdffonts", pdf), "\n")[2:] {
+		if f := strings.Fields(l); len(f) > 0 {
+			names = append(names, f[0])
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+func TestRenderPDFJapanese(t *testing.T) {
+	t.Parallel()
+	requireCJKFont(t)
+	in := input(t, "inv_2026_0007", "ja")
+	japaneseBuyer(in)
+	pdf := renderPDF(t, in)
+	text := pdfString(t, pdf)
+	ja := i18n.ForLocale("ja")
+	var want []string
+	for _, key := range []string{
+		"doc.heading", "doc.from", "doc.billTo", "doc.number", "doc.status", "doc.issueDate", "doc.dueDate",
+		"doc.currency", "doc.col.description", "doc.col.quantity", "doc.col.unitPrice", "doc.col.amount",
+		"doc.subtotal", "doc.tax", "doc.total", "doc.paid", "doc.remaining", "invoices.status.overdue",
+	} {
+		want = append(want, ja.T(key))
+	}
+	want = append(want,
+		ja.T("doc.total")+" €1,190.00", ja.T("doc.remaining")+" €1,190.00",
+		ja.T("doc.issueDate")+" "+format.Date("2026-10-01", "ja"), // 2026年10月1日
+		"株式会社グローベックス", "丸の内一丁目1番1号", "10115 千代田区", ja.CountryName("DE"),
+		ja.T("doc.pdf.taxId", "taxId", "DE123456789"), "シート利用料（2026年10月） 10 €100.00 €1,000.00",
+		ja.T("doc.pdf.footer", "seller", "Acme Cloud Ltd", "number", "GLX-2026-0007", "page", "1", "pages", "1"),
+	)
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("PDF text lacks %q:\n%s", w, text)
+		}
+	}
+	for _, w := range []string{"Invoice", "BILL TO", "Total", "Amount remaining", "Overdue", "Germany", "Page 1", "?"} {
+		if strings.Contains(text, w) {
+			t.Errorf("PDF text has %q:\n%s", w, text)
+		}
+	}
+	if !strings.Contains(poppler(t, "pdfinfo", pdf), "Subject:         請求書 GLX-2026-0007\n") {
+		t.Error("pdfinfo lacks the Japanese subject")
+	}
+	// Only the CJK font is embedded: the Go fonts draw nothing of this document.
+	if got := pdfFonts(t, pdf); !slices.Equal(got, []string{"utf8cjk"}) {
+		t.Errorf("fonts %q, want only the CJK font", got)
+	}
+	if again := renderPDF(t, in); !bytes.Equal(pdf, again) {
+		t.Errorf("two renders differ (%d and %d bytes)", len(pdf), len(again))
+	}
+	// The CJK font has no bold style: bold text is filled and stroked.
+	p := newPDF(in, mustBuild(t, in))
+	p.f.SetCompression(false)
+	p.draw(in)
+	var raw bytes.Buffer
+	if err := p.f.Output(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw.Bytes(), []byte("2 Tr")) || !bytes.Contains(raw.Bytes(), []byte("0 Tr")) {
+		t.Error("PDF lacks the text rendering modes of the CJK font's bold")
+	}
+	t.Logf("Japanese PDF: %d bytes", len(pdf))
+}
+
+// TestRenderPDFMixedScripts checks that a text is set in the face that can draw it: Japanese in
+// an English document, Turkish in a Japanese one.
+func TestRenderPDFMixedScripts(t *testing.T) {
+	t.Parallel()
+	requireCJKFont(t)
+	tests := []struct {
+		name, locale string
+		modify       func(*Input)
+		want         []string
+		fonts        []string
+	}{
+		{name: "en", locale: "en", want: []string{"Invoice", "BILL TO"}, fonts: []string{"utf8go", "utf8goB"}},
+		{name: "en with Japanese buyer", locale: "en", modify: japaneseBuyer, want: []string{
+			"Invoice", "BILL TO", "株式会社グローベックス", "丸の内一丁目1番1号", "10115 千代田区", "Germany",
+			"シート利用料（2026年10月） 10 €100.00 €1,000.00", "Amount remaining €1,190.00", "Page 1 of 1",
+		}, fonts: []string{"utf8cjk", "utf8go", "utf8goB"}},
+		{name: "ja with Turkish buyer", locale: "ja", modify: func(in *Input) {
+			in.Account.Company.LegalName = "Güneş Yazılım A.Ş." // ş, ı: not in IPAex Gothic
+			in.Invoice.Lines[0].Description = "İzmir µ-service"
+		}, want: []string{
+			"請求書", "請求先", "Güneş Yazılım A.Ş.", "İzmir µ-service 10 €100.00 €1,000.00", "残額 €1,190.00",
+		}, fonts: []string{"utf8cjk", "utf8go", "utf8goB"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			in := input(t, "inv_2026_0007", tt.locale)
+			if tt.modify != nil {
+				tt.modify(in)
+			}
+			pdf := renderPDF(t, in)
+			text := pdfString(t, pdf)
+			for _, w := range tt.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("PDF text lacks %q:\n%s", w, text)
+				}
+			}
+			if strings.Contains(text, "?") {
+				t.Errorf("PDF text has characters the fonts could not draw:\n%s", text)
+			}
+			if got := pdfFonts(t, pdf); !slices.Equal(got, tt.fonts) {
+				t.Errorf("fonts %q, want %q", got, tt.fonts)
+			}
+		})
+	}
+}
+
+// TestRenderPDFWithoutCJKFont checks the degradation without a usable CJK font: a Japanese
+// document is written in English, CJK text as "?", and the render does not fail.
+func TestRenderPDFWithoutCJKFont(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	random := make([]byte, 200_000)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range random {
+		random[i] = byte(rng.Uint32())
+	}
+	// The CJK font with glyph offsets (its loca table) that the PDF library, not the font parser,
+	// trips over.
+	corrupt, err := os.ReadFile(requireCJKFont(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range int(binary.BigEndian.Uint16(corrupt[4:])) {
+		if rec := corrupt[12+16*i:]; string(rec[:4]) == "loca" {
+			off, n := binary.BigEndian.Uint32(rec[8:]), binary.BigEndian.Uint32(rec[12:])
+			copy(corrupt[off:off+n], bytes.Repeat([]byte{0xff}, int(n)))
+		}
+	}
+	fonts := map[string]struct {
+		path string
+		err  string // of LoadCJKFont
+	}{
+		"missing":         {filepath.Join(dir, "nonexistent.ttf"), "no such file or directory"},
+		"directory":       {dir, "not a regular file"},
+		"empty":           {write("empty.ttf", nil), "not a TrueType font"},
+		"random":          {write("random.ttf", random), "not a TrueType font"},
+		"TrueType header": {write("header.ttf", append([]byte{0, 1, 0, 0}, random...)), "sfnt"},
+		"OpenType CFF":    {write("cff.otf", append([]byte("OTTO"), random...)), "CFF outlines"},
+		"collection":      {write("cjk.ttc", append([]byte("ttcf"), random...)), "font collection"},
+		"truncated":       {write("truncated.ttf", goregular.TTF[:len(goregular.TTF)/3]), "sfnt"},
+		"corrupt":         {write("corrupt.ttf", corrupt), "the PDF library cannot use the font"},
+		"no CJK glyphs":   {write("goregular.ttf", goregular.TTF), "no glyphs for the Japanese labels"},
+	}
+	for name, font := range fonts {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := LoadCJKFont(font.path); err == nil || !strings.Contains(err.Error(), font.err) {
+				t.Errorf("LoadCJKFont: %v, want an error with %q", err, font.err)
+			}
+			in := input(t, "inv_2026_0007", "ja")
+			japaneseBuyer(in)
+			in.CJKFont = font.path
+			pdf := renderPDF(t, in)
+			text := pdfString(t, pdf)
+			for _, w := range []string{
+				"Invoice", "Overdue", "BILL TO", "Germany", "Issue date Oct 1, 2026", "Amount remaining €1,190.00",
+				"Page 1 of 1", "???????????", // 株式会社グローベックス
+			} {
+				if !strings.Contains(text, w) {
+					t.Errorf("PDF text lacks %q:\n%s", w, text)
+				}
+			}
+			if got := pdfFonts(t, pdf); !slices.Equal(got, []string{"utf8go", "utf8goB"}) {
+				t.Errorf("fonts %q, want the Go fonts", got)
+			}
+		})
+	}
+}
+
+func TestFirstFont(t *testing.T) {
+	t.Parallel()
+	want := requireCJKFont(t)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.ttf")
+	if err := os.WriteFile(bad, []byte("not a font"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, file, err := firstFont([]string{filepath.Join(dir, "missing.ttf"), bad, want})
+	if err != nil || file != want || f == nil || !f.cov.has('請') || f.bold != nil {
+		t.Errorf("firstFont = %v, %q, %v; want %q", f, file, err, want)
+	}
+	_, _, err = firstFont([]string{filepath.Join(dir, "missing.ttf")})
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("firstFont(missing) = %v, want fs.ErrNotExist", err)
+	}
+	if _, _, err = firstFont([]string{bad}); err == nil || !strings.Contains(err.Error(), "not a TrueType font") {
+		t.Errorf("firstFont(bad) = %v", err)
+	}
+	if got, err := LoadCJKFont(""); got != want || err != nil {
+		t.Errorf("LoadCJKFont(\"\") = %q, %v", got, err)
+	}
+}
+
 func BenchmarkRenderPDF(b *testing.B) {
 	in := input(b, "inv_2026_0007", "de-DE")
 	logo := logos(b)["png"]
@@ -386,6 +621,49 @@ func BenchmarkRenderPDF(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(out.Len()), "bytes/pdf")
+}
+
+// BenchmarkRenderPDFLanguages compares an English document with Japanese ones: set in the CJK font
+// (parsed and subset for every document), with Japanese text in an English document, and without
+// a CJK font.
+func BenchmarkRenderPDFLanguages(b *testing.B) {
+	requireCJKFont(b)
+	for _, bm := range []struct {
+		name, locale, font string
+		modify             func(*Input)
+	}{
+		{name: "en", locale: "en"},
+		{name: "ja", locale: "ja", modify: japaneseBuyer},
+		{name: "en with Japanese buyer", locale: "en", modify: japaneseBuyer},
+		{name: "ja without CJK font", locale: "ja", modify: japaneseBuyer, font: "/nonexistent/cjk.ttf"},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			in := input(b, "inv_2026_0007", bm.locale)
+			if bm.modify != nil {
+				bm.modify(in)
+			}
+			in.CJKFont = bm.font
+			var out bytes.Buffer
+			b.ReportAllocs()
+			for b.Loop() {
+				out.Reset()
+				if err := RenderPDF(&out, in); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(out.Len()), "bytes/pdf")
+		})
+	}
+}
+
+func BenchmarkLoadCJKFont(b *testing.B) {
+	file := requireCJKFont(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := readFont(file); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // FuzzRenderPDF checks that RenderPDF never panics and never fails for a visible invoice, whatever
@@ -408,6 +686,9 @@ func FuzzRenderPDF(f *testing.F) {
 		inv.Lines = []account.Line{{Description: desc, Quantity: qty, UnitAmount: unit, Amount: total}, {Description: legal}}
 		in := *in0
 		in.Account, in.Invoice = &a, &inv
+		if qty%2 != 0 {
+			in.Locale = "ja" // set in the CJK font, when there is one
+		}
 		var b bytes.Buffer
 		if err := RenderPDF(&b, &in); err != nil {
 			t.Fatalf("RenderPDF: %v", err)

@@ -13,17 +13,17 @@ import (
 	"golang.org/x/text/width"
 )
 
-// coverage is the set of runes of the Basic Multilingual Plane that both Go fonts embedded in the
-// PDF have a glyph for: Latin (with Latin-1 and Latin Extended-A/B), Greek, Cyrillic, the currency
-// signs and the usual punctuation.
+// coverage is a set of runes of the Basic Multilingual Plane that a face has glyphs for. The PDF
+// library reads only the BMP cmap of a font and indexes its glyph widths by rune up to U+FFFF.
 type coverage [0x10000 / 64]uint64
 
 func (c *coverage) has(r rune) bool {
 	return r >= 0 && r < 0x10000 && c[r/64]&(1<<(r%64)) != 0
 }
 
+// fontCoverage is the set of runes both Go fonts embedded in the PDF have a glyph for: Latin (with
+// Latin-1 and Latin Extended-A/B), Greek, Cyrillic, the currency signs and the usual punctuation.
 var fontCoverage = sync.OnceValue(func() *coverage {
-	var c coverage
 	var fonts []*sfnt.Font
 	for _, ttf := range [][]byte{goregular.TTF, gobold.TTF} {
 		f, err := sfnt.Parse(ttf)
@@ -32,6 +32,12 @@ var fontCoverage = sync.OnceValue(func() *coverage {
 		}
 		fonts = append(fonts, f)
 	}
+	return coverageOf(fonts...)
+})
+
+// coverageOf returns the runes from U+0020 to U+FFFF that all fonts have a glyph for.
+func coverageOf(fonts ...*sfnt.Font) *coverage {
+	var c coverage
 	var buf sfnt.Buffer
 	for r := rune(0x20); r < 0x10000; r++ {
 		ok := true
@@ -46,19 +52,26 @@ var fontCoverage = sync.OnceValue(func() *coverage {
 		}
 	}
 	return &c
-})
+}
 
-// pdfText makes s safe to draw with the embedded fonts and to pass to the PDF library, which
+// pdfText makes s safe to draw with the embedded Go fonts and to pass to the PDF library; see
+// clean.
+func pdfText(s string) string {
+	s, _ = clean(s, fontCoverage())
+	return s
+}
+
+// clean makes s safe to draw with a face of coverage cov and to pass to the PDF library, which
 // indexes glyph widths by rune and handles neither invalid UTF-8 nor runes outside the Basic
 // Multilingual Plane. It composes decomposed accents (NFC: "Zoe\u0308" → "Zoë"), turns control
 // characters and line breaks into spaces, drops invisible format characters (bidi overrides,
-// zero-width spaces), writes spaces the fonts lack as no-break spaces (the narrow no-break space of
-// French digit grouping), folds full-width forms to their narrow equivalents ("￥" → "¥") and shows
-// any other character the fonts cannot draw (CJK, emoji, …) as "?".
-func pdfText(s string) string {
-	cov := fontCoverage()
+// zero-width spaces), writes spaces the face lacks as no-break spaces (the narrow no-break space of
+// French digit grouping), folds full-width forms the face lacks to their narrow equivalents ("￥" →
+// "¥") and shows any other character the face cannot draw (CJK in the Go fonts, emoji, …) as "?".
+// It also returns how many characters it showed as "?".
+func clean(s string, cov *coverage) (string, int) {
 	if isPlain(s, cov) {
-		return s
+		return s, 0
 	}
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
@@ -66,6 +79,7 @@ func pdfText(s string) string {
 	s = norm.NFC.String(s)
 	var b strings.Builder
 	b.Grow(len(s))
+	missing := 0
 	for _, r := range s {
 		switch {
 		case cov.has(r):
@@ -75,12 +89,17 @@ func pdfText(s string) string {
 			continue // invisible, or an accent NFC could not compose with its letter
 		case unicode.Is(unicode.Zs, r):
 			r = '\u00a0'
+			if !cov.has(r) {
+				r = ' '
+			}
 		default:
-			r = fold(r, cov)
+			if r = fold(r, cov); r == '?' {
+				missing++
+			}
 		}
 		b.WriteRune(r)
 	}
-	return b.String()
+	return b.String(), missing
 }
 
 // isPlain reports whether s needs no change: valid UTF-8 of covered runes that NFC leaves alone.
