@@ -2,7 +2,6 @@ package certs
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -22,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-billing/portico/internal/syncbuf"
 	"github.com/valyala/fasthttp"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -30,28 +30,10 @@ import (
 // Test harness of the Manager tests: a miniature gateway (fasthttp on TLS and plain HTTP, as the
 // real one wires it), an HTTPS client, and gateway instances in child processes.
 
-// syncBuffer is a bytes.Buffer for concurrent writers that may outlive the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // testLogger returns a debug logger kept in memory and written to the test log if the test fails
 // (certmagic logs from goroutines that can outlive the test, so it must not log through t).
 func testLogger(t testing.TB, name string) *slog.Logger {
-	buf := &syncBuffer{}
+	buf := &syncbuf.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("log of %s:\n%s", name, buf.String())
@@ -234,7 +216,7 @@ func startInstance(t testing.TB, cfg instanceConfig) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &syncBuffer{}
+	stderr := &syncbuf.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting instance: %v", err)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/portico-billing/portico/gateway/mail/mailtest"
 	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/internal/syncbuf"
 )
 
 // build builds the portico binary once, for the first test that starts a stack (a run that
@@ -63,24 +64,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // demo is what `portico --json serve --demo` prints once the demo tenant is seeded.
 type demo struct {
 	Tenant     string `json:"tenant"`
@@ -98,7 +81,7 @@ type stack struct {
 	demo   demo
 	port   int // the HTTP listener
 	smtp   *mailtest.Server
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	client *http.Client
 }
 
@@ -114,13 +97,13 @@ func startStack(t *testing.T) *stack {
 		}
 		ports[i] = p
 	}
-	s := &stack{t: t, port: ports[2], smtp: mailtest.Start(t, mailtest.Options{}), logs: &syncBuffer{}}
+	s := &stack{t: t, port: ports[2], smtp: mailtest.Start(t, mailtest.Options{}), logs: &syncbuf.Buffer{}}
 	cmd := exec.Command(portico(t), "--json", "serve", "--dev", "--demo", "--data-dir", t.TempDir(),
 		"--etcd-listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--etcd-peer-listen", fmt.Sprintf("127.0.0.1:%d", ports[1]),
 		"--http-addr", fmt.Sprintf("127.0.0.1:%d", ports[2]), "--admin-addr", fmt.Sprintf("127.0.0.1:%d", ports[3]),
 		"--webhook-allow-cidr", "127.0.0.0/8", "--smtp-addr", s.smtp.Addr, "--smtp-tls", "none",
 		"--smtp-from", "Acme Cloud Billing <billing@acme-cloud.example>")
-	var stdout syncBuffer
+	var stdout syncbuf.Buffer
 	cmd.Stdout = &stdout
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -19,10 +19,12 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/portico-billing/portico/gateway/webhooks"
 	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/internal/syncbuf"
 	"github.com/portico-billing/portico/tenants"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // process is a `portico serve` process against the cluster.
@@ -32,26 +34,9 @@ type process struct {
 	args        []string
 	bin         string
 	http, admin string
-	logs        *lockedBuffer
+	logs        *syncbuf.Buffer
 	exited      chan struct{}
 	client      *http.Client
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // buildPortico builds the portico binary into a temporary directory.
@@ -98,7 +83,7 @@ func newProcess(t *testing.T, name, bin string, endpoints []string) *process {
 func (p *process) start(t *testing.T) {
 	t.Helper()
 	p.cmd = exec.Command(p.bin, p.args...)
-	p.logs = &lockedBuffer{}
+	p.logs = &syncbuf.Buffer{}
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", p.name, err)

@@ -53,6 +53,7 @@ import (
 	"github.com/letsencrypt/pebble/v2/va"
 	"github.com/letsencrypt/pebble/v2/wfe"
 	"github.com/miekg/dns"
+	"github.com/portico-billing/portico/internal/syncbuf"
 )
 
 // Options configures a Pebble.
@@ -96,7 +97,7 @@ func Start(t testing.TB, opts Options) *Pebble {
 	}
 	logw := opts.Log
 	if logw == nil {
-		buf := &syncBuffer{}
+		buf := &syncbuf.Buffer{}
 		logw = buf
 		t.Cleanup(func() {
 			if t.Failed() {
@@ -325,23 +326,4 @@ func serial() *big.Int {
 		panic(err) // crypto/rand does not fail
 	}
 	return n
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers: Pebble logs from many goroutines, some
-// of which outlive the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -17,8 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/spf13/cobra"
+
+	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/internal/syncbuf"
 )
 
 // command runs one of this file's commands with the global flags a command line would set.
@@ -40,14 +42,14 @@ func command(mk func(*globals) *cobra.Command, g globals, args ...string) (stdou
 // servedInstance is a `portico serve` process with an embedded etcd.
 type servedInstance struct {
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
+	stdout, stderr *syncbuf.Buffer
 	etcd, http     string
 	exited         chan struct{}
 }
 
 func startServe(t *testing.T, bin string, args ...string) *servedInstance {
 	t.Helper()
-	s := &servedInstance{cmd: exec.Command(bin, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	s := &servedInstance{cmd: exec.Command(bin, args...), stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

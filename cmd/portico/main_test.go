@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"github.com/portico-billing/portico/gateway/webhooks"
 	"github.com/portico-billing/portico/internal/dnstest"
 	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/internal/syncbuf"
 	"github.com/portico-billing/portico/tenants"
 )
 
@@ -121,24 +121,6 @@ func TestOperatorCLI(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe to write from one goroutine and read from another.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestServeLifecycle runs the real binary: embedded etcd, demo seeding, a portal link opened over
 // HTTP, SIGTERM, and a restart on the same data directory that still has the data.
 func TestServeLifecycle(t *testing.T) {
@@ -155,15 +137,15 @@ func TestServeLifecycle(t *testing.T) {
 		"--etcd-listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--etcd-peer-listen", fmt.Sprintf("127.0.0.1:%d", ports[1]),
 		"--http-addr", fmt.Sprintf("127.0.0.1:%d", ports[2]), "--admin-addr", fmt.Sprintf("127.0.0.1:%d", ports[3])}
 
-	start := func() (*exec.Cmd, string, *syncBuffer) {
+	start := func() (*exec.Cmd, string, *syncbuf.Buffer) {
 		cmd := exec.Command(bin, args...)
-		var stdout syncBuffer
+		var stdout syncbuf.Buffer
 		cmd.Stdout = &stdout
 		stderr, _ := cmd.StderrPipe()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		logs := &syncBuffer{}
+		logs := &syncbuf.Buffer{}
 		ready := make(chan struct{})
 		go func() {
 			sc := bufio.NewScanner(stderr)
@@ -186,7 +168,7 @@ func TestServeLifecycle(t *testing.T) {
 		link := regexp.MustCompile(`http://demo\.portal\.localhost:\d+/s/\S+`).FindString(stdout.String())
 		return cmd, link, logs
 	}
-	stop := func(cmd *exec.Cmd, logs *syncBuffer) {
+	stop := func(cmd *exec.Cmd, logs *syncbuf.Buffer) {
 		cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
@@ -281,7 +263,7 @@ func TestServeHTTPS(t *testing.T) {
 		"--http-addr", fmt.Sprintf("127.0.0.1:%d", httpPort), "--https-addr", fmt.Sprintf("127.0.0.1:%d", tlsPort),
 		"--admin-addr", fmt.Sprintf("127.0.0.1:%d", ports[4]), "--public-port", fmt.Sprint(tlsPort),
 		"--acme-ca", p.DirectoryURL(), "--acme-ca-root", root, "--acme-email", "ops@portico.test")
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

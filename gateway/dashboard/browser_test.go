@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/valyala/fasthttp"
+
 	"github.com/portico-billing/portico/gateway"
 	"github.com/portico-billing/portico/gateway/dashboard"
 	"github.com/portico-billing/portico/gateway/links"
@@ -20,9 +22,9 @@ import (
 	"github.com/portico-billing/portico/gateway/mail/mailtest"
 	"github.com/portico-billing/portico/internal/browsertest"
 	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/internal/syncbuf"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
-	"github.com/valyala/fasthttp"
 )
 
 // browserEnv is a dashboard and a portal served over real loopback TCP in development mode (plain
@@ -44,7 +46,7 @@ func newBrowserEnv(t *testing.T) *browserEnv {
 		t.Fatal(err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	h := &harness{t: t, logs: &syncBuffer{}}
+	h := &harness{t: t, logs: &syncbuf.Buffer{}}
 	h.log = slog.New(slog.NewTextHandler(h.logs, nil))
 	s, err := tenants.Open(context.Background(), tenants.Config{Client: dashboard.EtcdForTest().Client(t), Prefix: etcdtest.Prefix(t), Logger: h.log})
 	if err != nil {

@@ -1,7 +1,6 @@
 package dashboard_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -9,21 +8,22 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/portico-billing/portico/gateway"
 	"github.com/portico-billing/portico/gateway/dashboard"
 	"github.com/portico-billing/portico/gateway/mail"
 	"github.com/portico-billing/portico/gateway/mail/mailtest"
 	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/internal/syncbuf"
 	_ "github.com/portico-billing/portico/plugins/standard"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
-	"github.com/valyala/fasthttp"
-	"github.com/valyala/fasthttp/fasthttputil"
 )
 
 const (
@@ -32,24 +32,6 @@ const (
 	origin   = "https://" + dashHost
 	password = "correct horse battery"
 )
-
-// syncBuffer collects the log output of a harness, to check that no secret reaches it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type options struct {
 	noMail   bool
@@ -69,7 +51,7 @@ type harness struct {
 	dash   *dashboard.Dashboard
 	smtp   *mailtest.Server
 	client *fasthttp.Client
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	log    *slog.Logger
 	offset atomic.Int64 // seconds added to the real time
 
@@ -82,7 +64,7 @@ func (h *harness) now() time.Time {
 
 func newHarness(t *testing.T, o options) *harness {
 	t.Helper()
-	h := &harness{t: t, logs: &syncBuffer{}}
+	h := &harness{t: t, logs: &syncbuf.Buffer{}}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.log = log
 	s, err := tenants.Open(context.Background(), tenants.Config{Client: dashboard.EtcdForTest().Client(t), Prefix: etcdtest.Prefix(t), Logger: log})

@@ -1,30 +1,13 @@
 package mail
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/portico-billing/portico/internal/syncbuf"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func TestCatch(t *testing.T) {
 	t.Parallel()
@@ -33,7 +16,7 @@ func TestCatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- CatchOn(ctx, ln, &out) }()
