@@ -41,22 +41,33 @@ const MaxCommentLen = 1000
 type portalAction func(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch)
 
 // serveAction routes the portal's pages other than / and the assets. Every one needs a session;
-// every POST passes the CSRF and Origin checks first.
+// every POST passes the CSRF and Origin checks first, then the session permission its route
+// requires (a 403 page naming what is not available, nothing changed).
 func (g *Gateway) serveAction(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) bool {
 	path := string(ctx.Path())
 	get, post := ctx.IsGet() || ctx.IsHead(), ctx.IsPost()
-	var h portalAction
+	var (
+		h       portalAction
+		need    uint8  // the session permission the route requires (session.Allow…), 0 for none
+		refusal string // the message of the 403 page when the session lacks it
+	)
+	requires := func(perm uint8, bodyKey string) { need, refusal = perm, bodyKey }
 	switch {
 	case path == "/billing/edit" && get:
 		h = g.billingForm
+		requires(session.AllowDetailsEdit, "error.forbidden.billing")
 	case path == "/billing/edit" && post:
 		h = g.billingSave
+		requires(session.AllowDetailsEdit, "error.forbidden.billing")
 	case path == "/billing/autopay" && get:
 		h = g.autopayForm
+		requires(session.AllowAutopayEdit, "error.forbidden.autopay")
 	case path == "/billing/autopay" && post:
 		h = g.autopaySave
+		requires(session.AllowAutopayEdit, "error.forbidden.autopay")
 	case path == "/payment-methods/add" && get:
 		h = g.paymentMethodAdd
+		requires(session.AllowDetailsEdit, "error.forbidden.addPaymentMethod")
 	case path == "/payment-methods/return" && get:
 		h = g.paymentMethodReturn
 	case strings.HasPrefix(path, "/subscriptions/"):
@@ -64,10 +75,13 @@ func (g *Gateway) serveAction(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 		switch {
 		case action == "cancel" && get:
 			h = func(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) { g.cancelForm(ctx, t, rs, id) }
+			requires(session.AllowSubscriptionCancel, "error.forbidden.cancel")
 		case action == "cancel" && post:
 			h = func(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) { g.cancelSave(ctx, t, rs, id) }
+			requires(session.AllowSubscriptionCancel, "error.forbidden.cancel")
 		case action == "reactivate" && post:
 			h = func(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) { g.reactivate(ctx, t, rs, id) }
+			requires(session.AllowSubscriptionCancel, "error.forbidden.subscription")
 		}
 	case strings.HasPrefix(path, "/payment-methods/") && post:
 		id, action, _ := strings.Cut(strings.TrimPrefix(path, "/payment-methods/"), "/")
@@ -81,6 +95,7 @@ func (g *Gateway) serveAction(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 				g.paymentMethodRemove(ctx, t, rs, id)
 			}
 		}
+		requires(session.AllowDetailsEdit, "error.forbidden.paymentMethods")
 	case strings.HasPrefix(path, "/invoices/") && get:
 		id := strings.TrimPrefix(path, "/invoices/")
 		if pdf, ok := strings.CutSuffix(id, ".pdf"); ok {
@@ -97,6 +112,10 @@ func (g *Gateway) serveAction(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 		return true
 	}
 	if post && !g.checkForm(ctx, t, rs) {
+		return true
+	}
+	if need != 0 && !rs.s.Has(need) {
+		g.refuse(ctx, t, rs, refusal)
 		return true
 	}
 	h(ctx, t, rs)
@@ -239,10 +258,6 @@ func (g *Gateway) cancelForm(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *re
 }
 
 func (g *Gateway) cancelPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, id string, status int, reason, comment string, errs map[string]string) {
-	if !rs.s.Has(session.AllowSubscriptionCancel) {
-		g.refuse(ctx, t, rs, "error.forbidden.cancel")
-		return
-	}
 	snap := g.snapshot(ctx, t, rs)
 	if snap == nil {
 		return
@@ -270,10 +285,6 @@ func (g *Gateway) cancelPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *re
 }
 
 func (g *Gateway) cancelSave(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, id string) {
-	if !rs.s.Has(session.AllowSubscriptionCancel) {
-		g.refuse(ctx, t, rs, "error.forbidden.cancel")
-		return
-	}
 	args := ctx.PostArgs()
 	reason, comment := string(args.Peek("reason")), strings.TrimSpace(string(args.Peek("comment")))
 	errs := map[string]string{}
@@ -316,10 +327,6 @@ func (g *Gateway) cancelSave(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *re
 }
 
 func (g *Gateway) reactivate(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, id string) {
-	if !rs.s.Has(session.AllowSubscriptionCancel) {
-		g.refuse(ctx, t, rs, "error.forbidden.subscription")
-		return
-	}
 	ok := g.update(ctx, t, rs, func(a *account.Account) ([]*tenants.Event, error) {
 		sub := a.Subscription(id)
 		if sub == nil {
@@ -458,10 +465,6 @@ func (v *billingValues) validate(l pageLang) map[string]string {
 }
 
 func (g *Gateway) billingForm(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) {
-	if !rs.s.Has(session.AllowDetailsEdit) {
-		g.refuse(ctx, t, rs, "error.forbidden.billing")
-		return
-	}
 	snap := g.snapshot(ctx, t, rs)
 	if snap == nil {
 		return
@@ -472,10 +475,6 @@ func (g *Gateway) billingForm(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 }
 
 func (g *Gateway) billingSave(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) {
-	if !rs.s.Has(session.AllowDetailsEdit) {
-		g.refuse(ctx, t, rs, "error.forbidden.billing")
-		return
-	}
 	a := ctx.PostArgs()
 	get := func(k string) string { return strings.TrimSpace(string(a.Peek(k))) }
 	v := billingValues{
@@ -509,10 +508,6 @@ func (g *Gateway) billingSave(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 // ---- payment methods ----
 
 func (g *Gateway) paymentMethodDefault(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, id string) {
-	if !rs.s.Has(session.AllowDetailsEdit) {
-		g.refuse(ctx, t, rs, "error.forbidden.paymentMethods")
-		return
-	}
 	ok := g.update(ctx, t, rs, func(a *account.Account) ([]*tenants.Event, error) {
 		pm := a.PaymentMethod(id)
 		if pm == nil {
@@ -539,10 +534,6 @@ func (g *Gateway) paymentMethodDefault(ctx *fasthttp.RequestCtx, t *tenants.Tena
 }
 
 func (g *Gateway) paymentMethodRemove(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, id string) {
-	if !rs.s.Has(session.AllowDetailsEdit) {
-		g.refuse(ctx, t, rs, "error.forbidden.paymentMethods")
-		return
-	}
 	ok := g.update(ctx, t, rs, func(a *account.Account) ([]*tenants.Event, error) {
 		i := slices.IndexFunc(a.PaymentMethods, func(pm account.PaymentMethod) bool { return pm.ID == id })
 		if i < 0 {
@@ -576,7 +567,7 @@ func (g *Gateway) paymentMethodRemove(ctx *fasthttp.RequestCtx, t *tenants.Tenan
 // numbers) with a return URL back to the portal that Portico signs, so that only a return it
 // issued for this session is honoured.
 func (g *Gateway) paymentMethodAdd(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) {
-	if !rs.s.Has(session.AllowDetailsEdit) || t.PaymentSetupURL == "" {
+	if t.PaymentSetupURL == "" {
 		g.refuse(ctx, t, rs, "error.forbidden.addPaymentMethod")
 		return
 	}
@@ -658,10 +649,6 @@ func describeMethod(pm *account.PaymentMethod, l pageLang) string {
 }
 
 func (g *Gateway) autopayForm(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) {
-	if !rs.s.Has(session.AllowAutopayEdit) {
-		g.refuse(ctx, t, rs, "error.forbidden.autopay")
-		return
-	}
 	snap := g.snapshot(ctx, t, rs)
 	if snap == nil {
 		return
@@ -685,10 +672,6 @@ func (g *Gateway) autopayForm(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 var errNoDefaultMethod = errors.New("gateway: auto-pay needs a default payment method")
 
 func (g *Gateway) autopaySave(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) {
-	if !rs.s.Has(session.AllowAutopayEdit) {
-		g.refuse(ctx, t, rs, "error.forbidden.autopay")
-		return
-	}
 	l := g.langOf(ctx, t, rs)
 	args := ctx.PostArgs()
 	enabled, timing := string(args.Peek("enabled")), string(args.Peek("timing"))

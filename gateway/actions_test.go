@@ -3,11 +3,13 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"html/template"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -466,5 +468,60 @@ func TestInvoicePagesAndPDF(t *testing.T) {
 	}
 	if r := h.do("GET", ps.host, "/invoices/inv_2026_0005.pdf", nil, "Cookie", ps.cookie); r.StatusCode() != 200 {
 		t.Errorf("PDF of a canceled subscription's invoice: %d", r.StatusCode())
+	}
+}
+
+// TestActionsRequirePermission: a session whose settings allow no change gets a 403 page on
+// every action route, GET form or POST, and the account and the outbox stay as they were.
+func TestActionsRequirePermission(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ps := h.customer("readonly", `{"accountId":"acc_7Hq2LmX9","locale":"en",
+		"planOverviewSettings":{"allowSubscriptionCancel":false},
+		"billingDetailsSettings":{"allowDetailsEdit":false,"allowAutopayEdit":false}}`)
+	snap, err := h.store.Account(context.Background(), ps.t.ID, "acc_7Hq2LmX9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	en := i18n.ForLocale("en")
+	for _, tc := range []struct {
+		method, path, bodyKey string
+		form                  url.Values
+	}{
+		{"GET", "/subscriptions/sub_Pro_01/cancel", "error.forbidden.cancel", nil},
+		{"POST", "/subscriptions/sub_Pro_01/cancel", "error.forbidden.cancel", url.Values{"reason": {"pricing"}}},
+		{"POST", "/subscriptions/sub_Pro_01/reactivate", "error.forbidden.subscription", nil},
+		{"GET", "/billing/edit", "error.forbidden.billing", nil},
+		{"POST", "/billing/edit", "error.forbidden.billing", url.Values{"legalName": {"X"}}},
+		{"GET", "/billing/autopay", "error.forbidden.autopay", nil},
+		{"POST", "/billing/autopay", "error.forbidden.autopay", url.Values{"enabled": {"off"}, "timing": {"on_issue"}}},
+		{"GET", "/payment-methods/add", "error.forbidden.addPaymentMethod", nil},
+		{"POST", "/payment-methods/pm_sepa_1/default", "error.forbidden.paymentMethods", nil},
+		{"POST", "/payment-methods/pm_sepa_1/remove", "error.forbidden.paymentMethods", nil},
+	} {
+		var status int
+		var body string
+		if tc.method == "GET" {
+			r := h.do("GET", ps.host, tc.path, nil, "Cookie", ps.cookie)
+			status, body = r.StatusCode(), string(r.Body())
+		} else {
+			status, body = ps.post(tc.path, tc.form)
+		}
+		if want := template.HTMLEscapeString(en.T(tc.bodyKey, "tenant", ps.t.Name)); status != 403 || !strings.Contains(body, want) {
+			t.Errorf("%s %s: %d, want 403 saying %q", tc.method, tc.path, status, want)
+		}
+	}
+	after, err := h.store.Account(context.Background(), ps.t.ID, "acc_7Hq2LmX9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Revision != snap.Revision {
+		t.Errorf("the account changed (revision %d → %d)", snap.Revision, after.Revision)
+	}
+	for _, typ := range []string{tenants.EventSubscriptionCancelationScheduled, tenants.EventSubscriptionReactivated,
+		tenants.EventBillingDetailsUpdated, tenants.EventAutopayUpdated} {
+		if n := len(ps.events(typ)); n != 0 {
+			t.Errorf("%d %s events", n, typ)
+		}
 	}
 }
