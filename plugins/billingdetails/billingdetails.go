@@ -11,8 +11,6 @@ package billingdetails
 import (
 	_ "embed"
 	"fmt"
-	"html/template"
-	"io"
 	"strings"
 	"time"
 
@@ -24,28 +22,11 @@ import (
 // Name is the section's registered name.
 const Name = "billing_details"
 
-func init() { plugins.Register(section{}) }
-
-type section struct{}
-
-var (
-	_ plugins.Section    = section{}
-	_ plugins.Positioner = section{}
-	_ plugins.Titler     = section{}
-)
-
 //go:embed billingdetails.html
 var source string
 
-var tmpl = i18n.NewTemplates(template.Must(template.New(Name).Funcs(plugins.Funcs()).Parse(source)))
-
-func (section) Name() string  { return Name }
-func (section) Position() int { return 30 }
-
-func (section) Title(locale string) string { return i18n.ForLocale(locale).T("details.title") }
-
-func (s section) Render(w io.Writer, v *plugins.View) error {
-	return tmpl.Execute(w, v.Printer(), "", s.page(v))
+func init() {
+	plugins.Register(plugins.NewTemplateSection(Name, 30, "details.title", source, newPage))
 }
 
 // page is what the template renders: every value is already formatted text.
@@ -74,7 +55,8 @@ type method struct {
 	Default     bool
 }
 
-func (s section) page(v *plugins.View) page {
+// newPage builds the page data of v.
+func newPage(v *plugins.View) page {
 	tr := v.Printer()
 	p := page{
 		Name:           Name,

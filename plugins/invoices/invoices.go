@@ -11,12 +11,9 @@ package invoices
 import (
 	"cmp"
 	_ "embed"
-	"html/template"
-	"io"
 	"slices"
 	"time"
 
-	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants/account"
@@ -25,28 +22,11 @@ import (
 // Name is the section's registered name.
 const Name = "invoices"
 
-func init() { plugins.Register(section{}) }
-
-type section struct{}
-
-var (
-	_ plugins.Section    = section{}
-	_ plugins.Positioner = section{}
-	_ plugins.Titler     = section{}
-)
-
 //go:embed invoices.html
 var source string
 
-var tmpl = i18n.NewTemplates(template.Must(template.New(Name).Funcs(plugins.Funcs()).Parse(source)))
-
-func (section) Name() string  { return Name }
-func (section) Position() int { return 20 }
-
-func (section) Title(locale string) string { return i18n.ForLocale(locale).T("invoices.title") }
-
-func (s section) Render(w io.Writer, v *plugins.View) error {
-	return tmpl.Execute(w, v.Printer(), "", s.page(v))
+func init() {
+	plugins.Register(plugins.NewTemplateSection(Name, 20, "invoices.title", source, newPage))
 }
 
 // page is what the template renders: every value is already formatted text.
@@ -76,7 +56,8 @@ var statusKeys = map[string]string{
 	account.InvOverdue: "invoices.status.overdue", account.InvVoid: "invoices.status.void",
 }
 
-func (s section) page(v *plugins.View) page {
+// newPage builds the page data of v.
+func newPage(v *plugins.View) page {
 	tr := v.Printer()
 	p := page{Name: Name, Title: tr.T("invoices.title"), Prefix: v.PathPrefix}
 	a := v.Account

@@ -11,8 +11,6 @@ package planoverview
 import (
 	"cmp"
 	_ "embed"
-	"html/template"
-	"io"
 	"strings"
 
 	"github.com/portico-billing/portico/i18n"
@@ -24,28 +22,11 @@ import (
 // Name is the section's registered name.
 const Name = "plan_overview"
 
-func init() { plugins.Register(section{}) }
-
-type section struct{}
-
-var (
-	_ plugins.Section    = section{}
-	_ plugins.Positioner = section{}
-	_ plugins.Titler     = section{}
-)
-
 //go:embed planoverview.html
 var source string
 
-var tmpl = i18n.NewTemplates(template.Must(template.New(Name).Funcs(plugins.Funcs()).Parse(source)))
-
-func (section) Name() string  { return Name }
-func (section) Position() int { return 10 }
-
-func (section) Title(locale string) string { return i18n.ForLocale(locale).T("plan.title") }
-
-func (s section) Render(w io.Writer, v *plugins.View) error {
-	return tmpl.Execute(w, v.Printer(), "", s.page(v))
+func init() {
+	plugins.Register(plugins.NewTemplateSection(Name, 10, "plan.title", source, newPage))
 }
 
 // page is what the template renders: every value is already formatted text.
@@ -117,7 +98,8 @@ func label(p *i18n.Printer, keys map[string]string, value string) string {
 	return value
 }
 
-func (s section) page(v *plugins.View) page {
+// newPage builds the page data of v.
+func newPage(v *plugins.View) page {
 	p := page{Name: Name, Title: v.Printer().T("plan.title"), Prefix: v.PathPrefix, TenantName: v.TenantName}
 	a := v.Account
 	if a == nil {
