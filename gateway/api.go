@@ -431,12 +431,21 @@ func (g *Gateway) apiEmailPortalLink(ctx *fasthttp.RequestCtx, t *tenants.Tenant
 	if !ok {
 		return
 	}
+	// The body is optional: {"locale": "ja"} overrides the account's language.
+	var req struct {
+		Locale string `json:"locale"`
+	}
+	if len(ctx.PostBody()) > 0 && !decodeJSON(ctx, &req) {
+		return
+	}
 	if g.cfg.PortalLinkMailer == nil {
 		writeProblem(ctx, fasthttp.StatusServiceUnavailable, "email is not configured on this server (--smtp-addr)")
 		return
 	}
-	res, to, err := g.cfg.PortalLinkMailer.EmailPortalLink(ctx, t, id, "apikey:"+key.ID)
+	res, to, err := g.cfg.PortalLinkMailer.EmailPortalLink(ctx, t, id, req.Locale, "apikey:"+key.ID)
 	switch {
+	case errors.Is(err, links.ErrBadLocale):
+		writeProblem(ctx, fasthttp.StatusBadRequest, trimPrefixes(err.Error()))
 	case err == nil:
 		writeJSON(ctx, fasthttp.StatusAccepted, struct {
 			SessionID string `json:"sessionId"`

@@ -200,9 +200,11 @@ func (g *Gateway) syncKeys() error {
 	return nil
 }
 
-// PortalLinkMailer emails a new portal link to an account's billing email.
+// PortalLinkMailer emails a new portal link to an account's billing email. Locale, when not
+// empty, is the language of the email and of the portal session (a BCP 47 tag; a malformed one
+// gives an error matching links.ErrBadLocale); empty means the account's, else the tenant's.
 type PortalLinkMailer interface {
-	EmailPortalLink(ctx context.Context, t *tenants.Tenant, accountID, createdBy string) (*links.Result, string, error)
+	EmailPortalLink(ctx context.Context, t *tenants.Tenant, accountID, locale, createdBy string) (*links.Result, string, error)
 }
 
 // SetDashboard sets the dashboard's handler and the mailer the API shares with it, after New (the

@@ -10,6 +10,7 @@ import (
 	"github.com/portico-billing/portico/gateway/dashboard"
 	"github.com/portico-billing/portico/gateway/mail"
 	"github.com/portico-billing/portico/gateway/mail/mailtest"
+	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 )
@@ -69,5 +70,56 @@ func TestAPIEmailsPortalLink(t *testing.T) {
 	// The dashboard host is served by the dashboard.
 	if r := h.do("GET", "dashboard."+base, "/login", nil); r.StatusCode() != 200 || !strings.Contains(string(r.Body()), "password") {
 		t.Fatalf("dashboard login page: %d", r.StatusCode())
+	}
+}
+
+// TestAPIEmailsPortalLinkInLocale: the optional body {"locale": …} picks the language of the email
+// and of the portal it links to; a malformed body or locale is a 400 that sends nothing.
+func TestAPIEmailsPortalLinkInLocale(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	smtp := mailtest.Start(t, mailtest.Options{TLS: "none"})
+	sender, err := mail.New(mail.Config{Addr: smtp.Addr, TLS: "none", From: "Billing <billing@acme.example>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dash, err := dashboard.New(dashboard.Config{Store: h.store, Issuer: h.gw.Issuer(), Mail: sender})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dash.Close)
+	h.gw.SetDashboard(dash.Handler, dash)
+	tn, key := h.tenant("mailer-ja")
+	auth := []string{"Authorization", "Bearer " + key, "Content-Type", "application/json"}
+	for _, tc := range []struct{ body, detail string }{
+		{`{"locale":"not a tag!"}`, "locale"},
+		{`{"locale":"ja","extra":1}`, `extra`},
+		{`{"locale":`, "JSON"},
+	} {
+		r := h.do("POST", "api."+base, "/v1/accounts/acc_7Hq2LmX9/portal-link", []byte(tc.body), auth...)
+		if r.StatusCode() != 400 || !strings.Contains(string(r.Body()), tc.detail) {
+			t.Errorf("body %s: %d %s, want 400 naming %s", tc.body, r.StatusCode(), r.Body(), tc.detail)
+		}
+	}
+	if n := smtp.Pending(); n != 0 {
+		t.Fatalf("%d emails sent for refused requests", n)
+	}
+	r := h.do("POST", "api."+base, "/v1/accounts/acc_7Hq2LmX9/portal-link", []byte(`{"locale":"ja-JP"}`), auth...)
+	if r.StatusCode() != 202 {
+		t.Fatalf("portal-link in ja-JP: %d %s", r.StatusCode(), r.Body())
+	}
+	p, err := mailtest.Parse(smtp.Next(t, 10*time.Second).Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ja := i18n.ForLocale("ja")
+	if want := ja.T("email.portalLink.subject", "tenant", tn.Name); p.Subject != want {
+		t.Errorf("subject %q, want %q", p.Subject, want)
+	}
+	link := regexp.MustCompile(`https://mailer-ja\.portal\.test/s/[A-Za-z0-9_-]{43}`).FindString(p.Text)
+	_, cookie, _ := h.open(link)
+	page := h.do("GET", "mailer-ja."+base, "/", nil, "Cookie", cookie)
+	if got := langAttr(string(page.Body())); got != "ja" {
+		t.Errorf("the emailed link opens the portal in %q, want ja", got)
 	}
 }

@@ -44,7 +44,7 @@ func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited
 // per clock hour are sent, counted in etcd across all instances (an attempt counts even when the
 // SMTP server then refuses it). createdBy names the requester for the audit trail
 // ("dashboard:<admin email>", "apikey:<id>"). The tenant API can send the same email through it.
-func (d *Dashboard) EmailPortalLink(ctx context.Context, t *tenants.Tenant, accountID, createdBy string) (*links.Result, string, error) {
+func (d *Dashboard) EmailPortalLink(ctx context.Context, t *tenants.Tenant, accountID, locale, createdBy string) (*links.Result, string, error) {
 	if d.cfg.Mail == nil {
 		return nil, "", ErrMailNotConfigured
 	}
@@ -64,16 +64,16 @@ func (d *Dashboard) EmailPortalLink(ctx context.Context, t *tenants.Tenant, acco
 	if n > d.cfg.MaxLinksPerHour {
 		return nil, to, &RateLimitError{Limit: d.cfg.MaxLinksPerHour, RetryAt: now.Truncate(time.Hour).Add(time.Hour)}
 	}
-	res, _, err := d.cfg.Issuer.Create(ctx, t, &links.Request{AccountID: accountID}, links.Options{CreatedBy: createdBy})
+	res, _, err := d.cfg.Issuer.Create(ctx, t, &links.Request{AccountID: accountID, Locale: locale}, links.Options{CreatedBy: createdBy})
 	if err != nil {
 		return nil, to, err
 	}
-	// The email is in the customer's language: the account's locale, else the tenant's default,
-	// else English (the first of them that is a supported language).
-	_, locale := i18n.ResolveFormat("", snap.Account.Locale, t.DefaultLocale)
+	// The email is in the customer's language: the one asked for, else the account's locale, else
+	// the tenant's default, else English (the first of them that is a supported language).
+	_, lang := i18n.ResolveFormat(locale, snap.Account.Locale, t.DefaultLocale)
 	msg := mail.PortalLinkMessage{
 		To: to, TenantName: t.Name, AccountName: snap.Account.Name, URL: res.SessionURL, ExpiresAt: res.ExpiresAt,
-		PrimaryColor: t.Branding.PrimaryColor, AccentColor: t.Branding.AccentColor, Locale: locale,
+		PrimaryColor: t.Branding.PrimaryColor, AccentColor: t.Branding.AccentColor, Locale: lang,
 	}
 	if origin, _, ok := strings.Cut(res.SessionURL, "/s/"); ok && t.Branding.LogoETag != "" {
 		msg.LogoURL = origin + "/assets/logo?v=" + t.Branding.LogoETag
@@ -217,7 +217,7 @@ func (d *Dashboard) customerPage(ctx *fasthttp.RequestCtx, r *request, id string
 
 // sendLink emails a new portal link to the customer.
 func (d *Dashboard) sendLink(ctx *fasthttp.RequestCtx, r *request, id string) {
-	res, to, err := d.EmailPortalLink(ctx, r.tenant, id, "dashboard:"+r.s.Email)
+	res, to, err := d.EmailPortalLink(ctx, r.tenant, id, "", "dashboard:"+r.s.Email)
 	var rl *RateLimitError
 	switch {
 	case err == nil:
