@@ -362,3 +362,21 @@ func TestSealKeyRotation(t *testing.T) {
 		t.Fatalf("re-sealed secret: %v", err)
 	}
 }
+
+// TestServeRefusesBadWebhookFlags: out-of-range delivery settings stop serve before it starts
+// anything, with the flag named.
+func TestServeRefusesBadWebhookFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ flag, value string }{
+		{"--webhook-timeout", "0s"},
+		{"--webhook-timeout", "10m"},
+		{"--webhook-concurrency", "0"},
+		{"--webhook-concurrency", "5000"},
+	} {
+		var out, errb bytes.Buffer
+		code := run([]string{"serve", "--data-dir", t.TempDir(), tc.flag, tc.value}, &out, &errb)
+		if code == 0 || !strings.Contains(errb.String(), tc.flag+" "+tc.value) {
+			t.Errorf("serve %s %s: exit %d, stderr %q", tc.flag, tc.value, code, errb.String())
+		}
+	}
+}

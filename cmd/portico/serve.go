@@ -47,6 +47,8 @@ type serveFlags struct {
 	smtp                                mail.Config
 	maxLinksPerHour                     int
 	pdfCJKFont                          string
+	webhookTimeout                      time.Duration
+	webhookConcurrency                  int
 }
 
 func serveCmd(g *globals) *cobra.Command {
@@ -73,6 +75,8 @@ func serveCmd(g *globals) *cobra.Command {
 	fl.Float64Var(&f.limits.RedeemsPerMinute, "limit-redeems-per-minute", 0, "link redemptions one IP address may attempt per minute (default 60; -1 disables)")
 	fl.Float64Var(&f.limits.FailedTokensPerHour, "limit-failed-tokens-per-hour", 0, "invalid or used tokens one IP address may present per hour (default 30; -1 disables)")
 	fl.Float64Var(&f.limits.APIPerSecond, "limit-api-per-second", 0, "API requests one API key may make per second (default 100; -1 disables)")
+	fl.DurationVar(&f.webhookTimeout, "webhook-timeout", 15*time.Second, "how long one webhook delivery may take (1s–5m); a killed instance's claims free 10 s after it")
+	fl.IntVar(&f.webhookConcurrency, "webhook-concurrency", 16, "webhook deliveries this instance makes at once (1–1024)")
 	fl.StringSliceVar(&f.webhookAllow, "webhook-allow-cidr", nil, "address ranges webhook deliveries may reach although private or loopback, e.g. 127.0.0.0/8,10.0.0.0/8")
 	fl.StringVar(&f.httpsAddr, "https-addr", "", "HTTPS listener with on-demand certificates (e.g. :443); plain HTTP then only answers ACME challenges and redirects")
 	fl.StringVar(&f.acmeCA, "acme-ca", "https://acme-v02.api.letsencrypt.org/directory", "ACME directory URL (Let's Encrypt staging: https://acme-staging-v02.api.letsencrypt.org/directory)")
@@ -98,6 +102,12 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 		ctx = context.Background()
 	}
 	start := time.Now()
+	if f.webhookTimeout < time.Second || f.webhookTimeout > 5*time.Minute {
+		return fmt.Errorf("--webhook-timeout %v: must be between 1s and 5m", f.webhookTimeout)
+	}
+	if f.webhookConcurrency < 1 || f.webhookConcurrency > 1024 {
+		return fmt.Errorf("--webhook-concurrency %d: must be between 1 and 1024", f.webhookConcurrency)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
@@ -171,7 +181,8 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	hooks, err := webhooks.New(webhooks.Config{Store: store, Keyring: gw.Keyring(), AllowCIDRs: allow, Logger: log})
+	hooks, err := webhooks.New(webhooks.Config{Store: store, Keyring: gw.Keyring(), AllowCIDRs: allow, Logger: log,
+		Timeout: f.webhookTimeout, Concurrency: f.webhookConcurrency})
 	if err != nil {
 		return err
 	}
