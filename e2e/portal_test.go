@@ -47,6 +47,8 @@ func TestPortalTour(t *testing.T) {
 	t.Parallel()
 	s := startStack(t)
 	b := browsertest.Start(t)
+	s.api("PUT", "/v1/accounts/acc_new", map[string]any{"id": "acc_new", "name": "Initech Labs", "currency": "EUR",
+		"email": "ap@initech.example"}, 201, nil)
 	for _, loc := range locales {
 		t.Run(loc, func(t *testing.T) {
 			s, b := s.in(t), b.In(t)
@@ -92,6 +94,14 @@ func TestPortalTour(t *testing.T) {
 			// The used link, in the browser's language (no session cookie decides it).
 			b.Do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("message-title")))
 			check(t, b, dir, "link-used", lang)
+
+			// A new customer: no subscription, invoice or payment method yet.
+			link = s.session(map[string]any{"accountId": "acc_new", "locale": loc})
+			open(b, link)
+			if got, want := b.Text(".section-invoices .empty"), p.T("invoices.empty"); got != want {
+				t.Errorf("empty invoice list says %q, want %q", got, want)
+			}
+			check(t, b, dir, "overview-empty", lang)
 		})
 	}
 }
