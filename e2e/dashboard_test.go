@@ -1,12 +1,16 @@
 package e2e_test
 
 import (
+	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portico-billing/portico/gateway/mail/mailtest"
 
 	"github.com/chromedp/chromedp"
 	"github.com/portico-billing/portico/gateway/theme"
@@ -58,9 +62,24 @@ func TestDashboardTour(t *testing.T) {
 	page("customer")
 	b.Do(chromedp.Click(chromedp.ID("send-link")), chromedp.WaitVisible(chromedp.CSS(".alert-ok")))
 	page("customer-link-sent")
-	if msg := s.smtp.Next(t, 10*time.Second); !strings.Contains(string(msg.Data), "billing@globex.example") {
-		t.Errorf("the portal link went elsewhere:\n%s", msg.Data)
+	msg := s.smtp.Next(t, 10*time.Second)
+	if len(msg.To) != 1 || msg.To[0] != "billing@globex.example" {
+		t.Errorf("the portal link went to %v", msg.To)
 	}
+	// The email's HTML part, as a mail client shows it, passes the same checks.
+	email, err := mailtest.Parse(msg.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Do(chromedp.Navigate("data:text/html;charset=utf-8;base64,"+base64.StdEncoding.EncodeToString([]byte(email.HTML))),
+		chromedp.WaitVisible(chromedp.CSS("a[href*='/s/']")))
+	// A mail client, not the message, provides the page's landmarks: WCAG's rules only.
+	for _, w := range widths {
+		b.Viewport(w)
+		b.CheckA11y(fmt.Sprintf("portal-link email at %d px", w), browsertest.WCAGTags...)
+		b.Screenshot(fmt.Sprintf("email/portal-link-de-%d.png", w))
+	}
+	b.Viewport(browsertest.DefaultWidth)
 
 	open(b, dash+"/settings/branding")
 	set("primary_color", "#ffeb3b")

@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
-	"math"
 	"net"
 	netmail "net/mail"
 	"regexp"
@@ -27,6 +26,7 @@ import (
 	texttemplate "text/template"
 	"time"
 
+	"github.com/portico-billing/portico/gateway/theme"
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/portico-billing/portico/i18n"
@@ -165,10 +165,11 @@ const (
 
 type linkView struct {
 	PortalLinkMessage
-	Lang, Subject   string
-	Primary, Accent string
-	ButtonText      string
-	Logo            htmltemplate.URL
+	Lang, Subject string
+	// Brand is the tenant's primary colour as given (the card's top border); the others are the
+	// readable palette of package theme, as the portal paints it.
+	Brand, Primary, Link, ButtonFill, ButtonText string
+	Logo                                         htmltemplate.URL
 	// The texts in the message's language.
 	Heading, Greeting, Intro, Button, TextOpen, Copy, Ignore, Footer string
 	// Expiry is the expiry sentence; ExpiryHTML the same with the duration in bold.
@@ -179,19 +180,22 @@ type linkView struct {
 // RenderPortalLink builds the portal-link message as of now, in the language of m.Locale.
 func RenderPortalLink(m PortalLinkMessage, now time.Time) (*Rendered, error) {
 	p := i18n.ForLocale(m.Locale)
-	v := linkView{PortalLinkMessage: m, Lang: p.Lang(), Primary: defaultPrimary, Accent: defaultAccent}
+	v := linkView{PortalLinkMessage: m, Lang: p.Lang()}
 	if v.TenantName == "" {
 		v.TenantName = "Portico"
 	}
 	tenant := oneLine(v.TenantName)
 	v.Subject = p.T("email.portalLink.subject", "tenant", tenant)
+	primary, accent := defaultPrimary, defaultAccent
 	if colorRE.MatchString(m.PrimaryColor) {
-		v.Primary = strings.ToLower(m.PrimaryColor)
+		primary = strings.ToLower(m.PrimaryColor)
 	}
 	if colorRE.MatchString(m.AccentColor) {
-		v.Accent = strings.ToLower(m.AccentColor)
+		accent = strings.ToLower(m.AccentColor)
 	}
-	v.ButtonText = textOn(v.Accent)
+	// Colours too faint to read on white are darkened as in the portal (package theme).
+	pal := theme.For(primary, accent)
+	v.Brand, v.Primary, v.Link, v.ButtonFill, v.ButtonText = primary, pal.Primary, pal.Link, pal.Button, pal.ButtonText
 	if strings.HasPrefix(m.LogoURL, "https://") || strings.HasPrefix(m.LogoURL, "http://") {
 		v.Logo = htmltemplate.URL(m.LogoURL)
 	}
@@ -371,28 +375,3 @@ func (e *redacted) Error() string {
 }
 
 func (e *redacted) Unwrap() error { return e.err }
-
-// textOn is the more readable of white and near-black text on the background colour bg.
-func textOn(bg string) string {
-	l := luminance(bg)
-	// Contrast of white on bg vs. #111827 on bg; pick the larger.
-	white := 1.05 / (l + 0.05)
-	dark := (l + 0.05) / (luminance("#111827") + 0.05)
-	if white >= dark {
-		return "#ffffff"
-	}
-	return "#111827"
-}
-
-// luminance is the WCAG 2 relative luminance of a "#rrggbb" colour.
-func luminance(hex string) float64 {
-	v, _ := strconv.ParseUint(strings.TrimPrefix(hex, "#"), 16, 32)
-	ch := func(c uint64) float64 {
-		s := float64(c) / 255
-		if s <= 0.04045 {
-			return s / 12.92
-		}
-		return math.Pow((s+0.055)/1.055, 2.4)
-	}
-	return 0.2126*ch(v>>16&0xff) + 0.7152*ch(v>>8&0xff) + 0.0722*ch(v&0xff)
-}

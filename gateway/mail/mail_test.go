@@ -11,6 +11,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/portico-billing/portico/gateway/mail/mailtest"
+	"github.com/portico-billing/portico/gateway/theme"
 	"github.com/portico-billing/portico/i18n"
 )
 
@@ -234,8 +235,18 @@ func TestRenderEscapesAndWords(t *testing.T) {
 	if !strings.Contains(r.HTML, "ask &lt;script&gt;alert(1)&lt;/script&gt; &#34;Evil&#34; for a new one") {
 		t.Errorf("the tenant's name in the expiry sentence is not escaped:\n%s", r.HTML)
 	}
-	if textOn("#ffd700") != "#111827" || textOn("#4f46e5") != "#ffffff" {
-		t.Error("textOn picks the less readable colour")
+	// A light accent is darkened for the link and keeps a readable button, as in the portal.
+	m.AccentColor, m.PrimaryColor = "#14b8a6", "#ffeb3b"
+	light, err := RenderPortalLink(m, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pal := theme.For("#ffeb3b", "#14b8a6")
+	for _, want := range []string{"border-top:4px solid #ffeb3b", "color:" + pal.Primary, "color:" + pal.Link + `"`,
+		"background:" + pal.Button + ";color:" + pal.ButtonText} {
+		if !strings.Contains(light.HTML, want) {
+			t.Errorf("the light palette's HTML lacks %q", want)
+		}
 	}
 }
 

@@ -12,9 +12,12 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// AxeTags are the axe-core rule tags the accessibility checks run: WCAG 2.0 and 2.1, levels A
-// and AA, and axe's best practices (landmarks, one main, headings in order, …).
-var AxeTags = []string{"wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"}
+// WCAGTags are the axe-core rule tags of WCAG 2.0 and 2.1, levels A and AA.
+var WCAGTags = []string{"wcag2a", "wcag2aa", "wcag21a", "wcag21aa"}
+
+// AxeTags are the rule tags CheckA11y runs: WCAGTags and axe's best practices (landmarks, one
+// main, headings in order, …).
+var AxeTags = append(WCAGTags[:len(WCAGTags):len(WCAGTags)], "best-practice")
 
 // Violation is one failed axe-core rule, with the elements that fail it.
 type Violation struct {
@@ -63,8 +66,9 @@ func AxeSource() (string, error) {
 	return axe.src, axe.err
 }
 
-// Axe runs axe-core against the page the browser shows, with AxeTags, and returns the violations.
-func (b *Browser) Axe() []Violation {
+// Axe runs axe-core against the page the browser shows with the rules of the tags (AxeTags when
+// none) and returns the violations.
+func (b *Browser) Axe(tags ...string) []Violation {
 	b.t.Helper()
 	src, err := AxeSource()
 	if err != nil {
@@ -75,8 +79,11 @@ func (b *Browser) Axe() []Violation {
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { if (!window.axe) (0, eval)(`+quote(src)+`); return true })()`)); err != nil {
 		b.t.Fatalf("browser at %s: loading axe-core: %v", b.Location(), err)
 	}
-	tags := `["` + strings.Join(AxeTags, `","`) + `"]`
-	vs, err := chromedp.Run(ctx, chromedp.Evaluate[[]Violation](`axe.run(document, {runOnly: {type: "tag", values: `+tags+`}, resultTypes: ["violations"]})
+	if len(tags) == 0 {
+		tags = AxeTags
+	}
+	list := `["` + strings.Join(tags, `","`) + `"]`
+	vs, err := chromedp.Run(ctx, chromedp.Evaluate[[]Violation](`axe.run(document, {runOnly: {type: "tag", values: `+list+`}, resultTypes: ["violations"]})
 		.then(r => r.violations.map(v => ({id: v.id, impact: v.impact || "", help: v.help, helpUrl: v.helpUrl,
 			nodes: v.nodes.map(n => n.target.join(" ") + "  " + n.html.slice(0, 160)),
 			detail: v.nodes.map(n => n.failureSummary || "")})))`, chromedp.EvalAwaitPromise))
@@ -86,11 +93,11 @@ func (b *Browser) Axe() []Violation {
 	return vs
 }
 
-// CheckA11y runs axe-core and fails the test (without stopping it) for every violation, naming
-// the page.
-func (b *Browser) CheckA11y(page string) {
+// CheckA11y runs axe-core with the rules of the tags (AxeTags when none) and fails the test
+// (without stopping it) for every violation, naming the page.
+func (b *Browser) CheckA11y(page string, tags ...string) {
 	b.t.Helper()
-	vs := b.Axe()
+	vs := b.Axe(tags...)
 	if len(vs) == 0 {
 		return
 	}
