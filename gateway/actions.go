@@ -147,6 +147,7 @@ func (g *Gateway) renderAction(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 		return
 	}
 	c := newChrome(t, l, title)
+	c.NoHeading = true // the form's card carries the page's h1
 	c.SignOut = true
 	c.CSRFInput = template.HTML(`<input type="hidden" name="csrf" value="` + string(rs.s.CSRF[:]) + `">`)
 	c.setBack(g.returnURL(ctx, t))
