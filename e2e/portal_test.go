@@ -41,8 +41,8 @@ func open(b *browsertest.Browser, url string) {
 }
 
 // TestPortalTour walks every portal page and state in each shipped language: the overview, an
-// invoice, the billing-details, auto-pay and cancel forms with and without validation errors, and
-// the page of a link that was already used.
+// invoice, the billing-details, auto-pay and cancel forms with and without validation errors, the
+// page of a link that was already used, and the overview of a customer with nothing yet.
 func TestPortalTour(t *testing.T) {
 	t.Parallel()
 	s := startStack(t)
