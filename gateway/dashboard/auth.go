@@ -9,8 +9,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 
-	"github.com/portico-billing/portico/gateway/mail"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/valyala/fasthttp"
 )
@@ -30,11 +30,17 @@ type request struct {
 	s      adminSession
 	tenant *tenants.Tenant
 	admin  *tenants.Admin
+	l      lang // the admin's language (requestLang)
 }
 
 func (r *request) view(nav, title string) *view {
-	return &view{Title: title, Nav: nav, Tenant: r.tenant, Admin: r.s.Email, CSRF: r.s.CSRF, Webhooks: r.d.cfg.Webhooks != nil}
+	v := &view{Title: title, Nav: nav, Tenant: r.tenant, Admin: r.s.Email, CSRF: r.s.CSRF, Webhooks: r.d.cfg.Webhooks != nil}
+	v.setLang(r.l)
+	return v
 }
+
+// T is the message of key in the admin's language (i18n.Printer.T).
+func (r *request) T(key string, args ...any) string { return r.l.T(key, args...) }
 
 // sessionAD binds a sealed session to its tenant: a cookie whose clear tenant id was changed
 // does not open.
@@ -90,7 +96,7 @@ func (d *Dashboard) session(ctx *fasthttp.RequestCtx) (*request, error) {
 	if err != nil {
 		return nil, nil
 	}
-	r := &request{d: d}
+	r := &request{d: d, l: requestLang(ctx)}
 	if json.Unmarshal(plain, &r.s) != nil || r.s.TenantID != tid || d.cfg.Now().Unix() >= r.s.Expires {
 		return nil, nil
 	}
@@ -142,8 +148,7 @@ func (d *Dashboard) clearCookie(ctx *fasthttp.RequestCtx, name string) {
 func (d *Dashboard) checkOrigin(ctx *fasthttp.RequestCtx, r *request) bool {
 	want := d.cfg.PublicScheme + "://" + string(ctx.Host())
 	if string(ctx.Request.Header.Peek("Origin")) != want {
-		d.message(ctx, r, fasthttp.StatusForbidden, "Request refused",
-			"This form was not sent from the Portico dashboard. Please reload the page and try again.")
+		d.message(ctx, r, fasthttp.StatusForbidden, "dash.error.refused.title", "dash.error.refused.origin")
 		return false
 	}
 	return true
@@ -152,8 +157,7 @@ func (d *Dashboard) checkOrigin(ctx *fasthttp.RequestCtx, r *request) bool {
 // checkCSRF compares a posted token with the expected one in constant time.
 func (d *Dashboard) checkCSRF(ctx *fasthttp.RequestCtx, r *request, got, want string) bool {
 	if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-		d.message(ctx, r, fasthttp.StatusForbidden, "Request refused",
-			"This form has expired or is missing its security token. Please reload the page and try again.")
+		d.message(ctx, r, fasthttp.StatusForbidden, "dash.error.refused.title", "dash.error.refused.token")
 		return false
 	}
 	return true
@@ -166,7 +170,7 @@ func (d *Dashboard) checkForm(ctx *fasthttp.RequestCtx, r *request) bool {
 		return d.checkOrigin(ctx, r)
 	}
 	if ctx.Request.Header.ContentLength() > MaxFormBody || len(ctx.PostBody()) > MaxFormBody {
-		d.message(ctx, r, fasthttp.StatusRequestEntityTooLarge, "Request too large", "The form you sent is too large.")
+		d.message(ctx, r, fasthttp.StatusRequestEntityTooLarge, "dash.error.tooLarge.title", "dash.error.tooLarge.body")
 		return false
 	}
 	return d.checkOrigin(ctx, r) && d.checkCSRF(ctx, r, string(ctx.PostArgs().Peek("csrf")), r.s.CSRF)
@@ -195,13 +199,16 @@ func (d *Dashboard) renderLogin(ctx *fasthttp.RequestCtx, status int, data *logi
 		data.LoginCSRF = newToken()
 	}
 	d.setCookie(ctx, d.loginCookieName, data.LoginCSRF, time.Hour)
-	d.render(ctx, status, "login", &view{Title: "Sign in", Error: errMsg, Data: data})
+	l := requestLang(ctx)
+	v := &view{Title: l.T("dash.login.pageTitle"), Error: errMsg, Data: data}
+	v.setLang(l)
+	d.render(ctx, status, "login", v)
 }
 
 // login checks the sign-in form and starts a session.
 func (d *Dashboard) login(ctx *fasthttp.RequestCtx) {
 	if len(ctx.PostBody()) > MaxFormBody {
-		d.message(ctx, nil, fasthttp.StatusRequestEntityTooLarge, "Request too large", "The form you sent is too large.")
+		d.message(ctx, nil, fasthttp.StatusRequestEntityTooLarge, "dash.error.tooLarge.title", "dash.error.tooLarge.body")
 		return
 	}
 	if !d.checkOrigin(ctx, nil) {
@@ -226,13 +233,13 @@ func (d *Dashboard) login(ctx *fasthttp.RequestCtx) {
 	switch {
 	case errors.As(err, &locked):
 		d.log.Warn("dashboard: sign-in locked", "tenant", data.Tenant, "email", data.Email, "until", locked.Until)
+		l := requestLang(ctx)
 		d.renderLogin(ctx, fasthttp.StatusTooManyRequests, data,
-			"Too many failed sign-ins. Sign-in for this account is locked until "+locked.Until.UTC().Format("15:04 MST")+
-				" (in "+mail.Words(locked.Until.Sub(now))+").")
+			l.T("dash.login.error.locked", "time", clock(locked.Until), "duration", l.Duration(locked.Until.Sub(now))))
 		return
 	case errors.Is(err, tenants.ErrBadCredentials):
 		d.log.Info("dashboard: failed sign-in", "tenant", data.Tenant, "email", data.Email)
-		d.renderLogin(ctx, fasthttp.StatusUnauthorized, data, "The workspace, email or password is not right.")
+		d.renderLogin(ctx, fasthttp.StatusUnauthorized, data, requestLang(ctx).T("dash.login.error.credentials"))
 		return
 	case err != nil:
 		d.unavailable(ctx, nil, err)
@@ -272,7 +279,7 @@ func (d *Dashboard) logout(ctx *fasthttp.RequestCtx) {
 }
 
 func (d *Dashboard) passwordPage(ctx *fasthttp.RequestCtx, r *request, status int, flash, errMsg string) {
-	v := r.view("password", "Change password")
+	v := r.view("password", r.T("dash.password.title"))
 	v.Flash, v.Error = flash, errMsg
 	d.render(ctx, status, "password", v)
 }
@@ -283,11 +290,11 @@ func (d *Dashboard) changePassword(ctx *fasthttp.RequestCtx, r *request) {
 	args := ctx.PostArgs()
 	cur, next, confirm := string(args.Peek("current")), string(args.Peek("new")), string(args.Peek("confirm"))
 	if next != confirm {
-		d.passwordPage(ctx, r, fasthttp.StatusBadRequest, "", "The new password and its confirmation differ.")
+		d.passwordPage(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.password.error.differ"))
 		return
 	}
 	if err := tenants.CheckPassword(next); err != nil {
-		d.passwordPage(ctx, r, fasthttp.StatusBadRequest, "", strings.TrimPrefix(err.Error(), tenants.ErrInvalidAdmin.Error()+": ")+".")
+		d.passwordPage(ctx, r, fasthttp.StatusBadRequest, "", passwordProblem(r, next, err))
 		return
 	}
 	now := d.cfg.Now()
@@ -295,10 +302,10 @@ func (d *Dashboard) changePassword(ctx *fasthttp.RequestCtx, r *request) {
 	var locked *tenants.LockedError
 	switch {
 	case errors.As(err, &locked):
-		d.passwordPage(ctx, r, fasthttp.StatusTooManyRequests, "", "Too many wrong passwords: changing it is locked until "+locked.Until.UTC().Format("15:04 MST")+".")
+		d.passwordPage(ctx, r, fasthttp.StatusTooManyRequests, "", r.T("dash.password.error.locked", "time", clock(locked.Until)))
 		return
 	case errors.Is(err, tenants.ErrBadCredentials):
-		d.passwordPage(ctx, r, fasthttp.StatusUnauthorized, "", "The current password is not right.")
+		d.passwordPage(ctx, r, fasthttp.StatusUnauthorized, "", r.T("dash.password.error.wrong"))
 		return
 	case err != nil:
 		d.unavailable(ctx, r, err)
@@ -314,5 +321,19 @@ func (d *Dashboard) changePassword(ctx *fasthttp.RequestCtx, r *request) {
 		return
 	}
 	d.log.Info("dashboard: admin changed their password", "tenant", r.tenant.Slug, "email", r.s.Email)
-	d.passwordPage(ctx, r, fasthttp.StatusOK, "Your password was changed. Other sessions of your account have ended.", "")
+	d.passwordPage(ctx, r, fasthttp.StatusOK, r.T("dash.password.changed"), "")
+}
+
+// passwordProblem says in the admin's language why tenants.CheckPassword refused a new password
+// (err), or, for a rule it does not know, what CheckPassword said.
+func passwordProblem(r *request, password string, err error) string {
+	switch n := utf8.RuneCountInString(password); {
+	case !utf8.ValidString(password):
+		return r.T("dash.password.error.encoding")
+	case n < tenants.MinPasswordLen:
+		return r.T("dash.password.error.tooShort", "min", tenants.MinPasswordLen)
+	case n > tenants.MaxPasswordLen:
+		return r.T("dash.password.error.tooLong", "max", tenants.MaxPasswordLen)
+	}
+	return strings.TrimPrefix(err.Error(), tenants.ErrInvalidAdmin.Error()+": ") + "."
 }

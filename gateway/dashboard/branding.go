@@ -3,7 +3,6 @@ package dashboard
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"image"
 	_ "image/gif" // registered for image.DecodeConfig / image.Decode
 	_ "image/jpeg"
@@ -14,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/portico-billing/portico/gateway/theme"
+	"github.com/portico-billing/portico/i18n"
+	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/valyala/fasthttp"
 	_ "golang.org/x/image/webp"
@@ -33,34 +34,30 @@ type contrastCheck struct {
 	Advice string
 }
 
-// contrastChecks reports how the brand colours read in the portal, and what the portal paints
-// instead when they do not reach WCAG AA (theme.For).
-func contrastChecks(primary, accent string) []contrastCheck {
+// contrastChecks reports, in the admin's language, how the brand colours read in the portal, and
+// what the portal paints instead when they do not reach WCAG AA (theme.For).
+func contrastChecks(l lang, primary, accent string) []contrastCheck {
 	pal := theme.For(primary, accent)
-	ratio := func(r float64) string { return strconv.FormatFloat(r, 'f', 1, 64) + ":1" }
+	ratio := func(r float64) string { return decimal(r, l.locale) + ":1" }
 	var out []contrastCheck
 	r := theme.ContrastRatio(primary, theme.Background)
-	c := contrastCheck{What: "Titles (title colour on the page)", Ratio: r, OK: r >= theme.MinContrast}
+	c := contrastCheck{What: l.T("dash.contrast.titles"), Ratio: r, OK: r >= theme.MinContrast}
 	if !c.OK {
-		c.Advice = "Titles in this colour are hard to read, so the portal shows them in " + pal.Primary +
-			" (" + ratio(theme.ContrastRatio(pal.Primary, theme.Background)) + "); choose a darker colour to keep your own."
+		c.Advice = l.T("dash.contrast.titlesAdvice", "colour", pal.Primary, "ratio", ratio(theme.ContrastRatio(pal.Primary, theme.Background)))
 	}
 	out = append(out, c)
 	r = theme.ContrastRatio(accent, theme.Background)
-	c = contrastCheck{What: "Links (accent colour on the page)", Ratio: r, OK: r >= theme.MinContrast}
+	c = contrastCheck{What: l.T("dash.contrast.links"), Ratio: r, OK: r >= theme.MinContrast}
 	if !c.OK {
-		c.Advice = "Links in this colour are hard to read, so the portal shows them in " + pal.Link +
-			" (" + ratio(theme.ContrastRatio(pal.Link, theme.Background)) + "); choose a darker accent to keep your own."
+		c.Advice = l.T("dash.contrast.linksAdvice", "colour", pal.Link, "ratio", ratio(theme.ContrastRatio(pal.Link, theme.Background)))
 	}
 	out = append(out, c)
 	r = theme.ContrastRatio(accent, theme.White)
-	c = contrastCheck{What: "Button text (white on the accent colour)", Ratio: r, OK: r >= theme.MinContrast}
+	c = contrastCheck{What: l.T("dash.contrast.buttons"), Ratio: r, OK: r >= theme.MinContrast}
 	if !c.OK {
-		c.Advice = "White text is hard to read on this accent, so buttons use dark text instead (" +
-			ratio(theme.ContrastRatio(pal.Button, pal.ButtonText)) + ")."
+		c.Advice = l.T("dash.contrast.buttonsDark", "ratio", ratio(theme.ContrastRatio(pal.Button, pal.ButtonText)))
 		if pal.Button != accent {
-			c.Advice = "Neither white nor dark text reads on this accent, so buttons are filled with " + pal.Button +
-				" under white text (" + ratio(theme.ContrastRatio(pal.Button, pal.ButtonText)) + ")."
+			c.Advice = l.T("dash.contrast.buttonsFill", "colour", pal.Button, "ratio", ratio(theme.ContrastRatio(pal.Button, pal.ButtonText)))
 		}
 	}
 	return append(out, c)
@@ -73,13 +70,17 @@ type brandingData struct {
 	Warnings        int
 	PreviewP        string
 	PreviewA        string
-	MaxLogoKB       int
+	MaxLogo         string // "800 KB"
+	MinSide         string
+	MaxSide         string
+	PreviewCharge   string // the preview's sample amount
 }
 
 func (d *Dashboard) brandingPage(ctx *fasthttp.RequestCtx, r *request, status int, flash, errMsg string) {
 	t := r.tenant
-	data := &brandingData{Primary: t.Branding.PrimaryColor, Accent: t.Branding.AccentColor, MaxLogoKB: tenants.MaxLogoBytes >> 10}
-	data.Checks = contrastChecks(data.Primary, data.Accent)
+	data := &brandingData{Primary: t.Branding.PrimaryColor, Accent: t.Branding.AccentColor, MaxLogo: sizeText(tenants.MaxLogoBytes, r.l),
+		MinSide: strconv.Itoa(MinLogoSide), MaxSide: strconv.Itoa(MaxLogoSide), PreviewCharge: format.Money(1249000, "EUR", r.l.locale)}
+	data.Checks = contrastChecks(r.l, data.Primary, data.Accent)
 	for _, c := range data.Checks {
 		if !c.OK {
 			data.Warnings++
@@ -89,7 +90,7 @@ func (d *Dashboard) brandingPage(ctx *fasthttp.RequestCtx, r *request, status in
 	if t.Branding.LogoETag != "" {
 		data.LogoURL = "/assets/logo?v=" + t.Branding.LogoETag
 	}
-	v := r.view("branding", "Branding")
+	v := r.view("branding", r.T("dash.branding.title"))
 	v.Flash, v.Error, v.Data = flash, errMsg, data
 	d.render(ctx, status, "branding", v)
 }
@@ -111,49 +112,58 @@ func (d *Dashboard) previewCSS(ctx *fasthttp.RequestCtx, r *request) {
 	ctx.Write(theme.For(p, a).CSS(".preview"))
 }
 
-// logoError is a refused upload with the status to answer.
+// logoError is a refused upload with the status to answer and its reason, which it says in any
+// language; Error is the English.
 type logoError struct {
 	status int
-	msg    string
+	text   func(l lang) string
 }
 
-func (e *logoError) Error() string { return e.msg }
+func (e *logoError) Error() string { return e.text(lang{i18n.NewPrinter(i18n.English), "en"}) }
 
-func refuse(status int, format string, args ...any) error {
-	return &logoError{status: status, msg: fmt.Sprintf(format, args...)}
+// refuse is a logoError of the message key with args; an argument that is a byteSize is written
+// in the language's units ("850 KB", "5,0 Mo").
+func refuse(status int, key string, args ...any) error {
+	return &logoError{status: status, text: func(l lang) string {
+		a := make([]any, len(args))
+		for i, v := range args {
+			if n, ok := v.(byteSize); ok {
+				v = sizeText(int(n), l)
+			}
+			a[i] = v
+		}
+		return l.T(key, a...)
+	}}
 }
+
+// byteSize is a number of bytes, an argument of refuse.
+type byteSize int
 
 // logoFormats are the accepted sniffed types and the image package's name of each.
 var logoFormats = map[string]string{"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
-
-func sizeText(n int) string {
-	if n >= 1<<20 {
-		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MB"
-	}
-	return strconv.Itoa((n+1023)>>10) + " KB"
-}
 
 // ValidateLogo checks uploaded logo bytes and returns their content type. The type is sniffed
 // from the bytes (http.DetectContentType; what the client claims is ignored), SVG is refused
 // (it can carry script), and the image must decode completely (image.Decode with the PNG, JPEG,
 // GIF and WebP decoders) with each side between MinLogoSide and MaxLogoSide pixels; the
-// dimensions are checked first, so a decompression bomb is refused before it is decoded.
+// dimensions are checked first, so a decompression bomb is refused before it is decoded. The
+// error's text is English; the branding page says it in the admin's language.
 func ValidateLogo(data []byte) (string, error) {
 	if len(data) == 0 {
-		return "", refuse(fasthttp.StatusBadRequest, "Choose an image file to upload.")
+		return "", refuse(fasthttp.StatusBadRequest, "dash.logo.error.empty")
 	}
 	if len(data) > tenants.MaxLogoBytes {
-		return "", refuse(fasthttp.StatusRequestEntityTooLarge, "The logo is %s; it may be at most %d KB.", sizeText(len(data)), tenants.MaxLogoBytes>>10)
+		return "", refuse(fasthttp.StatusRequestEntityTooLarge, "dash.logo.error.tooLarge", "size", byteSize(len(data)), "max", byteSize(tenants.MaxLogoBytes))
 	}
 	ct := http.DetectContentType(data)
 	head := bytes.ToLower(data[:min(len(data), 1024)])
 	if bytes.Contains(head, []byte("<svg")) || strings.HasPrefix(ct, "image/svg") {
-		return "", refuse(fasthttp.StatusUnsupportedMediaType, "SVG images are not accepted because they can contain scripts. Upload a PNG, JPEG, GIF or WebP image.")
+		return "", refuse(fasthttp.StatusUnsupportedMediaType, "dash.logo.error.svg")
 	}
 	format, ok := logoFormats[ct]
 	if !ok {
 		kind, _, _ := strings.Cut(ct, ";")
-		return "", refuse(fasthttp.StatusUnsupportedMediaType, "This file is not a PNG, JPEG, GIF or WebP image (it looks like %s).", kind)
+		return "", refuse(fasthttp.StatusUnsupportedMediaType, "dash.logo.error.type", "type", kind)
 	}
 	name := strings.ToUpper(format)
 	if format == "webp" {
@@ -161,14 +171,15 @@ func ValidateLogo(data []byte) (string, error) {
 	}
 	cfg, got, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil || got != format {
-		return "", refuse(fasthttp.StatusBadRequest, "The file starts like a %s image but is not a valid one; it may be damaged.", name)
+		return "", refuse(fasthttp.StatusBadRequest, "dash.logo.error.invalid", "format", name)
 	}
 	if cfg.Width < MinLogoSide || cfg.Height < MinLogoSide || cfg.Width > MaxLogoSide || cfg.Height > MaxLogoSide {
-		return "", refuse(fasthttp.StatusBadRequest, "The image is %d×%d pixels; each side must be between %d and %d pixels.",
-			cfg.Width, cfg.Height, MinLogoSide, MaxLogoSide)
+		// Integers as strings: pixel counts are written without digit grouping.
+		return "", refuse(fasthttp.StatusBadRequest, "dash.logo.error.dimensions", "width", strconv.Itoa(cfg.Width), "height", strconv.Itoa(cfg.Height),
+			"min", strconv.Itoa(MinLogoSide), "max", strconv.Itoa(MaxLogoSide))
 	}
 	if _, _, err := image.Decode(bytes.NewReader(data)); err != nil {
-		return "", refuse(fasthttp.StatusBadRequest, "The %s image is damaged and cannot be shown: its data ends early or is corrupt.", name)
+		return "", refuse(fasthttp.StatusBadRequest, "dash.logo.error.damaged", "format", name)
 	}
 	return ct, nil
 }
@@ -179,17 +190,17 @@ func (d *Dashboard) saveBranding(ctx *fasthttp.RequestCtx, r *request) {
 	// Refuse a large upload on its Content-Length, before the body is looked at.
 	if cl := ctx.Request.Header.ContentLength(); cl > MaxUploadBody {
 		d.brandingPage(ctx, r, fasthttp.StatusRequestEntityTooLarge, "",
-			fmt.Sprintf("The upload is %s; a logo may be at most %d KB. Nothing was saved.", sizeText(cl), tenants.MaxLogoBytes>>10))
+			r.T("dash.branding.error.uploadTooLarge", "size", sizeText(cl, r.l), "max", sizeText(tenants.MaxLogoBytes, r.l)))
 		return
 	}
 	if len(ctx.Request.Body()) > MaxUploadBody {
 		d.brandingPage(ctx, r, fasthttp.StatusRequestEntityTooLarge, "",
-			fmt.Sprintf("The upload is larger than %d KB. Nothing was saved.", tenants.MaxLogoBytes>>10))
+			r.T("dash.branding.error.bodyTooLarge", "max", sizeText(tenants.MaxLogoBytes, r.l)))
 		return
 	}
 	form, err := ctx.MultipartFormWithLimit(MaxUploadBody)
 	if err != nil {
-		d.brandingPage(ctx, r, fasthttp.StatusBadRequest, "", "The form could not be read; please try again. Nothing was saved.")
+		d.brandingPage(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.branding.error.form"))
 		return
 	}
 	defer ctx.Request.RemoveMultipartFormFiles()
@@ -204,33 +215,33 @@ func (d *Dashboard) saveBranding(ctx *fasthttp.RequestCtx, r *request) {
 	}
 	primary, accent := strings.ToLower(value("primary_color")), strings.ToLower(value("accent_color"))
 	if !tenants.ValidColor(primary) || !tenants.ValidColor(accent) {
-		d.brandingPage(ctx, r, fasthttp.StatusBadRequest, "", "Colours must be written as #rrggbb, e.g. #1f2937. Nothing was saved.")
+		d.brandingPage(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.branding.error.colours"))
 		return
 	}
 	var logo *tenants.LogoUpdate
 	if files := form.File["logo"]; len(files) > 0 && files[0].Size > 0 {
 		fh := files[0]
 		if fh.Size > tenants.MaxLogoBytes {
-			d.brandingPage(ctx, r, fasthttp.StatusRequestEntityTooLarge, "",
-				fmt.Sprintf("The logo is %s; it may be at most %d KB. Nothing was saved.", sizeText(int(fh.Size)), tenants.MaxLogoBytes>>10))
+			d.brandingPage(ctx, r, fasthttp.StatusRequestEntityTooLarge, "", r.T("dash.branding.error.notSaved",
+				"error", r.T("dash.logo.error.tooLarge", "size", sizeText(int(fh.Size), r.l), "max", sizeText(tenants.MaxLogoBytes, r.l))))
 			return
 		}
 		f, err := fh.Open()
 		if err != nil {
-			d.brandingPage(ctx, r, fasthttp.StatusBadRequest, "", "The uploaded file could not be read. Nothing was saved.")
+			d.brandingPage(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.branding.error.unreadable"))
 			return
 		}
 		data, err := io.ReadAll(io.LimitReader(f, tenants.MaxLogoBytes+1))
 		f.Close()
 		if err != nil {
-			d.brandingPage(ctx, r, fasthttp.StatusBadRequest, "", "The uploaded file could not be read. Nothing was saved.")
+			d.brandingPage(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.branding.error.unreadable"))
 			return
 		}
 		ct, err := ValidateLogo(data)
 		var le *logoError
 		if errors.As(err, &le) {
-			d.log.Info("dashboard: logo refused", "tenant", r.tenant.Slug, "reason", le.msg)
-			d.brandingPage(ctx, r, le.status, "", le.msg+" Nothing was saved.")
+			d.log.Info("dashboard: logo refused", "tenant", r.tenant.Slug, "reason", le.Error())
+			d.brandingPage(ctx, r, le.status, "", r.T("dash.branding.error.notSaved", "error", le.text(r.l)))
 			return
 		}
 		logo = &tenants.LogoUpdate{Data: data, ContentType: ct}
@@ -242,7 +253,8 @@ func (d *Dashboard) saveBranding(ctx *fasthttp.RequestCtx, r *request) {
 		return nil
 	}, logo)
 	if errors.Is(err, tenants.ErrInvalidTenant) {
-		d.brandingPage(ctx, r, fasthttp.StatusBadRequest, "", strings.TrimPrefix(err.Error(), tenants.ErrInvalidTenant.Error()+": ")+". Nothing was saved.")
+		d.brandingPage(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.branding.error.notSaved",
+			"error", strings.TrimPrefix(err.Error(), tenants.ErrInvalidTenant.Error()+": ")+"."))
 		return
 	}
 	if err != nil {
@@ -251,9 +263,9 @@ func (d *Dashboard) saveBranding(ctx *fasthttp.RequestCtx, r *request) {
 	}
 	d.log.Info("dashboard: branding saved", "tenant", t.Slug, "by", r.s.Email, "logo", logo != nil)
 	r.tenant = t
-	msg := "Branding saved. The portal shows it from now on."
+	msg := r.T("dash.branding.saved")
 	if logo != nil && logo.Remove {
-		msg = "Branding saved and the logo removed."
+		msg = r.T("dash.branding.savedLogoRemoved")
 	}
 	d.brandingPage(ctx, r, fasthttp.StatusOK, msg, "")
 }

@@ -133,7 +133,7 @@ func (d *Dashboard) customers(ctx *fasthttp.RequestCtx, r *request) {
 	if page < data.Last {
 		data.NextURL = pageURL(page + 1)
 	}
-	v := r.view("customers", "Customers")
+	v := r.view("customers", r.T("dash.customers.title"))
 	v.Data = data
 	d.render(ctx, fasthttp.StatusOK, "customers", v)
 }
@@ -157,7 +157,7 @@ func (d *Dashboard) customerRoutes(ctx *fasthttp.RequestCtx, r *request, rest st
 }
 
 func (d *Dashboard) customerNotFound(ctx *fasthttp.RequestCtx, r *request, id string) {
-	d.message(ctx, r, fasthttp.StatusNotFound, "Customer not found", "There is no customer with the id “"+id+"” in "+r.tenant.Name+".")
+	d.message(ctx, r, fasthttp.StatusNotFound, "dash.customer.notFound.title", "dash.customer.notFound.body", "id", id, "tenant", r.tenant.Name)
 }
 
 type subscriptionView struct {
@@ -179,6 +179,8 @@ type customerData struct {
 	MailConfigured bool
 	MaxLinks       int
 	Locale         string
+	// CommandSMTP is the command line that configures email, for the hint where it is not.
+	CommandSMTP string
 }
 
 // customerPage shows one customer of the admin's tenant: another tenant's id is not found.
@@ -192,9 +194,10 @@ func (d *Dashboard) customerPage(ctx *fasthttp.RequestCtx, r *request, id string
 		d.unavailable(ctx, r, err)
 		return
 	}
-	const locale = "en" // the dashboard's language; amounts keep their currency
+	locale := r.l.locale // the admin's language; amounts keep their currency
 	a := snap.Account
-	data := &customerData{Account: a, Revision: snap.Revision, Link: link, MailConfigured: d.cfg.Mail != nil, MaxLinks: d.cfg.MaxLinksPerHour, Locale: locale}
+	data := &customerData{Account: a, Revision: snap.Revision, Link: link, MailConfigured: d.cfg.Mail != nil, MaxLinks: d.cfg.MaxLinksPerHour, Locale: locale,
+		CommandSMTP: "portico serve --smtp-addr …"}
 	for i := range a.Subscriptions {
 		s := &a.Subscriptions[i]
 		sv := subscriptionView{Subscription: s}
@@ -221,21 +224,22 @@ func (d *Dashboard) sendLink(ctx *fasthttp.RequestCtx, r *request, id string) {
 	var rl *RateLimitError
 	switch {
 	case err == nil:
-		d.customerPage(ctx, r, id, fasthttp.StatusOK, fmt.Sprintf("Portal link sent to %s. It works once and expires in %s (at %s).",
-			to, mail.Words(res.ExpiresAt.Sub(d.cfg.Now())), res.ExpiresAt.UTC().Format("15:04 MST")), "", nil)
+		d.customerPage(ctx, r, id, fasthttp.StatusOK, r.T("dash.customer.linkSent",
+			"email", to, "duration", r.l.Duration(res.ExpiresAt.Sub(d.cfg.Now())), "time", clock(res.ExpiresAt)), "", nil)
 	case errors.Is(err, tenants.ErrAccountNotFound):
 		d.customerNotFound(ctx, r, id)
 	case errors.Is(err, ErrMailNotConfigured):
-		d.customerPage(ctx, r, id, fasthttp.StatusServiceUnavailable, "", "Email is not configured on this Portico installation, so no link was sent. Use Copy link instead.", nil)
+		d.customerPage(ctx, r, id, fasthttp.StatusServiceUnavailable, "", r.T("dash.customer.error.noMail"), nil)
 	case errors.Is(err, ErrNoEmail):
-		d.customerPage(ctx, r, id, fasthttp.StatusConflict, "", "This customer has no billing email; no link was sent. Use Copy link instead.", nil)
+		d.customerPage(ctx, r, id, fasthttp.StatusConflict, "", r.T("dash.customer.error.noEmail"), nil)
 	case errors.As(err, &rl):
-		d.customerPage(ctx, r, id, fasthttp.StatusTooManyRequests, "", fmt.Sprintf("No link was sent: this customer was already sent %d portal links this hour, the most allowed. The next one can be sent at %s.",
-			rl.Limit, rl.RetryAt.UTC().Format("15:04 MST")), nil)
+		d.customerPage(ctx, r, id, fasthttp.StatusTooManyRequests, "", r.T("dash.customer.error.rateLimited",
+			"count", rl.Limit, "time", clock(rl.RetryAt)), nil)
 	case errors.Is(err, tenants.ErrUnavailable):
 		d.unavailable(ctx, r, err)
 	default:
-		d.customerPage(ctx, r, id, fasthttp.StatusBadGateway, "", "The email to "+to+" could not be sent: "+strings.TrimPrefix(err.Error(), "mail: ")+".", nil)
+		d.customerPage(ctx, r, id, fasthttp.StatusBadGateway, "", r.T("dash.customer.error.sendFailed",
+			"email", to, "error", strings.TrimPrefix(err.Error(), "mail: ")), nil)
 	}
 }
 

@@ -4,12 +4,16 @@
 // webhooks and API keys.
 //
 // Pages are rendered on the server with html/template and run no script (the Content Security
-// Policy forbids it), in the portal's look. The admin's session is a cookie sealed with the
-// session keyring (AES-GCM, additional data "dashboard:<tenantID>"), HttpOnly, SameSite=Strict,
-// Secure and __Host- prefixed unless Config.Dev, valid for 8 hours; it carries the tenant id, the
-// admin's email and the CSRF token every form posts back. The tenant an admin sees comes from that
-// sealed session only, never from a form or a URL. Every POST also needs an Origin header equal to
-// the dashboard's own origin.
+// Policy forbids it), in the portal's look, and in the language of the admin's browser: the best
+// supported match of its Accept-Language header (i18n.ResolveAccept) among the portal's six
+// languages, else English. Their texts are the "dash.*" messages of package i18n; dates and
+// numbers follow the same locale (package format), times are shown in UTC.
+//
+// The admin's session is a cookie sealed with the session keyring (AES-GCM, additional data
+// "dashboard:<tenantID>"), HttpOnly, SameSite=Strict, Secure and __Host- prefixed unless
+// Config.Dev, valid for 8 hours; it carries the tenant id, the admin's email and the CSRF token
+// every form posts back. The tenant an admin sees comes from that sealed session only, never from
+// a form or a URL. Every POST also needs an Origin header equal to the dashboard's own origin.
 //
 // The package reads and writes state through package tenants (and links, domains, mail and the
 // WebhookPages interface); it owns no etcd keys. It does not own the host dispatch: the gateway
@@ -37,6 +41,7 @@ import (
 	"github.com/portico-billing/portico/gateway/mail"
 	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/gateway/web"
+	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
@@ -203,7 +208,8 @@ var (
 	// dashboardCSS is the base stylesheet shared with the portal, then the dashboard's own rules.
 	dashboardCSS = append(append(append([]byte{}, web.CSS...), '\n'), mustRead("web/dashboard.css")...)
 	cssVersion   = func() string { s := sha256.Sum256(dashboardCSS); return hex.EncodeToString(s[:6]) }()
-	pages        = template.Must(template.New("").Funcs(funcs).ParseFS(webFS, "web/*.html"))
+	// pages are the dashboard's templates; their texts are translated per language ("t").
+	pages = i18n.NewTemplates(template.Must(template.New("").Funcs(i18n.Funcs()).Funcs(funcs).ParseFS(webFS, "web/*.html")))
 )
 
 func mustRead(name string) []byte {
@@ -214,29 +220,103 @@ func mustRead(name string) []byte {
 	return b
 }
 
+// lang is the admin's language: the printer of the dashboard's texts and the locale that dates
+// and numbers are formatted in (i18n.ResolveAccept: German text for "de-AT" with Austrian
+// formats).
+type lang struct {
+	*i18n.Printer
+	locale string
+}
+
+// requestLang is the language of a dashboard page: the best supported match of the browser's
+// Accept-Language header, else English. The tenant's default locale is its customers' language,
+// not its admins', so it plays no part.
+func requestLang(ctx *fasthttp.RequestCtx) lang {
+	tag, locale := i18n.ResolveAccept(string(ctx.Request.Header.Peek(fasthttp.HeaderAcceptLanguage)), "")
+	p := i18n.NewPrinter(tag)
+	if i18n.ForLocale(locale) != p {
+		locale = p.Lang() // a tag Match cannot read back (over-long): format in the language itself
+	}
+	return lang{p, locale}
+}
+
+// langOf is the language of a request: the signed-in admin's (r), else the browser's.
+func langOf(ctx *fasthttp.RequestCtx, r *request) lang {
+	if r != nil {
+		return r.l
+	}
+	return requestLang(ctx)
+}
+
+// dateTime writes a time in UTC in the locale's language: "2 Jan 2027, 15:04 UTC",
+// "2. Jan. 2027, 15:04 UTC", "2027年1月2日 15:04 UTC". English keeps the day-first date the
+// dashboard has always written, in every English region.
+func dateTime(t time.Time, locale string) string {
+	t = t.UTC()
+	date := t.Format("2 Jan 2006")
+	if format.Language(locale) != "en" {
+		date = format.Date(account.Date(t.Format(time.DateOnly)), locale)
+	}
+	return i18n.ForLocale(locale).T("dash.dateTime", "date", date, "time", t.Format("15:04"))
+}
+
+// clock is a time of day in UTC, "15:04 UTC", as the dashboard's messages write it.
+func clock(t time.Time) string { return t.UTC().Format("15:04 MST") }
+
+// decimal writes a number with one decimal in the locale's style: "4.5" in English and Japanese,
+// "4,5" in German, French, Spanish and Portuguese.
+func decimal(f float64, locale string) string {
+	s := strconv.FormatFloat(f, 'f', 1, 64)
+	switch format.Language(locale) {
+	case "en", "ja":
+		return s
+	}
+	return strings.Replace(s, ".", ",", 1)
+}
+
+// sizeText writes a byte count as the dashboard's messages do: "800 KB", "5.0 MB" ("5,0 Mo").
+func sizeText(n int, l lang) string {
+	if n >= 1<<20 {
+		return l.T("dash.size.mb", "size", decimal(float64(n)/(1<<20), l.locale))
+	}
+	return l.T("dash.size.kb", "size", strconv.Itoa((n+1023)>>10))
+}
+
+// label makes a status readable when no message names it: "past_due" is "Past due".
+func label(s string) string {
+	s = strings.ReplaceAll(s, "_", " ")
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// The template functions that format take the page's locale ({{date .DueDate $.Locale}}):
+// i18n.Templates binds only "t" to the language of a render.
 var funcs = template.FuncMap{
 	"money": format.Money,
 	"date":  func(d account.Date, locale string) string { return format.Date(d, locale) },
-	"time":  func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 MST") },
-	"since": func(t time.Time) string {
+	"time":  dateTime,
+	"since": func(t time.Time, locale string) string {
 		if t.IsZero() {
-			return "never"
+			return i18n.ForLocale(locale).T("dash.time.never")
 		}
-		return t.UTC().Format("2 Jan 2006, 15:04 MST")
+		return dateTime(t, locale)
 	},
-	"number":     func(n int) string { return format.Number(int64(n), "en") },
+	"number":     func(n int, locale string) string { return format.Number(int64(n), locale) },
 	"pathEscape": url.PathEscape,
 	"statusClass": func(s string) string {
 		return "status-" + strings.ReplaceAll(s, "_", "-")
 	},
-	"label": func(s string) string {
-		s = strings.ReplaceAll(s, "_", " ")
-		if s == "" {
-			return s
+	// status names a status by the message prefix+s ("plan.status.", "dash.domains.status."),
+	// or, for a status without a message, by label.
+	"status": func(prefix, s, locale string) string {
+		if i18n.Has(prefix + s) {
+			return i18n.ForLocale(locale).T(prefix + s)
 		}
-		return strings.ToUpper(s[:1]) + s[1:]
+		return label(s)
 	},
-	"ratio": func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) + ":1" },
+	"ratio": func(f float64, locale string) string { return decimal(f, locale) + ":1" },
 }
 
 // view is what every page template gets.
@@ -251,6 +331,33 @@ type view struct {
 	Flash      string // a success message
 	Error      string // a failure message
 	Data       any
+	// Lang is the page's language for its html lang attribute ("en", "de", "pt-BR"); Locale is
+	// the locale its dates and numbers are formatted in (the template functions' last argument).
+	Lang, Locale string
+
+	l lang
+}
+
+func (v *view) setLang(l lang) { v.l, v.Lang, v.Locale = l, l.Lang(), l.locale }
+
+// Markup returns the message of key with its placeholder {name} replaced by value wrapped in an
+// inline element, tag "em" or "code": {{$.Markup "dash.login.workspaceHint" "example" "em" "acme"}}.
+// The message and the value are HTML-escaped.
+func (v *view) Markup(key, name, tag, value string) template.HTML {
+	if tag != "em" && tag != "code" {
+		tag = "span"
+	}
+	return v.fill(key, name, "<"+tag+">"+template.HTMLEscapeString(value)+"</"+tag+">")
+}
+
+// Link returns the message of key with its placeholder {name} replaced by a link to href whose
+// text is the message textKey: {{$.Link "dash.customers.emptyPage" "link" "/customers" "dash.customers.firstPage"}}.
+func (v *view) Link(key, name, href, textKey string) template.HTML {
+	return v.fill(key, name, `<a href="`+template.HTMLEscapeString(href)+`">`+template.HTMLEscapeString(v.l.T(textKey))+`</a>`)
+}
+
+func (v *view) fill(key, name, html string) template.HTML {
+	return template.HTML(strings.ReplaceAll(template.HTMLEscapeString(v.l.T(key)), "{"+name+"}", html))
 }
 
 // security headers of every dashboard response: no script, no framing, no referrer (pages show
@@ -265,16 +372,20 @@ func setHeaders(ctx *fasthttp.RequestCtx) {
 	h.Set("Cache-Control", "no-store")
 }
 
-// render writes the page template name with v.
+// render writes the page template name with v, in v's language (the browser's when v has none).
 func (d *Dashboard) render(ctx *fasthttp.RequestCtx, status int, name string, v *view) {
 	v.CSSVersion = cssVersion
+	if v.l.Printer == nil {
+		v.setLang(requestLang(ctx))
+	}
 	var out bytes.Buffer
-	if err := pages.ExecuteTemplate(&out, name, v); err != nil {
+	if err := pages.Execute(&out, v.l.Printer, name, v); err != nil {
 		d.log.Error("dashboard: rendering page", "page", name, "err", err)
 		out.Reset()
 		status = fasthttp.StatusInternalServerError
-		_ = pages.ExecuteTemplate(&out, "message", &view{Title: "Something went wrong", CSSVersion: cssVersion,
-			Data: "The page could not be shown. Please try again in a moment."})
+		fail := &view{Title: v.l.T("dash.error.internal.title"), CSSVersion: cssVersion, Data: v.l.T("dash.error.internal.body")}
+		fail.setLang(v.l)
+		_ = pages.Execute(&out, v.l.Printer, "message", fail)
 	}
 	setHeaders(ctx)
 	ctx.SetStatusCode(status)
@@ -282,24 +393,28 @@ func (d *Dashboard) render(ctx *fasthttp.RequestCtx, status int, name string, v 
 	ctx.SetBody(out.Bytes())
 }
 
-// message writes a page with a title and one paragraph; r may be nil (signed out).
-func (d *Dashboard) message(ctx *fasthttp.RequestCtx, r *request, status int, title, text string) {
+// message writes a page with a title and one paragraph, the messages titleKey and textKey (with
+// args); r may be nil (signed out).
+func (d *Dashboard) message(ctx *fasthttp.RequestCtx, r *request, status int, titleKey, textKey string, args ...any) {
+	l := langOf(ctx, r)
+	title, text := l.T(titleKey), l.T(textKey, args...)
 	v := &view{Title: title, Data: text}
 	if r != nil {
 		v = r.view("", title)
 		v.Data = text
 	}
+	v.setLang(l)
 	d.render(ctx, status, "message", v)
 }
 
 func (d *Dashboard) unavailable(ctx *fasthttp.RequestCtx, r *request, err error) {
 	d.log.Warn("dashboard: store unavailable", "err", err)
 	ctx.Response.Header.Set("Retry-After", "5")
-	d.message(ctx, r, fasthttp.StatusServiceUnavailable, "Temporarily unavailable", "Portico cannot reach its database right now. Please try again in a minute.")
+	d.message(ctx, r, fasthttp.StatusServiceUnavailable, "dash.error.unavailable.title", "dash.error.unavailable.body")
 }
 
 func (d *Dashboard) notFound(ctx *fasthttp.RequestCtx, r *request) {
-	d.message(ctx, r, fasthttp.StatusNotFound, "Page not found", "This page does not exist.")
+	d.message(ctx, r, fasthttp.StatusNotFound, "dash.error.notFound.title", "dash.error.notFound.body")
 }
 
 func redirect(ctx *fasthttp.RequestCtx, to string) {
@@ -350,7 +465,7 @@ func (d *Dashboard) Handler(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		d.clearCookie(ctx, d.cookieName)
-		d.message(ctx, nil, fasthttp.StatusForbidden, "Your session has ended", "Please sign in again; nothing was changed.")
+		d.message(ctx, nil, fasthttp.StatusForbidden, "dash.error.sessionEnded.title", "dash.error.sessionEnded.body")
 		return
 	}
 	if post && !d.checkForm(ctx, r) {

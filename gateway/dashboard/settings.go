@@ -3,8 +3,8 @@ package dashboard
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -40,10 +40,10 @@ func (d *Dashboard) portalPage(ctx *fasthttp.RequestCtx, r *request, status int,
 	f.Errors = errs
 	f.MinLink, f.MaxLink = int(tenants.MinLinkTTL/time.Minute), int(tenants.MaxLinkTTL/time.Minute)
 	f.MinSess, f.MaxSess = int(tenants.MinSessionTTL/time.Minute), int(tenants.MaxSessionTTL/time.Minute)
-	v := r.view("portal", "Portal settings")
+	v := r.view("portal", r.T("dash.portal.title"))
 	v.Flash, v.Data = flash, f
 	if len(errs) > 0 {
-		v.Error = "Please correct the fields marked below. Nothing was saved."
+		v.Error = r.T("dash.portal.error.correct")
 	}
 	d.render(ctx, status, "portal", v)
 }
@@ -75,20 +75,20 @@ func (d *Dashboard) savePortal(ctx *fasthttp.RequestCtx, r *request) {
 	}
 	errs := map[string]string{}
 	if f.CancelMode != tenants.CancelEndOfTerm && f.CancelMode != tenants.CancelImmediate {
-		errs["cancel_mode"] = "Choose when a cancellation takes effect."
+		errs["cancel_mode"] = r.T("dash.portal.error.cancelMode")
 	}
 	linkTTL, ok := minutes(f.LinkTTLMinutes, tenants.MinLinkTTL, tenants.MaxLinkTTL)
 	if !ok {
-		errs["link_ttl"] = fmt.Sprintf("Enter a whole number of minutes from %d to %d (7 days).", int(tenants.MinLinkTTL/time.Minute), int(tenants.MaxLinkTTL/time.Minute))
+		errs["link_ttl"] = r.T("dash.portal.error.linkTTL", "min", minutesText(tenants.MinLinkTTL), "max", minutesText(tenants.MaxLinkTTL))
 	}
 	sessTTL, ok := minutes(f.SessionTTLMinutes, tenants.MinSessionTTL, tenants.MaxSessionTTL)
 	if !ok {
-		errs["session_ttl"] = fmt.Sprintf("Enter a whole number of minutes from %d to %d (12 hours).", int(tenants.MinSessionTTL/time.Minute), int(tenants.MaxSessionTTL/time.Minute))
+		errs["session_ttl"] = r.T("dash.portal.error.sessionTTL", "min", minutesText(tenants.MinSessionTTL), "max", minutesText(tenants.MaxSessionTTL))
 	}
 	if f.PaymentSetupURL != "" {
 		u, err := url.Parse(f.PaymentSetupURL)
 		if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || len(f.PaymentSetupURL) > 2000 {
-			errs["payment_setup_url"] = "Enter an absolute https:// address, or leave it empty to hide “Add payment method”."
+			errs["payment_setup_url"] = r.T("dash.portal.error.paymentSetup")
 		}
 	}
 	if len(errs) > 0 {
@@ -111,8 +111,12 @@ func (d *Dashboard) savePortal(ctx *fasthttp.RequestCtx, r *request) {
 	}
 	d.log.Info("dashboard: portal settings saved", "tenant", t.Slug, "by", r.s.Email)
 	r.tenant = t
-	d.portalPage(ctx, r, fasthttp.StatusOK, nil, "Portal settings saved. New links use them; links already sent keep the settings they were made with.", nil)
+	d.portalPage(ctx, r, fasthttp.StatusOK, nil, r.T("dash.portal.saved"), nil)
 }
+
+// minutesText writes a whole number of minutes as the form's bounds do, without digit grouping
+// (the number field's min and max say them the same way): "10080".
+func minutesText(d time.Duration) string { return strconv.Itoa(int(d / time.Minute)) }
 
 // ---- Settings → Domains
 
@@ -136,7 +140,7 @@ func (d *Dashboard) domainsPage(ctx *fasthttp.RequestCtx, r *request, status int
 	for _, dm := range list {
 		data.Domains = append(data.Domains, domainView{Domain: dm, Records: d.cfg.Domains.InstructionsFor(r.tenant, dm)})
 	}
-	v := r.view("domains", "Custom domains")
+	v := r.view("domains", r.T("dash.domains.title"))
 	v.Flash, v.Error, v.Data = flash, errMsg, data
 	d.render(ctx, status, "domains", v)
 }
@@ -149,14 +153,14 @@ func (d *Dashboard) domainAction(ctx *fasthttp.RequestCtx, r *request) {
 		dm, err := d.store.AddDomain(ctx, r.tenant.ID, name, d.cfg.Now())
 		switch {
 		case errors.Is(err, tenants.ErrInvalidDomain):
-			d.domainsPage(ctx, r, fasthttp.StatusBadRequest, "", strings.TrimPrefix(err.Error(), tenants.ErrInvalidDomain.Error()+": ")+".", name)
+			d.domainsPage(ctx, r, fasthttp.StatusBadRequest, "", domainProblem(r, err), name)
 		case errors.Is(err, tenants.ErrDomainTaken):
-			d.domainsPage(ctx, r, fasthttp.StatusConflict, "", "This domain is already added (to this or another workspace).", name)
+			d.domainsPage(ctx, r, fasthttp.StatusConflict, "", r.T("dash.domains.error.taken"), name)
 		case err != nil:
 			d.unavailable(ctx, r, err)
 		default:
 			d.log.Info("dashboard: domain added", "tenant", r.tenant.Slug, "domain", dm.Name, "by", r.s.Email)
-			d.domainsPage(ctx, r, fasthttp.StatusOK, dm.Name+" was added. Create its two DNS records, then choose Verify now.", "", "")
+			d.domainsPage(ctx, r, fasthttp.StatusOK, r.T("dash.domains.added", "domain", dm.Name), "", "")
 		}
 	case "verify":
 		vctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -164,28 +168,58 @@ func (d *Dashboard) domainAction(ctx *fasthttp.RequestCtx, r *request) {
 		cancel()
 		switch {
 		case errors.Is(err, tenants.ErrDomainNotFound):
-			d.domainsPage(ctx, r, fasthttp.StatusNotFound, "", "There is no such domain in this workspace.", "")
+			d.domainsPage(ctx, r, fasthttp.StatusNotFound, "", r.T("dash.domains.error.notFound"), "")
 		case err != nil:
 			d.unavailable(ctx, r, err)
 		case dm.Status == tenants.DomainActive:
-			d.domainsPage(ctx, r, fasthttp.StatusOK, dm.Name+" is verified and active: the portal is served on it.", "", "")
+			d.domainsPage(ctx, r, fasthttp.StatusOK, r.T("dash.domains.verified", "domain", dm.Name), "", "")
 		default:
-			d.domainsPage(ctx, r, fasthttp.StatusOK, "", dm.Name+" is not verified yet: "+dm.LastError, "")
+			d.domainsPage(ctx, r, fasthttp.StatusOK, "", r.T("dash.domains.notVerified", "domain", dm.Name, "error", dm.LastError), "")
 		}
 	case "remove":
 		err := d.store.RemoveDomain(ctx, r.tenant.ID, name)
 		switch {
 		case errors.Is(err, tenants.ErrDomainNotFound):
-			d.domainsPage(ctx, r, fasthttp.StatusNotFound, "", "There is no such domain in this workspace.", "")
+			d.domainsPage(ctx, r, fasthttp.StatusNotFound, "", r.T("dash.domains.error.notFound"), "")
 		case err != nil:
 			d.unavailable(ctx, r, err)
 		default:
 			d.log.Info("dashboard: domain removed", "tenant", r.tenant.Slug, "domain", name, "by", r.s.Email)
-			d.domainsPage(ctx, r, fasthttp.StatusOK, name+" was removed; the portal is no longer served on it.", "", "")
+			d.domainsPage(ctx, r, fasthttp.StatusOK, r.T("dash.domains.removed", "domain", name), "", "")
 		}
 	default:
-		d.domainsPage(ctx, r, fasthttp.StatusBadRequest, "", "Unknown action.", "")
+		d.domainsPage(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.common.unknownAction"), "")
 	}
+}
+
+// domainErrRE reads the reasons of tenants.NormalizeDomain: a quoted name, then what is wrong.
+var domainErrRE = regexp.MustCompile(`^("(?:[^"\\]|\\.)*") (is not a host name|must be a full host name such as billing\.example\.com|has an invalid label ("(?:[^"\\]|\\.)*")|looks like an IP address)$`)
+
+// domainProblem says in the admin's language why a domain was refused (tenants.ErrInvalidDomain),
+// or, for a reason it does not know, what package tenants said.
+func domainProblem(r *request, err error) string {
+	detail := strings.TrimPrefix(err.Error(), tenants.ErrInvalidDomain.Error()+": ")
+	m := domainErrRE.FindStringSubmatch(detail)
+	if m == nil {
+		return detail + "."
+	}
+	name, err := strconv.Unquote(m[1])
+	if err != nil {
+		return detail + "."
+	}
+	switch {
+	case strings.HasPrefix(m[2], "is not"):
+		return r.T("dash.domains.error.notHost", "domain", name)
+	case strings.HasPrefix(m[2], "must be"):
+		return r.T("dash.domains.error.notFull", "domain", name)
+	case strings.HasPrefix(m[2], "looks like"):
+		return r.T("dash.domains.error.ipAddress", "domain", name)
+	}
+	label, err := strconv.Unquote(m[3])
+	if err != nil {
+		return detail + "."
+	}
+	return r.T("dash.domains.error.label", "domain", name, "label", label)
 }
 
 // ---- Settings → API keys
@@ -202,7 +236,7 @@ func (d *Dashboard) apiKeysPage(ctx *fasthttp.RequestCtx, r *request, status int
 		d.unavailable(ctx, r, err)
 		return
 	}
-	v := r.view("api-keys", "API keys")
+	v := r.view("api-keys", r.T("dash.apiKeys.title"))
 	v.Flash, v.Error, v.Data = flash, errMsg, &apiKeysData{Keys: keys, NewKey: newKey}
 	d.render(ctx, status, "apikeys", v)
 }
@@ -214,7 +248,7 @@ func (d *Dashboard) apiKeyAction(ctx *fasthttp.RequestCtx, r *request) {
 		name := strings.TrimSpace(string(args.Peek("name")))
 		rec, key, err := d.store.CreateAPIKey(ctx, r.tenant.ID, name)
 		if errors.Is(err, tenants.ErrInvalidTenant) {
-			d.apiKeysPage(ctx, r, fasthttp.StatusBadRequest, "", "The name may have at most 100 characters.", "")
+			d.apiKeysPage(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.apiKeys.error.name", "max", 100), "")
 			return
 		}
 		if err != nil {
@@ -222,21 +256,21 @@ func (d *Dashboard) apiKeyAction(ctx *fasthttp.RequestCtx, r *request) {
 			return
 		}
 		d.log.Info("dashboard: API key created", "tenant", r.tenant.Slug, "key", rec.ID, "by", r.s.Email)
-		d.apiKeysPage(ctx, r, fasthttp.StatusOK, "API key "+rec.ID+" was created. Copy it now: it is shown only this once.", "", key)
+		d.apiKeysPage(ctx, r, fasthttp.StatusOK, r.T("dash.apiKeys.created", "id", rec.ID), "", key)
 	case "revoke":
 		id := string(args.Peek("id"))
 		err := d.store.RevokeAPIKey(ctx, r.tenant.ID, id)
 		switch {
 		case errors.Is(err, tenants.ErrKeyNotFound):
-			d.apiKeysPage(ctx, r, fasthttp.StatusNotFound, "", "There is no such API key in this workspace.", "")
+			d.apiKeysPage(ctx, r, fasthttp.StatusNotFound, "", r.T("dash.apiKeys.error.notFound"), "")
 		case err != nil:
 			d.unavailable(ctx, r, err)
 		default:
 			d.log.Info("dashboard: API key revoked", "tenant", r.tenant.Slug, "key", id, "by", r.s.Email)
-			d.apiKeysPage(ctx, r, fasthttp.StatusOK, "API key "+id+" was revoked; requests with it are refused from now on.", "", "")
+			d.apiKeysPage(ctx, r, fasthttp.StatusOK, r.T("dash.apiKeys.revoked", "id", id), "", "")
 		}
 	default:
-		d.apiKeysPage(ctx, r, fasthttp.StatusBadRequest, "", "Unknown action.", "")
+		d.apiKeysPage(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.common.unknownAction"), "")
 	}
 }
 
@@ -300,7 +334,7 @@ func (d *Dashboard) webhooksPage(ctx *fasthttp.RequestCtx, r *request, status in
 		d.unavailable(ctx, r, err)
 		return
 	}
-	v := r.view("webhooks", "Webhooks")
+	v := r.view("webhooks", r.T("dash.webhooks.title"))
 	data := &webhooksData{Endpoints: list, NewSecret: secret}
 	if errMsg != "" {
 		data.URL, data.Desc = string(ctx.PostArgs().Peek("url")), string(ctx.PostArgs().Peek("description"))
@@ -315,7 +349,7 @@ func (d *Dashboard) webhookAction(ctx *fasthttp.RequestCtx, r *request) {
 	id := string(args.Peek("id"))
 	notFound := func(err error) bool {
 		if errors.Is(err, ErrWebhookNotFound) {
-			d.webhooksPage(ctx, r, fasthttp.StatusNotFound, "", "There is no such endpoint in this workspace.", "")
+			d.webhooksPage(ctx, r, fasthttp.StatusNotFound, "", r.T("dash.webhooks.error.notFound"), "")
 			return true
 		}
 		return false
@@ -333,7 +367,7 @@ func (d *Dashboard) webhookAction(ctx *fasthttp.RequestCtx, r *request) {
 			return
 		}
 		d.log.Info("dashboard: webhook endpoint added", "tenant", r.tenant.Slug, "endpoint", ep.ID, "by", r.s.Email)
-		d.webhooksPage(ctx, r, fasthttp.StatusOK, "Endpoint "+ep.URL+" was added. Copy its signing secret now: it is shown only this once.", "", secret)
+		d.webhooksPage(ctx, r, fasthttp.StatusOK, r.T("dash.webhooks.created", "url", ep.URL), "", secret)
 	case "test":
 		evt, err := wh.SendTest(ctx, r.tenant.ID, id)
 		if notFound(err) {
@@ -347,7 +381,7 @@ func (d *Dashboard) webhookAction(ctx *fasthttp.RequestCtx, r *request) {
 			d.unavailable(ctx, r, err)
 			return
 		}
-		d.webhooksPage(ctx, r, fasthttp.StatusOK, "A test event ("+evt+") is on its way. Its delivery appears in the endpoint's message logs.", "", "")
+		d.webhooksPage(ctx, r, fasthttp.StatusOK, r.T("dash.webhooks.testSent", "event", evt), "", "")
 	case "delete":
 		err := wh.DeleteEndpoint(ctx, r.tenant.ID, id)
 		if notFound(err) {
@@ -358,9 +392,9 @@ func (d *Dashboard) webhookAction(ctx *fasthttp.RequestCtx, r *request) {
 			return
 		}
 		d.log.Info("dashboard: webhook endpoint deleted", "tenant", r.tenant.Slug, "endpoint", id, "by", r.s.Email)
-		d.webhooksPage(ctx, r, fasthttp.StatusOK, "The endpoint was deleted; it receives nothing more.", "", "")
+		d.webhooksPage(ctx, r, fasthttp.StatusOK, r.T("dash.webhooks.deleted"), "", "")
 	default:
-		d.webhooksPage(ctx, r, fasthttp.StatusBadRequest, "", "Unknown action.", "")
+		d.webhooksPage(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.common.unknownAction"), "")
 	}
 }
 
@@ -384,14 +418,14 @@ func (d *Dashboard) deliveriesPage(ctx *fasthttp.RequestCtx, r *request, id stri
 		}
 	}
 	if !found {
-		d.message(ctx, r, fasthttp.StatusNotFound, "Endpoint not found", "There is no such webhook endpoint in this workspace.")
+		d.message(ctx, r, fasthttp.StatusNotFound, "dash.deliveries.notFound.title", "dash.deliveries.notFound.body")
 		return
 	}
 	if data.Deliveries, err = d.cfg.Webhooks.ListDeliveries(ctx, r.tenant.ID, id, 100); err != nil {
 		d.unavailable(ctx, r, err)
 		return
 	}
-	v := r.view("webhooks", "Message logs")
+	v := r.view("webhooks", r.T("dash.deliveries.title"))
 	v.Data = data
 	d.render(ctx, fasthttp.StatusOK, "deliveries", v)
 }
