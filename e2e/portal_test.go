@@ -35,6 +35,14 @@ func check(t *testing.T, b *browsertest.Browser, dir, name, lang string) {
 	b.Viewport(browsertest.DefaultWidth)
 }
 
+// openPortal opens a new link to the Globex portal in a language and returns the portal's origin.
+func (s *stack) openPortal(b *browsertest.Browser, locale string) string {
+	s.t.Helper()
+	link := s.session(map[string]any{"locale": locale})
+	open(b, link)
+	return link[:strings.Index(link, "/s/")]
+}
+
 // open navigates to a URL and waits for the page's main landmark.
 func open(b *browsertest.Browser, url string) {
 	b.Do(chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("main")))
@@ -114,8 +122,7 @@ func TestPortalKeyboard(t *testing.T) {
 	s := startStack(t)
 	b := browsertest.Start(t)
 	en := i18n.ForLocale("en")
-	link := s.session(map[string]any{"locale": "en"})
-	open(b, link)
+	s.openPortal(b, "en")
 
 	// The first Tab shows the skip link.
 	if got := b.Tab(false); !strings.HasPrefix(got, "a.skip-link") {
@@ -176,9 +183,8 @@ func TestInvoicePrints(t *testing.T) {
 	s := startStack(t)
 	b := browsertest.Start(t)
 	en := i18n.ForLocale("en")
-	link := s.session(map[string]any{"locale": "en"})
-	open(b, link)
-	open(b, link[:strings.Index(link, "/s/")]+"/invoices/inv_2026_0007")
+	portal := s.openPortal(b, "en")
+	open(b, portal+"/invoices/inv_2026_0007")
 	pdf := b.Print()
 	text := pdfText(t, pdf)
 	for _, want := range []string{"GLX-2026-0007", "Globex Corporation GmbH", "€1,190.00", en.T("doc.total")} {

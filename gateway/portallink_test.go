@@ -15,22 +15,30 @@ import (
 	"github.com/portico-billing/portico/tenants/account"
 )
 
+// withMailer gives the harness's gateway a dashboard that emails portal links through a real SMTP
+// server (at most maxLinks per account and hour; 0: the default).
+func withMailer(h *harness, maxLinks int) *mailtest.Server {
+	h.t.Helper()
+	smtp := mailtest.Start(h.t, mailtest.Options{TLS: "none"})
+	sender, err := mail.New(mail.Config{Addr: smtp.Addr, TLS: "none", From: "Billing <billing@acme.example>"})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	dash, err := dashboard.New(dashboard.Config{Store: h.store, Issuer: h.gw.Issuer(), Mail: sender, MaxLinksPerHour: maxLinks})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(dash.Close)
+	h.gw.SetDashboard(dash.Handler, dash)
+	return smtp
+}
+
 // TestAPIEmailsPortalLink: POST /v1/accounts/{id}/portal-link sends the dashboard's email through a
 // real SMTP server; the emailed link opens the portal once; the hourly limit answers 429.
 func TestAPIEmailsPortalLink(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	smtp := mailtest.Start(t, mailtest.Options{TLS: "none"})
-	sender, err := mail.New(mail.Config{Addr: smtp.Addr, TLS: "none", From: "Billing <billing@acme.example>"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dash, err := dashboard.New(dashboard.Config{Store: h.store, Issuer: h.gw.Issuer(), Mail: sender, MaxLinksPerHour: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dash.Close)
-	h.gw.SetDashboard(dash.Handler, dash)
+	smtp := withMailer(h, 2)
 	tn, key := h.tenant("mailer")
 	auth := []string{"Authorization", "Bearer " + key}
 	r := h.do("POST", "api."+base, "/v1/accounts/acc_7Hq2LmX9/portal-link", nil, auth...)
@@ -78,17 +86,7 @@ func TestAPIEmailsPortalLink(t *testing.T) {
 func TestAPIEmailsPortalLinkInLocale(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	smtp := mailtest.Start(t, mailtest.Options{TLS: "none"})
-	sender, err := mail.New(mail.Config{Addr: smtp.Addr, TLS: "none", From: "Billing <billing@acme.example>"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dash, err := dashboard.New(dashboard.Config{Store: h.store, Issuer: h.gw.Issuer(), Mail: sender})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dash.Close)
-	h.gw.SetDashboard(dash.Handler, dash)
+	smtp := withMailer(h, 0)
 	tn, key := h.tenant("mailer-ja")
 	auth := []string{"Authorization", "Bearer " + key, "Content-Type", "application/json"}
 	for _, tc := range []struct{ body, detail string }{
