@@ -608,34 +608,21 @@ func TestFirstFont(t *testing.T) {
 	}
 }
 
+// BenchmarkRenderPDF renders a German invoice with the tenant's logo, then compares an English
+// document with Japanese ones: set in the CJK font (parsed and subset for every document), with
+// Japanese text in an English document, and without a CJK font.
 func BenchmarkRenderPDF(b *testing.B) {
-	in := input(b, "inv_2026_0007", "de-DE")
-	logo := logos(b)["png"]
-	in.Logo = logo.data
-	var out bytes.Buffer
-	b.ReportAllocs()
-	for b.Loop() {
-		out.Reset()
-		if err := RenderPDF(&out, in); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(out.Len()), "bytes/pdf")
-}
-
-// BenchmarkRenderPDFLanguages compares an English document with Japanese ones: set in the CJK font
-// (parsed and subset for every document), with Japanese text in an English document, and without
-// a CJK font.
-func BenchmarkRenderPDFLanguages(b *testing.B) {
 	requireCJKFont(b)
+	withLogo := func(in *Input) { in.Logo = logos(b)["png"].data }
 	for _, bm := range []struct {
 		name, locale, font string
 		modify             func(*Input)
 	}{
+		{name: "de-DE/logo", locale: "de-DE", modify: withLogo},
 		{name: "en", locale: "en"},
 		{name: "ja", locale: "ja", modify: japaneseBuyer},
-		{name: "en with Japanese buyer", locale: "en", modify: japaneseBuyer},
-		{name: "ja without CJK font", locale: "ja", modify: japaneseBuyer, font: "/nonexistent/cjk.ttf"},
+		{name: "en/japanese-buyer", locale: "en", modify: japaneseBuyer},
+		{name: "ja/no-cjk-font", locale: "ja", modify: japaneseBuyer, font: "/nonexistent/cjk.ttf"},
 	} {
 		b.Run(bm.name, func(b *testing.B) {
 			in := input(b, "inv_2026_0007", bm.locale)
