@@ -85,7 +85,7 @@ func TestPortalTour(t *testing.T) {
 			// A required field left empty: the error is announced and tied to its field.
 			b.Do(chromedp.Evaluate[chromedp.Void](`document.getElementById("legalName").value = ""`),
 				chromedp.Click(chromedp.CSS(`form[action="/billing/edit"] button[type=submit]`)),
-				chromedp.WaitVisible(chromedp.CSS(".form-error")))
+				chromedp.WaitVisible(chromedp.CSS(`.form-error[role="alert"]`)))
 			if got := browsertest.Eval[string](b, `document.getElementById("legalName").getAttribute("aria-describedby")`); got != "legalName-error" {
 				t.Errorf("the invalid field is described by %q, want legalName-error", got)
 			}
