@@ -363,15 +363,16 @@ func TestSealKeyRotation(t *testing.T) {
 	}
 }
 
-// TestServeRefusesBadWebhookFlags: out-of-range delivery settings stop serve before it starts
+// TestServeRefusesBadFlags: out-of-range delivery and cache settings stop serve before it starts
 // anything, with the flag named.
-func TestServeRefusesBadWebhookFlags(t *testing.T) {
+func TestServeRefusesBadFlags(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ flag, value string }{
 		{"--webhook-timeout", "0s"},
 		{"--webhook-timeout", "10m"},
 		{"--webhook-concurrency", "0"},
 		{"--webhook-concurrency", "5000"},
+		{"--account-cache-size", "0"},
 	} {
 		var out, errb bytes.Buffer
 		code := run([]string{"serve", "--data-dir", t.TempDir(), tc.flag, tc.value}, &out, &errb)

@@ -33,6 +33,7 @@ type globals struct {
 	etcdCert, etcdKey, etcdCA string
 	etcdUser, etcdPassword    string
 	auditRetention            time.Duration // serve sets it; zero takes the store's default
+	accountCacheSize          int64         // serve sets it; zero takes the store's default
 	jsonOut                   bool
 	stdout                    io.Writer
 	stderr                    io.Writer
@@ -121,7 +122,7 @@ func (g *globals) connect(ctx context.Context, endpoints []string, dial ...grpc.
 		c.Close()
 		return nil, nil, fmt.Errorf("etcd at %v does not answer (is `portico serve` running?): %w", endpoints, err)
 	}
-	s, err := tenants.Open(ctx, tenants.Config{Client: c, Prefix: g.prefix, AuditRetention: g.auditRetention, Logger: slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	s, err := tenants.Open(ctx, tenants.Config{Client: c, Prefix: g.prefix, AuditRetention: g.auditRetention, AccountCacheSize: g.accountCacheSize, Logger: slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		c.Close()
 		return nil, nil, err

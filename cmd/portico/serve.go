@@ -93,6 +93,7 @@ func serveCmd(g *globals) *cobra.Command {
 	fl.IntVar(&f.maxLinksPerHour, "max-links-per-hour", 5, "portal-link emails one account may receive per hour")
 	fl.StringVar(&f.pdfCJKFont, "pdf-cjk-font", "", "TrueType (.ttf) font for Japanese text in invoice PDFs (default: IPAex Gothic or IPA Gothic at their Debian paths; none: Japanese PDFs in English)")
 	fl.DurationVar(&g.auditRetention, "audit-retention", tenants.DefaultAuditRetention, "how long portal sessions' audit trails are kept")
+	fl.Int64Var(&g.accountCacheSize, "account-cache-size", 200_000, "account documents kept decoded in memory, with their rendered pages (about 3.4 KB each plus pages; at least 100)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
 	return cmd
 }
@@ -104,6 +105,9 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	start := time.Now()
 	if f.webhookTimeout < time.Second || f.webhookTimeout > 5*time.Minute {
 		return fmt.Errorf("--webhook-timeout %v: must be between 1s and 5m", f.webhookTimeout)
+	}
+	if g.accountCacheSize < 100 {
+		return fmt.Errorf("--account-cache-size %d: must be at least 100", g.accountCacheSize)
 	}
 	if f.webhookConcurrency < 1 || f.webhookConcurrency > 1024 {
 		return fmt.Errorf("--webhook-concurrency %d: must be between 1 and 1024", f.webhookConcurrency)
