@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/internal/browsertest"
+	"github.com/portico-billing/portico/internal/etcdtest"
 )
 
 // locales are the shipped languages, as a tenant backend passes them.
@@ -199,5 +201,50 @@ func TestInvoicePrints(t *testing.T) {
 	}
 	if n := pdfPages(t, pdf); n != 1 {
 		t.Errorf("the invoice prints on %d pages", n)
+	}
+}
+
+// TestPortalDeepLinks opens links that land on one step (flow) with a way back to the tenant's
+// app (returnUrl, on a host the tenant allows), in English and Japanese: the step's page, the
+// translated "Back to <tenant>" link on it and on the overview, and axe-core on both.
+func TestPortalDeepLinks(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.cli("tenant", "update", "demo", "--frame-ancestor", "https://app.acme-cloud.example")
+	b := browsertest.Start(t)
+	const back = "https://app.acme-cloud.example/settings/billing?tab=portal"
+	for _, tc := range []struct{ locale, flow, landing, wait string }{
+		{"en", "billing_details", "/billing/edit", "#legalName"},
+		{"ja", "cancel_subscription", "/subscriptions/sub_Pro_01/cancel", "#comment"},
+		{"ja", "update_payment_method", "/", ".section-billing_details"},
+	} {
+		t.Run(tc.locale+"/"+tc.flow, func(t *testing.T) {
+			s, b := s.in(t), b.In(t)
+			p := i18n.ForLocale(tc.locale)
+			s.resetAccount()
+			var link string
+			// The tenant's allow-list reaches the API through the watch: retry until it has.
+			etcdtest.Wait(t, 10*time.Second, "the returnUrl host allowed", func() bool {
+				var res struct {
+					SessionURL string `json:"sessionUrl"`
+				}
+				status, _ := s.call("POST", "/portal/customer-session/customer-portal",
+					map[string]any{"accountId": globex, "locale": tc.locale, "flow": tc.flow, "returnUrl": back}, &res)
+				link = res.SessionURL
+				return status == 201
+			})
+			b.Do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(tc.wait)))
+			if loc := b.Location(); !strings.HasSuffix(loc, tc.landing) && !strings.Contains(loc, tc.landing+"#") {
+				t.Errorf("the %s link landed on %s, want %s", tc.flow, loc, tc.landing)
+			}
+			want := p.T("layout.backTo", "tenant", "Acme Cloud")
+			if got := b.Text(".back-link a"); got != want {
+				t.Errorf("back link %q, want %q", got, want)
+			}
+			if href := browsertest.Eval[string](b, `document.querySelector(".back-link a").href`); href != back {
+				t.Errorf("back link to %q, want %q", href, back)
+			}
+			check(t, b, "portal/deep-links/"+tc.locale, strings.ReplaceAll(tc.flow, "_", "-"), p.Lang())
+		})
 	}
 }
