@@ -348,6 +348,13 @@ func TestDuration(t *testing.T) {
 		{Spanish, 49 * time.Hour, "2 días y 1 hora"},
 		{Japanese, 25 * time.Hour, "1日1時間"},
 		{French, 45 * time.Minute, "45 minutes"},
+		// Rounded to the minute, at most two units, stopping at the first gap ("1 day 5 minutes"
+		// reads oddly).
+		{English, time.Minute, "1 minute"},
+		{English, 90 * time.Minute, "1 hour 30 minutes"},
+		{English, 59*time.Minute + 50*time.Second, "1 hour"},
+		{English, 7 * 24 * time.Hour, "7 days"},
+		{English, 24*time.Hour + 5*time.Minute, "1 day"},
 	}
 	for _, tt := range tests {
 		if got := NewPrinter(tt.tag).Duration(tt.d); got != tt.want {

@@ -262,34 +262,6 @@ func oneLine(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' }), " ")
 }
 
-// Words says a duration in English the way a person would: "1 hour", "2 days 3 hours", "45
-// minutes". Durations under a minute are "less than a minute". (The dashboard's texts use it; the
-// email says durations in the customer's language with i18n.Printer.Duration.)
-func Words(d time.Duration) string {
-	if d < time.Minute {
-		return "less than a minute"
-	}
-	d = d.Round(time.Minute)
-	units := []struct {
-		d    time.Duration
-		name string
-	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}}
-	var parts []string
-	for _, u := range units {
-		if n := int64(d / u.d); n > 0 && len(parts) < 2 {
-			p := strconv.FormatInt(n, 10) + " " + u.name
-			if n != 1 {
-				p += "s"
-			}
-			parts = append(parts, p)
-			d -= time.Duration(n) * u.d
-		} else if len(parts) > 0 {
-			break // "1 day 5 minutes" reads oddly: stop at the first gap
-		}
-	}
-	return strings.Join(parts, " ")
-}
-
 // SendPortalLink sends the portal-link email. Errors say what failed (connecting, the server's
 // refusal) with the link redacted.
 func (s *Sender) SendPortalLink(ctx context.Context, m PortalLinkMessage) error {
