@@ -162,14 +162,15 @@ func (s *Store) CreateLink(ctx context.Context, tenantID string, l *Link, opt Cr
 	return token, nil, nil
 }
 
-// usedMarker replaces a link's record once it is redeemed; the key keeps its lease, so a replay
-// within LinkGrace is told the link was used. The marker carries a nonce of the redemption that
-// wrote it, so that a redemption whose Txn committed but whose answer was lost (a member failing
-// mid-request) can recognise its own win instead of burning the link.
-const usedMarker = `{"used":true}`
+// usedPrefix starts the marker that replaces a link's record once it is redeemed
+// ({"used":true,"n":"<nonce>"}); the key keeps its lease, so a replay within LinkGrace is told the
+// link was used. The marker carries a nonce of the redemption that wrote it, so that a redemption
+// whose Txn committed but whose answer was lost (a member failing mid-request) can recognise its
+// own win instead of burning the link.
+const usedPrefix = `{"used":true`
 
 // isUsed reports whether a link value is a used marker (of any redemption).
-func isUsed(v []byte) bool { return bytes.HasPrefix(v, []byte(`{"used":true`)) }
+func isUsed(v []byte) bool { return bytes.HasPrefix(v, []byte(usedPrefix)) }
 
 // RedeemLink consumes the link of token for the tenant. It reads the link, then marks it used and
 // appends the portal.session.redeemed event in one Txn that only succeeds if the link's key has not
@@ -208,7 +209,7 @@ func (s *Store) RedeemLink(ctx context.Context, tenantID, token string, now time
 	if err != nil {
 		return nil, err
 	}
-	marker := `{"used":true,"n":"` + NewToken()[:16] + `"}`
+	marker := usedPrefix + `,"n":"` + NewToken()[:16] + `"}`
 	ops := append([]clientv3.Op{clientv3.OpPut(key, marker, clientv3.WithIgnoreLease())}, s.eventOps([]*Event{ev})...)
 	audit, err := s.auditOps(ctx, tenantID, l.AccountID, l.SessionID, AuditEntry{Type: AuditRedeemed, At: now, IP: info.IP, UserAgent: info.UserAgent}, false)
 	if err != nil {

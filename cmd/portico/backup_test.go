@@ -43,7 +43,6 @@ func command(mk func(*globals) *cobra.Command, g globals, args ...string) (stdou
 type servedInstance struct {
 	cmd            *exec.Cmd
 	stdout, stderr *syncbuf.Buffer
-	etcd, http     string
 	exited         chan struct{}
 }
 
