@@ -162,3 +162,43 @@ func jsString(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 	return `"` + r.Replace(s) + `"`
 }
+
+// TestDashboardKeyboard signs in and moves between dashboard pages with the keyboard alone, with a
+// visible focus ring on every control it reaches.
+func TestDashboardKeyboard(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	b := browsertest.Start(t)
+	tabTo := func(sel string) {
+		t.Helper()
+		b.TabTo(sel, 40)
+		if !b.FocusVisible() {
+			t.Errorf("%s has the focus but no visible focus indicator", b.Focused())
+		}
+	}
+	b.Do(chromedp.Navigate(s.demo.Dashboard+"/login"), chromedp.WaitVisible(chromedp.ID("tenant")))
+	if got := b.Tab(false); !strings.HasPrefix(got, "a.skip-link") {
+		t.Fatalf("the first Tab focuses %s, want the skip link", got)
+	}
+	for _, f := range []struct{ id, value string }{{"tenant", s.demo.Tenant}, {"email", s.demo.Admin}, {"password", s.demo.Password}} {
+		tabTo("#" + f.id)
+		b.Do(chromedp.KeyEvent(f.value))
+	}
+	b.Do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.ID("q")))
+	tabTo(`nav a[href="/settings/branding"]`)
+	b.Do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.ID("save-branding")))
+	if got := browsertest.Eval[string](b, `document.querySelector("nav a[aria-current=page]").getAttribute("href")`); got != "/settings/branding" {
+		t.Errorf("after Enter on Branding the current page is %q", got)
+	}
+	tabTo(`nav a[href="/customers"]`)
+	b.Do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.ID("q")))
+	tabTo("#q")
+	b.Do(chromedp.KeyEvent("globex\r"), chromedp.WaitVisible(chromedp.CSS(`a[href="/customers/`+globex+`"]`)))
+	tabTo(`a[href="/customers/` + globex + `"]`)
+	b.Do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.ID("send-link")))
+	tabTo("#send-link")
+	b.Do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS(".alert-ok")))
+	if msg := s.smtp.Next(t, 10*time.Second); len(msg.To) != 1 || msg.To[0] != "billing@globex.example" {
+		t.Errorf("the portal link went to %v", msg.To)
+	}
+}
