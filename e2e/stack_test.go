@@ -113,21 +113,29 @@ func startStack(t *testing.T) *stack {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
+	// exited is closed once the process ended; exitErr is how.
+	exited := make(chan struct{})
+	var exitErr error
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			s.logs.Write([]byte(sc.Text() + "\n"))
 		}
-		done <- cmd.Wait()
+		exitErr = cmd.Wait()
+		close(exited)
 	}()
 	t.Cleanup(func() {
+		select {
+		case <-exited:
+			return // already gone (and reported)
+		default:
+		}
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("portico serve exited with %v after SIGTERM\n%s", err, s.logs)
+		case <-exited:
+			if exitErr != nil {
+				t.Errorf("portico serve exited with %v after SIGTERM\n%s", exitErr, s.logs)
 			}
 		case <-time.After(30 * time.Second):
 			cmd.Process.Kill()
@@ -136,8 +144,8 @@ func startStack(t *testing.T) *stack {
 	})
 	etcdtest.Wait(t, 60*time.Second, "the demo tenant printed", func() bool {
 		select {
-		case err := <-done:
-			t.Fatalf("portico serve exited: %v\n%s", err, s.logs)
+		case <-exited:
+			t.Fatalf("portico serve exited: %v\n%s", exitErr, s.logs)
 		default:
 		}
 		return json.Unmarshal([]byte(stdout.String()), &s.demo) == nil && s.demo.APIKey != ""

@@ -5,11 +5,13 @@ package etcdtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,14 +31,25 @@ type Server struct {
 
 var prefixSeq atomic.Int64
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// handedOut holds every port FreePort returned in this process.
+var handedOut sync.Map
+
+// FreePort returns a loopback TCP port that was free a moment ago and that it has not returned
+// before in this process: the kernel may hand the same ephemeral port to consecutive listeners,
+// and two servers of one test given the same port would fail to start.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if _, dup := handedOut.LoadOrStore(port, true); !dup {
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("etcdtest: no free port that was not handed out already in 100 tries")
 }
 
 // Start starts a single-member etcd in a temporary directory. Fsync is off: the data dies with the
