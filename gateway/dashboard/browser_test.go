@@ -125,6 +125,8 @@ func TestBrowserSendPortalLink(t *testing.T) {
 	e.Do(
 		chromedp.SendKeys(chromedp.ID("q"), "globex"),
 		chromedp.Submit(chromedp.ID("q")),
+		// The results page: its search field holds the query (the page before has the same link).
+		chromedp.WaitVisible(chromedp.CSS(`input#q[value="globex"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`a[href="/customers/acc_7Hq2LmX9"]`)),
 	)
 	if got := e.Text(".result-count"); !strings.Contains(got, "1 customer matches") {
