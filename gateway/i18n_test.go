@@ -309,16 +309,23 @@ func pdfText(t *testing.T, pdf []byte) string {
 	return strings.Join(lines, "\n")
 }
 
-// TestInvoicePDFInFrench: the PDF of a fr session has French labels and formats.
-func TestInvoicePDFInFrench(t *testing.T) {
-	t.Parallel()
+// invoicePDFText downloads the PDF of invoice inv_2026_0007 in a session of a new tenant (slug) in
+// a locale, and returns the session and the PDF's text.
+func invoicePDFText(t *testing.T, slug, locale string) (*portalSession, string) {
+	t.Helper()
 	h := newHarness(t)
-	ps := h.customer("i18n-pdf", `{"accountId":"acc_7Hq2LmX9","locale":"fr"}`)
+	ps := h.customer(slug, `{"accountId":"acc_7Hq2LmX9","locale":"`+locale+`"}`)
 	r := h.do("GET", ps.host, "/invoices/inv_2026_0007.pdf", nil, "Cookie", ps.cookie)
 	if r.StatusCode() != 200 || string(r.Header.ContentType()) != "application/pdf" {
 		t.Fatalf("PDF: %d %q", r.StatusCode(), r.Header.ContentType())
 	}
-	text := pdfText(t, r.Body())
+	return ps, pdfText(t, r.Body())
+}
+
+// TestInvoicePDFInFrench: the PDF of a fr session has French labels and formats.
+func TestInvoicePDFInFrench(t *testing.T) {
+	t.Parallel()
+	ps, text := invoicePDFText(t, "i18n-pdf", "fr")
 	wantAll(t, "French PDF", text, "Facture", "En retard", "FACTURER À", "Allemagne", "N° de TVA : DE123456789",
 		"Numéro de facture GLX-2026-0007", "Date d’émission 1 oct. 2026", "Date d’échéance 31 oct. 2026",
 		"Description Quantité Prix unitaire Montant", "Sous-total 1 000,00 €", "TVA 190,00 €", "Total 1 190,00 €",
@@ -332,13 +339,7 @@ func TestInvoicePDFInFrench(t *testing.T) {
 // CJK font with Japanese labels, dates and the country name (the Go fonts have no Japanese glyphs).
 func TestInvoicePDFInJapanese(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	ps := h.customer("i18n-pdf-ja", `{"accountId":"acc_7Hq2LmX9","locale":"ja"}`)
-	r := h.do("GET", ps.host, "/invoices/inv_2026_0007.pdf", nil, "Cookie", ps.cookie)
-	if r.StatusCode() != 200 || string(r.Header.ContentType()) != "application/pdf" {
-		t.Fatalf("PDF: %d %q", r.StatusCode(), r.Header.ContentType())
-	}
-	text := pdfText(t, r.Body())
+	_, text := invoicePDFText(t, "i18n-pdf-ja", "ja")
 	ja := i18n.ForLocale("ja")
 	wantAll(t, "Japanese PDF", text, ja.T("doc.heading"), ja.T("doc.billTo"), ja.T("doc.total"),
 		ja.T("invoices.status.overdue"), "2026年10月1日", "ドイツ", "GLX-2026-0007")

@@ -352,14 +352,8 @@ func TestRenderPDFBranding(t *testing.T) {
 			t.Parallel()
 			in := input(t, "inv_2026_0007", "en")
 			in.Tenant.Branding.PrimaryColor, in.Tenant.Branding.AccentColor = tt.primary, tt.accent
-			// Read the colours from the drawing: render as RenderPDF does, without compression.
-			p := newPDF(in, mustBuild(t, in))
-			p.f.SetCompression(false)
-			p.draw(in)
-			var raw bytes.Buffer
-			if err := p.f.Output(&raw); err != nil {
-				t.Fatal(err)
-			}
+			// Read the colours from the drawing.
+			raw := uncompressed(t, in)
 			for _, w := range []string{tt.wantText, tt.wantRule} {
 				if !bytes.Contains(raw.Bytes(), []byte(w)) {
 					t.Errorf("PDF lacks colour operator %q", w)
@@ -454,13 +448,7 @@ func TestRenderPDFJapanese(t *testing.T) {
 		t.Errorf("two renders differ (%d and %d bytes)", len(pdf), len(again))
 	}
 	// The CJK font has no bold style: bold text is filled and stroked.
-	p := newPDF(in, mustBuild(t, in))
-	p.f.SetCompression(false)
-	p.draw(in)
-	var raw bytes.Buffer
-	if err := p.f.Output(&raw); err != nil {
-		t.Fatal(err)
-	}
+	raw := uncompressed(t, in)
 	if !bytes.Contains(raw.Bytes(), []byte("2 Tr")) || !bytes.Contains(raw.Bytes(), []byte("0 Tr")) {
 		t.Error("PDF lacks the text rendering modes of the CJK font's bold")
 	}
@@ -684,4 +672,18 @@ func FuzzRenderPDF(f *testing.F) {
 			t.Fatal("not a PDF")
 		}
 	})
+}
+
+// uncompressed renders in as RenderPDF does but without compressing the page streams, so that a
+// test can read the drawing operators.
+func uncompressed(t *testing.T, in *Input) *bytes.Buffer {
+	t.Helper()
+	p := newPDF(in, mustBuild(t, in))
+	p.f.SetCompression(false)
+	p.draw(in)
+	var raw bytes.Buffer
+	if err := p.f.Output(&raw); err != nil {
+		t.Fatal(err)
+	}
+	return &raw
 }
