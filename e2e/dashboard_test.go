@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/gateway/mail/mailtest"
+	"github.com/portico-billing/portico/i18n"
 
 	"github.com/chromedp/chromedp"
 	"github.com/portico-billing/portico/gateway/theme"
@@ -99,6 +100,9 @@ func dashboardTour(t *testing.T, s *stack, lang, hookURL string, received <-chan
 	b.Do(chromedp.Click(chromedp.ID("save-branding")), chromedp.WaitVisible(chromedp.CSS(".alert-ok")))
 	if got := b.Text("main"); !strings.Contains(got, theme.For("#ffeb3b", "#14b8a6").Primary) {
 		t.Errorf("the branding page does not say which colour the portal shows instead:\n%s", got)
+	}
+	if warn := i18n.ForLocale(lang).T("dash.branding.lowContrast"); !strings.Contains(b.Text("main"), warn) {
+		t.Errorf("the branding page does not say %q in words", warn)
 	}
 	page("branding-light-colours")
 

@@ -26,6 +26,10 @@ func check(t *testing.T, b *browsertest.Browser, dir, name, lang string) {
 	if got := browsertest.Eval[string](b, `document.documentElement.lang`); got != lang {
 		t.Errorf("%s/%s: <html lang=%q>, want %q", dir, name, got, lang)
 	}
+	// Status is never colour alone: every badge has words.
+	if n := browsertest.Eval[int](b, `[...document.querySelectorAll(".badge")].filter(e => !e.innerText.trim()).length`); n > 0 {
+		t.Errorf("%s/%s: %d badges without text", dir, name, n)
+	}
 	for _, w := range widths {
 		b.Viewport(w)
 		if sw := browsertest.Eval[int](b, `document.documentElement.scrollWidth`); sw > w {
