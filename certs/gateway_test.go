@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/internal/syncbuf"
+	"github.com/portico-billing/portico/internal/testwait"
 	"github.com/valyala/fasthttp"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -228,9 +229,9 @@ func startInstance(t testing.TB, cfg instanceConfig) *instance {
 		var err error
 		select {
 		case err = <-done:
-		case <-time.After(20 * time.Second):
+		case <-time.After(testwait.Patience):
 			cmd.Process.Kill()
-			err = errors.Join(errors.New("killed after 20s"), <-done)
+			err = errors.Join(fmt.Errorf("killed after %v", testwait.Patience), <-done)
 		}
 		if err != nil {
 			t.Errorf("instance %d: %v", cmd.Process.Pid, err)
@@ -253,8 +254,8 @@ func startInstance(t testing.TB, cfg instanceConfig) *instance {
 		if err != nil {
 			t.Fatalf("instance did not start: %v\n%s", err, stderr.String())
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("instance not ready after 30s:\n%s", stderr.String())
+	case <-time.After(testwait.Patience):
+		t.Fatalf("instance not ready after %v:\n%s", testwait.Patience, stderr.String())
 	}
 	return &inst
 }

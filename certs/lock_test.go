@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/internal/testwait"
 	"go.uber.org/zap"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -25,16 +26,61 @@ func lockAsync(ctx context.Context, s *Storage, name string) <-chan error {
 	return ch
 }
 
-// await returns the result of a lockAsync, failing the test if it takes longer than timeout.
-func await(t *testing.T, ch <-chan error, timeout time.Duration, what string) error {
+// await returns the result of a lockAsync; only a hang reaches testwait.Patience.
+func await(t *testing.T, ch <-chan error, what string) error {
 	t.Helper()
 	select {
 	case err := <-ch:
 		return err
-	case <-time.After(timeout):
-		t.Fatalf("%s: no result after %v", what, timeout)
+	case <-time.After(testwait.Patience):
+		t.Fatalf("%s: no result after %v", what, testwait.Patience)
 		return nil
 	}
+}
+
+// grants records the leases granted through a client, so that a test can check that its own
+// leases are gone without counting the member's others (certmagic's maintenance in other tests
+// takes locks of its own at any time).
+type grants struct {
+	clientv3.Lease
+	mu  sync.Mutex
+	ids []clientv3.LeaseID
+}
+
+// recordGrants makes c record the leases it grants.
+func recordGrants(c *clientv3.Client) *grants {
+	g := &grants{Lease: c.Lease}
+	c.Lease = g
+	return g
+}
+
+func (g *grants) Grant(ctx context.Context, ttl int64) (*clientv3.LeaseGrantResponse, error) {
+	r, err := g.Lease.Grant(ctx, ttl)
+	if err == nil {
+		g.mu.Lock()
+		g.ids = append(g.ids, r.ID)
+		g.mu.Unlock()
+	}
+	return r, err
+}
+
+// live returns the recorded leases that still exist.
+func (g *grants) live(t *testing.T, ctx context.Context) []clientv3.LeaseID {
+	t.Helper()
+	g.mu.Lock()
+	ids := append([]clientv3.LeaseID(nil), g.ids...)
+	g.mu.Unlock()
+	var live []clientv3.LeaseID
+	for _, id := range ids {
+		r, err := g.Lease.TimeToLive(ctx, id)
+		if err != nil {
+			t.Fatalf("TimeToLive(%x): %v", id, err)
+		}
+		if r.TTL > 0 {
+			live = append(live, id)
+		}
+	}
+	return live
 }
 
 // lockHolder returns the value of the lock key of name: the holder id, or "" if free.
@@ -73,7 +119,7 @@ func TestLockAcrossInstances(t *testing.T) {
 	if err := a.Unlock(ctx, name); err != nil {
 		t.Fatal(err)
 	}
-	if err := await(t, waiting, 10*time.Second, "B.Lock after A.Unlock"); err != nil {
+	if err := await(t, waiting, "B.Lock after A.Unlock"); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := a.TryLock(ctx, name); ok || err != nil {
@@ -159,22 +205,17 @@ func TestLockHolderDies(t *testing.T) {
 		t.Fatalf("A.RenewLockLease after twice the TTL: %v", err)
 	}
 	waiting := lockAsync(ctx, b, name)
-	died := time.Now()
 	dying.Close()
-	if err := await(t, waiting, shortTTL+5*time.Second, "B.Lock after A died"); err != nil {
+	if err := await(t, waiting, "B.Lock after A died"); err != nil {
 		t.Fatal(err)
-	}
-	// The lease may have been renewed just before the close: up to one TTL, plus etcd's expiry
-	// check interval (500ms) and scheduling.
-	if took := time.Since(died); took > shortTTL+1500*time.Millisecond {
-		t.Errorf("B waited %v after A died; want about the TTL (%v)", took, shortTTL)
 	}
 	if err := a.RenewLockLease(ctx, name, time.Minute); !errors.Is(err, ErrLockLost) {
 		t.Errorf("A.RenewLockLease after its lease expired: %v; want ErrLockLost", err)
 	}
-	start := time.Now()
-	if err := a.Unlock(ctx, name); err == nil || time.Since(start) > time.Second {
-		t.Errorf("A.Unlock with its client closed: %v after %v; want an error at once", err, time.Since(start))
+	// With its client closed, Unlock answers at once (context.Canceled from the closed client)
+	// rather than waiting out a revoke against a client that can no longer send one.
+	if err := a.Unlock(ctx, name); !errors.Is(err, context.Canceled) {
+		t.Errorf("A.Unlock with its client closed: %v; want the closed client's context.Canceled", err)
 	}
 	if err := b.Unlock(ctx, name); err != nil {
 		t.Fatal(err)
@@ -204,7 +245,7 @@ func TestLockLeaseRevoked(t *testing.T) {
 	if _, err := c.Revoke(ctx, clientv3.LeaseID(resp.Kvs[0].Lease)); err != nil {
 		t.Fatal(err)
 	}
-	if err := await(t, waiting, 10*time.Second, "B.Lock after A's lease was revoked"); err != nil {
+	if err := await(t, waiting, "B.Lock after A's lease was revoked"); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.RenewLockLease(ctx, name, time.Minute); !errors.Is(err, ErrLockLost) {
@@ -276,16 +317,12 @@ func TestUnlockByNonHolder(t *testing.T) {
 
 // TestLockDoneContextLeavesNothing: a Lock or TryLock that fails on its context leaves no lock key
 // and no lease behind, whether the lock was free or held.
-//
-// Not parallel: it counts the member's leases, which the parallel tests would change under it.
 func TestLockDoneContextLeavesNothing(t *testing.T) {
+	t.Parallel()
 	ctx, c, prefix := etcdtest.Ctx(t), srv.Client(t), etcdtest.Prefix(t)
+	granted := recordGrants(c)
 	s := newStorage(t, c, prefix, 0)
 	other := newStorage(t, srv.Client(t), prefix, 0)
-	leasesBefore, err := c.Leases(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	const name = "issue_cert_example.com"
@@ -305,24 +342,29 @@ func TestLockDoneContextLeavesNothing(t *testing.T) {
 	}
 	waitCtx, cancelWait := context.WithCancel(ctx)
 	first, second := lockAsync(waitCtx, s, name), lockAsync(waitCtx, s, name)
-	etcdtest.Wait(t, 5*time.Second, "both Locks to be waiting", func() bool {
+	etcdtest.Wait(t, "both Locks to be waiting", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return s.locks[name] != nil && s.locks[name].refs == 2
 	})
+	etcdtest.Wait(t, "the Lock in etcd to hold a lease", func() bool {
+		granted.mu.Lock()
+		defer granted.mu.Unlock()
+		return len(granted.ids) == 1
+	})
 	cancelWait()
 	for _, ch := range []<-chan error{first, second} {
-		if err := await(t, ch, 5*time.Second, "cancelled Lock"); !errors.Is(err, context.Canceled) {
+		if err := await(t, ch, "cancelled Lock"); !errors.Is(err, context.Canceled) {
 			t.Errorf("cancelled Lock: %v; want context.Canceled", err)
 		}
+	}
+	// A failed Lock revokes its lease before it returns.
+	if live := granted.live(t, ctx); len(live) != 0 {
+		t.Errorf("leases of the failed Locks still live: %x", live)
 	}
 	if err := other.Unlock(ctx, name); err != nil {
 		t.Fatal(err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "the failed Locks' leases to be revoked", func() bool {
-		leases, err := c.Leases(ctx)
-		return err == nil && len(leases.Leases) <= len(leasesBefore.Leases)
-	})
 	if h := lockHolder(t, ctx, c, s, name); h != "" {
 		t.Fatalf("lock key holds %q after everyone gave up", h)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/portico-billing/portico/certs/pebbletest"
 	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/internal/testwait"
 	"github.com/valyala/fasthttp"
 )
 
@@ -25,7 +26,7 @@ import (
 const testEmail = "certs-test@example.com"
 
 // issuanceTimeout bounds a request whose handshake may wait for issuance.
-const issuanceTimeout = 60 * time.Second
+const issuanceTimeout = testwait.Patience
 
 // pebbleConfig returns the Config of a Manager on s that uses p as its CA.
 func pebbleConfig(t testing.TB, p *pebbletest.Pebble, s *Storage, decide func(context.Context, string) error, httpPort, tlsPort int, name string) Config {
@@ -361,7 +362,7 @@ func TestRenewalOnHandshake(t *testing.T) {
 	}
 	start := time.Now()
 	var renewed *x509.Certificate
-	etcdtest.Wait(t, 30*time.Second, "a renewed certificate", func() bool {
+	etcdtest.Wait(t, "a renewed certificate", func() bool {
 		leaf, _, err := get(ctx, addr, name, p.IssuerPool())
 		if err != nil {
 			t.Logf("request while renewing: %v", err)

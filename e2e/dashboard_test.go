@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/portico-billing/portico/gateway/theme"
 	"github.com/portico-billing/portico/internal/browsertest"
+	"github.com/portico-billing/portico/internal/testwait"
 )
 
 // TestDashboardTour signs in to the dashboard and walks every page and state a tenant admin
@@ -75,7 +76,7 @@ func dashboardTour(t *testing.T, s *stack, lang, hookURL string, received <-chan
 	page("customer")
 	b.Do(chromedp.Click(chromedp.ID("send-link")), chromedp.WaitVisible(chromedp.CSS(".alert-ok")))
 	page("customer-link-sent")
-	msg := s.smtp.Next(t, 10*time.Second)
+	msg := s.smtp.Next(t)
 	if len(msg.To) != 1 || msg.To[0] != "billing@globex.example" {
 		t.Errorf("the portal link went to %v", msg.To)
 	}
@@ -134,7 +135,7 @@ func dashboardTour(t *testing.T, s *stack, lang, hookURL string, received <-chan
 		if !strings.Contains(body, "type") {
 			t.Errorf("test event %s", body)
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(testwait.Patience):
 		t.Fatal("the test event did not arrive")
 	}
 	page("webhooks")
@@ -203,7 +204,7 @@ func TestDashboardKeyboard(t *testing.T) {
 	b.Do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.ID("send-link")))
 	tabTo("#send-link")
 	b.Do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS(".alert-ok")))
-	if msg := s.smtp.Next(t, 10*time.Second); len(msg.To) != 1 || msg.To[0] != "billing@globex.example" {
+	if msg := s.smtp.Next(t); len(msg.To) != 1 || msg.To[0] != "billing@globex.example" {
 		t.Errorf("the portal link went to %v", msg.To)
 	}
 }

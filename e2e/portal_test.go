@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/portico-billing/portico/i18n"
@@ -228,7 +227,7 @@ func TestPortalDeepLinks(t *testing.T) {
 			s.resetAccount()
 			var link string
 			// The tenant's allow-list reaches the API through the watch: retry until it has.
-			etcdtest.Wait(t, 10*time.Second, "the returnUrl host allowed", func() bool {
+			etcdtest.Wait(t, "the returnUrl host allowed", func() bool {
 				var res struct {
 					SessionURL string `json:"sessionUrl"`
 				}

@@ -27,6 +27,7 @@ import (
 	"github.com/portico-billing/portico/gateway/mail/mailtest"
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/internal/syncbuf"
+	"github.com/portico-billing/portico/internal/testwait"
 )
 
 // build builds the portico binary once, for the first test that starts a stack (a run that
@@ -137,12 +138,12 @@ func startStack(t *testing.T) *stack {
 			if exitErr != nil {
 				t.Errorf("portico serve exited with %v after SIGTERM\n%s", exitErr, s.logs)
 			}
-		case <-time.After(30 * time.Second):
+		case <-time.After(testwait.Patience):
 			cmd.Process.Kill()
-			t.Errorf("portico serve did not stop 30 s after SIGTERM")
+			t.Errorf("portico serve did not stop %v after SIGTERM", testwait.Patience)
 		}
 	})
-	etcdtest.Wait(t, 60*time.Second, "the demo tenant printed", func() bool {
+	etcdtest.Wait(t, "the demo tenant printed", func() bool {
 		select {
 		case <-exited:
 			t.Fatalf("portico serve exited: %v\n%s", exitErr, s.logs)

@@ -75,7 +75,7 @@ func newInstall(t *testing.T, slug string, opt options) *install {
 	if _, in.key, err = a.store.CreateAPIKey(ctx, tn.ID, "faults"); err != nil {
 		t.Fatal(err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "tenant indexed on both instances", func() bool {
+	etcdtest.Wait(t, "tenant indexed on both instances", func() bool {
 		_, ok1 := a.store.TenantBySlug(slug)
 		_, ok2 := b.store.TenantBySlug(slug)
 		return ok1 && ok2

@@ -128,7 +128,7 @@ func memberKilledUnderLoad(t *testing.T) {
 	var kills []kill
 	waitLoad := func(what string, pages, redeems int64) {
 		p, r := l.pagesOK.Load(), l.redeemsOK.Load()
-		etcdtest.Wait(t, 20*time.Second, what, func() bool {
+		etcdtest.Wait(t, what, func() bool {
 			if l.exhausted.Load() {
 				t.Fatalf("ran out of tokens waiting for %s", what)
 			}
@@ -140,7 +140,7 @@ func memberKilledUnderLoad(t *testing.T) {
 	t.Cleanup(func() { l.halt() }) // if the test stops early
 	waitLoad("load under way", 100, 40)
 	for _, role := range []string{"follower", "leader"} {
-		leader := c.WaitLeader(t, 10*time.Second)
+		leader := c.WaitLeader(t)
 		m := leader
 		if role == "follower" {
 			m = (leader + 1) % len(c.Members)
@@ -252,7 +252,7 @@ func memberKilledUnderLoad(t *testing.T) {
 	if r := in.api(in.inst[1], "PUT", "/v1/accounts/"+accountID, []byte(doc)); r.status != 200 {
 		t.Fatalf("PUT after restart: %d %s", r.status, r.body)
 	}
-	etcdtest.Wait(t, 5*time.Second, "both instances show the update", func() bool {
+	etcdtest.Wait(t, "both instances show the update", func() bool {
 		for _, inst := range in.inst {
 			if r := in.page(inst, l.cookies[0]); r.status != 200 || !strings.Contains(r.body, "Globex After Restart") {
 				return false

@@ -42,7 +42,7 @@ func quorumLost(t *testing.T) {
 
 	// Lose the quorum: the leader and one follower die.
 	c := in.cluster
-	leader := c.WaitLeader(t, 10*time.Second)
+	leader := c.WaitLeader(t)
 	survivor := (leader + 1) % 3
 	killedAt := time.Now()
 	for i := range c.Members {
@@ -86,7 +86,7 @@ func quorumLost(t *testing.T) {
 			}
 		}()
 	}
-	etcdtest.Wait(t, 15*time.Second, "X-Portico-Degraded on both instances", func() bool {
+	etcdtest.Wait(t, "X-Portico-Degraded on both instances", func() bool {
 		return noticed[0].Load() != 0 && noticed[1].Load() != 0
 	})
 	for _, inst := range in.inst {
@@ -154,7 +154,7 @@ func quorumLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	restarted := time.Since(backAt)
-	etcdtest.Wait(t, 20*time.Second, "watch up and pages without X-Portico-Degraded on both instances", func() bool {
+	etcdtest.Wait(t, "watch up and pages without X-Portico-Degraded on both instances", func() bool {
 		for _, inst := range in.inst {
 			if r := in.page(inst, cookie); !inst.store.Watching() || r.status != 200 || r.degraded != "" {
 				return false
@@ -198,7 +198,7 @@ func quorumLost(t *testing.T) {
 	if st, body := in.postForm(b, cookie, csrf, "/subscriptions/sub_Pro_01/cancel", url.Values{"reason": {"pricing"}}); st != 303 {
 		t.Fatalf("cancel after the outage: %d %.300s", st, body)
 	}
-	etcdtest.Wait(t, 5*time.Second, "cancellation shown on both instances", func() bool {
+	etcdtest.Wait(t, "cancellation shown on both instances", func() bool {
 		return strings.Contains(in.page(a, cookie).body, "Scheduled for cancellation") && strings.Contains(in.page(b, cookie).body, "Scheduled for cancellation")
 	})
 	if n := len(in.events(tenants.EventSubscriptionCancelationScheduled)); n != 1 {

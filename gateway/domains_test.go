@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/portico-billing/portico/gateway/domains"
 	"github.com/portico-billing/portico/internal/dnstest"
@@ -59,7 +58,7 @@ func TestCustomDomainAPIAndServing(t *testing.T) {
 	if st, v := api(keyA, "POST", "/v1/domains/billing.acme.example/verify", ""); st != 200 || v["status"] != "active" {
 		t.Fatalf("verify with DNS: %d %v", st, v)
 	}
-	etcdtest.Wait(t, 5*time.Second, "domain served", func() bool {
+	etcdtest.Wait(t, "domain served", func() bool {
 		_, ok := h.store.TenantByDomain("billing.acme.example")
 		return ok
 	})
@@ -86,7 +85,7 @@ func TestCustomDomainAPIAndServing(t *testing.T) {
 	if st, _ := api(keyA, "DELETE", "/v1/domains/billing.acme.example", ""); st != 204 {
 		t.Fatalf("remove: %d", st)
 	}
-	etcdtest.Wait(t, 5*time.Second, "removed domain not served", func() bool {
+	etcdtest.Wait(t, "removed domain not served", func() bool {
 		return h.do("GET", "billing.acme.example", "/", nil).StatusCode() == 404
 	})
 }

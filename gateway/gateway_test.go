@@ -90,7 +90,7 @@ func (h *harness) tenant(slug string) (*tenants.Tenant, string) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	etcdtest.Wait(h.t, 5*time.Second, "tenant indexed", func() bool { _, ok := h.store.TenantBySlug(slug); return ok })
+	etcdtest.Wait(h.t, "tenant indexed", func() bool { _, ok := h.store.TenantBySlug(slug); return ok })
 	h.putExample(key, "")
 	return tn, key
 }
@@ -341,7 +341,7 @@ func TestSectionSettingsAndDefaults(t *testing.T) {
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "tenant defaults watched", func() bool {
+	etcdtest.Wait(t, "tenant defaults watched", func() bool {
 		t, _ := h.store.TenantByID(tn.ID)
 		return !t.Portal.ShowBillingDetails
 	})
@@ -599,14 +599,14 @@ func TestBrandingAssetsFollowEtcd(t *testing.T) {
 	if _, err := h.store.Client().Put(context.Background(), h.store.Prefix()+"state/tenants/"+tn.ID, string(b)); err != nil {
 		t.Fatal(err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "new accent colour served", func() bool { return strings.Contains(css(), "#ff5500") })
+	etcdtest.Wait(t, "new accent colour served", func() bool { return strings.Contains(css(), "#ff5500") })
 	// Logo with ETag and 304.
 	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
 	if _, err := h.store.UpdateTenant(context.Background(), tn.ID, func(*tenants.Tenant) error { return nil }, &tenants.LogoUpdate{Data: png, ContentType: "image/png"}); err != nil {
 		t.Fatal(err)
 	}
 	var etag string
-	etcdtest.Wait(t, 5*time.Second, "logo served", func() bool {
+	etcdtest.Wait(t, "logo served", func() bool {
 		r := h.do("GET", "brand."+base, "/assets/logo", nil)
 		etag = string(r.Header.Peek("ETag"))
 		return r.StatusCode() == 200 && bytes.Equal(r.Body(), png) && string(r.Header.Peek("Content-Type")) == "image/png"
@@ -626,7 +626,7 @@ func TestPageFollowsAccountUpdate(t *testing.T) {
 		t.Fatal("first page")
 	}
 	h.putExample(key, `"name": "Globex <b>Renamed</b>"`)
-	etcdtest.Wait(t, 5*time.Second, "page shows the new revision", func() bool {
+	etcdtest.Wait(t, "page shows the new revision", func() bool {
 		return strings.Contains(string(h.do("GET", "upd."+base, "/", nil, "Cookie", cookie).Body()), "Globex &lt;b&gt;Renamed&lt;/b&gt;")
 	})
 }
@@ -727,7 +727,7 @@ func (h *harness) settle() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	etcdtest.Wait(h.t, 5*time.Second, "watch caught up", func() bool { return h.store.Revision() >= r.Header.Revision })
+	etcdtest.Wait(h.t, "watch caught up", func() bool { return h.store.Revision() >= r.Header.Revision })
 }
 
 func TestMetricsCountRequests(t *testing.T) {
@@ -781,7 +781,7 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 	a := newHarnessOn(t, prefix)
 	b := newHarnessOn(t, prefix)
 	_, key := a.tenant("revoke")
-	etcdtest.Wait(t, 5*time.Second, "tenant on instance b", func() bool { _, ok := b.store.TenantBySlug("revoke"); return ok })
+	etcdtest.Wait(t, "tenant on instance b", func() bool { _, ok := b.store.TenantBySlug("revoke"); return ok })
 	session := func() (id, cookie string) {
 		_, res, _ := a.createSession(key, `{"accountId":"acc_7Hq2LmX9"}`)
 		_, cookie, _ = a.open(res["sessionUrl"].(string))
@@ -799,7 +799,7 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 		t.Fatalf("revoke: %d %s", r.StatusCode(), r.Body())
 	}
 	start := time.Now()
-	etcdtest.Wait(t, time.Second, "revoked on both instances", func() bool { return pageOn(a, c1) == 401 && pageOn(b, c1) == 401 })
+	etcdtest.Wait(t, "revoked on both instances", func() bool { return pageOn(a, c1) == 401 && pageOn(b, c1) == 401 })
 	t.Logf("revocation refused on both instances after %v", time.Since(start))
 	if pageOn(b, c2) != 200 {
 		t.Fatal("revoking one session ended another")
@@ -808,7 +808,7 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 	if r := a.do("POST", "api."+base, "/v1/accounts/acc_7Hq2LmX9/portal-sessions/revoke", nil, "Authorization", "Bearer "+key); r.StatusCode() != 204 {
 		t.Fatalf("revoke all: %d", r.StatusCode())
 	}
-	etcdtest.Wait(t, time.Second, "revoke-all on both instances", func() bool { return pageOn(a, c2) == 401 && pageOn(b, c2) == 401 })
+	etcdtest.Wait(t, "revoke-all on both instances", func() bool { return pageOn(a, c2) == 401 && pageOn(b, c2) == 401 })
 	a.now.Store(1) // a second later: sessions issued after the revoke-all work
 	b.now.Store(1)
 	_, c3 := session()

@@ -65,7 +65,7 @@ func TestHTTPSOnDemand(t *testing.T) {
 	if _, err := h.store.AddDomain(ctx, tn.ID, "pending.secure.example", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "active domain indexed", func() bool { _, ok := h.store.TenantByDomain("billing.secure.example"); return ok })
+	etcdtest.Wait(t, "active domain indexed", func() bool { _, ok := h.store.TenantByDomain("billing.secure.example"); return ok })
 
 	get := func(host, path, cookie string) (*fasthttp.Response, *tls.ConnectionState, error) {
 		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 30 * time.Second}, "tcp", tlsLn.Addr().String(),

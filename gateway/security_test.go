@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/tenants"
@@ -32,7 +31,7 @@ func TestFrameAncestorsPerTenant(t *testing.T) {
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "frame ancestors applied", func() bool {
+	etcdtest.Wait(t, "frame ancestors applied", func() bool {
 		r := h.do("GET", "frames."+base, "/", nil)
 		return strings.HasSuffix(string(r.Header.Peek("Content-Security-Policy")), "frame-ancestors https://app.acme.example https://admin.acme.example:8443") &&
 			len(r.Header.Peek("X-Frame-Options")) == 0
@@ -63,7 +62,7 @@ func TestHostileStringsAreEscaped(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "tenant renamed", func() bool { t, _ := h.store.TenantByID(tn.ID); return strings.HasPrefix(t.Name, "Acme\"") })
+	etcdtest.Wait(t, "tenant renamed", func() bool { t, _ := h.store.TenantByID(tn.ID); return strings.HasPrefix(t.Name, "Acme\"") })
 	_, res, _ := h.createSession(key, `{"accountId":"acc_7Hq2LmX9"}`)
 	st, cookie, gone := h.open(res["sessionUrl"].(string))
 	if st != 303 {

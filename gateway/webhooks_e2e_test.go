@@ -135,7 +135,7 @@ func TestEveryActionReachesTheWebhookReceiver(t *testing.T) {
 		tenants.EventBillingDetailsUpdated, tenants.EventPaymentMethodDefaultChanged,
 		tenants.EventPaymentMethodRemoved, tenants.EventAutopayUpdated, tenants.EventWebhookTest,
 	}
-	etcdtest.Wait(t, 15*time.Second, "every event delivered", func() bool {
+	etcdtest.Wait(t, "every event delivered", func() bool {
 		for _, typ := range want {
 			if rc.count(typ) != 1 {
 				return false

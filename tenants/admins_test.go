@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-billing/portico/internal/testwait"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -344,7 +345,7 @@ func TestListAndWatchAccountSummaries(t *testing.T) {
 		select {
 		case c := <-ch:
 			return c
-		case <-time.After(5 * time.Second):
+		case <-time.After(testwait.Patience):
 			t.Fatal("no change watched")
 			return change{}
 		}

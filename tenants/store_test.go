@@ -37,7 +37,7 @@ func mustTenant(t *testing.T, s *Store, slug string) *Tenant {
 	if err != nil {
 		t.Fatalf("CreateTenant(%q): %v", slug, err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "tenant in index", func() bool { _, ok := s.TenantBySlug(slug); return ok })
+	etcdtest.Wait(t, "tenant in index", func() bool { _, ok := s.TenantBySlug(slug); return ok })
 	return tn
 }
 
@@ -79,7 +79,7 @@ func TestTenantLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("UpdateTenant: %v", err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "slug change watched", func() bool { _, ok := s.TenantBySlug("acme2"); return ok })
+	etcdtest.Wait(t, "slug change watched", func() bool { _, ok := s.TenantBySlug("acme2"); return ok })
 	if _, ok := s.TenantBySlug("acme"); ok {
 		t.Fatal("old slug still resolves")
 	}
@@ -91,7 +91,7 @@ func TestTenantLifecycle(t *testing.T) {
 	if err := s.DeleteTenant(ctx, "acme2"); err != nil {
 		t.Fatal(err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "tenant deletion watched", func() bool { _, ok := s.TenantByID(tn.ID); return !ok })
+	etcdtest.Wait(t, "tenant deletion watched", func() bool { _, ok := s.TenantByID(tn.ID); return !ok })
 	if len(s.Tenants()) != 1 {
 		t.Fatalf("Tenants() = %d, want 1", len(s.Tenants()))
 	}
@@ -107,7 +107,7 @@ func TestWatchSeesDirectEtcdWrite(t *testing.T) {
 	if _, err := s.Client().Put(context.Background(), s.Prefix()+"state/tenants/"+tn.ID, string(b)); err != nil {
 		t.Fatal(err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "branding change", func() bool {
+	etcdtest.Wait(t, "branding change", func() bool {
 		got, _ := s.TenantByID(tn.ID)
 		return got.Branding.AccentColor == "#ff0000"
 	})
@@ -161,7 +161,7 @@ func TestAPIKeys(t *testing.T) {
 	if err := s.RevokeAPIKey(ctx, a.ID, rec.ID); err != nil {
 		t.Fatal(err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "revocation watched", func() bool {
+	etcdtest.Wait(t, "revocation watched", func() bool {
 		_, err := s.Authenticate(ctx, key)
 		return errors.Is(err, ErrKeyInvalid)
 	})
@@ -207,7 +207,7 @@ func TestAccounts(t *testing.T) {
 	if err != nil || created || rev2 <= rev {
 		t.Fatalf("update = %d %v %v", rev2, created, err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "cache follows update", func() bool {
+	etcdtest.Wait(t, "cache follows update", func() bool {
 		snap, err := s.Account(ctx, tn.ID, a.ID)
 		return err == nil && snap.Revision == rev2 && snap.Account.Name == "Globex Renamed"
 	})
@@ -226,7 +226,7 @@ func TestAccounts(t *testing.T) {
 	if err := s.DeleteAccount(ctx, tn.ID, a.ID, 0); err != nil {
 		t.Fatal(err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "cache follows delete", func() bool {
+	etcdtest.Wait(t, "cache follows delete", func() bool {
 		_, err := s.Account(ctx, tn.ID, a.ID)
 		return errors.Is(err, ErrAccountNotFound)
 	})
@@ -252,7 +252,7 @@ func TestStaleFillImpossible(t *testing.T) {
 	if err := s.DeleteAccount(ctx, tn.ID, a.ID, 0); err != nil { // meanwhile: delete
 		t.Fatal(err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "delete watched", func() bool { return s.Revision() >= resp.Header.Revision+1 })
+	etcdtest.Wait(t, "delete watched", func() bool { return s.Revision() >= resp.Header.Revision+1 })
 	stale := &AccountSnapshot{TenantID: tn.ID, Account: a, Revision: resp.Kvs[0].ModRevision}
 	s.fill(ck, gen, func() { s.accounts.Set(ck, stale, 1) }) // the reader's late fill
 	s.accounts.Wait()
@@ -389,7 +389,7 @@ func TestRelistAfterCompaction(t *testing.T) {
 	wctx, cancel := context.WithCancel(context.Background())
 	s.cancel, s.done = cancel, make(chan struct{})
 	go s.watch(wctx, tn.Revision)
-	etcdtest.Wait(t, 10*time.Second, "re-list after compaction", func() bool {
+	etcdtest.Wait(t, "re-list after compaction", func() bool {
 		got, ok := s.TenantByID(tn.ID)
 		return ok && got.Name == "Renamed while away"
 	})
@@ -416,11 +416,11 @@ func TestWatchResumesAfterReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	var up *Tenant
-	etcdtest.Wait(t, 20*time.Second, "etcd answering after restart", func() bool {
+	etcdtest.Wait(t, "etcd answering after restart", func() bool {
 		up, err = s.UpdateTenant(ctx, tn.ID, func(t *Tenant) error { t.Name = "After restart"; return nil }, nil)
 		return err == nil
 	})
-	etcdtest.Wait(t, 20*time.Second, "watch resumed", func() bool {
+	etcdtest.Wait(t, "watch resumed", func() bool {
 		got, _ := s.TenantByID(tn.ID)
 		return got.Name == "After restart" && got.Revision == up.Revision
 	})

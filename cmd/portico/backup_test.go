@@ -21,6 +21,7 @@ import (
 
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/internal/syncbuf"
+	"github.com/portico-billing/portico/internal/testwait"
 )
 
 // command runs one of this file's commands with the global flags a command line would set.
@@ -55,7 +56,7 @@ func startServe(t *testing.T, bin string, args ...string) *servedInstance {
 	}
 	go func() { s.cmd.Wait(); close(s.exited) }()
 	t.Cleanup(func() { s.stop(t) })
-	etcdtest.Wait(t, 30*time.Second, "portico ready", func() bool {
+	etcdtest.Wait(t, "portico ready", func() bool {
 		select {
 		case <-s.exited:
 			t.Fatalf("portico serve exited:\n%s", s.stderr)
@@ -75,9 +76,9 @@ func (s *servedInstance) stop(t *testing.T) {
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.exited:
-	case <-time.After(30 * time.Second):
+	case <-time.After(testwait.Patience):
 		s.cmd.Process.Kill()
-		t.Errorf("no exit 30s after SIGTERM:\n%s", s.stderr)
+		t.Errorf("no exit %v after SIGTERM:\n%s", testwait.Patience, s.stderr)
 	}
 }
 
@@ -101,7 +102,7 @@ func TestBackupAndRestore(t *testing.T) {
 	// An installation with the demo tenant and one more tenant with an account.
 	orig := t.TempDir()
 	s1 := startServe(t, bin, append(serveArgs(orig, 0), "--demo")...)
-	etcdtest.Wait(t, 10*time.Second, "demo seeded", func() bool { return strings.Contains(s1.stdout.String(), "pk_") })
+	etcdtest.Wait(t, "demo seeded", func() bool { return strings.Contains(s1.stdout.String(), "pk_") })
 	demoKey := regexp.MustCompile(`pk_[a-z2-7]+_[a-z2-7]+`).FindString(s1.stdout.String())
 	g1 := globals{endpoints: "http://" + addr(0)}
 	cli := func(g globals, args ...string) string {
@@ -218,20 +219,20 @@ func TestBackupOfCluster(t *testing.T) {
 	}
 	g := globals{endpoints: strings.Join(c.Endpoints(), ",")}
 	dir := t.TempDir()
-	leader := c.WaitLeader(t, 5*time.Second)
+	leader := c.WaitLeader(t)
 	out, _, err := command(backupCmd, g, filepath.Join(dir, "a.snapshot"))
 	if err != nil || !strings.Contains(out, "member "+c.Members[leader].Name+" ") {
 		t.Fatalf("backup of the cluster (leader %s): %v %q", c.Members[leader].Name, err, out)
 	}
 	c.Kill(leader)
-	c.WaitLeader(t, 10*time.Second)
+	c.WaitLeader(t)
 	if out, _, err := command(backupCmd, g, filepath.Join(dir, "b.snapshot")); err != nil {
 		t.Fatalf("backup with a member down: %v %q", err, out)
 	}
 	other := (leader + 1) % 3
 	survivor := (leader + 2) % 3
 	c.Kill(other)
-	etcdtest.Wait(t, 10*time.Second, "the survivor without a leader", func() bool { return c.Members[survivor].Etcd().Server.Leader() == 0 })
+	etcdtest.Wait(t, "the survivor without a leader", func() bool { return c.Members[survivor].Etcd().Server.Leader() == 0 })
 	_, _, err = command(backupCmd, g, filepath.Join(dir, "c.snapshot"))
 	if err == nil || !strings.Contains(err.Error(), "no leader") {
 		t.Fatalf("backup without quorum: %v", err)

@@ -25,6 +25,7 @@ import (
 	"github.com/portico-billing/portico/internal/dnstest"
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/internal/syncbuf"
+	"github.com/portico-billing/portico/internal/testwait"
 	"github.com/portico-billing/portico/tenants"
 )
 
@@ -160,11 +161,11 @@ func TestServeLifecycle(t *testing.T) {
 		}()
 		select {
 		case <-ready:
-		case <-time.After(30 * time.Second):
+		case <-time.After(testwait.Patience):
 			cmd.Process.Kill()
-			t.Fatalf("not ready after 30s:\n%s", logs)
+			t.Fatalf("not ready after %v:\n%s", testwait.Patience, logs)
 		}
-		etcdtest.Wait(t, 10*time.Second, "demo link printed", func() bool { return strings.Contains(stdout.String(), "pk_") })
+		etcdtest.Wait(t, "demo link printed", func() bool { return strings.Contains(stdout.String(), "pk_") })
 		link := regexp.MustCompile(`http://demo\.portal\.localhost:\d+/s/\S+`).FindString(stdout.String())
 		return cmd, link, logs
 	}
@@ -177,9 +178,9 @@ func TestServeLifecycle(t *testing.T) {
 			if err != nil {
 				t.Fatalf("exit after SIGTERM: %v\n%s", err, logs)
 			}
-		case <-time.After(30 * time.Second):
+		case <-time.After(testwait.Patience):
 			cmd.Process.Kill()
-			t.Fatal("no exit 30s after SIGTERM")
+			t.Fatalf("no exit %v after SIGTERM", testwait.Patience)
 		}
 	}
 
@@ -272,7 +273,7 @@ func TestServeHTTPS(t *testing.T) {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 	}()
-	etcdtest.Wait(t, 30*time.Second, "demo link printed", func() bool { return strings.Contains(stdout.String(), "pk_") })
+	etcdtest.Wait(t, "demo link printed", func() bool { return strings.Contains(stdout.String(), "pk_") })
 	link := regexp.MustCompile(`https://demo\.portal\.localhost:\d+/s/\S+`).FindString(stdout.String())
 	if link == "" {
 		t.Fatalf("no https link printed:\n%s\n%s", stdout.String(), stderr.String())
@@ -326,7 +327,7 @@ func TestSealKeyRotation(t *testing.T) {
 	}
 	oldID := s.SealKeys()[0].ID
 	mustCLI(t, p, "sealkey", "rotate")
-	etcdtest.Wait(t, 5*time.Second, "new key watched", func() bool { return len(s.SealKeys()) == 2 })
+	etcdtest.Wait(t, "new key watched", func() bool { return len(s.SealKeys()) == 2 })
 	ring, _ := keyring(s)
 	var sc session.Scratch
 	var out session.Session
@@ -341,7 +342,7 @@ func TestSealKeyRotation(t *testing.T) {
 		t.Fatalf("early retire: %d %s", code, errs)
 	}
 	mustCLI(t, p, "sealkey", "retire", "--force", oldID)
-	etcdtest.Wait(t, 5*time.Second, "old key gone", func() bool { return len(s.SealKeys()) == 1 })
+	etcdtest.Wait(t, "old key gone", func() bool { return len(s.SealKeys()) == 1 })
 	ring, _ = keyring(s)
 	svc2, _ := webhooks.New(webhooks.Config{Store: s, Keyring: ring, AllowHTTP: true})
 	id, err := svc2.SendTest(ctx, tn.ID, ep.ID)

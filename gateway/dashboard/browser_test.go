@@ -23,6 +23,7 @@ import (
 	"github.com/portico-billing/portico/internal/browsertest"
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/internal/syncbuf"
+	"github.com/portico-billing/portico/internal/testwait"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 )
@@ -95,7 +96,7 @@ func newBrowserEnv(t *testing.T) *browserEnv {
 // imageWidth waits until the image loaded and returns its natural width.
 func (e *browserEnv) imageWidth(sel string) int {
 	e.h.t.Helper()
-	ctx, cancel := context.WithTimeout(e.ctx, 15*time.Second)
+	ctx, cancel := context.WithTimeout(e.ctx, testwait.Patience)
 	defer cancel()
 	w, err := chromedp.Run(ctx, chromedp.PollFunction[int](`(sel) => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth }`,
 		chromedp.WithPollingArgs(sel), chromedp.WithPollingTimeout(10*time.Second)))
@@ -143,7 +144,7 @@ func TestBrowserSendPortalLink(t *testing.T) {
 	}
 	e.Screenshot("dashboard-tests/dashboard-send-portal-link.png")
 
-	p, err := mailtest.Parse(e.h.smtp.Next(t, 10*time.Second).Data)
+	p, err := mailtest.Parse(e.h.smtp.Next(t).Data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +193,7 @@ func TestBrowserLogoUpload(t *testing.T) {
 	}
 
 	// The portal shows the new logo.
-	etcdtest.Wait(t, 5*time.Second, "the portal sees the logo", func() bool {
+	etcdtest.Wait(t, "the portal sees the logo", func() bool {
 		c, _ := e.h.store.TenantByID(tn.ID)
 		return c.Branding.LogoETag == tn.Branding.LogoETag
 	})

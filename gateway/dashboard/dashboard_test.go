@@ -230,13 +230,13 @@ func TestCustomerSearchAndPagination(t *testing.T) {
 	if _, _, err := h.store.PutAccount(ctx, h.acme.ID, docs[7], 0); err != nil {
 		t.Fatal(err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "rename searchable", func() bool {
+	etcdtest.Wait(t, "rename searchable", func() bool {
 		return strings.Contains(string(a.get("/customers?q=quokka").Body()), "cus_000007")
 	})
 	if err := h.store.DeleteAccount(ctx, h.acme.ID, "cus_000007", 0); err != nil {
 		t.Fatal(err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "deletion applied", func() bool {
+	etcdtest.Wait(t, "deletion applied", func() bool {
 		return strings.Contains(string(a.get("/customers?q=quokka").Body()), "No customer matches")
 	})
 }
@@ -316,7 +316,7 @@ func TestSendPortalLink(t *testing.T) {
 	if linkRE.MatchString(body) {
 		t.Fatal("the emailed link is shown on the page")
 	}
-	m := h.smtp.Next(t, 10*time.Second)
+	m := h.smtp.Next(t)
 	if len(m.To) != 1 || m.To[0] != "billing@globex.example" {
 		t.Fatalf("mail to %v", m.To)
 	}
@@ -347,7 +347,7 @@ func TestSendPortalLink(t *testing.T) {
 
 	// The per-customer limit (2 per hour here): the second passes, the third is refused.
 	expect(t, a.form("/customers/acc_7Hq2LmX9/send-link"), 200, "Portal link sent")
-	h.smtp.Next(t, 10*time.Second)
+	h.smtp.Next(t)
 	expect(t, a.form("/customers/acc_7Hq2LmX9/send-link"), 429, "already sent 2 portal links this hour", "The next one can be sent at")
 	if h.smtp.Pending() != 0 {
 		t.Fatal("a link was emailed past the limit")

@@ -131,7 +131,7 @@ func (h *harness) tenant(slug, name string) *tenants.Tenant {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	etcdtest.Wait(h.t, 5*time.Second, "tenant indexed", func() bool { _, ok := h.store.TenantBySlug(slug); return ok })
+	etcdtest.Wait(h.t, "tenant indexed", func() bool { _, ok := h.store.TenantBySlug(slug); return ok })
 	return tn
 }
 

@@ -90,7 +90,7 @@ func createTenant(tb testing.TB, s *tenants.Store, slug string) *tenants.Tenant 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	etcdtest.Wait(tb, 5*time.Second, "tenant indexed", func() bool { _, ok := s.TenantBySlug(slug); return ok })
+	etcdtest.Wait(tb, "tenant indexed", func() bool { _, ok := s.TenantBySlug(slug); return ok })
 	return t
 }
 
@@ -194,19 +194,19 @@ func TestSearchIndex(t *testing.T) {
 	if _, _, err := s.PutAccount(ctx, tn.ID, a, 0); err != nil {
 		t.Fatal(err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "new account searchable", func() bool { return ix.search("newcomer", 0, 5).Total == 1 })
+	etcdtest.Wait(t, "new account searchable", func() bool { return ix.search("newcomer", 0, 5).Total == 1 })
 	a.Name = "Aaron Renamed"
 	if _, _, err := s.PutAccount(ctx, tn.ID, a, 0); err != nil {
 		t.Fatal(err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "rename applied", func() bool {
+	etcdtest.Wait(t, "rename applied", func() bool {
 		r := ix.search("", 0, 1)
 		return len(r.Entries) == 1 && r.Entries[0].Name == "Aaron Renamed" && ix.search("zed newcomer", 0, 1).Total == 0
 	})
 	if err := s.DeleteAccount(ctx, tn.ID, a.ID, 0); err != nil {
 		t.Fatal(err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "deletion applied", func() bool { return ix.search("acc_009999", 0, 1).Total == 0 })
+	etcdtest.Wait(t, "deletion applied", func() bool { return ix.search("acc_009999", 0, 1).Total == 0 })
 	if r := ix.search("", 0, 1); r.Total != n {
 		t.Fatalf("after the changes: %d accounts", r.Total)
 	}

@@ -93,12 +93,12 @@ func TestBranding(t *testing.T) {
 		t.Fatalf("preview.css of light colours = %q, want %q", css, want)
 	}
 	// The dashboard reads the tenant from the watched index: wait for the change to arrive.
-	etcdtest.Wait(t, 5*time.Second, "the dashboard serves the new logo", func() bool {
+	etcdtest.Wait(t, "the dashboard serves the new logo", func() bool {
 		got := a.get("/assets/logo")
 		return bytes.Equal(got.Body(), logoPNG) && string(got.Header.ContentType()) == "image/png"
 	})
 	// The portal serves it too.
-	etcdtest.Wait(t, 5*time.Second, "the portal sees the logo", func() bool {
+	etcdtest.Wait(t, "the portal sees the logo", func() bool {
 		t, _ := h.store.TenantByID(h.acme.ID)
 		return t.Branding.LogoETag == tn.Branding.LogoETag
 	})
@@ -332,7 +332,7 @@ func TestAPIKeysPage(t *testing.T) {
 	b.login("initech", "boss@initech.example", password+" 2")
 	expect(t, b.form("/settings/api-keys", "action", "revoke", "id", rec.ID), 404)
 	expect(t, a.form("/settings/api-keys", "action", "revoke", "id", rec.ID), 200, "was revoked")
-	etcdtest.Wait(t, 5*time.Second, "revocation watched", func() bool {
+	etcdtest.Wait(t, "revocation watched", func() bool {
 		_, err := h.store.Authenticate(context.Background(), key)
 		return errors.Is(err, tenants.ErrKeyInvalid)
 	})

@@ -64,12 +64,12 @@ func TestDomainLifecycle(t *testing.T) {
 	if err != nil || got.Status != tenants.DomainActive || got.VerifiedAt.IsZero() {
 		t.Fatalf("verify with records = %+v, %v", got, err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "active domain indexed", func() bool { tn, ok := s.TenantByDomain(d.Name); return ok && tn.ID == a.ID })
+	etcdtest.Wait(t, "active domain indexed", func() bool { tn, ok := s.TenantByDomain(d.Name); return ok && tn.ID == a.ID })
 	// It stops pointing at us: inactive, not served.
 	z.Clear("billing.acme.example", "CNAME")
 	z.Set("billing.acme.example. 60 IN A 198.51.100.7")
 	v.ReverifyAll(ctx, slog.Default())
-	etcdtest.Wait(t, 5*time.Second, "inactive domain dropped", func() bool { _, ok := s.TenantByDomain(d.Name); return !ok })
+	etcdtest.Wait(t, "inactive domain dropped", func() bool { _, ok := s.TenantByDomain(d.Name); return !ok })
 	got, _, _ = s.Domain(ctx, a.ID, d.Name)
 	if got.Status != tenants.DomainInactive || !strings.Contains(got.LastError, "198.51.100.7") {
 		t.Fatalf("after DNS moved away: %+v", got)
@@ -86,7 +86,7 @@ func TestDomainLifecycle(t *testing.T) {
 	if err := s.RemoveDomain(ctx, a.ID, d.Name); err != nil {
 		t.Fatal(err)
 	}
-	etcdtest.Wait(t, 5*time.Second, "removed domain dropped", func() bool { _, ok := s.TenantByDomain(d.Name); return !ok })
+	etcdtest.Wait(t, "removed domain dropped", func() bool { _, ok := s.TenantByDomain(d.Name); return !ok })
 	// Now B may have it.
 	if _, err := s.AddDomain(ctx, b.ID, d.Name, time.Now()); err != nil {
 		t.Fatalf("B adds the freed domain: %v", err)

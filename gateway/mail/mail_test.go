@@ -44,7 +44,7 @@ func sender(t *testing.T, cfg Config) *Sender {
 // received checks the message a server got and returns it parsed.
 func received(t *testing.T, srv *mailtest.Server, wantTLS bool) *mailtest.Parsed {
 	t.Helper()
-	m := srv.Next(t, 10*time.Second)
+	m := srv.Next(t)
 	if m.TLS != wantTLS {
 		t.Errorf("message came with TLS=%v, want %v", m.TLS, wantTLS)
 	}
@@ -363,7 +363,7 @@ func TestSendLocalized(t *testing.T) {
 	if err := s.SendPortalLink(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
-	p, err := mailtest.Parse(srv.Next(t, 10*time.Second).Data)
+	p, err := mailtest.Parse(srv.Next(t).Data)
 	if err != nil {
 		t.Fatal(err)
 	}

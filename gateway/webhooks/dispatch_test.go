@@ -44,8 +44,8 @@ func TestDeliveryEndToEnd(t *testing.T) {
 		evs = append(evs, e.appendEvent(e.tenant.ID, typ, map[string]any{"n": i, "name": "Zoë"}))
 	}
 	evs = append(evs, early)
-	etcdtest.Wait(t, 15*time.Second, "every event at the all-events endpoint", func() bool { return len(all.received()) == len(evs) })
-	etcdtest.Wait(t, 15*time.Second, "queue empty", func() bool { return e.keysUnder("webhooks/tasks/") == 0 && e.keysUnder("outbox/") == 0 })
+	etcdtest.Wait(t, "every event at the all-events endpoint", func() bool { return len(all.received()) == len(evs) })
+	etcdtest.Wait(t, "queue empty", func() bool { return e.keysUnder("webhooks/tasks/") == 0 && e.keysUnder("outbox/") == 0 })
 
 	byID := map[string]Received{}
 	for _, r := range all.received() {
@@ -119,7 +119,7 @@ func TestReceiverDownThenBack(t *testing.T) {
 		for i := range 5 {
 			ids = append(ids, e.appendEvent(e.tenant.ID, tenants.EventAutopayUpdated, map[string]int{"i": i}).ID)
 		}
-		etcdtest.Wait(t, 10*time.Second, "two failed attempts each", func() bool {
+		etcdtest.Wait(t, "two failed attempts each", func() bool {
 			ds := e.deliveries(s, e.tenant.ID, DeliveryFilter{EndpointID: ep.ID})
 			for _, d := range ds {
 				if len(d.Attempts) < 2 {
@@ -129,7 +129,7 @@ func TestReceiverDownThenBack(t *testing.T) {
 			return len(ds) == 5
 		})
 		down.Store(false)
-		etcdtest.Wait(t, 10*time.Second, "every event delivered", func() bool {
+		etcdtest.Wait(t, "every event delivered", func() bool {
 			for _, id := range ids {
 				if rc.count(id) != 1 {
 					return false
@@ -138,7 +138,7 @@ func TestReceiverDownThenBack(t *testing.T) {
 			return true
 		})
 		for _, d := range e.deliveries(s, e.tenant.ID, DeliveryFilter{EndpointID: ep.ID}) {
-			etcdtest.Wait(t, 5*time.Second, "delivered state", func() bool {
+			etcdtest.Wait(t, "delivered state", func() bool {
 				ds := e.deliveries(s, e.tenant.ID, DeliveryFilter{EndpointID: ep.ID})
 				for _, x := range ds {
 					if x.ID == d.ID {
@@ -177,7 +177,7 @@ func TestReceiverDownThenBack(t *testing.T) {
 		for i := range 5 {
 			ids = append(ids, e.appendEvent(e.tenant.ID, tenants.EventAutopayUpdated, map[string]int{"i": i}).ID)
 		}
-		etcdtest.Wait(t, 10*time.Second, "failed attempts", func() bool {
+		etcdtest.Wait(t, "failed attempts", func() bool {
 			ds := e.deliveries(s, e.tenant.ID, DeliveryFilter{EndpointID: ep.ID})
 			for _, d := range ds {
 				if len(d.Attempts) < 2 || d.Attempts[0].Error == "" || d.Attempts[0].StatusCode != 0 {
@@ -200,7 +200,7 @@ func TestReceiverDownThenBack(t *testing.T) {
 		rc.srv = &httptest.Server{Listener: back, Config: &http.Server{Handler: http.HandlerFunc(rc.serve)}}
 		rc.srv.Start()
 		defer rc.srv.Close()
-		etcdtest.Wait(t, 10*time.Second, "every event delivered", func() bool {
+		etcdtest.Wait(t, "every event delivered", func() bool {
 			for _, id := range ids {
 				if rc.count(id) != 1 {
 					return false
@@ -236,7 +236,7 @@ func TestRetryAfter(t *testing.T) {
 	rc.setSecrets(sec)
 	run(t, s)
 	ev := e.appendEvent(e.tenant.ID, tenants.EventPortalSessionCreated, map[string]string{"sessionId": "ps_1"})
-	etcdtest.Wait(t, 10*time.Second, "delivery after Retry-After", func() bool { return rc.count(ev.ID) == 1 })
+	etcdtest.Wait(t, "delivery after Retry-After", func() bool { return rc.count(ev.ID) == 1 })
 	mu.Lock()
 	gap := at[1].Sub(at[0])
 	mu.Unlock()
@@ -293,7 +293,7 @@ func TestGoneDisables(t *testing.T) {
 	run(t, s)
 	// Events fanned out after the endpoint was disabled are simply pruned.
 	var ended int
-	etcdtest.Wait(t, 10*time.Second, "every delivery ended", func() bool {
+	etcdtest.Wait(t, "every delivery ended", func() bool {
 		if e.keysUnder("outbox/") != 0 || e.keysUnder("webhooks/tasks/") != 0 {
 			return false
 		}
@@ -315,7 +315,7 @@ func TestGoneDisables(t *testing.T) {
 	}
 	// A disabled endpoint receives nothing new.
 	e.appendEvent(e.tenant.ID, tenants.EventPaymentMethodRemoved, nil)
-	etcdtest.Wait(t, 5*time.Second, "outbox pruned", func() bool { return e.keysUnder("outbox/") == 0 })
+	etcdtest.Wait(t, "outbox pruned", func() bool { return e.keysUnder("outbox/") == 0 })
 	if len(e.deliveries(s, e.tenant.ID, DeliveryFilter{})) != ended {
 		t.Errorf("a disabled endpoint got a new delivery")
 	}
@@ -340,7 +340,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 	run(t, s)
 	e.appendEvent(e.tenant.ID, tenants.EventAutopayUpdated, nil)
 	var d Delivery
-	etcdtest.Wait(t, 10*time.Second, "delivery failed", func() bool {
+	etcdtest.Wait(t, "delivery failed", func() bool {
 		ds := e.deliveries(s, e.tenant.ID, DeliveryFilter{EndpointID: ep.ID})
 		if len(ds) == 1 {
 			d = ds[0]
@@ -377,9 +377,9 @@ func TestTimeoutIsAFailure(t *testing.T) {
 	rc.setSecrets(sec)
 	run(t, s)
 	ev := e.appendEvent(e.tenant.ID, tenants.EventAutopayUpdated, nil)
-	etcdtest.Wait(t, 10*time.Second, "delivered on retry", func() bool { return rc.count(ev.ID) == 1 })
+	etcdtest.Wait(t, "delivered on retry", func() bool { return rc.count(ev.ID) == 1 })
 	var d Delivery
-	etcdtest.Wait(t, 5*time.Second, "record", func() bool {
+	etcdtest.Wait(t, "record", func() bool {
 		d = e.deliveries(s, e.tenant.ID, DeliveryFilter{EndpointID: ep.ID})[0]
 		return d.State == StateDelivered
 	})
@@ -405,7 +405,7 @@ func TestScheduleExhausted(t *testing.T) {
 	run(t, s)
 	e.appendEvent(e.tenant.ID, tenants.EventAutopayUpdated, nil)
 	var d Delivery
-	etcdtest.Wait(t, 10*time.Second, "failed", func() bool {
+	etcdtest.Wait(t, "failed", func() bool {
 		ds := e.deliveries(s, e.tenant.ID, DeliveryFilter{})
 		if len(ds) == 1 {
 			d = ds[0]
@@ -436,12 +436,12 @@ func TestListDeliveries(t *testing.T) {
 	rc.setSecrets(sec)
 	run(t, s)
 	first := e.appendEvent(e.tenant.ID, tenants.EventAutopayUpdated, nil)
-	etcdtest.Wait(t, 10*time.Second, "first attempt", func() bool {
+	etcdtest.Wait(t, "first attempt", func() bool {
 		ds := e.deliveries(s, e.tenant.ID, DeliveryFilter{})
 		return len(ds) == 1 && len(ds[0].Attempts) == 1
 	})
 	second := e.appendEvent(e.tenant.ID, tenants.EventAutopayUpdated, nil)
-	etcdtest.Wait(t, 10*time.Second, "second attempt", func() bool {
+	etcdtest.Wait(t, "second attempt", func() bool {
 		ds := e.deliveries(s, e.tenant.ID, DeliveryFilter{})
 		return len(ds) == 2 && len(ds[0].Attempts) == 1
 	})
@@ -502,7 +502,7 @@ func TestSSRFRefused(t *testing.T) {
 	run(t, s)
 	e.appendEvent(e.tenant.ID, tenants.EventAutopayUpdated, nil)
 	var d Delivery
-	etcdtest.Wait(t, 10*time.Second, "refused delivery", func() bool {
+	etcdtest.Wait(t, "refused delivery", func() bool {
 		ds := e.deliveries(s, e.tenant.ID, DeliveryFilter{EndpointID: ep.ID})
 		if len(ds) == 1 {
 			d = ds[0]
@@ -553,7 +553,7 @@ func TestKilledMidQueue(t *testing.T) {
 		ids = append(ids, e.appendEvent(e.tenant.ID, tenants.EventAutopayUpdated, map[string]int{"i": i}).ID)
 	}
 	stopA := run(t, a)
-	etcdtest.Wait(t, 10*time.Second, "A holds two requests in flight", func() bool { return rc.total() == 2 })
+	etcdtest.Wait(t, "A holds two requests in flight", func() bool { return rc.total() == 2 })
 	if n := e.keysUnder("webhooks/claims/"); n != 2 {
 		t.Fatalf("%d claims, want 2", n)
 	}
@@ -563,7 +563,7 @@ func TestKilledMidQueue(t *testing.T) {
 
 	b := e.service(e.store, func(c *Config) { c.WorkerID = "B" })
 	run(t, b)
-	etcdtest.Wait(t, 15*time.Second, "every event delivered by B", func() bool {
+	etcdtest.Wait(t, "every event delivered by B", func() bool {
 		for _, id := range ids {
 			if rc.count(id) != 1 {
 				return false
@@ -571,7 +571,7 @@ func TestKilledMidQueue(t *testing.T) {
 		}
 		return true
 	})
-	etcdtest.Wait(t, 5*time.Second, "queue empty", func() bool {
+	etcdtest.Wait(t, "queue empty", func() bool {
 		return e.keysUnder("webhooks/tasks/") == 0 && e.keysUnder("webhooks/claims/") == 0
 	})
 	rc.check()
@@ -611,7 +611,7 @@ func TestTwoInstances(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	etcdtest.Wait(t, 20*time.Second, "every event at both endpoints", func() bool {
+	etcdtest.Wait(t, "every event at both endpoints", func() bool {
 		for _, id := range ids {
 			if rc.count(id) < 2 {
 				return false
@@ -619,7 +619,7 @@ func TestTwoInstances(t *testing.T) {
 		}
 		return true
 	})
-	etcdtest.Wait(t, 5*time.Second, "queue empty", func() bool { return e.keysUnder("webhooks/tasks/") == 0 })
+	etcdtest.Wait(t, "queue empty", func() bool { return e.keysUnder("webhooks/tasks/") == 0 })
 	for _, id := range ids {
 		if n := rc.count(id); n != 2 {
 			t.Errorf("event %s delivered %d times to two endpoints, want 2", id, n)
@@ -647,8 +647,8 @@ func TestSendTestTargetsOneEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	etcdtest.Wait(t, 10*time.Second, "test event", func() bool { return one.count(id) == 1 })
-	etcdtest.Wait(t, 5*time.Second, "outbox drained", func() bool { return e.keysUnder("outbox/") == 0 })
+	etcdtest.Wait(t, "test event", func() bool { return one.count(id) == 1 })
+	etcdtest.Wait(t, "outbox drained", func() bool { return e.keysUnder("outbox/") == 0 })
 	got := one.received()[0]
 	if got.Type != tenants.EventWebhookTest || !strings.Contains(string(got.Data), ep1.ID) {
 		t.Errorf("test event %s %s", got.Type, got.Data)
@@ -664,7 +664,7 @@ func TestRunTwice(t *testing.T) {
 	e := newEnv(t)
 	s := e.service(e.store, nil)
 	run(t, s)
-	etcdtest.Wait(t, 5*time.Second, "running", func() bool { return s.running.Load() })
+	etcdtest.Wait(t, "running", func() bool { return s.running.Load() })
 	if err := s.Run(context.Background()); err == nil {
 		t.Fatal("a second Run on one Service started")
 	}

@@ -195,8 +195,8 @@ func TestCrossTenantIsolation(t *testing.T) {
 	run(t, s)
 	foreign := e.appendEvent(other.ID, tenants.EventSubscriptionCanceled, map[string]string{"who": "globex"})
 	own := e.appendEvent(e.tenant.ID, tenants.EventSubscriptionCanceled, map[string]string{"who": "acme"})
-	etcdtest.Wait(t, 10*time.Second, "acme's event", func() bool { return rcA.count(own.ID) == 1 })
-	etcdtest.Wait(t, 10*time.Second, "outbox drained", func() bool { return e.keysUnder("outbox/") == 0 })
+	etcdtest.Wait(t, "acme's event", func() bool { return rcA.count(own.ID) == 1 })
+	etcdtest.Wait(t, "outbox drained", func() bool { return e.keysUnder("outbox/") == 0 })
 	if rcA.count(foreign.ID) != 0 {
 		t.Errorf("acme's endpoint received globex's event")
 	}
@@ -228,7 +228,7 @@ func TestSecretsSealedAtRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	etcdtest.Wait(t, 10*time.Second, "test event", func() bool { return rc.count(id) == 1 })
+	etcdtest.Wait(t, "test event", func() bool { return rc.count(id) == 1 })
 	resp, err := e.store.Client().Get(ctx, e.prefix, clientv3.WithPrefix())
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +276,7 @@ func TestRotation(t *testing.T) {
 	run(t, s)
 	last := func(n int) got {
 		t.Helper()
-		etcdtest.Wait(t, 10*time.Second, "delivery", func() bool { mu.Lock(); defer mu.Unlock(); return len(reqs) >= n })
+		etcdtest.Wait(t, "delivery", func() bool { mu.Lock(); defer mu.Unlock(); return len(reqs) >= n })
 		mu.Lock()
 		defer mu.Unlock()
 		return reqs[n-1]

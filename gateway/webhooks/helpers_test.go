@@ -21,6 +21,7 @@ import (
 
 	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/internal/testwait"
 	"github.com/portico-billing/portico/tenants"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -129,7 +130,7 @@ func run(t *testing.T, s *Service) (stop func()) {
 				if err != nil {
 					t.Errorf("Run: %v", err)
 				}
-			case <-time.After(15 * time.Second):
+			case <-time.After(testwait.Patience):
 				t.Errorf("Run did not return after its context ended")
 			}
 		})

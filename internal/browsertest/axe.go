@@ -7,9 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/portico-billing/portico/internal/testwait"
 )
 
 // WCAGTags are the axe-core rule tags of WCAG 2.0 and 2.1, levels A and AA.
@@ -74,7 +74,7 @@ func (b *Browser) Axe(tags ...string) []Violation {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, testwait.Patience)
 	defer cancel()
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { if (!window.axe) (0, eval)(`+quote(src)+`); return true })()`)); err != nil {
 		b.t.Fatalf("browser at %s: loading axe-core: %v", b.Location(), err)

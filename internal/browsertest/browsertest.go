@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/portico-billing/portico/internal/testwait"
 )
 
 // Default window size of a new browser.
@@ -84,8 +85,8 @@ func Start(t testing.TB) *Browser {
 		if err != nil {
 			t.Fatalf("browsertest: starting %s: %v", exe, err)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("browsertest: %s did not start within 30 s", exe)
+	case <-time.After(testwait.Patience):
+		t.Fatalf("browsertest: %s did not start within %v", exe, testwait.Patience)
 	}
 	return &Browser{t: t, ctx: bctx, Artifacts: filepath.Join(repoRoot(), "test-artifacts")}
 }
@@ -100,11 +101,11 @@ func (b *Browser) In(t testing.TB) *Browser {
 // Ctx is the browser's context, for chromedp.Run.
 func (b *Browser) Ctx() context.Context { return b.ctx }
 
-// Do runs steps within 20 seconds; on failure it fails the test with where the browser is and
+// Do runs steps (only a hang reaches testwait.Patience); on failure it fails the test with where the browser is and
 // the text it shows.
 func (b *Browser) Do(steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, testwait.Patience)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		b.t.Fatalf("browser at %s: %v\npage text:\n%s", b.Location(), err, b.eval(`document.body ? document.body.innerText : ""`))
@@ -130,7 +131,7 @@ func (b *Browser) Location() string {
 // Text is the visible text of the first element matching the CSS selector.
 func (b *Browser) Text(sel string) string {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, testwait.Patience)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 	if err != nil {
@@ -142,7 +143,7 @@ func (b *Browser) Text(sel string) string {
 // Eval evaluates a JavaScript expression and decodes its JSON value into T.
 func Eval[T any](b *Browser, expr string) T {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, testwait.Patience)
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
 	if err != nil {
@@ -161,7 +162,7 @@ func (b *Browser) Viewport(width int) {
 // Screenshot saves a PNG of the whole page as <Artifacts>/<name> and returns its path.
 func (b *Browser) Screenshot(name string) string {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, testwait.Patience)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
@@ -249,7 +250,7 @@ func (b *Browser) AcceptLanguage(lang string) {
 // footer) and returns the PDF.
 func (b *Browser) Print() []byte {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, testwait.Patience)
 	defer cancel()
 	var pdf []byte
 	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {

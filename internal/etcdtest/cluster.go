@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-billing/portico/internal/testwait"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
@@ -128,9 +129,9 @@ func startCluster(dir string, n int) (*Cluster, error) {
 		case err := <-m.etcd.Err():
 			c.close()
 			return nil, fmt.Errorf("etcdtest: member %s failed: %w", m.Name, err)
-		case <-time.After(30 * time.Second):
+		case <-time.After(testwait.Patience):
 			c.close()
-			return nil, fmt.Errorf("etcdtest: member %s not ready after 30s", m.Name)
+			return nil, fmt.Errorf("etcdtest: member %s not ready after %v", m.Name, testwait.Patience)
 		}
 	}
 	return c, nil
@@ -179,10 +180,10 @@ func (c *Cluster) Leader() int {
 }
 
 // WaitLeader waits until the running members have a leader and returns its index.
-func (c *Cluster) WaitLeader(t testing.TB, timeout time.Duration) int {
+func (c *Cluster) WaitLeader(t testing.TB) int {
 	t.Helper()
 	l := -1
-	Wait(t, timeout, "an etcd leader", func() bool { l = c.Leader(); return l >= 0 })
+	Wait(t, "an etcd leader", func() bool { l = c.Leader(); return l >= 0 })
 	return l
 }
 
@@ -224,7 +225,7 @@ func (c *Cluster) Restart(i int) error {
 		e   *embed.Etcd
 		err error
 	)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(testwait.Patience)
 	for { // the old listeners may take a moment to free their ports
 		if e, err = embed.StartEtcd(m.cfg); err == nil || time.Now().After(deadline) {
 			break
@@ -249,8 +250,8 @@ func (c *Cluster) Restart(i int) error {
 		return nil
 	case err := <-e.Err():
 		return fmt.Errorf("etcdtest: restarted member %s failed: %w", m.Name, err)
-	case <-time.After(30 * time.Second):
-		return fmt.Errorf("etcdtest: restarted member %s not ready after 30s", m.Name)
+	case <-time.After(testwait.Patience):
+		return fmt.Errorf("etcdtest: restarted member %s not ready after %v", m.Name, testwait.Patience)
 	}
 }
 
@@ -310,7 +311,7 @@ func (p *proxy) up() error {
 		ln  net.Listener
 		err error
 	)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(testwait.Patience)
 	for {
 		if ln, err = net.Listen("tcp", p.addr); err == nil || time.Now().After(deadline) {
 			break

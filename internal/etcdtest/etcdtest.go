@@ -21,6 +21,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+
+	"github.com/portico-billing/portico/internal/testwait"
 )
 
 // Server is one embedded etcd member.
@@ -119,9 +121,9 @@ func Start() (*Server, error) {
 		}
 		select {
 		case <-e.Server.ReadyNotify():
-		case <-time.After(30 * time.Second):
+		case <-time.After(testwait.Patience):
 			e.Close()
-			return nil, fmt.Errorf("etcdtest: etcd not ready after 30s")
+			return nil, fmt.Errorf("etcdtest: etcd not ready after %v", testwait.Patience)
 		}
 		return &Server{Etcd: e, Endpoint: cu.String(), dir: dir, cfg: cfg}, nil
 	}
@@ -141,9 +143,9 @@ func (s *Server) Restart() error {
 			case <-e.Server.ReadyNotify():
 				s.Etcd = e
 				return nil
-			case <-time.After(30 * time.Second):
+			case <-time.After(testwait.Patience):
 				e.Close()
-				return fmt.Errorf("etcdtest: restarted etcd not ready after 30s")
+				return fmt.Errorf("etcdtest: restarted etcd not ready after %v", testwait.Patience)
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -187,14 +189,15 @@ func Main(m *testing.M, srv **Server) int {
 	return m.Run()
 }
 
-// Wait polls cond until it is true or the timeout passes; it is for conditions that arrive through
-// an etcd watch, which tests cannot otherwise await.
-func Wait(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+// Wait polls cond until it is true; it is for conditions that arrive through an etcd watch or
+// another process, which tests cannot otherwise await. Only a hang reaches its bound,
+// testwait.Patience.
+func Wait(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(testwait.Patience)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+			t.Fatalf("still waiting after %v for %s", testwait.Patience, what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"github.com/portico-billing/portico/internal/testwait"
 )
 
 // Options configure a test server; the zero value is a plain server that accepts everything.
@@ -128,14 +129,14 @@ func (s *Server) rejection() error {
 	return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: s.reject.Error()}
 }
 
-// Next waits for the next accepted message.
-func (s *Server) Next(t testing.TB, timeout time.Duration) Message {
+// Next waits for the next accepted message (a test that expects none asserts Pending instead).
+func (s *Server) Next(t testing.TB) Message {
 	t.Helper()
 	select {
 	case m := <-s.msgs:
 		return m
-	case <-time.After(timeout):
-		t.Fatalf("mailtest: no message arrived within %v", timeout)
+	case <-time.After(testwait.Patience):
+		t.Fatalf("mailtest: no message arrived within %v", testwait.Patience)
 		return Message{}
 	}
 }
