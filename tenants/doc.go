@@ -17,6 +17,7 @@
 //	state/aliases/<tenantID>/<alias>      account id; makes aliases unique per tenant
 //	state/domains/<host>                  custom domain record (JSON, see Domain); unique across tenants
 //	state/revoked/<tenantID>/s/<sessionID> a revoked portal session (leased past any session's end)
+//	state/revoked/<tenantID>/d/<sessionID> a signed-out dashboard admin session (leased until its cookie's end)
 //	state/revoked/<tenantID>/a/<accountID> every session of the account issued before this Unix time is revoked
 //	state/admins/<tenantID>/<email>       dashboard admin (JSON, see Admin): argon2id PHC password hash, lockout state
 //	state/sealkeys/<keyID>                session sealing key (AEAD key for portal cookies)

@@ -33,6 +33,9 @@ func (k keyspace) revoked() string { return k.p + "state/revoked/" }
 func (k keyspace) revokedSession(tid, sid string) string {
 	return k.p + "state/revoked/" + tid + "/s/" + sid
 }
+func (k keyspace) revokedAdminSession(tid, sid string) string {
+	return k.p + "state/revoked/" + tid + "/d/" + sid
+}
 func (k keyspace) revokedAccount(tid, aid string) string {
 	return k.p + "state/revoked/" + tid + "/a/" + aid
 }

@@ -19,6 +19,28 @@ const RevocationTTL = MaxSessionTTL + time.Hour
 type revocations struct {
 	sessions map[string]struct{} // "<tenantID>/<sessionID>"
 	accounts map[string]int64    // "<tenantID>/<accountID>" → Unix second of revoke-all
+	admins   map[string]struct{} // "<tenantID>/<sessionID>" of dashboard admin sessions
+}
+
+// AdminSessionRevoked reports whether the dashboard admin session sessionID of the tenant was
+// signed out. It does not touch etcd.
+func (s *Store) AdminSessionRevoked(tenantID, sessionID string) bool {
+	r := s.revoked.Load()
+	if r == nil {
+		return false
+	}
+	_, ok := r.admins[tenantID+"/"+sessionID]
+	return ok
+}
+
+// RevokeAdminSession signs a dashboard admin session out on every instance (they refuse its
+// cookie as soon as the watch delivers the change). The revocation is kept until expires, the end
+// of the session's cookie, after which the cookie is refused anyway.
+func (s *Store) RevokeAdminSession(ctx context.Context, tenantID, sessionID string, expires time.Time) error {
+	if tenantID == "" || sessionID == "" || strings.Contains(tenantID+sessionID, "/") {
+		return fmt.Errorf("tenants: revoking admin session: %w", ErrInvalidAdmin)
+	}
+	return s.putRevocationUntil(ctx, s.k.revokedAdminSession(tenantID, sessionID), "1", expires)
 }
 
 // SessionRevoked reports whether the session ("<tenantID>/<sessionID>") was revoked. It does not
@@ -54,7 +76,11 @@ func (s *Store) RevokeAccountSessions(ctx context.Context, tenantID, accountID s
 }
 
 func (s *Store) putRevocation(ctx context.Context, key, value string, now time.Time) error {
-	lease, err := s.linkLeases.get(ctx, s.c, now.Add(RevocationTTL))
+	return s.putRevocationUntil(ctx, key, value, now.Add(RevocationTTL))
+}
+
+func (s *Store) putRevocationUntil(ctx context.Context, key, value string, until time.Time) error {
+	lease, err := s.linkLeases.get(ctx, s.c, until)
 	if err != nil {
 		return fmt.Errorf("tenants: revoking: %w", wrapEtcd(err))
 	}
@@ -80,8 +106,11 @@ func (s *Store) applyRevocation(ev *clientv3.Event, rest string) {
 	s.revMu.Lock()
 	defer s.revMu.Unlock()
 	old := s.revoked.Load()
-	next := &revocations{sessions: map[string]struct{}{}, accounts: map[string]int64{}}
+	next := newRevocations()
 	if old != nil {
+		for k, v := range old.admins {
+			next.admins[k] = v
+		}
 		for k, v := range old.sessions {
 			next.sessions[k] = v
 		}
@@ -98,6 +127,12 @@ func (s *Store) applyRevocation(ev *clientv3.Event, rest string) {
 		} else {
 			delete(next.sessions, key)
 		}
+	case "d":
+		if put {
+			next.admins[key] = struct{}{}
+		} else {
+			delete(next.admins, key)
+		}
 	case "a":
 		if at, err := strconv.ParseInt(string(ev.Kv.Value), 10, 64); put && err == nil {
 			next.accounts[key] = at
@@ -110,7 +145,7 @@ func (s *Store) applyRevocation(ev *clientv3.Event, rest string) {
 
 // loadRevocations builds the revoked set from a listing.
 func loadRevocations(k keyspace, kvs []*mvccpb.KeyValue) *revocations {
-	r := &revocations{sessions: map[string]struct{}{}, accounts: map[string]int64{}}
+	r := newRevocations()
 	for _, kv := range kvs {
 		rest := string(kv.Key[len(k.revoked()):])
 		tid, kindID, _ := strings.Cut(rest, "/")
@@ -118,6 +153,8 @@ func loadRevocations(k keyspace, kvs []*mvccpb.KeyValue) *revocations {
 		switch kind {
 		case "s":
 			r.sessions[tid+"/"+id] = struct{}{}
+		case "d":
+			r.admins[tid+"/"+id] = struct{}{}
 		case "a":
 			if at, err := strconv.ParseInt(string(kv.Value), 10, 64); err == nil {
 				r.accounts[tid+"/"+id] = at
@@ -125,4 +162,8 @@ func loadRevocations(k keyspace, kvs []*mvccpb.KeyValue) *revocations {
 		}
 	}
 	return r
+}
+
+func newRevocations() *revocations {
+	return &revocations{sessions: map[string]struct{}{}, accounts: map[string]int64{}, admins: map[string]struct{}{}}
 }

@@ -20,6 +20,9 @@ type adminSession struct {
 	TenantID string `json:"t"`
 	Email    string `json:"e"`
 	CSRF     string `json:"c"`
+	// ID names the session for sign-out: POST /logout revokes it on every instance
+	// (tenants.RevokeAdminSession). A cookie without one is refused.
+	ID string `json:"s"`
 	Issued   int64  `json:"i"` // Unix seconds
 	Expires  int64  `json:"x"` // Unix seconds
 }
@@ -97,7 +100,8 @@ func (d *Dashboard) session(ctx *fasthttp.RequestCtx) (*request, error) {
 		return nil, nil
 	}
 	r := &request{d: d, l: requestLang(ctx)}
-	if json.Unmarshal(plain, &r.s) != nil || r.s.TenantID != tid || d.cfg.Now().Unix() >= r.s.Expires {
+	if json.Unmarshal(plain, &r.s) != nil || r.s.TenantID != tid || d.cfg.Now().Unix() >= r.s.Expires ||
+		!validToken(r.s.ID) || d.store.AdminSessionRevoked(tid, r.s.ID) {
 		return nil, nil
 	}
 	t, ok := d.store.TenantByID(tid)
@@ -245,7 +249,7 @@ func (d *Dashboard) login(ctx *fasthttp.RequestCtx) {
 		d.unavailable(ctx, nil, err)
 		return
 	}
-	s := &adminSession{TenantID: a.TenantID, Email: a.Email, CSRF: newToken(), Issued: now.Unix(), Expires: now.Add(d.cfg.SessionTTL).Unix()}
+	s := &adminSession{TenantID: a.TenantID, Email: a.Email, CSRF: newToken(), ID: newToken(), Issued: now.Unix(), Expires: now.Add(d.cfg.SessionTTL).Unix()}
 	if err := d.startSession(ctx, s); err != nil {
 		d.unavailable(ctx, nil, err)
 		return
@@ -264,15 +268,24 @@ func (d *Dashboard) startSession(ctx *fasthttp.RequestCtx, s *adminSession) erro
 	return nil
 }
 
-// logout ends the session. A POST without a valid session still clears the cookie.
+// logout ends the session on every instance: it revokes the session's id until the cookie would
+// have expired, so a copy of the cookie opens nothing either. A POST without a valid session still
+// clears the cookie.
 func (d *Dashboard) logout(ctx *fasthttp.RequestCtx) {
 	r, err := d.session(ctx)
 	if err != nil {
 		d.unavailable(ctx, nil, err)
 		return
 	}
-	if r != nil && !d.checkForm(ctx, r) {
-		return
+	if r != nil {
+		if !d.checkForm(ctx, r) {
+			return
+		}
+		if err := d.store.RevokeAdminSession(ctx, r.s.TenantID, r.s.ID, time.Unix(r.s.Expires, 0)); err != nil {
+			d.unavailable(ctx, r, err)
+			return
+		}
+		d.log.Info("dashboard: admin signed out", "tenant", r.tenant.Slug, "email", r.s.Email)
 	}
 	d.clearCookie(ctx, d.cookieName)
 	redirect(ctx, "/login")

@@ -96,6 +96,32 @@ func TestSignIn(t *testing.T) {
 	}
 }
 
+// Signing out ends the session everywhere: a copy of the cookie taken before POST /logout reads
+// no customers afterwards, on this instance or on another one of the cluster.
+func TestSignOutRevokesCopiedCookie(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, options{})
+	a := h.signedIn()
+	other := a.from("")
+	other.client = h.secondInstance()
+	expect(t, other.get("/customers"), 200, "Globex Corporation")
+	stolen := a.from("")
+	expect(t, stolen.get("/customers"), 200, "Globex Corporation")
+
+	if r := a.post("/logout", url.Values{"csrf": {a.csrf("/customers")}}); r.StatusCode() != 303 {
+		t.Fatalf("sign out: %d %s", r.StatusCode(), r.Body())
+	}
+	if r := stolen.get("/customers"); r.StatusCode() != 303 || string(r.Header.Peek("Location")) != "/login" {
+		t.Fatalf("the copied cookie after sign-out: %d %s", r.StatusCode(), r.Body())
+	}
+	expect(t, stolen.get("/login"), 200, `name="password"`)
+	etcdtest.Wait(t, "the other instance refuses the copied cookie", func() bool {
+		return other.get("/customers").StatusCode() == 303
+	})
+	// A sign-in afterwards gets a new session.
+	expect(t, h.signedIn().get("/customers"), 200, "Globex Corporation")
+}
+
 func TestSignInLockout(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, options{})

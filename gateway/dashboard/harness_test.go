@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -54,6 +55,8 @@ type harness struct {
 	logs   *syncbuf.Buffer
 	log    *slog.Logger
 	offset atomic.Int64 // seconds added to the real time
+	prefix string       // the test's etcd key prefix
+	ln     *fasthttputil.InmemoryListener
 
 	acme, initech *tenants.Tenant
 }
@@ -67,7 +70,8 @@ func newHarness(t *testing.T, o options) *harness {
 	h := &harness{t: t, logs: &syncbuf.Buffer{}}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.log = log
-	s, err := tenants.Open(context.Background(), tenants.Config{Client: dashboard.EtcdForTest().Client(t), Prefix: etcdtest.Prefix(t), Logger: log})
+	h.prefix = etcdtest.Prefix(t)
+	s, err := tenants.Open(context.Background(), tenants.Config{Client: dashboard.EtcdForTest().Client(t), Prefix: h.prefix, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +112,7 @@ func newHarness(t *testing.T, o options) *harness {
 		h.gw.Handler(ctx)
 	}
 	ln := fasthttputil.NewInmemoryListener()
+	h.ln = ln
 	go server.Serve(ln)
 	t.Cleanup(func() { server.Shutdown(); ln.Close() })
 	h.client = &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }, MaxResponseBodySize: 16 << 20}
@@ -162,10 +167,44 @@ func (h *harness) tenantNow(id string) *tenants.Tenant {
 	return t
 }
 
+// secondInstance starts another dashboard with a store of its own on the same etcd keys, as a
+// second gateway instance of a cluster, and returns a client that reaches it.
+func (h *harness) secondInstance() *fasthttp.Client {
+	h.t.Helper()
+	s, err := tenants.Open(context.Background(), tenants.Config{Client: dashboard.EtcdForTest().Client(h.t), Prefix: h.prefix, Logger: h.log})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(s.Close)
+	d, err := dashboard.New(dashboard.Config{Store: s, Issuer: h.gw.Issuer(), Now: h.now, Logger: h.log})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(d.Close)
+	server := &fasthttp.Server{Handler: d.Handler}
+	ln := fasthttputil.NewInmemoryListener()
+	go server.Serve(ln)
+	h.t.Cleanup(func() { server.Shutdown(); ln.Close() })
+	return &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}
+}
+
 // agent is a browser stand-in: a cookie jar per host, Origin on POSTs, no redirects followed.
 type agent struct {
 	h   *harness
 	jar map[string]map[string]string
+	// ip is the client address the server sees (default: the in-memory listener's).
+	ip string
+	// client, when set, reaches another instance than the harness's.
+	client *fasthttp.Client
+}
+
+// from returns an agent with the same cookies that connects from the address ip.
+func (a *agent) from(ip string) *agent {
+	b := &agent{h: a.h, jar: map[string]map[string]string{}, ip: ip, client: a.client}
+	for host, m := range a.jar {
+		b.jar[host] = maps.Clone(m)
+	}
+	return b
 }
 
 func (h *harness) agent() *agent { return &agent{h: h, jar: map[string]map[string]string{}} }
@@ -188,7 +227,17 @@ func (a *agent) do(method, host, path string, body []byte, header ...string) *fa
 	}
 	resp := fasthttp.AcquireResponse()
 	a.h.t.Cleanup(func() { fasthttp.ReleaseResponse(resp) })
-	if err := a.h.client.DoTimeout(req, resp, 20*time.Second); err != nil {
+	c := a.h.client
+	if a.client != nil {
+		c = a.client
+	}
+	if a.ip != "" {
+		ln := a.h.ln
+		c = &fasthttp.Client{Dial: func(string) (net.Conn, error) {
+			return ln.DialWithLocalAddr(&net.TCPAddr{IP: net.ParseIP(a.ip), Port: 40000})
+		}, MaxResponseBodySize: 16 << 20}
+	}
+	if err := c.DoTimeout(req, resp, 20*time.Second); err != nil {
 		a.h.t.Fatalf("%s %s%s: %v", method, host, path, err)
 	}
 	resp.Header.VisitAllCookie(func(_, v []byte) {
