@@ -22,9 +22,9 @@ type adminSession struct {
 	CSRF     string `json:"c"`
 	// ID names the session for sign-out: POST /logout revokes it on every instance
 	// (tenants.RevokeAdminSession). A cookie without one is refused.
-	ID string `json:"s"`
-	Issued   int64  `json:"i"` // Unix seconds
-	Expires  int64  `json:"x"` // Unix seconds
+	ID      string `json:"s"`
+	Issued  int64  `json:"i"` // Unix seconds
+	Expires int64  `json:"x"` // Unix seconds
 }
 
 // request is a signed-in admin's request.
