@@ -40,7 +40,22 @@ func (s *Store) RevokeAdminSession(ctx context.Context, tenantID, sessionID stri
 	if tenantID == "" || sessionID == "" || strings.Contains(tenantID+sessionID, "/") {
 		return fmt.Errorf("tenants: revoking admin session: %w", ErrInvalidAdmin)
 	}
-	return s.putRevocationUntil(ctx, s.k.revokedAdminSession(tenantID, sessionID), "1", expires)
+	if err := s.putRevocationUntil(ctx, s.k.revokedAdminSession(tenantID, sessionID), "1", expires); err != nil {
+		return err
+	}
+	// This instance refuses the cookie at once, before its own watch delivers the change.
+	s.revMu.Lock()
+	defer s.revMu.Unlock()
+	next := newRevocations()
+	if old := s.revoked.Load(); old != nil {
+		next.sessions, next.accounts = old.sessions, old.accounts
+		for k, v := range old.admins {
+			next.admins[k] = v
+		}
+	}
+	next.admins[tenantID+"/"+sessionID] = struct{}{}
+	s.revoked.Store(next)
+	return nil
 }
 
 // SessionRevoked reports whether the session ("<tenantID>/<sessionID>") was revoked. It does not
