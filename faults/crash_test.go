@@ -66,7 +66,7 @@ func newProcess(t *testing.T, name, bin string, endpoints []string) *process {
 	}
 	p := &process{name: name, bin: bin, http: fmt.Sprintf("127.0.0.1:%d", hp), admin: fmt.Sprintf("127.0.0.1:%d", ap)}
 	p.args = []string{"serve", "--etcd-endpoints", strings.Join(endpoints, ","), "--http-addr", p.http, "--admin-addr", p.admin,
-		"--base-domain", base, "--webhook-allow-cidr", "127.0.0.0/8", "--log-level", "warn",
+		"--base-domain", base, "--webhook-allow-cidr", "127.0.0.0/8", "--log-level", "warn", "--etcd-request-timeout", slowEtcd.String(),
 		"--limit-redeems-per-minute", "-1", "--limit-failed-tokens-per-hour", "-1", "--limit-api-per-second", "-1"}
 	p.client = &http.Client{
 		Timeout:       20 * time.Second,

@@ -55,9 +55,14 @@ type install struct {
 
 // options of newInstall.
 type options struct {
-	// requestTimeout bounds each etcd request of the stores (default: the store's 5 s).
+	// requestTimeout bounds each etcd request of the stores (default: slowEtcd, since only tests
+	// about timeouts want the store's 5 s).
 	requestTimeout time.Duration
 }
+
+// slowEtcd bounds the etcd requests of the gateways in tests that are not about timeouts: a member
+// under the load of the whole suite can take seconds to commit, and only a stall takes this long.
+const slowEtcd = 30 * time.Second
 
 func newInstall(t *testing.T, slug string, opt options) *install {
 	t.Helper()
@@ -92,6 +97,9 @@ func newInstall(t *testing.T, slug string, opt options) *install {
 
 func (in *install) newInstance(name string, opt options) *instance {
 	t := in.t
+	if opt.requestTimeout == 0 {
+		opt.requestTimeout = slowEtcd
+	}
 	s, err := tenants.Open(context.Background(), tenants.Config{
 		Client: in.cluster.Client(t), Prefix: prefix, RequestTimeout: opt.requestTimeout,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

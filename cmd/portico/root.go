@@ -32,6 +32,7 @@ type globals struct {
 	// etcd transport security and authentication
 	etcdCert, etcdKey, etcdCA string
 	etcdUser, etcdPassword    string
+	etcdRequestTimeout        time.Duration // bounds each etcd request the store makes
 	auditRetention            time.Duration // serve sets it; zero takes the store's default
 	accountCacheSize          int64         // serve sets it; zero takes the store's default
 	jsonOut                   bool
@@ -63,6 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	pf.StringVar(&g.etcdCA, "etcd-ca", "", "CA bundle (PEM) that signs the etcd servers' certificates")
 	pf.StringVar(&g.etcdUser, "etcd-user", "", "etcd user (with etcd auth enabled)")
 	pf.StringVar(&g.etcdPassword, "etcd-password", "", "password of --etcd-user (better: PORTICO_ETCD_PASSWORD)")
+	pf.DurationVar(&g.etcdRequestTimeout, "etcd-request-timeout", 5*time.Second, "how long one etcd request may take before it answers 503 (100ms–5m)")
 	root.AddCommand(serveCmd(g), tenantCmd(g), apikeyCmd(g), accountCmd(g), linkCmd(g), domainCmd(g), webhookListenCmd(g), sealkeyCmd(g), adminCmd(g), mailCatcherCmd(g), backupCmd(g), restoreCmd(g), demoCmd(g), versionCmd(g))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(stderr, "portico:", err)
@@ -105,6 +107,9 @@ func (g *globals) endpointList() []string {
 // connect opens an etcd client and the store for a command-line tool; dial adds gRPC options
 // (the server's etcd client metrics).
 func (g *globals) connect(ctx context.Context, endpoints []string, dial ...grpc.DialOption) (*tenants.Store, func(), error) {
+	if g.etcdRequestTimeout < 100*time.Millisecond || g.etcdRequestTimeout > 5*time.Minute {
+		return nil, nil, fmt.Errorf("--etcd-request-timeout %v: must be between 100ms and 5m", g.etcdRequestTimeout)
+	}
 	tlsCfg, err := g.etcdTLS()
 	if err != nil {
 		return nil, nil, err
@@ -122,7 +127,7 @@ func (g *globals) connect(ctx context.Context, endpoints []string, dial ...grpc.
 		c.Close()
 		return nil, nil, fmt.Errorf("etcd at %v does not answer (is `portico serve` running?): %w", endpoints, err)
 	}
-	s, err := tenants.Open(ctx, tenants.Config{Client: c, Prefix: g.prefix, AuditRetention: g.auditRetention, AccountCacheSize: g.accountCacheSize, Logger: slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	s, err := tenants.Open(ctx, tenants.Config{Client: c, Prefix: g.prefix, RequestTimeout: g.etcdRequestTimeout, AuditRetention: g.auditRetention, AccountCacheSize: g.accountCacheSize, Logger: slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		c.Close()
 		return nil, nil, err
