@@ -374,6 +374,8 @@ func TestServeRefusesBadFlags(t *testing.T) {
 		{"--webhook-concurrency", "0"},
 		{"--webhook-concurrency", "5000"},
 		{"--account-cache-size", "0"},
+		{"--etcd-request-timeout", "0s"},
+		{"--etcd-request-timeout", "10m"},
 	} {
 		var out, errb bytes.Buffer
 		code := run([]string{"serve", "--data-dir", t.TempDir(), tc.flag, tc.value}, &out, &errb)
