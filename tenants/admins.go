@@ -32,27 +32,6 @@ var (
 	// ErrBadCredentials is the one answer to a wrong password, an unknown email and an unknown
 	// tenant alike, so that a sign-in form does not tell which accounts exist.
 	ErrBadCredentials = errors.New("tenants: wrong email or password")
-	// ErrLocked is wrapped by *LockedError, which says until when sign-in is locked.
-	ErrLocked = errors.New("tenants: sign-in is locked after too many failed attempts")
-)
-
-// LockedError is returned while an admin's sign-in is locked; errors.Is(err, ErrLocked) holds.
-type LockedError struct{ Until time.Time }
-
-func (e *LockedError) Error() string {
-	return ErrLocked.Error() + " until " + e.Until.UTC().Format(time.RFC3339)
-}
-
-// Is makes errors.Is(err, ErrLocked) true.
-func (e *LockedError) Is(target error) bool { return target == ErrLocked }
-
-// Sign-in lockout: after MaxFailedSignIns consecutive failures an admin is locked for
-// FirstLockout, doubling with every further failure up to MaxLockout. A correct password resets
-// the count.
-const (
-	MaxFailedSignIns = 5
-	FirstLockout     = time.Minute
-	MaxLockout       = time.Hour
 )
 
 // Password length limits of dashboard admins (in characters).
@@ -91,10 +70,6 @@ type Admin struct {
 	// PasswordHash is a PHC string: $argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>.
 	PasswordHash string    `json:"passwordHash"`
 	CreatedAt    time.Time `json:"createdAt"`
-	// FailedAttempts counts consecutive failed sign-ins; a successful one resets it.
-	FailedAttempts int `json:"failedAttempts"`
-	// LockedUntil is when sign-in is allowed again after too many failures.
-	LockedUntil  time.Time `json:"lockedUntil,omitzero"`
 	LastSignInAt time.Time `json:"lastSignInAt,omitzero"`
 	// PasswordChangedAt is when the password was last set; sessions from before it end.
 	PasswordChangedAt time.Time `json:"passwordChangedAt,omitzero"`
@@ -217,18 +192,6 @@ func dummyHash(password string) {
 	argon2.IDKey([]byte(password), salt[:], p.Time, p.Memory, p.Threads, hashLen)
 }
 
-// lockoutFor is how long the failure number n (counting from 1) locks sign-in.
-func lockoutFor(n int) time.Duration {
-	if n < MaxFailedSignIns {
-		return 0
-	}
-	shift := n - MaxFailedSignIns
-	if shift >= 6 { // 64 min > 1 h
-		return MaxLockout
-	}
-	return min(FirstLockout<<shift, MaxLockout)
-}
-
 func validAdminEmail(email string) bool {
 	return email != "" && len(email) <= 254 && account.ValidEmail(email) && !strings.Contains(email, "/")
 }
@@ -332,8 +295,8 @@ func (s *Store) DeleteAdmin(ctx context.Context, tenantID, email string) error {
 	return nil
 }
 
-// SetAdminPassword replaces an admin's password, clears a lockout and ends the admin's existing
-// sessions (through PasswordChangedAt).
+// SetAdminPassword replaces an admin's password and ends the admin's existing sessions (through
+// PasswordChangedAt).
 func (s *Store) SetAdminPassword(ctx context.Context, tenantID, email, password string, now time.Time) error {
 	email = NormalizeEmail(email)
 	if err := CheckPassword(password); err != nil {
@@ -346,7 +309,7 @@ func (s *Store) SetAdminPassword(ctx context.Context, tenantID, email, password 
 	hash := HashPassword(password, PasswordParams)
 	release()
 	return s.updateAdmin(ctx, tenantID, email, func(a *Admin) {
-		a.PasswordHash, a.FailedAttempts, a.LockedUntil = hash, 0, time.Time{}
+		a.PasswordHash = hash
 		a.PasswordChangedAt = now.UTC().Truncate(time.Second)
 	})
 }
@@ -381,87 +344,54 @@ func (s *Store) putAdminIf(ctx context.Context, a *Admin, rev int64) (ok bool, n
 	return resp.Succeeded, resp.Header.Revision, nil
 }
 
-// AuthenticateAdmin checks an admin's email and password for the tenant at now.
+// AuthenticateAdmin checks an admin's email and password for src's tenant at now.
 //
 // An unknown tenant or email and a wrong password all return ErrBadCredentials, and an unknown
-// email still costs one argon2id computation, so neither the answer nor its time says whether the
-// email exists. While the admin is locked it returns a *LockedError (errors.Is ErrLocked) without
-// looking at the password. Each attempt is counted BEFORE the password is checked, in a Txn
-// guarded by the record's revision, so parallel guesses cannot slip past the lockout: the
-// MaxFailedSignIns-th consecutive failure locks sign-in for FirstLockout, each further one for
-// twice as long, up to MaxLockout. The failure that starts a lock returns an error that is both
-// ErrBadCredentials and a *LockedError. A correct password resets the count.
-func (s *Store) AuthenticateAdmin(ctx context.Context, tenantID, email, password string, now time.Time) (*Admin, error) {
-	email = NormalizeEmail(email)
+// email still costs one argon2id computation with the current parameters and the same etcd work,
+// so neither the answer nor its time says whether the email exists. Attempts are throttled
+// (CheckSignInThrottle, before any hashing: a *ThrottledError, errors.Is ErrThrottled) and every
+// failure is counted (CountSignInFailure); nothing is counted on the admin record. A correct
+// password clears the failures of the account from src's address.
+func (s *Store) AuthenticateAdmin(ctx context.Context, src SignInSource, password string, now time.Time) (*Admin, error) {
+	email := NormalizeEmail(src.Email)
+	// The hashing slot is held from the check to the count, so parallel guesses cannot all pass
+	// the check before the first is counted: at most cap(hashSlots) per instance are in between.
 	release, err := acquireHash(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("tenants: signing in: %w", err)
 	}
 	defer release()
+	if err := s.CheckSignInThrottle(ctx, src, now); err != nil {
+		return nil, err
+	}
 	if len(password) > 4*MaxPasswordLen {
 		password = password[:4*MaxPasswordLen]
 	}
-	var (
-		a    *Admin
-		rev  int64
-		lock time.Time
-	)
-	for attempt := 0; ; attempt++ {
-		if attempt == 8 {
-			return nil, fmt.Errorf("signing in %q: %w", email, ErrConflict)
-		}
-		var err error
-		a, rev, err = s.admin(ctx, tenantID, email)
-		if errors.Is(err, ErrAdminNotFound) {
-			dummyHash(password)
-			return nil, ErrBadCredentials
-		}
-		if err != nil {
-			return nil, err
-		}
-		if now.Before(a.LockedUntil) {
-			return nil, &LockedError{Until: a.LockedUntil}
-		}
-		counted := *a
-		counted.FailedAttempts++
-		lock = time.Time{}
-		if d := lockoutFor(counted.FailedAttempts); d > 0 {
-			lock = now.Add(d).UTC()
-			counted.LockedUntil = lock
-		}
-		ok, newRev, err := s.putAdminIf(ctx, &counted, rev)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			rev = newRev
-			break
-		}
+	a, _, err := s.admin(ctx, src.TenantID, email)
+	if err != nil && !errors.Is(err, ErrAdminNotFound) {
+		return nil, err
 	}
-	match, err := VerifyPassword(a.PasswordHash, password)
-	if err != nil {
+	match := false
+	if a == nil {
+		dummyHash(password)
+	} else if match, err = VerifyPassword(a.PasswordHash, password); err != nil {
 		return nil, fmt.Errorf("tenants: signing in %q: %w", email, err)
 	}
 	if !match {
-		if !lock.IsZero() {
-			return nil, fmt.Errorf("%w; %w", ErrBadCredentials, &LockedError{Until: lock})
+		if err := s.CountSignInFailure(ctx, src, now); err != nil {
+			return nil, err
 		}
 		return nil, ErrBadCredentials
 	}
-	signedIn := func(a *Admin) {
-		a.FailedAttempts, a.LockedUntil, a.LastSignInAt = 0, time.Time{}, now.UTC().Truncate(time.Second)
-	}
-	next := *a
-	signedIn(&next)
-	if ok, _, err := s.putAdminIf(ctx, &next, rev); err != nil {
+	if err := s.clearSignInFailures(ctx, src, now); err != nil {
 		return nil, err
-	} else if !ok {
-		// Another attempt was counted meanwhile: reset on the current record.
-		if err := s.updateAdmin(ctx, tenantID, email, signedIn); err != nil {
-			return nil, err
-		}
 	}
-	return &next, nil
+	at := now.UTC().Truncate(time.Second)
+	if err := s.updateAdmin(ctx, src.TenantID, email, func(a *Admin) { a.LastSignInAt = at }); err != nil {
+		return nil, err
+	}
+	a.LastSignInAt = at
+	return a, nil
 }
 
 // CountLinkEmail counts one portal-link email to the account in the clock hour of now and returns

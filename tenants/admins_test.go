@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -76,24 +77,24 @@ func TestAdminLifecycle(t *testing.T) {
 	}
 
 	now := time.Now()
-	got, err := s.AuthenticateAdmin(ctx, tn.ID, "OPS@acme.example", goodPassword, now)
+	got, err := s.AuthenticateAdmin(ctx, SignInSource{TenantID: tn.ID, Email: "OPS@acme.example", Addr: "192.0.2.1"}, goodPassword, now)
 	if err != nil || got.Email != "ops@acme.example" || got.LastSignInAt.IsZero() {
 		t.Fatalf("AuthenticateAdmin(right) = %+v, %v", got, err)
 	}
-	if _, err := s.AuthenticateAdmin(ctx, tn.ID, "ops@acme.example", goodPassword+"!", now); !errors.Is(err, ErrBadCredentials) {
+	if _, err := s.AuthenticateAdmin(ctx, SignInSource{TenantID: tn.ID, Email: "ops@acme.example", Addr: "192.0.2.1"}, goodPassword+"!", now); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("wrong password: %v", err)
 	}
-	if _, err := s.AuthenticateAdmin(ctx, tn.ID, "nobody@acme.example", goodPassword, now); !errors.Is(err, ErrBadCredentials) {
+	if _, err := s.AuthenticateAdmin(ctx, SignInSource{TenantID: tn.ID, Email: "nobody@acme.example", Addr: "192.0.2.1"}, goodPassword, now); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("unknown email: %v", err)
 	}
-	if _, err := s.AuthenticateAdmin(ctx, "", "ops@acme.example", goodPassword, now); !errors.Is(err, ErrBadCredentials) {
+	if _, err := s.AuthenticateAdmin(ctx, SignInSource{TenantID: "", Email: "ops@acme.example", Addr: "192.0.2.1"}, goodPassword, now); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("no tenant: %v", err)
 	}
 	// Another tenant's password does not open this tenant, and vice versa.
-	if _, err := s.AuthenticateAdmin(ctx, other.ID, "ops@acme.example", goodPassword, now); !errors.Is(err, ErrBadCredentials) {
+	if _, err := s.AuthenticateAdmin(ctx, SignInSource{TenantID: other.ID, Email: "ops@acme.example", Addr: "192.0.2.1"}, goodPassword, now); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("other tenant with this tenant's password: %v", err)
 	}
-	if _, err := s.AuthenticateAdmin(ctx, other.ID, "ops@acme.example", "another password!", now); err != nil {
+	if _, err := s.AuthenticateAdmin(ctx, SignInSource{TenantID: other.ID, Email: "ops@acme.example", Addr: "192.0.2.1"}, "another password!", now); err != nil {
 		t.Fatalf("other tenant with its own password: %v", err)
 	}
 
@@ -104,10 +105,10 @@ func TestAdminLifecycle(t *testing.T) {
 	if err := s.SetAdminPassword(ctx, tn.ID, "ops@acme.example", "a brand new password", now); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AuthenticateAdmin(ctx, tn.ID, "ops@acme.example", goodPassword, now); !errors.Is(err, ErrBadCredentials) {
+	if _, err := s.AuthenticateAdmin(ctx, SignInSource{TenantID: tn.ID, Email: "ops@acme.example", Addr: "192.0.2.1"}, goodPassword, now); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("old password after SetAdminPassword: %v", err)
 	}
-	if _, err := s.AuthenticateAdmin(ctx, tn.ID, "ops@acme.example", "a brand new password", now); err != nil {
+	if _, err := s.AuthenticateAdmin(ctx, SignInSource{TenantID: tn.ID, Email: "ops@acme.example", Addr: "192.0.2.1"}, "a brand new password", now); err != nil {
 		t.Fatalf("new password: %v", err)
 	}
 	if err := s.DeleteAdmin(ctx, tn.ID, "Ops@Acme.example"); err != nil {
@@ -116,7 +117,7 @@ func TestAdminLifecycle(t *testing.T) {
 	if err := s.DeleteAdmin(ctx, tn.ID, "ops@acme.example"); !errors.Is(err, ErrAdminNotFound) {
 		t.Fatalf("second delete: %v", err)
 	}
-	if _, err := s.AuthenticateAdmin(ctx, tn.ID, "ops@acme.example", "a brand new password", now); !errors.Is(err, ErrBadCredentials) {
+	if _, err := s.AuthenticateAdmin(ctx, SignInSource{TenantID: tn.ID, Email: "ops@acme.example", Addr: "192.0.2.1"}, "a brand new password", now); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("deleted admin: %v", err)
 	}
 	if l, _ := s.Admins(ctx, other.ID); len(l) != 1 {
@@ -124,16 +125,16 @@ func TestAdminLifecycle(t *testing.T) {
 	}
 }
 
-func lockedUntil(t *testing.T, err error) time.Time {
+func throttledUntil(t *testing.T, err error) time.Time {
 	t.Helper()
-	var le *LockedError
-	if !errors.As(err, &le) || !errors.Is(err, ErrLocked) {
-		t.Fatalf("err = %v, want a *LockedError", err)
+	var te *ThrottledError
+	if !errors.As(err, &te) || !errors.Is(err, ErrThrottled) {
+		t.Fatalf("err = %v, want a *ThrottledError", err)
 	}
-	return le.Until
+	return te.Until
 }
 
-func TestAdminLockoutAndBackoff(t *testing.T) {
+func TestSignInThrottle(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
 	ctx := context.Background()
@@ -141,59 +142,85 @@ func TestAdminLockoutAndBackoff(t *testing.T) {
 	if _, err := s.CreateAdmin(ctx, tn.ID, "ops@acme.example", goodPassword); err != nil {
 		t.Fatal(err)
 	}
-	now := time.Date(2026, 8, 3, 12, 0, 0, 0, time.UTC)
-	auth := func(pw string) error {
-		_, err := s.AuthenticateAdmin(ctx, tn.ID, "ops@acme.example", pw, now)
+	// A minute into the next window (the counters' leases are granted on the real clock).
+	now := time.Now().Add(SignInWindow).Truncate(SignInWindow).Add(time.Minute)
+	windowEnd := now.Truncate(SignInWindow).Add(SignInWindow)
+	auth := func(email, addr, pw string, known bool) error {
+		_, err := s.AuthenticateAdmin(ctx, SignInSource{TenantID: tn.ID, Email: email, Addr: addr, KnownDevice: known}, pw, now)
 		return err
 	}
-	for i := 1; i < MaxFailedSignIns; i++ {
-		if err := auth("wrong password " + string(rune('a'+i))); !errors.Is(err, ErrBadCredentials) || errors.Is(err, ErrLocked) {
-			t.Fatalf("failure %d: %v, want ErrBadCredentials only", i, err)
+
+	// A known and an unknown email are throttled alike, after the same number of failures.
+	for _, email := range []string{"ops@acme.example", "nobody@acme.example"} {
+		for i := 1; i <= MaxFailuresPerAccountAddress; i++ {
+			if err := auth(email, "192.0.2.1", "wrong password", false); !errors.Is(err, ErrBadCredentials) {
+				t.Fatalf("%s failure %d: %v", email, i, err)
+			}
+		}
+		if u := throttledUntil(t, auth(email, "192.0.2.1", goodPassword, false)); !u.Equal(windowEnd) {
+			t.Fatalf("%s throttled until %v, want the window's end %v", email, u, windowEnd)
 		}
 	}
-	// The fifth failure locks for a minute, and says so.
-	err := auth("wrong again")
-	if !errors.Is(err, ErrBadCredentials) {
-		t.Fatalf("fifth failure: %v", err)
+	// The owner, from another address, is not locked out by those failures.
+	if err := auth("ops@acme.example", "198.51.100.7", goodPassword, false); err != nil {
+		t.Fatalf("the owner from another address: %v", err)
 	}
-	if u := lockedUntil(t, err); !u.Equal(now.Add(time.Minute)) {
-		t.Fatalf("locked until %v, want %v", u, now.Add(time.Minute))
+	// The record carries no failure count a stranger could drive.
+	if b, _ := s.c.Get(ctx, s.k.admin(tn.ID, "ops@acme.example")); strings.Contains(string(b.Kvs[0].Value), "ailed") {
+		t.Fatalf("the admin record counts failures: %s", b.Kvs[0].Value)
 	}
-	// While locked even the right password is refused, and the lock does not grow.
-	now = now.Add(59 * time.Second)
-	if u := lockedUntil(t, auth(goodPassword)); !u.Equal(now.Add(time.Second)) {
-		t.Fatalf("locked until %v during the lock", u)
-	}
-	// Each further failure doubles the lock: 2, 4, 8, 16, 32 minutes, then an hour at most.
-	want := []time.Duration{2, 4, 8, 16, 32, 60, 60}
-	for i, m := range want {
-		now = lockedUntil(t, auth(goodPassword)) // wait until the lock ends
-		err := auth("still wrong")
-		if u := lockedUntil(t, err); !u.Equal(now.Add(m * time.Minute)) {
-			t.Fatalf("failure %d after the lock: locked until %v, want +%v", MaxFailedSignIns+1+i, u, m*time.Minute)
+
+	// An address that tries many accounts is refused after MaxFailuresPerAddress, whatever the
+	// account.
+	for i := range MaxFailuresPerAddress {
+		if err := auth(fmt.Sprintf("guess%d@acme.example", i), "203.0.113.9", "wrong password", false); !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("address failure %d: %v", i+1, err)
 		}
 	}
-	a, _ := s.Admin(ctx, tn.ID, "ops@acme.example")
-	if a.FailedAttempts != MaxFailedSignIns+len(want) {
-		t.Fatalf("FailedAttempts = %d", a.FailedAttempts)
+	throttledUntil(t, auth("ops@acme.example", "203.0.113.9", goodPassword, false))
+
+	// Many addresses against one account: after MaxFailuresPerAccount only a browser that signed
+	// in as the admin before gets through; a new window opens it again.
+	// (The account already has MaxFailuresPerAccountAddress failures from the first address.)
+	for i := range MaxFailuresPerAccount - MaxFailuresPerAccountAddress {
+		if err := auth("ops@acme.example", fmt.Sprintf("198.18.%d.%d", i/4, i%4), "wrong password", false); !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("account failure %d: %v", i+1, err)
+		}
 	}
-	// After the lock, the right password signs in and resets the count.
-	now = a.LockedUntil
-	if err := auth(goodPassword); err != nil {
-		t.Fatalf("right password after the lock: %v", err)
+	throttledUntil(t, auth("ops@acme.example", "198.51.100.7", goodPassword, false))
+	if err := auth("ops@acme.example", "198.51.100.7", goodPassword, true); err != nil {
+		t.Fatalf("the owner's known browser: %v", err)
 	}
-	a, _ = s.Admin(ctx, tn.ID, "ops@acme.example")
-	if a.FailedAttempts != 0 || !a.LockedUntil.IsZero() {
-		t.Fatalf("after success: %d failures, locked until %v", a.FailedAttempts, a.LockedUntil)
+	now = windowEnd
+	if err := auth("ops@acme.example", "192.0.2.1", goodPassword, false); err != nil {
+		t.Fatalf("the next window: %v", err)
 	}
-	for i := 1; i < MaxFailedSignIns; i++ {
-		if err := auth("wrong"); errors.Is(err, ErrLocked) {
-			t.Fatalf("the count was not reset: locked at failure %d", i)
+}
+
+// A successful sign-in forgets the owner's own typos from that address.
+func TestSignInSuccessClearsOwnFailures(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	tn := mustTenant(t, s, "acme")
+	if _, err := s.CreateAdmin(ctx, tn.ID, "ops@acme.example", goodPassword); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	src := SignInSource{TenantID: tn.ID, Email: "ops@acme.example", Addr: "192.0.2.1"}
+	for round := range 3 {
+		for range MaxFailuresPerAccountAddress - 1 {
+			if _, err := s.AuthenticateAdmin(ctx, src, "a typo password", now); !errors.Is(err, ErrBadCredentials) {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if _, err := s.AuthenticateAdmin(ctx, src, goodPassword, now); err != nil {
+			t.Fatalf("round %d, right password: %v", round, err)
 		}
 	}
 }
 
-func TestAdminLockoutHoldsUnderParallelGuesses(t *testing.T) {
+func TestSignInThrottleHoldsUnderParallelGuesses(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
 	ctx := context.Background()
@@ -207,9 +234,9 @@ func TestAdminLockoutHoldsUnderParallelGuesses(t *testing.T) {
 	checked := 0
 	for range 20 {
 		wg.Go(func() {
-			_, err := s.AuthenticateAdmin(ctx, tn.ID, "ops@acme.example", "a wrong guess!", now)
+			_, err := s.AuthenticateAdmin(ctx, SignInSource{TenantID: tn.ID, Email: "ops@acme.example", Addr: "192.0.2.1"}, "a wrong guess!", now)
 			if !errors.Is(err, ErrBadCredentials) {
-				if !errors.Is(err, ErrLocked) {
+				if !errors.Is(err, ErrThrottled) {
 					t.Errorf("parallel guess: %v", err)
 				}
 				return // refused without checking the password
@@ -220,8 +247,9 @@ func TestAdminLockoutHoldsUnderParallelGuesses(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if checked != MaxFailedSignIns {
-		t.Fatalf("%d of 20 parallel guesses were checked, want exactly %d", checked, MaxFailedSignIns)
+	// Between the check and the count at most cap(hashSlots)-1 other guesses can be in flight.
+	if checked < MaxFailuresPerAccountAddress || checked > MaxFailuresPerAccountAddress+cap(hashSlots)-1 {
+		t.Fatalf("%d of 20 parallel guesses were checked, want %d (+ at most %d in flight)", checked, MaxFailuresPerAccountAddress, cap(hashSlots)-1)
 	}
 }
 

@@ -19,12 +19,13 @@
 //	state/revoked/<tenantID>/s/<sessionID> a revoked portal session (leased past any session's end)
 //	state/revoked/<tenantID>/d/<sessionID> a signed-out dashboard admin session (leased until its cookie's end)
 //	state/revoked/<tenantID>/a/<accountID> every session of the account issued before this Unix time is revoked
-//	state/admins/<tenantID>/<email>       dashboard admin (JSON, see Admin): argon2id PHC password hash, lockout state
+//	state/admins/<tenantID>/<email>       dashboard admin (JSON, see Admin): argon2id PHC password hash
 //	state/sealkeys/<keyID>                session sealing key (AEAD key for portal cookies)
 //	state/meta/<name>                     installation settings (the public URL scheme, domain and port)
 //	lease/links/<tenantID>/<sha256(token)> single-use link record; the token itself is never stored
 //	lease/idempotency/<tenantID>/<sha256(Idempotency-Key)> first response of a session request, sealed
 //	lease/linkmail/<tenantID>/<accountID>/<unix hour> portal-link emails sent to the account that hour (the key's Version)
+//	lease/signin/a|p|u/<hash>/<window> failed dashboard sign-ins by address, by account and address, by account (the key's Version; see SignInWindow)
 //	audit/<tenantID>/s/<sessionID>/<time>-<type> audit trail of a portal session (leased: retention)
 //	audit/<tenantID>/a/<accountID>/<sessionID> the account's sessions, for listing trails by account
 //	outbox/<tenantID>/<eventID>           transactional outbox: events written in the Txn of their change

@@ -16,12 +16,10 @@ import (
 
 // adminRow is an admin as the command line shows it: never the password hash.
 type adminRow struct {
-	Email          string    `json:"email"`
-	TenantID       string    `json:"tenantId"`
-	CreatedAt      time.Time `json:"createdAt"`
-	LastSignInAt   time.Time `json:"lastSignInAt,omitzero"`
-	FailedAttempts int       `json:"failedAttempts"`
-	LockedUntil    time.Time `json:"lockedUntil,omitzero"`
+	Email        string    `json:"email"`
+	TenantID     string    `json:"tenantId"`
+	CreatedAt    time.Time `json:"createdAt"`
+	LastSignInAt time.Time `json:"lastSignInAt,omitzero"`
 }
 
 // readPassword reads a password from the first line of r (a trailing newline is dropped).
@@ -135,19 +133,15 @@ func adminCmd(g *globals) *cobra.Command {
 				}
 				var b strings.Builder
 				w := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "EMAIL\tCREATED\tLAST SIGN-IN\tLOCKED UNTIL")
+				fmt.Fprintln(w, "EMAIL\tCREATED\tLAST SIGN-IN")
 				rows := []adminRow{}
-				now := time.Now()
 				for _, a := range admins {
-					last, locked := "never", ""
+					last := "never"
 					if !a.LastSignInAt.IsZero() {
 						last = a.LastSignInAt.Format(time.RFC3339)
 					}
-					if a.LockedUntil.After(now) {
-						locked = a.LockedUntil.Format(time.RFC3339)
-					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", a.Email, a.CreatedAt.Format(time.RFC3339), last, locked)
-					rows = append(rows, adminRow{a.Email, a.TenantID, a.CreatedAt, a.LastSignInAt, a.FailedAttempts, a.LockedUntil})
+					fmt.Fprintf(w, "%s\t%s\t%s\n", a.Email, a.CreatedAt.Format(time.RFC3339), last)
+					rows = append(rows, adminRow{a.Email, a.TenantID, a.CreatedAt, a.LastSignInAt})
 				}
 				w.Flush()
 				g.print(rows, b.String())

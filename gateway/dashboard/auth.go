@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -232,17 +233,20 @@ func (d *Dashboard) login(ctx *fasthttp.RequestCtx) {
 		tid = t.ID
 	}
 	now := d.cfg.Now()
-	a, err := d.store.AuthenticateAdmin(ctx, tid, data.Email, password, now)
-	var locked *tenants.LockedError
+	src := tenants.SignInSource{TenantID: tid, Email: data.Email, Addr: ctx.RemoteIP().String()}
+	src.KnownDevice = d.knownDevice(ctx, tid, data.Email)
+	a, err := d.store.AuthenticateAdmin(ctx, src, password, now)
+	var throttled *tenants.ThrottledError
 	switch {
-	case errors.As(err, &locked):
-		d.log.Warn("dashboard: sign-in locked", "tenant", data.Tenant, "email", data.Email, "until", locked.Until)
+	case errors.As(err, &throttled):
+		d.log.Warn("dashboard: sign-in throttled", "tenant", data.Tenant, "addr", src.Addr, "until", throttled.Until)
 		l := requestLang(ctx)
+		ctx.Response.Header.Set("Retry-After", strconv.Itoa(int(max(1, throttled.Until.Sub(now).Seconds()))))
 		d.renderLogin(ctx, fasthttp.StatusTooManyRequests, data,
-			l.T("dash.login.error.locked", "time", clock(locked.Until), "duration", l.Duration(locked.Until.Sub(now))))
+			l.T("dash.login.error.locked", "time", clock(throttled.Until), "duration", l.Duration(throttled.Until.Sub(now))))
 		return
 	case errors.Is(err, tenants.ErrBadCredentials):
-		d.log.Info("dashboard: failed sign-in", "tenant", data.Tenant, "email", data.Email)
+		d.log.Info("dashboard: failed sign-in", "tenant", data.Tenant, "email", data.Email, "addr", src.Addr)
 		d.renderLogin(ctx, fasthttp.StatusUnauthorized, data, requestLang(ctx).T("dash.login.error.credentials"))
 		return
 	case err != nil:
@@ -255,6 +259,7 @@ func (d *Dashboard) login(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	d.clearCookie(ctx, d.loginCookieName)
+	d.rememberDevice(ctx, a.TenantID, a.Email, now)
 	d.log.Info("dashboard: admin signed in", "tenant", data.Tenant, "email", a.Email)
 	redirect(ctx, "/customers")
 }
@@ -297,7 +302,7 @@ func (d *Dashboard) passwordPage(ctx *fasthttp.RequestCtx, r *request, status in
 	d.render(ctx, status, "password", v)
 }
 
-// changePassword checks the current password (a failure counts toward the lockout), sets the new
+// changePassword checks the current password (a failure counts toward the sign-in throttle), sets the new
 // one, which ends every other session of the admin, and renews this one.
 func (d *Dashboard) changePassword(ctx *fasthttp.RequestCtx, r *request) {
 	args := ctx.PostArgs()
@@ -311,11 +316,12 @@ func (d *Dashboard) changePassword(ctx *fasthttp.RequestCtx, r *request) {
 		return
 	}
 	now := d.cfg.Now()
-	_, err := d.store.AuthenticateAdmin(ctx, r.s.TenantID, r.s.Email, cur, now)
-	var locked *tenants.LockedError
+	src := tenants.SignInSource{TenantID: r.s.TenantID, Email: r.s.Email, Addr: ctx.RemoteIP().String(), KnownDevice: true}
+	_, err := d.store.AuthenticateAdmin(ctx, src, cur, now)
+	var throttled *tenants.ThrottledError
 	switch {
-	case errors.As(err, &locked):
-		d.passwordPage(ctx, r, fasthttp.StatusTooManyRequests, "", r.T("dash.password.error.locked", "time", clock(locked.Until)))
+	case errors.As(err, &throttled):
+		d.passwordPage(ctx, r, fasthttp.StatusTooManyRequests, "", r.T("dash.password.error.locked", "time", clock(throttled.Until)))
 		return
 	case errors.Is(err, tenants.ErrBadCredentials):
 		d.passwordPage(ctx, r, fasthttp.StatusUnauthorized, "", r.T("dash.password.error.wrong"))
@@ -349,4 +355,54 @@ func passwordProblem(r *request, password string, err error) string {
 		return r.T("dash.password.error.tooLong", "max", tenants.MaxPasswordLen)
 	}
 	return strings.TrimPrefix(err.Error(), tenants.ErrInvalidAdmin.Error()+": ") + "."
+}
+
+// deviceCookie is the sealed content of the device cookie: the admin this browser last signed in
+// as. It exempts the browser from the per-account sign-in limit (tenants.MaxFailuresPerAccount),
+// so that failures from elsewhere do not keep the owner out.
+type deviceCookie struct {
+	TenantID string `json:"t"`
+	Email    string `json:"e"`
+	Expires  int64  `json:"x"` // Unix seconds
+}
+
+// DeviceTTL is how long a browser is remembered after a sign-in.
+const DeviceTTL = 90 * 24 * time.Hour
+
+func deviceAD(tenantID string) string { return "dashboard-device:" + tenantID }
+
+// rememberDevice sets the device cookie for the admin who just signed in.
+func (d *Dashboard) rememberDevice(ctx *fasthttp.RequestCtx, tenantID, email string, now time.Time) {
+	if d.syncKeys() != nil {
+		return
+	}
+	b, _ := json.Marshal(deviceCookie{TenantID: tenantID, Email: email, Expires: now.Add(DeviceTTL).Unix()})
+	sealed, err := d.keyring.SealBytes(deviceAD(tenantID), b)
+	if err != nil {
+		return
+	}
+	d.setCookie(ctx, d.deviceCookieName, tenantID+"."+base64.RawURLEncoding.EncodeToString(sealed), DeviceTTL)
+}
+
+// knownDevice reports whether the browser signed in as the admin (tenantID, email) before.
+func (d *Dashboard) knownDevice(ctx *fasthttp.RequestCtx, tenantID, email string) bool {
+	c := ctx.Request.Header.Cookie(d.deviceCookieName)
+	if tenantID == "" || len(c) == 0 || len(c) > 2048 {
+		return false
+	}
+	tid, enc, ok := strings.Cut(string(c), ".")
+	if !ok || tid != tenantID {
+		return false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil || d.syncKeys() != nil {
+		return false
+	}
+	plain, err := d.keyring.OpenBytes(deviceAD(tid), raw)
+	if err != nil {
+		return false
+	}
+	var dc deviceCookie
+	return json.Unmarshal(plain, &dc) == nil && dc.TenantID == tenantID &&
+		dc.Email == tenants.NormalizeEmail(email) && d.cfg.Now().Unix() < dc.Expires
 }

@@ -94,7 +94,7 @@ type Dashboard struct {
 	log    *slog.Logger
 	search *searchIndexes
 
-	cookieName, loginCookieName string
+	cookieName, loginCookieName, deviceCookieName string
 
 	keyring *session.Keyring
 	ownKeys bool
@@ -153,13 +153,14 @@ func New(cfg Config) (*Dashboard, error) {
 	}
 	d := &Dashboard{
 		cfg: cfg, store: cfg.Store, log: cfg.Logger,
-		search:          newSearchIndexes(cfg.Store, cfg.Logger, cfg.SearchIdle),
-		cookieName:      "__Host-portico_admin",
-		loginCookieName: "__Host-portico_login",
-		keyring:         cfg.Keyring,
+		search:           newSearchIndexes(cfg.Store, cfg.Logger, cfg.SearchIdle),
+		cookieName:       "__Host-portico_admin",
+		loginCookieName:  "__Host-portico_login",
+		deviceCookieName: "__Host-portico_device",
+		keyring:          cfg.Keyring,
 	}
 	if cfg.Dev {
-		d.cookieName, d.loginCookieName = "portico_admin", "portico_login"
+		d.cookieName, d.loginCookieName, d.deviceCookieName = "portico_admin", "portico_login", "portico_device"
 	}
 	if d.keyring == nil {
 		d.keyring, d.ownKeys = new(session.Keyring), true

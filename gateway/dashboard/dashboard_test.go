@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
@@ -122,27 +123,64 @@ func TestSignOutRevokesCopiedCookie(t *testing.T) {
 	expect(t, h.signedIn().get("/customers"), 200, "Globex Corporation")
 }
 
-func TestSignInLockout(t *testing.T) {
+// Failed sign-ins are throttled by client address and by account, never by a lock on the admin
+// that a stranger could trigger; a known and an unknown email are answered alike.
+func TestSignInThrottle(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, options{})
-	a := h.agent()
-	for i := 1; i < tenants.MaxFailedSignIns; i++ {
-		expect(t, a.login("acme", "ops@acme.example", "wrong password"), 401)
+	h.frozen.Store(time.Now().UnixNano()) // the answers say how long to wait
+	// The same failures for a real and an unknown email, each from an address of its own.
+	answers := map[string][]string{}
+	agents := map[string]*agent{"ops@acme.example": h.agent().from("192.0.2.10"), "nobody@acme.example": h.agent().from("192.0.2.20")}
+	for range tenants.MaxFailuresPerAccountAddress + 1 {
+		for email, a := range agents {
+			r := a.login("acme", email, "wrong password")
+			body := strings.ReplaceAll(string(r.Body()), email, "EMAIL")
+			body = csrfRE.ReplaceAllString(body, "CSRF")
+			answers[email] = append(answers[email], fmt.Sprintf("%d %s %s", r.StatusCode(), r.Header.Peek("Retry-After"), body))
+		}
 	}
-	expect(t, a.login("acme", "ops@acme.example", "wrong password"), 429, "Too many failed sign-ins", "locked until", "(in 1 minute)")
-	// Locked: even the right password is refused.
-	expect(t, a.login("acme", "ops@acme.example", password), 429, "locked until")
-	// Another admin is not affected.
-	if r := h.agent().login("initech", "boss@initech.example", password+" 2"); r.StatusCode() != 303 {
-		t.Fatalf("another tenant's admin: %d", r.StatusCode())
+	known, unknown := answers["ops@acme.example"], answers["nobody@acme.example"]
+	for i := range known {
+		if known[i] != unknown[i] {
+			t.Fatalf("attempt %d: a real and an unknown email are answered differently:\n%s\n---\n%s", i+1, known[i], unknown[i])
+		}
 	}
-	h.offset.Store(61)
-	if r := a.login("acme", "ops@acme.example", password); r.StatusCode() != 303 {
-		t.Fatalf("after the lock: %d %s", r.StatusCode(), r.Body())
+	if !strings.HasPrefix(known[0], "401 ") || !strings.HasPrefix(known[len(known)-1], "429 ") ||
+		!strings.Contains(known[len(known)-1], "Too many failed sign-ins. Try again at") {
+		t.Fatalf("first answer %.60q, last %.200q", known[0], known[len(known)-1])
 	}
-	ad, _ := h.store.Admin(context.Background(), h.acme.ID, "ops@acme.example")
-	if ad.FailedAttempts != 0 {
-		t.Fatalf("failures not reset: %d", ad.FailedAttempts)
+	// The stranger's address is refused even the right password …
+	expect(t, h.agent().from("192.0.2.10").login("acme", "ops@acme.example", password), 429, "Too many failed sign-ins")
+	// … while the owner, from another address, signs in.
+	owner := h.agent().from("198.51.100.7")
+	if r := owner.login("acme", "ops@acme.example", password); r.StatusCode() != 303 {
+		t.Fatalf("the owner from another address: %d %s", r.StatusCode(), r.Body())
+	}
+	// An address that hammers many accounts gets 429 for all of them.
+	hammer := h.agent().from("203.0.113.9")
+	for i := range tenants.MaxFailuresPerAddress {
+		expect(t, hammer.login("acme", fmt.Sprintf("guess%d@acme.example", i), "wrong password"), 401)
+	}
+	r := hammer.login("initech", "boss@initech.example", password+" 2")
+	expect(t, r, 429, "Too many failed sign-ins")
+	if len(r.Header.Peek("Retry-After")) == 0 {
+		t.Fatal("429 without Retry-After")
+	}
+	// Many addresses against one account: only a browser that signed in as the admin before
+	// still gets through (its device cookie); a new browser waits for the window to end.
+	for i := range tenants.MaxFailuresPerAccount - tenants.MaxFailuresPerAccountAddress {
+		expect(t, h.agent().from(fmt.Sprintf("198.18.%d.%d", i/4, i%4)).login("acme", "ops@acme.example", "wrong password"), 401)
+	}
+	expect(t, h.agent().from("198.51.100.8").login("acme", "ops@acme.example", password), 429)
+	browser := owner.from("198.51.100.8")
+	delete(browser.jar[dashHost], "__Host-portico_admin") // signed out, the device cookie kept
+	if r := browser.login("acme", "ops@acme.example", password); r.StatusCode() != 303 {
+		t.Fatalf("the owner's known browser: %d %s", r.StatusCode(), r.Body())
+	}
+	h.offset.Store(int64(tenants.SignInWindow / time.Second))
+	if r := h.agent().from("198.51.100.8").login("acme", "ops@acme.example", password); r.StatusCode() != 303 {
+		t.Fatalf("a new browser in the next window: %d", r.StatusCode())
 	}
 	if strings.Contains(h.logs.String(), password) || strings.Contains(h.logs.String(), "wrong password") {
 		t.Fatal("a password reached the log")

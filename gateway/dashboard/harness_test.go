@@ -55,6 +55,7 @@ type harness struct {
 	logs   *syncbuf.Buffer
 	log    *slog.Logger
 	offset atomic.Int64 // seconds added to the real time
+	frozen atomic.Int64 // when not 0, the Unix nanoseconds that stand for the real time
 	prefix string       // the test's etcd key prefix
 	ln     *fasthttputil.InmemoryListener
 
@@ -62,7 +63,11 @@ type harness struct {
 }
 
 func (h *harness) now() time.Time {
-	return time.Now().Add(time.Duration(h.offset.Load()) * time.Second)
+	at := time.Now()
+	if f := h.frozen.Load(); f != 0 {
+		at = time.Unix(0, f)
+	}
+	return at.Add(time.Duration(h.offset.Load()) * time.Second)
 }
 
 func newHarness(t *testing.T, o options) *harness {
