@@ -184,6 +184,8 @@ func (d *Dashboard) checkForm(ctx *fasthttp.RequestCtx, r *request) bool {
 type loginData struct {
 	Tenant, Email string
 	LoginCSRF     string
+	// Address is the example workspace's portal host ("acme.portal.example.com") for the hint.
+	Address string
 }
 
 // loginPage shows the sign-in form with a fresh double-submit token: the same random value in a
@@ -196,6 +198,14 @@ func (d *Dashboard) loginPage(ctx *fasthttp.RequestCtx) {
 	d.renderLogin(ctx, fasthttp.StatusOK, &loginData{Tenant: string(ctx.QueryArgs().Peek("tenant"))}, "")
 }
 
+// baseDomain is the domain under which tenant portals live ("portal.example.com").
+func (d *Dashboard) baseDomain() string {
+	if d.cfg.Issuer != nil && d.cfg.Issuer.URLs.BaseDomain != "" {
+		return d.cfg.Issuer.URLs.BaseDomain
+	}
+	return "portal.localhost"
+}
+
 func (d *Dashboard) renderLogin(ctx *fasthttp.RequestCtx, status int, data *loginData, errMsg string) {
 	// Keep a token the browser already has, so that two sign-in tabs (or a stray request that
 	// lands here) do not invalidate each other's forms.
@@ -204,6 +214,7 @@ func (d *Dashboard) renderLogin(ctx *fasthttp.RequestCtx, status int, data *logi
 		data.LoginCSRF = newToken()
 	}
 	d.setCookie(ctx, d.loginCookieName, data.LoginCSRF, time.Hour)
+	data.Address = "acme." + d.baseDomain()
 	l := requestLang(ctx)
 	v := &view{Title: l.T("dash.login.pageTitle"), Error: errMsg, Data: data}
 	v.setLang(l)

@@ -341,14 +341,20 @@ type view struct {
 
 func (v *view) setLang(l lang) { v.l, v.Lang, v.Locale = l, l.Lang(), l.locale }
 
-// Markup returns the message of key with its placeholder {name} replaced by value wrapped in an
-// inline element, tag "em" or "code": {{$.Markup "dash.login.workspaceHint" "example" "em" "acme"}}.
-// The message and the value are HTML-escaped.
-func (v *view) Markup(key, name, tag, value string) template.HTML {
-	if tag != "em" && tag != "code" {
-		tag = "span"
+// Markup returns the message of key with placeholders replaced by values wrapped in an inline
+// element, tag "em" or "code"; args are (name, tag, value) triples:
+// {{$.Markup "dash.login.workspaceHint" "example" "em" "acme" "address" "em" .Data.Address}}.
+// The message and the values are HTML-escaped.
+func (v *view) Markup(key string, args ...string) template.HTML {
+	out := template.HTMLEscapeString(v.l.T(key))
+	for i := 0; i+2 < len(args); i += 3 {
+		name, tag, value := args[i], args[i+1], args[i+2]
+		if tag != "em" && tag != "code" {
+			tag = "span"
+		}
+		out = strings.ReplaceAll(out, "{"+name+"}", "<"+tag+">"+template.HTMLEscapeString(value)+"</"+tag+">")
 	}
-	return v.fill(key, name, "<"+tag+">"+template.HTMLEscapeString(value)+"</"+tag+">")
+	return template.HTML(out)
 }
 
 // Link returns the message of key with its placeholder {name} replaced by a link to href whose

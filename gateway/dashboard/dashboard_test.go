@@ -27,7 +27,9 @@ func TestSignIn(t *testing.T) {
 		t.Fatalf("signed-out GET: %d %q", r.StatusCode(), r.Header.Peek("Location"))
 	}
 	expect(t, a.post("/settings/portal", url.Values{"csrf": {"x"}}), 403, "Your session has ended")
-	body := expect(t, a.get("/login"), 200, `action="/login"`, `name="password"`, `type="password"`)
+	// The workspace field's hint names a whole portal address, on this installation's domain.
+	body := expect(t, a.get("/login"), 200, `action="/login"`, `name="password"`, `type="password"`,
+		`<label for="tenant">Workspace</label>`, "<em>acme</em> for <em>acme.portal.test</em>")
 	if strings.Contains(body, "Sign out") {
 		t.Fatal("the sign-in page offers to sign out")
 	}
