@@ -442,11 +442,13 @@ func (g *Gateway) apiEmailPortalLink(ctx *fasthttp.RequestCtx, t *tenants.Tenant
 		writeProblem(ctx, fasthttp.StatusServiceUnavailable, "email is not configured on this server (--smtp-addr)")
 		return
 	}
-	res, to, err := g.cfg.PortalLinkMailer.EmailPortalLink(ctx, t, id, req.Locale, "apikey:"+key.ID)
+	by := "apikey:" + key.ID
+	res, to, err := g.cfg.PortalLinkMailer.EmailPortalLink(ctx, t, id, req.Locale, by)
 	switch {
 	case errors.Is(err, links.ErrBadLocale):
 		writeProblem(ctx, fasthttp.StatusBadRequest, trimPrefixes(err.Error()))
 	case err == nil:
+		g.log.Info("gateway: portal link emailed", "tenant", t.Slug, "account", id, "session", res.SessionID, "by", by)
 		writeJSON(ctx, fasthttp.StatusAccepted, struct {
 			SessionID string `json:"sessionId"`
 			ExpiresAt any    `json:"expiresAt"`
@@ -464,7 +466,7 @@ func (g *Gateway) apiEmailPortalLink(ctx *fasthttp.RequestCtx, t *tenants.Tenant
 	case errors.Is(err, tenants.ErrUnavailable):
 		g.apiError(ctx, err)
 	default:
-		g.log.Warn("gateway: emailing a portal link failed", "tenant", t.Slug, "err", err)
+		g.log.Warn("gateway: emailing a portal link failed", "tenant", t.Slug, "account", id, "by", by, "err", err)
 		writeProblem(ctx, fasthttp.StatusBadGateway, "the mail server did not accept the message")
 	}
 }

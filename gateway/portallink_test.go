@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"log/slog"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/portico-billing/portico/gateway/mail"
 	"github.com/portico-billing/portico/gateway/mail/mailtest"
 	"github.com/portico-billing/portico/i18n"
+	"github.com/portico-billing/portico/internal/syncbuf"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 )
@@ -23,7 +25,7 @@ func withMailer(h *harness, maxLinks int) *mailtest.Server {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	dash, err := dashboard.New(dashboard.Config{Store: h.store, Issuer: h.gw.Issuer(), Mail: sender, MaxLinksPerHour: maxLinks})
+	dash, err := dashboard.New(dashboard.Config{Store: h.store, Issuer: h.gw.Issuer(), Mail: sender, MaxLinksPerHour: maxLinks, Logger: h.gw.log})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -33,10 +35,13 @@ func withMailer(h *harness, maxLinks int) *mailtest.Server {
 }
 
 // TestAPIEmailsPortalLink: POST /v1/accounts/{id}/portal-link sends the dashboard's email through a
-// real SMTP server; the emailed link opens the portal once; the hourly limit answers 429.
+// real SMTP server; the emailed link opens the portal once; the hourly limit answers 429. The send
+// is logged by the API (with the key), not by the dashboard whose code sends it.
 func TestAPIEmailsPortalLink(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
+	var logs syncbuf.Buffer
+	h.gw.log = slog.New(slog.NewTextHandler(&logs, nil))
 	smtp := withMailer(h, 2)
 	tn, key := h.tenant("mailer")
 	auth := []string{"Authorization", "Bearer " + key}
@@ -51,6 +56,9 @@ func TestAPIEmailsPortalLink(t *testing.T) {
 	}
 	if st, _, _ := h.open(link); st != 303 {
 		t.Fatalf("emailed link: %d", st)
+	}
+	if l := logs.String(); !strings.Contains(l, `msg="gateway: portal link emailed"`) || !strings.Contains(l, "by=apikey:") || strings.Contains(l, "dashboard:") {
+		t.Fatalf("the API's send is not logged as the API's:\n%s", l)
 	}
 	if st, _, _ := h.open(link); st != 410 {
 		t.Fatalf("emailed link twice: %d", st)

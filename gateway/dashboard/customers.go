@@ -78,12 +78,11 @@ func (d *Dashboard) EmailPortalLink(ctx context.Context, t *tenants.Tenant, acco
 	if origin, _, ok := strings.Cut(res.SessionURL, "/s/"); ok && t.Branding.LogoETag != "" {
 		msg.LogoURL = origin + "/assets/logo?v=" + t.Branding.LogoETag
 	}
+	// The caller logs the outcome under its own name (the dashboard, the API). The error never
+	// holds the link (package mail redacts it).
 	if err := d.cfg.Mail.SendPortalLink(ctx, msg); err != nil {
-		// The error never holds the link (package mail redacts it).
-		d.log.Warn("dashboard: sending a portal link failed", "tenant", t.Slug, "account", accountID, "err", err)
 		return nil, to, err
 	}
-	d.log.Info("dashboard: portal link emailed", "tenant", t.Slug, "account", accountID, "session", res.SessionID, "by", createdBy)
 	return res, to, nil
 }
 
@@ -220,10 +219,12 @@ func (d *Dashboard) customerPage(ctx *fasthttp.RequestCtx, r *request, id string
 
 // sendLink emails a new portal link to the customer.
 func (d *Dashboard) sendLink(ctx *fasthttp.RequestCtx, r *request, id string) {
-	res, to, err := d.EmailPortalLink(ctx, r.tenant, id, "", "dashboard:"+r.s.Email)
+	by := "dashboard:" + r.s.Email
+	res, to, err := d.EmailPortalLink(ctx, r.tenant, id, "", by)
 	var rl *RateLimitError
 	switch {
 	case err == nil:
+		d.log.Info("dashboard: portal link emailed", "tenant", r.tenant.Slug, "account", id, "session", res.SessionID, "by", by)
 		d.customerPage(ctx, r, id, fasthttp.StatusOK, r.T("dash.customer.linkSent",
 			"email", to, "duration", r.l.Duration(res.ExpiresAt.Sub(d.cfg.Now())), "time", clock(res.ExpiresAt)), "", nil)
 	case errors.Is(err, tenants.ErrAccountNotFound):
@@ -238,6 +239,7 @@ func (d *Dashboard) sendLink(ctx *fasthttp.RequestCtx, r *request, id string) {
 	case errors.Is(err, tenants.ErrUnavailable):
 		d.unavailable(ctx, r, err)
 	default:
+		d.log.Warn("dashboard: sending a portal link failed", "tenant", r.tenant.Slug, "account", id, "by", by, "err", err)
 		d.customerPage(ctx, r, id, fasthttp.StatusBadGateway, "", r.T("dash.customer.error.sendFailed",
 			"email", to, "error", strings.TrimPrefix(err.Error(), "mail: ")), nil)
 	}
