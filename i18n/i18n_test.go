@@ -417,3 +417,29 @@ func TestCountries(t *testing.T) {
 		t.Errorf("German order %v, want %v", names, want)
 	}
 }
+
+// TestNoEnglishLeftInTranslations fails when a translated message still carries a phrase of its
+// English original (three words in a row, such as "Powered by Portico"): a sentence left
+// half-translated.
+func TestNoEnglishLeftInTranslations(t *testing.T) {
+	phrase := regexp.MustCompile(`[A-Za-z][a-z]+(?:[ -][A-Za-z][a-z]*){1,}`)
+	en := catalogs[0]
+	for i, c := range catalogs[1:] {
+		name := files[i+1]
+		for key, want := range en.msgs {
+			for form, text := range want.texts() {
+				got := c.msgs[key].texts()[form]
+				for _, run := range phrase.FindAllString(text, -1) {
+					words := strings.Fields(strings.ReplaceAll(run, "-", " "))
+					// Every three words in a row (two are often shared: "Link per E-Mail").
+					for j := 0; j+3 <= len(words); j++ {
+						p := strings.Join(words[j:j+3], " ")
+						if regexp.MustCompile(`(?i)\b` + regexp.QuoteMeta(p) + `\b`).MatchString(got) {
+							t.Errorf("%s: message %q keeps the English %q: %q", name, key, p, got)
+						}
+					}
+				}
+			}
+		}
+	}
+}
