@@ -14,15 +14,15 @@ FUZZ_TARGETS := \
 	./gateway:FuzzNormalizeHost \
 	./gateway:FuzzAPIRequestDecode
 
-.PHONY: all build run test deps unit allocs fuzz-short fuzz lint bench bench-micro screenshots clean
+.PHONY: all build run test deps deps-run deps-test unit allocs fuzz-short fuzz lint bench bench-micro screenshots clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o $(BIN) ./cmd/portico
 
-## run: build, start `portico serve` with embedded etcd in ./data, seed the demo tenant, print a link and an API key
-run: build
+## run: install the font Japanese PDFs need if missing, build, start `portico serve` with embedded etcd in ./data, seed the demo tenant, print a link and an API key
+run: deps-run build
 	./$(BIN) serve --dev --demo --data-dir ./data --webhook-allow-cidr 127.0.0.0/8 \
 		--smtp-addr 127.0.0.1:1025 --smtp-tls none --smtp-from "Acme Cloud Billing <billing@acme-cloud.example>"
 
@@ -30,27 +30,35 @@ run: build
 ## without it, and short fuzz runs
 test: deps lint unit allocs fuzz-short
 
-# What the tests need beyond Go, installed when missing: Chromium (browser tests), poppler-utils
-# (pdftotext and pdfinfo, PDF checks), the IPAex Gothic font (Japanese invoice PDFs) and Node.js
-# with npm, with apt-get (as root, or through sudo); then axe-core (accessibility checks) from npm
+# What is installed with apt-get (as root, or through sudo) when missing. deps-run: what the
+# product itself uses, the IPAex Gothic font for Japanese invoice PDFs (`make run` needs it).
+# deps-test: what the tests use beyond that, Chromium (browser tests), poppler-utils (pdftotext
+# and pdfinfo, PDF checks) and Node.js with npm; then axe-core (accessibility checks) from npm
 # into internal/browsertest/node_modules, at the version package-lock.json pins.
 AXE := internal/browsertest/node_modules/axe-core/axe.min.js
-deps: $(AXE)
+deps: deps-run deps-test
+
+deps-run:
+	@if ! test -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf; then \
+		$(call apt_install,fonts-ipaexfont-gothic); \
+	fi
+
+deps-test: $(AXE)
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
-	test -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf || missing="$$missing fonts-ipaexfont-gothic"; \
 	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
-		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+		$(call apt_install,$$missing); \
 	fi
+
+# apt_install installs the Debian packages $(1), as root or through sudo.
+apt_install = echo "installing: $(1)"; \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $(1) >/dev/null
 
 $(AXE): internal/browsertest/package-lock.json
 	@if ! command -v npm >/dev/null 2>&1; then \
-		echo "installing: nodejs npm"; \
-		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq nodejs npm >/dev/null; \
+		$(call apt_install,nodejs npm); \
 	fi
 	cd internal/browsertest && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@

@@ -31,7 +31,7 @@ var goFace = sync.OnceValue(func() *face {
 })
 
 // cjkFontPaths are the files RenderPDF looks for, in this order, when Input.CJKFont is empty: IPAex
-// Gothic (Debian and Ubuntu package fonts-ipaexfont-gothic, installed by `make deps`), IPA Gothic
+// Gothic (Debian and Ubuntu package fonts-ipaexfont-gothic, installed by `make run` and `make test`), IPA Gothic
 // (fonts-ipafont-gothic), and the Japanese Gothic font the Debian alternatives system points to.
 var cjkFontPaths = []string{
 	"/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
