@@ -124,7 +124,9 @@ func seedDemo(ctx context.Context, g *globals, s *tenants.Store, urls links.URLs
 		}
 	}
 	iss := &links.Issuer{Store: s, URLs: urls}
-	res, _, err := iss.Create(ctx, t, &links.Request{AccountAlias: "crm-001234"}, links.Options{CreatedBy: "demo"})
+	// The printed link opens in English, as the README shows the portal; Globex's own language
+	// (German) is one curl away, printed second.
+	res, _, err := iss.Create(ctx, t, &links.Request{AccountAlias: "crm-001234", Locale: "en"}, links.Options{CreatedBy: "demo"})
 	if err != nil {
 		return fmt.Errorf("creating the demo link: %w", err)
 	}
@@ -134,20 +136,21 @@ func seedDemo(ctx context.Context, g *globals, s *tenants.Store, urls links.URLs
 		fmt.Sprintf(`
 Demo tenant %q (%s) is ready.
 
-  Portal link (single use, valid until %s):
+  Portal link for Globex Corporation, in English (single use, valid until %s):
     %s
 
   API key (shown once; a new one replaces it on every start):
     %s
 
-  Dashboard (tenant %q, sign in as %s, password shown once):
+  Dashboard (workspace %q, sign in as %s, password shown once):
     %s/login
     %s
 
-  Create another link for the second demo account:
+  Create another link: Globex in its own language, German (for the second demo account,
+  Initech LLC in US English, use "crm-004711"):
     curl -s -X POST %s/portal/customer-session/customer-portal \
       -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
-      -d '{"accountAlias":"crm-004711"}'
+      -d '{"accountAlias":"crm-001234"}'
 
 `, t.Name, t.Slug, res.ExpiresAt.Local().Format("15:04 MST"), res.SessionURL, key, t.Slug, demoAdmin, urls.Dashboard(), password, api, key))
 	return nil

@@ -208,6 +208,11 @@ func TestServeLifecycle(t *testing.T) {
 	if !strings.Contains(string(body), "Acme Cloud") || !strings.Contains(string(body), "GLX-2026-0007") {
 		t.Fatal("portal page lacks the demo tenant's data")
 	}
+	// The first link a new user opens is in English, as the README shows the portal (Globex's own
+	// language, German, is offered second).
+	if !strings.Contains(string(body), `<html lang="en"`) {
+		t.Errorf("the demo link does not open the portal in English:\n%.300s", body)
+	}
 	// The admin listener: ready, and metrics that counted the page view and etcd calls.
 	admin := fmt.Sprintf("http://127.0.0.1:%d", ports[3])
 	if r, err := http.Get(admin + "/readyz"); err != nil || r.StatusCode != 200 {
