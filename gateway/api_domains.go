@@ -23,7 +23,9 @@ func (g *Gateway) domainError(ctx *fasthttp.RequestCtx, err error) {
 	case errors.Is(err, tenants.ErrInvalidDomain):
 		writeProblem(ctx, fasthttp.StatusBadRequest, trimTenants(err.Error()))
 	case errors.Is(err, tenants.ErrDomainTaken):
-		writeProblem(ctx, fasthttp.StatusConflict, "this domain is already added")
+		writeProblem(ctx, fasthttp.StatusConflict, "you have already added this domain")
+	case errors.Is(err, domains.ErrExpired):
+		writeProblem(ctx, fasthttp.StatusGone, "the claim on this domain expired before its DNS records verified it; add the domain again")
 	case errors.Is(err, tenants.ErrDomainNotFound):
 		writeProblem(ctx, fasthttp.StatusNotFound, "domain not found")
 	default:
@@ -48,7 +50,7 @@ func (g *Gateway) apiAddDomain(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *t
 	if !decodeJSON(ctx, &req) {
 		return
 	}
-	d, err := g.store.AddDomain(ctx, t.ID, req.Name, g.cfg.Now())
+	d, err := g.cfg.Domains.Add(ctx, t, req.Name)
 	if err != nil {
 		g.domainError(ctx, err)
 		return

@@ -36,14 +36,23 @@ func TestCustomDomainAPIAndServing(t *testing.T) {
 	if dns["cname"].(map[string]any)["value"] != "dom-a."+base || txt["name"] != "_portico-challenge.billing.acme.example" {
 		t.Fatalf("instructions: %v", dns)
 	}
-	if st, m := api(keyB, "POST", "/v1/domains", `{"name":"billing.acme.example"}`); st != 409 {
-		t.Fatalf("B adds A's domain: %d %v", st, m)
+	if st, m := api(keyA, "POST", "/v1/domains", `{"name":"billing.acme.example"}`); st != 409 || m["detail"] != "you have already added this domain" {
+		t.Fatalf("A adds its domain twice: %d %v", st, m)
 	}
-	if st, _ := api(keyB, "GET", "/v1/domains/billing.acme.example", ""); st != 404 {
-		t.Fatalf("B reads A's domain: %d", st)
+	// A pending claim blocks nobody: B claims the same name, with its own token.
+	st, bd := api(keyB, "POST", "/v1/domains", `{"name":"billing.acme.example"}`)
+	if st != 201 || bd["status"] != "pending" || bd["dns"].(map[string]any)["txt"].(map[string]any)["value"] == txt["value"] || bd["expiresAt"] == nil {
+		t.Fatalf("B claims A's pending name: %d %v", st, bd)
 	}
 	if st, m := api(keyA, "POST", "/v1/domains", `{"name":"10.0.0.1"}`); st != 400 || !strings.Contains(m["detail"].(string), "IP") {
 		t.Fatalf("IP as domain: %d %v", st, m)
+	}
+	// Names under the base domain are Portico's own.
+	for _, name := range []string{base, "api." + base, "dashboard." + base, "dom-b." + base} {
+		st, m := api(keyA, "POST", "/v1/domains", `{"name":"`+name+`"}`)
+		if st != 400 || m["detail"] != `"`+name+`" is under Portico's own domain `+base {
+			t.Fatalf("add %s: %d %v", name, st, m)
+		}
 	}
 	// Pending: not served.
 	if r := h.do("GET", "billing.acme.example", "/", nil); r.StatusCode() != 404 {
@@ -79,8 +88,19 @@ func TestCustomDomainAPIAndServing(t *testing.T) {
 	if st, m := api(keyA, "GET", "/v1/domains", ""); st != 200 || len(m["data"].([]any)) != 1 {
 		t.Fatalf("list: %d %v", st, m)
 	}
-	if st, _ := api(keyB, "DELETE", "/v1/domains/billing.acme.example", ""); st != 404 {
-		t.Fatalf("B removes A's domain: %d", st)
+	// B's claim is told, and B's verification cannot take the name.
+	if st, m := api(keyB, "GET", "/v1/domains/billing.acme.example", ""); st != 200 || m["status"] != "taken" || m["lastError"] != "another tenant verified this domain first" {
+		t.Fatalf("B's claim after A verified: %d %v", st, m)
+	}
+	if st, m := api(keyB, "POST", "/v1/domains/billing.acme.example/verify", ""); st != 200 || m["status"] != "taken" {
+		t.Fatalf("B verifies A's name: %d %v", st, m)
+	}
+	// Removing B's claim leaves A's.
+	if st, _ := api(keyB, "DELETE", "/v1/domains/billing.acme.example", ""); st != 204 {
+		t.Fatalf("B removes its claim: %d", st)
+	}
+	if tn2, ok := h.store.TenantByDomain("billing.acme.example"); !ok || tn2.ID != tn.ID {
+		t.Fatal("B's removal touched A's domain")
 	}
 	if st, _ := api(keyA, "DELETE", "/v1/domains/billing.acme.example", ""); st != 204 {
 		t.Fatalf("remove: %d", st)

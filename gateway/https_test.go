@@ -57,12 +57,12 @@ func TestHTTPSOnDemand(t *testing.T) {
 		p.AddHost(host)
 	}
 	ctx := context.Background()
-	active, _ := h.store.AddDomain(ctx, tn.ID, "billing.secure.example", time.Now())
+	active, _ := h.store.AddDomain(ctx, tn.ID, "billing.secure.example", time.Now(), time.Time{})
 	raw, rev, _ := h.store.Domain(ctx, tn.ID, active.Name)
 	if _, err := h.store.SetDomainStatus(ctx, raw, rev, tenants.DomainActive, "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.store.AddDomain(ctx, tn.ID, "pending.secure.example", time.Now()); err != nil {
+	if _, err := h.store.AddDomain(ctx, tn.ID, "pending.secure.example", time.Now(), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	etcdtest.Wait(t, "active domain indexed", func() bool { _, ok := h.store.TenantByDomain("billing.secure.example"); return ok })

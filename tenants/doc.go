@@ -15,7 +15,8 @@
 //	state/apikeys/<keyID>                 API key record: tenant id and sha256 of the key, never the key
 //	state/accounts/<tenantID>/<accountID> account document (JSON, see package account)
 //	state/aliases/<tenantID>/<alias>      account id; makes aliases unique per tenant
-//	state/domains/<host>                  custom domain record (JSON, see Domain); unique across tenants
+//	state/domains/<host>/<tenantID>       a tenant's claim on a custom domain (JSON, see Domain); several tenants may claim a name
+//	state/domainowners/<host>             tenant id of the one claim that verified the name (written in the Txn activating it)
 //	state/revoked/<tenantID>/s/<sessionID> a revoked portal session (leased past any session's end)
 //	state/revoked/<tenantID>/d/<sessionID> a signed-out dashboard admin session (leased until its cookie's end)
 //	state/revoked/<tenantID>/a/<accountID> every session of the account issued before this Unix time is revoked

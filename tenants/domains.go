@@ -15,30 +15,45 @@ import (
 
 // Errors of the custom domain concern.
 var (
+	// ErrDomainTaken is a tenant adding a domain it has already added (another tenant's claim on
+	// the same name does not block it).
 	ErrDomainTaken    = errors.New("tenants: domain is already added")
 	ErrDomainNotFound = errors.New("tenants: domain not found")
 	ErrInvalidDomain  = errors.New("tenants: invalid domain")
 )
+
+// TakenReason is the LastError of a claim on a name another tenant has verified.
+const TakenReason = "another tenant verified this domain first"
 
 // Domain statuses. Only active domains are served and get certificates.
 const (
 	DomainPending  = "pending"  // added; waiting for its DNS records
 	DomainActive   = "active"   // verified: served, certificates issued
 	DomainInactive = "inactive" // was active, stopped pointing at Portico: not served, no renewals
+	DomainTaken    = "taken"    // another tenant verified the name first: not served
 )
 
-// Domain is a tenant's custom domain (billing.acme.com), unique across all tenants.
+// Domain is a tenant's claim on a custom domain (billing.acme.com). Several tenants may claim the
+// same name; the first whose DNS records verify it holds it (the name's owner key, written in the
+// Txn that activates the claim), and only that claim is ever active.
 type Domain struct {
 	Name     string `json:"name"`
 	TenantID string `json:"tenantId"`
 	Status   string `json:"status"`
 	// Token is the value the TXT record _portico-challenge.<name> must hold.
-	Token         string    `json:"token"`
-	CreatedAt     time.Time `json:"createdAt"`
+	Token     string    `json:"token"`
+	CreatedAt time.Time `json:"createdAt"`
+	// ExpiresAt is when a claim that was never verified lapses (zero: never); see Expired.
+	ExpiresAt     time.Time `json:"expiresAt,omitzero"`
 	VerifiedAt    time.Time `json:"verifiedAt,omitzero"`
 	LastCheckedAt time.Time `json:"lastCheckedAt,omitzero"`
 	// LastError says why the last check failed, for the tenant to fix.
 	LastError string `json:"lastError,omitempty"`
+}
+
+// Expired reports whether the claim was never verified and its time ran out at now.
+func (d *Domain) Expired(now time.Time) bool {
+	return (d.Status == DomainPending || d.Status == DomainTaken) && !d.ExpiresAt.IsZero() && !now.Before(d.ExpiresAt)
 }
 
 // ChallengeName is the DNS name of the domain's TXT record.
@@ -83,30 +98,43 @@ func (s *Store) TenantByDomainBytes(host []byte) (*Tenant, bool) {
 // none; links are issued on it so that customers land on the tenant's own domain.
 func (s *Store) PrimaryDomain(tenantID string) string {
 	best := ""
-	for host, d := range s.idx.Load().domains {
-		if d.TenantID == tenantID && d.Status == DomainActive && (best == "" || host < best) {
-			best = host
+	for _, d := range s.idx.Load().domains {
+		if d.TenantID == tenantID && d.Status == DomainActive && (best == "" || d.Name < best) {
+			best = d.Name
 		}
 	}
 	return best
 }
 
-// AddDomain registers a custom domain for the tenant as pending, with a fresh TXT token. A domain
-// belongs to one tenant at a time: adding one another tenant has fails with ErrDomainTaken.
-func (s *Store) AddDomain(ctx context.Context, tenantID, name string, now time.Time) (*Domain, error) {
+// AddDomain registers the tenant's claim on a custom domain as pending, with a fresh TXT token,
+// lapsing at expires (zero: never). Other tenants' claims on the name do not block it (the first to
+// verify wins); the tenant's own claim does (ErrDomainTaken) unless it has expired at now, in which
+// case the fresh claim replaces it.
+func (s *Store) AddDomain(ctx context.Context, tenantID, name string, now, expires time.Time) (*Domain, error) {
 	host, err := NormalizeDomain(name)
 	if err != nil {
 		return nil, err
 	}
 	d := &Domain{Name: host, TenantID: tenantID, Status: DomainPending, Token: NewToken()[:32], CreatedAt: now.UTC().Truncate(time.Second)}
+	if !expires.IsZero() {
+		d.ExpiresAt = expires.UTC().Truncate(time.Second)
+	}
 	b, _ := json.Marshal(d)
+	old, rev, err := s.Domain(ctx, tenantID, host)
+	switch {
+	case err == nil && !old.Expired(now):
+		return nil, fmt.Errorf("adding domain %q: %w", host, ErrDomainTaken)
+	case err != nil && !errors.Is(err, ErrDomainNotFound):
+		return nil, err
+	}
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
+	key := s.k.domain(host, tenantID)
 	resp, err := s.c.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(s.k.domain(host)), "=", 0),
+		If(clientv3.Compare(clientv3.ModRevision(key), "=", rev),
 			clientv3.Compare(clientv3.CreateRevision(s.k.tenant(tenantID)), ">", 0)).
-		Then(clientv3.OpPut(s.k.domain(host), string(b))).
-		Else(clientv3.OpGet(s.k.domain(host), clientv3.WithKeysOnly())).Commit()
+		Then(clientv3.OpPut(key, string(b))).
+		Else(clientv3.OpGet(s.k.tenant(tenantID), clientv3.WithKeysOnly())).Commit()
 	if err != nil {
 		return nil, fmt.Errorf("tenants: adding domain %q: %w", host, wrapEtcd(err))
 	}
@@ -119,76 +147,152 @@ func (s *Store) AddDomain(ctx context.Context, tenantID, name string, now time.T
 	return d, nil
 }
 
-// Domain returns the tenant's domain; another tenant's domain is not found.
+// shown is the claim as its tenant sees it: a claim on a name another tenant holds is taken.
+func shown(d *Domain, owner string) *Domain {
+	if owner != "" && owner != d.TenantID && d.Status != DomainActive {
+		d.Status, d.LastError = DomainTaken, TakenReason
+	}
+	return d
+}
+
+// Domain returns the tenant's claim on a domain and its revision; another tenant's claim is not
+// found. With tenantID "" it is not found either.
 func (s *Store) Domain(ctx context.Context, tenantID, name string) (*Domain, int64, error) {
 	host, err := NormalizeDomain(name)
-	if err != nil {
+	if err != nil || tenantID == "" {
 		return nil, 0, fmt.Errorf("loading domain %q: %w", name, ErrDomainNotFound)
 	}
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	resp, err := s.c.Get(ctx, s.k.domain(host))
+	resp, err := s.c.Txn(ctx).Then(clientv3.OpGet(s.k.domain(host, tenantID)), clientv3.OpGet(s.k.domainOwner(host))).Commit()
 	if err != nil {
 		return nil, 0, fmt.Errorf("tenants: loading domain %q: %w", host, wrapEtcd(err))
 	}
+	kvs := resp.Responses[0].GetResponseRange().Kvs
 	var d Domain
-	if len(resp.Kvs) == 0 || json.Unmarshal(resp.Kvs[0].Value, &d) != nil || (tenantID != "" && d.TenantID != tenantID) {
+	if len(kvs) == 0 || json.Unmarshal(kvs[0].Value, &d) != nil {
 		return nil, 0, fmt.Errorf("loading domain %q: %w", host, ErrDomainNotFound)
 	}
-	return &d, resp.Kvs[0].ModRevision, nil
+	owner := ""
+	if o := resp.Responses[1].GetResponseRange().Kvs; len(o) > 0 {
+		owner = string(o[0].Value)
+	}
+	return shown(&d, owner), kvs[0].ModRevision, nil
 }
 
-// Domains lists the tenant's domains by name; with tenantID "" every tenant's.
+// Domains lists the tenant's claims by name; with tenantID "" every tenant's (by name, then
+// tenant).
 func (s *Store) Domains(ctx context.Context, tenantID string) ([]*Domain, error) {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	resp, err := s.c.Get(ctx, s.k.domains(), clientv3.WithPrefix())
+	resp, err := s.c.Txn(ctx).Then(clientv3.OpGet(s.k.domains(), clientv3.WithPrefix()),
+		clientv3.OpGet(s.k.domainOwners(), clientv3.WithPrefix())).Commit()
 	if err != nil {
 		return nil, fmt.Errorf("tenants: listing domains: %w", wrapEtcd(err))
 	}
+	owners := map[string]string{}
+	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
+		owners[strings.TrimPrefix(string(kv.Key), s.k.domainOwners())] = string(kv.Value)
+	}
 	var out []*Domain
-	for _, kv := range resp.Kvs {
+	for _, kv := range resp.Responses[0].GetResponseRange().Kvs {
 		var d Domain
 		if json.Unmarshal(kv.Value, &d) == nil && (tenantID == "" || d.TenantID == tenantID) {
-			out = append(out, &d)
+			out = append(out, shown(&d, owners[d.Name]))
 		}
 	}
-	slices.SortFunc(out, func(a, b *Domain) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b *Domain) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.TenantID, b.TenantID)
+	})
 	return out, nil
 }
 
 // SetDomainStatus records the result of a DNS check, compared on the revision read so that a
-// removal or a concurrent check in between is not overwritten.
+// removal or a concurrent check in between is not overwritten. Activating a claim is one Txn that
+// also takes the name's owner key, compared on the revision read, so that two tenants verifying
+// the same name at once never both become active: a claim on a name another tenant holds is
+// recorded as taken instead. A claim that stops being active gives the name up.
 func (s *Store) SetDomainStatus(ctx context.Context, d *Domain, rev int64, status, lastError string, now time.Time) (*Domain, error) {
-	next := *d
-	next.Status, next.LastError, next.LastCheckedAt = status, lastError, now.UTC().Truncate(time.Second)
-	if status == DomainActive && d.Status != DomainActive {
-		next.VerifiedAt = next.LastCheckedAt
-	}
-	b, _ := json.Marshal(&next)
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	resp, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(s.k.domain(d.Name)), "=", rev)).
-		Then(clientv3.OpPut(s.k.domain(d.Name), string(b))).Commit()
-	if err != nil {
-		return nil, fmt.Errorf("tenants: updating domain %q: %w", d.Name, wrapEtcd(err))
+	key, ownerKey := s.k.domain(d.Name, d.TenantID), s.k.domainOwner(d.Name)
+	for range 3 {
+		o, err := s.c.Get(ctx, ownerKey)
+		if err != nil {
+			return nil, fmt.Errorf("tenants: updating domain %q: %w", d.Name, wrapEtcd(err))
+		}
+		owner, ownerRev := "", int64(0)
+		if len(o.Kvs) > 0 {
+			owner, ownerRev = string(o.Kvs[0].Value), o.Kvs[0].ModRevision
+		}
+		next := *d
+		next.Status, next.LastError, next.LastCheckedAt = status, lastError, now.UTC().Truncate(time.Second)
+		if next.Status == DomainTaken {
+			next.Status = DomainPending
+		}
+		var ops []clientv3.Op
+		switch {
+		case status == DomainActive && owner != "" && owner != d.TenantID:
+			next.Status, next.LastError = DomainTaken, TakenReason
+		case status == DomainActive:
+			if d.Status != DomainActive {
+				next.VerifiedAt = next.LastCheckedAt
+			}
+			next.ExpiresAt = time.Time{}
+			if owner == "" {
+				ops = append(ops, clientv3.OpPut(ownerKey, d.TenantID))
+			}
+		case owner == d.TenantID:
+			ops = append(ops, clientv3.OpDelete(ownerKey))
+		}
+		b, _ := json.Marshal(&next)
+		resp, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev),
+			clientv3.Compare(clientv3.ModRevision(ownerKey), "=", ownerRev)).
+			Then(append(ops, clientv3.OpPut(key, string(b)))...).
+			Else(clientv3.OpGet(key, clientv3.WithKeysOnly())).Commit()
+		if err != nil {
+			return nil, fmt.Errorf("tenants: updating domain %q: %w", d.Name, wrapEtcd(err))
+		}
+		if resp.Succeeded {
+			return shown(&next, owner), nil
+		}
+		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) == 0 || kvs[0].ModRevision != rev {
+			break // the claim itself changed
+		}
+		// Only the owner key moved (another tenant's verification): decide again.
 	}
-	if !resp.Succeeded {
-		return nil, fmt.Errorf("updating domain %q: %w", d.Name, ErrConflict)
-	}
-	return &next, nil
+	return nil, fmt.Errorf("updating domain %q: %w", d.Name, ErrConflict)
 }
 
-// RemoveDomain deletes the tenant's domain: it stops being served and gets no new certificates.
+// RemoveDomain deletes the tenant's claim: the domain stops being served and gets no new
+// certificates, and the name is free for another tenant's claim to verify.
 func (s *Store) RemoveDomain(ctx context.Context, tenantID, name string) error {
 	d, rev, err := s.Domain(ctx, tenantID, name)
 	if err != nil {
 		return err
 	}
+	return s.removeDomain(ctx, d, rev)
+}
+
+// RemoveExpiredDomain deletes the claim if it is still the one read at rev and has expired at now.
+func (s *Store) RemoveExpiredDomain(ctx context.Context, d *Domain, rev int64, now time.Time) error {
+	if !d.Expired(now) {
+		return nil
+	}
+	return s.removeDomain(ctx, d, rev)
+}
+
+func (s *Store) removeDomain(ctx context.Context, d *Domain, rev int64) error {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	resp, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(s.k.domain(d.Name)), "=", rev)).
-		Then(clientv3.OpDelete(s.k.domain(d.Name))).Commit()
+	key, ownerKey := s.k.domain(d.Name, d.TenantID), s.k.domainOwner(d.Name)
+	resp, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
+		Then(clientv3.OpDelete(key), clientv3.OpTxn(
+			[]clientv3.Cmp{clientv3.Compare(clientv3.Value(ownerKey), "=", d.TenantID)},
+			[]clientv3.Op{clientv3.OpDelete(ownerKey)}, nil)).Commit()
 	if err != nil {
 		return fmt.Errorf("tenants: removing domain %q: %w", d.Name, wrapEtcd(err))
 	}

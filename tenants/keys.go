@@ -48,9 +48,11 @@ func (k keyspace) auditAccounts(tid, aid string) string {
 func (k keyspace) auditAccount(tid, aid, sid string) string {
 	return k.p + "audit/" + tid + "/a/" + aid + "/" + sid
 }
-func (k keyspace) domains() string           { return k.p + "state/domains/" }
-func (k keyspace) domain(host string) string { return k.p + "state/domains/" + host }
-func (k keyspace) outbox() string            { return k.p + "outbox/" }
+func (k keyspace) domains() string                { return k.p + "state/domains/" }
+func (k keyspace) domain(host, tid string) string { return k.p + "state/domains/" + host + "/" + tid }
+func (k keyspace) domainOwners() string           { return k.p + "state/domainowners/" }
+func (k keyspace) domainOwner(host string) string { return k.p + "state/domainowners/" + host }
+func (k keyspace) outbox() string                 { return k.p + "outbox/" }
 func (k keyspace) outboxEvent(tid, id string) string {
 	return k.p + "outbox/" + tid + "/" + id
 }

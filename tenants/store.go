@@ -79,8 +79,8 @@ type shardGen struct {
 type index struct {
 	byID   map[string]*Tenant
 	bySlug map[string]*Tenant
-	// byDomain holds active custom domains; domains keeps every domain record by host, so that
-	// a tenant change can be re-linked.
+	// byDomain holds active custom domains; domains keeps every domain claim by "<host>/<tenantID>",
+	// so that a tenant change can be re-linked.
 	byDomain map[string]*Tenant
 	domains  map[string]*Domain
 }
@@ -88,9 +88,9 @@ type index struct {
 // link fills byDomain from domains and byID.
 func (idx *index) link() {
 	idx.byDomain = make(map[string]*Tenant, len(idx.domains))
-	for host, d := range idx.domains {
+	for _, d := range idx.domains {
 		if t, ok := idx.byID[d.TenantID]; ok && d.Status == DomainActive {
-			idx.byDomain[host] = t
+			idx.byDomain[d.Name] = t
 		}
 	}
 }
@@ -234,7 +234,7 @@ func (s *Store) relist(ctx context.Context) (int64, error) {
 	for _, kv := range resp.Responses[2].GetResponseRange().Kvs {
 		var d Domain
 		if err := json.Unmarshal(kv.Value, &d); err == nil {
-			idx.domains[d.Name] = &d
+			idx.domains[strings.TrimPrefix(string(kv.Key), s.k.domains())] = &d
 		}
 	}
 	idx.link()
@@ -418,20 +418,20 @@ func (s *Store) applyTenant(ev *clientv3.Event, id string) {
 	s.idx.Store(next)
 }
 
-func (s *Store) applyDomain(ev *clientv3.Event, host string) {
+func (s *Store) applyDomain(ev *clientv3.Event, claim string) {
 	s.idxMu.Lock()
 	defer s.idxMu.Unlock()
 	old := s.idx.Load()
 	next := &index{byID: old.byID, bySlug: old.bySlug, domains: make(map[string]*Domain, len(old.domains)+1)}
 	for k, v := range old.domains {
-		if k != host {
+		if k != claim {
 			next.domains[k] = v
 		}
 	}
 	if ev.Type == clientv3.EventTypePut {
 		var d Domain
 		if err := json.Unmarshal(ev.Kv.Value, &d); err == nil {
-			next.domains[host] = &d
+			next.domains[claim] = &d
 		}
 	}
 	next.link()

@@ -207,7 +207,9 @@ func (s *Store) DeleteTenant(ctx context.Context, idOrSlug string) error {
 		return err
 	}
 	for _, d := range domains {
-		ops = append(ops, clientv3.OpDelete(s.k.domain(d.Name)))
+		ops = append(ops, clientv3.OpDelete(s.k.domain(d.Name, t.ID)), clientv3.OpTxn(
+			[]clientv3.Cmp{clientv3.Compare(clientv3.Value(s.k.domainOwner(d.Name)), "=", t.ID)},
+			[]clientv3.Op{clientv3.OpDelete(s.k.domainOwner(d.Name))}, nil))
 	}
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()

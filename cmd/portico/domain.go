@@ -29,6 +29,9 @@ func domainCmd(g *globals) *cobra.Command {
 	show := func(v *domains.Verifier, t *tenants.Tenant, d *tenants.Domain) string {
 		in := v.InstructionsFor(t, d)
 		s := fmt.Sprintf("%s: %s\n  CNAME %s -> %s\n  TXT   %s = %q\n", d.Name, d.Status, in.CNAME.Name, in.CNAME.Value, in.TXT.Name, in.TXT.Value)
+		if !d.ExpiresAt.IsZero() {
+			s += "  verify before " + d.ExpiresAt.Format(time.RFC3339) + "\n"
+		}
 		if d.LastError != "" {
 			s += "  last check: " + d.LastError + "\n"
 		}
@@ -46,7 +49,7 @@ func domainCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				d, err := s.AddDomain(ctx, t.ID, args[0], time.Now())
+				d, err := v.Add(ctx, t, args[0])
 				if err != nil {
 					return err
 				}

@@ -97,13 +97,18 @@ func TestOperatorCLI(t *testing.T) {
 			t.Errorf("portico %v: exit %d, stderr %q", args, code, errs)
 		}
 	}
-	// Custom domains: add prints the records, another tenant cannot take the name.
-	if out := mustCLI(t, p, "domain", "add", "--tenant", "acme", "billing.acme.example"); !strings.Contains(out, "_portico-challenge.billing.acme.example") || !strings.Contains(out, "pending") {
+	// Custom domains: add prints the records and the claim's expiry; a pending claim blocks no
+	// other tenant; names under the base domain are refused.
+	if out := mustCLI(t, p, "--json=false", "domain", "add", "--tenant", "acme", "billing.acme.example"); !strings.Contains(out, "_portico-challenge.billing.acme.example") || !strings.Contains(out, "pending") || !strings.Contains(out, "verify before") {
 		t.Fatalf("domain add = %q", out)
 	}
+	if code, _, errs := cli(t, p, "domain", "add", "--tenant", "acme", "billing.acme.example"); code == 0 || !strings.Contains(errs, "already added") {
+		t.Fatalf("acme adds its domain twice: %d %q", code, errs)
+	}
 	mustCLI(t, p, "tenant", "create", "--slug", "other", "--name", "Other")
-	if code, _, errs := cli(t, p, "domain", "add", "--tenant", "other", "billing.acme.example"); code == 0 || !strings.Contains(errs, "already added") {
-		t.Fatalf("other tenant adds the domain: %d %q", code, errs)
+	mustCLI(t, p, "domain", "add", "--tenant", "other", "billing.acme.example")
+	if code, _, errs := cli(t, p, "domain", "add", "--tenant", "other", "acme.portal.localhost"); code == 0 || !strings.Contains(errs, "Portico's own domain") {
+		t.Fatalf("other tenant adds acme's portal host: %d %q", code, errs)
 	}
 	z := dnstest.Start(t)
 	if out := mustCLI(t, p, "domain", "verify", "--tenant", "acme", "--dns-resolver", z.Addr, "billing.acme.example"); !strings.Contains(out, "pending") || !strings.Contains(out, "last check") {

@@ -150,7 +150,7 @@ func (d *Dashboard) domainAction(ctx *fasthttp.RequestCtx, r *request) {
 	name := strings.TrimSpace(string(args.Peek("domain")))
 	switch string(args.Peek("action")) {
 	case "add":
-		dm, err := d.store.AddDomain(ctx, r.tenant.ID, name, d.cfg.Now())
+		dm, err := d.cfg.Domains.Add(ctx, r.tenant, name)
 		switch {
 		case errors.Is(err, tenants.ErrInvalidDomain):
 			d.domainsPage(ctx, r, fasthttp.StatusBadRequest, "", domainProblem(r, err), name)
@@ -169,6 +169,8 @@ func (d *Dashboard) domainAction(ctx *fasthttp.RequestCtx, r *request) {
 		switch {
 		case errors.Is(err, tenants.ErrDomainNotFound):
 			d.domainsPage(ctx, r, fasthttp.StatusNotFound, "", r.T("dash.domains.error.notFound"), "")
+		case errors.Is(err, domains.ErrExpired):
+			d.domainsPage(ctx, r, fasthttp.StatusGone, "", r.T("dash.domains.error.expired", "domain", name), "")
 		case err != nil:
 			d.unavailable(ctx, r, err)
 		case dm.Status == tenants.DomainActive:
@@ -192,8 +194,9 @@ func (d *Dashboard) domainAction(ctx *fasthttp.RequestCtx, r *request) {
 	}
 }
 
-// domainErrRE reads the reasons of tenants.NormalizeDomain: a quoted name, then what is wrong.
-var domainErrRE = regexp.MustCompile(`^("(?:[^"\\]|\\.)*") (is not a host name|must be a full host name such as billing\.example\.com|has an invalid label ("(?:[^"\\]|\\.)*")|looks like an IP address)$`)
+// domainErrRE reads the reasons of tenants.NormalizeDomain and domains.Verifier.Add: a quoted
+// name, then what is wrong.
+var domainErrRE = regexp.MustCompile(`^("(?:[^"\\]|\\.)*") (is not a host name|must be a full host name such as billing\.example\.com|has an invalid label ("(?:[^"\\]|\\.)*")|looks like an IP address|is under Portico's own domain \S+|is Portico's own CNAME target)$`)
 
 // domainProblem says in the admin's language why a domain was refused (tenants.ErrInvalidDomain),
 // or, for a reason it does not know, what package tenants said.
@@ -214,6 +217,8 @@ func domainProblem(r *request, err error) string {
 		return r.T("dash.domains.error.notFull", "domain", name)
 	case strings.HasPrefix(m[2], "looks like"):
 		return r.T("dash.domains.error.ipAddress", "domain", name)
+	case strings.HasPrefix(m[2], "is under"), strings.HasPrefix(m[2], "is Portico"):
+		return r.T("dash.domains.error.baseDomain", "domain", name)
 	}
 	label, err := strconv.Unquote(m[3])
 	if err != nil {

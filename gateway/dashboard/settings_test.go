@@ -293,21 +293,26 @@ func TestDomainsPage(t *testing.T) {
 	if err != nil || !strings.Contains(body, dm.Token) {
 		t.Fatalf("the page lacks the TXT token: %v", err)
 	}
-	// Another tenant cannot add it, and does not see it.
+	expect(t, a.form("/settings/domains", "action", "add", "domain", "billing.acme.example"), 409, "You have already added this domain")
+	// Names under the base domain are Portico's own.
+	expect(t, a.form("/settings/domains", "action", "add", "domain", "initech."+base), 400, "is under Portico’s own domain")
+	// Another tenant's claim on the name blocks nobody, and neither sees the other's.
 	b := h.agent()
 	if r := b.login("initech", "boss@initech.example", password+" 2"); r.StatusCode() != 303 {
 		t.Fatal("initech sign-in")
 	}
-	expect(t, b.form("/settings/domains", "action", "add", "domain", "billing.acme.example"), 409, "already added")
-	expect(t, b.form("/settings/domains", "action", "remove", "domain", "billing.acme.example"), 404)
-	if strings.Contains(string(b.get("/settings/domains").Body()), "billing.acme.example") {
-		t.Fatal("another tenant sees the domain")
+	bBody := expect(t, b.form("/settings/domains", "action", "add", "domain", "billing.acme.example"), 200, "billing.acme.example was added", "Pending", "Verify before")
+	if strings.Contains(bBody, dm.Token) {
+		t.Fatal("another tenant sees the first claim's token")
 	}
 
 	expect(t, a.form("/settings/domains", "action", "verify", "domain", "billing.acme.example"), 200, "is not verified yet", "TXT record")
 	zone.Set("_portico-challenge.billing.acme.example. 60 IN TXT \""+dm.Token+"\"",
 		"billing.acme.example. 60 IN CNAME acme.portal.test.", "acme.portal.test. 60 IN A 192.0.2.10")
 	expect(t, a.form("/settings/domains", "action", "verify", "domain", "billing.acme.example"), 200, "is verified and active", "Active")
+	// The other claim is told.
+	expect(t, b.get("/settings/domains"), 200, "Taken", tenants.TakenReason)
+	expect(t, b.form("/settings/domains", "action", "remove", "domain", "billing.acme.example"), 200, "was removed")
 	expect(t, a.form("/settings/domains", "action", "remove", "domain", "billing.acme.example"), 200, "was removed")
 	if _, _, err := h.store.Domain(context.Background(), h.acme.ID, "billing.acme.example"); !errors.Is(err, tenants.ErrDomainNotFound) {
 		t.Fatalf("domain still stored: %v", err)

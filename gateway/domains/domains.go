@@ -2,7 +2,10 @@
 // becomes active when its TXT record _portico-challenge.<domain> holds the token Portico issued and
 // the domain points at Portico (a CNAME to the tenant's <slug>.<base-domain> or the configured
 // target, or the same addresses); an active domain that stops pointing at Portico becomes inactive,
-// which stops serving it and renewing its certificate. Records live in package tenants.
+// which stops serving it and renewing its certificate. Names under the base domain are Portico's
+// own and cannot be added. Several tenants may claim one name: the first whose records verify it
+// holds it and the others' claims show as taken; a claim that never verifies lapses after
+// PendingTTL. Records live in package tenants.
 package domains
 
 import (
@@ -18,8 +21,17 @@ import (
 	"github.com/portico-billing/portico/tenants"
 )
 
-// ErrNotVerified wraps every reason a domain fails its check.
-var ErrNotVerified = errors.New("domains: DNS does not verify the domain")
+// Errors of domain verification.
+var (
+	// ErrNotVerified wraps every reason a domain fails its check.
+	ErrNotVerified = errors.New("domains: DNS does not verify the domain")
+	// ErrExpired is a claim that was not verified within PendingTTL; it is removed, and the
+	// tenant may add the domain again.
+	ErrExpired = errors.New("domains: the claim expired before it was verified")
+)
+
+// DefaultPendingTTL is how long a claim may stay unverified (Verifier.PendingTTL's default).
+const DefaultPendingTTL = 7 * 24 * time.Hour
 
 // Verifier checks domains against DNS.
 type Verifier struct {
@@ -40,6 +52,31 @@ type Verifier struct {
 	Logger *slog.Logger
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
+	// PendingTTL is how long an added domain may stay unverified before its claim lapses
+	// (default DefaultPendingTTL, 7 days).
+	PendingTTL time.Duration
+}
+
+// Add claims the domain for the tenant, pending until its DNS records verify it. Names under the
+// base domain (tenant portals, the API and dashboard hosts), the base domain itself and the
+// --domain-target name are refused with tenants.ErrInvalidDomain.
+func (v *Verifier) Add(ctx context.Context, t *tenants.Tenant, name string) (*tenants.Domain, error) {
+	host, err := tenants.NormalizeDomain(name)
+	if err != nil {
+		return nil, err
+	}
+	if base := strings.ToLower(strings.TrimSuffix(v.BaseDomain, ".")); base != "" && (host == base || strings.HasSuffix(host, "."+base)) {
+		return nil, fmt.Errorf("%w: %q is under Portico's own domain %s", tenants.ErrInvalidDomain, host, base)
+	}
+	if target := strings.ToLower(strings.TrimSuffix(v.Target, ".")); target != "" && host == target {
+		return nil, fmt.Errorf("%w: %q is Portico's own CNAME target", tenants.ErrInvalidDomain, host)
+	}
+	ttl := v.PendingTTL
+	if ttl <= 0 {
+		ttl = DefaultPendingTTL
+	}
+	now := v.now()
+	return v.Store.AddDomain(ctx, t.ID, host, now, now.Add(ttl))
 }
 
 // NewResolver returns a resolver that sends every query to the DNS server at addr (host:port).
@@ -129,19 +166,28 @@ func isNotFound(err error) bool {
 }
 
 // Verify checks one domain of the tenant now and records the result: pending or inactive domains
-// that verify become active; active ones that fail become inactive; pending ones that fail stay
-// pending with the reason. It returns the updated record.
+// that verify become active, unless another tenant holds the name (then the claim is taken);
+// active ones that fail become inactive; pending ones that fail stay pending with the reason. A
+// claim past its expiry is removed (ErrExpired). It returns the updated record.
 func (v *Verifier) Verify(ctx context.Context, t *tenants.Tenant, name string) (*tenants.Domain, error) {
 	d, rev, err := v.Store.Domain(ctx, t.ID, name)
 	if err != nil {
 		return nil, err
 	}
+	if now := v.now(); d.Expired(now) {
+		if err := v.Store.RemoveExpiredDomain(ctx, d, rev, now); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("verifying %q: %w", d.Name, ErrExpired)
+	}
 	status, reason := tenants.DomainActive, ""
 	if err := v.Check(ctx, t, d); err != nil {
 		reason = strings.TrimPrefix(err.Error(), ErrNotVerified.Error()+": ")
-		status = d.Status
-		if status == tenants.DomainActive {
+		switch d.Status {
+		case tenants.DomainActive, tenants.DomainInactive:
 			status = tenants.DomainInactive
+		default:
+			status = tenants.DomainPending
 		}
 	}
 	return v.Store.SetDomainStatus(ctx, d, rev, status, reason, v.now())
@@ -169,19 +215,28 @@ func (v *Verifier) Run(ctx context.Context) {
 	}
 }
 
-// ReverifyAll checks every pending, active and inactive domain once.
+// ReverifyAll checks every claim once and removes those that expired unverified. Active claims go
+// first, so that a name whose owner's records moved away is free for the other claims in the same
+// pass.
 func (v *Verifier) ReverifyAll(ctx context.Context, log *slog.Logger) {
 	all, err := v.Store.Domains(ctx, "")
 	if err != nil {
 		log.Warn("domains: listing domains to re-verify", "err", err)
 		return
 	}
+	slices.SortStableFunc(all, func(a, b *tenants.Domain) int {
+		return cmpBool(b.Status == tenants.DomainActive, a.Status == tenants.DomainActive)
+	})
 	for _, d := range all {
 		t, ok := v.Store.TenantByID(d.TenantID)
 		if !ok {
 			continue
 		}
 		nd, err := v.Verify(ctx, t, d.Name)
+		if errors.Is(err, ErrExpired) {
+			log.Info("domains: unverified claim expired", "domain", d.Name, "tenant", t.Slug)
+			continue
+		}
 		if err != nil {
 			log.Warn("domains: re-verifying", "domain", d.Name, "err", err)
 			continue
@@ -190,4 +245,14 @@ func (v *Verifier) ReverifyAll(ctx context.Context, log *slog.Logger) {
 			log.Info("domains: status changed", "domain", d.Name, "tenant", t.Slug, "from", d.Status, "to", nd.Status, "reason", nd.LastError)
 		}
 	}
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
