@@ -12,7 +12,8 @@ FUZZ_TARGETS := \
 	./gateway/invoicedoc:FuzzRenderPDF \
 	./tenants/account:FuzzDecode \
 	./gateway:FuzzNormalizeHost \
-	./gateway:FuzzAPIRequestDecode
+	./gateway:FuzzAPIRequestDecode \
+	./gateway/mail:FuzzBuildPortalLink
 
 .PHONY: all build run test deps deps-run deps-test unit allocs fuzz-short fuzz lint bench bench-micro screenshots clean
 

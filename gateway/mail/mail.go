@@ -25,6 +25,7 @@ import (
 	"strings"
 	texttemplate "text/template"
 	"time"
+	"unicode"
 
 	"github.com/portico-billing/portico/gateway/theme"
 	gomail "github.com/wneessen/go-mail"
@@ -184,7 +185,7 @@ func RenderPortalLink(m PortalLinkMessage, now time.Time) (*Rendered, error) {
 	if v.TenantName == "" {
 		v.TenantName = "Portico"
 	}
-	tenant := oneLine(v.TenantName)
+	tenant := headerText(v.TenantName)
 	v.Subject = p.T("email.portalLink.subject", "tenant", tenant)
 	primary, accent := defaultPrimary, defaultAccent
 	if colorRE.MatchString(m.PrimaryColor) {
@@ -258,8 +259,60 @@ func htmlMessage(p *i18n.Printer, key string, args ...any) htmltemplate.HTML {
 	return htmltemplate.HTML(strings.NewReplacer(values...).Replace(text))
 }
 
-func oneLine(s string) string {
-	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' }), " ")
+// headerText is s fit for a header (a display name, the subject): valid UTF-8, control characters
+// (line breaks among them) as spaces, runs of space as one. Quoting and encoding are left to
+// net/mail and go-mail, so any string a tenant or account carries gives a valid header.
+func headerText(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// displayName works around net/mail: it writes a non-ASCII name holding a backslash as a
+// Q-encoded word that no reader (net/mail included) parses, so there the backslash is shown as
+// the look-alike U+29F5.
+func displayName(s string) string {
+	for _, r := range s {
+		if r >= 0x80 {
+			return strings.ReplaceAll(s, `\`, "\u29f5")
+		}
+	}
+	return s
+}
+
+// BuildPortalLink builds the portal-link email from the sender address as of now: the tenant's
+// name as the sender's display name, the account's name and email as the recipient. Names are
+// set as parsed addresses, never formatted into a header and parsed back, so quotes, angle
+// brackets or line breaks in them cannot break (or add to) the headers.
+func BuildPortalLink(m PortalLinkMessage, from *netmail.Address, now time.Time) (*gomail.Msg, error) {
+	to, err := netmail.ParseAddress(m.To)
+	if err != nil {
+		return nil, fmt.Errorf("mail: parsing recipient %q: %w", m.To, err)
+	}
+	r, err := RenderPortalLink(m, now)
+	if err != nil {
+		return nil, err
+	}
+	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	name := headerText(m.TenantName)
+	if name == "" {
+		name = from.Name
+	}
+	msg.FromMailAddress(&netmail.Address{Name: displayName(name), Address: from.Address})
+	msg.ToMailAddress(&netmail.Address{Name: displayName(headerText(m.AccountName)), Address: to.Address})
+	msg.Subject(r.Subject)
+	msg.SetDate()
+	msg.SetMessageID()
+	msg.SetGenHeader("Auto-Submitted", "auto-generated")
+	msg.SetGenHeader("X-Auto-Response-Suppress", "All")
+	msg.SetBodyString(gomail.TypeTextPlain, r.Text)
+	msg.AddAlternativeString(gomail.TypeTextHTML, r.HTML)
+	return msg, nil
 }
 
 // SendPortalLink sends the portal-link email. Errors say what failed (connecting, the server's
@@ -269,28 +322,10 @@ func (s *Sender) SendPortalLink(ctx context.Context, m PortalLinkMessage) error 
 	if err != nil {
 		return fmt.Errorf("mail: parsing recipient %q: %w", m.To, err)
 	}
-	r, err := RenderPortalLink(m, s.cfg.Now())
+	msg, err := BuildPortalLink(m, s.from, s.cfg.Now())
 	if err != nil {
-		return err
+		return &redacted{err: err, secret: m.URL}
 	}
-	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
-	name := oneLine(m.TenantName)
-	if name == "" {
-		name = s.from.Name
-	}
-	if err := msg.FromFormat(name, s.from.Address); err != nil {
-		return fmt.Errorf("mail: setting sender %q: %w", s.from.Address, err)
-	}
-	if err := msg.AddToFormat(oneLine(m.AccountName), to.Address); err != nil {
-		return fmt.Errorf("mail: setting recipient %q: %w", to.Address, err)
-	}
-	msg.Subject(r.Subject)
-	msg.SetDate()
-	msg.SetMessageID()
-	msg.SetGenHeader("Auto-Submitted", "auto-generated")
-	msg.SetGenHeader("X-Auto-Response-Suppress", "All")
-	msg.SetBodyString(gomail.TypeTextPlain, r.Text)
-	msg.AddAlternativeString(gomail.TypeTextHTML, r.HTML)
 	if err := s.send(ctx, msg); err != nil {
 		return &redacted{err: fmt.Errorf("mail: sending the portal link to %s via %s: %w", to.Address, s.cfg.Addr, err), secret: m.URL}
 	}

@@ -1,10 +1,12 @@
 package mail
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"html"
 	"net"
+	netmail "net/mail"
 	"strings"
 	"testing"
 	"time"
@@ -383,4 +385,93 @@ func TestSendLocalized(t *testing.T) {
 	if !strings.Contains(p.HTML, `<html lang="de">`) || !strings.Contains(p.HTML, "läuft in <strong>1 Stunde</strong> ab") {
 		t.Errorf("German HTML part:\n%s", p.HTML)
 	}
+}
+
+// hostileNames are tenant and account names that broke the headers of a message built by
+// formatting them into `"name" <address>` (502 for every portal-link email of the tenant).
+var hostileNames = []string{
+	`Acme "Billing" <ops@evil.example>`, `"`, `>`, `\`, `Acme\r\nBcc: victim@evil.example`, "Ac\x00me\t\x7f",
+	"=?utf-8?q?=41cme?=", "Ünïcödé 請求 Ltd.", "\xff\xfe invalid UTF-8", strings.Repeat("long name ", 40), " ", "a@b.example, c@d.example",
+}
+
+// A tenant or account name with quotes, angle brackets, line breaks or control characters still
+// gives a valid email, sent through a real SMTP server, whose From shows the name and which has no
+// header the name smuggled in.
+func TestSendHostileNames(t *testing.T) {
+	t.Parallel()
+	srv := mailtest.Start(t, mailtest.Options{})
+	s := sender(t, Config{Addr: srv.Addr, TLS: TLSNone})
+	for _, name := range hostileNames {
+		m := message()
+		m.TenantName, m.AccountName = name, name
+		if err := s.SendPortalLink(context.Background(), m); err != nil {
+			t.Errorf("tenant %q: %v", name, err)
+			continue
+		}
+		got := srv.Next(t)
+		if len(got.To) != 1 || got.To[0] != "billing@globex.example" {
+			t.Errorf("tenant %q: envelope to %q", name, got.To)
+		}
+		p, err := mailtest.Parse(got.Data)
+		if err != nil {
+			t.Errorf("tenant %q: %v\n%s", name, err, got.Data)
+			continue
+		}
+		checkHeaders(t, name, p.Header, "Portico")
+	}
+}
+
+// checkHeaders asserts the From of a message built for tenant name shows the name (as headerText
+// makes it, or fallback) with the sender's address, and that no header but the builder's is there.
+func checkHeaders(t *testing.T, name string, h netmail.Header, fallback string) {
+	t.Helper()
+	want := displayName(headerText(name))
+	if want == "" {
+		want = fallback
+	}
+	from, err := h.AddressList("From")
+	if err != nil || len(from) != 1 || from[0].Name != want || from[0].Address != "portal@portico.example" {
+		t.Errorf("tenant %q: From %q = %v, %v; want name %q", name, h.Get("From"), from, err, want)
+	}
+	to, err := h.AddressList("To")
+	if err != nil || len(to) != 1 || to[0].Address != "billing@globex.example" {
+		t.Errorf("tenant %q: To %q = %v, %v", name, h.Get("To"), to, err)
+	}
+	for k := range h {
+		switch k {
+		case "From", "To", "Subject", "Date", "Message-Id", "Auto-Submitted", "X-Auto-Response-Suppress", "Mime-Version", "Content-Type":
+		default:
+			t.Errorf("tenant %q: unexpected header %s: %q", name, k, h[k])
+		}
+	}
+}
+
+// FuzzBuildPortalLink: any tenant name, account name and locale give a message that net/mail
+// reads, with the sender's address and the tenant's name in From and no extra header.
+func FuzzBuildPortalLink(f *testing.F) {
+	for _, n := range hostileNames {
+		f.Add(n, n, "en")
+	}
+	f.Add("Acme Cloud", "", "ja")
+	from := &netmail.Address{Name: "Portico", Address: "portal@portico.example"}
+	f.Fuzz(func(t *testing.T, tenant, account, locale string) {
+		m := message()
+		m.TenantName, m.AccountName, m.Locale = tenant, account, locale
+		msg, err := BuildPortalLink(m, from, now)
+		if err != nil {
+			t.Fatalf("tenant %q, account %q: %v", tenant, account, err)
+		}
+		var b bytes.Buffer
+		if _, err := msg.WriteTo(&b); err != nil {
+			t.Fatalf("tenant %q: writing: %v", tenant, err)
+		}
+		p, err := mailtest.Parse(b.Bytes())
+		if err != nil {
+			t.Fatalf("tenant %q: %v\n%s", tenant, err, b.Bytes())
+		}
+		checkHeaders(t, tenant, p.Header, from.Name)
+		if !strings.Contains(p.Text, link) || !strings.Contains(p.HTML, link) {
+			t.Fatalf("tenant %q: the link is missing", tenant)
+		}
+	})
 }
