@@ -3,6 +3,7 @@ package account
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"regexp"
 )
@@ -102,15 +103,6 @@ type ItemCharge struct {
 	Tiers []TierCharge
 }
 
-// roundHalfUp rounds a non-negative rational to the nearest integer, halves away from zero.
-func roundHalfUp(r *big.Rat) int64 {
-	num := new(big.Int).Mul(r.Num(), big.NewInt(2))
-	num.Add(num, r.Denom())
-	den := new(big.Int).Mul(r.Denom(), big.NewInt(2))
-	q := new(big.Int).Quo(num, den)
-	return q.Int64()
-}
-
 func mulQty(p Price, qty int64) *big.Rat {
 	return new(big.Rat).Mul(p.Rat(), new(big.Rat).SetInt64(qty))
 }
@@ -127,17 +119,42 @@ func (it *Item) Charge() (ItemCharge, error) {
 		if err != nil {
 			return ItemCharge{}, err
 		}
-		return ItemCharge{Amount: roundHalfUp(p.Rat()), UnitPrice: p}, nil
+		amount, ok := roundHalfUp(p.Rat())
+		if !ok {
+			return ItemCharge{}, overflow("%s", priceField(it.UnitAmount))
+		}
+		return ItemCharge{Amount: amount, UnitPrice: p}, nil
 	case PricingPerUnit, PricingFee:
 		p, err := parsePrice(it.UnitAmount, it.UnitAmountDecimal)
 		if err != nil {
 			return ItemCharge{}, err
 		}
-		return ItemCharge{Amount: roundHalfUp(mulQty(p, it.Quantity)), UnitPrice: p}, nil
+		amount, ok := roundHalfUp(mulQty(p, it.Quantity))
+		if !ok {
+			return ItemCharge{}, overflow("quantity × %s", priceField(it.UnitAmount))
+		}
+		return ItemCharge{Amount: amount, UnitPrice: p}, nil
 	case PricingTiered, PricingVolume:
 		return it.tieredCharge()
 	}
 	return ItemCharge{}, fmt.Errorf("%w: unknown pricing model %q", ErrPricing, it.PricingModel)
+}
+
+// priceField names the field a price was given in, for error messages.
+func priceField(amount *int64) string {
+	if amount != nil {
+		return "unitAmount"
+	}
+	return "unitAmountDecimal"
+}
+
+// bandWhat describes a tier's charge for an overflow error.
+func bandWhat(i int, t *Tier, units string) string {
+	what := fmt.Sprintf("tiers[%d]: %s × %s", i, units, priceField(t.UnitAmount))
+	if t.FlatAmount != nil {
+		what += " + flatAmount"
+	}
+	return what
 }
 
 func (it *Item) tieredCharge() (ItemCharge, error) {
@@ -179,7 +196,7 @@ func (it *Item) tieredCharge() (ItemCharge, error) {
 		tc := TierCharge{From: from, To: to, UnitPrice: p, Flat: flat}
 		if it.PricingModel == PricingTiered {
 			units := rem
-			if to >= 0 && to-from+1 < units {
+			if to >= 0 && to-from+1 < units { // from ≥ 1 and to ≥ from: no overflow
 				units = to - from + 1
 			}
 			if units < 0 {
@@ -190,18 +207,29 @@ func (it *Item) tieredCharge() (ItemCharge, error) {
 			if units > 0 {
 				r := mulQty(p, units)
 				r.Add(r, new(big.Rat).SetInt64(flat))
-				tc.Amount = roundHalfUp(r)
+				amount, ok := roundHalfUp(r)
+				if !ok {
+					return ItemCharge{}, overflow("%s", bandWhat(i, t, "units"))
+				}
+				tc.Amount = amount
 				total.Add(total, r)
 			}
 		} else if it.Quantity >= from && (to < 0 || it.Quantity <= to) && it.Quantity > 0 {
 			r := mulQty(p, it.Quantity)
 			r.Add(r, new(big.Rat).SetInt64(flat))
+			amount, ok := roundHalfUp(r)
+			if !ok {
+				return ItemCharge{}, overflow("%s", bandWhat(i, t, "quantity"))
+			}
 			tc.Units = it.Quantity
-			tc.Amount = roundHalfUp(r)
+			tc.Amount = amount
 			total.Add(total, r)
 		}
 		out.Tiers = append(out.Tiers, tc)
 		if to >= 0 {
+			if to == math.MaxInt64 && i != len(it.Tiers)-1 {
+				return ItemCharge{}, fmt.Errorf("%w: tier %d ends at the largest quantity; no tier can follow it", ErrPricing, i)
+			}
 			from = to + 1
 		}
 	}
@@ -214,7 +242,11 @@ func (it *Item) tieredCharge() (ItemCharge, error) {
 			return ItemCharge{}, fmt.Errorf("%w: quantity %d falls beyond the last tier", ErrPricing, it.Quantity)
 		}
 	}
-	out.Amount = roundHalfUp(total)
+	amount, ok := roundHalfUp(total)
+	if !ok {
+		return ItemCharge{}, overflow("sum of the tiers")
+	}
+	out.Amount = amount
 	return out, nil
 }
 
@@ -225,13 +257,22 @@ func (s *Subscription) NextCharge() (int64, error) {
 	if s.EstimatedNextCharge != nil {
 		return *s.EstimatedNextCharge, nil
 	}
+	return s.ItemsTotal()
+}
+
+// ItemsTotal is the sum of the subscription's items, each priced for one period. A sum beyond
+// MaxAmount is an ErrOverflow error.
+func (s *Subscription) ItemsTotal() (int64, error) {
 	var sum int64
 	for i := range s.Items {
 		c, err := s.Items[i].Charge()
 		if err != nil {
 			return 0, fmt.Errorf("pricing item %q: %w", s.Items[i].Product, err)
 		}
-		sum += c.Amount
+		var ok bool
+		if sum, ok = addAmounts(sum, c.Amount); !ok {
+			return 0, overflow("sum of the items")
+		}
 	}
 	return sum, nil
 }
