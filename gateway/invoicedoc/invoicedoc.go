@@ -92,7 +92,9 @@ type doc struct {
 	PaidDate    string
 	Currency    string
 	Lines       []line
+	Discount    string // the discount as a negative amount, or "" when the invoice has none
 	Subtotal    string
+	TaxLabel    string // "Tax", or "Tax (19%)" when the invoice gives its rate
 	Tax         string
 	Total       string
 	Paid        string
@@ -158,9 +160,16 @@ func build(in *Input, forPDF bool) (*doc, error) {
 		PaidDate:  format.Date(inv.PaidDate, locale),
 		Currency:  strings.ToUpper(cur),
 		Subtotal:  money(inv.Subtotal),
+		TaxLabel:  tr.T("doc.tax"),
 		Tax:       money(inv.Tax),
 		Total:     money(inv.Total),
 		Paid:      money(inv.AmountPaid),
+	}
+	if inv.Discount != 0 {
+		d.Discount = money(-inv.Discount)
+	}
+	if rate := format.Percent(inv.TaxRate, locale); rate != "" {
+		d.TaxLabel = tr.T("doc.taxRate", "rate", rate)
 	}
 	d.StatusLabel = tr.T("invoices.status." + d.Status)
 	// A paid or void invoice has nothing left to pay, whatever its amounts say; otherwise the
@@ -188,6 +197,9 @@ func build(in *Input, forPDF bool) (*doc, error) {
 			Quantity:    format.Number(l.Quantity, locale),
 			UnitPrice:   money(l.UnitAmount),
 			Amount:      money(l.Amount),
+		}
+		if l.UnitAmountDecimal != "" { // a fractional price: "$0.025"
+			d.Lines[i].UnitPrice = format.Decimal(l.UnitAmountDecimal, cur, locale)
 		}
 	}
 	return d, nil

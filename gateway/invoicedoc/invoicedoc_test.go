@@ -104,7 +104,7 @@ func TestRenderHTMLExample(t *testing.T) {
 			"Rechnungsdatum 1. Okt. 2026", "Fälligkeitsdatum 31. Okt. 2026", "Währung EUR",
 			"Beschreibung Menge Einzelpreis Betrag",
 			"Seats (Oct 2026) 10 100,00\u00a0€ 1.000,00\u00a0€",
-			"Zwischensumme 1.000,00\u00a0€", "Steuer 190,00\u00a0€", "Gesamtbetrag 1.190,00\u00a0€",
+			"Zwischensumme 1.000,00\u00a0€", "Steuer (19\u00a0%) 190,00\u00a0€", "Gesamtbetrag 1.190,00\u00a0€",
 			"Bezahlter Betrag 0,00\u00a0€", "Offener Betrag 1.190,00\u00a0€",
 			"PDF herunterladen", "Zurück zur Abrechnung",
 		}},
@@ -114,7 +114,7 @@ func TestRenderHTMLExample(t *testing.T) {
 			"Tax ID DE123456789", "Billing email billing@globex.example",
 			"Invoice number GLX-2026-0007", "Currency EUR", "Description Quantity Unit price Amount",
 			"Issue date Oct 1, 2026", "Due date Oct 31, 2026",
-			"Seats (Oct 2026) 10 €100.00 €1,000.00", "Subtotal €1,000.00", "Tax €190.00",
+			"Seats (Oct 2026) 10 €100.00 €1,000.00", "Subtotal €1,000.00", "Tax (19%) €190.00",
 			"Total €1,190.00", "Amount paid €0.00", "Amount remaining €1,190.00", "Status Overdue",
 			"Download PDF", "Back to billing",
 		}},
@@ -162,6 +162,48 @@ func TestRenderHTMLExample(t *testing.T) {
 				t.Errorf("unpaid invoice shows a paid date:\n%s", text)
 			}
 		})
+	}
+}
+
+// discounted gives the overdue example invoice a metered line with a fractional unit price and a
+// discount of the same amount, so its subtotal, tax and total are unchanged; the document still
+// adds up.
+func discounted(in *Input) {
+	in.Invoice.Lines = append(in.Invoice.Lines, account.Line{Description: "Storage", Quantity: 250, UnitAmountDecimal: "2.5", Amount: 625})
+	in.Invoice.Discount = 625
+}
+
+// TestRenderHTMLDiscountAndRates: the document shows what makes its sums add up: a line's
+// fractional unit price, the discount taken off the lines, and the tax rate when the invoice gives
+// one.
+func TestRenderHTMLDiscountAndRates(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		locale, rate string
+		want         []string
+	}{
+		{"en", "19", []string{"Storage 250 €0.025 €6.25", "Discount -€6.25 Subtotal €1,000.00 Tax (19%) €190.00 Total €1,190.00"}},
+		{"de-DE", "19", []string{"Storage 250 0,025\u00a0€ 6,25\u00a0€", "Rabatt -6,25\u00a0€ Zwischensumme 1.000,00\u00a0€ Steuer (19\u00a0%) 190,00\u00a0€"}},
+		{"fr", "19", []string{"Remise -6,25\u00a0€", "TVA (19\u202f%) 190,00\u00a0€"}},
+		{"en", "", []string{"Discount -€6.25 Subtotal €1,000.00 Tax €190.00"}},
+	}
+	for _, tt := range tests {
+		in := input(t, "inv_2026_0007", tt.locale)
+		in.Invoice.TaxRate = tt.rate
+		discounted(in)
+		if err := in.Account.Validate(); err != nil {
+			t.Fatalf("discounted example does not add up: %v", err)
+		}
+		text := htmlText(t, renderHTML(t, in))
+		for _, w := range tt.want {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s, rate %q: text lacks %q:\n%s", tt.locale, tt.rate, w, text)
+			}
+		}
+	}
+	// Without a discount there is no discount row.
+	if text := htmlText(t, renderHTML(t, input(t, "inv_2026_0007", "en"))); strings.Contains(text, "Discount") {
+		t.Errorf("invoice without a discount shows one:\n%s", text)
 	}
 }
 

@@ -403,7 +403,11 @@ func (p *pdf) lines(y float64) {
 
 	// Totals, kept together under the table.
 	const rowTotal = 6.5
-	if y+4+5*rowTotal > pageLimit {
+	rows := 5.0
+	if d.Discount != "" {
+		rows++
+	}
+	if y+4+rows*rowTotal > pageLimit {
 		f.AddPage()
 		y = marginTop
 	}
@@ -421,8 +425,11 @@ func (p *pdf) lines(y float64) {
 		p.fit(valueW, rowTotal, p.text(value), "R")
 		y += rowTotal
 	}
+	if d.Discount != "" {
+		total(d.tr.T("doc.discount"), d.Discount, false)
+	}
 	total(d.tr.T("doc.subtotal"), d.Subtotal, false)
-	total(d.tr.T("doc.tax"), d.Tax, false)
+	total(d.TaxLabel, d.Tax, false)
 	p.line(labelX, y, marginLeft+contentW, y, ink, 0.3)
 	total(d.tr.T("doc.total"), d.Total, true)
 	total(d.tr.T("doc.paid"), d.Paid, false)

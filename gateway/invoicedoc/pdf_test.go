@@ -108,13 +108,13 @@ func TestRenderPDFText(t *testing.T) {
 			"Rechnungsnummer GLX-2026-0007", "Rechnungsdatum 1. Okt. 2026", "Fälligkeitsdatum 31. Okt. 2026",
 			"Beschreibung Menge Einzelpreis Betrag",
 			"Seats (Oct 2026) 10 100,00 € 1.000,00 €",
-			"Zwischensumme 1.000,00 €", "Steuer 190,00 €", "Gesamtbetrag 1.190,00 €", "Bezahlter Betrag 0,00 €",
+			"Zwischensumme 1.000,00 €", "Steuer (19 %) 190,00 €", "Gesamtbetrag 1.190,00 €", "Bezahlter Betrag 0,00 €",
 			"Offener Betrag 1.190,00 €", "Acme Cloud Ltd · Rechnung GLX-2026-0007 · Seite 1 von 1",
 		}},
 		{name: "example en", locale: "en", want: []string{
 			"Invoice", "GLX-2026-0007", "Overdue", "FROM", "BILL TO", "Globex Corporation GmbH", "Hauptstraße 12", "Germany",
 			"Tax ID: DE123456789", "Email: billing@globex.example", "Invoice number GLX-2026-0007",
-			"Description Quantity Unit price Amount", "Subtotal €1,000.00", "Tax €190.00", "Amount paid €0.00",
+			"Description Quantity Unit price Amount", "Subtotal €1,000.00", "Tax (19%) €190.00", "Amount paid €0.00",
 			"Issue date Oct 1, 2026", "Total €1,190.00", "Amount remaining €1,190.00", "Page 1 of 1",
 		}},
 		{name: "example fr", locale: "fr", want: []string{
@@ -133,6 +133,9 @@ func TestRenderPDFText(t *testing.T) {
 		}},
 		{name: "accents", locale: "de-DE", modify: accents, want: []string{
 			"Zoë Müller-Łódź GmbH", "Hauptstraße 12", "10115 Ærø", "Überweisung für Straße & Co. – Ærø",
+		}},
+		{name: "discount and fractional price", locale: "en", modify: discounted, want: []string{
+			"Storage 250 €0.025 €6.25", "Discount -€6.25", "Subtotal €1,000.00", "Tax (19%) €190.00",
 		}},
 		{name: "JPY", locale: "en", modify: currency("JPY", 123456), want: []string{"Total ¥123,456", "Currency JPY"}},
 		{name: "KWD", locale: "en", modify: currency("KWD", 1234567), want: []string{"Total KWD 1,234.567"}},

@@ -344,6 +344,32 @@ func Number(n int64, locale string) string {
 	return b.String()
 }
 
+// percentSep is what separates a number from the percent sign, per base language (CLDR): nothing in
+// English, Portuguese and Japanese, a no-break space in German and Spanish, a narrow no-break space
+// in French.
+var percentSep = [numLangs]string{langDE: nbsp, langES: nbsp, langFR: narrowNBSP}
+
+// Percent formats a rate given as a decimal string of percent ("19", "8.25") in the locale: "8.25%"
+// in en, "8,25 %" in de and "8,25 %" (narrow no-break space) in fr. The string must be digits with
+// an optional fractional part; anything else returns "".
+func Percent(rate, locale string) string {
+	whole, frac, hasPoint := strings.Cut(rate, ".")
+	if !allDigits(whole) || (hasPoint && !allDigits(frac)) {
+		return ""
+	}
+	l := resolve(locale)
+	st := &styles[l.lang]
+	var b strings.Builder
+	writeGrouped(&b, whole, st)
+	if frac != "" {
+		b.WriteString(st.decimal)
+		b.WriteString(frac)
+	}
+	b.WriteString(percentSep[l.lang])
+	b.WriteByte('%')
+	return b.String()
+}
+
 // Date formats a calendar date in the locale's medium style: "Jan 1, 2027" (en, en-US),
 // "1 Jan 2027" (en-GB and other day-first English regions), "1. Jan. 2027" (de), "1 janv. 2027" (fr),
 // "1 ene 2027" (es), "1 de jan. de 2027" (pt), "2027年1月1日" (ja). The empty or an invalid date

@@ -186,6 +186,30 @@ func TestNumber(t *testing.T) {
 	}
 }
 
+func TestPercent(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ rate, locale, want string }{
+		{"19", "en", "19%"},
+		{"8.25", "en-US", "8.25%"},
+		{"8.25", "de-DE", "8,25\u00a0%"},
+		{"19", "fr", "19" + narrow + "%"},
+		{"5.5", "es", "5,5\u00a0%"},
+		{"17.5", "pt-BR", "17,5%"},
+		{"10", "ja", "10%"},
+		{"0", "en", "0%"},
+		{"100", "de", "100\u00a0%"},
+		{"-1", "en", ""},
+		{"1e2", "en", ""},
+		{"8.", "en", ""},
+		{"", "en", ""},
+	}
+	for _, tt := range tests {
+		if got := format.Percent(tt.rate, tt.locale); got != tt.want {
+			t.Errorf("Percent(%q, %q) = %q, want %q", tt.rate, tt.locale, got, tt.want)
+		}
+	}
+}
+
 func TestDate(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

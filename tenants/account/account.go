@@ -7,7 +7,10 @@
 // decimal strings of minor units ("0.3" = three tenths of a cent) and priced exactly with math/big.
 package account
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Account is the document of one customer account of a tenant.
 type Account struct {
@@ -159,17 +162,26 @@ const (
 	InvOverdue         = "overdue"
 )
 
-// Invoice is an issued (or not yet issued) invoice of the account.
+// Invoice is an issued (or not yet issued) invoice of the account. Its amounts must add up (see
+// Validate): each line's amount is its quantity × unit price, subtotal = Σ line amounts − Discount
+// (when the invoice has lines), total = subtotal + tax, amountPaid ≤ total; what remains due is
+// total − amountPaid.
 type Invoice struct {
-	ID         string `json:"id"`
-	Number     string `json:"number,omitempty"`
-	Status     string `json:"status"`
-	IssueDate  Date   `json:"issueDate,omitempty"`
-	DueDate    Date   `json:"dueDate,omitempty"`
-	PaidDate   Date   `json:"paidDate,omitempty"`
-	Currency   string `json:"currency,omitempty"`
-	Subtotal   int64  `json:"subtotal"`
-	Tax        int64  `json:"tax"`
+	ID        string `json:"id"`
+	Number    string `json:"number,omitempty"`
+	Status    string `json:"status"`
+	IssueDate Date   `json:"issueDate,omitempty"`
+	DueDate   Date   `json:"dueDate,omitempty"`
+	PaidDate  Date   `json:"paidDate,omitempty"`
+	Currency  string `json:"currency,omitempty"`
+	// Discount is taken off the sum of the lines, in minor units: discounts and credits applied to
+	// the invoice before tax. It needs lines to be taken off; zero when absent.
+	Discount int64 `json:"discount,omitempty"`
+	Subtotal int64 `json:"subtotal"`
+	Tax      int64 `json:"tax"`
+	// TaxRate is the optional tax rate in percent as a decimal string ("19", "8.25"); when set, tax
+	// must be subtotal × taxRate / 100 rounded half up to a minor unit, and the invoice shows it.
+	TaxRate    string `json:"taxRate,omitempty"`
 	Total      int64  `json:"total"`
 	AmountPaid int64  `json:"amountPaid"`
 	Lines      []Line `json:"lines,omitempty"`
@@ -177,12 +189,48 @@ type Invoice struct {
 	SubscriptionID string `json:"subscriptionId,omitempty"`
 }
 
-// Line is one line of an invoice.
+// Line is one line of an invoice: Amount must be Quantity × the unit price, rounded half up to a
+// minor unit when the price is fractional.
 type Line struct {
 	Description string `json:"description"`
 	Quantity    int64  `json:"quantity"`
-	UnitAmount  int64  `json:"unitAmount"`
-	Amount      int64  `json:"amount"`
+	// UnitAmount is the price of one unit in minor units.
+	UnitAmount int64 `json:"unitAmount"`
+	// UnitAmountDecimal is a fractional unit price in minor units ("2.5"), for metered usage; when
+	// set, UnitAmount must be zero.
+	UnitAmountDecimal string `json:"unitAmountDecimal,omitempty"`
+	Amount            int64  `json:"amount"`
+}
+
+// UnitPrice is the line's price per unit, from whichever field gives it.
+func (l *Line) UnitPrice() (Price, error) {
+	if l.UnitAmountDecimal == "" {
+		return parsePrice(&l.UnitAmount, "")
+	}
+	if l.UnitAmount != 0 {
+		return Price{}, fmt.Errorf("%w: both unitAmount and unitAmountDecimal are set", ErrPricing)
+	}
+	return parsePrice(nil, l.UnitAmountDecimal)
+}
+
+// Charge is what the line should amount to: its quantity × its unit price, rounded half up.
+func (l *Line) Charge() (int64, error) {
+	if l.Quantity < 0 {
+		return 0, fmt.Errorf("%w: negative quantity", ErrPricing)
+	}
+	p, err := l.UnitPrice()
+	if err != nil {
+		return 0, err
+	}
+	amount, ok := roundHalfUp(mulQty(p, l.Quantity))
+	if !ok {
+		field := "unitAmount"
+		if l.UnitAmountDecimal != "" {
+			field = "unitAmountDecimal"
+		}
+		return 0, overflow("quantity × %s", field)
+	}
+	return amount, nil
 }
 
 // Date is a calendar date in the form YYYY-MM-DD. The zero value is "no date".

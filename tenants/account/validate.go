@@ -2,12 +2,15 @@ package account
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net/mail"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -320,6 +323,7 @@ func (a *Account) validateSubscriptions(p *problems) {
 			p.add(f+".items", "has %d entries, the limit is %d", len(s.Items), MaxItems)
 			continue
 		}
+		priced := true
 		for j := range s.Items {
 			it := &s.Items[j]
 			fi := fmt.Sprintf("%s.items[%d]", f, j)
@@ -348,7 +352,13 @@ func (a *Account) validateSubscriptions(p *problems) {
 			}
 			if _, err := it.Charge(); err != nil {
 				p.add(fi, "%s", strings.TrimPrefix(err.Error(), ErrPricing.Error()+": "))
+				priced = false
 			}
+		}
+		// The items' sum is the estimate the portal shows when the document gives none; it must
+		// fit even when an estimate is given, as the items are shown too.
+		if _, err := s.ItemsTotal(); priced && err != nil {
+			p.add(f+".items", "%s", strings.TrimPrefix(err.Error(), ErrPricing.Error()+": "))
 		}
 	}
 }
@@ -389,7 +399,13 @@ func (a *Account) validateInvoices(p *problems) {
 			p.add(f+".lines", "has %d entries, the limit is %d", len(inv.Lines), MaxLines)
 			continue
 		}
-		for j, l := range inv.Lines {
+		p.amount(f+".discount", inv.Discount)
+		if inv.TaxRate != "" && !validTaxRate(inv.TaxRate) {
+			p.add(f+".taxRate", "%q is not a percentage from 0 to 100 with at most four decimals, such as \"19\" or \"8.25\"", inv.TaxRate)
+		}
+		before := len(p.list)
+		for j := range inv.Lines {
+			l := &inv.Lines[j]
 			fl := fmt.Sprintf("%s.lines[%d]", f, j)
 			p.text(fl+".description", l.Description, true, 500)
 			if l.Quantity < 0 {
@@ -398,5 +414,85 @@ func (a *Account) validateInvoices(p *problems) {
 			p.amount(fl+".unitAmount", l.UnitAmount)
 			p.amount(fl+".amount", l.Amount)
 		}
+		if len(p.list) == before {
+			inv.validateArithmetic(p, f)
+		}
+	}
+}
+
+// taxRateRE is the form of a tax rate in percent: at most three integer digits and four decimals.
+var taxRateRE = regexp.MustCompile(`^[0-9]{1,3}(\.[0-9]{1,4})?$`)
+
+func validTaxRate(s string) bool {
+	if !taxRateRE.MatchString(s) {
+		return false
+	}
+	r, ok := new(big.Rat).SetString(s)
+	return ok && r.Cmp(big.NewRat(100, 1)) <= 0
+}
+
+// validateArithmetic checks that the invoice adds up: every line is quantity × unit price, the
+// lines less the discount are the subtotal, subtotal + tax is the total (and tax is subtotal ×
+// taxRate when a rate is given), and no more than the total is paid. Errors name the invoice by
+// its path and number and give both sides of the mismatch in minor units.
+func (inv *Invoice) validateArithmetic(p *problems, f string) {
+	name := f + " (" + cmp.Or(inv.Number, inv.ID) + ")"
+	if inv.Subtotal < 0 || inv.Tax < 0 || inv.Total < 0 || inv.AmountPaid < 0 || inv.Discount < 0 {
+		return // already reported
+	}
+	if len(inv.Lines) > 0 {
+		var sum int64
+		linesOK := true
+		for j := range inv.Lines {
+			l := &inv.Lines[j]
+			fl := fmt.Sprintf("%s.lines[%d] (%s)", f, j, cmp.Or(inv.Number, inv.ID))
+			want, err := l.Charge()
+			if err != nil {
+				p.add(fl, "%s", strings.TrimPrefix(err.Error(), ErrPricing.Error()+": "))
+				linesOK = false
+				continue
+			}
+			if want != l.Amount {
+				price := strconv.FormatInt(l.UnitAmount, 10)
+				if l.UnitAmountDecimal != "" {
+					price = l.UnitAmountDecimal
+				}
+				p.add(fl, "amount is %d, quantity × unit price is %d × %s = %d", l.Amount, l.Quantity, price, want)
+				linesOK = false
+				continue
+			}
+			var ok bool
+			if sum, ok = addAmounts(sum, l.Amount); !ok {
+				p.add(name, "the lines add up to more than %d minor units", int64(MaxAmount))
+				return
+			}
+		}
+		if !linesOK {
+			return
+		}
+		switch net, _ := subAmounts(sum, inv.Discount); {
+		case inv.Discount == 0 && sum != inv.Subtotal:
+			p.add(name, "lines add up to %d, subtotal is %d", sum, inv.Subtotal)
+		case inv.Discount != 0 && net != inv.Subtotal:
+			p.add(name, "lines add up to %d, less the discount of %d that is %d, subtotal is %d", sum, inv.Discount, net, inv.Subtotal)
+		}
+	} else if inv.Discount != 0 {
+		p.add(f+".discount", "needs lines to be taken off; the invoice has none")
+	}
+	if inv.TaxRate != "" && validTaxRate(inv.TaxRate) { // an invalid rate is already reported
+		r, _ := new(big.Rat).SetString(inv.TaxRate)
+		r.Mul(r, new(big.Rat).SetInt64(inv.Subtotal))
+		r.Quo(r, big.NewRat(100, 1))
+		if want, _ := roundHalfUp(r); want != inv.Tax { // ≤ subtotal: fits
+			p.add(name, "tax is %d, subtotal %d × taxRate %s%% is %d (rounded half up to a minor unit)", inv.Tax, inv.Subtotal, inv.TaxRate, want)
+		}
+	}
+	if total, ok := addAmounts(inv.Subtotal, inv.Tax); !ok {
+		p.add(name, "subtotal + tax overflows (more than %d minor units)", int64(MaxAmount))
+	} else if total != inv.Total {
+		p.add(name, "subtotal %d + tax %d is %d, total is %d", inv.Subtotal, inv.Tax, total, inv.Total)
+	}
+	if inv.AmountPaid > inv.Total {
+		p.add(name, "amountPaid %d is more than the total %d", inv.AmountPaid, inv.Total)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"os"
 	"strings"
 	"testing"
@@ -101,8 +102,23 @@ func FuzzDecode(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte(`{"id":"a","name":"N","currency":"EUR"}`))
-	f.Add([]byte(`{"id":"a","name":"N","currency":"JPY","invoices":[{"id":"i","status":"paid","total":1}]}`))
+	f.Add([]byte(`{"id":"a","name":"N","currency":"JPY","invoices":[{"id":"i","status":"paid","subtotal":1,"total":1}]}`))
 	f.Add([]byte(`{"id":"a","name":"N","currency":"EUR","subscriptions":[{"id":"s","name":"S","status":"active","items":[{"product":"p","pricingModel":"tiered","quantity":5,"tiers":[{"upTo":2,"unitAmountDecimal":"0.5"},{"upTo":null,"unitAmount":1}]}]}]}`))
+	// Huge values, at and around the overflow boundaries.
+	sub := func(items string) []byte {
+		return []byte(`{"id":"a","name":"N","currency":"EUR","subscriptions":[{"id":"s","name":"S","status":"active","items":[` + items + `]}]}`)
+	}
+	f.Add(sub(`{"product":"p","pricingModel":"per_unit","quantity":4611686018427387904,"unitAmount":3}`))
+	f.Add(sub(`{"product":"p","pricingModel":"per_unit","quantity":4611686018427387904,"unitAmount":4611686018427387904}`))
+	f.Add(sub(`{"product":"p","pricingModel":"per_unit","quantity":9223372036854775807,"unitAmount":1}`))
+	f.Add(sub(`{"product":"p","pricingModel":"fee","quantity":9223372036854775807,"unitAmountDecimal":"0.999999999999"}`))
+	f.Add(sub(`{"product":"p","pricingModel":"flat","quantity":1,"unitAmount":9223372036854775807},{"product":"q","pricingModel":"flat","quantity":1,"unitAmount":1}`))
+	f.Add(sub(`{"product":"p","pricingModel":"tiered","quantity":9223372036854775807,"tiers":[{"upTo":4611686018427387904,"unitAmountDecimal":"1.5"},{"upTo":null,"unitAmount":1,"flatAmount":9223372036854775807}]}`))
+	f.Add(sub(`{"product":"p","pricingModel":"volume","quantity":9223372036854775807,"tiers":[{"upTo":9223372036854775807,"unitAmountDecimal":"999999999999999.999999999999","flatAmount":1}]}`))
+	f.Add([]byte(`{"id":"a","name":"N","currency":"EUR","invoices":[{"id":"i","status":"issued","subtotal":9223372036854775807,"tax":1,"total":-9223372036854775808,"amountPaid":0,` +
+		`"lines":[{"description":"d","quantity":9223372036854775807,"unitAmount":1,"amount":9223372036854775807}]}]}`))
+	f.Add([]byte(`{"id":"a","name":"N","currency":"EUR","invoices":[{"id":"i","status":"paid","discount":50,"subtotal":950,"tax":181,"taxRate":"19","total":1131,"amountPaid":1131,` +
+		`"lines":[{"description":"d","quantity":4,"unitAmountDecimal":"250","amount":1000}]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		a, err := Decode(data)
 		if err != nil {
@@ -114,11 +130,7 @@ func FuzzDecode(f *testing.F) {
 		if err := a.Validate(); err != nil {
 			t.Fatalf("accepted document fails validation: %v", err)
 		}
-		for i := range a.Subscriptions {
-			if _, err := a.Subscriptions[i].NextCharge(); err != nil {
-				t.Fatalf("accepted subscription cannot be priced: %v", err)
-			}
-		}
+		checkArithmetic(t, a)
 		b, _ := json.Marshal(a)
 		b2, err := Decode(b)
 		if err != nil {
@@ -129,4 +141,136 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("round trip changed the document:\n%s\n%s", b, c)
 		}
 	})
+}
+
+// checkArithmetic asserts the money invariants of an accepted document with arbitrary-precision
+// integers, independently of the checked int64 arithmetic that priced it: no item, tier, estimate
+// or invoice amount is negative, sums are the exact sums of their parts, and invoices add up.
+func checkArithmetic(t *testing.T, a *Account) {
+	t.Helper()
+	for i := range a.Subscriptions {
+		s := &a.Subscriptions[i]
+		next, err := s.NextCharge()
+		if err != nil || next < 0 {
+			t.Fatalf("accepted subscription %d priced at %d, %v", i, next, err)
+		}
+		sum := new(big.Int)
+		for j := range s.Items {
+			c, err := s.Items[j].Charge()
+			if err != nil || c.Amount < 0 {
+				t.Fatalf("accepted item %d.%d priced at %d, %v", i, j, c.Amount, err)
+			}
+			for _, tc := range c.Tiers {
+				if tc.Amount < 0 {
+					t.Fatalf("accepted item %d.%d has a tier priced at %d", i, j, tc.Amount)
+				}
+			}
+			sum.Add(sum, big.NewInt(c.Amount))
+		}
+		total, err := s.ItemsTotal()
+		if err != nil || !sum.IsInt64() || sum.Int64() != total {
+			t.Fatalf("accepted subscription %d: items total %d, %v; exact sum %s", i, total, err, sum)
+		}
+	}
+	for i := range a.Invoices {
+		inv := &a.Invoices[i]
+		for _, v := range []int64{inv.Subtotal, inv.Tax, inv.Total, inv.AmountPaid, inv.Discount, inv.AmountDue()} {
+			if v < 0 {
+				t.Fatalf("accepted invoice %d has a negative amount: %+v", i, inv)
+			}
+		}
+		if new(big.Int).Add(big.NewInt(inv.Subtotal), big.NewInt(inv.Tax)).Cmp(big.NewInt(inv.Total)) != 0 {
+			t.Fatalf("accepted invoice %d: subtotal + tax ≠ total: %+v", i, inv)
+		}
+		if inv.AmountPaid > inv.Total || inv.AmountDue() != inv.Total-inv.AmountPaid {
+			t.Fatalf("accepted invoice %d: amount due %d of total %d, paid %d", i, inv.AmountDue(), inv.Total, inv.AmountPaid)
+		}
+		if len(inv.Lines) == 0 {
+			continue
+		}
+		lines := new(big.Int)
+		for _, l := range inv.Lines {
+			lines.Add(lines, big.NewInt(l.Amount))
+		}
+		if lines.Sub(lines, big.NewInt(inv.Discount)).Cmp(big.NewInt(inv.Subtotal)) != 0 {
+			t.Fatalf("accepted invoice %d: lines less discount ≠ subtotal: %+v", i, inv)
+		}
+	}
+}
+
+// TestDecodeMoney: a document whose prices overflow or whose invoices do not add up is refused
+// with the field and both sides of the mismatch; one that adds up is accepted.
+func TestDecodeMoney(t *testing.T) {
+	t.Parallel()
+	items := func(items string) string {
+		return `{"id":"a","name":"N","currency":"USD","subscriptions":[{"id":"s","name":"S","status":"active","items":[` + items + `]}]}`
+	}
+	invoice := func(inv string) string {
+		return `{"id":"a","name":"N","currency":"USD","invoices":[{"id":"x","status":"paid","subtotal":0,"tax":0,"total":0,"amountPaid":0},{"id":"inv_11","number":"INI-0011","status":"issued",` + inv + `}]}`
+	}
+	const seats = `{"description":"Team plan","quantity":1,"unitAmount":4900,"amount":4900},{"description":"Editors","quantity":18,"unitAmount":1200,"amount":21600}`
+	tests := []struct {
+		name, doc string
+		want      string // "" when the document is valid
+	}{
+		{"per unit overflows", items(`{"product":"a","pricingModel":"flat","quantity":1,"unitAmount":1},{"product":"p","pricingModel":"per_unit","quantity":4611686018427387904,"unitAmount":3}`),
+			"subscriptions[0].items[1]: quantity × unitAmount overflows"},
+		{"2^62 × 2^62", items(`{"product":"p","pricingModel":"per_unit","quantity":4611686018427387904,"unitAmount":4611686018427387904}`),
+			"subscriptions[0].items[0]: quantity × unitAmount overflows"},
+		{"largest amount fits", items(`{"product":"p","pricingModel":"per_unit","quantity":9223372036854775807,"unitAmount":1}`), ""},
+		{"sum of items overflows", items(`{"product":"p","pricingModel":"flat","quantity":1,"unitAmount":9223372036854775807},{"product":"q","pricingModel":"fee","quantity":1,"unitAmount":1}`),
+			"subscriptions[0].items: sum of the items overflows"},
+		{"sum overflows with an estimate given", `{"id":"a","name":"N","currency":"USD","subscriptions":[{"id":"s","name":"S","status":"active","estimatedNextCharge":5,"items":[` +
+			`{"product":"p","pricingModel":"flat","quantity":1,"unitAmount":9223372036854775807},{"product":"q","pricingModel":"flat","quantity":1,"unitAmount":1}]}]}`,
+			"subscriptions[0].items: sum of the items overflows"},
+		{"decimal tier overflows", items(`{"product":"p","pricingModel":"volume","quantity":9223372036854775807,"tiers":[{"upTo":null,"unitAmountDecimal":"1.5"}]}`),
+			"subscriptions[0].items[0]: tiers[0]: quantity × unitAmountDecimal overflows"},
+		{"invoice adds up", invoice(`"subtotal":26500,"tax":2186,"total":28686,"amountPaid":10000,"lines":[` + seats + `]`), ""},
+		{"lines do not add up to the subtotal", invoice(`"subtotal":26125,"tax":2155,"total":28280,"amountPaid":10000,"lines":[` + seats + `]`),
+			"invoices[1] (INI-0011): lines add up to 26500, subtotal is 26125"},
+		{"discount taken off", invoice(`"discount":375,"subtotal":26125,"tax":2155,"total":28280,"amountPaid":0,"lines":[` + seats + `]`), ""},
+		{"discount does not match", invoice(`"discount":300,"subtotal":26125,"tax":2155,"total":28280,"amountPaid":0,"lines":[` + seats + `]`),
+			"invoices[1] (INI-0011): lines add up to 26500, less the discount of 300 that is 26200, subtotal is 26125"},
+		{"discount without lines", invoice(`"discount":300,"subtotal":100,"tax":0,"total":100,"amountPaid":0`), "invoices[1].discount: needs lines"},
+		{"negative discount", invoice(`"discount":-300,"subtotal":100,"tax":0,"total":100,"amountPaid":0`), "invoices[1].discount: must be a non-negative"},
+		{"line amount is not quantity × unit price", invoice(`"subtotal":26500,"tax":0,"total":26500,"amountPaid":0,"lines":[{"description":"Editors","quantity":18,"unitAmount":1200,"amount":26500}]`),
+			"invoices[1].lines[0] (INI-0011): amount is 26500, quantity × unit price is 18 × 1200 = 21600"},
+		{"decimal unit price line", invoice(`"subtotal":625,"tax":0,"total":625,"amountPaid":0,"lines":[{"description":"Storage","quantity":250,"unitAmountDecimal":"2.5","amount":625}]`), ""},
+		{"decimal unit price rounds half up", invoice(`"subtotal":1,"tax":0,"total":1,"amountPaid":0,"lines":[{"description":"Calls","quantity":5,"unitAmountDecimal":"0.1","amount":1}]`), ""},
+		{"decimal unit price line mismatch", invoice(`"subtotal":600,"tax":0,"total":600,"amountPaid":0,"lines":[{"description":"Storage","quantity":250,"unitAmountDecimal":"2.5","amount":600}]`),
+			"quantity × unit price is 250 × 2.5 = 625"},
+		{"both unit prices on a line", invoice(`"subtotal":625,"tax":0,"total":625,"amountPaid":0,"lines":[{"description":"S","quantity":250,"unitAmount":2,"unitAmountDecimal":"2.5","amount":625}]`),
+			"invoices[1].lines[0] (INI-0011): both unitAmount and unitAmountDecimal are set"},
+		{"line overflows", invoice(`"subtotal":1,"tax":0,"total":1,"amountPaid":0,"lines":[{"description":"S","quantity":4611686018427387904,"unitAmount":3,"amount":1}]`),
+			"invoices[1].lines[0] (INI-0011): quantity × unitAmount overflows"},
+		{"lines sum overflows", invoice(`"subtotal":1,"tax":0,"total":1,"amountPaid":0,"lines":[{"description":"S","quantity":9223372036854775807,"unitAmount":1,"amount":9223372036854775807},{"description":"T","quantity":1,"unitAmount":1,"amount":1}]`),
+			"invoices[1] (INI-0011): the lines add up to more than 9223372036854775807"},
+		{"total is not subtotal + tax", invoice(`"subtotal":100,"tax":19,"total":120,"amountPaid":0`), "invoices[1] (INI-0011): subtotal 100 + tax 19 is 119, total is 120"},
+		{"subtotal + tax overflows", invoice(`"subtotal":9223372036854775807,"tax":1,"total":9223372036854775807,"amountPaid":0`), "invoices[1] (INI-0011): subtotal + tax overflows"},
+		{"paid more than the total", invoice(`"subtotal":100,"tax":0,"total":100,"amountPaid":101`), "invoices[1] (INI-0011): amountPaid 101 is more than the total 100"},
+		{"invoice named by id without a number", `{"id":"a","name":"N","currency":"USD","invoices":[{"id":"inv_9","status":"paid","subtotal":1,"tax":0,"total":2,"amountPaid":0}]}`,
+			"invoices[0] (inv_9): subtotal 1 + tax 0 is 1, total is 2"},
+		{"tax rate matches", invoice(`"subtotal":27125,"tax":2238,"taxRate":"8.25","total":29363,"amountPaid":0`), ""},
+		{"tax rate rounds half up", invoice(`"subtotal":50,"tax":10,"taxRate":"19","total":60,"amountPaid":0`), ""},
+		{"tax rate mismatch", invoice(`"subtotal":27125,"tax":2237,"taxRate":"8.25","total":29362,"amountPaid":0`),
+			"invoices[1] (INI-0011): tax is 2237, subtotal 27125 × taxRate 8.25% is 2238"},
+		{"tax rate over 100", invoice(`"subtotal":100,"tax":0,"taxRate":"101","total":100,"amountPaid":0`), `invoices[1].taxRate: "101" is not a percentage`},
+		{"tax rate with a sign", invoice(`"subtotal":100,"tax":0,"taxRate":"-1","total":100,"amountPaid":0`), `invoices[1].taxRate: "-1" is not a percentage`},
+		{"tax rate with a percent sign", invoice(`"subtotal":100,"tax":19,"taxRate":"19%","total":119,"amountPaid":0`), `invoices[1].taxRate: "19%" is not a percentage`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Decode([]byte(tt.doc))
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Decode refused a document that adds up: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Decode error = %v, want ErrInvalid mentioning %q", err, tt.want)
+			}
+		})
+	}
 }
