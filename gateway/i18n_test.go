@@ -328,7 +328,7 @@ func TestInvoicePDFInFrench(t *testing.T) {
 	ps, text := invoicePDFText(t, "i18n-pdf", "fr")
 	wantAll(t, "French PDF", text, "Facture", "En retard", "FACTURER À", "Allemagne", "N° de TVA : DE123456789",
 		"Numéro de facture GLX-2026-0007", "Date d’émission 1 oct. 2026", "Date d’échéance 31 oct. 2026",
-		"Description Quantité Prix unitaire Montant", "Sous-total 1 000,00 €", "TVA 190,00 €", "Total 1 190,00 €",
+		"Description Quantité Prix unitaire Montant", "Sous-total 1 000,00 €", "TVA (19 %) 190,00 €", "Total 1 190,00 €",
 		"Montant payé 0,00 €", "Montant restant dû 1 190,00 €", "Page 1 sur 1")
 	wantNone(t, "French PDF", text, "Invoice number", "Amount remaining", "BILL TO")
 	page := ps.get("/invoices/inv_2026_0007")
