@@ -220,6 +220,41 @@ func TestUnpriceableItem(t *testing.T) {
 	}
 }
 
+// TestOverflowingItemsNotShown: a document stored before its arithmetic was checked, whose items
+// overflow, shows "Not available" rather than a negative or wrapped-around amount.
+func TestOverflowingItemsNotShown(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		items []account.Item
+		want  []string
+	}{
+		{"2^62 × 3", []account.Item{{Product: "Seats", PricingModel: account.PricingPerUnit, Quantity: 1 << 62, UnitAmount: i64(3)}},
+			[]string{"Estimated next charge Not available", "Seats Per unit 4,611,686,018,427,387,904 Not applicable Not available"}},
+		{"2^62 × 2^62", []account.Item{{Product: "Seats", PricingModel: account.PricingPerUnit, Quantity: 1 << 62, UnitAmount: i64(1 << 62)}},
+			[]string{"Estimated next charge Not available"}},
+		{"sum of the items", []account.Item{
+			{Product: "Platform", PricingModel: account.PricingFlat, Quantity: 1, UnitAmount: i64(1<<63 - 1)},
+			{Product: "Support", PricingModel: account.PricingFlat, Quantity: 1, UnitAmount: i64(1)}},
+			[]string{"Estimated next charge Not available", "Platform Flat fee Not applicable $92,233,720,368,547,758.07"}},
+	}
+	for _, tt := range tests {
+		a := sectiontest.Example(t)
+		a.Currency = "USD"
+		a.Subscriptions[0].EstimatedNextCharge = nil
+		a.Subscriptions[0].Items = tt.items
+		text := sectiontest.Text(t, render(t, &plugins.View{Account: a, Locale: "en"}))
+		for _, want := range tt.want {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s: text lacks %q:\n%s", tt.name, want, text)
+			}
+		}
+		if strings.Contains(text, "-$") || strings.Contains(text, "$0.00") {
+			t.Errorf("%s: text shows a wrapped-around amount:\n%s", tt.name, text)
+		}
+	}
+}
+
 func TestEmptyState(t *testing.T) {
 	t.Parallel()
 	a := sectiontest.Example(t)
