@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/fasthttp/router"
 	"github.com/portico-billing/portico/gateway/dashboard"
@@ -89,9 +90,10 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 // authed checks the bearer key and resolves its tenant.
 func (g *Gateway) authed(h apiHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
+		// The scheme is case-insensitive (RFC 9110, section 11.1): "bearer" and "BEARER" are Bearer.
 		auth := string(ctx.Request.Header.Peek("Authorization"))
-		key, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok || key == "" {
+		scheme, key, ok := strings.Cut(auth, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
 			ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="portico"`)
 			writeProblem(ctx, fasthttp.StatusUnauthorized, "missing API key: send Authorization: Bearer <key>")
 			return
@@ -158,11 +160,72 @@ func trimPrefixes(s string) string {
 	return s
 }
 
+// checkJSON refuses what encoding/json would accept silently: invalid UTF-8 (it would be stored as
+// U+FFFD) and an object with a key twice (the last would win). Other syntax errors are left to
+// the decoder, which describes them.
+func checkJSON(body []byte) error {
+	if !utf8.Valid(body) {
+		return errors.New("request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	// One frame per open array or object; objects track their keys and whether a key is next.
+	type frame struct {
+		keys    map[string]bool
+		wantKey bool
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // end of input, or a syntax error the decoder will describe
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{':
+				if top != nil && top.keys != nil {
+					top.wantKey = true
+				}
+				stack = append(stack, &frame{keys: map[string]bool{}, wantKey: true})
+			case '[':
+				if top != nil && top.keys != nil {
+					top.wantKey = true
+				}
+				stack = append(stack, &frame{})
+			default:
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		}
+		if top == nil || top.keys == nil {
+			continue
+		}
+		if top.wantKey {
+			k, _ := tok.(string)
+			if top.keys[k] {
+				return fmt.Errorf("duplicate key %q in a JSON object", k)
+			}
+			top.keys[k] = true
+			top.wantKey = false
+			continue
+		}
+		top.wantKey = true
+	}
+}
+
 // decodeJSON decodes a request body strictly into v, answering 4xx itself on failure.
 func decodeJSON(ctx *fasthttp.RequestCtx, v any) bool {
 	body := ctx.PostBody()
 	if len(body) > MaxAPIBody {
 		writeProblem(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("request body is %d bytes, the limit is %d", len(body), MaxAPIBody))
+		return false
+	}
+	if err := checkJSON(body); err != nil {
+		writeProblem(ctx, fasthttp.StatusBadRequest, err.Error())
 		return false
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -247,6 +310,10 @@ func (g *Gateway) apiPutAccount(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *
 	body := ctx.PostBody()
 	if len(body) > account.MaxDocumentSize {
 		writeProblem(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("account document is %d bytes, the limit is %d", len(body), account.MaxDocumentSize))
+		return
+	}
+	if err := checkJSON(body); err != nil {
+		writeProblem(ctx, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
 	a, err := account.Decode(withDefaultID(body, id))

@@ -430,6 +430,12 @@ func TestAPIRejectsBadInput(t *testing.T) {
 		{"unknown route", "GET", "/v2/nothing", ``, auth, 404, "no API route"},
 		{"wrong method", "PATCH", "/v1/accounts/acc_7Hq2LmX9", `{}`, auth, 405, "not allowed"},
 		{"bad limit", "GET", "/v1/accounts?limit=0", ``, auth, 400, "limit"},
+		{"invalid UTF-8", "POST", "/portal/customer-session/customer-portal", "{\"accountId\":\"acc_7Hq2LmX9\",\"locale\":\"en\xff\"}", auth, 400, "not valid UTF-8"},
+		{"invalid UTF-8 in an account", "PUT", "/v1/accounts/acc_u", "{\"name\":\"Glob\xc3x\",\"currency\":\"EUR\"}", auth, 400, "not valid UTF-8"},
+		{"duplicate key", "POST", "/portal/customer-session/customer-portal", `{"accountId":"acc_7Hq2LmX9","accountId":"other"}`, auth, 400, `duplicate key "accountId"`},
+		{"duplicate nested key", "POST", "/portal/customer-session/customer-portal", `{"accountId":"acc_7Hq2LmX9","planOverviewSettings":{"showSection":true,"showSection":false}}`, auth, 400, `duplicate key "showSection"`},
+		{"duplicate key in an account", "PUT", "/v1/accounts/acc_d", `{"name":"X","currency":"EUR","name":"Y"}`, auth, 400, `duplicate key "name"`},
+		{"duplicate key in a domain", "POST", "/v1/domains", `{"name":"a.example","name":"b.example"}`, auth, 400, `duplicate key "name"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -906,4 +912,21 @@ func FuzzAPIRequestDecode(f *testing.F) {
 			t.Fatalf("refusal of %q: %d %s", body, ctx.Response.StatusCode(), ctx.Response.Body())
 		}
 	})
+}
+
+// The Authorization scheme is case-insensitive (RFC 9110, section 11.1).
+func TestBearerSchemeCaseInsensitive(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, key := h.tenant("bearer-case")
+	for _, scheme := range []string{"Bearer", "bearer", "BEARER", "bEaReR"} {
+		if r := h.do("GET", "api."+base, "/v1/accounts/acc_7Hq2LmX9", nil, "Authorization", scheme+" "+key); r.StatusCode() != 200 {
+			t.Errorf("%s: %d %s", scheme, r.StatusCode(), r.Body())
+		}
+	}
+	for _, auth := range []string{"Bearerx " + key, "Bearer", "Bearer  ", key} {
+		if r := h.do("GET", "api."+base, "/v1/accounts/acc_7Hq2LmX9", nil, "Authorization", auth); r.StatusCode() != 401 {
+			t.Errorf("%q: %d", auth, r.StatusCode())
+		}
+	}
 }
