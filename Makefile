@@ -34,8 +34,12 @@ test: deps lint unit allocs fuzz-short
 # What is installed with apt-get (as root, or through sudo) when missing. deps-run: what the
 # product itself uses, the IPAex Gothic font for Japanese invoice PDFs (`make run` needs it).
 # deps-test: what the tests use beyond that, Chromium (browser tests), poppler-utils (pdftotext
-# and pdfinfo, PDF checks) and Node.js with npm; then axe-core (accessibility checks) from npm
-# into internal/browsertest/node_modules, at the version package-lock.json pins.
+# and pdfinfo, PDF checks), etcd-server (the fault tests run Debian's etcd server processes besides
+# embedded members) and Node.js with npm; then axe-core (accessibility checks) from npm into
+# internal/browsertest/node_modules, at the version package-lock.json pins. Where systemd runs,
+# installing etcd-server starts its service on 127.0.0.1:2379, the address of `make run`'s
+# embedded etcd and the CLI's default: deps-test stops and disables that service (the tests start
+# their own etcd processes).
 AXE := internal/browsertest/node_modules/axe-core/axe.min.js
 deps: deps-run deps-test
 
@@ -48,8 +52,14 @@ deps-test: $(AXE)
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	command -v etcd >/dev/null 2>&1 || test -x /usr/bin/etcd || missing="$$missing etcd-server"; \
 	if [ -n "$$missing" ]; then \
-		$(call apt_install,$$missing); \
+		$(call apt_install,$$missing) || exit 1; \
+		if [[ "$$missing" == *etcd-server* ]] && systemctl is-active --quiet etcd 2>/dev/null; then \
+			echo "stopping and disabling the etcd service etcd-server started (it holds 127.0.0.1:2379)"; \
+			sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+			$$sudo systemctl disable --now etcd >/dev/null 2>&1 || true; \
+		fi; \
 	fi
 
 # apt_install installs the Debian packages $(1), as root or through sudo.

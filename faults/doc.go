@@ -6,6 +6,9 @@
 // in-memory listeners, or, for the gateway crashes, two `portico serve` processes. The tests
 // kill etcd members and gateway processes while load runs and check what Portico promises:
 //
+//   - `portico serve` and the CLI start with any etcd member down, first listed or not, against
+//     embedded members and against standalone etcd processes of the system's package (Debian's
+//     etcd-server, the oldest server version Portico supports; the test fails without it);
 //   - every single-use link is redeemed exactly once, whichever instance a customer reaches;
 //   - one etcd member down (and back) fails no page and only the requests in flight at the kill,
 //     and the caches are correct afterwards;

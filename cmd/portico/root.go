@@ -33,6 +33,7 @@ type globals struct {
 	etcdCert, etcdKey, etcdCA string
 	etcdUser, etcdPassword    string
 	etcdRequestTimeout        time.Duration // bounds each etcd request the store makes
+	etcdWait                  time.Duration // how long to wait for a quorum read at start; default defaultEtcdWait
 	auditRetention            time.Duration // serve sets it; zero takes the store's default
 	accountCacheSize          int64         // serve sets it; zero takes the store's default
 	jsonOut                   bool
@@ -62,6 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	pf.StringVar(&g.etcdCert, "etcd-cert", "", "client certificate (PEM) for etcd over TLS")
 	pf.StringVar(&g.etcdKey, "etcd-key", "", "key of --etcd-cert (PEM)")
 	pf.StringVar(&g.etcdCA, "etcd-ca", "", "CA bundle (PEM) that signs the etcd servers' certificates")
+	pf.DurationVar(&g.etcdWait, "etcd-wait", defaultEtcdWait, "how long to wait for etcd (any quorum of --etcd-endpoints) to answer before giving up")
 	pf.StringVar(&g.etcdUser, "etcd-user", "", "etcd user (with etcd auth enabled)")
 	pf.StringVar(&g.etcdPassword, "etcd-password", "", "password of --etcd-user (better: PORTICO_ETCD_PASSWORD)")
 	pf.DurationVar(&g.etcdRequestTimeout, "etcd-request-timeout", 5*time.Second, "how long one etcd request may take before it answers 503 (100ms–5m)")
@@ -121,11 +123,9 @@ func (g *globals) connect(ctx context.Context, endpoints []string, dial ...grpc.
 	if err != nil {
 		return nil, nil, fmt.Errorf("connecting to etcd %v: %w", endpoints, err)
 	}
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if _, err := c.Status(sctx, endpoints[0]); err != nil {
+	if err := waitEtcd(ctx, c, g.prefix, endpoints, g.etcdWait); err != nil {
 		c.Close()
-		return nil, nil, fmt.Errorf("etcd at %v does not answer (is `portico serve` running?): %w", endpoints, err)
+		return nil, nil, err
 	}
 	s, err := tenants.Open(ctx, tenants.Config{Client: c, Prefix: g.prefix, RequestTimeout: g.etcdRequestTimeout, AuditRetention: g.auditRetention, AccountCacheSize: g.accountCacheSize, Logger: slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
