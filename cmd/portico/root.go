@@ -116,14 +116,19 @@ func (g *globals) connect(ctx context.Context, endpoints []string, dial ...grpc.
 	if err != nil {
 		return nil, nil, err
 	}
+	wait := g.etcdWait
+	if wait <= 0 {
+		wait = defaultEtcdWait
+	}
+	// DialTimeout bounds the authentication with --etcd-user, which needs a quorum too.
 	c, err := clientv3.New(clientv3.Config{
-		Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), DialOptions: dial,
+		Endpoints: endpoints, DialTimeout: wait, Logger: zap.NewNop(), DialOptions: dial,
 		TLS: tlsCfg, Username: g.etcdUser, Password: g.etcdPassword,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("connecting to etcd %v: %w", endpoints, err)
 	}
-	if err := waitEtcd(ctx, c, g.prefix, endpoints, g.etcdWait); err != nil {
+	if err := waitEtcd(ctx, c, g.prefix, endpoints, wait); err != nil {
 		c.Close()
 		return nil, nil, err
 	}
