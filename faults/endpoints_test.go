@@ -18,8 +18,9 @@ import (
 // and serves (readyz, a link created with the CLI and redeemed), and CLI commands work. Once against embedded members of the client's etcd version, once
 // against standalone etcd processes of the system's etcd package (Debian's etcd-server), where
 // losing the quorum too is checked: the CLI then names every endpoint and what it answered.
+//
+// It is not parallel: it runs before the load tests, whose figures its processes would disturb.
 func TestFirstEndpointDown(t *testing.T) {
-	t.Parallel()
 	bin := buildPortico(t)
 	t.Run("Embedded", func(t *testing.T) {
 		c := etcdtest.StartCluster(t, 3)
