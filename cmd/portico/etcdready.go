@@ -25,8 +25,8 @@ const etcdAttempt = 2 * time.Second
 // waitEtcd waits until etcd answers a linearizable read of key through c. The read goes through
 // the client's balancer over every endpoint and needs a quorum, so it succeeds as soon as any
 // member of a quorum answers, whichever endpoints are down and in whatever order they are listed.
-// Unavailable answers (no connection yet, no leader, an election) are retried for up to wait; any
-// other refusal (etcd auth) ends the wait at once. When etcd does not answer, the error names every
+// Failures that may pass (no connection yet, no leader, an election) are retried for up to wait; a
+// refusal (etcd auth, permissions) ends the wait at once. When etcd does not answer, the error names every
 // endpoint and what it answered on its own.
 func waitEtcd(ctx context.Context, c *clientv3.Client, key string, endpoints []string, wait time.Duration) error {
 	if wait <= 0 {
@@ -43,7 +43,7 @@ func waitEtcd(ctx context.Context, c *clientv3.Client, key string, endpoints []s
 			return nil
 		}
 		lastErr = err
-		if !unavailable(err) {
+		if refused(err) {
 			return fmt.Errorf("etcd at %s refuses a read of %q: %w", strings.Join(endpoints, ","), key, err)
 		}
 		select {
@@ -58,18 +58,17 @@ func waitEtcd(ctx context.Context, c *clientv3.Client, key string, endpoints []s
 	}
 }
 
-// unavailable reports whether err means etcd cannot answer now (no connection, no leader, an
-// election, a timeout) rather than that it refuses the request.
-func unavailable(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
+// refused reports whether err is etcd refusing the request (authentication, permissions, a bad
+// request), which waiting does not change; anything else (no connection, no leader, an election, a
+// timeout, which etcd 3.4 reports with the code Unknown) may pass and is retried.
+func refused(err error) bool {
+	code := status.Code(err)
 	var ee rpctypes.EtcdError
 	if errors.As(err, &ee) {
-		return ee.Code() == codes.Unavailable || ee.Code() == codes.DeadlineExceeded
+		code = ee.Code()
 	}
-	switch status.Code(err) {
-	case codes.Unavailable, codes.DeadlineExceeded:
+	switch code {
+	case codes.PermissionDenied, codes.Unauthenticated, codes.InvalidArgument:
 		return true
 	}
 	return false
