@@ -65,7 +65,7 @@ func TestMakeInstallsWhatEachTargetUses(t *testing.T) {
 	if !strings.Contains(run, string(m[1])) || !strings.Contains(run, "fonts-ipaexfont-gothic") {
 		t.Errorf("deps-run does not install %s (fonts-ipaexfont-gothic):\n%s", m[1], run)
 	}
-	for _, testOnly := range []string{"chromium", "poppler-utils"} {
+	for _, testOnly := range []string{"chromium", "poppler-utils", "etcd-server"} {
 		if strings.Contains(run, testOnly) {
 			t.Errorf("deps-run installs %s, which only the tests use", testOnly)
 		}
