@@ -930,3 +930,16 @@ func TestBearerSchemeCaseInsensitive(t *testing.T) {
 		}
 	}
 }
+
+// A 404 inside a session is a personal page: Cache-Control: no-store.
+func TestSessionNotFoundNotCached(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	tn, key := h.tenant("nostore404")
+	_, res, _ := h.createSession(key, `{"accountId":"acc_7Hq2LmX9"}`)
+	_, cookie, _ := h.open(res["sessionUrl"].(string))
+	r := h.do("GET", tn.Slug+"."+base, "/no/such/page", nil, "Cookie", cookie)
+	if r.StatusCode() != 404 || string(r.Header.Peek("Cache-Control")) != "no-store" {
+		t.Fatalf("404 in a session: %d, Cache-Control %q", r.StatusCode(), r.Header.Peek("Cache-Control"))
+	}
+}

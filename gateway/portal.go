@@ -75,6 +75,8 @@ func (g *Gateway) servePortal(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 		l := requestLang(ctx, t)
 		if g.openSession(ctx, t, rs) {
 			l = g.langOf(ctx, t, rs)
+			// A page inside a session is personal (its language, its links): never cached.
+			ctx.Response.Header.Set("Cache-Control", "no-store")
 		}
 		g.messagePage(ctx, t, l, fasthttp.StatusNotFound, "error.pageNotFound")
 	}
