@@ -73,7 +73,17 @@ type Admin struct {
 	LastSignInAt time.Time `json:"lastSignInAt,omitzero"`
 	// PasswordChangedAt is when the password was last set; sessions from before it end.
 	PasswordChangedAt time.Time `json:"passwordChangedAt,omitzero"`
+	// TOTPSecret is the admin's TOTP secret sealed with the installation's sealing keys by the
+	// dashboard (never in clear); empty when no second factor is enrolled.
+	TOTPSecret []byte `json:"totpSecret,omitempty"`
+	// TOTPLastStep is the last time step whose code signed in: no code of it or before it works.
+	TOTPLastStep int64 `json:"totpLastStep,omitempty"`
+	// RecoveryCodes are the sha256 hashes of the unused recovery codes.
+	RecoveryCodes []string `json:"recoveryCodes,omitempty"`
 }
+
+// HasTOTP reports whether the admin enrolled a second factor.
+func (a *Admin) HasTOTP() bool { return len(a.TOTPSecret) > 0 }
 
 func (k keyspace) admins(tid string) string { return k.p + "state/admins/" + tid + "/" }
 func (k keyspace) admin(tid, email string) string {

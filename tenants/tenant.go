@@ -53,9 +53,12 @@ type Tenant struct {
 	PaymentSetupURL string `json:"paymentSetupUrl,omitempty"`
 	// FrameAncestors are the origins allowed to embed the portal in a frame ("https://app.acme.com");
 	// empty (the default) forbids framing.
-	FrameAncestors []string  `json:"frameAncestors,omitempty"`
-	CreatedAt      time.Time `json:"createdAt"`
-	UpdatedAt      time.Time `json:"updatedAt"`
+	FrameAncestors []string `json:"frameAncestors,omitempty"`
+	// RequireTwoFactor makes a second factor (TOTP) mandatory for the tenant's dashboard admins:
+	// one without it is sent to enrol after the password and can do nothing else.
+	RequireTwoFactor bool      `json:"requireTwoFactor,omitempty"`
+	CreatedAt        time.Time `json:"createdAt"`
+	UpdatedAt        time.Time `json:"updatedAt"`
 
 	// Revision is the etcd ModRevision the record was read at; set by the store.
 	Revision int64 `json:"-"`

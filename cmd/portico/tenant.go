@@ -18,7 +18,7 @@ type tenantFlags struct {
 	cancelMode, setupURL              string
 	frameAncestors                    []string
 	linkTTL, sessionTTL               time.Duration
-	removeLogo                        bool
+	removeLogo, require2FA            bool
 }
 
 func (f *tenantFlags) register(cmd *cobra.Command, update bool) {
@@ -37,6 +37,7 @@ func (f *tenantFlags) register(cmd *cobra.Command, update bool) {
 	fl.StringVar(&f.cancelMode, "cancel-mode", "", "what a customer's cancellation does: end_of_term (default) or immediate")
 	fl.StringVar(&f.setupURL, "payment-setup-url", "", "https page of the tenant where customers add a payment method")
 	fl.StringSliceVar(&f.frameAncestors, "frame-ancestor", nil, "https origin allowed to embed the portal in a frame (repeatable; default: none)")
+	fl.BoolVar(&f.require2FA, "require-2fa", false, "require a second factor (TOTP) of every dashboard admin; --require-2fa=false turns it off")
 	if update {
 		fl.BoolVar(&f.removeLogo, "remove-logo", false, "remove the logo")
 	}
@@ -71,6 +72,9 @@ func (f *tenantFlags) apply(cmd *cobra.Command, t *tenants.Tenant) {
 	}
 	if ch("frame-ancestor") {
 		t.FrameAncestors = f.frameAncestors
+	}
+	if ch("require-2fa") {
+		t.RequireTwoFactor = f.require2FA
 	}
 }
 

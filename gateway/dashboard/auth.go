@@ -26,6 +26,8 @@ type adminSession struct {
 	ID      string `json:"s"`
 	Issued  int64  `json:"i"` // Unix seconds
 	Expires int64  `json:"x"` // Unix seconds
+	// Stage is "" once signed in, or the step a sign-in still waits for (stageCode, stageEnrol).
+	Stage string `json:"g,omitempty"`
 }
 
 // request is a signed-in admin's request.
@@ -38,7 +40,7 @@ type request struct {
 }
 
 func (r *request) view(nav, title string) *view {
-	v := &view{Title: title, Nav: nav, Tenant: r.tenant, Admin: r.s.Email, CSRF: r.s.CSRF, Webhooks: r.d.cfg.Webhooks != nil}
+	v := &view{Title: title, Nav: nav, Tenant: r.tenant, Admin: r.s.Email, CSRF: r.s.CSRF, Webhooks: r.d.cfg.Webhooks != nil, Pending: r.s.Stage != stageFull}
 	v.setLang(r.l)
 	return v
 }
@@ -264,23 +266,22 @@ func (d *Dashboard) login(ctx *fasthttp.RequestCtx) {
 		d.unavailable(ctx, nil, err)
 		return
 	}
-	s := &adminSession{TenantID: a.TenantID, Email: a.Email, CSRF: newToken(), ID: newToken(), Issued: now.Unix(), Expires: now.Add(d.cfg.SessionTTL).Unix()}
-	if err := d.startSession(ctx, s); err != nil {
+	next, err := d.startAfterPassword(ctx, a, now)
+	if err != nil {
 		d.unavailable(ctx, nil, err)
 		return
 	}
 	d.clearCookie(ctx, d.loginCookieName)
-	d.rememberDevice(ctx, a.TenantID, a.Email, now)
-	d.log.Info("dashboard: admin signed in", "tenant", data.Tenant, "email", a.Email)
-	redirect(ctx, "/customers")
+	d.log.Info("dashboard: admin passed the password", "tenant", data.Tenant, "email", a.Email, "next", next)
+	redirect(ctx, next)
 }
 
-func (d *Dashboard) startSession(ctx *fasthttp.RequestCtx, s *adminSession) error {
+func (d *Dashboard) startSession(ctx *fasthttp.RequestCtx, s *adminSession, ttl time.Duration) error {
 	v, err := d.seal(s)
 	if err != nil {
 		return err
 	}
-	d.setCookie(ctx, d.cookieName, v, d.cfg.SessionTTL)
+	d.setCookie(ctx, d.cookieName, v, ttl)
 	return nil
 }
 
@@ -346,7 +347,7 @@ func (d *Dashboard) changePassword(ctx *fasthttp.RequestCtx, r *request) {
 		return
 	}
 	r.s.Issued, r.s.Expires = now.Unix()+1, now.Add(d.cfg.SessionTTL).Unix()
-	if err := d.startSession(ctx, &r.s); err != nil {
+	if err := d.startSession(ctx, &r.s, d.cfg.SessionTTL); err != nil {
 		d.unavailable(ctx, r, err)
 		return
 	}

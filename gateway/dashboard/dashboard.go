@@ -329,6 +329,7 @@ type view struct {
 	Admin      string
 	CSRF       string
 	Webhooks   bool
+	Pending    bool   // the session still waits for its second factor: no navigation
 	Flash      string // a success message
 	Error      string // a failure message
 	Data       any
@@ -475,6 +476,10 @@ func (d *Dashboard) Handler(ctx *fasthttp.RequestCtx) {
 		d.message(ctx, nil, fasthttp.StatusForbidden, "dash.error.sessionEnded.title", "dash.error.sessionEnded.body")
 		return
 	}
+	if ok, next := stageAllows(r.s.Stage, path); !ok {
+		redirect(ctx, next)
+		return
+	}
 	if post && !d.checkForm(ctx, r) {
 		return
 	}
@@ -526,6 +531,18 @@ func (d *Dashboard) route(ctx *fasthttp.RequestCtx, r *request, path string, get
 		}
 	case strings.HasPrefix(path, "/settings/webhooks/") && d.cfg.Webhooks != nil && get:
 		d.deliveriesPage(ctx, r, strings.TrimPrefix(path, "/settings/webhooks/"))
+	case path == "/login/code" && r.s.Stage == stageCode:
+		if get {
+			d.codePage(ctx, r, fasthttp.StatusOK, "")
+		} else {
+			d.checkCode(ctx, r)
+		}
+	case path == "/settings/security":
+		if get {
+			d.securityPage(ctx, r, fasthttp.StatusOK, "")
+		} else {
+			d.enrol(ctx, r)
+		}
 	case path == "/settings/password":
 		if get {
 			d.passwordPage(ctx, r, fasthttp.StatusOK, "", "")
