@@ -62,6 +62,20 @@ func TestOperatorCLI(t *testing.T) {
 	if out := mustCLI(t, p, "tenant", "get", "acme"); !strings.Contains(out, "#112233") || !strings.Contains(out, "image/png") {
 		t.Fatalf("tenant get = %q", out)
 	}
+	// --require-2fa turns the dashboard's second factor on for the tenant's admins, and off.
+	for _, c := range []struct {
+		flag string
+		want bool
+	}{{"--require-2fa", true}, {"--require-2fa=false", false}} {
+		mustCLI(t, p, "tenant", "update", "acme", c.flag)
+		var got map[string]any
+		if err := json.Unmarshal([]byte(mustCLI(t, p, "--json", "tenant", "get", "acme")), &got); err != nil {
+			t.Fatal(err)
+		}
+		if on, _ := got["requireTwoFactor"].(bool); on != c.want {
+			t.Fatalf("tenant update %s: requireTwoFactor = %v", c.flag, got["requireTwoFactor"])
+		}
+	}
 	key := strings.TrimSpace(mustCLI(t, p, "apikey", "create", "--tenant", "acme", "--name", "backend"))
 	if !regexp.MustCompile(`^pk_[a-z2-7]{12}_[a-z2-7]+$`).MatchString(key) {
 		t.Fatalf("apikey create printed %q, want the key alone", key)
