@@ -151,6 +151,9 @@ func dashboardTour(t *testing.T, s *stack, lang, hookURL string, received <-chan
 	b.Do(chromedp.WaitVisible(chromedp.CSS(".alert-error")))
 	page("password-error")
 
+	open(b, dash+"/settings/security")
+	page("security-enrol")
+
 	open(b, dash+"/no-such-page")
 	page("not-found")
 

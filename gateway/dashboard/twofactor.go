@@ -51,13 +51,15 @@ func stageAllows(stage, path string) (bool, string) {
 func (d *Dashboard) startAfterPassword(ctx *fasthttp.RequestCtx, a *tenants.Admin, now time.Time) (string, error) {
 	s := &adminSession{TenantID: a.TenantID, Email: a.Email, CSRF: newToken(), ID: newToken(), Issued: now.Unix(), Expires: now.Add(d.cfg.SessionTTL).Unix()}
 	t, _ := d.store.TenantByID(a.TenantID)
+	ttl := d.cfg.SessionTTL
 	switch {
 	case a.HasTOTP():
-		s.Stage, s.Expires = stageCode, now.Add(pendingTTL).Unix()
+		s.Stage, ttl = stageCode, pendingTTL
 	case t != nil && t.RequireTwoFactor:
-		s.Stage, s.Expires = stageEnrol, now.Add(pendingTTL).Unix()
+		s.Stage, ttl = stageEnrol, pendingTTL
 	}
-	if err := d.startSession(ctx, s, time.Unix(s.Expires, 0).Sub(now)); err != nil {
+	s.Expires = now.Add(ttl).Unix()
+	if err := d.startSession(ctx, s, ttl); err != nil {
 		return "", err
 	}
 	if s.Stage == stageFull {
