@@ -140,7 +140,8 @@ var ErrKeyInUse = errors.New("tenants: sealing key is still in use")
 
 // RetireSealKey deletes a replaced sealing key once its successor has sealed for SealKeyOverlap
 // (unless force): cookies it sealed have expired by then. It never retires the newest key.
-// Secrets sealed with it elsewhere (webhook endpoints) must have been re-sealed first.
+// Secrets sealed with it elsewhere (webhook endpoints, admin TOTP secrets) must have been
+// re-sealed first.
 func (s *Store) RetireSealKey(ctx context.Context, id string, now time.Time, force bool) error {
 	keys := s.SealKeys() // newest first
 	idx := slices.IndexFunc(keys, func(k SealKey) bool { return k.ID == id })

@@ -134,3 +134,33 @@ func (s *Store) UseRecoveryCode(ctx context.Context, tenantID, email, code strin
 	})
 	return used, err
 }
+
+// ResealAdminTOTP seals the TOTP secret of every admin of the tenant again with reseal (which
+// opens the sealed secret and seals it with the newest key), so that an older sealing key can be
+// retired. It returns how many secrets it re-sealed.
+func (s *Store) ResealAdminTOTP(ctx context.Context, tenantID string, reseal func(a *Admin) ([]byte, error)) (int, error) {
+	admins, err := s.Admins(ctx, tenantID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, a := range admins {
+		if !a.HasTOTP() {
+			continue
+		}
+		next, err := reseal(a)
+		if err != nil {
+			return n, fmt.Errorf("tenants: re-sealing the TOTP secret of %q: %w", a.Email, err)
+		}
+		old := a.TOTPSecret
+		if err := s.updateAdmin(ctx, tenantID, a.Email, func(cur *Admin) {
+			if slices.Equal(cur.TOTPSecret, old) { // not re-enrolled meanwhile
+				cur.TOTPSecret = next
+			}
+		}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/portico-billing/portico/gateway/dashboard"
 	"github.com/portico-billing/portico/gateway/webhooks"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/spf13/cobra"
@@ -77,11 +78,15 @@ func sealkeyCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				m, err := dashboard.ResealTOTPSecrets(ctx, s, ring, ids)
+				if err != nil {
+					return err
+				}
 				if err := s.RetireSealKey(ctx, args[0], time.Now(), force); err != nil {
 					return err
 				}
-				g.print(map[string]any{"retired": args[0], "resealedEndpoints": n},
-					fmt.Sprintf("re-sealed %d webhook endpoint secrets; retired sealing key %s\n", n, args[0]))
+				g.print(map[string]any{"retired": args[0], "resealedEndpoints": n, "resealedAdminTOTP": m},
+					fmt.Sprintf("re-sealed %d webhook endpoint secrets and %d admin TOTP secrets; retired sealing key %s\n", n, m, args[0]))
 				return nil
 			})
 		},

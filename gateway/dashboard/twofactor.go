@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"encoding/base32"
 	"encoding/base64"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/valyala/fasthttp"
 	"rsc.io/qr"
@@ -268,4 +270,25 @@ func qrSVG(text string) (template.HTML, error) {
 	}
 	b.WriteString(`"/></svg>`)
 	return template.HTML(b.String()), nil
+}
+
+// ResealTOTPSecrets seals the admins' TOTP secrets of the tenants again with ring's newest key
+// (`portico sealkey retire` does this before it deletes a key). It returns how many it re-sealed.
+func ResealTOTPSecrets(ctx context.Context, store *tenants.Store, ring *session.Keyring, tenantIDs []string) (int, error) {
+	n := 0
+	for _, tid := range tenantIDs {
+		m, err := store.ResealAdminTOTP(ctx, tid, func(a *tenants.Admin) ([]byte, error) {
+			ad := totpAD(a.TenantID, a.Email)
+			secret, err := ring.OpenBytes(ad, a.TOTPSecret)
+			if err != nil {
+				return nil, err
+			}
+			return ring.SealBytes(ad, secret)
+		})
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

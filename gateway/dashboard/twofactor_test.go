@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/portico-billing/portico/gateway/dashboard"
+	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/tenants"
 )
@@ -175,5 +176,43 @@ func TestRequireTwoFactorForcesEnrolment(t *testing.T) {
 	// Another tenant's admin is not asked.
 	if r := h.agent().login("initech", "boss@initech.example", password+" 2"); string(r.Header.Peek("Location")) != "/customers" {
 		t.Fatalf("another tenant's admin: %d %q", r.StatusCode(), r.Header.Peek("Location"))
+	}
+}
+
+// Retiring a sealing key keeps TOTP working: the secrets are re-sealed with the newest key first.
+func TestTOTPSecretsSurviveSealKeyRetirement(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, options{})
+	secret, _ := h.enrol(t, h.signedIn())
+	ctx := context.Background()
+	old := h.store.SealKeys()[0].ID
+	if _, err := h.store.RotateSealKey(ctx, h.now()); err != nil {
+		t.Fatal(err)
+	}
+	etcdtest.Wait(t, "the new sealing key is watched", func() bool { return len(h.store.SealKeys()) == 2 })
+	var keys []*session.Key
+	for _, k := range h.store.SealKeys() {
+		key, err := session.NewKey(k.ID, k.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, key)
+	}
+	ring := new(session.Keyring)
+	ring.Set(keys)
+	if n, err := dashboard.ResealTOTPSecrets(ctx, h.store, ring, []string{h.acme.ID, h.initech.ID}); err != nil || n != 1 {
+		t.Fatalf("ResealTOTPSecrets = %d, %v; want 1", n, err)
+	}
+	if err := h.store.RetireSealKey(ctx, old, h.now(), true); err != nil {
+		t.Fatal(err)
+	}
+	etcdtest.Wait(t, "the old sealing key is gone", func() bool { return len(h.store.SealKeys()) == 1 })
+	a := h.agent()
+	if r := a.login("acme", "ops@acme.example", password); string(r.Header.Peek("Location")) != "/login/code" {
+		t.Fatalf("password: %d %q", r.StatusCode(), r.Header.Peek("Location"))
+	}
+	h.offset.Add(30)
+	if r := a.form("/login/code", "code", h.code(secret, 0)); r.StatusCode() != 303 {
+		t.Fatalf("a code after the key was retired: %d %s", r.StatusCode(), r.Body())
 	}
 }
