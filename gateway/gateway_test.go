@@ -6,8 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
+	"image"
+	"image/png"
 	"net"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +19,7 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/gateway/links"
+	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/internal/race"
 	_ "github.com/portico-billing/portico/plugins/standard"
@@ -620,6 +625,64 @@ func TestBrandingAssetsFollowEtcd(t *testing.T) {
 	if r := h.do("GET", "brand."+base, "/assets/logo", nil, "If-None-Match", etag); r.StatusCode() != 304 {
 		t.Fatalf("conditional logo: %d", r.StatusCode())
 	}
+}
+
+// TestFavicon: every portal page links an icon under a cached URL, and /favicon.ico (which
+// browsers ask for on their own) answers too: the neutral icon, then the tenant's logo once it
+// has one. No page makes the browser fetch a 404.
+func TestFavicon(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	tn, key := h.tenant("icon")
+	_, res, _ := h.createSession(key, `{"accountId":"acc_7Hq2LmX9"}`)
+	_, cookie, _ := h.open(res["sessionUrl"].(string))
+	iconOf := func() string {
+		page := string(h.do("GET", "icon."+base, "/", nil, "Cookie", cookie).Body())
+		m := regexp.MustCompile(`<link rel="icon" href="([^"]+)">`).FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("the page links no icon:\n%.600s", page)
+		}
+		return html.UnescapeString(m[1])
+	}
+	icon := iconOf()
+	if !strings.HasPrefix(icon, "/assets/icon.png?v=") {
+		t.Fatalf("icon without a logo: %q", icon)
+	}
+	for _, path := range []string{icon, "/favicon.ico"} {
+		r := h.do("GET", "icon."+base, path, nil)
+		if r.StatusCode() != 200 || string(r.Header.Peek("Content-Type")) != "image/png" || !bytes.Equal(r.Body(), web.Icon) {
+			t.Fatalf("%s: %d %s", path, r.StatusCode(), r.Header.Peek("Content-Type"))
+		}
+		if _, err := png.Decode(bytes.NewReader(r.Body())); err != nil {
+			t.Fatalf("%s: not a PNG: %v", path, err)
+		}
+		if !strings.Contains(string(r.Header.Peek("Cache-Control")), "max-age=") {
+			t.Errorf("%s: not cacheable: %q", path, r.Header.Peek("Cache-Control"))
+		}
+	}
+	logo := demoPNG(t)
+	if _, err := h.store.UpdateTenant(context.Background(), tn.ID, func(*tenants.Tenant) error { return nil }, &tenants.LogoUpdate{Data: logo, ContentType: "image/png"}); err != nil {
+		t.Fatal(err)
+	}
+	etcdtest.Wait(t, "the logo as the icon", func() bool { return strings.HasPrefix(iconOf(), "/assets/logo?v=") })
+	for _, path := range []string{iconOf(), "/favicon.ico"} {
+		if r := h.do("GET", "icon."+base, path, nil); r.StatusCode() != 200 || !bytes.Equal(r.Body(), logo) {
+			t.Fatalf("%s with a logo: %d, %d bytes", path, r.StatusCode(), len(r.Body()))
+		}
+	}
+}
+
+// demoPNG is a real 16×16 PNG.
+func demoPNG(t *testing.T) []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, 16, 16))
+	for i := range img.Pix {
+		img.Pix[i] = 0x80
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
 
 func TestPageFollowsAccountUpdate(t *testing.T) {

@@ -31,6 +31,8 @@ var (
 	// layout frames every portal page; its texts are translated per language ("t").
 	layout     = i18n.NewTemplates(template.Must(template.New("layout").Funcs(i18n.Funcs()).Parse(layoutHTML)))
 	cssVersion = func() string { s := sha256.Sum256(portalCSS); return hex.EncodeToString(s[:6]) }()
+	// iconURL is the versioned URL of the neutral favicon (web.Icon).
+	iconURL = func() string { s := sha256.Sum256(web.Icon); return "/assets/icon.png?v=" + hex.EncodeToString(s[:6]) }()
 )
 
 // pageLang is the language of a page and the locale its amounts and dates are formatted in
@@ -93,6 +95,7 @@ func (g *Gateway) cachedAccount(t *tenants.Tenant, rs *reqScratch) *tenants.Acco
 type chrome struct {
 	Lang, Title, Subtitle, TenantName string
 	CSSVersion, ThemeVersion, LogoURL string
+	IconURL                           string // the favicon: the logo, else the neutral icon
 	SignOut                           bool
 	NoHeading                         bool // the body brings its own heading
 	NoReferrer                        bool // the page's URL holds a link token
@@ -108,12 +111,13 @@ type chrome struct {
 }
 
 func newChrome(t *tenants.Tenant, l pageLang, title string) *chrome {
-	c := &chrome{Lang: l.Lang(), Title: title, TenantName: "Portico", CSSVersion: cssVersion, p: l.Printer}
+	c := &chrome{Lang: l.Lang(), Title: title, TenantName: "Portico", CSSVersion: cssVersion, IconURL: iconURL, p: l.Printer}
 	if t != nil {
 		c.TenantName = t.Name
 		c.ThemeVersion = strconv.FormatInt(t.Revision, 36)
 		if t.Branding.LogoETag != "" {
 			c.LogoURL = "/assets/logo?v=" + t.Branding.LogoETag
+			c.IconURL = c.LogoURL
 		}
 	}
 	c.Footer = l.T("layout.footer", "tenant", c.TenantName)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/session"
+	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/internal/bytesconv"
 	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/tenants"
@@ -69,6 +70,10 @@ func (g *Gateway) servePortal(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 		serveAsset(ctx, "text/css; charset=utf-8", themeCSS(t))
 	case get && string(path) == "/assets/logo":
 		g.logo(ctx, t)
+	case get && string(path) == "/assets/icon.png":
+		serveAsset(ctx, "image/png", web.Icon)
+	case get && string(path) == "/favicon.ico":
+		g.favicon(ctx, t)
 	case g.serveAction(ctx, t, rs):
 		rs.class = classAction
 	default:
@@ -357,6 +362,27 @@ func (g *Gateway) signedOut(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l pageL
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("text/html; charset=utf-8")
 	ctx.SetBody(out.Bytes())
+}
+
+// favicon answers /favicon.ico, which browsers ask for on their own (the pages link the icon
+// under a versioned URL): the tenant's logo, else the neutral icon, cached for a day because the
+// URL never changes.
+func (g *Gateway) favicon(ctx *fasthttp.RequestCtx, t *tenants.Tenant) {
+	l, err := g.store.Logo(ctx, t)
+	if err != nil {
+		g.unavailable(ctx, t, requestLang(ctx, t), err)
+		return
+	}
+	ctx.Response.Header.Set("Cache-Control", "public, max-age=86400")
+	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
+	ctx.Response.Header.Set("Content-Security-Policy", "default-src 'none'")
+	if l == nil {
+		ctx.SetContentType("image/png")
+		ctx.SetBody(web.Icon)
+		return
+	}
+	ctx.SetContentType(l.ContentType)
+	ctx.SetBody(l.Data)
 }
 
 // logo serves the tenant's logo with its ETag; the URL is versioned by the same ETag.

@@ -443,7 +443,14 @@ func (d *Dashboard) Handler(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("text/css; charset=utf-8")
 		ctx.SetBody(dashboardCSS)
 		return
-	case get && (path == "/favicon.ico" || path == "/robots.txt"):
+	case get && path == "/favicon.ico":
+		// The neutral icon; a signed-in admin's pages link the tenant's logo instead.
+		setHeaders(ctx)
+		ctx.Response.Header.Set("Cache-Control", "public, max-age=86400")
+		ctx.SetContentType("image/png")
+		ctx.SetBody(web.Icon)
+		return
+	case get && path == "/robots.txt":
 		setHeaders(ctx)
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return

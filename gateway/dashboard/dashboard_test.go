@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/gateway/mail/mailtest"
+	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
@@ -32,6 +34,13 @@ func TestSignIn(t *testing.T) {
 		`<label for="tenant">Workspace</label>`, "<em>acme</em> for <em>acme.portal.test</em>")
 	if strings.Contains(body, "Sign out") {
 		t.Fatal("the sign-in page offers to sign out")
+	}
+	// The icon before sign-in is the neutral one, and /favicon.ico answers it (no 404 per page).
+	if !strings.Contains(body, `<link rel="icon" href="/favicon.ico">`) {
+		t.Error("the sign-in page links no icon")
+	}
+	if r := a.get("/favicon.ico"); r.StatusCode() != 200 || string(r.Header.Peek("Content-Type")) != "image/png" || !bytes.Equal(r.Body(), web.Icon) {
+		t.Errorf("/favicon.ico: %d %s", r.StatusCode(), r.Header.Peek("Content-Type"))
 	}
 
 	// Wrong password, unknown email and unknown workspace get the same answer.
