@@ -45,6 +45,8 @@ type page struct {
 	AutoPay        string
 	CanEdit        bool
 	CanEditAutoPay bool
+	// AutoPayHint explains why auto-pay cannot be changed: there is no payment method to charge.
+	AutoPayHint string
 }
 
 type method struct {
@@ -99,6 +101,11 @@ func newPage(v *plugins.View) page {
 	p.CanRemove = v.Settings.AllowDetailsEdit && len(p.Methods) > 0 && (len(p.Methods) > 1 || !a.Billing())
 	p.CanAdd = v.Settings.AllowDetailsEdit && v.Settings.AddPaymentMethod
 	p.AutoPay = autoPay(a, tr)
+	// Without a payment method auto-pay can only be turned off: the button shows only then.
+	if p.CanEditAutoPay && len(p.Methods) == 0 && (a.AutoPay == nil || !a.AutoPay.Enabled) {
+		p.CanEditAutoPay = false
+		p.AutoPayHint = tr.T("details.autopay.needsMethod")
+	}
 	return p
 }
 

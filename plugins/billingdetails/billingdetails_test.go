@@ -167,6 +167,40 @@ func TestAutoPay(t *testing.T) {
 	}
 }
 
+// TestAutoPayNeedsAMethod: without a payment method there is nothing auto-pay could charge, so
+// the customer is told so instead of being offered a "Change auto-pay" button that cannot work;
+// auto-pay left on without a method can still be turned off.
+func TestAutoPayNeedsAMethod(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		methods bool
+		ap      *account.AutoPay
+		button  bool
+	}{
+		{"no method, auto-pay off", false, nil, false},
+		{"no method, auto-pay on", false, &account.AutoPay{Enabled: true}, true},
+		{"a method, auto-pay off", true, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := sectiontest.Example(t)
+			if !tt.methods {
+				a.PaymentMethods = nil
+			}
+			a.AutoPay = tt.ap
+			out := render(t, &plugins.View{Account: a, Locale: "en", Settings: plugins.Settings{AllowAutopayEdit: true}})
+			if got := strings.Contains(out, "/billing/autopay"); got != tt.button {
+				t.Errorf("Change auto-pay shown = %v, want %v", got, tt.button)
+			}
+			if hint := strings.Contains(out, "Auto-pay can be turned on once a payment method is on file."); hint == tt.button {
+				t.Errorf("hint shown = %v with the button shown = %v", hint, tt.button)
+			}
+		})
+	}
+}
+
 func TestAddresses(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
