@@ -166,6 +166,7 @@ type subscriptionView struct {
 
 type invoiceView struct {
 	*account.Invoice
+	Status     string // what the portal shows (account.Invoice.DisplayStatus), over the stored one
 	Total, Due string
 }
 
@@ -207,10 +208,12 @@ func (d *Dashboard) customerPage(ctx *fasthttp.RequestCtx, r *request, id string
 		}
 		data.Subscriptions = append(data.Subscriptions, sv)
 	}
-	for i := range a.Invoices {
-		inv := &a.Invoices[i]
+	// Newest first, each with the status the portal shows the customer.
+	now := d.cfg.Now()
+	for _, inv := range a.InvoicesNewestFirst() {
 		cur := a.InvoiceCurrency(inv)
-		data.Invoices = append(data.Invoices, invoiceView{Invoice: inv, Total: format.Money(inv.Total, cur, locale), Due: format.Money(inv.AmountDue(), cur, locale)})
+		data.Invoices = append(data.Invoices, invoiceView{Invoice: inv, Status: inv.DisplayStatus(now),
+			Total: format.Money(inv.Total, cur, locale), Due: format.Money(inv.AmountDue(), cur, locale)})
 	}
 	v := r.view("customers", a.Name)
 	v.Flash, v.Error, v.Data = flash, errMsg, data

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -377,6 +378,19 @@ func TestSendPortalLink(t *testing.T) {
 	a := h.signedIn()
 	body := expect(t, a.get("/customers/acc_7Hq2LmX9"), 200, "Globex Corporation", "Send Portal Link", "Copy link",
 		"Pro (annual)", "€12,490.00", "GLX-2026-0007", "Overdue", "Emails the link to billing@globex.example")
+	// Invoices newest first, each with the status the portal shows: GLX-2026-0006 (issued, due
+	// 2026-12-01, unpaid) is Overdue here as in the portal once its due date has passed.
+	rows := regexp.MustCompile(`<tr><th scope="row">(GLX-2026-\d+)</th><td[^>]*><span class="badge [^"]*">([^<]+)</span>`).FindAllStringSubmatch(body, -1)
+	var order []string
+	for _, r := range rows {
+		order = append(order, r[1])
+		if r[1] == "GLX-2026-0006" && h.now().UTC().Format(time.DateOnly) > "2026-12-01" && r[2] != "Overdue" {
+			t.Errorf("GLX-2026-0006 is %q on the dashboard; the portal shows Overdue", r[2])
+		}
+	}
+	if want := []string{"GLX-2026-0008", "GLX-2026-0006", "GLX-2026-0007", "GLX-2026-0005"}; !slices.Equal(order, want) {
+		t.Errorf("invoices in the order %v, want newest first %v", order, want)
+	}
 	if strings.Contains(body, "disabled") {
 		t.Fatal("the Send button is disabled with email configured")
 	}

@@ -154,7 +154,7 @@ func build(in *Input, forPDF bool) (*doc, error) {
 		ID:        inv.ID,
 		Number:    cmp.Or(inv.Number, inv.ID),
 		Seller:    in.Tenant.Name,
-		Status:    status(inv, in.Now),
+		Status:    inv.DisplayStatus(in.Now),
 		IssueDate: format.Date(inv.IssueDate, locale),
 		DueDate:   format.Date(inv.DueDate, locale),
 		PaidDate:  format.Date(inv.PaidDate, locale),
@@ -203,16 +203,6 @@ func build(in *Input, forPDF bool) (*doc, error) {
 		}
 	}
 	return d, nil
-}
-
-// status is the status the customer sees: the invoice's own, except that an issued invoice past
-// its due date (compared in UTC) with an amount due is overdue, as in the portal's invoice list.
-func status(inv *account.Invoice, now time.Time) string {
-	if inv.Status == account.InvIssued && !now.IsZero() && inv.DueDate != "" && inv.AmountDue() > 0 &&
-		string(inv.DueDate) < now.UTC().Format(time.DateOnly) {
-		return account.InvOverdue
-	}
-	return inv.Status
 }
 
 // drawable reports whether a face of coverage cov has the glyphs of the language's labels.

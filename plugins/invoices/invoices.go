@@ -12,7 +12,6 @@ import (
 	"cmp"
 	_ "embed"
 	"slices"
-	"time"
 
 	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/plugins/format"
@@ -64,28 +63,7 @@ func newPage(v *plugins.View) page {
 	if a == nil {
 		return p
 	}
-	visible := make([]*account.Invoice, 0, len(a.Invoices))
-	for i := range a.Invoices {
-		if a.Invoices[i].Visible() {
-			visible = append(visible, &a.Invoices[i])
-		}
-	}
-	// Newest issue date first; invoices without one last; the document's order otherwise.
-	slices.SortStableFunc(visible, func(x, y *account.Invoice) int {
-		switch {
-		case x.IssueDate == y.IssueDate:
-			return 0
-		case x.IssueDate == "":
-			return 1
-		case y.IssueDate == "":
-			return -1
-		}
-		return -cmp.Compare(x.IssueDate, y.IssueDate)
-	})
-	today := ""
-	if !v.Now.IsZero() {
-		today = v.Now.UTC().Format(time.DateOnly)
-	}
+	visible := slices.DeleteFunc(a.InvoicesNewestFirst(), func(inv *account.Invoice) bool { return !inv.Visible() })
 	p.Invoices = make([]row, 0, len(visible))
 	for _, inv := range visible {
 		cur := a.InvoiceCurrency(inv)
@@ -95,10 +73,7 @@ func newPage(v *plugins.View) page {
 			IssueDate: format.Date(inv.IssueDate, v.Locale),
 			DueDate:   format.Date(inv.DueDate, v.Locale),
 			Amount:    format.Money(inv.Total, cur, v.Locale),
-			Status:    inv.Status,
-		}
-		if r.Status == account.InvIssued && today != "" && inv.DueDate != "" && string(inv.DueDate) < today && inv.AmountDue() > 0 {
-			r.Status = account.InvOverdue
+			Status:    inv.DisplayStatus(v.Now),
 		}
 		r.StatusLabel = tr.T(statusKeys[r.Status])
 		r.OfInvoice = tr.T("invoices.ofInvoice", "number", r.Number)

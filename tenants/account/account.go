@@ -8,7 +8,9 @@
 package account
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -313,6 +315,40 @@ func (inv *Invoice) Visible() bool {
 		return true
 	}
 	return false
+}
+
+// DisplayStatus is the status the customer and the tenant's admins are shown, decided here once
+// for the portal, the invoice page and PDF, and the dashboard: the invoice's own, except that an
+// issued invoice past its due date (compared as dates in UTC) with an amount still due is
+// overdue. A zero now disables that check.
+func (inv *Invoice) DisplayStatus(now time.Time) string {
+	if inv.Status == InvIssued && !now.IsZero() && inv.DueDate != "" && inv.AmountDue() > 0 &&
+		string(inv.DueDate) < now.UTC().Format(time.DateOnly) {
+		return InvOverdue
+	}
+	return inv.Status
+}
+
+// InvoicesNewestFirst returns the account's invoices by issue date, newest first; invoices without
+// an issue date come last, and equal dates keep the document's order. Every list of invoices
+// (portal, dashboard) shows them in this order.
+func (a *Account) InvoicesNewestFirst() []*Invoice {
+	out := make([]*Invoice, len(a.Invoices))
+	for i := range a.Invoices {
+		out[i] = &a.Invoices[i]
+	}
+	slices.SortStableFunc(out, func(x, y *Invoice) int {
+		switch {
+		case x.IssueDate == y.IssueDate:
+			return 0
+		case x.IssueDate == "":
+			return 1
+		case y.IssueDate == "":
+			return -1
+		}
+		return -cmp.Compare(x.IssueDate, y.IssueDate)
+	})
+	return out
 }
 
 // AmountDue is what remains to be paid.
