@@ -45,6 +45,9 @@ type SessionAudit struct {
 // RedeemInfo is what is known of the customer who opens a link, for the audit trail.
 type RedeemInfo struct {
 	IP, UserAgent string
+	// Confirmed says the person asked for the redemption (the Continue page's POST); an emailed
+	// link (LinkKindEmail) is only redeemed with it.
+	Confirmed bool
 }
 
 // auditOps returns the puts that record e for the session; with index, also the account's index

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -22,6 +23,20 @@ var (
 	ErrLinkUsed     = errors.New("tenants: portal link was already used")
 	ErrLinkExpired  = errors.New("tenants: portal link has expired")
 	ErrIdempotency  = errors.New("tenants: Idempotency-Key was used with a different request")
+	// ErrLinkNeedsConfirmation is RedeemLink's answer for an emailed link (LinkKindEmail) without
+	// RedeemInfo.Confirmed: the link is returned, nothing is consumed.
+	ErrLinkNeedsConfirmation = errors.New("tenants: an emailed portal link is redeemed only by its Continue button")
+)
+
+// Kinds of link (Link.Kind): they differ in what opening the link's URL with GET does.
+const (
+	// LinkKindRedirect (the empty kind) is a link the tenant's backend redirects the customer's
+	// browser to at once (the session API, the command line): a GET redeems it.
+	LinkKindRedirect = ""
+	// LinkKindEmail is a link that reaches a person through a message (Send Portal Link, the
+	// portal-link API, the dashboard's Copy link). Mail scanners and link previews GET every URL
+	// in a message, so a GET only shows a Continue page; the person's POST from it redeems.
+	LinkKindEmail = "email"
 )
 
 // LinkGrace is how long a link's record outlives its expiry, so that a late or repeated click gets
@@ -51,6 +66,9 @@ type Link struct {
 	// ReturnURL is where the portal's "Back to <tenant>" link leads: an https URL on a host the
 	// tenant allows, already validated; empty shows no such link.
 	ReturnURL string `json:"returnUrl,omitempty"`
+	// Kind is LinkKindRedirect (empty, also every link stored before kinds existed) or
+	// LinkKindEmail.
+	Kind string `json:"kind,omitempty"`
 }
 
 // Idempotency is the stored first answer to a session request with an Idempotency-Key.
@@ -172,12 +190,51 @@ const usedPrefix = `{"used":true`
 // isUsed reports whether a link value is a used marker (of any redemption).
 func isUsed(v []byte) bool { return bytes.HasPrefix(v, []byte(usedPrefix)) }
 
+// readLink reads the link of token for the tenant, as it is now: ErrLinkNotFound, ErrLinkUsed or
+// ErrLinkExpired when it cannot be redeemed, else the link and its key-value (for the Txn's
+// compare).
+func (s *Store) readLink(ctx context.Context, key string, now time.Time) (*Link, *mvccpb.KeyValue, error) {
+	resp, err := s.c.Get(ctx, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tenants: reading link: %w", wrapEtcd(err))
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, nil, ErrLinkNotFound
+	}
+	kv := resp.Kvs[0]
+	if isUsed(kv.Value) {
+		return nil, nil, ErrLinkUsed
+	}
+	var l Link
+	if err := json.Unmarshal(kv.Value, &l); err != nil {
+		return nil, nil, fmt.Errorf("tenants: decoding link: %w", err)
+	}
+	if !now.Before(l.ExpiresAt) {
+		return nil, nil, ErrLinkExpired
+	}
+	return &l, kv, nil
+}
+
+// PeekLink returns the link of token for the tenant without consuming it, or the error
+// RedeemLink would give (ErrLinkNotFound, ErrLinkUsed, ErrLinkExpired). HEAD requests and the
+// Continue page of emailed links look links up with it.
+func (s *Store) PeekLink(ctx context.Context, tenantID, token string, now time.Time) (*Link, error) {
+	if !ValidToken(token) {
+		return nil, ErrLinkNotFound
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	l, _, err := s.readLink(ctx, s.k.link(tenantID, hashHex(token)), now)
+	return l, err
+}
+
 // RedeemLink consumes the link of token for the tenant. It reads the link, then marks it used and
 // appends the portal.session.redeemed event in one Txn that only succeeds if the link's key has not
 // changed since the read, so across any number of instances exactly one caller gets the link, and
 // the event is written exactly once with it. A token of another tenant is not found under this
 // tenant's prefix (nothing is consumed), a used one is ErrLinkUsed, an expired one ErrLinkExpired
-// (and is left as it is).
+// (and is left as it is). An emailed link (LinkKindEmail) is only consumed when info.Confirmed;
+// otherwise RedeemLink returns it with ErrLinkNeedsConfirmation and writes nothing.
 func (s *Store) RedeemLink(ctx context.Context, tenantID, token string, now time.Time, info RedeemInfo) (*Link, error) {
 	if !ValidToken(token) {
 		return nil, ErrLinkNotFound
@@ -185,23 +242,12 @@ func (s *Store) RedeemLink(ctx context.Context, tenantID, token string, now time
 	key := s.k.link(tenantID, hashHex(token))
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	resp, err := s.c.Get(ctx, key)
+	l, kv, err := s.readLink(ctx, key, now)
 	if err != nil {
-		return nil, fmt.Errorf("tenants: redeeming link: %w", wrapEtcd(err))
+		return nil, err
 	}
-	if len(resp.Kvs) == 0 {
-		return nil, ErrLinkNotFound
-	}
-	kv := resp.Kvs[0]
-	if isUsed(kv.Value) {
-		return nil, ErrLinkUsed
-	}
-	var l Link
-	if err := json.Unmarshal(kv.Value, &l); err != nil {
-		return nil, fmt.Errorf("tenants: decoding link: %w", err)
-	}
-	if !now.Before(l.ExpiresAt) {
-		return nil, ErrLinkExpired
+	if l.Kind == LinkKindEmail && !info.Confirmed {
+		return l, ErrLinkNeedsConfirmation
 	}
 	ev, err := NewEvent(tenantID, EventPortalSessionRedeemed, map[string]any{
 		"sessionId": l.SessionID, "accountId": l.AccountID, "redeemedAt": now.UTC(),
@@ -222,14 +268,14 @@ func (s *Store) RedeemLink(ctx context.Context, tenantID, token string, now time
 		rctx, rcancel := s.opCtx(context.Background())
 		defer rcancel()
 		if r, rerr := s.c.Get(rctx, key); rerr == nil && len(r.Kvs) == 1 && string(r.Kvs[0].Value) == marker {
-			return &l, nil
+			return l, nil
 		}
 		return nil, fmt.Errorf("tenants: redeeming link: %w", wrapEtcd(err))
 	}
 	if !tr.Succeeded {
 		return nil, ErrLinkUsed
 	}
-	return &l, nil
+	return l, nil
 }
 
 // leaseBuckets shares one etcd lease between every link that expires in the same minute, so that

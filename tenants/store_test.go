@@ -308,6 +308,59 @@ func TestLinks(t *testing.T) {
 	}
 }
 
+// TestEmailedLinkNeedsConfirmation: an emailed link is read by any number of unconfirmed
+// redemptions and peeks without being consumed, then redeemed once by a confirmed one; PeekLink
+// consumes no link of either kind and answers like RedeemLink for used, expired and unknown ones.
+func TestEmailedLinkNeedsConfirmation(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	a := mustTenant(t, s, "emailed")
+	el := newLink("acc1", time.Hour)
+	el.Kind = LinkKindEmail
+	tok, _, err := s.CreateLink(ctx, a.ID, el, CreateLinkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if l, err := s.RedeemLink(ctx, a.ID, tok, time.Now(), RedeemInfo{}); !errors.Is(err, ErrLinkNeedsConfirmation) || l == nil || l.Kind != LinkKindEmail {
+			t.Fatalf("unconfirmed redeem = %+v, %v; want the link and ErrLinkNeedsConfirmation", l, err)
+		}
+		if l, err := s.PeekLink(ctx, a.ID, tok, time.Now()); err != nil || l.AccountID != "acc1" {
+			t.Fatalf("peek = %+v, %v", l, err)
+		}
+	}
+	if l, err := s.RedeemLink(ctx, a.ID, tok, time.Now(), RedeemInfo{Confirmed: true}); err != nil || l.AccountID != "acc1" {
+		t.Fatalf("confirmed redeem = %+v, %v", l, err)
+	}
+	for _, confirmed := range []bool{false, true} {
+		if _, err := s.RedeemLink(ctx, a.ID, tok, time.Now(), RedeemInfo{Confirmed: confirmed}); !errors.Is(err, ErrLinkUsed) {
+			t.Fatalf("redeem after use (confirmed %v): %v, want ErrLinkUsed", confirmed, err)
+		}
+	}
+	if _, err := s.PeekLink(ctx, a.ID, tok, time.Now()); !errors.Is(err, ErrLinkUsed) {
+		t.Fatalf("peek after use: %v, want ErrLinkUsed", err)
+	}
+	// A redirect link is not consumed by peeks either, and is redeemed without confirmation.
+	rt, _, _ := s.CreateLink(ctx, a.ID, newLink("acc1", time.Hour), CreateLinkOptions{})
+	for range 3 {
+		if _, err := s.PeekLink(ctx, a.ID, rt, time.Now()); err != nil {
+			t.Fatalf("peek of a redirect link: %v", err)
+		}
+	}
+	if _, err := s.PeekLink(ctx, a.ID, rt, time.Now().Add(2*time.Hour)); !errors.Is(err, ErrLinkExpired) {
+		t.Fatalf("peek of an expired link: %v, want ErrLinkExpired", err)
+	}
+	if _, err := s.RedeemLink(ctx, a.ID, rt, time.Now(), RedeemInfo{}); err != nil {
+		t.Fatalf("redirect link after peeks: %v", err)
+	}
+	for _, bad := range []string{"short", NewToken()} {
+		if _, err := s.PeekLink(ctx, a.ID, bad, time.Now()); !errors.Is(err, ErrLinkNotFound) {
+			t.Errorf("PeekLink(%q) = %v, want ErrLinkNotFound", bad, err)
+		}
+	}
+}
+
 func TestConcurrentRedemptionExactlyOnce(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
