@@ -39,8 +39,9 @@ func (e *RateLimitError) Error() string {
 // Is makes errors.Is(err, ErrRateLimited) true.
 func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
 
-// EmailPortalLink issues a new single-use link to the account with the tenant's portal defaults
-// and emails it to the account's billing email. At most Config.MaxLinksPerHour links per account
+// EmailPortalLink issues a new single-use emailed link (tenants.LinkKindEmail: opening it shows a
+// Continue page, whose button redeems it) to the account with the tenant's portal defaults and
+// emails it to the account's billing email. At most Config.MaxLinksPerHour links per account
 // per clock hour are sent, counted in etcd across all instances (an attempt counts even when the
 // SMTP server then refuses it). createdBy names the requester for the audit trail
 // ("dashboard:<admin email>", "apikey:<id>"). The tenant API can send the same email through it.
@@ -64,7 +65,7 @@ func (d *Dashboard) EmailPortalLink(ctx context.Context, t *tenants.Tenant, acco
 	if n > d.cfg.MaxLinksPerHour {
 		return nil, to, &RateLimitError{Limit: d.cfg.MaxLinksPerHour, RetryAt: now.Truncate(time.Hour).Add(time.Hour)}
 	}
-	res, _, err := d.cfg.Issuer.Create(ctx, t, &links.Request{AccountID: accountID, Locale: locale}, links.Options{CreatedBy: createdBy})
+	res, _, err := d.cfg.Issuer.Create(ctx, t, &links.Request{AccountID: accountID, Locale: locale}, links.Options{CreatedBy: createdBy, Kind: tenants.LinkKindEmail})
 	if err != nil {
 		return nil, to, err
 	}
@@ -248,9 +249,11 @@ func (d *Dashboard) sendLink(ctx *fasthttp.RequestCtx, r *request, id string) {
 	}
 }
 
-// copyLink issues a new portal link and shows it for the admin to copy.
+// copyLink issues a new portal link and shows it for the admin to copy. The admin passes it on
+// in an email or a chat message, whose scanners and previews open it too: it is an emailed link
+// (tenants.LinkKindEmail), redeemed by the customer's click on its Continue page.
 func (d *Dashboard) copyLink(ctx *fasthttp.RequestCtx, r *request, id string) {
-	res, _, err := d.cfg.Issuer.Create(ctx, r.tenant, &links.Request{AccountID: id}, links.Options{CreatedBy: "dashboard:" + r.s.Email})
+	res, _, err := d.cfg.Issuer.Create(ctx, r.tenant, &links.Request{AccountID: id}, links.Options{CreatedBy: "dashboard:" + r.s.Email, Kind: tenants.LinkKindEmail})
 	switch {
 	case errors.Is(err, tenants.ErrAccountNotFound):
 		d.customerNotFound(ctx, r, id)

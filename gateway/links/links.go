@@ -241,6 +241,10 @@ type Options struct {
 	IdempotencyKey string
 	// RequestBody identifies the request for the idempotency check (its bytes are hashed).
 	RequestBody []byte
+	// Kind is the link's kind: tenants.LinkKindRedirect (default), redeemed by the GET of a
+	// browser redirected to it at once, or tenants.LinkKindEmail for a link sent to a person in a
+	// message, which a GET does not redeem (mail scanners open every URL of a message).
+	Kind string
 }
 
 // Create issues a session for the tenant. replayed is true when the result is the remembered
@@ -280,6 +284,7 @@ func (i *Issuer) Create(ctx context.Context, t *tenants.Tenant, r *Request, opt 
 		ExpiresAt:  now.Add(t.LinkTTL.D()).UTC().Truncate(time.Second),
 		CreatedAt:  now.UTC(),
 		CreatedBy:  opt.CreatedBy,
+		Kind:       opt.Kind,
 	}
 	origin := i.URLs.Portal(t)
 	if d := i.Store.PrimaryDomain(t.ID); d != "" {
