@@ -105,7 +105,9 @@ type chrome struct {
 	BackLink template.HTML
 	Footer   string
 	Message  string
-	Body     template.HTML
+	// Action is markup after a message page's text: the Continue page's form.
+	Action template.HTML
+	Body   template.HTML
 
 	p *i18n.Printer
 }

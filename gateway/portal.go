@@ -58,7 +58,7 @@ func (g *Gateway) servePortal(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 	case get && string(path) == "/":
 		rs.class = classPage
 		g.customerPage(ctx, t, rs)
-	case get && bytes.HasPrefix(path, []byte("/s/")):
+	case (get || ctx.IsPost()) && bytes.HasPrefix(path, []byte("/s/")):
 		rs.class = classRedeem
 		g.redeem(ctx, t, path[len("/s/"):])
 	case string(path) == "/logout" && ctx.IsPost():
@@ -190,9 +190,13 @@ func (g *Gateway) unavailable(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l pag
 	g.messagePage(ctx, t, l, fasthttp.StatusServiceUnavailable, "error.unavailable")
 }
 
-// redeem consumes a single-use link and starts a session: 303 to / (or to the step of the link's
-// flow, links.Landing) with the sealed cookie, and the return cookie of the link's returnUrl.
-// Pages before the session exists are in the browser's language.
+// redeem answers a link's URL. GET consumes a redirect link (tenants.LinkKindRedirect) and starts
+// a session: 303 to / (or to the step of the link's flow, links.Landing) with the sealed cookie,
+// and the return cookie of the link's returnUrl. GET of an emailed link (tenants.LinkKindEmail)
+// consumes nothing and shows the Continue page, whose POST (checked by checkContinue) consumes the
+// link and starts the session as GET does for a redirect link. HEAD never consumes a link: it
+// answers as the Continue page would, without any cookie. Pages before the session exists are in
+// the browser's language; the Continue page is in the link's.
 func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []byte) {
 	now := g.cfg.Now()
 	ip := ctx.RemoteIP().String()
@@ -204,8 +208,19 @@ func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []by
 		g.tooMany(ctx, t, requestLang(ctx, t), wait)
 		return
 	}
-	l, err := g.store.RedeemLink(ctx, t.ID, string(token), now, tenants.RedeemInfo{IP: ip, UserAgent: string(ctx.UserAgent())})
-	g.cfg.Metrics.redeemed(redeemResult(err))
+	if ctx.IsPost() && !g.checkContinue(ctx, t) {
+		return
+	}
+	var l *tenants.Link
+	var err error
+	if ctx.IsHead() {
+		l, err = g.store.PeekLink(ctx, t.ID, string(token), now)
+	} else {
+		l, err = g.store.RedeemLink(ctx, t.ID, string(token), now, tenants.RedeemInfo{IP: ip, UserAgent: string(ctx.UserAgent()), Confirmed: ctx.IsPost()})
+		if !errors.Is(err, tenants.ErrLinkNeedsConfirmation) {
+			g.cfg.Metrics.redeemed(redeemResult(err))
+		}
+	}
 	if errors.Is(err, tenants.ErrLinkUsed) || errors.Is(err, tenants.ErrLinkExpired) || errors.Is(err, tenants.ErrLinkNotFound) {
 		g.failedTokens.allow(ip, now) // count the failure
 	}
@@ -218,6 +233,9 @@ func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []by
 		return
 	case errors.Is(err, tenants.ErrLinkNotFound):
 		g.messagePage(ctx, t, requestLang(ctx, t), fasthttp.StatusNotFound, "error.linkInvalid")
+		return
+	case errors.Is(err, tenants.ErrLinkNeedsConfirmation) || err == nil && ctx.IsHead():
+		g.continuePage(ctx, t, l, now)
 		return
 	case err != nil:
 		g.unavailable(ctx, t, requestLang(ctx, t), err)

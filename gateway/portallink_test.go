@@ -54,7 +54,7 @@ func TestAPIEmailsPortalLink(t *testing.T) {
 	if link == "" || msg.To[0] != "billing@globex.example" {
 		t.Fatalf("mail to %v without a link:\n%s", msg.To, msg.Data)
 	}
-	if st, _, _ := h.open(link); st != 303 {
+	if st, _, _ := h.continueLink(link); st != 303 {
 		t.Fatalf("emailed link: %d", st)
 	}
 	if l := logs.String(); !strings.Contains(l, `msg="gateway: portal link emailed"`) || !strings.Contains(l, "by=apikey:") || strings.Contains(l, "dashboard:") {
@@ -122,7 +122,7 @@ func TestAPIEmailsPortalLinkInLocale(t *testing.T) {
 		t.Errorf("subject %q, want %q", p.Subject, want)
 	}
 	link := regexp.MustCompile(`https://mailer-ja\.portal\.test/s/[A-Za-z0-9_-]{43}`).FindString(p.Text)
-	_, cookie, _ := h.open(link)
+	_, cookie, _ := h.continueLink(link)
 	page := h.do("GET", "mailer-ja."+base, "/", nil, "Cookie", cookie)
 	if got := langAttr(string(page.Body())); got != "ja" {
 		t.Errorf("the emailed link opens the portal in %q, want ja", got)

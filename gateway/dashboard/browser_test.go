@@ -152,7 +152,9 @@ func TestBrowserSendPortalLink(t *testing.T) {
 	if link == "" {
 		t.Fatalf("no link in the email:\n%s", p.Text)
 	}
-	e.Do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(".page-title")))
+	// The emailed link shows its Continue page; its button opens the portal.
+	e.Do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`form button[type=submit]`)),
+		chromedp.Click(chromedp.CSS(`form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(".page-title")))
 	loc, _ := chromedp.Run(e.ctx, chromedp.Location())
 	if want := "http://acme.portal.localhost:" + strconv.Itoa(e.port) + "/"; loc != want {
 		t.Fatalf("landed on %s, want %s", loc, want)
