@@ -3,17 +3,21 @@ package webhooks
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/portico-billing/portico/tenants"
@@ -477,15 +481,62 @@ func (r *runner) send(ctx context.Context, rec *endpointRecord, t *task, keys []
 	return time.Time{}
 }
 
-// describe turns a client error into text for the delivery history: no URL (its query may hold
-// a token), a plain word for timeouts.
+// describe turns a client error into text for the delivery history that the tenant can act on:
+// no URL (its query may hold a token) and nothing about the gateway's own infrastructure (its DNS
+// resolver's address, its local address and port), only what went wrong with the tenant's host.
 func describe(err error, hctx context.Context, timeout time.Duration) string {
-	if errors.Is(hctx.Err(), context.DeadlineExceeded) {
+	if errors.Is(hctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Sprintf("timeout: no answer within %v", timeout)
 	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
+	var (
+		dnsErr   *net.DNSError
+		hostErr  x509.HostnameError
+		authErr  x509.UnknownAuthorityError
+		certErr  x509.CertificateInvalidError
+		recErr   tls.RecordHeaderError
+		opErr    *net.OpError
+		netErr   net.Error
+		urlError *url.Error
+	)
+	switch {
+	case errors.As(err, &dnsErr):
+		switch {
+		case dnsErr.IsNotFound:
+			return fmt.Sprintf("the host name %s does not resolve", dnsErr.Name)
+		case dnsErr.IsTimeout:
+			return fmt.Sprintf("timeout: the host name %s could not be resolved in time", dnsErr.Name)
+		default:
+			return fmt.Sprintf("the host name %s could not be resolved (temporary DNS failure)", dnsErr.Name)
+		}
+	case errors.Is(err, ErrAddressNotAllowed):
+		var inner error = err
+		if errors.As(err, &opErr) {
+			inner = opErr.Err
+		}
+		return strings.TrimPrefix(inner.Error(), "webhooks: ")
+	case errors.As(err, &hostErr):
+		return fmt.Sprintf("TLS certificate not valid for host %s", hostErr.Host)
+	case errors.As(err, &authErr):
+		return "TLS certificate signed by an unknown authority"
+	case errors.As(err, &certErr):
+		return "TLS certificate not valid: " + certErr.Error()
+	case errors.As(err, &recErr):
+		return "the host did not answer with TLS"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset by the host"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "host unreachable"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the host closed the connection without an answer"
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return fmt.Sprintf("timeout: no answer within %v", timeout)
+	case errors.As(err, &opErr):
+		// Its text names the local and remote addresses; the cause alone is what matters.
+		return opErr.Op + ": " + opErr.Err.Error()
+	case errors.As(err, &urlError):
+		return urlError.Err.Error()
 	}
 	return err.Error()
 }

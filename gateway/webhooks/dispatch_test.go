@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -514,6 +515,31 @@ func TestSSRFRefused(t *testing.T) {
 	}
 	if rc.total() != 0 {
 		t.Errorf("the loopback receiver got %d requests", rc.total())
+	}
+}
+
+// TestUnresolvableHostError: a delivery to a host name that does not resolve records that the
+// host name does not resolve, and nothing of the gateway's infrastructure (its DNS resolver's
+// address and port).
+func TestUnresolvableHostError(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := e.service(e.store, func(c *Config) { c.Schedule = []time.Duration{0} })
+	ep, _ := e.createEndpoint(s, e.tenant.ID, "https://no-such-host.invalid/hook")
+	run(t, s)
+	e.appendEvent(e.tenant.ID, tenants.EventAutopayUpdated, nil)
+	var d Delivery
+	etcdtest.Wait(t, "failed delivery", func() bool {
+		ds := e.deliveries(s, e.tenant.ID, DeliveryFilter{EndpointID: ep.ID})
+		if len(ds) == 1 {
+			d = ds[0]
+		}
+		return d.State == StateFailed && len(d.Attempts) == 1
+	})
+	msg := d.Attempts[0].Error
+	ip := regexp.MustCompile(`\d+\.\d+\.\d+\.\d+|\[?[0-9a-fA-F]*:[0-9a-fA-F:]+\]?`)
+	if !strings.Contains(msg, "no-such-host.invalid does not resolve") || strings.Contains(msg, ":53") || ip.MatchString(msg) {
+		t.Errorf("attempt error %q: want that the host name does not resolve, without the resolver's address", msg)
 	}
 }
 
