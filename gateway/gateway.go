@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,8 +54,17 @@ type Config struct {
 	// PortalLinkMailer emails portal links for POST /v1/accounts/{id}/portal-link (default: none,
 	// the route answers 503).
 	PortalLinkMailer PortalLinkMailer
-	// Limits bounds redemptions per IP and API requests per key (defaults in Limits).
+	// Limits bounds redemptions per client address and API requests per key (defaults in Limits).
 	Limits Limits
+	// TrustedProxies are the address ranges of the proxies in front of the gateway (default:
+	// none, every request is its TCP peer's). A request whose peer is in one of them is the
+	// client's that the proxy states in ProxyHeader (ClientAddr); limits, audit entries and logs
+	// use that address.
+	TrustedProxies []netip.Prefix
+	// ProxyHeader is the header trusted proxies state the client in: HeaderXForwardedFor
+	// (default) or HeaderForwarded. Only that one is read: a proxy that writes one passes the
+	// other through from the client as it came.
+	ProxyHeader string
 	// Metrics receives request metrics (default: none).
 	Metrics *Metrics
 	// Domains verifies custom domains for the API (default: a verifier using the system resolver
@@ -99,7 +109,9 @@ type Gateway struct {
 
 	scratch sync.Pool // *reqScratch
 
-	redeemLimit, failedTokens, apiLimit *limiter
+	proxies                   proxies
+	redeemLimit, failedTokens *limiter[[16]byte] // by clientKey
+	apiLimit                  *limiter[string]   // by API key id
 }
 
 // reqScratch is per-request working memory, reused through a pool.
@@ -155,10 +167,14 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Domains == nil {
 		g.cfg.Domains = &domains.Verifier{Store: cfg.Store, BaseDomain: cfg.BaseDomain, Logger: cfg.Logger, Now: cfg.Now}
 	}
+	var err error
+	if g.proxies, err = newProxies(cfg.TrustedProxies, cfg.ProxyHeader); err != nil {
+		return nil, err
+	}
 	lim := cfg.Limits.withDefaults()
-	g.redeemLimit = newLimiter(lim.RedeemsPerMinute/60, 20)
-	g.failedTokens = newLimiter(lim.FailedTokensPerHour/3600, 10)
-	g.apiLimit = newLimiter(lim.APIPerSecond, 200)
+	g.redeemLimit = newLimiter[[16]byte](lim.RedeemsPerMinute/60, 20, lim.MaxClients)
+	g.failedTokens = newLimiter[[16]byte](lim.FailedTokensPerHour/3600, 10, lim.MaxClients)
+	g.apiLimit = newLimiter[string](lim.APIPerSecond, 200, lim.MaxClients)
 	g.scratch.New = func() any { return new(reqScratch) }
 	if err := g.syncKeys(); err != nil {
 		return nil, err

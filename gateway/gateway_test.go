@@ -45,6 +45,7 @@ type harness struct {
 	now     atomic.Int64 // Unix seconds offset added to the real time
 	metrics *prometheus.Registry
 	limits  Limits
+	ln      *fasthttputil.InmemoryListener
 }
 
 func newHarness(t testing.TB) *harness { return newHarnessOn(t, etcdtest.Prefix(t)) }
@@ -56,10 +57,17 @@ var noLimits = Limits{RedeemsPerMinute: -1, FailedTokensPerHour: -1, APIPerSecon
 // one installation, each with its own etcd client.
 func newHarnessOn(t testing.TB, prefix string, limits ...Limits) *harness {
 	t.Helper()
-	h := &harness{t: t, limits: noLimits}
+	l := noLimits
 	if len(limits) > 0 {
-		h.limits = limits[0]
+		l = limits[0]
 	}
+	return newHarnessWith(t, prefix, l, nil)
+}
+
+// newHarnessWith is newHarnessOn with limits and a change to the gateway's Config (edit may be nil).
+func newHarnessWith(t testing.TB, prefix string, limits Limits, edit func(*Config)) *harness {
+	t.Helper()
+	h := &harness{t: t, limits: limits}
 	s, err := tenants.Open(context.Background(), tenants.Config{Client: srv.Client(t), Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
@@ -70,12 +78,17 @@ func newHarnessOn(t testing.TB, prefix string, limits ...Limits) *harness {
 	}
 	h.store = s
 	h.metrics = prometheus.NewRegistry()
-	h.gw, err = New(Config{Store: s, BaseDomain: base, Metrics: NewMetrics(h.metrics), Limits: h.limits,
-		Now: func() time.Time { return time.Now().Add(time.Duration(h.now.Load()) * time.Second) }})
+	cfg := Config{Store: s, BaseDomain: base, Metrics: NewMetrics(h.metrics), Limits: h.limits,
+		Now: func() time.Time { return time.Now().Add(time.Duration(h.now.Load()) * time.Second) }}
+	if edit != nil {
+		edit(&cfg)
+	}
+	h.gw, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ln := fasthttputil.NewInmemoryListener()
+	h.ln = ln
 	server := h.gw.Server()
 	go server.Serve(ln)
 	t.Cleanup(func() { server.Shutdown(); ln.Close() })
@@ -890,7 +903,7 @@ func TestAbuseLimits(t *testing.T) {
 	t.Parallel()
 	h := newHarnessOn(t, etcdtest.Prefix(t), Limits{RedeemsPerMinute: 6000, FailedTokensPerHour: 36, APIPerSecond: 1})
 	_, key := h.tenant("limits") // one API request (PUT account) spent
-	// Guessing tokens: after the burst of failures, even a valid link is refused for a while.
+	// Guessing tokens: after the burst of failures, tokens that are no valid link are answered 429.
 	for i := range 10 {
 		if r := h.do("GET", "limits."+base, "/s/"+strings.Repeat("A", 42)+string(rune('a'+i)), nil); r.StatusCode() != 404 {
 			t.Fatalf("guess %d: %d", i, r.StatusCode())
@@ -911,6 +924,34 @@ func TestAbuseLimits(t *testing.T) {
 	}
 	if limited == nil || string(limited.Header.Peek("Retry-After")) == "" || !strings.Contains(string(limited.Body()), "rate limit") {
 		t.Fatal("API key never limited")
+	}
+}
+
+// TestValidLinkAfterFailedTokens: a valid link is redeemed however many tokens from the same
+// address failed before it, with the redemption and failed-token budgets both spent (someone who
+// reloaded a used link, or shares an address with someone who did).
+func TestValidLinkAfterFailedTokens(t *testing.T) {
+	t.Parallel()
+	h := newHarnessOn(t, etcdtest.Prefix(t), Limits{RedeemsPerMinute: 1, FailedTokensPerHour: 1, APIPerSecond: -1})
+	_, key := h.tenant("reload")
+	_, res, _ := h.createSession(key, `{"accountId":"acc_7Hq2LmX9"}`)
+	used := res["sessionUrl"].(string)
+	if st, _, _ := h.open(used); st != 303 {
+		t.Fatalf("first open: %d", st)
+	}
+	statuses := map[int]int{}
+	for range 25 { // past the bursts of both budgets (10 failures, 20 redemptions)
+		st, _, _ := h.open(used)
+		statuses[st]++
+	}
+	if statuses[410] != 10 || statuses[429] != 15 {
+		t.Fatalf("reloading a used link 25 times: %v, want 10 × 410 then 429", statuses)
+	}
+	for i := range 3 {
+		_, res, _ := h.createSession(key, `{"accountId":"acc_7Hq2LmX9"}`)
+		if st, cookie, _ := h.open(res["sessionUrl"].(string)); st != 303 || cookie == "" {
+			t.Fatalf("valid link %d after the failures: %d", i, st)
+		}
 	}
 }
 

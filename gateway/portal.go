@@ -197,16 +197,19 @@ func (g *Gateway) unavailable(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l pag
 // link and starts the session as GET does for a redirect link. HEAD never consumes a link: it
 // answers as the Continue page would, without any cookie. Pages before the session exists are in
 // the browser's language; the Continue page is in the link's.
+//
+// The limits never stop a valid link: every token is looked up (one etcd read; only a valid
+// link's redemption writes), and a client over its redemption or failed-token budget is only
+// answered 429 instead of 404 or 410 when its token is not a valid link. A budget kept by refusing
+// before the lookup would refuse the next valid link of whoever shares the address, or reloaded a
+// used link; what it would save is one read, and guessing is no threat to 256-bit tokens.
 func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []byte) {
 	now := g.cfg.Now()
-	ip := ctx.RemoteIP().String()
-	if blocked, wait := g.failedTokens.blocked(ip, now); blocked {
-		g.tooMany(ctx, t, requestLang(ctx, t), wait)
-		return
-	}
-	if ok, wait := g.redeemLimit.allow(ip, now); !ok {
-		g.tooMany(ctx, t, requestLang(ctx, t), wait)
-		return
+	client := g.ClientAddr(ctx)
+	key := clientKey(client)
+	over, wait := g.failedTokens.blocked(key, now)
+	if ok, w := g.redeemLimit.allow(key, now); !ok && !over {
+		over, wait = true, w
 	}
 	if ctx.IsPost() && !g.checkContinue(ctx, t) {
 		return
@@ -216,13 +219,20 @@ func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []by
 	if ctx.IsHead() {
 		l, err = g.store.PeekLink(ctx, t.ID, string(token), now)
 	} else {
-		l, err = g.store.RedeemLink(ctx, t.ID, string(token), now, tenants.RedeemInfo{IP: ip, UserAgent: string(ctx.UserAgent()), Confirmed: ctx.IsPost()})
+		l, err = g.store.RedeemLink(ctx, t.ID, string(token), now, tenants.RedeemInfo{IP: client.String(), UserAgent: string(ctx.UserAgent()), Confirmed: ctx.IsPost()})
 		if !errors.Is(err, tenants.ErrLinkNeedsConfirmation) {
 			g.cfg.Metrics.redeemed(redeemResult(err))
 		}
 	}
 	if errors.Is(err, tenants.ErrLinkUsed) || errors.Is(err, tenants.ErrLinkExpired) || errors.Is(err, tenants.ErrLinkNotFound) {
-		g.failedTokens.allow(ip, now) // count the failure
+		if over {
+			g.tooMany(ctx, t, requestLang(ctx, t), wait)
+			return
+		}
+		g.failedTokens.allow(key, now) // count the failure
+		if last, _ := g.failedTokens.blocked(key, now); last {
+			g.log.Warn("gateway: client out of its failed-token budget", "tenant", t.Slug, "client", client)
+		}
 	}
 	switch {
 	case errors.Is(err, tenants.ErrLinkUsed):
@@ -345,7 +355,7 @@ func (g *Gateway) logout(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScr
 		return
 	}
 	l := g.langOf(ctx, t, rs)
-	if err := g.store.RecordAudit(ctx, t.ID, string(rs.s.ID), tenants.AuditEntry{Type: tenants.AuditLoggedOut, At: g.cfg.Now(), IP: ctx.RemoteIP().String()}); err != nil {
+	if err := g.store.RecordAudit(ctx, t.ID, string(rs.s.ID), tenants.AuditEntry{Type: tenants.AuditLoggedOut, At: g.cfg.Now(), IP: g.ClientAddr(ctx).String()}); err != nil {
 		g.log.Warn("gateway: recording sign-out", "tenant", t.Slug, "err", err)
 	}
 	c := fasthttp.AcquireCookie()
