@@ -388,7 +388,8 @@ func TestSealKeyRotation(t *testing.T) {
 	}
 }
 
-// TestServeRefusesBadFlags: out-of-range delivery and cache settings stop serve before it starts
+// TestServeRefusesBadFlags: out-of-range delivery and cache settings, and proxies that are no
+// address range or a header Portico does not read, stop serve before it starts
 // anything, with the flag named.
 func TestServeRefusesBadFlags(t *testing.T) {
 	t.Parallel()
@@ -400,6 +401,9 @@ func TestServeRefusesBadFlags(t *testing.T) {
 		{"--account-cache-size", "0"},
 		{"--etcd-request-timeout", "0s"},
 		{"--etcd-request-timeout", "10m"},
+		{"--trusted-proxy", "10.0.0.0/33"},
+		{"--trusted-proxy", "proxy.internal"},
+		{"--trusted-proxy-header", "X-Real-IP"},
 	} {
 		var out, errb bytes.Buffer
 		code := run([]string{"serve", "--data-dir", t.TempDir(), tc.flag, tc.value}, &out, &errb)

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -41,6 +42,8 @@ type serveFlags struct {
 	shutdownTimeout                     time.Duration
 	limits                              gateway.Limits
 	webhookAllow                        []string
+	trustedProxies                      []string
+	proxyHeader                         string
 	httpsAddr, acmeCA, acmeEmail        string
 	acmeRoot, dnsResolver, domainTarget string
 	reverify                            time.Duration
@@ -75,6 +78,9 @@ func serveCmd(g *globals) *cobra.Command {
 	fl.Float64Var(&f.limits.RedeemsPerMinute, "limit-redeems-per-minute", 0, "link redemptions one IP address may attempt per minute (default 60; -1 disables)")
 	fl.Float64Var(&f.limits.FailedTokensPerHour, "limit-failed-tokens-per-hour", 0, "invalid or used tokens one IP address may present per hour (default 30; -1 disables)")
 	fl.Float64Var(&f.limits.APIPerSecond, "limit-api-per-second", 0, "API requests one API key may make per second (default 100; -1 disables)")
+	fl.IntVar(&f.limits.MaxClients, "limit-max-clients", 0, "clients (IPv4 addresses, IPv6 /64s) each limit remembers at most, about 53 bytes each (default 100000)")
+	fl.StringSliceVar(&f.trustedProxies, "trusted-proxy", nil, "addresses or ranges of the proxies in front (e.g. 10.0.0.0/8,fd00::/8): only their --trusted-proxy-header is believed")
+	fl.StringVar(&f.proxyHeader, "trusted-proxy-header", gateway.HeaderXForwardedFor, "header trusted proxies state the client address in: X-Forwarded-For or Forwarded")
 	fl.DurationVar(&f.webhookTimeout, "webhook-timeout", 15*time.Second, "how long one webhook delivery may take (1s–5m); a killed instance's claims free 10 s after it")
 	fl.IntVar(&f.webhookConcurrency, "webhook-concurrency", 16, "webhook deliveries this instance makes at once (1–1024)")
 	fl.StringSliceVar(&f.webhookAllow, "webhook-allow-cidr", nil, "address ranges webhook deliveries may reach although private or loopback, e.g. 127.0.0.0/8,10.0.0.0/8")
@@ -111,6 +117,13 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	}
 	if f.webhookConcurrency < 1 || f.webhookConcurrency > 1024 {
 		return fmt.Errorf("--webhook-concurrency %d: must be between 1 and 1024", f.webhookConcurrency)
+	}
+	proxies, err := parseCIDRs("--trusted-proxy", f.trustedProxies)
+	if err != nil {
+		return err
+	}
+	if !strings.EqualFold(f.proxyHeader, gateway.HeaderXForwardedFor) && !strings.EqualFold(f.proxyHeader, gateway.HeaderForwarded) {
+		return fmt.Errorf("--trusted-proxy-header %s: must be %s or %s", f.proxyHeader, gateway.HeaderXForwardedFor, gateway.HeaderForwarded)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
@@ -174,13 +187,14 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 		verifier.Resolver = domains.NewResolver(f.dnsResolver)
 	}
 	reg.MustRegister(gateway.StoreCollectors(store)...)
-	allow, err := parseCIDRs(f.webhookAllow)
+	allow, err := parseCIDRs("--webhook-allow-cidr", f.webhookAllow)
 	if err != nil {
 		return err
 	}
 	gw, err := gateway.New(gateway.Config{
 		Store: store, BaseDomain: f.baseDomain, PublicScheme: scheme, PublicPort: port, Dev: f.dev, Logger: log,
 		Metrics: gateway.NewMetrics(reg), Limits: f.limits, Domains: verifier, PDFCJKFont: f.pdfCJKFont,
+		TrustedProxies: proxies, ProxyHeader: f.proxyHeader,
 	})
 	if err != nil {
 		return err
@@ -303,13 +317,16 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	return nil
 }
 
-// parseCIDRs parses --webhook-allow-cidr values.
-func parseCIDRs(list []string) ([]netip.Prefix, error) {
+// parseCIDRs parses the address ranges of flag; a bare address is a range of one.
+func parseCIDRs(flag string, list []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, s := range list {
 		p, err := netip.ParsePrefix(s)
+		if a, aerr := netip.ParseAddr(s); err != nil && aerr == nil {
+			p, err = a.Prefix(a.BitLen())
+		}
 		if err != nil {
-			return nil, fmt.Errorf("--webhook-allow-cidr %q: %w", s, err)
+			return nil, fmt.Errorf("%s %s: %w", flag, s, err)
 		}
 		out = append(out, p.Masked())
 	}
