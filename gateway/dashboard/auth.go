@@ -246,7 +246,7 @@ func (d *Dashboard) login(ctx *fasthttp.RequestCtx) {
 		tid = t.ID
 	}
 	now := d.cfg.Now()
-	src := tenants.SignInSource{TenantID: tid, Email: data.Email, Addr: ctx.RemoteIP().String()}
+	src := tenants.SignInSource{TenantID: tid, Email: data.Email, Addr: d.cfg.ClientAddr(ctx).String()}
 	src.KnownDevice = d.knownDevice(ctx, tid, data.Email)
 	a, err := d.store.AuthenticateAdmin(ctx, src, password, now)
 	var throttled *tenants.ThrottledError
@@ -272,7 +272,7 @@ func (d *Dashboard) login(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	d.clearCookie(ctx, d.loginCookieName)
-	d.log.Info("dashboard: admin passed the password", "tenant", data.Tenant, "email", a.Email, "next", next)
+	d.log.Info("dashboard: admin passed the password", "tenant", data.Tenant, "email", a.Email, "addr", d.cfg.ClientAddr(ctx), "next", next)
 	redirect(ctx, next)
 }
 
@@ -328,7 +328,7 @@ func (d *Dashboard) changePassword(ctx *fasthttp.RequestCtx, r *request) {
 		return
 	}
 	now := d.cfg.Now()
-	src := tenants.SignInSource{TenantID: r.s.TenantID, Email: r.s.Email, Addr: ctx.RemoteIP().String(), KnownDevice: true}
+	src := tenants.SignInSource{TenantID: r.s.TenantID, Email: r.s.Email, Addr: d.cfg.ClientAddr(ctx).String(), KnownDevice: true}
 	_, err := d.store.AuthenticateAdmin(ctx, src, cur, now)
 	var throttled *tenants.ThrottledError
 	switch {

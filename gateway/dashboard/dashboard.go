@@ -29,6 +29,8 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -75,6 +77,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
+	// ClientAddr is the address of the client of a request, the one sign-ins are logged with
+	// (default: the TCP peer). `portico serve` passes the gateway's (gateway.Gateway.ClientAddr),
+	// which believes the proxies it trusts.
+	ClientAddr func(*fasthttp.RequestCtx) netip.Addr
 	// MaxLinksPerHour is how many portal-link emails one customer may be sent per clock hour,
 	// across all instances (default 5).
 	MaxLinksPerHour int
@@ -131,6 +137,9 @@ func New(cfg Config) (*Dashboard, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ClientAddr == nil {
+		cfg.ClientAddr = peerAddr
 	}
 	if cfg.MaxLinksPerHour <= 0 {
 		cfg.MaxLinksPerHour = 5
@@ -578,4 +587,14 @@ func (d *Dashboard) logo(ctx *fasthttp.RequestCtx, r *request) {
 	ctx.Response.Header.Set("Cache-Control", "private, max-age=3600")
 	ctx.SetContentType(l.ContentType)
 	ctx.SetBody(l.Data)
+}
+
+// peerAddr is the request's TCP peer (0.0.0.0 when it has none).
+func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
+	if t, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		if a, ok := netip.AddrFromSlice(t.IP); ok {
+			return a.Unmap()
+		}
+	}
+	return netip.IPv4Unspecified()
 }

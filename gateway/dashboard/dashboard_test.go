@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -521,5 +522,48 @@ func TestChangePassword(t *testing.T) {
 	}
 	if r := h.agent().login("acme", "ops@acme.example", "a new secret pass"); r.StatusCode() != 303 {
 		t.Fatal("the new password does not sign in")
+	}
+}
+
+// TestSignInBehindProxy: sign-ins are throttled and logged by the client's address, behind a
+// trusted proxy the one it forwards: failures of one client leave another client behind the same
+// proxy free to try. A peer that is not a trusted proxy is itself, whatever it forwards.
+func TestSignInBehindProxy(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, options{noMail: true, trustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	signIn := func(peer, forwarded, pw string) int {
+		a := h.agent().from(peer)
+		body := url.Values{"csrf": {a.csrf("/login")}, "tenant": {"acme"}, "email": {"ops@acme.example"}, "password": {pw}}.Encode()
+		return a.do("POST", dashHost, "/login", []byte(body), "Origin", origin, "Content-Type", "application/x-www-form-urlencoded", "X-Forwarded-For", forwarded).StatusCode()
+	}
+	for i := range tenants.MaxFailuresPerAccountAddress {
+		if st := signIn("10.0.0.2", "198.51.100.7", "wrong password"); st != 401 {
+			t.Fatalf("client A's failure %d: %d", i+1, st)
+		}
+	}
+	if st := signIn("10.0.0.2", "198.51.100.7", "wrong password"); st != 429 {
+		t.Fatalf("client A after %d failures: %d, want 429", tenants.MaxFailuresPerAccountAddress, st)
+	}
+	if st := signIn("10.0.0.3", "198.51.100.9", "wrong password"); st != 401 {
+		t.Fatalf("client B behind the same proxies: %d, want 401", st)
+	}
+	if st := signIn("203.0.113.5", "198.51.100.8", "wrong password"); st != 401 {
+		t.Fatalf("stranger: %d", st)
+	}
+	if st := signIn("10.0.0.2", "198.51.100.9", password); st != 303 {
+		t.Fatalf("client B's sign-in: %d", st)
+	}
+	logs := h.logs.String()
+	for _, want := range []string{
+		`msg="dashboard: failed sign-in" tenant=acme email=ops@acme.example addr=198.51.100.7`,
+		`msg="dashboard: failed sign-in" tenant=acme email=ops@acme.example addr=203.0.113.5`,
+		`msg="dashboard: admin signed in" tenant=acme email=ops@acme.example addr=198.51.100.9`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("no %s in the log:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, "198.51.100.8") {
+		t.Error("an untrusted peer's X-Forwarded-For reached the log")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -40,6 +41,8 @@ type options struct {
 	webhooks dashboard.WebhookPages
 	// serverBody, when set, replaces the gateway server's request body limit.
 	serverBody int
+	// trustedProxies are the gateway's Config.TrustedProxies.
+	trustedProxies []netip.Prefix
 }
 
 // harness is a gateway and a dashboard on the package's etcd under a prefix of their own, served
@@ -85,7 +88,7 @@ func newHarness(t *testing.T, o options) *harness {
 		t.Fatal(err)
 	}
 	h.store = s
-	h.gw, err = gateway.New(gateway.Config{Store: s, BaseDomain: base, Now: h.now, Logger: log})
+	h.gw, err = gateway.New(gateway.Config{Store: s, BaseDomain: base, Now: h.now, Logger: log, TrustedProxies: o.trustedProxies})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +102,7 @@ func newHarness(t *testing.T, o options) *harness {
 	}
 	h.dash, err = dashboard.New(dashboard.Config{
 		Store: s, Issuer: h.gw.Issuer(), Mail: sender, Webhooks: o.webhooks, Now: h.now, Logger: log,
-		MaxLinksPerHour: o.maxLinks,
+		MaxLinksPerHour: o.maxLinks, ClientAddr: h.gw.ClientAddr,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -94,7 +94,7 @@ func (d *Dashboard) codePage(ctx *fasthttp.RequestCtx, r *request, status int, e
 // sign-in throttle like wrong passwords.
 func (d *Dashboard) checkCode(ctx *fasthttp.RequestCtx, r *request) {
 	now := d.cfg.Now()
-	src := tenants.SignInSource{TenantID: r.s.TenantID, Email: r.s.Email, Addr: ctx.RemoteIP().String(), KnownDevice: d.knownDevice(ctx, r.s.TenantID, r.s.Email)}
+	src := tenants.SignInSource{TenantID: r.s.TenantID, Email: r.s.Email, Addr: d.cfg.ClientAddr(ctx).String(), KnownDevice: d.knownDevice(ctx, r.s.TenantID, r.s.Email)}
 	var throttled *tenants.ThrottledError
 	if err := d.store.CheckSignInThrottle(ctx, src, now); errors.As(err, &throttled) {
 		d.codePage(ctx, r, fasthttp.StatusTooManyRequests, r.T("dash.login.error.locked", "time", clock(throttled.Until), "duration", r.l.Duration(throttled.Until.Sub(now))))
