@@ -213,7 +213,7 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	}
 	dash, err := dashboard.New(dashboard.Config{
 		Store: store, Issuer: gw.Issuer(), Mail: sender, Domains: verifier, Webhooks: dashboard.Webhooks(hooks),
-		Dev: f.dev, PublicScheme: scheme, Logger: log, MaxLinksPerHour: f.maxLinksPerHour,
+		Dev: f.dev, PublicScheme: scheme, Logger: log, MaxLinksPerHour: f.maxLinksPerHour, ClientAddr: gw.ClientAddr,
 	})
 	if err != nil {
 		return err
