@@ -557,7 +557,7 @@ func TestSignInBehindProxy(t *testing.T) {
 	for _, want := range []string{
 		`msg="dashboard: failed sign-in" tenant=acme email=ops@acme.example addr=198.51.100.7`,
 		`msg="dashboard: failed sign-in" tenant=acme email=ops@acme.example addr=203.0.113.5`,
-		`msg="dashboard: admin signed in" tenant=acme email=ops@acme.example addr=198.51.100.9`,
+		`msg="dashboard: admin passed the password" tenant=acme email=ops@acme.example addr=198.51.100.9`,
 	} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("no %s in the log:\n%s", want, logs)

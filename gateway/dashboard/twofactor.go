@@ -136,7 +136,7 @@ func (d *Dashboard) checkCode(ctx *fasthttp.RequestCtx, r *request) {
 		d.unavailable(ctx, r, err)
 		return
 	}
-	d.log.Info("dashboard: admin signed in", "tenant", r.tenant.Slug, "email", r.s.Email, "secondFactor", true)
+	d.log.Info("dashboard: admin signed in", "tenant", r.tenant.Slug, "email", r.s.Email, "addr", d.cfg.ClientAddr(ctx), "secondFactor", true)
 	redirect(ctx, "/customers")
 }
 
