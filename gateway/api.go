@@ -138,6 +138,8 @@ func (g *Gateway) apiError(ctx *fasthttp.RequestCtx, err error) {
 		status, detail = fasthttp.StatusConflict, "the alias is used by another account"
 	case errors.Is(err, tenants.ErrRevisionMismatch):
 		status, detail = fasthttp.StatusPreconditionFailed, "the account changed since the revision in If-Match; GET it again"
+	case errors.Is(err, tenants.ErrQuotaExceeded):
+		status, detail = fasthttp.StatusForbidden, quotaDetail(err)
 	case errors.Is(err, tenants.ErrConflict):
 		status, detail = fasthttp.StatusConflict, "a concurrent change won; retry the request"
 	case errors.Is(err, tenants.ErrIdempotency):
@@ -150,6 +152,16 @@ func (g *Gateway) apiError(ctx *fasthttp.RequestCtx, err error) {
 		g.log.Error("gateway: API request failed", "path", string(ctx.Path()), "status", status, "err", err)
 	}
 	writeProblem(ctx, status, detail)
+}
+
+// quotaDetail is the part of a quota error from the sentinel on: which limit, the usage and the
+// limit's value (never another tenant's data: the error is about the caller's tenant).
+func quotaDetail(err error) string {
+	s := err.Error()
+	if i := strings.Index(s, tenants.ErrQuotaExceeded.Error()); i >= 0 {
+		s = s[i:]
+	}
+	return strings.TrimPrefix(s, "tenants: ") + "; delete accounts or ask the operator to raise the limit"
 }
 
 // trimPrefixes removes the package prefixes of sentinel errors from a detail for API clients.

@@ -79,7 +79,8 @@ type Config struct {
 
 // Body size limits.
 const (
-	// MaxAPIBody bounds API request bodies; an account document can be 1 MiB.
+	// MaxAPIBody bounds API request bodies (account documents have their own, smaller limit:
+	// account.MaxDocumentSize).
 	MaxAPIBody = 1 << 20
 	// MaxFormBody bounds portal form posts.
 	MaxFormBody = 64 << 10

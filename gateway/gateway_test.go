@@ -438,6 +438,7 @@ func TestAPIRejectsBadInput(t *testing.T) {
 		{"bad locale", "POST", "/portal/customer-session/customer-portal", `{"accountId":"acc_7Hq2LmX9","locale":"not a locale!"}`, auth, 400, "locale"},
 		{"trailing data", "POST", "/portal/customer-session/customer-portal", `{"accountId":"acc_7Hq2LmX9"} x`, auth, 400, "unexpected data"},
 		{"oversized account", "PUT", "/v1/accounts/big", `{"id":"big","name":"` + strings.Repeat("x", 1<<20) + `","currency":"EUR"}`, auth, 413, "limit"},
+		{"account over the document limit", "PUT", "/v1/accounts/big", `{"id":"big","name":"` + strings.Repeat("x", 200<<10) + `","currency":"EUR"}`, auth, 413, "the limit is 131072"},
 		{"invalid account", "PUT", "/v1/accounts/acc_x", `{"name":"X","currency":"EURO"}`, auth, 400, "ISO 4217"},
 		{"id mismatch", "PUT", "/v1/accounts/acc_x", `{"id":"acc_y","name":"X","currency":"EUR"}`, auth, 400, "does not match"},
 		{"bad path id", "GET", "/v1/accounts/a%20b", ``, auth, 400, "account id"},

@@ -82,6 +82,10 @@ func (s *Store) AccountIDByAlias(ctx context.Context, tenantID, alias string) (s
 // the write fails with ErrRevisionMismatch if the document moved since. The alias index follows the
 // document in the same Txn; an alias another account holds fails with ErrAliasTaken. It returns the
 // new revision and whether the account was created.
+//
+// The stored document is at most account.MaxDocumentSize bytes, and the tenant's usage counter
+// moves in the same Txn: a write that would take the tenant over its quota (Tenant.MaxAccountBytes,
+// Tenant.MaxAccounts) fails with ErrQuotaExceeded and stores nothing.
 func (s *Store) PutAccount(ctx context.Context, tenantID string, a *account.Account, ifMatch int64) (rev int64, created bool, err error) {
 	if err := a.Validate(); err != nil {
 		return 0, false, err
@@ -90,10 +94,18 @@ func (s *Store) PutAccount(ctx context.Context, tenantID string, a *account.Acco
 	if err != nil {
 		return 0, false, fmt.Errorf("tenants: encoding account %q: %w", a.ID, err)
 	}
-	for range 8 {
+	if len(doc) > account.MaxDocumentSize {
+		return 0, false, fmt.Errorf("%w: document is %d bytes, the limit is %d", account.ErrInvalid, len(doc), account.MaxDocumentSize)
+	}
+	// Every write of a tenant's accounts moves its usage counter, so concurrent writes of one
+	// tenant's accounts retry more often than writes of one account.
+	for i := range maxUsageRetries {
 		rev, created, retry, err := s.putAccountOnce(ctx, tenantID, a, doc, ifMatch)
 		if !retry {
 			return rev, created, err
+		}
+		if err := retryPause(ctx, i); err != nil {
+			return 0, false, fmt.Errorf("storing account %q: %w", a.ID, err)
 		}
 	}
 	return 0, false, fmt.Errorf("storing account %q: %w", a.ID, ErrConflict)
@@ -103,7 +115,7 @@ func (s *Store) putAccountOnce(ctx context.Context, tid string, a *account.Accou
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	akey := s.k.account(tid, a.ID)
-	gets := []clientv3.Op{clientv3.OpGet(akey), clientv3.OpGet(s.k.tenant(tid), clientv3.WithKeysOnly())}
+	gets := []clientv3.Op{clientv3.OpGet(akey), clientv3.OpGet(s.k.tenant(tid)), s.usageGet(tid)}
 	if a.Alias != "" {
 		gets = append(gets, clientv3.OpGet(s.k.alias(tid, a.Alias)))
 	}
@@ -111,8 +123,17 @@ func (s *Store) putAccountOnce(ctx context.Context, tid string, a *account.Accou
 	if err != nil {
 		return 0, false, false, fmt.Errorf("tenants: storing account %q: %w", a.ID, wrapEtcd(err))
 	}
-	if len(cur.Responses[1].GetResponseRange().Kvs) == 0 {
+	tkv := cur.Responses[1].GetResponseRange().Kvs
+	if len(tkv) == 0 {
 		return 0, false, false, fmt.Errorf("storing account %q: %w", a.ID, ErrTenantNotFound)
+	}
+	ten, err := decodeTenant(tkv[0].Value, tkv[0].ModRevision)
+	if err != nil {
+		return 0, false, false, fmt.Errorf("tenants: decoding tenant %q: %w", tid, err)
+	}
+	usage, err := s.readUsage(ctx, tid, cur.Responses[2].GetResponseRange())
+	if err != nil {
+		return 0, false, false, err
 	}
 	var (
 		cmps   []clientv3.Cmp
@@ -120,16 +141,26 @@ func (s *Store) putAccountOnce(ctx context.Context, tid string, a *account.Accou
 		oldRev int64
 		old    account.Account
 	)
+	next := usage.Usage
 	if kvs := cur.Responses[0].GetResponseRange().Kvs; len(kvs) == 1 {
 		oldRev = kvs[0].ModRevision
 		_ = json.Unmarshal(kvs[0].Value, &old)
+		next.Bytes -= int64(len(kvs[0].Value))
+	} else {
+		next.Accounts++
 	}
+	next.Bytes += int64(len(doc))
 	if ifMatch != 0 && ifMatch != oldRev {
 		return 0, false, false, fmt.Errorf("storing account %q (revision %d, If-Match %d): %w", a.ID, oldRev, ifMatch, ErrRevisionMismatch)
 	}
-	cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(akey), "=", oldRev))
+	if err := checkQuota(ten, usage.Usage, next); err != nil {
+		return 0, false, false, fmt.Errorf("storing account %q: %w", a.ID, err)
+	}
+	ucmp, uop := s.usageWrite(tid, usage, next)
+	cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(akey), "=", oldRev), ucmp)
+	ops = append(ops, uop)
 	if a.Alias != "" {
-		akv := cur.Responses[2].GetResponseRange().Kvs
+		akv := cur.Responses[3].GetResponseRange().Kvs
 		switch {
 		case len(akv) == 0:
 			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(s.k.alias(tid, a.Alias)), "=", 0))
@@ -149,9 +180,8 @@ func (s *Store) putAccountOnce(ctx context.Context, tid string, a *account.Accou
 		return 0, false, false, fmt.Errorf("tenants: storing account %q: %w", a.ID, wrapEtcd(err))
 	}
 	if !resp.Succeeded {
-		if ifMatch != 0 {
-			return 0, false, false, fmt.Errorf("storing account %q: %w", a.ID, ErrRevisionMismatch)
-		}
+		// Either the document moved (If-Match fails on the next read) or another write of the
+		// tenant moved its usage counter: read again.
 		return 0, false, true, nil
 	}
 	s.dropAccount(tid, a.ID)
@@ -160,35 +190,57 @@ func (s *Store) putAccountOnce(ctx context.Context, tid string, a *account.Accou
 
 // DeleteAccount removes the document and its alias. ifMatch as for PutAccount.
 func (s *Store) DeleteAccount(ctx context.Context, tenantID, accountID string, ifMatch int64) error {
+	for i := range maxUsageRetries {
+		done, err := s.deleteAccountOnce(ctx, tenantID, accountID, ifMatch)
+		if done || err != nil {
+			return err
+		}
+		if err := retryPause(ctx, i); err != nil {
+			return fmt.Errorf("deleting account %q: %w", accountID, err)
+		}
+	}
+	return fmt.Errorf("deleting account %q: %w", accountID, ErrConflict)
+}
+
+func (s *Store) deleteAccountOnce(ctx context.Context, tenantID, accountID string, ifMatch int64) (done bool, err error) {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	akey := s.k.account(tenantID, accountID)
-	cur, err := s.c.Get(ctx, akey)
+	cur, err := s.c.Txn(ctx).Then(clientv3.OpGet(akey), s.usageGet(tenantID)).Commit()
 	if err != nil {
-		return fmt.Errorf("tenants: deleting account %q: %w", accountID, wrapEtcd(err))
+		return false, fmt.Errorf("tenants: deleting account %q: %w", accountID, wrapEtcd(err))
 	}
-	if len(cur.Kvs) == 0 {
-		return fmt.Errorf("deleting account %q: %w", accountID, ErrAccountNotFound)
+	kvs := cur.Responses[0].GetResponseRange().Kvs
+	if len(kvs) == 0 {
+		return false, fmt.Errorf("deleting account %q: %w", accountID, ErrAccountNotFound)
 	}
-	kv := cur.Kvs[0]
+	kv := kvs[0]
 	if ifMatch != 0 && ifMatch != kv.ModRevision {
-		return fmt.Errorf("deleting account %q: %w", accountID, ErrRevisionMismatch)
+		return false, fmt.Errorf("deleting account %q: %w", accountID, ErrRevisionMismatch)
 	}
+	usage, err := s.readUsage(ctx, tenantID, cur.Responses[1].GetResponseRange())
+	if err != nil {
+		return false, err
+	}
+	next := usage.Usage
+	next.Accounts--
+	next.Bytes -= int64(len(kv.Value))
+	ucmp, uop := s.usageWrite(tenantID, usage, next)
 	var old account.Account
 	_ = json.Unmarshal(kv.Value, &old)
-	ops := []clientv3.Op{clientv3.OpDelete(akey)}
+	ops := []clientv3.Op{clientv3.OpDelete(akey), uop}
 	if old.Alias != "" {
 		ops = append(ops, clientv3.OpDelete(s.k.alias(tenantID, old.Alias)))
 	}
-	resp, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(akey), "=", kv.ModRevision)).Then(ops...).Commit()
+	resp, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(akey), "=", kv.ModRevision), ucmp).Then(ops...).Commit()
 	if err != nil {
-		return fmt.Errorf("tenants: deleting account %q: %w", accountID, wrapEtcd(err))
+		return false, fmt.Errorf("tenants: deleting account %q: %w", accountID, wrapEtcd(err))
 	}
 	if !resp.Succeeded {
-		return fmt.Errorf("deleting account %q: %w", accountID, ErrConflict)
+		return false, nil
 	}
 	s.dropAccount(tenantID, accountID)
-	return nil
+	return true, nil
 }
 
 // dropAccount evicts the account from this instance's cache right after this instance changed it,

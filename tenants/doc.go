@@ -30,6 +30,7 @@
 //	audit/<tenantID>/s/<sessionID>/<time>-<type> audit trail of a portal session (leased: retention)
 //	audit/<tenantID>/a/<accountID>/<sessionID> the account's sessions, for listing trails by account
 //	outbox/<tenantID>/<eventID>           transactional outbox: events written in the Txn of their change
+//	usage/<tenantID>                      bytes and number of the tenant's account documents (JSON, see Usage), written in the Txn of every account change
 //
 // # Consistency
 //

@@ -99,17 +99,21 @@ var ErrNoChange = errors.New("tenants: nothing to change")
 // cache drops the account at once, so this instance's next read sees the new revision.
 func (s *Store) UpdateAccount(ctx context.Context, tenantID, accountID string, change func(a *account.Account) ([]*Event, error)) (int64, error) {
 	key := s.k.account(tenantID, accountID)
-	for range 8 {
+	for i := range maxUsageRetries {
+		if err := retryPause(ctx, i); err != nil {
+			return 0, fmt.Errorf("updating account %q: %w", accountID, err)
+		}
 		rctx, cancel := s.opCtx(ctx)
-		resp, err := s.c.Get(rctx, key)
+		resp, err := s.c.Txn(rctx).Then(clientv3.OpGet(key), s.usageGet(tenantID)).Commit()
 		cancel()
 		if err != nil {
 			return 0, fmt.Errorf("tenants: updating account %q: %w", accountID, wrapEtcd(err))
 		}
-		if len(resp.Kvs) == 0 {
+		kvs := resp.Responses[0].GetResponseRange().Kvs
+		if len(kvs) == 0 {
 			return 0, fmt.Errorf("updating account %q: %w", accountID, ErrAccountNotFound)
 		}
-		kv := resp.Kvs[0]
+		kv := kvs[0]
 		var a account.Account
 		if err := json.Unmarshal(kv.Value, &a); err != nil {
 			return 0, fmt.Errorf("tenants: decoding account %q: %w", accountID, err)
@@ -128,14 +132,26 @@ func (s *Store) UpdateAccount(ctx context.Context, tenantID, accountID string, c
 			return 0, err
 		}
 		doc, _ := json.Marshal(&a)
-		ops := append([]clientv3.Op{clientv3.OpPut(key, string(doc))}, s.eventOps(events)...)
+		if len(doc) > account.MaxDocumentSize {
+			return 0, fmt.Errorf("%w: document is %d bytes, the limit is %d", account.ErrInvalid, len(doc), account.MaxDocumentSize)
+		}
+		// A customer's change moves the usage counter but is never refused by the quota: it
+		// changes a document by a few bytes at most.
+		usage, err := s.readUsage(ctx, tenantID, resp.Responses[1].GetResponseRange())
+		if err != nil {
+			return 0, err
+		}
+		next := usage.Usage
+		next.Bytes += int64(len(doc) - len(kv.Value))
+		ucmp, uop := s.usageWrite(tenantID, usage, next)
+		ops := append([]clientv3.Op{clientv3.OpPut(key, string(doc)), uop}, s.eventOps(events)...)
 		audit, err := s.eventAuditOps(ctx, events)
 		if err != nil {
 			return 0, err
 		}
 		ops = append(ops, audit...)
 		wctx, cancel := s.opCtx(ctx)
-		tr, err := s.c.Txn(wctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)).Then(ops...).Commit()
+		tr, err := s.c.Txn(wctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision), ucmp).Then(ops...).Commit()
 		cancel()
 		if err != nil {
 			return 0, fmt.Errorf("tenants: updating account %q: %w", accountID, wrapEtcd(err))

@@ -24,6 +24,7 @@ func (k keyspace) sealkeys() string                { return k.p + "state/sealkey
 func (k keyspace) sealkey(kid string) string       { return k.p + "state/sealkeys/" + kid }
 func (k keyspace) links(tid string) string         { return k.p + "lease/links/" + tid + "/" }
 func (k keyspace) link(tid, hash string) string    { return k.p + "lease/links/" + tid + "/" + hash }
+func (k keyspace) usage(tid string) string         { return k.p + "usage/" + tid }
 func (k keyspace) idempotencies(tid string) string { return k.p + "lease/idempotency/" + tid + "/" }
 func (k keyspace) idempotency(tid, hash string) string {
 	return k.p + "lease/idempotency/" + tid + "/" + hash

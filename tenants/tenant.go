@@ -56,9 +56,15 @@ type Tenant struct {
 	FrameAncestors []string `json:"frameAncestors,omitempty"`
 	// RequireTwoFactor makes a second factor (TOTP) mandatory for the tenant's dashboard admins:
 	// one without it is sent to enrol after the password and can do nothing else.
-	RequireTwoFactor bool      `json:"requireTwoFactor,omitempty"`
-	CreatedAt        time.Time `json:"createdAt"`
-	UpdatedAt        time.Time `json:"updatedAt"`
+	RequireTwoFactor bool `json:"requireTwoFactor,omitempty"`
+	// MaxAccountBytes bounds the bytes of JSON all the tenant's account documents hold together;
+	// 0 (the default) means DefaultMaxAccountBytes (256 MiB).
+	MaxAccountBytes int64 `json:"maxAccountBytes,omitempty"`
+	// MaxAccounts bounds the number of the tenant's accounts; 0 (the default) means
+	// DefaultMaxAccounts (100,000).
+	MaxAccounts int64     `json:"maxAccounts,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
 
 	// Revision is the etcd ModRevision the record was read at; set by the store.
 	Revision int64 `json:"-"`
@@ -210,6 +216,12 @@ func (t *Tenant) Validate() error {
 			p = append(p, fmt.Sprintf("payment setup URL %q must be an absolute https URL", t.PaymentSetupURL))
 		}
 	}
+	if t.MaxAccountBytes < 0 {
+		p = append(p, "max account bytes must not be negative (0 means the default)")
+	}
+	if t.MaxAccounts < 0 {
+		p = append(p, "max accounts must not be negative (0 means the default)")
+	}
 	if len(t.FrameAncestors) > 10 {
 		p = append(p, "at most 10 frame ancestors")
 	}
@@ -229,8 +241,8 @@ func (t *Tenant) clone() *Tenant {
 	c := &Tenant{
 		ID: t.ID, Slug: t.Slug, Name: t.Name, Branding: t.Branding, Portal: t.Portal,
 		LinkTTL: t.LinkTTL, SessionTTL: t.SessionTTL, DefaultLocale: t.DefaultLocale, PaymentSetupURL: t.PaymentSetupURL,
-		FrameAncestors: slices.Clone(t.FrameAncestors),
-		CreatedAt:      t.CreatedAt, UpdatedAt: t.UpdatedAt, Revision: t.Revision,
+		FrameAncestors: slices.Clone(t.FrameAncestors), MaxAccountBytes: t.MaxAccountBytes, MaxAccounts: t.MaxAccounts,
+		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Revision: t.Revision,
 	}
 	return c
 }

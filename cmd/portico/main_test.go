@@ -87,6 +87,17 @@ func TestOperatorCLI(t *testing.T) {
 	if out := mustCLI(t, p, "account", "get", "--tenant", "acme", "acc_7Hq2LmX9"); !strings.Contains(out, "Hauptstraße 12") {
 		t.Fatalf("account get = %q", out)
 	}
+	// The storage quota: set by the operator, shown with the usage, enforced on the next write.
+	mustCLI(t, p, "tenant", "update", "acme", "--max-accounts", "1", "--max-account-bytes", "500000")
+	if out := mustCLI(t, p, "tenant", "get", "acme"); !strings.Contains(out, "accounts:    1 of 1") || !strings.Contains(out, "of 500000") {
+		t.Fatalf("tenant get after the quota update = %q", out)
+	}
+	second := filepath.Join(t.TempDir(), "second.json")
+	os.WriteFile(second, []byte(`{"id":"second","name":"Second","currency":"EUR"}`), 0o600)
+	if code, _, errOut := cli(t, p, "account", "put", "--tenant", "acme", "--file", second); code == 0 || !strings.Contains(errOut, "max-accounts") {
+		t.Fatalf("account put over max-accounts: exit %d, %q", code, errOut)
+	}
+	mustCLI(t, p, "tenant", "update", "acme", "--max-accounts", "0")
 	url := strings.TrimSpace(mustCLI(t, p, "link", "--tenant", "acme", "--alias", "crm-001234"))
 	if !regexp.MustCompile(`^https://acme\.portal\.localhost/s/[A-Za-z0-9_-]{43}$`).MatchString(url) {
 		t.Fatalf("link printed %q", url)

@@ -19,6 +19,7 @@ type tenantFlags struct {
 	frameAncestors                    []string
 	linkTTL, sessionTTL               time.Duration
 	removeLogo, require2FA            bool
+	maxAccountBytes, maxAccounts      int64
 }
 
 func (f *tenantFlags) register(cmd *cobra.Command, update bool) {
@@ -38,6 +39,8 @@ func (f *tenantFlags) register(cmd *cobra.Command, update bool) {
 	fl.StringVar(&f.setupURL, "payment-setup-url", "", "https page of the tenant where customers add a payment method")
 	fl.StringSliceVar(&f.frameAncestors, "frame-ancestor", nil, "https origin allowed to embed the portal in a frame (repeatable; default: none)")
 	fl.BoolVar(&f.require2FA, "require-2fa", false, "require a second factor (TOTP) of every dashboard admin; --require-2fa=false turns it off")
+	fl.Int64Var(&f.maxAccountBytes, "max-account-bytes", 0, fmt.Sprintf("storage quota: bytes of JSON all the tenant's account documents may hold (0: the default, %d)", tenants.DefaultMaxAccountBytes))
+	fl.Int64Var(&f.maxAccounts, "max-accounts", 0, fmt.Sprintf("storage quota: number of accounts (0: the default, %d)", tenants.DefaultMaxAccounts))
 	if update {
 		fl.BoolVar(&f.removeLogo, "remove-logo", false, "remove the logo")
 	}
@@ -75,6 +78,12 @@ func (f *tenantFlags) apply(cmd *cobra.Command, t *tenants.Tenant) {
 	}
 	if ch("require-2fa") {
 		t.RequireTwoFactor = f.require2FA
+	}
+	if ch("max-account-bytes") {
+		t.MaxAccountBytes = f.maxAccountBytes
+	}
+	if ch("max-accounts") {
+		t.MaxAccounts = f.maxAccounts
 	}
 }
 
@@ -133,7 +142,7 @@ func tenantCmd(g *globals) *cobra.Command {
 
 	var uf tenantFlags
 	update := &cobra.Command{
-		Use: "update SLUG", Short: "Change a tenant's name, slug, colours, logo or lifetimes", Args: cobra.ExactArgs(1),
+		Use: "update SLUG", Short: "Change a tenant's name, slug, colours, logo, lifetimes or storage quota", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withStore(cmd, func(ctx context.Context, s *tenants.Store) error {
 				var logo *tenants.LogoUpdate
@@ -165,9 +174,16 @@ func tenantCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				g.print(t, fmt.Sprintf("id:          %s\nslug:        %s\nname:        %s\ncolours:     primary %s, accent %s\nlogo:        %s\nlink TTL:    %v\nsession TTL: %v\ncreated:     %s\n",
+				u, err := s.Usage(ctx, t.ID)
+				if err != nil {
+					return err
+				}
+				g.print(struct {
+					*tenants.Tenant
+					Usage tenants.Usage `json:"usage"`
+				}{t, u}, fmt.Sprintf("id:          %s\nslug:        %s\nname:        %s\ncolours:     primary %s, accent %s\nlogo:        %s\nlink TTL:    %v\nsession TTL: %v\naccounts:    %d of %d\nbytes:       %d of %d\ncreated:     %s\n",
 					t.ID, t.Slug, t.Name, t.Branding.PrimaryColor, t.Branding.AccentColor, orNone(t.Branding.LogoType),
-					t.LinkTTL.D(), t.SessionTTL.D(), t.CreatedAt.Format(time.RFC3339)))
+					t.LinkTTL.D(), t.SessionTTL.D(), u.Accounts, t.AccountLimit(), u.Bytes, t.AccountByteLimit(), t.CreatedAt.Format(time.RFC3339)))
 				return nil
 			})
 		},

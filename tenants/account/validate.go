@@ -18,8 +18,11 @@ import (
 	"golang.org/x/text/language"
 )
 
-// MaxDocumentSize is the largest account document accepted, in bytes of JSON.
-const MaxDocumentSize = 1 << 20
+// MaxDocumentSize is the largest account document accepted, in bytes of JSON: 128 KiB. A customer
+// with 24 months of six-line invoices, three subscriptions and three payment methods is about
+// 34 KB, so the limit leaves more than three times that; etcd keeps every revision of a document
+// until it compacts, so the limit also bounds what rewrites of one document can hold.
+const MaxDocumentSize = 128 << 10
 
 // Limits on the number of entries of a document; each keeps one document well inside etcd's 1.5 MiB
 // request limit and one page render bounded.

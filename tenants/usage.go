@@ -1,0 +1,153 @@
+package tenants
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Default per-tenant storage quota, used while a tenant's MaxAccountBytes / MaxAccounts are zero.
+// With etcd's default 2 GiB space quota, eight tenants at the byte default still leave room for
+// the history etcd keeps between compactions.
+const (
+	DefaultMaxAccountBytes int64 = 256 << 20
+	DefaultMaxAccounts     int64 = 100_000
+)
+
+// ErrQuotaExceeded is returned by a write that would take a tenant's accounts over the tenant's
+// storage quota; nothing is stored.
+var ErrQuotaExceeded = errors.New("tenants: tenant storage quota exceeded")
+
+// Usage is what a tenant's accounts hold: the bytes of their JSON documents and their number.
+type Usage struct {
+	Bytes    int64 `json:"bytes"`
+	Accounts int64 `json:"accounts"`
+}
+
+// AccountByteLimit is the tenant's MaxAccountBytes, or the default when it is zero.
+func (t *Tenant) AccountByteLimit() int64 {
+	if t.MaxAccountBytes > 0 {
+		return t.MaxAccountBytes
+	}
+	return DefaultMaxAccountBytes
+}
+
+// AccountLimit is the tenant's MaxAccounts, or the default when it is zero.
+func (t *Tenant) AccountLimit() int64 {
+	if t.MaxAccounts > 0 {
+		return t.MaxAccounts
+	}
+	return DefaultMaxAccounts
+}
+
+// usageRead is a tenant's usage counter as one Txn read it.
+type usageRead struct {
+	Usage
+	modRev int64 // ModRevision of the counter; 0 when there was none (it was counted afresh)
+}
+
+// readUsage decodes the counter from the range response of usageGet. A tenant without one (its
+// accounts predate the counter) is counted from its documents; the write that stores the count
+// compares CreateRevision == 0, and every account write stores the counter, so a write that came
+// in between makes that Txn fail and the caller read again.
+func (s *Store) readUsage(ctx context.Context, tid string, rr *etcdserverpb.RangeResponse) (usageRead, error) {
+	if len(rr.Kvs) == 1 {
+		var u usageRead
+		if err := json.Unmarshal(rr.Kvs[0].Value, &u.Usage); err != nil {
+			return usageRead{}, fmt.Errorf("tenants: decoding the usage of tenant %q: %w", tid, err)
+		}
+		u.modRev = rr.Kvs[0].ModRevision
+		return u, nil
+	}
+	var u usageRead
+	prefix := s.k.accounts(tid)
+	end := clientv3.GetPrefixRangeEnd(prefix)
+	from, rev := prefix, int64(0)
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(500)}
+		if rev != 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		rctx, cancel := s.opCtx(ctx)
+		resp, err := s.c.Get(rctx, from, opts...)
+		cancel()
+		if err != nil {
+			return usageRead{}, fmt.Errorf("tenants: counting the accounts of tenant %q: %w", tid, wrapEtcd(err))
+		}
+		rev = resp.Header.Revision
+		for _, kv := range resp.Kvs {
+			u.Bytes += int64(len(kv.Value))
+			u.Accounts++
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return u, nil
+		}
+		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}
+
+// usageGet is the read of the counter, for the first Txn of an account write.
+func (s *Store) usageGet(tid string) clientv3.Op { return clientv3.OpGet(s.k.usage(tid)) }
+
+// usageWrite returns the guard and the put that store next in place of what u read.
+func (s *Store) usageWrite(tid string, u usageRead, next Usage) (clientv3.Cmp, clientv3.Op) {
+	key := s.k.usage(tid)
+	b, _ := json.Marshal(next)
+	if u.modRev == 0 {
+		return clientv3.Compare(clientv3.CreateRevision(key), "=", 0), clientv3.OpPut(key, string(b))
+	}
+	return clientv3.Compare(clientv3.ModRevision(key), "=", u.modRev), clientv3.OpPut(key, string(b))
+}
+
+// checkQuota refuses a write that takes the tenant from u to next over one of its limits. A write
+// that does not grow what is over a limit (a smaller document after the operator lowered the
+// quota, a delete) is always allowed.
+func checkQuota(t *Tenant, u, next Usage) error {
+	if lim := t.AccountLimit(); next.Accounts > lim && next.Accounts > u.Accounts {
+		return fmt.Errorf("%w: the tenant has %d accounts, the limit (max-accounts) is %d", ErrQuotaExceeded, u.Accounts, lim)
+	}
+	if lim := t.AccountByteLimit(); next.Bytes > lim && next.Bytes > u.Bytes {
+		return fmt.Errorf("%w: the tenant's accounts would hold %d bytes, the limit (max-account-bytes) is %d", ErrQuotaExceeded, next.Bytes, lim)
+	}
+	return nil
+}
+
+// Usage returns what the tenant's accounts hold now.
+func (s *Store) Usage(ctx context.Context, tenantID string) (Usage, error) {
+	rctx, cancel := s.opCtx(ctx)
+	resp, err := s.c.Get(rctx, s.k.usage(tenantID))
+	cancel()
+	if err != nil {
+		return Usage{}, fmt.Errorf("tenants: reading the usage of tenant %q: %w", tenantID, wrapEtcd(err))
+	}
+	u, err := s.readUsage(ctx, tenantID, (*etcdserverpb.RangeResponse)(resp))
+	return u.Usage, err
+}
+
+// maxUsageRetries bounds how often an account write reads again after a concurrent write of the
+// same tenant moved the usage counter.
+const maxUsageRetries = 64
+
+// retryPause waits a little before attempt i+1 of a write that lost a race: nothing at first,
+// then up to a few milliseconds with jitter, so that many writers of one tenant do not collide in
+// lock-step.
+func retryPause(ctx context.Context, i int) error {
+	if i < 2 {
+		return ctx.Err()
+	}
+	d := time.Duration(rand.Int64N(int64(min(i, 20)))+1) * time.Millisecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
