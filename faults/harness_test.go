@@ -58,6 +58,8 @@ type options struct {
 	// requestTimeout bounds each etcd request of the stores (default: slowEtcd, since only tests
 	// about timeouts want the store's 5 s).
 	requestTimeout time.Duration
+	// logs receives the stores' logs (default: discarded).
+	logs io.Writer
 }
 
 // slowEtcd bounds the etcd requests of the gateways in tests that are not about timeouts: a member
@@ -96,13 +98,21 @@ func newInstall(t *testing.T, slug string, opt options) *install {
 }
 
 func (in *install) newInstance(name string, opt options) *instance {
-	t := in.t
+	return startInstance(in.t, name, in.cluster.Client(in.t), opt)
+}
+
+// startInstance starts a gateway instance on an etcd client.
+func startInstance(t *testing.T, name string, c *clientv3.Client, opt options) *instance {
 	if opt.requestTimeout == 0 {
 		opt.requestTimeout = slowEtcd
 	}
+	logs := opt.logs
+	if logs == nil {
+		logs = io.Discard
+	}
 	s, err := tenants.Open(context.Background(), tenants.Config{
-		Client: in.cluster.Client(t), Prefix: prefix, RequestTimeout: opt.requestTimeout,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Client: c, Prefix: prefix, RequestTimeout: opt.requestTimeout,
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,8 @@ import (
 //
 //	/metrics          Prometheus metrics
 //	/healthz          200 while the process serves
-//	/readyz           200 when etcd answers and the watch keeps the caches fresh, else 503
+//	/readyz           200 when etcd answers, has room for writes (no NOSPACE alarm) and the watch
+//	                  keeps the caches fresh, else 503 with the reason
 //	/debug/pprof/...  Go profiles
 func AdminHandler(gatherer prometheus.Gatherer, store *tenants.Store) http.Handler {
 	mux := http.NewServeMux()
@@ -28,6 +29,10 @@ func AdminHandler(gatherer prometheus.Gatherer, store *tenants.Store) http.Handl
 		defer cancel()
 		if err := store.Ping(ctx); err != nil {
 			http.Error(w, "etcd: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if full, _ := store.CheckSpace(ctx); full {
+			http.Error(w, "etcd storage is full (NOSPACE alarm): writes are refused; run portico etcd maintenance", http.StatusServiceUnavailable)
 			return
 		}
 		if !store.Watching() {
@@ -51,6 +56,14 @@ func StoreCollectors(store *tenants.Store) []prometheus.Collector {
 			Name: "portico_store_watching", Help: "1 while the etcd watch keeps the caches fresh.",
 		}, func() float64 {
 			if store.Watching() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "portico_etcd_storage_full", Help: "1 while etcd's NOSPACE alarm is raised: every write is refused until `portico etcd maintenance`.",
+		}, func() float64 {
+			if store.StorageFull() {
 				return 1
 			}
 			return 0

@@ -144,6 +144,9 @@ func (g *Gateway) apiError(ctx *fasthttp.RequestCtx, err error) {
 		status, detail = fasthttp.StatusConflict, "a concurrent change won; retry the request"
 	case errors.Is(err, tenants.ErrIdempotency):
 		status, detail = fasthttp.StatusUnprocessableEntity, "this Idempotency-Key was used with a different request body"
+	case errors.Is(err, tenants.ErrStorageFull):
+		status, detail = fasthttp.StatusServiceUnavailable, "storage is full: etcd reached its space quota and refuses every write; nothing was changed. The operator has been alerted (portico etcd maintenance frees space); retry later"
+		ctx.Response.Header.Set("Retry-After", "60")
 	case errors.Is(err, tenants.ErrUnavailable):
 		status, detail = fasthttp.StatusServiceUnavailable, "storage is unavailable; nothing was changed, retry later"
 		ctx.Response.Header.Set("Retry-After", "5")

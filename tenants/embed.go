@@ -22,7 +22,19 @@ type EmbedConfig struct {
 	// Verbose is set.
 	Logger  *slog.Logger
 	Verbose bool
+	// QuotaBytes is the database's space quota: past it etcd raises its NOSPACE alarm and refuses
+	// every write (default 0: etcd's 2 GiB).
+	QuotaBytes int64
 }
+
+// Raft log bounds of the embedded member. etcd keeps the raft entries since its last in-memory
+// snapshot (every 100 entries) plus SnapshotCatchUpEntries in memory, and each entry holds a whole
+// request: with etcd's default of 5,000, rewrites of large documents kept gigabytes resident. A
+// single member has no follower to catch up, so 100 is plenty.
+const (
+	embedSnapshotCount          = 5000
+	embedSnapshotCatchUpEntries = 100
+)
 
 // Embedded is a running embedded etcd member.
 type Embedded struct {
@@ -55,9 +67,12 @@ func StartEmbedded(cfg EmbedConfig) (*Embedded, error) {
 	ec.ListenClientUrls, ec.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
 	ec.ListenPeerUrls, ec.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
 	ec.InitialCluster = "portico=" + pu.String()
-	// Keep a day of history for watches to resume from; compact hourly.
+	// Compact hourly; the store's CompactLoop also compacts by revision count.
 	ec.AutoCompactionMode = "periodic"
 	ec.AutoCompactionRetention = "1h"
+	ec.SnapshotCount = embedSnapshotCount
+	ec.SnapshotCatchUpEntries = embedSnapshotCatchUpEntries
+	ec.QuotaBackendBytes = cfg.QuotaBytes
 	if !cfg.Verbose {
 		ec.LogLevel = "error"
 		ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())

@@ -35,6 +35,9 @@ type Config struct {
 	Logger *slog.Logger
 	// AuditRetention is how long portal sessions' audit trails are kept (default 90 days).
 	AuditRetention time.Duration
+	// SpaceCheckInterval is how often etcd's alarm list is read for the NOSPACE alarm (default
+	// 5 s; see StorageFull).
+	SpaceCheckInterval time.Duration
 }
 
 // Store reads and writes Portico's state in etcd. It is safe for concurrent use; Close stops its
@@ -65,6 +68,8 @@ type Store struct {
 	done           chan struct{}
 	linkLeases     leaseBuckets
 	auditRetention time.Duration
+	spaceFull      atomic.Bool
+	bg             sync.WaitGroup // background loops other than the watch
 }
 
 // shardGen is a cache shard's generation: the watch bumps it for every change in the shard, under
@@ -121,6 +126,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.AuditRetention <= 0 {
 		cfg.AuditRetention = DefaultAuditRetention
 	}
+	if cfg.SpaceCheckInterval <= 0 {
+		cfg.SpaceCheckInterval = 5 * time.Second
+	}
 	s := &Store{auditRetention: cfg.AuditRetention, c: cfg.Client, k: keyspace{cfg.Prefix}, log: cfg.Logger, timeout: cfg.RequestTimeout, seed: maphash.MakeSeed()}
 	var err error
 	s.accounts, err = ristretto.NewCache(&ristretto.Config[string, *AccountSnapshot]{
@@ -144,6 +152,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	wctx, cancel := context.WithCancel(context.Background())
 	s.cancel, s.done = cancel, make(chan struct{})
 	go s.watch(wctx, rev)
+	s.bg.Add(1)
+	go s.watchSpace(wctx, cfg.SpaceCheckInterval)
 	return s, nil
 }
 
@@ -174,6 +184,7 @@ func (s *Store) Wait() {
 func (s *Store) Close() {
 	s.cancel()
 	<-s.done
+	s.bg.Wait()
 	s.closeCaches()
 }
 
@@ -200,10 +211,14 @@ func (s *Store) opCtx(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, s.timeout)
 }
 
-// wrapEtcd marks etcd failures as ErrUnavailable, keeping context errors recognisable.
+// wrapEtcd marks etcd failures as ErrUnavailable, keeping context errors recognisable; a write
+// refused for lack of space is ErrStorageFull as well.
 func wrapEtcd(err error) error {
 	if err == nil {
 		return nil
+	}
+	if isNoSpace(err) {
+		return fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrStorageFull, err)
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }

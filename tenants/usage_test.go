@@ -47,7 +47,7 @@ func TestUsageFollowsConcurrentWrites(t *testing.T) {
 	base := loadExample(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
-	for w := range 8 {
+	for w := range 6 {
 		wg.Go(func() {
 			for i := range 6 {
 				a := *base
@@ -81,8 +81,8 @@ func TestUsageFollowsConcurrentWrites(t *testing.T) {
 	for err := range errs {
 		t.Fatalf("concurrent write: %v", err)
 	}
-	if got, want := mustUsage(t, s, tn.ID), storedUsage(t, s, tn.ID); got != want || want.Accounts != 16 {
-		t.Fatalf("usage counter %+v, etcd holds %+v (want 16 accounts)", got, want)
+	if got, want := mustUsage(t, s, tn.ID), storedUsage(t, s, tn.ID); got != want || want.Accounts != 12 {
+		t.Fatalf("usage counter %+v, etcd holds %+v (want 12 accounts)", got, want)
 	}
 }
 

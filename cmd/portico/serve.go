@@ -38,6 +38,7 @@ type serveFlags struct {
 	adminAddr                           string
 	publicPort                          int
 	dev, demo, etcdVerbose              bool
+	etcdQuota, compactKeep              int64
 	logLevel                            string
 	shutdownTimeout                     time.Duration
 	limits                              gateway.Limits
@@ -67,6 +68,8 @@ func serveCmd(g *globals) *cobra.Command {
 	fl.StringVar(&f.etcdListen, "etcd-listen", "127.0.0.1:2379", "client listener of the embedded etcd")
 	fl.StringVar(&f.etcdPeerListen, "etcd-peer-listen", "127.0.0.1:2380", "peer listener of the embedded etcd")
 	fl.BoolVar(&f.etcdVerbose, "etcd-verbose", false, "show the embedded etcd's own logs")
+	fl.Int64Var(&f.etcdQuota, "etcd-quota-bytes", 0, "space quota of the embedded etcd's database (0: etcd's default, 2 GiB)")
+	fl.Int64Var(&f.compactKeep, "etcd-compact-revisions", 1000, "revisions of etcd history kept; older ones are compacted once twice this many piled up")
 	fl.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP listener")
 	fl.StringVar(&f.adminAddr, "admin-addr", "127.0.0.1:9090", "operator listener: /metrics, /healthz, /readyz, /debug/pprof (empty disables)")
 	fl.StringVar(&f.baseDomain, "base-domain", "portal.localhost", "domain of the API (api.<base>) and tenant portals (<slug>.<base>)")
@@ -142,6 +145,7 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 		var err error
 		embedded, err = tenants.StartEmbedded(tenants.EmbedConfig{
 			Dir: filepath.Join(f.dataDir, "etcd"), ClientAddr: f.etcdListen, PeerAddr: f.etcdPeerListen, Logger: log, Verbose: f.etcdVerbose,
+			QuotaBytes: f.etcdQuota,
 		})
 		if err != nil {
 			return err
@@ -165,6 +169,7 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	if err := store.EnsureSealKey(ctx); err != nil {
 		return err
 	}
+	go store.CompactLoop(ctx, tenants.CompactConfig{Keep: f.compactKeep})
 
 	scheme, port := f.publicScheme, f.publicPort
 	if scheme == "" {

@@ -89,7 +89,11 @@ var freeRange = sync.OnceValues(func() (int, int) {
 
 // Start starts a single-member etcd in a temporary directory. Fsync is off: the data dies with the
 // test anyway, and it keeps the suite fast.
-func Start() (*Server, error) {
+func Start() (*Server, error) { return StartWith(nil) }
+
+// StartWith is Start with adjust applied to the member's configuration (a small space quota for
+// a fault test, say) before it starts.
+func StartWith(adjust func(*embed.Config)) (*Server, error) {
 	dir, err := os.MkdirTemp("", "portico-etcd-*")
 	if err != nil {
 		return nil, err
@@ -112,6 +116,9 @@ func Start() (*Server, error) {
 		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
 		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
 		cfg.InitialCluster = "test=" + pu.String()
+		if adjust != nil {
+			adjust(cfg)
+		}
 		e, err := embed.StartEtcd(cfg)
 		if err != nil {
 			lastErr = err
