@@ -164,3 +164,47 @@ func TestEveryActionReachesTheWebhookReceiver(t *testing.T) {
 		t.Fatalf("delete: %d", r.StatusCode())
 	}
 }
+
+// TestWebhookEndpointLocalhostRefused: URLs naming localhost or a name under it are refused at
+// creation (400 with a detail), as literal loopback addresses are, unless the operator's allowed
+// ranges cover loopback.
+func TestWebhookEndpointLocalhostRefused(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		allow []netip.Prefix
+		want  int
+	}{
+		{"no allowed ranges", nil, 400},
+		{"a private range allowed", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, 400},
+		{"loopback allowed", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, 201},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			svc, err := webhooks.New(webhooks.Config{Store: h.store, Keyring: h.gw.Keyring(), AllowCIDRs: tc.allow})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.gw.cfg.Webhooks = svc
+			_, key := h.tenant("hooks")
+			urls := []string{"http://localhost:9/x", "https://foo.localhost/x", "https://LocalHost./x", "https://a.b.localhost:8443/x"}
+			if tc.want == 400 {
+				// Plain http to foo.localhost is refused anyway once allowed: the system resolver
+				// does not resolve it, so it is not known to be inside the allowed ranges.
+				urls = append(urls, "http://foo.localhost/x")
+			}
+			for _, u := range urls {
+				r := h.do("POST", "api."+base, "/v1/webhook-endpoints", []byte(`{"url":"`+u+`"}`), "Authorization", "Bearer "+key)
+				var body struct {
+					Status int    `json:"status"`
+					Detail string `json:"detail"`
+				}
+				json.Unmarshal(r.Body(), &body)
+				if r.StatusCode() != tc.want || (tc.want == 400 && (body.Status != 400 || !strings.Contains(body.Detail, "loopback"))) {
+					t.Errorf("POST %s: %d %s, want %d", u, r.StatusCode(), r.Body(), tc.want)
+				}
+			}
+		})
+	}
+}

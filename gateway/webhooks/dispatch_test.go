@@ -485,7 +485,9 @@ func TestListDeliveries(t *testing.T) {
 }
 
 // TestSSRFRefused: without an allowed range, a receiver on loopback is never contacted, whether
-// the URL names it by address or by a name that resolves to it.
+// the URL names it by address or by a name that resolves to it: such URLs are refused at
+// creation, and an endpoint created while loopback was allowed is refused when dialled once the
+// operator has closed the range.
 func TestSSRFRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -496,10 +498,12 @@ func TestSSRFRefused(t *testing.T) {
 	})
 	rc := newReceiver(t)
 	_, port, _ := net.SplitHostPort(rc.srv.Listener.Addr().String())
-	if _, _, err := s.CreateEndpoint(context.Background(), e.tenant.ID, EndpointRequest{URL: rc.srv.URL}); !errors.Is(err, ErrInvalid) {
-		t.Errorf("endpoint on 127.0.0.1 = %v, want ErrInvalid", err)
+	for _, u := range []string{rc.srv.URL, "http://localhost:" + port + "/hook", "http://foo.localhost:" + port + "/hook"} {
+		if _, _, err := s.CreateEndpoint(context.Background(), e.tenant.ID, EndpointRequest{URL: u}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("endpoint %s = %v, want ErrInvalid", u, err)
+		}
 	}
-	ep, _ := e.createEndpoint(s, e.tenant.ID, "http://localhost:"+port+"/hook")
+	ep, _ := e.createEndpoint(e.service(e.store, nil), e.tenant.ID, "http://localhost:"+port+"/hook")
 	run(t, s)
 	e.appendEvent(e.tenant.ID, tenants.EventAutopayUpdated, nil)
 	var d Delivery

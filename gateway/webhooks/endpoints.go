@@ -129,6 +129,9 @@ func (s *Service) checkURL(ctx context.Context, raw string) (string, error) {
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	host := u.Hostname()
+	if isLocalhost(host) && !AddressAllowed(loopback4, s.cfg.AllowCIDRs) && !AddressAllowed(netip.IPv6Loopback(), s.cfg.AllowCIDRs) {
+		return "", fmt.Errorf("%w: url host %s names this machine (loopback), which the operator has not allowed", ErrInvalid, host)
+	}
 	switch u.Scheme {
 	case "https":
 	case "http":
@@ -143,6 +146,16 @@ func (s *Service) checkURL(ctx context.Context, raw string) (string, error) {
 	}
 	u.Fragment, u.RawFragment = "", ""
 	return u.String(), nil
+}
+
+// loopback4 is the address localhost names.
+var loopback4 = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+
+// isLocalhost reports whether host is localhost or a name under it (RFC 6761: they all resolve to
+// loopback), with any letter case and trailing dot.
+func isLocalhost(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	return h == "localhost" || strings.HasSuffix(h, ".localhost")
 }
 
 // resolvesIntoAllowed reports whether every address of host is inside Config.AllowCIDRs.
