@@ -105,6 +105,12 @@ func openStore(t *testing.T) (*tenants.Store, *tenants.Tenant, *tenants.Tenant) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The re-check finds a claim's tenant in the watched index, as a running gateway does.
+	etcdtest.Wait(t, "both tenants indexed", func() bool {
+		_, okA := s.TenantByID(a.ID)
+		_, okB := s.TenantByID(b.ID)
+		return okA && okB
+	})
 	return s, a, b
 }
 
