@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/portico-billing/portico/gateway/session"
+	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/plugins/format"
@@ -124,7 +125,7 @@ func (g *Gateway) serveAction(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 
 // snapshot loads the session's account, answering the error page itself when it cannot.
 func (g *Gateway) snapshot(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) *tenants.AccountSnapshot {
-	snap, err := g.store.Account(ctx, t.ID, string(rs.s.AccountID))
+	snap, err := g.store.Account(web.Detach(ctx), t.ID, string(rs.s.AccountID))
 	if errors.Is(err, tenants.ErrAccountNotFound) {
 		g.messagePage(ctx, t, sessionLang(string(rs.s.Locale), nil, t), fasthttp.StatusNotFound, "error.accountNotFound")
 		return nil
@@ -174,7 +175,7 @@ func done(ctx *fasthttp.RequestCtx) {
 // update applies change to the session's account with its events; it answers the page itself when
 // the change fails and reports whether it succeeded.
 func (g *Gateway) update(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, change func(a *account.Account) ([]*tenants.Event, error)) bool {
-	_, err := g.store.UpdateAccount(ctx, t.ID, string(rs.s.AccountID), change)
+	_, err := g.store.UpdateAccount(web.Detach(ctx), t.ID, string(rs.s.AccountID), change)
 	if err == nil {
 		return true
 	}
@@ -681,7 +682,7 @@ func (g *Gateway) autopaySave(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 			CSRF: string(rs.s.CSRF[:]), Enabled: enabled == "on", Timing: timing, Error: l.T("autopay.error.choose")})
 		return
 	}
-	_, err := g.store.UpdateAccount(ctx, t.ID, string(rs.s.AccountID), func(a *account.Account) ([]*tenants.Event, error) {
+	_, err := g.store.UpdateAccount(web.Detach(ctx), t.ID, string(rs.s.AccountID), func(a *account.Account) ([]*tenants.Event, error) {
 		next := account.AutoPay{Enabled: enabled == "on", Timing: timing}
 		if a.AutoPay != nil {
 			next.PaymentMethodID = a.AutoPay.PaymentMethodID

@@ -13,6 +13,7 @@ import (
 	"github.com/fasthttp/router"
 	"github.com/portico-billing/portico/gateway/dashboard"
 	"github.com/portico-billing/portico/gateway/links"
+	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 	"github.com/valyala/fasthttp"
@@ -98,7 +99,7 @@ func (g *Gateway) authed(h apiHandler) fasthttp.RequestHandler {
 			writeProblem(ctx, fasthttp.StatusUnauthorized, "missing API key: send Authorization: Bearer <key>")
 			return
 		}
-		rec, err := g.store.Authenticate(ctx, strings.TrimSpace(key))
+		rec, err := g.store.Authenticate(web.Detach(ctx), strings.TrimSpace(key))
 		if errors.Is(err, tenants.ErrKeyInvalid) {
 			ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="portico", error="invalid_token"`)
 			writeProblem(ctx, fasthttp.StatusUnauthorized, "API key is invalid or revoked")
@@ -271,7 +272,7 @@ func (g *Gateway) apiCreateSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, 
 		g.apiError(ctx, err)
 		return
 	}
-	res, replayed, err := g.issuer.Create(ctx, t, &req, links.Options{
+	res, replayed, err := g.issuer.Create(web.Detach(ctx), t, &req, links.Options{
 		CreatedBy: "apikey:" + key.ID, IdempotencyKey: ikey, RequestBody: ctx.PostBody(),
 	})
 	if err != nil {
@@ -340,7 +341,7 @@ func (g *Gateway) apiPutAccount(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *
 		writeProblem(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("id %q in the document does not match %q in the path", a.ID, id))
 		return
 	}
-	rev, created, err := g.store.PutAccount(ctx, t.ID, a, match)
+	rev, created, err := g.store.PutAccount(web.Detach(ctx), t.ID, a, match)
 	if err != nil {
 		g.apiError(ctx, err)
 		return
@@ -384,7 +385,7 @@ func (g *Gateway) apiGetAccount(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *
 	if !ok {
 		return
 	}
-	snap, err := g.store.Account(ctx, t.ID, id)
+	snap, err := g.store.Account(web.Detach(ctx), t.ID, id)
 	if err != nil {
 		g.apiError(ctx, err)
 		return
@@ -403,7 +404,7 @@ func (g *Gateway) apiDeleteAccount(ctx *fasthttp.RequestCtx, t *tenants.Tenant, 
 	if !ok {
 		return
 	}
-	if err := g.store.DeleteAccount(ctx, t.ID, id, match); err != nil {
+	if err := g.store.DeleteAccount(web.Detach(ctx), t.ID, id, match); err != nil {
 		g.apiError(ctx, err)
 		return
 	}
@@ -415,12 +416,12 @@ func (g *Gateway) apiDeleteAccount(ctx *fasthttp.RequestCtx, t *tenants.Tenant, 
 func (g *Gateway) apiListAccounts(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *tenants.APIKey) {
 	args := ctx.QueryArgs()
 	if args.Has("alias") {
-		id, err := g.store.AccountIDByAlias(ctx, t.ID, string(args.Peek("alias")))
+		id, err := g.store.AccountIDByAlias(web.Detach(ctx), t.ID, string(args.Peek("alias")))
 		if err != nil {
 			g.apiError(ctx, err)
 			return
 		}
-		snap, err := g.store.Account(ctx, t.ID, id)
+		snap, err := g.store.Account(web.Detach(ctx), t.ID, id)
 		if err != nil {
 			g.apiError(ctx, err)
 			return
@@ -438,7 +439,7 @@ func (g *Gateway) apiListAccounts(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _
 		}
 		limit = n
 	}
-	ids, err := g.store.AccountIDs(ctx, t.ID, string(args.Peek("after")), limit+1)
+	ids, err := g.store.AccountIDs(web.Detach(ctx), t.ID, string(args.Peek("after")), limit+1)
 	if err != nil {
 		g.apiError(ctx, err)
 		return
@@ -461,11 +462,11 @@ func (g *Gateway) apiRevokeSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, 
 		writeProblem(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("%q is not a portal session id", id))
 		return
 	}
-	if err := g.store.RevokeSession(ctx, t.ID, id, g.cfg.Now()); err != nil {
+	if err := g.store.RevokeSession(web.Detach(ctx), t.ID, id, g.cfg.Now()); err != nil {
 		g.apiError(ctx, err)
 		return
 	}
-	if err := g.store.RecordAudit(ctx, t.ID, id, tenants.AuditEntry{Type: tenants.AuditRevoked, At: g.cfg.Now(), By: "apikey:" + key.ID}); err != nil {
+	if err := g.store.RecordAudit(web.Detach(ctx), t.ID, id, tenants.AuditEntry{Type: tenants.AuditRevoked, At: g.cfg.Now(), By: "apikey:" + key.ID}); err != nil {
 		g.log.Warn("gateway: recording revocation", "tenant", t.Slug, "err", err)
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
@@ -479,7 +480,7 @@ func (g *Gateway) apiSessionAudits(ctx *fasthttp.RequestCtx, t *tenants.Tenant, 
 		writeProblem(ctx, fasthttp.StatusBadRequest, "accountId is required")
 		return
 	}
-	audits, err := g.store.SessionAudits(ctx, t.ID, aid)
+	audits, err := g.store.SessionAudits(web.Detach(ctx), t.ID, aid)
 	if err != nil {
 		g.apiError(ctx, err)
 		return
@@ -499,7 +500,7 @@ func (g *Gateway) apiRevokeAccountSessions(ctx *fasthttp.RequestCtx, t *tenants.
 	if !ok {
 		return
 	}
-	if err := g.store.RevokeAccountSessions(ctx, t.ID, id, g.cfg.Now()); err != nil {
+	if err := g.store.RevokeAccountSessions(web.Detach(ctx), t.ID, id, g.cfg.Now()); err != nil {
 		g.apiError(ctx, err)
 		return
 	}
@@ -525,7 +526,7 @@ func (g *Gateway) apiEmailPortalLink(ctx *fasthttp.RequestCtx, t *tenants.Tenant
 		return
 	}
 	by := "apikey:" + key.ID
-	res, to, err := g.cfg.PortalLinkMailer.EmailPortalLink(ctx, t, id, req.Locale, by)
+	res, to, err := g.cfg.PortalLinkMailer.EmailPortalLink(web.Detach(ctx), t, id, req.Locale, by)
 	switch {
 	case errors.Is(err, links.ErrBadLocale):
 		writeProblem(ctx, fasthttp.StatusBadRequest, trimPrefixes(err.Error()))

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/portico-billing/portico/gateway/domains"
+	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/valyala/fasthttp"
 )
@@ -50,7 +51,7 @@ func (g *Gateway) apiAddDomain(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *t
 	if !decodeJSON(ctx, &req) {
 		return
 	}
-	d, err := g.cfg.Domains.Add(ctx, t, req.Name)
+	d, err := g.cfg.Domains.Add(web.Detach(ctx), t, req.Name)
 	if err != nil {
 		g.domainError(ctx, err)
 		return
@@ -60,7 +61,7 @@ func (g *Gateway) apiAddDomain(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *t
 
 // apiListDomains is GET /v1/domains.
 func (g *Gateway) apiListDomains(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *tenants.APIKey) {
-	ds, err := g.store.Domains(ctx, t.ID)
+	ds, err := g.store.Domains(web.Detach(ctx), t.ID)
 	if err != nil {
 		g.apiError(ctx, err)
 		return
@@ -81,7 +82,7 @@ func domainName(ctx *fasthttp.RequestCtx) string {
 
 // apiGetDomain is GET /v1/domains/{name}.
 func (g *Gateway) apiGetDomain(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *tenants.APIKey) {
-	d, _, err := g.store.Domain(ctx, t.ID, domainName(ctx))
+	d, _, err := g.store.Domain(web.Detach(ctx), t.ID, domainName(ctx))
 	if err != nil {
 		g.domainError(ctx, err)
 		return
@@ -91,7 +92,7 @@ func (g *Gateway) apiGetDomain(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *t
 
 // apiVerifyDomain is POST /v1/domains/{name}/verify: check DNS now.
 func (g *Gateway) apiVerifyDomain(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *tenants.APIKey) {
-	d, err := g.cfg.Domains.Verify(ctx, t, domainName(ctx))
+	d, err := g.cfg.Domains.Verify(web.Detach(ctx), t, domainName(ctx))
 	if err != nil {
 		g.domainError(ctx, err)
 		return
@@ -101,7 +102,7 @@ func (g *Gateway) apiVerifyDomain(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _
 
 // apiRemoveDomain is DELETE /v1/domains/{name}.
 func (g *Gateway) apiRemoveDomain(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *tenants.APIKey) {
-	if err := g.store.RemoveDomain(ctx, t.ID, domainName(ctx)); err != nil {
+	if err := g.store.RemoveDomain(web.Detach(ctx), t.ID, domainName(ctx)); err != nil {
 		g.domainError(ctx, err)
 		return
 	}

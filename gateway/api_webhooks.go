@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/gateway/webhooks"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/valyala/fasthttp"
@@ -41,7 +42,7 @@ func (g *Gateway) apiCreateWebhook(ctx *fasthttp.RequestCtx, t *tenants.Tenant, 
 	if !decodeJSON(ctx, &req) {
 		return
 	}
-	ep, secret, err := g.cfg.Webhooks.CreateEndpoint(ctx, t.ID, req)
+	ep, secret, err := g.cfg.Webhooks.CreateEndpoint(web.Detach(ctx), t.ID, req)
 	if err != nil {
 		g.webhookError(ctx, err)
 		return
@@ -57,7 +58,7 @@ func (g *Gateway) apiListWebhooks(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _
 	if g.webhooksOff(ctx) {
 		return
 	}
-	eps, err := g.cfg.Webhooks.ListEndpoints(ctx, t.ID)
+	eps, err := g.cfg.Webhooks.ListEndpoints(web.Detach(ctx), t.ID)
 	if err != nil {
 		g.webhookError(ctx, err)
 		return
@@ -80,7 +81,7 @@ func (g *Gateway) apiGetWebhook(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *
 	if g.webhooksOff(ctx) {
 		return
 	}
-	ep, err := g.cfg.Webhooks.GetEndpoint(ctx, t.ID, webhookID(ctx))
+	ep, err := g.cfg.Webhooks.GetEndpoint(web.Detach(ctx), t.ID, webhookID(ctx))
 	if err != nil {
 		g.webhookError(ctx, err)
 		return
@@ -93,7 +94,7 @@ func (g *Gateway) apiDeleteWebhook(ctx *fasthttp.RequestCtx, t *tenants.Tenant, 
 	if g.webhooksOff(ctx) {
 		return
 	}
-	if err := g.cfg.Webhooks.DeleteEndpoint(ctx, t.ID, webhookID(ctx)); err != nil {
+	if err := g.cfg.Webhooks.DeleteEndpoint(web.Detach(ctx), t.ID, webhookID(ctx)); err != nil {
 		g.webhookError(ctx, err)
 		return
 	}
@@ -105,7 +106,7 @@ func (g *Gateway) apiTestWebhook(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ 
 	if g.webhooksOff(ctx) {
 		return
 	}
-	id, err := g.cfg.Webhooks.SendTest(ctx, t.ID, webhookID(ctx))
+	id, err := g.cfg.Webhooks.SendTest(web.Detach(ctx), t.ID, webhookID(ctx))
 	if err != nil {
 		g.webhookError(ctx, err)
 		return
@@ -119,7 +120,7 @@ func (g *Gateway) apiRotateWebhook(ctx *fasthttp.RequestCtx, t *tenants.Tenant, 
 	if g.webhooksOff(ctx) {
 		return
 	}
-	secret, err := g.cfg.Webhooks.RotateSecret(ctx, t.ID, webhookID(ctx))
+	secret, err := g.cfg.Webhooks.RotateSecret(web.Detach(ctx), t.ID, webhookID(ctx))
 	if err != nil {
 		g.webhookError(ctx, err)
 		return
@@ -142,7 +143,7 @@ func (g *Gateway) apiWebhookDeliveries(ctx *fasthttp.RequestCtx, t *tenants.Tena
 		}
 		f.Limit = n
 	}
-	ds, err := g.cfg.Webhooks.ListDeliveries(ctx, t.ID, f)
+	ds, err := g.cfg.Webhooks.ListDeliveries(web.Detach(ctx), t.ID, f)
 	if err != nil {
 		g.webhookError(ctx, err)
 		return

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"time"
 
+	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/valyala/fasthttp"
 )
@@ -45,7 +46,7 @@ func (g *Gateway) continuePage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l *t
 	if !tenants.ValidToken(nonce) {
 		nonce = tenants.NewToken()
 	}
-	snap, _ := g.store.Account(ctx, t.ID, l.AccountID) // only for its language: none is fine
+	snap, _ := g.store.Account(web.Detach(ctx), t.ID, l.AccountID) // only for its language: none is fine
 	lang := sessionLang(l.Locale, snap, t)
 	c := newChrome(t, lang, lang.T("info.continue.title"))
 	c.NoReferrer = true

@@ -5,6 +5,7 @@ import (
 	"html/template"
 
 	"github.com/portico-billing/portico/gateway/invoicedoc"
+	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 	"github.com/valyala/fasthttp"
@@ -28,7 +29,7 @@ func (g *Gateway) invoiceInput(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 	}
 	// The document's language is the session's (invoicedoc resolves the same chain from Locale).
 	in := &invoicedoc.Input{Tenant: t, Account: snap.Account, Invoice: inv, Locale: resolveLocale(string(rs.s.Locale), snap, t).locale, Now: g.cfg.Now(), CJKFont: g.cfg.PDFCJKFont}
-	if l, err := g.store.Logo(ctx, t); err == nil && l != nil {
+	if l, err := g.store.Logo(web.Detach(ctx), t); err == nil && l != nil {
 		in.Logo, in.LogoType = l.Data, l.ContentType
 	}
 	return in

@@ -73,7 +73,7 @@ func requestLang(ctx *fasthttp.RequestCtx, t *tenants.Tenant) pageLang {
 func (g *Gateway) langOf(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) pageLang {
 	snap := g.cachedAccount(t, rs)
 	if snap == nil {
-		snap, _ = g.store.Account(ctx, t.ID, string(rs.s.AccountID))
+		snap, _ = g.store.Account(web.Detach(ctx), t.ID, string(rs.s.AccountID))
 	}
 	return sessionLang(string(rs.s.Locale), snap, t)
 }

@@ -140,7 +140,7 @@ func (g *Gateway) customerPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 	snap, ok := g.store.CachedAccount(bytesconv.String(key))
 	if !ok {
 		var err error
-		snap, err = g.store.Account(ctx, t.ID, string(s.AccountID))
+		snap, err = g.store.Account(web.Detach(ctx), t.ID, string(s.AccountID))
 		if errors.Is(err, tenants.ErrAccountNotFound) {
 			g.messagePage(ctx, t, sessionLang(string(s.Locale), nil, t), fasthttp.StatusNotFound, "error.accountNotFound")
 			return
@@ -217,9 +217,9 @@ func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []by
 	var l *tenants.Link
 	var err error
 	if ctx.IsHead() {
-		l, err = g.store.PeekLink(ctx, t.ID, string(token), now)
+		l, err = g.store.PeekLink(web.Detach(ctx), t.ID, string(token), now)
 	} else {
-		l, err = g.store.RedeemLink(ctx, t.ID, string(token), now, tenants.RedeemInfo{IP: client.String(), UserAgent: string(ctx.UserAgent()), Confirmed: ctx.IsPost()})
+		l, err = g.store.RedeemLink(web.Detach(ctx), t.ID, string(token), now, tenants.RedeemInfo{IP: client.String(), UserAgent: string(ctx.UserAgent()), Confirmed: ctx.IsPost()})
 		if !errors.Is(err, tenants.ErrLinkNeedsConfirmation) {
 			g.cfg.Metrics.redeemed(redeemResult(err))
 		}
@@ -350,12 +350,12 @@ func (g *Gateway) logout(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScr
 		return
 	}
 	// Revoke the session too, so that a copy of the cookie stops working everywhere.
-	if err := g.store.RevokeSession(ctx, t.ID, string(rs.s.ID), g.cfg.Now()); err != nil {
+	if err := g.store.RevokeSession(web.Detach(ctx), t.ID, string(rs.s.ID), g.cfg.Now()); err != nil {
 		g.unavailable(ctx, t, g.cachedLangOf(t, rs), err)
 		return
 	}
 	l := g.langOf(ctx, t, rs)
-	if err := g.store.RecordAudit(ctx, t.ID, string(rs.s.ID), tenants.AuditEntry{Type: tenants.AuditLoggedOut, At: g.cfg.Now(), IP: g.ClientAddr(ctx).String()}); err != nil {
+	if err := g.store.RecordAudit(web.Detach(ctx), t.ID, string(rs.s.ID), tenants.AuditEntry{Type: tenants.AuditLoggedOut, At: g.cfg.Now(), IP: g.ClientAddr(ctx).String()}); err != nil {
 		g.log.Warn("gateway: recording sign-out", "tenant", t.Slug, "err", err)
 	}
 	c := fasthttp.AcquireCookie()
@@ -396,7 +396,7 @@ func (g *Gateway) signedOut(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l pageL
 // under a versioned URL): the tenant's logo, else the neutral icon, cached for a day because the
 // URL never changes.
 func (g *Gateway) favicon(ctx *fasthttp.RequestCtx, t *tenants.Tenant) {
-	l, err := g.store.Logo(ctx, t)
+	l, err := g.store.Logo(web.Detach(ctx), t)
 	if err != nil {
 		g.unavailable(ctx, t, requestLang(ctx, t), err)
 		return
@@ -415,7 +415,7 @@ func (g *Gateway) favicon(ctx *fasthttp.RequestCtx, t *tenants.Tenant) {
 
 // logo serves the tenant's logo with its ETag; the URL is versioned by the same ETag.
 func (g *Gateway) logo(ctx *fasthttp.RequestCtx, t *tenants.Tenant) {
-	l, err := g.store.Logo(ctx, t)
+	l, err := g.store.Logo(web.Detach(ctx), t)
 	if err != nil {
 		g.unavailable(ctx, t, requestLang(ctx, t), err)
 		return

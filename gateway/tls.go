@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/portico-billing/portico/gateway/web"
 	"github.com/valyala/fasthttp"
 )
 
@@ -55,7 +56,7 @@ func (g *Gateway) RedirectHandler(challenge func(*fasthttp.RequestCtx) bool, htt
 			return
 		}
 		host := string(normalizeHost(make([]byte, 0, 256), ctx.Host()))
-		if g.Decide(ctx, host) != nil {
+		if g.Decide(web.Detach(ctx), host) != nil {
 			g.unknownHost(ctx)
 			return
 		}

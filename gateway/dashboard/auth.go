@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/valyala/fasthttp"
 )
@@ -111,7 +112,7 @@ func (d *Dashboard) session(ctx *fasthttp.RequestCtx) (*request, error) {
 	if !ok {
 		return nil, nil
 	}
-	a, err := d.store.Admin(ctx, tid, r.s.Email)
+	a, err := d.store.Admin(web.Detach(ctx), tid, r.s.Email)
 	if errors.Is(err, tenants.ErrAdminNotFound) {
 		return nil, nil
 	}
@@ -248,7 +249,7 @@ func (d *Dashboard) login(ctx *fasthttp.RequestCtx) {
 	now := d.cfg.Now()
 	src := tenants.SignInSource{TenantID: tid, Email: data.Email, Addr: d.cfg.ClientAddr(ctx).String()}
 	src.KnownDevice = d.knownDevice(ctx, tid, data.Email)
-	a, err := d.store.AuthenticateAdmin(ctx, src, password, now)
+	a, err := d.store.AuthenticateAdmin(web.Detach(ctx), src, password, now)
 	var throttled *tenants.ThrottledError
 	switch {
 	case errors.As(err, &throttled):
@@ -298,7 +299,7 @@ func (d *Dashboard) logout(ctx *fasthttp.RequestCtx) {
 		if !d.checkForm(ctx, r) {
 			return
 		}
-		if err := d.store.RevokeAdminSession(ctx, r.s.TenantID, r.s.ID, time.Unix(r.s.Expires, 0)); err != nil {
+		if err := d.store.RevokeAdminSession(web.Detach(ctx), r.s.TenantID, r.s.ID, time.Unix(r.s.Expires, 0)); err != nil {
 			d.unavailable(ctx, r, err)
 			return
 		}
@@ -329,7 +330,7 @@ func (d *Dashboard) changePassword(ctx *fasthttp.RequestCtx, r *request) {
 	}
 	now := d.cfg.Now()
 	src := tenants.SignInSource{TenantID: r.s.TenantID, Email: r.s.Email, Addr: d.cfg.ClientAddr(ctx).String(), KnownDevice: true}
-	_, err := d.store.AuthenticateAdmin(ctx, src, cur, now)
+	_, err := d.store.AuthenticateAdmin(web.Detach(ctx), src, cur, now)
 	var throttled *tenants.ThrottledError
 	switch {
 	case errors.As(err, &throttled):
@@ -342,7 +343,7 @@ func (d *Dashboard) changePassword(ctx *fasthttp.RequestCtx, r *request) {
 		d.unavailable(ctx, r, err)
 		return
 	}
-	if err := d.store.SetAdminPassword(ctx, r.s.TenantID, r.s.Email, next, now); err != nil {
+	if err := d.store.SetAdminPassword(web.Detach(ctx), r.s.TenantID, r.s.Email, next, now); err != nil {
 		d.unavailable(ctx, r, err)
 		return
 	}

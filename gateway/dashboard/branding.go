@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/portico-billing/portico/gateway/theme"
+	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants"
@@ -248,7 +249,7 @@ func (d *Dashboard) saveBranding(ctx *fasthttp.RequestCtx, r *request) {
 	} else if value("remove_logo") == "on" {
 		logo = &tenants.LogoUpdate{Remove: true}
 	}
-	t, err := d.store.UpdateTenant(ctx, r.tenant.ID, func(t *tenants.Tenant) error {
+	t, err := d.store.UpdateTenant(web.Detach(ctx), r.tenant.ID, func(t *tenants.Tenant) error {
 		t.Branding.PrimaryColor, t.Branding.AccentColor = primary, accent
 		return nil
 	}, logo)

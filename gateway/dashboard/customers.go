@@ -11,6 +11,7 @@ import (
 
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/mail"
+	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants"
@@ -103,7 +104,7 @@ func (d *Dashboard) customers(ctx *fasthttp.RequestCtx, r *request) {
 	}
 	page, _ := strconv.Atoi(string(ctx.QueryArgs().Peek("page")))
 	page = max(page, 1)
-	ix, err := d.search.get(ctx, r.tenant.ID)
+	ix, err := d.search.get(web.Detach(ctx), r.tenant.ID)
 	if err != nil {
 		d.unavailable(ctx, r, err)
 		return
@@ -186,7 +187,7 @@ type customerData struct {
 
 // customerPage shows one customer of the admin's tenant: another tenant's id is not found.
 func (d *Dashboard) customerPage(ctx *fasthttp.RequestCtx, r *request, id string, status int, flash, errMsg string, link *links.Result) {
-	snap, err := d.store.Account(ctx, r.tenant.ID, id)
+	snap, err := d.store.Account(web.Detach(ctx), r.tenant.ID, id)
 	if errors.Is(err, tenants.ErrAccountNotFound) {
 		d.customerNotFound(ctx, r, id)
 		return
@@ -224,7 +225,7 @@ func (d *Dashboard) customerPage(ctx *fasthttp.RequestCtx, r *request, id string
 // sendLink emails a new portal link to the customer.
 func (d *Dashboard) sendLink(ctx *fasthttp.RequestCtx, r *request, id string) {
 	by := "dashboard:" + r.s.Email
-	res, to, err := d.EmailPortalLink(ctx, r.tenant, id, "", by)
+	res, to, err := d.EmailPortalLink(web.Detach(ctx), r.tenant, id, "", by)
 	var rl *RateLimitError
 	switch {
 	case err == nil:
@@ -253,7 +254,7 @@ func (d *Dashboard) sendLink(ctx *fasthttp.RequestCtx, r *request, id string) {
 // in an email or a chat message, whose scanners and previews open it too: it is an emailed link
 // (tenants.LinkKindEmail), redeemed by the customer's click on its Continue page.
 func (d *Dashboard) copyLink(ctx *fasthttp.RequestCtx, r *request, id string) {
-	res, _, err := d.cfg.Issuer.Create(ctx, r.tenant, &links.Request{AccountID: id}, links.Options{CreatedBy: "dashboard:" + r.s.Email, Kind: tenants.LinkKindEmail})
+	res, _, err := d.cfg.Issuer.Create(web.Detach(ctx), r.tenant, &links.Request{AccountID: id}, links.Options{CreatedBy: "dashboard:" + r.s.Email, Kind: tenants.LinkKindEmail})
 	switch {
 	case errors.Is(err, tenants.ErrAccountNotFound):
 		d.customerNotFound(ctx, r, id)

@@ -572,7 +572,7 @@ func (d *Dashboard) route(ctx *fasthttp.RequestCtx, r *request, path string, get
 
 // logo serves the admin's tenant's logo.
 func (d *Dashboard) logo(ctx *fasthttp.RequestCtx, r *request) {
-	l, err := d.store.Logo(ctx, r.tenant)
+	l, err := d.store.Logo(web.Detach(ctx), r.tenant)
 	if err != nil {
 		d.unavailable(ctx, r, err)
 		return

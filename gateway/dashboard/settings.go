@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/gateway/domains"
+	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/valyala/fasthttp"
 )
@@ -95,7 +96,7 @@ func (d *Dashboard) savePortal(ctx *fasthttp.RequestCtx, r *request) {
 		d.portalPage(ctx, r, fasthttp.StatusBadRequest, f, "", errs)
 		return
 	}
-	t, err := d.store.UpdateTenant(ctx, r.tenant.ID, func(t *tenants.Tenant) error {
+	t, err := d.store.UpdateTenant(web.Detach(ctx), r.tenant.ID, func(t *tenants.Tenant) error {
 		t.Portal = f.PortalDefaults
 		t.LinkTTL, t.SessionTTL = tenants.Duration(linkTTL), tenants.Duration(sessTTL)
 		t.PaymentSetupURL = f.PaymentSetupURL
@@ -131,7 +132,7 @@ type domainsData struct {
 }
 
 func (d *Dashboard) domainsPage(ctx *fasthttp.RequestCtx, r *request, status int, flash, errMsg, name string) {
-	list, err := d.store.Domains(ctx, r.tenant.ID)
+	list, err := d.store.Domains(web.Detach(ctx), r.tenant.ID)
 	if err != nil {
 		d.unavailable(ctx, r, err)
 		return
@@ -150,7 +151,7 @@ func (d *Dashboard) domainAction(ctx *fasthttp.RequestCtx, r *request) {
 	name := strings.TrimSpace(string(args.Peek("domain")))
 	switch string(args.Peek("action")) {
 	case "add":
-		dm, err := d.cfg.Domains.Add(ctx, r.tenant, name)
+		dm, err := d.cfg.Domains.Add(web.Detach(ctx), r.tenant, name)
 		switch {
 		case errors.Is(err, tenants.ErrInvalidDomain):
 			d.domainsPage(ctx, r, fasthttp.StatusBadRequest, "", domainProblem(r, err), name)
@@ -163,7 +164,7 @@ func (d *Dashboard) domainAction(ctx *fasthttp.RequestCtx, r *request) {
 			d.domainsPage(ctx, r, fasthttp.StatusOK, r.T("dash.domains.added", "domain", dm.Name), "", "")
 		}
 	case "verify":
-		vctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		vctx, cancel := context.WithTimeout(web.Detach(ctx), 15*time.Second)
 		dm, err := d.cfg.Domains.Verify(vctx, r.tenant, name)
 		cancel()
 		switch {
@@ -179,7 +180,7 @@ func (d *Dashboard) domainAction(ctx *fasthttp.RequestCtx, r *request) {
 			d.domainsPage(ctx, r, fasthttp.StatusOK, "", r.T("dash.domains.notVerified", "domain", dm.Name, "error", dm.LastError), "")
 		}
 	case "remove":
-		err := d.store.RemoveDomain(ctx, r.tenant.ID, name)
+		err := d.store.RemoveDomain(web.Detach(ctx), r.tenant.ID, name)
 		switch {
 		case errors.Is(err, tenants.ErrDomainNotFound):
 			d.domainsPage(ctx, r, fasthttp.StatusNotFound, "", r.T("dash.domains.error.notFound"), "")
@@ -236,7 +237,7 @@ type apiKeysData struct {
 }
 
 func (d *Dashboard) apiKeysPage(ctx *fasthttp.RequestCtx, r *request, status int, flash, errMsg, newKey string) {
-	keys, err := d.store.APIKeys(ctx, r.tenant.ID)
+	keys, err := d.store.APIKeys(web.Detach(ctx), r.tenant.ID)
 	if err != nil {
 		d.unavailable(ctx, r, err)
 		return
@@ -251,7 +252,7 @@ func (d *Dashboard) apiKeyAction(ctx *fasthttp.RequestCtx, r *request) {
 	switch string(args.Peek("action")) {
 	case "create":
 		name := strings.TrimSpace(string(args.Peek("name")))
-		rec, key, err := d.store.CreateAPIKey(ctx, r.tenant.ID, name)
+		rec, key, err := d.store.CreateAPIKey(web.Detach(ctx), r.tenant.ID, name)
 		if errors.Is(err, tenants.ErrInvalidTenant) {
 			d.apiKeysPage(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.apiKeys.error.name", "max", 100), "")
 			return
@@ -264,7 +265,7 @@ func (d *Dashboard) apiKeyAction(ctx *fasthttp.RequestCtx, r *request) {
 		d.apiKeysPage(ctx, r, fasthttp.StatusOK, r.T("dash.apiKeys.created", "id", rec.ID), "", key)
 	case "revoke":
 		id := string(args.Peek("id"))
-		err := d.store.RevokeAPIKey(ctx, r.tenant.ID, id)
+		err := d.store.RevokeAPIKey(web.Detach(ctx), r.tenant.ID, id)
 		switch {
 		case errors.Is(err, tenants.ErrKeyNotFound):
 			d.apiKeysPage(ctx, r, fasthttp.StatusNotFound, "", r.T("dash.apiKeys.error.notFound"), "")
@@ -334,7 +335,7 @@ type webhooksData struct {
 }
 
 func (d *Dashboard) webhooksPage(ctx *fasthttp.RequestCtx, r *request, status int, flash, errMsg, secret string) {
-	list, err := d.cfg.Webhooks.ListEndpoints(ctx, r.tenant.ID)
+	list, err := d.cfg.Webhooks.ListEndpoints(web.Detach(ctx), r.tenant.ID)
 	if err != nil {
 		d.unavailable(ctx, r, err)
 		return
@@ -362,7 +363,7 @@ func (d *Dashboard) webhookAction(ctx *fasthttp.RequestCtx, r *request) {
 	switch string(args.Peek("action")) {
 	case "create":
 		u := strings.TrimSpace(string(args.Peek("url")))
-		ep, secret, err := wh.CreateEndpoint(ctx, r.tenant.ID, u, strings.TrimSpace(string(args.Peek("description"))))
+		ep, secret, err := wh.CreateEndpoint(web.Detach(ctx), r.tenant.ID, u, strings.TrimSpace(string(args.Peek("description"))))
 		if errors.Is(err, ErrWebhookInvalid) {
 			d.webhooksPage(ctx, r, fasthttp.StatusBadRequest, "", err.Error(), "")
 			return
@@ -374,7 +375,7 @@ func (d *Dashboard) webhookAction(ctx *fasthttp.RequestCtx, r *request) {
 		d.log.Info("dashboard: webhook endpoint added", "tenant", r.tenant.Slug, "endpoint", ep.ID, "by", r.s.Email)
 		d.webhooksPage(ctx, r, fasthttp.StatusOK, r.T("dash.webhooks.created", "url", ep.URL), "", secret)
 	case "test":
-		evt, err := wh.SendTest(ctx, r.tenant.ID, id)
+		evt, err := wh.SendTest(web.Detach(ctx), r.tenant.ID, id)
 		if notFound(err) {
 			return
 		}
@@ -388,7 +389,7 @@ func (d *Dashboard) webhookAction(ctx *fasthttp.RequestCtx, r *request) {
 		}
 		d.webhooksPage(ctx, r, fasthttp.StatusOK, r.T("dash.webhooks.testSent", "event", evt), "", "")
 	case "delete":
-		err := wh.DeleteEndpoint(ctx, r.tenant.ID, id)
+		err := wh.DeleteEndpoint(web.Detach(ctx), r.tenant.ID, id)
 		if notFound(err) {
 			return
 		}
@@ -410,7 +411,7 @@ type deliveriesData struct {
 
 // deliveriesPage is an endpoint's message log.
 func (d *Dashboard) deliveriesPage(ctx *fasthttp.RequestCtx, r *request, id string) {
-	eps, err := d.cfg.Webhooks.ListEndpoints(ctx, r.tenant.ID)
+	eps, err := d.cfg.Webhooks.ListEndpoints(web.Detach(ctx), r.tenant.ID)
 	if err != nil {
 		d.unavailable(ctx, r, err)
 		return
@@ -426,7 +427,7 @@ func (d *Dashboard) deliveriesPage(ctx *fasthttp.RequestCtx, r *request, id stri
 		d.message(ctx, r, fasthttp.StatusNotFound, "dash.deliveries.notFound.title", "dash.deliveries.notFound.body")
 		return
 	}
-	if data.Deliveries, err = d.cfg.Webhooks.ListDeliveries(ctx, r.tenant.ID, id, 100); err != nil {
+	if data.Deliveries, err = d.cfg.Webhooks.ListDeliveries(web.Detach(ctx), r.tenant.ID, id, 100); err != nil {
 		d.unavailable(ctx, r, err)
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/gateway/session"
+	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/valyala/fasthttp"
 	"rsc.io/qr"
@@ -96,7 +97,7 @@ func (d *Dashboard) checkCode(ctx *fasthttp.RequestCtx, r *request) {
 	now := d.cfg.Now()
 	src := tenants.SignInSource{TenantID: r.s.TenantID, Email: r.s.Email, Addr: d.cfg.ClientAddr(ctx).String(), KnownDevice: d.knownDevice(ctx, r.s.TenantID, r.s.Email)}
 	var throttled *tenants.ThrottledError
-	if err := d.store.CheckSignInThrottle(ctx, src, now); errors.As(err, &throttled) {
+	if err := d.store.CheckSignInThrottle(web.Detach(ctx), src, now); errors.As(err, &throttled) {
 		d.codePage(ctx, r, fasthttp.StatusTooManyRequests, r.T("dash.login.error.locked", "time", clock(throttled.Until), "duration", r.l.Duration(throttled.Until.Sub(now))))
 		return
 	} else if err != nil {
@@ -111,10 +112,10 @@ func (d *Dashboard) checkCode(ctx *fasthttp.RequestCtx, r *request) {
 	}
 	ok := false
 	if step, match := tenants.MatchTOTP(secret, code, now); match {
-		err = d.store.UseTOTPStep(ctx, r.s.TenantID, r.s.Email, step)
+		err = d.store.UseTOTPStep(web.Detach(ctx), r.s.TenantID, r.s.Email, step)
 		ok = err == nil
 	} else if len(code) > tenants.TOTPDigits && len(code) < 64 {
-		ok, err = d.store.UseRecoveryCode(ctx, r.s.TenantID, r.s.Email, code)
+		ok, err = d.store.UseRecoveryCode(web.Detach(ctx), r.s.TenantID, r.s.Email, code)
 		if ok {
 			d.log.Warn("dashboard: admin signed in with a recovery code", "tenant", r.tenant.Slug, "email", r.s.Email)
 		}
@@ -124,7 +125,7 @@ func (d *Dashboard) checkCode(ctx *fasthttp.RequestCtx, r *request) {
 		return
 	}
 	if !ok {
-		if err := d.store.CountSignInFailure(ctx, src, now); err != nil {
+		if err := d.store.CountSignInFailure(web.Detach(ctx), src, now); err != nil {
 			d.unavailable(ctx, r, err)
 			return
 		}
@@ -234,7 +235,7 @@ func (d *Dashboard) enrol(ctx *fasthttp.RequestCtx, r *request) {
 		return
 	}
 	codes, hashes := tenants.NewRecoveryCodes()
-	if err := d.store.SetAdminTOTP(ctx, r.s.TenantID, r.s.Email, sealed, step, hashes); err != nil {
+	if err := d.store.SetAdminTOTP(web.Detach(ctx), r.s.TenantID, r.s.Email, sealed, step, hashes); err != nil {
 		d.unavailable(ctx, r, err)
 		return
 	}
