@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"html"
 	"html/template"
 	"net/url"
 	"strings"
@@ -189,7 +190,7 @@ func (d *Dashboard) securityPage(ctx *fasthttp.RequestCtx, r *request, status in
 		data.Secret = b32(secret)
 		uri := "otpauth://totp/" + url.PathEscape("Portico ("+r.tenant.Slug+"):"+r.s.Email) +
 			"?secret=" + data.Secret + "&issuer=Portico&algorithm=SHA1&digits=6&period=30"
-		svg, err := qrSVG(uri)
+		svg, err := qrSVG(uri, r.T("dash.security.qrLabel"))
 		if err != nil {
 			d.unavailable(ctx, r, err)
 			return
@@ -254,14 +255,14 @@ func (d *Dashboard) enrol(ctx *fasthttp.RequestCtx, r *request) {
 
 // qrSVG draws the QR code of text as an inline SVG (allowed by the dashboard's CSP, which loads
 // no image from elsewhere), with a quiet zone of four modules.
-func qrSVG(text string) (template.HTML, error) {
+func qrSVG(text, label string) (template.HTML, error) {
 	c, err := qr.Encode(text, qr.M)
 	if err != nil {
 		return "", fmt.Errorf("dashboard: drawing the QR code: %w", err)
 	}
 	n := c.Size + 8
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="qr" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" shape-rendering="crispEdges" role="img"><rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, n, n, n*5, n*5, n, n)
+	fmt.Fprintf(&b, `<svg class="qr" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" shape-rendering="crispEdges" role="img" aria-label="%s"><rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, n, n, n*5, n*5, html.EscapeString(label), n, n)
 	for y := range c.Size {
 		for x := range c.Size {
 			if c.Black(x, y) {
