@@ -301,3 +301,37 @@ func (s *Store) removeDomain(ctx context.Context, d *Domain, rev int64) error {
 	}
 	return nil
 }
+
+// migrateDomains moves domain records written before several tenants could claim one name
+// (state/domains/<host>) to today's layout (state/domains/<host>/<tenantID>, plus the owner key
+// of an active one), each in one Txn compared on the old record's revision, so that custom
+// domains verified before the upgrade keep being served. It is idempotent: every instance runs it
+// at start, and whichever comes first moves a record.
+func (s *Store) migrateDomains(ctx context.Context) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	resp, err := s.c.Get(ctx, s.k.domains(), clientv3.WithPrefix())
+	if err != nil {
+		return fmt.Errorf("tenants: listing domains to migrate: %w", wrapEtcd(err))
+	}
+	for _, kv := range resp.Kvs {
+		host := strings.TrimPrefix(string(kv.Key), s.k.domains())
+		if strings.Contains(host, "/") {
+			continue // today's layout
+		}
+		var d Domain
+		if err := json.Unmarshal(kv.Value, &d); err != nil || d.TenantID == "" || strings.Contains(d.TenantID, "/") {
+			s.log.Error("tenants: skipping an unreadable domain record of the old layout", "key", string(kv.Key))
+			continue
+		}
+		then := []clientv3.Op{clientv3.OpDelete(string(kv.Key)), clientv3.OpPut(s.k.domain(host, d.TenantID), string(kv.Value))}
+		if d.Status == DomainActive {
+			then = append(then, clientv3.OpPut(s.k.domainOwner(host), d.TenantID))
+		}
+		if _, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(string(kv.Key)), "=", kv.ModRevision)).Then(then...).Commit(); err != nil {
+			return fmt.Errorf("tenants: migrating domain %q: %w", host, wrapEtcd(err))
+		}
+		s.log.Info("tenants: domain record moved to the per-tenant layout", "domain", host, "tenant", d.TenantID)
+	}
+	return nil
+}

@@ -144,6 +144,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.logos, _ = ristretto.NewCache(&ristretto.Config[string, *Logo]{
 		NumCounters: 100_000, MaxCost: cfg.LogoCacheBytes, BufferItems: 64, IgnoreInternalCost: true,
 	})
+	if err := s.migrateDomains(ctx); err != nil {
+		s.closeCaches()
+		return nil, err
+	}
 	rev, err := s.relist(ctx)
 	if err != nil {
 		s.closeCaches()
