@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -126,5 +127,37 @@ func TestAPIEmailsPortalLinkInLocale(t *testing.T) {
 	page := h.do("GET", "mailer-ja."+base, "/", nil, "Cookie", cookie)
 	if got := langAttr(string(page.Body())); got != "ja" {
 		t.Errorf("the emailed link opens the portal in %q, want ja", got)
+	}
+}
+
+// TestFailedPortalLinkSendsDoNotCount: only emails the SMTP server accepted count toward the
+// per-account hourly limit (5 by default): five refused sends leave all five, the sixth send
+// after five sent ones is refused with 429.
+func TestFailedPortalLinkSendsDoNotCount(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	smtp := withMailer(h, 0)
+	_, key := h.tenant("mailer")
+	send := func() int {
+		return h.do("POST", "api."+base, "/v1/accounts/acc_7Hq2LmX9/portal-link", nil, "Authorization", "Bearer "+key).StatusCode()
+	}
+	smtp.Reject(errors.New("mailbox unavailable"))
+	for i := range 5 {
+		if st := send(); st != 502 {
+			t.Fatalf("refused send %d: %d, want 502", i+1, st)
+		}
+	}
+	smtp.Reject(nil)
+	for i := range 5 {
+		if st := send(); st != 202 {
+			t.Fatalf("send %d after 5 refused ones: %d, want 202", i+1, st)
+		}
+		smtp.Next(t)
+	}
+	if st := send(); st != 429 {
+		t.Fatalf("sixth sent email in the hour: %d, want 429", st)
+	}
+	if smtp.Pending() != 0 {
+		t.Fatal("an email was sent past the limit")
 	}
 }

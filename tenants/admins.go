@@ -439,6 +439,26 @@ func (s *Store) CountLinkEmail(ctx context.Context, tenantID, accountID string, 
 	return int(kvs[0].Version), nil
 }
 
+// LinkEmailCount returns how many portal-link emails CountLinkEmail counted to the account in the
+// clock hour of now, without counting one. A sender checks it before sending and counts after a
+// successful send, so failed sends do not use up the limit (concurrent sends may pass it by the
+// few that were in flight together).
+func (s *Store) LinkEmailCount(ctx context.Context, tenantID, accountID string, now time.Time) (int, error) {
+	if !account.ValidID(accountID) {
+		return 0, fmt.Errorf("reading link email count: %w", ErrAccountNotFound)
+	}
+	tctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	resp, err := s.c.Get(tctx, s.k.linkMail(tenantID, accountID, now.Unix()/3600), clientv3.WithKeysOnly())
+	if err != nil {
+		return 0, fmt.Errorf("tenants: reading link email count: %w", wrapEtcd(err))
+	}
+	if len(resp.Kvs) == 0 {
+		return 0, nil
+	}
+	return int(resp.Kvs[0].Version), nil
+}
+
 // ErrCompacted says a listing or watch asked for a revision etcd has compacted away; the caller
 // lists again from the current revision.
 var ErrCompacted = errors.New("tenants: revision compacted")

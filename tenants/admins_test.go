@@ -265,6 +265,15 @@ func TestCountLinkEmail(t *testing.T) {
 			t.Fatalf("count %d = %d, %v", i, n, err)
 		}
 	}
+	// Reading the count counts nothing.
+	for range 2 {
+		if n, err := s.LinkEmailCount(ctx, tn.ID, "acc_1", now); err != nil || n != 3 {
+			t.Fatalf("LinkEmailCount = %d, %v, want 3", n, err)
+		}
+	}
+	if n, err := s.LinkEmailCount(ctx, tn.ID, "acc_2", now); err != nil || n != 0 {
+		t.Fatalf("LinkEmailCount of an account never counted = %d, %v", n, err)
+	}
 	if n, _ := s.CountLinkEmail(ctx, tn.ID, "acc_2", now); n != 1 {
 		t.Fatalf("another account starts at %d", n)
 	}

@@ -43,8 +43,8 @@ func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited
 // EmailPortalLink issues a new single-use emailed link (tenants.LinkKindEmail: opening it shows a
 // Continue page, whose button redeems it) to the account with the tenant's portal defaults and
 // emails it to the account's billing email. At most Config.MaxLinksPerHour links per account
-// per clock hour are sent, counted in etcd across all instances (an attempt counts even when the
-// SMTP server then refuses it). createdBy names the requester for the audit trail
+// per clock hour are sent, counted in etcd across all instances once sent (a send the SMTP server
+// refuses does not count; sends in flight together may pass the limit by a few). createdBy names the requester for the audit trail
 // ("dashboard:<admin email>", "apikey:<id>"). The tenant API can send the same email through it.
 func (d *Dashboard) EmailPortalLink(ctx context.Context, t *tenants.Tenant, accountID, locale, createdBy string) (*links.Result, string, error) {
 	if d.cfg.Mail == nil {
@@ -59,11 +59,11 @@ func (d *Dashboard) EmailPortalLink(ctx context.Context, t *tenants.Tenant, acco
 		return nil, "", ErrNoEmail
 	}
 	now := d.cfg.Now()
-	n, err := d.store.CountLinkEmail(ctx, t.ID, accountID, now)
+	n, err := d.store.LinkEmailCount(ctx, t.ID, accountID, now)
 	if err != nil {
 		return nil, "", err
 	}
-	if n > d.cfg.MaxLinksPerHour {
+	if n >= d.cfg.MaxLinksPerHour {
 		return nil, to, &RateLimitError{Limit: d.cfg.MaxLinksPerHour, RetryAt: now.Truncate(time.Hour).Add(time.Hour)}
 	}
 	res, _, err := d.cfg.Issuer.Create(ctx, t, &links.Request{AccountID: accountID, Locale: locale}, links.Options{CreatedBy: createdBy, Kind: tenants.LinkKindEmail})
@@ -84,6 +84,11 @@ func (d *Dashboard) EmailPortalLink(ctx context.Context, t *tenants.Tenant, acco
 	// holds the link (package mail redacts it).
 	if err := d.cfg.Mail.SendPortalLink(ctx, msg); err != nil {
 		return nil, to, err
+	}
+	// Only a sent email counts. The email is out: a failure to count it is logged, not reported
+	// as a failed send.
+	if _, err := d.store.CountLinkEmail(ctx, t.ID, accountID, now); err != nil {
+		d.log.Warn("dashboard: counting a sent portal-link email", "tenant", t.ID, "account", accountID, "err", err)
 	}
 	return res, to, nil
 }
