@@ -100,7 +100,7 @@ func startStack(t *testing.T) *stack {
 		ports[i] = p
 	}
 	s := &stack{t: t, port: ports[2], etcd: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), smtp: mailtest.Start(t, mailtest.Options{}), logs: &syncbuf.Buffer{}}
-	cmd := exec.Command(portico(t), "--json", "serve", "--dev", "--demo", "--data-dir", t.TempDir(),
+	cmd := exec.Command(portico(t), "--json", "--etcd-request-timeout", "3m", "serve", "--dev", "--demo", "--data-dir", t.TempDir(),
 		"--etcd-listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--etcd-peer-listen", fmt.Sprintf("127.0.0.1:%d", ports[1]),
 		"--http-addr", fmt.Sprintf("127.0.0.1:%d", ports[2]), "--admin-addr", fmt.Sprintf("127.0.0.1:%d", ports[3]),
 		"--webhook-allow-cidr", "127.0.0.0/8", "--smtp-addr", s.smtp.Addr, "--smtp-tls", "none",

@@ -312,7 +312,7 @@ func TestGatewayKilledMidWriteAndDelivery(t *testing.T) {
 	cluster := etcdtest.StartCluster(t, 3)
 	ctx := context.Background()
 	ec := cluster.Client(t)
-	store, err := tenants.Open(ctx, tenants.Config{Client: ec, Prefix: prefix, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	store, err := tenants.Open(ctx, tenants.Config{RequestTimeout: testwait.Patience, Client: ec, Prefix: prefix, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

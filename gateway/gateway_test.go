@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-billing/portico/internal/testwait"
+
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/internal/etcdtest"
@@ -68,7 +70,7 @@ func newHarnessOn(t testing.TB, prefix string, limits ...Limits) *harness {
 func newHarnessWith(t testing.TB, prefix string, limits Limits, edit func(*Config)) *harness {
 	t.Helper()
 	h := &harness{t: t, limits: limits}
-	s, err := tenants.Open(context.Background(), tenants.Config{Client: srv.Client(t), Prefix: prefix})
+	s, err := tenants.Open(context.Background(), tenants.Config{RequestTimeout: testwait.Patience, Client: srv.Client(t), Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,6 +99,11 @@ func (s *Store) PutAccount(ctx context.Context, tenantID string, a *account.Acco
 	}
 	// Every write of a tenant's accounts moves its usage counter, so concurrent writes of one
 	// tenant's accounts retry more often than writes of one account.
+	unlock, err := s.lockTenantWrites(ctx, tenantID)
+	if err != nil {
+		return 0, false, fmt.Errorf("storing account %q: %w", a.ID, err)
+	}
+	defer unlock()
 	for i := range maxUsageRetries {
 		rev, created, retry, err := s.putAccountOnce(ctx, tenantID, a, doc, ifMatch)
 		if !retry {
@@ -190,6 +195,11 @@ func (s *Store) putAccountOnce(ctx context.Context, tid string, a *account.Accou
 
 // DeleteAccount removes the document and its alias. ifMatch as for PutAccount.
 func (s *Store) DeleteAccount(ctx context.Context, tenantID, accountID string, ifMatch int64) error {
+	unlock, err := s.lockTenantWrites(ctx, tenantID)
+	if err != nil {
+		return fmt.Errorf("deleting account %q: %w", accountID, err)
+	}
+	defer unlock()
 	for i := range maxUsageRetries {
 		done, err := s.deleteAccountOnce(ctx, tenantID, accountID, ifMatch)
 		if done || err != nil {

@@ -99,6 +99,11 @@ var ErrNoChange = errors.New("tenants: nothing to change")
 // cache drops the account at once, so this instance's next read sees the new revision.
 func (s *Store) UpdateAccount(ctx context.Context, tenantID, accountID string, change func(a *account.Account) ([]*Event, error)) (int64, error) {
 	key := s.k.account(tenantID, accountID)
+	unlock, err := s.lockTenantWrites(ctx, tenantID)
+	if err != nil {
+		return 0, fmt.Errorf("updating account %q: %w", accountID, err)
+	}
+	defer unlock()
 	for i := range maxUsageRetries {
 		if err := retryPause(ctx, i); err != nil {
 			return 0, fmt.Errorf("updating account %q: %w", accountID, err)

@@ -283,8 +283,9 @@ func (s *Store) RedeemLink(ctx context.Context, tenantID, token string, now time
 // minute; a link may therefore outlive its expiry by up to a minute in etcd, but its record
 // carries its exact expiry and RedeemLink checks it.
 type leaseBuckets struct {
-	mu sync.Mutex
-	m  map[int64]clientv3.LeaseID
+	mu      sync.Mutex
+	m       map[int64]clientv3.LeaseID
+	timeout time.Duration // bound on one Grant, the store's request timeout
 }
 
 func (b *leaseBuckets) get(ctx context.Context, c *clientv3.Client, until time.Time) (clientv3.LeaseID, error) {
@@ -298,7 +299,7 @@ func (b *leaseBuckets) get(ctx context.Context, c *clientv3.Client, until time.T
 	if ttl < 5 {
 		ttl = 5
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
 	g, err := c.Grant(ctx, ttl)
 	if err != nil {

@@ -70,6 +70,7 @@ type Store struct {
 	auditRetention time.Duration
 	spaceFull      atomic.Bool
 	bg             sync.WaitGroup // background loops other than the watch
+	writeLocks     [tenantWriteStripes]chan struct{}
 }
 
 // shardGen is a cache shard's generation: the watch bumps it for every change in the shard, under
@@ -130,6 +131,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.SpaceCheckInterval = 5 * time.Second
 	}
 	s := &Store{auditRetention: cfg.AuditRetention, c: cfg.Client, k: keyspace{cfg.Prefix}, log: cfg.Logger, timeout: cfg.RequestTimeout, seed: maphash.MakeSeed()}
+	s.linkLeases.timeout = s.timeout
+	for i := range s.writeLocks {
+		s.writeLocks[i] = make(chan struct{}, 1)
+	}
 	var err error
 	s.accounts, err = ristretto.NewCache(&ristretto.Config[string, *AccountSnapshot]{
 		NumCounters: cfg.AccountCacheSize * 10, MaxCost: cfg.AccountCacheSize, BufferItems: 64, IgnoreInternalCost: true,

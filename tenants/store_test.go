@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/internal/testwait"
 	"github.com/portico-billing/portico/tenants/account"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -23,7 +24,7 @@ func TestMain(m *testing.M) { os.Exit(etcdtest.Main(m, &srv)) }
 // newStore opens a store under a prefix of its own on the package's etcd member.
 func newStore(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(etcdtest.Ctx(t), Config{Client: srv.Client(t), Prefix: etcdtest.Prefix(t)})
+	s, err := Open(etcdtest.Ctx(t), Config{Client: srv.Client(t), Prefix: etcdtest.Prefix(t), RequestTimeout: testwait.Patience})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

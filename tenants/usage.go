@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"time"
 
@@ -149,5 +150,25 @@ func retryPause(ctx context.Context, i int) error {
 		return ctx.Err()
 	case <-t.C:
 		return nil
+	}
+}
+
+// tenantWriteStripes is how many locks serialise this instance's writes of tenants' accounts.
+const tenantWriteStripes = 64
+
+// lockTenantWrites serialises this instance's writes of one tenant's accounts. Every such write
+// moves the tenant's usage counter in a compare-and-swap Txn, so concurrent writers of one tenant
+// would otherwise collide on the counter and retry, and enough of them (a backend pushing over
+// 16 connections) could starve one past maxUsageRetries. Queued here, they reach etcd one after
+// another, which is no slower than the one winner per round the collisions allow; only writers
+// in other gateway processes still collide. Tenants share a lock only by hash collision. The wait
+// ends with ctx.
+func (s *Store) lockTenantWrites(ctx context.Context, tid string) (unlock func(), err error) {
+	l := s.writeLocks[maphash.String(s.seed, tid)%tenantWriteStripes]
+	select {
+	case l <- struct{}{}:
+		return func() { <-l }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/portico-billing/portico/internal/testwait"
 	"github.com/portico-billing/portico/tenants/account"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -83,6 +84,46 @@ func TestUsageFollowsConcurrentWrites(t *testing.T) {
 	}
 	if got, want := mustUsage(t, s, tn.ID), storedUsage(t, s, tn.ID); got != want || want.Accounts != 12 {
 		t.Fatalf("usage counter %+v, etcd holds %+v (want 12 accounts)", got, want)
+	}
+}
+
+// TestManyWritersOfOneTenantAllLand: a backend pushing one tenant's accounts over many
+// connections, to two gateways at once, gets every write stored: this instance's writers of one
+// tenant queue instead of colliding on the usage counter, so only the two instances collide and
+// nobody runs out of retries.
+func TestManyWritersOfOneTenantAllLand(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	other, err := Open(context.Background(), Config{Client: s.c, Prefix: s.k.p, RequestTimeout: testwait.Patience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(other.Close)
+	ctx := context.Background()
+	tn := mustTenant(t, s, "pushy")
+	base := loadExample(t)
+	const writers, each = 48, 4
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for w := range writers {
+		st := []*Store{s, other}[w%2]
+		wg.Go(func() {
+			for i := range each {
+				a := *base
+				a.ID, a.Alias = fmt.Sprintf("acc-%d-%d", w, i), ""
+				if _, _, err := st.PutAccount(ctx, tn.ID, &a, 0); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("write refused: %v", err)
+	}
+	if got, want := mustUsage(t, s, tn.ID), storedUsage(t, s, tn.ID); got != want || want.Accounts != writers*each {
+		t.Fatalf("usage counter %+v, etcd holds %+v (want %d accounts)", got, want, writers*each)
 	}
 }
 

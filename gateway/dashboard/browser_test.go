@@ -49,7 +49,7 @@ func newBrowserEnv(t *testing.T) *browserEnv {
 	port := ln.Addr().(*net.TCPAddr).Port
 	h := &harness{t: t, logs: &syncbuf.Buffer{}}
 	h.log = slog.New(slog.NewTextHandler(h.logs, nil))
-	s, err := tenants.Open(context.Background(), tenants.Config{Client: dashboard.EtcdForTest().Client(t), Prefix: etcdtest.Prefix(t), Logger: h.log})
+	s, err := tenants.Open(context.Background(), tenants.Config{RequestTimeout: testwait.Patience, Client: dashboard.EtcdForTest().Client(t), Prefix: etcdtest.Prefix(t), Logger: h.log})
 	if err != nil {
 		t.Fatal(err)
 	}

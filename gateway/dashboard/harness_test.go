@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-billing/portico/internal/testwait"
+
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
@@ -79,7 +81,7 @@ func newHarness(t *testing.T, o options) *harness {
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.log = log
 	h.prefix = etcdtest.Prefix(t)
-	s, err := tenants.Open(context.Background(), tenants.Config{Client: dashboard.EtcdForTest().Client(t), Prefix: h.prefix, Logger: log})
+	s, err := tenants.Open(context.Background(), tenants.Config{RequestTimeout: testwait.Patience, Client: dashboard.EtcdForTest().Client(t), Prefix: h.prefix, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +181,7 @@ func (h *harness) tenantNow(id string) *tenants.Tenant {
 // second gateway instance of a cluster, and returns a client that reaches it.
 func (h *harness) secondInstance() *fasthttp.Client {
 	h.t.Helper()
-	s, err := tenants.Open(context.Background(), tenants.Config{Client: dashboard.EtcdForTest().Client(h.t), Prefix: h.prefix, Logger: h.log})
+	s, err := tenants.Open(context.Background(), tenants.Config{RequestTimeout: testwait.Patience, Client: dashboard.EtcdForTest().Client(h.t), Prefix: h.prefix, Logger: h.log})
 	if err != nil {
 		h.t.Fatal(err)
 	}

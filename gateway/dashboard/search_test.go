@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-billing/portico/internal/testwait"
+
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
@@ -76,7 +78,7 @@ func openStore(tb testing.TB) (*tenants.Store, *clientv3.Client, string) {
 	tb.Helper()
 	c := srv.Client(tb)
 	prefix := etcdtest.Prefix(tb)
-	s, err := tenants.Open(context.Background(), tenants.Config{Client: c, Prefix: prefix})
+	s, err := tenants.Open(context.Background(), tenants.Config{RequestTimeout: testwait.Patience, Client: c, Prefix: prefix})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-billing/portico/internal/testwait"
+
 	"github.com/portico-billing/portico/internal/dnstest"
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/tenants"
@@ -21,7 +23,7 @@ func TestMain(m *testing.M) { os.Exit(etcdtest.Main(m, &srv)) }
 func TestDomainLifecycle(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := tenants.Open(ctx, tenants.Config{Client: srv.Client(t), Prefix: etcdtest.Prefix(t)})
+	s, err := tenants.Open(ctx, tenants.Config{RequestTimeout: testwait.Patience, Client: srv.Client(t), Prefix: etcdtest.Prefix(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +94,7 @@ func TestDomainLifecycle(t *testing.T) {
 func openStore(t *testing.T) (*tenants.Store, *tenants.Tenant, *tenants.Tenant) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := tenants.Open(ctx, tenants.Config{Client: srv.Client(t), Prefix: etcdtest.Prefix(t)})
+	s, err := tenants.Open(ctx, tenants.Config{RequestTimeout: testwait.Patience, Client: srv.Client(t), Prefix: etcdtest.Prefix(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func (e *env) openStore(c *clientv3.Client) *tenants.Store {
 	t := e.t
 	t.Helper()
 	ctx := context.Background()
-	s, err := tenants.Open(ctx, tenants.Config{Client: c, Prefix: e.prefix, Logger: quietLogger()})
+	s, err := tenants.Open(ctx, tenants.Config{RequestTimeout: testwait.Patience, Client: c, Prefix: e.prefix, Logger: quietLogger()})
 	if err != nil {
 		t.Fatalf("tenants.Open: %v", err)
 	}
