@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/internal/testwait"
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
@@ -102,7 +103,7 @@ func TestEtcdOverTLSWithAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := clientv3.New(clientv3.Config{Endpoints: []string{cu.String()}, TLS: tlsCfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	admin, err := clientv3.New(clientv3.Config{Endpoints: []string{cu.String()}, TLS: tlsCfg, DialTimeout: testwait.Patience, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,8 @@ func TestEtcdOverTLSWithAuth(t *testing.T) {
 	}
 	admin.Close()
 
-	base := []string{"--etcd-endpoints", cu.String(), "--etcd-cert", cliCert, "--etcd-key", cliKey, "--etcd-ca", filepath.Join(ca.dir, "ca.pem"), "--etcd-user", "portico"}
+	// Patient bounds: etcd checks the password with bcrypt, slow on a busy machine.
+	base := []string{"--etcd-wait", testwait.Patience.String(), "--etcd-request-timeout", testwait.Patience.String(), "--etcd-endpoints", cu.String(), "--etcd-cert", cliCert, "--etcd-key", cliKey, "--etcd-ca", filepath.Join(ca.dir, "ca.pem"), "--etcd-user", "portico"}
 	t.Setenv("PORTICO_ETCD_PASSWORD", "s3cret")
 	var out, errb strings.Builder
 	if code := run(append(base, "tenant", "create", "--slug", "tls", "--name", "TLS Co"), &out, &errb); code != 0 {
@@ -133,7 +135,7 @@ func TestEtcdOverTLSWithAuth(t *testing.T) {
 	}
 	// Without the client certificate the server refuses the connection.
 	errb.Reset()
-	if code := run([]string{"--etcd-endpoints", cu.String(), "--etcd-ca", filepath.Join(ca.dir, "ca.pem"), "--etcd-user", "portico", "tenant", "list"}, &out, &errb); code == 0 {
+	if code := run(append([]string{"--etcd-wait", "2s"}, "--etcd-endpoints", cu.String(), "--etcd-ca", filepath.Join(ca.dir, "ca.pem"), "--etcd-user", "portico", "tenant", "list"), &out, &errb); code == 0 {
 		t.Fatal("connected without a client certificate")
 	}
 	// With a wrong password etcd auth refuses.
