@@ -40,6 +40,61 @@ func check(t *testing.T, b *browsertest.Browser, dir, name, lang string) {
 	b.Viewport(browsertest.DefaultWidth)
 }
 
+// invoiceFitsJS lists what a reader of the invoice page cannot see whole at the current viewport:
+// a text element of the invoice whose content is wider than its box (clipped or scrolled), a
+// label or amount of the totals reaching outside the viewport or outside the invoice's card
+// (whose lines table would then have to be scrolled sideways), and an occurrence of the invoice
+// number (%q) broken over two lines.
+const invoiceFitsJS = `(() => {
+	const number = %q, problems = [];
+	const doc = document.querySelector(".invoice-doc");
+	if (!doc) return ["no .invoice-doc on the page"];
+	// Text kept for screen readers only (.visually-hidden, a stacked table's head) is clipped on purpose.
+	const srOnly = e => { for (; e && e !== doc.parentElement; e = e.parentElement) if (getComputedStyle(e).clip !== "auto") return true; return false; };
+	const name = e => e.tagName.toLowerCase() + (e.className ? "." + String(e.className).trim().split(/\s+/).join(".") : "") + " '" + e.textContent.trim().slice(0, 40) + "'";
+	for (const e of [doc, ...doc.querySelectorAll("*")]) {
+		if (e.clientWidth === 0 || srOnly(e)) continue;
+		if (e.scrollWidth > e.clientWidth) problems.push(name(e) + ": content " + e.scrollWidth + " px wide in a box of " + e.clientWidth + " px");
+	}
+	const card = doc.getBoundingClientRect(), vw = document.documentElement.clientWidth;
+	const totals = doc.querySelectorAll(".invoice-lines tfoot tr > *");
+	if (totals.length === 0) problems.push("no totals in the invoice's table footer");
+	for (const e of totals) {
+		const r = e.getBoundingClientRect();
+		if (r.width === 0 || r.left < Math.max(0, card.left) - 0.5 || r.right > Math.min(vw, card.right) + 0.5)
+			problems.push("total " + name(e) + " spans " + Math.round(r.left) + "–" + Math.round(r.right) + " px, outside the card (" + Math.round(card.left) + "–" + Math.round(card.right) + ") or the viewport (0–" + vw + ")");
+	}
+	const walker = document.createTreeWalker(doc, NodeFilter.SHOW_TEXT);
+	let seen = 0;
+	for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+		if (srOnly(n.parentElement)) continue;
+		for (let i = n.data.indexOf(number); i >= 0; i = n.data.indexOf(number, i + 1)) {
+			const range = document.createRange();
+			range.setStart(n, i);
+			range.setEnd(n, i + number.length);
+			const tops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+			seen++;
+			if (tops.size > 1) problems.push("the invoice number in " + name(n.parentElement) + " is broken over " + tops.size + " lines");
+		}
+	}
+	if (seen === 0) problems.push("the invoice number " + number + " is not shown");
+	return problems;
+})()`
+
+// checkInvoiceFits checks the invoice page the browser shows at 360 px, as a phone shows it:
+// every text of the invoice whole, every total's label and amount inside the viewport and the
+// card, the invoice number on one line (see invoiceFitsJS); it checks the same at 1280 px.
+func checkInvoiceFits(t *testing.T, b *browsertest.Browser, number string) {
+	t.Helper()
+	for _, w := range widths {
+		b.Viewport(w)
+		for _, p := range browsertest.Eval[[]string](b, fmt.Sprintf(invoiceFitsJS, number)) {
+			t.Errorf("invoice %s at %d px: %s", number, w, p)
+		}
+	}
+	b.Viewport(browsertest.DefaultWidth)
+}
+
 // openPortal opens a new link to the Globex portal in a language and returns the portal's origin.
 func (s *stack) openPortal(b *browsertest.Browser, locale string) string {
 	s.t.Helper()
@@ -84,6 +139,7 @@ func TestPortalTour(t *testing.T) {
 				t.Errorf("invoice page lacks its number:\n%s", got)
 			}
 			check(t, b, dir, "invoice", lang)
+			checkInvoiceFits(t, b, "GLX-2026-0007")
 
 			open(b, portal+"/billing/edit")
 			check(t, b, dir, "billing-edit", lang)

@@ -22,6 +22,7 @@ package invoicedoc
 import (
 	"cmp"
 	"errors"
+	"html/template"
 	"strings"
 	"time"
 
@@ -83,6 +84,7 @@ type doc struct {
 	alt         func() *face  // PDF only: the face for text face lacks glyphs for, or nil
 	ID          string        // the invoice id, for the PDF link
 	Number      string        // the invoice number, or the id when the invoice has none
+	TitleHTML   template.HTML // HTML only: the heading, with the number kept on one line
 	Seller      string
 	Buyer       party
 	Status      string // paid, issued, overdue, void: the CSS class is "status-" + Status

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 
+	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
@@ -100,7 +101,7 @@ func TestRenderHTMLExample(t *testing.T) {
 			"Von Acme Cloud Ltd",
 			"Rechnung an Globex Corporation GmbH Hauptstraße 12 3. OG 10115 Berlin Deutschland",
 			"USt-IdNr. DE123456789", "E-Mail für Rechnungen billing@globex.example",
-			"Rechnungsnummer GLX-2026-0007", "Status Überfällig",
+			"Rechnungsnummer GLX-2026-0007",
 			"Rechnungsdatum 1. Okt. 2026", "Fälligkeitsdatum 31. Okt. 2026", "Währung EUR",
 			"Beschreibung Menge Einzelpreis Betrag",
 			"Seats (Oct 2026) 10 100,00\u00a0€ 1.000,00\u00a0€",
@@ -115,7 +116,7 @@ func TestRenderHTMLExample(t *testing.T) {
 			"Invoice number GLX-2026-0007", "Currency EUR", "Description Quantity Unit price Amount",
 			"Issue date Oct 1, 2026", "Due date Oct 31, 2026",
 			"Seats (Oct 2026) 10 €100.00 €1,000.00", "Subtotal €1,000.00", "Tax (19%) €190.00",
-			"Total €1,190.00", "Amount paid €0.00", "Amount remaining €1,190.00", "Status Overdue",
+			"Total €1,190.00", "Amount paid €0.00", "Amount remaining €1,190.00",
 			"Download PDF", "Back to billing",
 		}},
 		{"fr", "1\u202f190,00\u00a0€", []string{
@@ -254,7 +255,7 @@ func TestStatus(t *testing.T) {
 				t.Errorf("remaining = %q, want %q", d.Remaining, want)
 			}
 			text := htmlText(t, renderHTML(t, in))
-			if !strings.Contains(text, "Status "+tt.wantLabel) {
+			if !strings.Contains(text, "Invoice GLX-2026-0006 "+tt.wantLabel+" ") {
 				t.Errorf("page lacks status %q:\n%s", tt.wantLabel, text)
 			}
 		})
@@ -300,7 +301,7 @@ func TestRenderHTMLPaidAndLocaleFallback(t *testing.T) {
 	in.Invoice.PaidDate = "2026-09-20"
 	text := htmlText(t, renderHTML(t, in))
 	// No Input.Locale: the account's de-DE applies, to the labels as to the formats.
-	for _, w := range []string{"Status Bezahlt", "Bezahlt am 20. Sept. 2026", "Bezahlter Betrag 595,00\u00a0€", "Offener Betrag 0,00\u00a0€"} {
+	for _, w := range []string{"Rechnung GLX-2026-0005 Bezahlt", "Bezahlt am 20. Sept. 2026", "Bezahlter Betrag 595,00\u00a0€", "Offener Betrag 0,00\u00a0€"} {
 		if !strings.Contains(text, w) {
 			t.Errorf("text lacks %q:\n%s", w, text)
 		}
@@ -477,6 +478,29 @@ func TestPDFText(t *testing.T) {
 	for _, tt := range tests {
 		if got := pdfText(tt.in); got != tt.want {
 			t.Errorf("pdfText(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestRenderHTMLSaysEachOnce: the invoice's heading names the invoice and its status once, the
+// seller once (the page's top bar already shows the tenant), and the number is kept on one line.
+func TestRenderHTMLSaysEachOnce(t *testing.T) {
+	t.Parallel()
+	for _, locale := range []string{"en", "de-DE", "ja"} {
+		in := input(t, "inv_2026_0007", locale)
+		out := renderHTML(t, in)
+		text := htmlText(t, out)
+		label := i18n.ForLocale(locale).T("invoices.status.overdue")
+		for what, n := range map[string]int{
+			in.Tenant.Name: strings.Count(text, in.Tenant.Name),
+			label:          strings.Count(text, label),
+		} {
+			if n != 1 {
+				t.Errorf("%s: %q shown %d times, want once:\n%s", locale, what, n, text)
+			}
+		}
+		if !strings.Contains(out, `<span class="invoice-number">GLX-2026-0007</span>`) {
+			t.Errorf("%s: the heading does not keep the number together:\n%s", locale, out)
 		}
 	}
 }

@@ -286,7 +286,7 @@ func (p *pdf) draw(in *Input) {
 	p.line(marginLeft, y, marginLeft+contentW, y, p.accent, 0.8)
 	y += 6
 
-	// Parties at the left, the invoice's facts at the right.
+	// Parties at the left, the invoice's facts at the right (the status is in the masthead only).
 	label := func(x, y float64, s string) float64 {
 		p.font("B", 7.5, muted)
 		f.SetXY(x, y)
@@ -325,7 +325,6 @@ func (p *pdf) draw(in *Input) {
 		ry = p.block(factX+factLabelW, ry, factW, 5, p.text(value)) + 0.5
 	}
 	fact(tr.T("doc.number"), d.Number)
-	fact(tr.T("doc.status"), d.StatusLabel)
 	fact(tr.T("doc.issueDate"), d.IssueDate)
 	fact(tr.T("doc.dueDate"), d.DueDate)
 	fact(tr.T("doc.paidDate"), d.PaidDate)

@@ -417,7 +417,7 @@ func TestRenderPDFJapanese(t *testing.T) {
 	ja := i18n.ForLocale("ja")
 	var want []string
 	for _, key := range []string{
-		"doc.heading", "doc.from", "doc.billTo", "doc.number", "doc.status", "doc.issueDate", "doc.dueDate",
+		"doc.heading", "doc.from", "doc.billTo", "doc.number", "doc.issueDate", "doc.dueDate",
 		"doc.currency", "doc.col.description", "doc.col.quantity", "doc.col.unitPrice", "doc.col.amount",
 		"doc.subtotal", "doc.tax", "doc.total", "doc.paid", "doc.remaining", "invoices.status.overdue",
 	} {
