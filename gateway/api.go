@@ -268,7 +268,7 @@ func (g *Gateway) apiCreateSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, 
 		writeProblem(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("Idempotency-Key is longer than %d characters", MaxIdempotencyKey))
 		return
 	}
-	if err := g.syncKeys(); err != nil {
+	if err := g.keyring.Sync(); err != nil {
 		g.apiError(ctx, err)
 		return
 	}

@@ -15,7 +15,6 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -24,6 +23,7 @@ import (
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/gateway/webhooks"
+	"github.com/portico-billing/portico/keyring"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/valyala/fasthttp"
 )
@@ -97,9 +97,7 @@ type Gateway struct {
 	log     *slog.Logger
 	urls    links.URLs
 	issuer  *links.Issuer
-	keyring session.Keyring
-	keyGen  atomic.Uint64
-	keyMu   sync.Mutex
+	keyring *keyring.Keyring
 
 	apiHost    string
 	dashHost   string
@@ -177,10 +175,10 @@ func New(cfg Config) (*Gateway, error) {
 	g.failedTokens = newLimiter[[16]byte](lim.FailedTokensPerHour/3600, 10, lim.MaxClients)
 	g.apiLimit = newLimiter[string](lim.APIPerSecond, 200, lim.MaxClients)
 	g.scratch.New = func() any { return new(reqScratch) }
-	if err := g.syncKeys(); err != nil {
-		return nil, err
+	if g.keyring, err = keyring.Follow(cfg.Store); err != nil {
+		return nil, fmt.Errorf("gateway: loading sealing keys: %w", err)
 	}
-	g.issuer = &links.Issuer{Store: cfg.Store, URLs: g.urls, Keyring: &g.keyring, Now: cfg.Now}
+	g.issuer = &links.Issuer{Store: cfg.Store, URLs: g.urls, Keyring: g.keyring, Now: cfg.Now}
 	g.api = g.apiRouter()
 	return g, nil
 }
@@ -190,32 +188,6 @@ func (g *Gateway) URLs() links.URLs { return g.urls }
 
 // Issuer returns the session issuer the gateway's API uses.
 func (g *Gateway) Issuer() *links.Issuer { return g.issuer }
-
-// syncKeys rebuilds the keyring when the store's sealing keys changed. It is one atomic load per
-// request when nothing changed.
-func (g *Gateway) syncKeys() error {
-	gen := g.store.SealKeysGen()
-	if g.keyGen.Load() == gen && gen != 0 {
-		return nil
-	}
-	g.keyMu.Lock()
-	defer g.keyMu.Unlock()
-	sk := g.store.SealKeys()
-	if len(sk) == 0 {
-		return errors.New("gateway: no session sealing key in the store (EnsureSealKey)")
-	}
-	keys := make([]*session.Key, 0, len(sk))
-	for _, k := range sk {
-		key, err := session.NewKey(k.ID, k.Key)
-		if err != nil {
-			return fmt.Errorf("gateway: loading sealing key %q: %w", k.ID, err)
-		}
-		keys = append(keys, key)
-	}
-	g.keyring.Set(keys)
-	g.keyGen.Store(gen)
-	return nil
-}
 
 // PortalLinkMailer emails a new portal link to an account's billing email. Locale, when not
 // empty, is the language of the email and of the portal session (a BCP 47 tag; a malformed one
@@ -235,11 +207,11 @@ func (g *Gateway) SetDashboard(h fasthttp.RequestHandler, m PortalLinkMailer) {
 func (g *Gateway) SetWebhooks(w *webhooks.Service) { g.cfg.Webhooks = w }
 
 // Keyring returns the gateway's sealing keyring; SyncKeys keeps it current.
-func (g *Gateway) Keyring() *session.Keyring { return &g.keyring }
+func (g *Gateway) Keyring() *keyring.Keyring { return g.keyring }
 
 // SyncKeys reloads the sealing keys if the store's changed (requests do it on their own; a
 // background user of the keyring, such as webhook delivery, calls it periodically).
-func (g *Gateway) SyncKeys() error { return g.syncKeys() }
+func (g *Gateway) SyncKeys() error { return g.keyring.Sync() }
 
 // Server returns a fasthttp server for the gateway with Portico's limits and error handling.
 func (g *Gateway) Server() *fasthttp.Server {

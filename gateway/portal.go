@@ -101,11 +101,11 @@ func (g *Gateway) openSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 	if len(cookie) == 0 {
 		return false
 	}
-	if err := g.syncKeys(); err != nil {
+	if err := g.keyring.Sync(); err != nil {
 		g.log.Error("gateway: loading sealing keys", "err", err)
 		return false
 	}
-	if g.keyring.Open(t.ID, cookie, g.cfg.Now().Unix(), &rs.sc, &rs.s) != nil {
+	if session.Open(g.keyring, t.ID, cookie, g.cfg.Now().Unix(), &rs.sc, &rs.s) != nil {
 		return false
 	}
 	// Revoked sessions and sessions of an account whose sessions were all revoked: the watched
@@ -255,11 +255,11 @@ func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []by
 		ID: []byte(l.SessionID), AccountID: []byte(l.AccountID), Locale: []byte(l.Locale),
 		Settings: settingsBits(l.Settings), Expires: now.Add(l.SessionTTL.D()).Unix(), Issued: now.Unix(), CSRF: session.NewCSRF(),
 	}
-	if err := g.syncKeys(); err != nil {
+	if err := g.keyring.Sync(); err != nil {
 		g.unavailable(ctx, t, requestLang(ctx, t), err)
 		return
 	}
-	value, err := g.keyring.Seal(t.ID, s)
+	value, err := session.Seal(g.keyring, t.ID, s)
 	if err != nil {
 		g.unavailable(ctx, t, requestLang(ctx, t), err)
 		return

@@ -353,8 +353,8 @@ func TestSealKeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, _ := keyring(s)
-	cookie, _ := old.Seal(tn.ID, &session.Session{ID: []byte("ps_x"), AccountID: []byte("a"), Expires: time.Now().Add(time.Hour).Unix()})
+	old, _ := sealingKeys(s)
+	cookie, _ := session.Seal(old, tn.ID, &session.Session{ID: []byte("ps_x"), AccountID: []byte("a"), Expires: time.Now().Add(time.Hour).Unix()})
 	svc, _ := webhooks.New(webhooks.Config{Store: s, Keyring: old, AllowHTTP: true})
 	ep, secret, err := svc.CreateEndpoint(ctx, tn.ID, webhooks.EndpointRequest{URL: "https://hooks.example/x"})
 	if err != nil {
@@ -363,13 +363,13 @@ func TestSealKeyRotation(t *testing.T) {
 	oldID := s.SealKeys()[0].ID
 	mustCLI(t, p, "sealkey", "rotate")
 	etcdtest.Wait(t, "new key watched", func() bool { return len(s.SealKeys()) == 2 })
-	ring, _ := keyring(s)
+	ring, _ := sealingKeys(s)
 	var sc session.Scratch
 	var out session.Session
-	if err := ring.Open(tn.ID, []byte(cookie), time.Now().Unix(), &sc, &out); err != nil {
+	if err := session.Open(ring, tn.ID, []byte(cookie), time.Now().Unix(), &sc, &out); err != nil {
 		t.Fatalf("cookie of the old key after rotation: %v", err)
 	}
-	if c2, _ := ring.Seal(tn.ID, &out); strings.HasPrefix(c2, oldID+".") {
+	if c2, _ := session.Seal(ring, tn.ID, &out); strings.HasPrefix(c2, oldID+".") {
 		t.Fatal("new cookies still sealed with the old key")
 	}
 	// Retiring right away is refused; with --force it re-seals the webhook secret first.
@@ -378,7 +378,7 @@ func TestSealKeyRotation(t *testing.T) {
 	}
 	mustCLI(t, p, "sealkey", "retire", "--force", oldID)
 	etcdtest.Wait(t, "old key gone", func() bool { return len(s.SealKeys()) == 1 })
-	ring, _ = keyring(s)
+	ring, _ = sealingKeys(s)
 	svc2, _ := webhooks.New(webhooks.Config{Store: s, Keyring: ring, AllowHTTP: true})
 	id, err := svc2.SendTest(ctx, tn.ID, ep.ID)
 	if err != nil || id == "" {

@@ -62,7 +62,7 @@ func sealkeyCmd(g *globals) *cobra.Command {
 		Use: "retire ID", Short: "Re-seal stored secrets with the newest key, then delete key ID", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withStore(cmd, func(ctx context.Context, s *tenants.Store) error {
-				ring, err := keyring(s)
+				ring, err := sealingKeys(s)
 				if err != nil {
 					return err
 				}

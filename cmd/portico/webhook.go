@@ -9,8 +9,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/gateway/webhooks"
+	"github.com/portico-billing/portico/keyring"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/spf13/cobra"
 )
@@ -42,7 +42,7 @@ verifies with the secret(s) of an endpoint created elsewhere.`,
 				if err != nil {
 					return err
 				}
-				ring, err := keyring(s)
+				ring, err := sealingKeys(s)
 				if err != nil {
 					return err
 				}
@@ -75,20 +75,11 @@ verifies with the secret(s) of an endpoint created elsewhere.`,
 	return cmd
 }
 
-// keyring builds a sealing keyring from the store's keys (a gateway creates the first at start).
-func keyring(s *tenants.Store) (*session.Keyring, error) {
-	var keys []*session.Key
-	for _, k := range s.SealKeys() {
-		key, err := session.NewKey(k.ID, k.Key)
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, key)
-	}
-	if len(keys) == 0 {
+// sealingKeys returns a keyring of the store's sealing keys (a gateway creates the first at start).
+func sealingKeys(s *tenants.Store) (*keyring.Keyring, error) {
+	r, err := keyring.Follow(s)
+	if errors.Is(err, keyring.ErrNoKeys) {
 		return nil, errors.New("no sealing key in etcd yet: start `portico serve` once first")
 	}
-	r := new(session.Keyring)
-	r.Set(keys)
-	return r, nil
+	return r, err
 }

@@ -34,16 +34,14 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/portico-billing/portico/gateway/domains"
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/mail"
-	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/i18n"
+	"github.com/portico-billing/portico/keyring"
 	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
@@ -57,9 +55,9 @@ type Config struct {
 	// Issuer issues portal links (the gateway's, so that links look the same from every path);
 	// required.
 	Issuer *links.Issuer
-	// Keyring seals admin sessions. Leave it nil: the dashboard then keeps its own keyring in step
-	// with the store's sealing keys (as the gateway does with its own).
-	Keyring *session.Keyring
+	// Keyring seals admin sessions. Leave it nil: the dashboard then follows the store's sealing
+	// keys with a keyring of its own (keyring.Follow).
+	Keyring *keyring.Keyring
 	// Mail sends portal-link emails; nil shows "email is not configured" (Copy link still works).
 	Mail *mail.Sender
 	// Domains verifies custom domains (default: a verifier with the system resolver).
@@ -102,10 +100,7 @@ type Dashboard struct {
 
 	cookieName, loginCookieName, deviceCookieName string
 
-	keyring *session.Keyring
-	ownKeys bool
-	keyGen  atomic.Uint64
-	keyMu   sync.Mutex
+	keyring *keyring.Keyring
 }
 
 // Limits of request bodies.
@@ -172,9 +167,9 @@ func New(cfg Config) (*Dashboard, error) {
 		d.cookieName, d.loginCookieName, d.deviceCookieName = "portico_admin", "portico_login", "portico_device"
 	}
 	if d.keyring == nil {
-		d.keyring, d.ownKeys = new(session.Keyring), true
-		if err := d.syncKeys(); err != nil {
-			return nil, err
+		var err error
+		if d.keyring, err = keyring.Follow(cfg.Store); err != nil {
+			return nil, fmt.Errorf("dashboard: loading sealing keys: %w", err)
 		}
 	}
 	return d, nil
@@ -183,33 +178,9 @@ func New(cfg Config) (*Dashboard, error) {
 // Close stops the search indexes' watches.
 func (d *Dashboard) Close() { d.search.close() }
 
-// syncKeys rebuilds the dashboard's own keyring when the store's sealing keys changed.
-func (d *Dashboard) syncKeys() error {
-	if !d.ownKeys {
-		return nil
-	}
-	gen := d.store.SealKeysGen()
-	if d.keyGen.Load() == gen && gen != 0 {
-		return nil
-	}
-	d.keyMu.Lock()
-	defer d.keyMu.Unlock()
-	sk := d.store.SealKeys()
-	if len(sk) == 0 {
-		return errors.New("dashboard: no session sealing key in the store (EnsureSealKey)")
-	}
-	keys := make([]*session.Key, 0, len(sk))
-	for _, k := range sk {
-		key, err := session.NewKey(k.ID, k.Key)
-		if err != nil {
-			return fmt.Errorf("dashboard: loading sealing key %q: %w", k.ID, err)
-		}
-		keys = append(keys, key)
-	}
-	d.keyring.Set(keys)
-	d.keyGen.Store(gen)
-	return nil
-}
+// syncKeys reloads the keyring's keys if the store's changed (a no-op for a keyring the caller
+// keeps, such as the gateway's, which syncs it itself).
+func (d *Dashboard) syncKeys() error { return d.keyring.Sync() }
 
 var (
 	//go:embed web

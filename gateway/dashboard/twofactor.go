@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/gateway/web"
+	"github.com/portico-billing/portico/keyring"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/valyala/fasthttp"
 	"rsc.io/qr"
@@ -276,7 +276,7 @@ func qrSVG(text, label string) (template.HTML, error) {
 
 // ResealTOTPSecrets seals the admins' TOTP secrets of the tenants again with ring's newest key
 // (`portico sealkey retire` does this before it deletes a key). It returns how many it re-sealed.
-func ResealTOTPSecrets(ctx context.Context, store *tenants.Store, ring *session.Keyring, tenantIDs []string) (int, error) {
+func ResealTOTPSecrets(ctx context.Context, store *tenants.Store, ring *keyring.Keyring, tenantIDs []string) (int, error) {
 	n := 0
 	for _, tid := range tenantIDs {
 		m, err := store.ResealAdminTOTP(ctx, tid, func(a *tenants.Admin) ([]byte, error) {

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/portico-billing/portico/gateway/dashboard"
-	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/keyring"
 	"github.com/portico-billing/portico/tenants"
 )
 
@@ -190,15 +190,15 @@ func TestTOTPSecretsSurviveSealKeyRetirement(t *testing.T) {
 		t.Fatal(err)
 	}
 	etcdtest.Wait(t, "the new sealing key is watched", func() bool { return len(h.store.SealKeys()) == 2 })
-	var keys []*session.Key
+	var keys []*keyring.Key
 	for _, k := range h.store.SealKeys() {
-		key, err := session.NewKey(k.ID, k.Key)
+		key, err := keyring.NewKey(k.ID, k.Key)
 		if err != nil {
 			t.Fatal(err)
 		}
 		keys = append(keys, key)
 	}
-	ring := new(session.Keyring)
+	ring := new(keyring.Keyring)
 	ring.Set(keys)
 	if n, err := dashboard.ResealTOTPSecrets(ctx, h.store, ring, []string{h.acme.ID, h.initech.ID}); err != nil || n != 1 {
 		t.Fatalf("ResealTOTPSecrets = %d, %v; want 1", n, err)

@@ -35,7 +35,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/portico-billing/portico/gateway/session"
+	"github.com/portico-billing/portico/keyring"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 	"golang.org/x/text/language"
@@ -182,7 +182,7 @@ type Issuer struct {
 	URLs  URLs
 	// Keyring seals remembered responses of idempotent requests (they contain the link); it is
 	// needed only when IdempotencyKey is used.
-	Keyring *session.Keyring
+	Keyring *keyring.Keyring
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
 }

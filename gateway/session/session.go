@@ -1,5 +1,5 @@
 // Package session seals and opens portal session cookies. A session is carried entirely by its
-// cookie, sealed with AES-256-GCM under a key every instance shares through etcd, and bound to its
+// cookie, sealed with AES-256-GCM under a key of the shared keyring (package keyring), and bound to its
 // tenant by the additional data: a cookie sealed for one tenant does not open on another's host. A
 // page view therefore needs no etcd round trip to know who is asking.
 //
@@ -8,17 +8,15 @@
 package session
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/portico-billing/portico/internal/bytesconv"
+	"github.com/portico-billing/portico/keyring"
 )
 
 // Errors of session cookies. Callers treat every one as "no session".
@@ -63,68 +61,10 @@ type Session struct {
 // Has reports whether every bit of mask is set.
 func (s *Session) Has(mask uint8) bool { return s.Settings&mask == mask }
 
-// Key is one sealing key.
-type Key struct {
-	ID   string
-	aead cipher.AEAD
-}
-
-// NewKey makes a key from 32 bytes; id must be 1-16 letters or digits.
-func NewKey(id string, secret []byte) (*Key, error) {
-	if len(id) == 0 || len(id) > 16 {
-		return nil, fmt.Errorf("session: key id %q must be 1-16 characters", id)
-	}
-	for i := 0; i < len(id); i++ {
-		if c := id[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return nil, fmt.Errorf("session: key id %q must be letters and digits", id)
-		}
-	}
-	if len(secret) != 32 {
-		return nil, fmt.Errorf("session: key %q is %d bytes, want 32", id, len(secret))
-	}
-	b, err := aes.NewCipher(secret)
-	if err != nil {
-		return nil, err
-	}
-	g, err := cipher.NewGCM(b)
-	if err != nil {
-		return nil, err
-	}
-	return &Key{ID: id, aead: g}, nil
-}
-
-// Keyring holds the sealing keys: the first seals, all open. It is replaced atomically when the
-// watched keys change.
-type Keyring struct{ keys atomic.Pointer[[]*Key] }
-
-// Set replaces the keys; keys[0] seals.
-func (r *Keyring) Set(keys []*Key) { r.keys.Store(&keys) }
-
-func (r *Keyring) find(id []byte) *Key {
-	p := r.keys.Load()
-	if p == nil {
-		return nil
-	}
-	for _, k := range *p {
-		if k.ID == bytesconv.String(id) {
-			return k
-		}
-	}
-	return nil
-}
-
-func (r *Keyring) primary() *Key {
-	p := r.keys.Load()
-	if p == nil || len(*p) == 0 {
-		return nil
-	}
-	return (*p)[0]
-}
-
 const (
 	version   = 2
-	nonceLen  = 12
-	overhead  = 16
+	nonceLen  = keyring.NonceLen
+	overhead  = keyring.Overhead
 	maxFields = 255
 	// MaxCookieLen bounds the cookie value Open looks at.
 	MaxCookieLen = 1024
@@ -138,10 +78,10 @@ type Scratch struct {
 
 var enc = base64.RawURLEncoding
 
-// Seal encodes and encrypts s for the tenant with the primary key, returning the cookie value
-// "<keyID>.<base64url(nonce|ciphertext)>".
-func (r *Keyring) Seal(tenantID string, s *Session) (string, error) {
-	k := r.primary()
+// Seal encodes and encrypts s for the tenant with the keyring's primary key, returning the cookie
+// value "<keyID>.<base64url(nonce|ciphertext)>".
+func Seal(r *keyring.Keyring, tenantID string, s *Session) (string, error) {
+	k := r.Primary()
 	if k == nil {
 		return "", ErrNoKey
 	}
@@ -159,7 +99,7 @@ func (r *Keyring) Seal(tenantID string, s *Session) (string, error) {
 	}
 	out := make([]byte, nonceLen, nonceLen+len(p)+overhead)
 	rand.Read(out)
-	out = k.aead.Seal(out, out[:nonceLen], p, bytesconv.Bytes(tenantID))
+	out = k.AEAD().Seal(out, out[:nonceLen], p, bytesconv.Bytes(tenantID))
 	v := k.ID + "." + enc.EncodeToString(out)
 	if len(v) > MaxCookieLen {
 		return "", fmt.Errorf("session: sealed cookie is %d bytes, the limit is %d", len(v), MaxCookieLen)
@@ -167,9 +107,9 @@ func (r *Keyring) Seal(tenantID string, s *Session) (string, error) {
 	return v, nil
 }
 
-// Open decrypts and decodes a cookie value for the tenant into s, using sc as memory; s's slices
-// alias sc. now is Unix seconds. It does not allocate.
-func (r *Keyring) Open(tenantID string, cookie []byte, now int64, sc *Scratch, s *Session) error {
+// Open decrypts and decodes a cookie value for the tenant into s with any of the keyring's keys,
+// using sc as memory; s's slices alias sc. now is Unix seconds. It does not allocate.
+func Open(r *keyring.Keyring, tenantID string, cookie []byte, now int64, sc *Scratch, s *Session) error {
 	if len(cookie) == 0 || len(cookie) > MaxCookieLen {
 		return ErrMalformed
 	}
@@ -183,7 +123,7 @@ func (r *Keyring) Open(tenantID string, cookie []byte, now int64, sc *Scratch, s
 	if dot <= 0 {
 		return ErrMalformed
 	}
-	k := r.find(cookie[:dot])
+	k := r.Find(cookie[:dot])
 	if k == nil {
 		return ErrNoKey
 	}
@@ -192,7 +132,7 @@ func (r *Keyring) Open(tenantID string, cookie []byte, now int64, sc *Scratch, s
 		return ErrMalformed
 	}
 	raw := sc.raw[:n]
-	p, err := k.aead.Open(sc.plain[:0], raw[:nonceLen], raw[nonceLen:], bytesconv.Bytes(tenantID))
+	p, err := k.AEAD().Open(sc.plain[:0], raw[:nonceLen], raw[nonceLen:], bytesconv.Bytes(tenantID))
 	if err != nil {
 		return ErrForged
 	}
@@ -238,34 +178,3 @@ func NewCSRF() (t [CSRFLen * 2]byte) {
 
 // ExpiresAt returns the session's expiry as a time.
 func (s *Session) ExpiresAt() time.Time { return time.Unix(s.Expires, 0) }
-
-// SealBytes encrypts data with the primary key, bound to ad; the result opens with OpenBytes.
-func (r *Keyring) SealBytes(ad string, data []byte) ([]byte, error) {
-	k := r.primary()
-	if k == nil {
-		return nil, ErrNoKey
-	}
-	out := make([]byte, 1+len(k.ID)+nonceLen, 1+len(k.ID)+nonceLen+len(data)+overhead)
-	out[0] = byte(len(k.ID))
-	copy(out[1:], k.ID)
-	n := out[1+len(k.ID):]
-	rand.Read(n)
-	return k.aead.Seal(out, n, data, bytesconv.Bytes(ad)), nil
-}
-
-// OpenBytes decrypts what SealBytes sealed for the same ad.
-func (r *Keyring) OpenBytes(ad string, sealed []byte) ([]byte, error) {
-	if len(sealed) < 1 || len(sealed) < 1+int(sealed[0])+nonceLen+overhead {
-		return nil, ErrMalformed
-	}
-	k := r.find(sealed[1 : 1+int(sealed[0])])
-	if k == nil {
-		return nil, ErrNoKey
-	}
-	rest := sealed[1+int(sealed[0]):]
-	p, err := k.aead.Open(nil, rest[:nonceLen], rest[nonceLen:], bytesconv.Bytes(ad))
-	if err != nil {
-		return nil, ErrForged
-	}
-	return p, nil
-}

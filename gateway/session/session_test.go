@@ -9,21 +9,22 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/internal/race"
+	"github.com/portico-billing/portico/keyring"
 )
 
-func newRing(t testing.TB, ids ...string) *Keyring {
+func newRing(t testing.TB, ids ...string) *keyring.Keyring {
 	t.Helper()
-	var keys []*Key
+	var keys []*keyring.Key
 	for _, id := range ids {
 		secret := make([]byte, 32)
 		rand.Read(secret)
-		k, err := NewKey(id, secret)
+		k, err := keyring.NewKey(id, secret)
 		if err != nil {
 			t.Fatal(err)
 		}
 		keys = append(keys, k)
 	}
-	r := new(Keyring)
+	r := new(keyring.Keyring)
 	r.Set(keys)
 	return r
 }
@@ -39,7 +40,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 	t.Parallel()
 	r := newRing(t, "k1")
 	in := sample()
-	c, err := r.Seal("ten_a", in)
+	c, err := Seal(r, "ten_a", in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 	}
 	var sc Scratch
 	var out Session
-	if err := r.Open("ten_a", []byte(c), time.Now().Unix(), &sc, &out); err != nil {
+	if err := Open(r, "ten_a", []byte(c), time.Now().Unix(), &sc, &out); err != nil {
 		t.Fatal(err)
 	}
 	if string(out.ID) != "ps_abc" || string(out.AccountID) != "acc_7Hq2LmX9" || string(out.Locale) != "de-DE" ||
@@ -63,15 +64,15 @@ func TestSealOpenRoundTrip(t *testing.T) {
 func TestOpenRejects(t *testing.T) {
 	t.Parallel()
 	r := newRing(t, "k1")
-	c, _ := r.Seal("ten_a", sample())
+	c, _ := Seal(r, "ten_a", sample())
 	raw, _ := enc.DecodeString(c[3:])
 	raw[len(raw)-5] ^= 1
 	flip := "k1." + enc.EncodeToString(raw)
 	expired := sample()
 	expired.Expires = time.Now().Add(-time.Second).Unix()
-	ec, _ := r.Seal("ten_a", expired)
+	ec, _ := Seal(r, "ten_a", expired)
 	other := newRing(t, "k1")
-	oc, _ := other.Seal("ten_a", sample())
+	oc, _ := Seal(other, "ten_a", sample())
 	tests := []struct {
 		name, tenant, cookie string
 		want                 error
@@ -91,7 +92,7 @@ func TestOpenRejects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var sc Scratch
 			var s Session
-			if err := r.Open(tt.tenant, []byte(tt.cookie), time.Now().Unix(), &sc, &s); !errors.Is(err, tt.want) {
+			if err := Open(r, tt.tenant, []byte(tt.cookie), time.Now().Unix(), &sc, &s); !errors.Is(err, tt.want) {
 				t.Fatalf("Open = %v, want %v", err, tt.want)
 			}
 		})
@@ -101,16 +102,16 @@ func TestOpenRejects(t *testing.T) {
 func TestRotationOldKeyStillOpens(t *testing.T) {
 	t.Parallel()
 	old := newRing(t, "k1")
-	c, _ := old.Seal("ten_a", sample())
-	k1 := (*old.keys.Load())[0]
+	c, _ := Seal(old, "ten_a", sample())
+	k1 := old.Primary()
 	next := newRing(t, "k2")
-	next.Set([]*Key{(*next.keys.Load())[0], k1})
+	next.Set([]*keyring.Key{next.Primary(), k1})
 	var sc Scratch
 	var s Session
-	if err := next.Open("ten_a", []byte(c), time.Now().Unix(), &sc, &s); err != nil {
+	if err := Open(next, "ten_a", []byte(c), time.Now().Unix(), &sc, &s); err != nil {
 		t.Fatalf("cookie of the previous key: %v", err)
 	}
-	c2, _ := next.Seal("ten_a", sample())
+	c2, _ := Seal(next, "ten_a", sample())
 	if !strings.HasPrefix(c2, "k2.") {
 		t.Fatalf("new cookies not sealed with the newest key: %q", c2)
 	}
@@ -121,13 +122,13 @@ func TestOpenDoesNotAllocate(t *testing.T) {
 		t.Skip("allocation counts are meaningless under -race; `make test` runs this test without it")
 	}
 	r := newRing(t, "k1")
-	c, _ := r.Seal("ten_a", sample())
+	c, _ := Seal(r, "ten_a", sample())
 	cookie := []byte(c)
 	var sc Scratch
 	var s Session
 	now := time.Now().Unix()
 	allocs := testing.AllocsPerRun(1000, func() {
-		if err := r.Open("ten_a", cookie, now, &sc, &s); err != nil {
+		if err := Open(r, "ten_a", cookie, now, &sc, &s); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -138,14 +139,14 @@ func TestOpenDoesNotAllocate(t *testing.T) {
 
 func FuzzOpen(f *testing.F) {
 	r := newRing(f, "k1")
-	c, _ := r.Seal("ten_a", sample())
+	c, _ := Seal(r, "ten_a", sample())
 	f.Add([]byte(c))
 	f.Add([]byte("k1."))
 	f.Add([]byte("k1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
 	f.Fuzz(func(t *testing.T, cookie []byte) {
 		var sc Scratch
 		var s Session
-		err := r.Open("ten_a", cookie, time.Now().Unix(), &sc, &s)
+		err := Open(r, "ten_a", cookie, time.Now().Unix(), &sc, &s)
 		if err == nil && !bytes.Equal(cookie, []byte(c)) {
 			t.Fatalf("a cookie that was never sealed opened: %q", cookie)
 		}
@@ -154,7 +155,7 @@ func FuzzOpen(f *testing.F) {
 
 func BenchmarkOpen(b *testing.B) {
 	r := newRing(b, "k1")
-	c, _ := r.Seal("ten_a", sample())
+	c, _ := Seal(r, "ten_a", sample())
 	cookie := []byte(c)
 	now := time.Now().Unix()
 	b.ReportAllocs()
@@ -162,7 +163,7 @@ func BenchmarkOpen(b *testing.B) {
 		var sc Scratch
 		var s Session
 		for pb.Next() {
-			if err := r.Open("ten_a", cookie, now, &sc, &s); err != nil {
+			if err := Open(r, "ten_a", cookie, now, &sc, &s); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -19,9 +19,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/internal/testwait"
+	"github.com/portico-billing/portico/keyring"
 	"github.com/portico-billing/portico/tenants"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -35,7 +35,7 @@ type env struct {
 	t       *testing.T
 	prefix  string
 	store   *tenants.Store
-	keyring *session.Keyring
+	keyring *keyring.Keyring
 	tenant  *tenants.Tenant
 }
 
@@ -61,15 +61,15 @@ func (e *env) openStore(c *clientv3.Client) *tenants.Store {
 		t.Fatalf("EnsureSealKey: %v", err)
 	}
 	if e.keyring == nil {
-		var keys []*session.Key
+		var keys []*keyring.Key
 		for _, k := range s.SealKeys() {
-			sk, err := session.NewKey(k.ID, k.Key)
+			sk, err := keyring.NewKey(k.ID, k.Key)
 			if err != nil {
 				t.Fatal(err)
 			}
 			keys = append(keys, sk)
 		}
-		e.keyring = new(session.Keyring)
+		e.keyring = new(keyring.Keyring)
 		e.keyring.Set(keys)
 	}
 	return s

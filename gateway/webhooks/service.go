@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/portico-billing/portico/gateway/session"
+	"github.com/portico-billing/portico/keyring"
 	"github.com/portico-billing/portico/tenants"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -57,7 +57,7 @@ type Config struct {
 	// Required.
 	Store *tenants.Store
 	// Keyring seals endpoint secrets at rest; it must hold a key (required).
-	Keyring *session.Keyring
+	Keyring *keyring.Keyring
 	// Client sends deliveries (default NewClient(AllowCIDRs): refuses blocked addresses, no proxy).
 	// A client given here is copied and never follows redirects either; it must do its own
 	// address checks.
@@ -96,7 +96,7 @@ type Config struct {
 type Service struct {
 	cfg     Config
 	store   *tenants.Store
-	kr      *session.Keyring
+	kr      *keyring.Keyring
 	c       *clientv3.Client
 	client  *http.Client
 	log     *slog.Logger
