@@ -24,11 +24,11 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/portico-billing/portico/gateway/webhooks"
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/internal/syncbuf"
 	"github.com/portico-billing/portico/internal/testwait"
 	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/webhooks"
 )
 
 // process is a `portico serve` process against the cluster.

@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/portico-billing/portico/gateway/web"
-	"github.com/portico-billing/portico/gateway/webhooks"
 	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/webhooks"
 	"github.com/valyala/fasthttp"
 )
 

@@ -22,9 +22,9 @@ import (
 	"github.com/portico-billing/portico/gateway/invoicedoc"
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/session"
-	"github.com/portico-billing/portico/gateway/webhooks"
 	"github.com/portico-billing/portico/keyring"
 	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/webhooks"
 	"github.com/valyala/fasthttp"
 )
 

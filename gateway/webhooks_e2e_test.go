@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portico-billing/portico/gateway/webhooks"
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/webhooks"
 )
 
 // receiver is a tenant's webhook endpoint: it verifies the Standard Webhooks signature with its own

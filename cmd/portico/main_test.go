@@ -21,12 +21,12 @@ import (
 
 	"github.com/portico-billing/portico/certs/pebbletest"
 	"github.com/portico-billing/portico/gateway/session"
-	"github.com/portico-billing/portico/gateway/webhooks"
 	"github.com/portico-billing/portico/internal/dnstest"
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/internal/syncbuf"
 	"github.com/portico-billing/portico/internal/testwait"
 	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/webhooks"
 )
 
 var srv *etcdtest.Server

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/gateway/dashboard"
-	"github.com/portico-billing/portico/gateway/webhooks"
 	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/webhooks"
 	"github.com/spf13/cobra"
 )
 

@@ -9,9 +9,9 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/portico-billing/portico/gateway/webhooks"
 	"github.com/portico-billing/portico/keyring"
 	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/webhooks"
 	"github.com/spf13/cobra"
 )
 

@@ -284,7 +284,7 @@ func (d *Dashboard) apiKeyAction(ctx *fasthttp.RequestCtx, r *request) {
 
 // WebhookPages is what the webhook pages need of the webhook service. Every method is scoped to
 // the tenant: another tenant's endpoint id must not be found. The lead adapts
-// gateway/webhooks.Service to it.
+// webhooks.Service to it.
 type WebhookPages interface {
 	// ListEndpoints lists the tenant's endpoints, oldest first.
 	ListEndpoints(ctx context.Context, tenantID string) ([]WebhookEndpoint, error)

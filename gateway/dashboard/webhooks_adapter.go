@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/portico-billing/portico/gateway/webhooks"
+	"github.com/portico-billing/portico/webhooks"
 )
 
 // Webhooks adapts the webhooks service to the pages' WebhookPages.

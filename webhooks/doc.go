@@ -13,7 +13,7 @@
 // Every key lives under the tenants store's prefix (tenants.Store.Prefix, default "/portico/"):
 //
 //	outbox/<tenantID>/<eventID>                       event written by package tenants; deleted at fan-out
-//	webhooks/endpoints/<tenantID>/<endpointID>        endpoint record (JSON); secrets sealed with the session keyring
+//	webhooks/endpoints/<tenantID>/<endpointID>        endpoint record (JSON); secrets sealed with the keyring (package keyring)
 //	webhooks/tasks/<dueUnixNano, 20 digits>/<deliveryID> a pending attempt: the event body and where it goes
 //	webhooks/claims/<deliveryID>                      the worker delivering that task now; on the worker's lease
 //	webhooks/deliveries/<tenantID>/<deliveryID>       attempt history (JSON, see Delivery); on a 7-day lease
