@@ -14,11 +14,12 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins"
+	"github.com/portico-billing/portico/plugins/billingdetails"
 	"github.com/portico-billing/portico/plugins/format"
+	"github.com/portico-billing/portico/plugins/planoverview"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 	"github.com/valyala/fasthttp"
@@ -49,26 +50,26 @@ func (g *Gateway) serveAction(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 	get, post := ctx.IsGet() || ctx.IsHead(), ctx.IsPost()
 	var (
 		h       portalAction
-		need    uint8  // the session permission the route requires (session.Allow…), 0 for none
-		refusal string // the message of the 403 page when the session lacks it
+		need    *plugins.Switch // the session permission the route requires, nil for none
+		refusal string          // the message of the 403 page when the session lacks it
 	)
-	requires := func(perm uint8, bodyKey string) { need, refusal = perm, bodyKey }
+	requires := func(perm *plugins.Switch, bodyKey string) { need, refusal = perm, bodyKey }
 	switch {
 	case path == "/billing/edit" && get:
 		h = g.billingForm
-		requires(session.AllowDetailsEdit, "error.forbidden.billing")
+		requires(billingdetails.AllowDetailsEdit, "error.forbidden.billing")
 	case path == "/billing/edit" && post:
 		h = g.billingSave
-		requires(session.AllowDetailsEdit, "error.forbidden.billing")
+		requires(billingdetails.AllowDetailsEdit, "error.forbidden.billing")
 	case path == "/billing/autopay" && get:
 		h = g.autopayForm
-		requires(session.AllowAutopayEdit, "error.forbidden.autopay")
+		requires(billingdetails.AllowAutopayEdit, "error.forbidden.autopay")
 	case path == "/billing/autopay" && post:
 		h = g.autopaySave
-		requires(session.AllowAutopayEdit, "error.forbidden.autopay")
+		requires(billingdetails.AllowAutopayEdit, "error.forbidden.autopay")
 	case path == "/payment-methods/add" && get:
 		h = g.paymentMethodAdd
-		requires(session.AllowDetailsEdit, "error.forbidden.addPaymentMethod")
+		requires(billingdetails.AllowDetailsEdit, "error.forbidden.addPaymentMethod")
 	case path == "/payment-methods/return" && get:
 		h = g.paymentMethodReturn
 	case strings.HasPrefix(path, "/subscriptions/"):
@@ -76,13 +77,13 @@ func (g *Gateway) serveAction(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 		switch {
 		case action == "cancel" && get:
 			h = func(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) { g.cancelForm(ctx, t, rs, id) }
-			requires(session.AllowSubscriptionCancel, "error.forbidden.cancel")
+			requires(planoverview.AllowCancel, "error.forbidden.cancel")
 		case action == "cancel" && post:
 			h = func(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) { g.cancelSave(ctx, t, rs, id) }
-			requires(session.AllowSubscriptionCancel, "error.forbidden.cancel")
+			requires(planoverview.AllowCancel, "error.forbidden.cancel")
 		case action == "reactivate" && post:
 			h = func(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) { g.reactivate(ctx, t, rs, id) }
-			requires(session.AllowSubscriptionCancel, "error.forbidden.subscription")
+			requires(planoverview.AllowCancel, "error.forbidden.subscription")
 		}
 	case strings.HasPrefix(path, "/payment-methods/") && post:
 		id, action, _ := strings.Cut(strings.TrimPrefix(path, "/payment-methods/"), "/")
@@ -96,7 +97,7 @@ func (g *Gateway) serveAction(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 				g.paymentMethodRemove(ctx, t, rs, id)
 			}
 		}
-		requires(session.AllowDetailsEdit, "error.forbidden.paymentMethods")
+		requires(billingdetails.AllowDetailsEdit, "error.forbidden.paymentMethods")
 	case strings.HasPrefix(path, "/invoices/") && get:
 		id := strings.TrimPrefix(path, "/invoices/")
 		if pdf, ok := strings.CutSuffix(id, ".pdf"); ok {
@@ -115,7 +116,7 @@ func (g *Gateway) serveAction(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 	if post && !g.checkForm(ctx, t, rs) {
 		return true
 	}
-	if need != 0 && !rs.s.Has(need) {
+	if need != nil && !plugins.Switches(rs.s.Switches).On(need) {
 		g.refuse(ctx, t, rs, refusal)
 		return true
 	}

@@ -190,7 +190,7 @@ type pageSet struct {
 }
 
 type pageEntry struct {
-	settings  uint8
+	switches  uint32
 	locale    string
 	tenantRev int64
 	day       int64 // sections show states relative to today (overdue), so pages expire daily
@@ -211,7 +211,7 @@ func cachedPage(snap *tenants.AccountSnapshot, t *tenants.Tenant, s *session.Ses
 	}
 	for i := range ps.entries {
 		e := &ps.entries[i]
-		if e.settings == s.Settings && e.tenantRev == t.Revision && e.day == day && e.locale == string(s.Locale) {
+		if e.switches == s.Switches && e.tenantRev == t.Revision && e.day == day && e.locale == string(s.Locale) {
 			return e.page
 		}
 	}
@@ -229,21 +229,8 @@ func storePage(snap *tenants.AccountSnapshot, t *tenants.Tenant, s *session.Sess
 			next.entries = next.entries[1:]
 		}
 	}
-	next.entries = append(next.entries, pageEntry{settings: s.Settings, locale: string(s.Locale), tenantRev: t.Revision, day: day, page: p})
+	next.entries = append(next.entries, pageEntry{switches: s.Switches, locale: string(s.Locale), tenantRev: t.Revision, day: day, page: p})
 	snap.Memo[memoPages].Store(next)
-}
-
-// sectionEnabled maps the compiled-in sections to the session's show bits; other sections show.
-func sectionEnabled(name string, bits uint8) bool {
-	switch name {
-	case "plan_overview":
-		return bits&session.ShowPlanOverview != 0
-	case "invoices":
-		return bits&session.ShowInvoices != 0
-	case "billing_details":
-		return bits&session.ShowBillingDetails != 0
-	}
-	return true
 }
 
 // resolveLocale resolves the language of a session's page through the fallback chain of
@@ -261,17 +248,13 @@ func (g *Gateway) renderPage(t *tenants.Tenant, snap *tenants.AccountSnapshot, s
 		Account:    snap.Account,
 		Locale:     l.locale,
 		TenantName: t.Name,
+		Tenant:     t,
 		Now:        now,
-		Settings: plugins.Settings{
-			AllowSubscriptionCancel: s.Has(session.AllowSubscriptionCancel),
-			AllowDetailsEdit:        s.Has(session.AllowDetailsEdit),
-			AllowAutopayEdit:        s.Has(session.AllowAutopayEdit),
-			AddPaymentMethod:        t.PaymentSetupURL != "",
-		},
+		Switches:   plugins.Switches(s.Switches),
 	}
 	var body bytes.Buffer
 	for _, sec := range plugins.Ordered() {
-		if !sectionEnabled(sec.Name(), s.Settings) {
+		if !plugins.Shown(sec, v.Switches) {
 			continue
 		}
 		if err := sec.Render(&body, v); err != nil {

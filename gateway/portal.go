@@ -253,7 +253,7 @@ func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []by
 	}
 	s := &session.Session{
 		ID: []byte(l.SessionID), AccountID: []byte(l.AccountID), Locale: []byte(l.Locale),
-		Settings: settingsBits(l.Settings), Expires: now.Add(l.SessionTTL.D()).Unix(), Issued: now.Unix(), CSRF: session.NewCSRF(),
+		Switches: uint32(plugins.SessionSwitches(l.Switches, l.Settings)), Expires: now.Add(l.SessionTTL.D()).Unix(), Issued: now.Unix(), CSRF: session.NewCSRF(),
 	}
 	if err := g.keyring.Sync(); err != nil {
 		g.unavailable(ctx, t, requestLang(ctx, t), err)
@@ -299,23 +299,6 @@ func redeemResult(err error) string {
 		return redeemNotFound
 	}
 	return redeemError
-}
-
-func settingsBits(p tenants.PortalDefaults) uint8 {
-	var b uint8
-	for _, f := range []struct {
-		on  bool
-		bit uint8
-	}{
-		{p.ShowPlanOverview, session.ShowPlanOverview}, {p.AllowSubscriptionCancel, session.AllowSubscriptionCancel},
-		{p.ShowInvoices, session.ShowInvoices}, {p.ShowBillingDetails, session.ShowBillingDetails},
-		{p.AllowDetailsEdit, session.AllowDetailsEdit}, {p.AllowAutopayEdit, session.AllowAutopayEdit},
-	} {
-		if f.on {
-			b |= f.bit
-		}
-	}
-	return b
 }
 
 // checkForm verifies a portal form post: the request comes from the portal's own origin and

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/i18n"
+	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 )
 
@@ -60,18 +61,6 @@ type Titler interface {
 	Title(locale string) string
 }
 
-// Settings are the per-session switches of the sections, from the portal session request.
-type Settings struct {
-	// AllowSubscriptionCancel shows the cancel (and reactivate) controls of subscriptions.
-	AllowSubscriptionCancel bool
-	// AllowDetailsEdit shows the controls that edit billing details and the default payment method.
-	AllowDetailsEdit bool
-	// AllowAutopayEdit shows the control that changes auto-pay.
-	AllowAutopayEdit bool
-	// AddPaymentMethod shows "Add payment method": the tenant has a page where customers add one.
-	AddPaymentMethod bool
-}
-
 // View is everything a section needs to render: plain data, no I/O. The host builds one per render.
 type View struct {
 	// Account is the snapshot being rendered. It is shared and must not be modified.
@@ -80,10 +69,14 @@ type View struct {
 	// from the session, the account and the tenant (i18n.ResolveFormat: "en", "de-DE", "pt-BR", …).
 	// Texts are in the supported language it matches (Printer); formats keep its region.
 	Locale string
-	// Settings switch the optional controls of the sections.
-	Settings Settings
+	// Switches are the session's switches (see Configurable): a section asks On for its own.
+	Switches Switches
 	// TenantName is the tenant's display name, for texts such as "Contact ACME to …".
 	TenantName string
+	// Tenant is the tenant's configuration (PaymentSetupURL, Portal, …), or nil. It is shared and
+	// must not be modified; the host's cache is keyed by the tenant's revision, so a section may
+	// render from it.
+	Tenant *tenants.Tenant
 	// PathPrefix is prepended to every link and form action a section renders; it is "" unless
 	// the portal is mounted below a path. It must not end with "/".
 	PathPrefix string
@@ -92,6 +85,9 @@ type View struct {
 	// keys its cache accordingly. The zero time disables relative states.
 	Now time.Time
 }
+
+// On reports whether the session has the switch sw on.
+func (v *View) On(sw *Switch) bool { return v.Switches.On(sw) }
 
 // Printer returns the translator of the View's language: the supported language Locale matches,
 // else English.
@@ -145,6 +141,11 @@ var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 type registry struct {
 	mu       sync.RWMutex
 	sections map[string]Section
+	// settings are the settings objects by section name; objects names the section of each
+	// object; nswitch counts the switches assigned a bit.
+	settings map[string]SettingsObject
+	objects  map[string]string
+	nswitch  int
 }
 
 var defaultRegistry = &registry{sections: make(map[string]Section)}
@@ -181,6 +182,14 @@ func (r *registry) register(s Section) {
 	defer r.mu.Unlock()
 	if _, dup := r.sections[name]; dup {
 		panic("plugins: Register called twice for section " + name)
+	}
+	if r.settings == nil {
+		r.settings, r.objects = make(map[string]SettingsObject), make(map[string]string)
+	}
+	if c, ok := s.(Configurable); ok {
+		o := c.Settings()
+		r.registerSettings(name, o)
+		r.settings[name] = o
 	}
 	r.sections[name] = s
 }

@@ -51,7 +51,11 @@ const IdempotencyTTL = 24 * time.Hour
 type Link struct {
 	SessionID string `json:"sessionId"`
 	AccountID string `json:"accountId"`
-	// Settings are the session's section settings, already resolved against the tenant defaults.
+	// Switches are the session's section switches by name ("planOverviewSettings.showSection"),
+	// already resolved against the tenant defaults (plugins.Resolve).
+	Switches map[string]bool `json:"switches,omitempty"`
+	// Settings are the standard sections' settings of a link stored before links stored
+	// Switches; a switch the link does not name takes its default from them.
 	Settings PortalDefaults `json:"settings"`
 	Locale   string         `json:"locale,omitempty"`
 	// SessionTTL is how long the session lasts once the link is opened.

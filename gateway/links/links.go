@@ -23,19 +23,23 @@
 package links
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/portico-billing/portico/keyring"
+	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 	"golang.org/x/text/language"
@@ -131,31 +135,15 @@ func (u URLs) API() string { return u.origin("api." + u.base()) }
 // Dashboard is the origin of the tenant dashboard.
 func (u URLs) Dashboard() string { return u.origin("dashboard." + u.base()) }
 
-// SectionSettings is the seed's per-section settings object; nil fields take the tenant default.
-type SectionSettings struct {
-	ShowSection             *bool `json:"showSection,omitempty"`
-	AllowSubscriptionCancel *bool `json:"allowSubscriptionCancel,omitempty"`
-}
-
-// BillingSettings is billingDetailsSettings.
-type BillingSettings struct {
-	ShowSection      *bool `json:"showSection,omitempty"`
-	AllowDetailsEdit *bool `json:"allowDetailsEdit,omitempty"`
-	AllowAutopayEdit *bool `json:"allowAutopayEdit,omitempty"`
-}
-
-// InvoiceSettings is invoiceListSettings.
-type InvoiceSettings struct {
-	ShowSection *bool `json:"showSection,omitempty"`
-}
-
 // Request is the body of POST /portal/customer-session/customer-portal.
 type Request struct {
-	AccountID              string           `json:"accountId,omitempty"`
-	AccountAlias           string           `json:"accountAlias,omitempty"`
-	PlanOverviewSettings   *SectionSettings `json:"planOverviewSettings,omitempty"`
-	InvoiceListSettings    *InvoiceSettings `json:"invoiceListSettings,omitempty"`
-	BillingDetailsSettings *BillingSettings `json:"billingDetailsSettings,omitempty"`
+	AccountID    string `json:"accountId,omitempty"`
+	AccountAlias string `json:"accountAlias,omitempty"`
+	// Sections are the request's settings objects of the registered sections (plugins.Configurable),
+	// by object name and field: {"planOverviewSettings":{"showSection":false}} is
+	// Sections["planOverviewSettings"]["showSection"] = false. A field left out takes the tenant's
+	// default; UnmarshalJSON refuses objects and fields no registered section declares.
+	Sections map[string]map[string]bool `json:"-"`
 	// Locale is an optional BCP 47 tag for the portal's language and formats.
 	Locale string `json:"locale,omitempty"`
 	// Flow optionally lands the customer on a step: FlowCancelSubscription,
@@ -187,29 +175,100 @@ type Issuer struct {
 	Now func() time.Time
 }
 
-func pick(v *bool, def bool) bool {
-	if v == nil {
-		return def
+// requestFields is Request without its methods, for decoding its fixed fields.
+type requestFields Request
+
+// UnmarshalJSON decodes a session request strictly: its fixed fields, and the settings objects of
+// the registered sections with their boolean switches (null leaves a field to its default). Any
+// other field is refused with encoding/json's "unknown field" error, a value of the wrong type
+// with a *json.UnmarshalTypeError naming the field ("planOverviewSettings.showSection").
+func (r *Request) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
 	}
-	return *v
+	rest := make(map[string]json.RawMessage, len(raw))
+	sections := map[string]map[string]bool{}
+	for name, v := range raw {
+		o, ok := plugins.Object(name)
+		if !ok {
+			rest[name] = v
+			continue
+		}
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(v, &fields); err != nil {
+			return typeError(name, v, reflect.TypeFor[struct{}]())
+		}
+		if fields == nil {
+			continue // null: every field takes its default
+		}
+		got := map[string]bool{}
+		for _, k := range slices.Sorted(maps.Keys(fields)) {
+			if !slices.ContainsFunc(o.Switches, func(sw *plugins.Switch) bool { return sw.Field == k }) {
+				return fmt.Errorf("json: unknown field %q", k) // as encoding/json words it
+			}
+			var on *bool
+			if err := json.Unmarshal(fields[k], &on); err != nil {
+				return typeError(name+"."+k, fields[k], reflect.TypeFor[bool]())
+			}
+			if on != nil {
+				got[k] = *on
+			}
+		}
+		sections[name] = got
+	}
+	fixed, err := json.Marshal(rest)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(fixed))
+	dec.DisallowUnknownFields()
+	var f requestFields
+	if err := dec.Decode(&f); err != nil {
+		return err
+	}
+	*r = Request(f)
+	if len(sections) > 0 {
+		r.Sections = sections
+	}
+	return nil
 }
 
-// Settings resolves the request's section settings against the tenant's defaults.
-func (r *Request) Settings(def tenants.PortalDefaults) tenants.PortalDefaults {
-	s := def
-	if p := r.PlanOverviewSettings; p != nil {
-		s.ShowPlanOverview = pick(p.ShowSection, def.ShowPlanOverview)
-		s.AllowSubscriptionCancel = pick(p.AllowSubscriptionCancel, def.AllowSubscriptionCancel)
+// MarshalJSON encodes the request as UnmarshalJSON reads it.
+func (r Request) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(requestFields(r))
+	if err != nil || len(r.Sections) == 0 {
+		return b, err
 	}
-	if p := r.InvoiceListSettings; p != nil {
-		s.ShowInvoices = pick(p.ShowSection, def.ShowInvoices)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
 	}
-	if p := r.BillingDetailsSettings; p != nil {
-		s.ShowBillingDetails = pick(p.ShowSection, def.ShowBillingDetails)
-		s.AllowDetailsEdit = pick(p.AllowDetailsEdit, def.AllowDetailsEdit)
-		s.AllowAutopayEdit = pick(p.AllowAutopayEdit, def.AllowAutopayEdit)
+	for name, fields := range r.Sections {
+		m[name] = fields
 	}
-	return s
+	return json.Marshal(m)
+}
+
+// typeError is the *json.UnmarshalTypeError of a field whose value v is not of type want.
+func typeError(field string, v json.RawMessage, want reflect.Type) error {
+	kind := "value"
+	switch t := bytes.TrimSpace(v); {
+	case len(t) == 0:
+	case t[0] == '"':
+		kind = "string"
+	case t[0] == '{':
+		kind = "object"
+	case t[0] == '[':
+		kind = "array"
+	case t[0] == 't' || t[0] == 'f':
+		kind = "bool"
+	case t[0] == 'n':
+		kind = "null"
+	default:
+		kind = "number"
+	}
+	return &json.UnmarshalTypeError{Value: kind, Type: want, Field: field}
 }
 
 // ResolveAccount returns the account id the request names; with both id and alias, they must agree.
@@ -264,7 +323,10 @@ func (i *Issuer) Create(ctx context.Context, t *tenants.Tenant, r *Request, opt 
 	if err != nil {
 		return nil, false, err
 	}
-	settings := r.Settings(t.Portal)
+	settings, err := plugins.Resolve(r.Sections, t.Portal)
+	if err != nil {
+		return nil, false, err
+	}
 	flow, err := i.checkFlow(ctx, t, aid, r, settings)
 	if err != nil {
 		return nil, false, err
@@ -276,7 +338,7 @@ func (i *Issuer) Create(ctx context.Context, t *tenants.Tenant, r *Request, opt 
 	l := &tenants.Link{
 		SessionID:  "ps_" + tenants.NewToken()[:22],
 		AccountID:  aid,
-		Settings:   settings,
+		Switches:   settings,
 		Locale:     r.Locale,
 		Flow:       flow,
 		ReturnURL:  ret,
@@ -326,7 +388,7 @@ func (i *Issuer) Create(ctx context.Context, t *tenants.Tenant, r *Request, opt 
 // IsClientError reports whether err is the requester's fault (4xx) rather than Portico's.
 func IsClientError(err error) bool {
 	return errors.Is(err, ErrNoAccount) || errors.Is(err, ErrAccountMismatch) || errors.Is(err, ErrBadLocale) ||
-		errors.Is(err, ErrBadFlow) || errors.Is(err, ErrBadReturnURL) ||
+		errors.Is(err, ErrBadFlow) || errors.Is(err, ErrBadReturnURL) || errors.Is(err, plugins.ErrInvalidSettings) ||
 		errors.Is(err, tenants.ErrAccountNotFound) || errors.Is(err, tenants.ErrIdempotency) || errors.Is(err, account.ErrInvalid)
 }
 
@@ -344,12 +406,12 @@ func wellFormedLocale(s string) bool {
 
 // checkFlow validates the request's flow against the session's settings and the account, and
 // returns what the link stores (Link.Flow).
-func (i *Issuer) checkFlow(ctx context.Context, t *tenants.Tenant, accountID string, r *Request, s tenants.PortalDefaults) (string, error) {
+func (i *Issuer) checkFlow(ctx context.Context, t *tenants.Tenant, accountID string, r *Request, s map[string]bool) (string, error) {
 	switch r.Flow {
 	case "":
 		return "", nil
 	case FlowCancelSubscription:
-		if !s.AllowSubscriptionCancel {
+		if !s["planOverviewSettings.allowSubscriptionCancel"] {
 			return "", badFlow("flow %s needs planOverviewSettings.allowSubscriptionCancel", r.Flow)
 		}
 		snap, err := i.Store.Account(ctx, t.ID, accountID)
@@ -376,10 +438,10 @@ func (i *Issuer) checkFlow(ctx context.Context, t *tenants.Tenant, accountID str
 		if r.SubscriptionID != "" {
 			return "", badFlow("subscriptionId is only used with flow %s", FlowCancelSubscription)
 		}
-		if !s.AllowDetailsEdit {
+		if !s["billingDetailsSettings.allowDetailsEdit"] {
 			return "", badFlow("flow %s needs billingDetailsSettings.allowDetailsEdit", r.Flow)
 		}
-		if r.Flow == FlowUpdatePaymentMethod && t.PaymentSetupURL == "" && !s.ShowBillingDetails {
+		if r.Flow == FlowUpdatePaymentMethod && t.PaymentSetupURL == "" && !s["billingDetailsSettings.showSection"] {
 			// Without a setup page the flow lands on the Billing information section.
 			return "", badFlow("flow %s needs billingDetailsSettings.showSection when the tenant has no payment setup URL", r.Flow)
 		}

@@ -27,16 +27,6 @@ var (
 	ErrExpired   = errors.New("session: expired")
 )
 
-// Settings bits of a session.
-const (
-	ShowPlanOverview uint8 = 1 << iota
-	AllowSubscriptionCancel
-	ShowInvoices
-	ShowBillingDetails
-	AllowDetailsEdit
-	AllowAutopayEdit
-)
-
 // CSRFLen is the length in bytes of a session's CSRF token (hex-encoded in forms).
 const CSRFLen = 16
 
@@ -48,8 +38,9 @@ type Session struct {
 	AccountID []byte
 	// Locale is the session's resolved locale, possibly empty.
 	Locale []byte
-	// Settings holds the section settings as bits (ShowPlanOverview, …).
-	Settings uint8
+	// Switches holds the switches of the sections' settings, one bit each (plugins.Switches: the
+	// registry of sections assigns the bits). The cookie has a fixed 32 bits for them.
+	Switches uint32
 	// Expires is the session's end, in Unix seconds.
 	Expires int64
 	// Issued is when the session started, in Unix seconds (revoke-all compares it).
@@ -58,11 +49,10 @@ type Session struct {
 	CSRF [CSRFLen * 2]byte
 }
 
-// Has reports whether every bit of mask is set.
-func (s *Session) Has(mask uint8) bool { return s.Settings&mask == mask }
-
 const (
-	version   = 2
+	// version 3 carries 32 bits of switches (version 2 had 8 bits of fixed settings; its cookies
+	// are refused as malformed: their bits meant other switches).
+	version   = 3
 	nonceLen  = keyring.NonceLen
 	overhead  = keyring.Overhead
 	maxFields = 255
@@ -89,7 +79,8 @@ func Seal(r *keyring.Keyring, tenantID string, s *Session) (string, error) {
 		return "", fmt.Errorf("session: field too long")
 	}
 	p := make([]byte, 0, 64+len(s.ID)+len(s.AccountID)+len(s.Locale))
-	p = append(p, version, s.Settings)
+	p = append(p, version)
+	p = binary.BigEndian.AppendUint32(p, s.Switches)
 	p = binary.BigEndian.AppendUint64(p, uint64(s.Expires))
 	p = binary.BigEndian.AppendUint64(p, uint64(s.Issued))
 	p = append(p, s.CSRF[:]...)
@@ -136,14 +127,14 @@ func Open(r *keyring.Keyring, tenantID string, cookie []byte, now int64, sc *Scr
 	if err != nil {
 		return ErrForged
 	}
-	if len(p) < 2+16+CSRFLen*2 || p[0] != version {
+	if len(p) < 5+16+CSRFLen*2 || p[0] != version {
 		return ErrMalformed
 	}
-	s.Settings = p[1]
-	s.Expires = int64(binary.BigEndian.Uint64(p[2:10]))
-	s.Issued = int64(binary.BigEndian.Uint64(p[10:18]))
-	copy(s.CSRF[:], p[18:18+CSRFLen*2])
-	p = p[18+CSRFLen*2:]
+	s.Switches = binary.BigEndian.Uint32(p[1:5])
+	s.Expires = int64(binary.BigEndian.Uint64(p[5:13]))
+	s.Issued = int64(binary.BigEndian.Uint64(p[13:21]))
+	copy(s.CSRF[:], p[21:21+CSRFLen*2])
+	p = p[21+CSRFLen*2:]
 	var ok1, ok2, ok3 bool
 	s.ID, p, ok1 = field(p)
 	s.AccountID, p, ok2 = field(p)

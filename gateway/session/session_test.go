@@ -32,7 +32,7 @@ func newRing(t testing.TB, ids ...string) *keyring.Keyring {
 func sample() *Session {
 	return &Session{
 		ID: []byte("ps_abc"), AccountID: []byte("acc_7Hq2LmX9"), Locale: []byte("de-DE"),
-		Settings: ShowPlanOverview | ShowInvoices | AllowDetailsEdit, Expires: time.Now().Add(time.Hour).Unix(), Issued: time.Now().Unix(), CSRF: NewCSRF(),
+		Switches: 1<<0 | 1<<2 | 1<<31, Expires: time.Now().Add(time.Hour).Unix(), Issued: time.Now().Unix(), CSRF: NewCSRF(),
 	}
 }
 
@@ -53,10 +53,10 @@ func TestSealOpenRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if string(out.ID) != "ps_abc" || string(out.AccountID) != "acc_7Hq2LmX9" || string(out.Locale) != "de-DE" ||
-		out.Settings != in.Settings || out.Expires != in.Expires || out.Issued != in.Issued || out.CSRF != in.CSRF {
+		out.Switches != in.Switches || out.Expires != in.Expires || out.Issued != in.Issued || out.CSRF != in.CSRF {
 		t.Fatalf("opened %+v, sealed %+v", out, in)
 	}
-	if !out.Has(ShowInvoices) || out.Has(AllowSubscriptionCancel) {
+	if out.Switches&(1<<2) == 0 || out.Switches&(1<<1) != 0 || out.Switches&(1<<31) == 0 {
 		t.Fatal("settings bits wrong")
 	}
 }

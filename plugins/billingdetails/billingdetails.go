@@ -16,6 +16,7 @@ import (
 
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins"
+	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 )
 
@@ -26,7 +27,30 @@ const Name = "billing_details"
 var source string
 
 func init() {
-	plugins.Register(plugins.NewTemplateSection(Name, 30, "details.title", source, newPage))
+	plugins.Register(section{plugins.NewTemplateSection(Name, 30, "details.title", source, newPage)})
+}
+
+// The switches of billingDetailsSettings.
+var (
+	// ShowSection shows the section (tenant default: PortalDefaults.ShowBillingDetails).
+	ShowSection = &plugins.Switch{Field: "showSection", Default: func(p tenants.PortalDefaults) bool { return p.ShowBillingDetails }}
+	// AllowDetailsEdit shows and permits editing the billing details and the payment methods
+	// (tenant default: PortalDefaults.AllowDetailsEdit).
+	AllowDetailsEdit = &plugins.Switch{Field: "allowDetailsEdit", Default: func(p tenants.PortalDefaults) bool { return p.AllowDetailsEdit }}
+	// AllowAutopayEdit shows and permits changing auto-pay (tenant default:
+	// PortalDefaults.AllowAutopayEdit).
+	AllowAutopayEdit = &plugins.Switch{Field: "allowAutopayEdit", Default: func(p tenants.PortalDefaults) bool { return p.AllowAutopayEdit }}
+)
+
+// section is the Billing information section: a template section with its settings object.
+type section struct{ *plugins.TemplateSection }
+
+var _ plugins.Configurable = section{}
+
+// Settings declares billingDetailsSettings.
+func (section) Settings() plugins.SettingsObject {
+	return plugins.SettingsObject{Name: "billingDetailsSettings", Show: ShowSection,
+		Switches: []*plugins.Switch{ShowSection, AllowDetailsEdit, AllowAutopayEdit}}
 }
 
 // page is what the template renders: every value is already formatted text.
@@ -64,8 +88,8 @@ func newPage(v *plugins.View) page {
 		Name:           Name,
 		Title:          tr.T("details.title"),
 		Prefix:         v.PathPrefix,
-		CanEdit:        v.Settings.AllowDetailsEdit,
-		CanEditAutoPay: v.Settings.AllowAutopayEdit,
+		CanEdit:        v.On(AllowDetailsEdit),
+		CanEditAutoPay: v.On(AllowAutopayEdit),
 	}
 	a := v.Account
 	if a == nil {
@@ -96,10 +120,10 @@ func newPage(v *plugins.View) page {
 		}
 		p.Methods = append(p.Methods, m)
 	}
-	p.CanMakeDefault = v.Settings.AllowDetailsEdit && len(p.Methods) > 1
+	p.CanMakeDefault = v.On(AllowDetailsEdit) && len(p.Methods) > 1
 	// The last method cannot go while a subscription still bills.
-	p.CanRemove = v.Settings.AllowDetailsEdit && len(p.Methods) > 0 && (len(p.Methods) > 1 || !a.Billing())
-	p.CanAdd = v.Settings.AllowDetailsEdit && v.Settings.AddPaymentMethod
+	p.CanRemove = v.On(AllowDetailsEdit) && len(p.Methods) > 0 && (len(p.Methods) > 1 || !a.Billing())
+	p.CanAdd = v.On(AllowDetailsEdit) && v.Tenant != nil && v.Tenant.PaymentSetupURL != ""
 	p.AutoPay = autoPay(a, tr)
 	// Without a payment method auto-pay can only be turned off: the button shows only then.
 	if p.CanEditAutoPay && len(p.Methods) == 0 && (a.AutoPay == nil || !a.AutoPay.Enabled) {

@@ -72,22 +72,22 @@ func TestControls(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name                         string
-		settings                     plugins.Settings
+		settings                     plugins.Switches
 		methods                      int
 		wantEdit, wantAuto, wantForm bool
 	}{
-		{"none", plugins.Settings{}, 2, false, false, false},
-		{"details", plugins.Settings{AllowDetailsEdit: true}, 2, true, false, true},
-		{"details, one method", plugins.Settings{AllowDetailsEdit: true}, 1, true, false, false},
-		{"autopay", plugins.Settings{AllowAutopayEdit: true}, 2, false, true, false},
-		{"all", plugins.Settings{AllowDetailsEdit: true, AllowAutopayEdit: true, AllowSubscriptionCancel: true}, 2, true, true, true},
+		{"none", plugins.Switches(0), 2, false, false, false},
+		{"details", plugins.Switches(0).With(billingdetails.AllowDetailsEdit), 2, true, false, true},
+		{"details, one method", plugins.Switches(0).With(billingdetails.AllowDetailsEdit), 1, true, false, false},
+		{"autopay", plugins.Switches(0).With(billingdetails.AllowAutopayEdit), 2, false, true, false},
+		{"all", plugins.Switches(0).With(billingdetails.AllowDetailsEdit, billingdetails.AllowAutopayEdit), 2, true, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			a := sectiontest.Example(t)
 			a.PaymentMethods = a.PaymentMethods[:tt.methods]
-			out := render(t, &plugins.View{Account: a, Locale: "en", PathPrefix: "/p", Settings: tt.settings})
+			out := render(t, &plugins.View{Account: a, Locale: "en", PathPrefix: "/p", Switches: tt.settings})
 			if got := strings.Contains(out, `<a class="button button-secondary" href="/p/billing/edit">Edit billing details</a>`); got != tt.wantEdit {
 				t.Errorf("edit link = %v, want %v", got, tt.wantEdit)
 			}
@@ -190,7 +190,7 @@ func TestAutoPayNeedsAMethod(t *testing.T) {
 				a.PaymentMethods = nil
 			}
 			a.AutoPay = tt.ap
-			out := render(t, &plugins.View{Account: a, Locale: "en", Settings: plugins.Settings{AllowAutopayEdit: true}})
+			out := render(t, &plugins.View{Account: a, Locale: "en", Switches: plugins.Switches(0).With(billingdetails.AllowAutopayEdit)})
 			if got := strings.Contains(out, "/billing/autopay"); got != tt.button {
 				t.Errorf("Change auto-pay shown = %v, want %v", got, tt.button)
 			}
@@ -243,7 +243,7 @@ func TestEscaping(t *testing.T) {
 	t.Parallel()
 	for _, payload := range sectiontest.Payloads {
 		a := sectiontest.Hostile(t, payload)
-		out := render(t, &plugins.View{Account: a, Locale: "en", Settings: plugins.Settings{AllowDetailsEdit: true, AllowAutopayEdit: true}})
+		out := render(t, &plugins.View{Account: a, Locale: "en", Switches: plugins.Switches(0).With(billingdetails.AllowDetailsEdit, billingdetails.AllowAutopayEdit)})
 		sectiontest.CheckEscaped(t, out)
 		if !strings.Contains(sectiontest.Text(t, out), payload) {
 			t.Errorf("payload %q is not shown as text", payload)
@@ -256,7 +256,7 @@ func BenchmarkRender(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	v := &plugins.View{Account: sectiontest.Example(b), Locale: "en", Settings: plugins.Settings{AllowDetailsEdit: true, AllowAutopayEdit: true}}
+	v := &plugins.View{Account: sectiontest.Example(b), Locale: "en", Switches: plugins.Switches(0).With(billingdetails.AllowDetailsEdit, billingdetails.AllowAutopayEdit)}
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := s.Render(io.Discard, v); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/plugins/format"
+	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 )
 
@@ -25,7 +26,21 @@ const Name = "invoices"
 var source string
 
 func init() {
-	plugins.Register(plugins.NewTemplateSection(Name, 20, "invoices.title", source, newPage))
+	plugins.Register(section{plugins.NewTemplateSection(Name, 20, "invoices.title", source, newPage)})
+}
+
+// ShowSection is invoiceListSettings.showSection, which shows the section (tenant default:
+// PortalDefaults.ShowInvoices).
+var ShowSection = &plugins.Switch{Field: "showSection", Default: func(p tenants.PortalDefaults) bool { return p.ShowInvoices }}
+
+// section is the Invoices section: a template section with its settings object.
+type section struct{ *plugins.TemplateSection }
+
+var _ plugins.Configurable = section{}
+
+// Settings declares invoiceListSettings.
+func (section) Settings() plugins.SettingsObject {
+	return plugins.SettingsObject{Name: "invoiceListSettings", Show: ShowSection, Switches: []*plugins.Switch{ShowSection}}
 }
 
 // page is what the template renders: every value is already formatted text.

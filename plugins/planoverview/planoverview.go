@@ -16,6 +16,7 @@ import (
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/plugins/format"
+	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 )
 
@@ -26,7 +27,26 @@ const Name = "plan_overview"
 var source string
 
 func init() {
-	plugins.Register(plugins.NewTemplateSection(Name, 10, "plan.title", source, newPage))
+	plugins.Register(section{plugins.NewTemplateSection(Name, 10, "plan.title", source, newPage)})
+}
+
+// The switches of planOverviewSettings.
+var (
+	// ShowSection shows the section (tenant default: PortalDefaults.ShowPlanOverview).
+	ShowSection = &plugins.Switch{Field: "showSection", Default: func(p tenants.PortalDefaults) bool { return p.ShowPlanOverview }}
+	// AllowCancel shows the cancel and reactivate controls and permits their actions (tenant
+	// default: PortalDefaults.AllowSubscriptionCancel).
+	AllowCancel = &plugins.Switch{Field: "allowSubscriptionCancel", Default: func(p tenants.PortalDefaults) bool { return p.AllowSubscriptionCancel }}
+)
+
+// section is the Plan overview: a template section with its settings object.
+type section struct{ *plugins.TemplateSection }
+
+var _ plugins.Configurable = section{}
+
+// Settings declares planOverviewSettings.
+func (section) Settings() plugins.SettingsObject {
+	return plugins.SettingsObject{Name: "planOverviewSettings", Show: ShowSection, Switches: []*plugins.Switch{ShowSection, AllowCancel}}
 }
 
 // page is what the template renders: every value is already formatted text.
@@ -165,8 +185,8 @@ func subscription(s *account.Subscription, index int, cur string, v *plugins.Vie
 	}
 
 	cancellable := s.Status == account.SubActive || s.Status == account.SubTrialing || s.Status == account.SubPastDue
-	out.CanCancel = v.Settings.AllowSubscriptionCancel && cancellable && !s.CancelAtPeriodEnd
-	out.CanReactivate = v.Settings.AllowSubscriptionCancel && out.Scheduled
+	out.CanCancel = v.On(AllowCancel) && cancellable && !s.CancelAtPeriodEnd
+	out.CanReactivate = v.On(AllowCancel) && out.Scheduled
 
 	out.Items = make([]item, 0, len(s.Items))
 	for i := range s.Items {

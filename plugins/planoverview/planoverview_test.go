@@ -45,7 +45,7 @@ func TestRegistered(t *testing.T) {
 
 func TestRenderExample(t *testing.T) {
 	t.Parallel()
-	out := render(t, &plugins.View{Account: sectiontest.Example(t), Locale: "en", Settings: plugins.Settings{AllowSubscriptionCancel: true}})
+	out := render(t, &plugins.View{Account: sectiontest.Example(t), Locale: "en", Switches: plugins.Switches(0).With(planoverview.AllowCancel)})
 	text := sectiontest.Text(t, out)
 	for _, want := range []string{
 		"Plan overview",
@@ -125,7 +125,7 @@ func TestCancelControls(t *testing.T) {
 			s.Status = tt.status
 			s.CancelAtPeriodEnd = tt.cancelAtEnd
 			s.CanceledAt = "2026-11-15"
-			out := render(t, &plugins.View{Account: a, Locale: "en", Settings: plugins.Settings{AllowSubscriptionCancel: tt.allow}})
+			out := render(t, &plugins.View{Account: a, Locale: "en", Switches: allowCancel(tt.allow)})
 			text := sectiontest.Text(t, out)
 			if got := strings.Contains(out, `href="/subscriptions/sub_Pro_01/cancel"`); got != tt.wantCancel {
 				t.Errorf("cancel link present = %v, want %v:\n%s", got, tt.wantCancel, out)
@@ -155,7 +155,7 @@ func TestPathPrefixAndEscapedID(t *testing.T) {
 	a.Subscriptions = append(a.Subscriptions, a.Subscriptions[0])
 	a.Subscriptions[1].ID = "sub 2/../x?y#z"
 	a.Subscriptions[1].CancelAtPeriodEnd = true
-	out := render(t, &plugins.View{Account: a, Locale: "en", PathPrefix: "/portal", Settings: plugins.Settings{AllowSubscriptionCancel: true}})
+	out := render(t, &plugins.View{Account: a, Locale: "en", PathPrefix: "/portal", Switches: plugins.Switches(0).With(planoverview.AllowCancel)})
 	for _, want := range []string{
 		`href="/portal/subscriptions/sub:a@b&#43;c/cancel"`,
 		`action="/portal/subscriptions/sub%202%2F..%2Fx%3Fy%23z/reactivate"`,
@@ -280,7 +280,7 @@ func TestEscaping(t *testing.T) {
 		a.Subscriptions[0].CancelAtPeriodEnd = true
 		a.Subscriptions = append(a.Subscriptions, a.Subscriptions[0])
 		a.Subscriptions[1].CancelAtPeriodEnd = false
-		out := render(t, &plugins.View{Account: a, Locale: "en", TenantName: payload, PathPrefix: "", Settings: plugins.Settings{AllowSubscriptionCancel: true}})
+		out := render(t, &plugins.View{Account: a, Locale: "en", TenantName: payload, PathPrefix: "", Switches: plugins.Switches(0).With(planoverview.AllowCancel)})
 		sectiontest.CheckEscaped(t, out)
 		if !strings.Contains(sectiontest.Text(t, out), payload) {
 			t.Errorf("payload %q is not shown as text", payload)
@@ -293,11 +293,19 @@ func BenchmarkRender(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	v := &plugins.View{Account: sectiontest.Example(b), Locale: "en", Settings: plugins.Settings{AllowSubscriptionCancel: true}}
+	v := &plugins.View{Account: sectiontest.Example(b), Locale: "en", Switches: plugins.Switches(0).With(planoverview.AllowCancel)}
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := s.Render(io.Discard, v); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// allowCancel is the session's switches with planOverviewSettings.allowSubscriptionCancel on or off.
+func allowCancel(on bool) plugins.Switches {
+	if on {
+		return plugins.Switches(0).With(planoverview.AllowCancel)
+	}
+	return 0
 }

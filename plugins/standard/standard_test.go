@@ -12,8 +12,11 @@ import (
 
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins"
+	"github.com/portico-billing/portico/plugins/billingdetails"
 	"github.com/portico-billing/portico/plugins/internal/sectiontest"
+	"github.com/portico-billing/portico/plugins/planoverview"
 	_ "github.com/portico-billing/portico/plugins/standard"
+	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 )
 
@@ -46,7 +49,7 @@ func TestPage(t *testing.T) {
 	v := &plugins.View{
 		Account:  a,
 		Locale:   "en",
-		Settings: plugins.Settings{AllowSubscriptionCancel: true, AllowDetailsEdit: true, AllowAutopayEdit: true},
+		Switches: plugins.Switches(0).With(planoverview.AllowCancel, billingdetails.AllowDetailsEdit, billingdetails.AllowAutopayEdit),
 		Now:      time.Date(2026, 12, 15, 0, 0, 0, 0, time.UTC),
 	}
 	var page strings.Builder
@@ -111,10 +114,11 @@ func TestEveryLanguage(t *testing.T) {
 	full.PaymentMethods[0].ExpYear = 2020
 	empty := sectiontest.Example(t)
 	empty.Subscriptions, empty.Invoices, empty.PaymentMethods, empty.AutoPay = nil, nil, nil, nil
-	settings := plugins.Settings{AllowSubscriptionCancel: true, AllowDetailsEdit: true, AllowAutopayEdit: true, AddPaymentMethod: true}
+	settings := plugins.Switches(0).With(planoverview.AllowCancel, billingdetails.AllowDetailsEdit, billingdetails.AllowAutopayEdit)
+	tenant := &tenants.Tenant{PaymentSetupURL: "https://billing.example.com/add"} // shows "Add payment method"
 	render := func(a *account.Account, locale string) string {
 		var b strings.Builder
-		v := &plugins.View{Account: a, Locale: locale, Settings: settings, TenantName: "ACME", Now: time.Date(2026, 12, 15, 0, 0, 0, 0, time.UTC)}
+		v := &plugins.View{Account: a, Locale: locale, Switches: settings, Tenant: tenant, TenantName: "ACME", Now: time.Date(2026, 12, 15, 0, 0, 0, 0, time.UTC)}
 		for _, s := range plugins.Ordered() {
 			if err := s.Render(&b, v); err != nil {
 				t.Fatalf("%s: %v", s.Name(), err)
