@@ -23,6 +23,7 @@ import (
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/keyring"
+	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/webhooks"
 	"github.com/valyala/fasthttp"
@@ -105,6 +106,8 @@ type Gateway struct {
 
 	cookieName string
 	api        *router.Router
+	// routes are the sections' actions (plugins.Routes), fixed at start.
+	routes []plugins.Route
 
 	scratch sync.Pool // *reqScratch
 
@@ -126,6 +129,10 @@ type reqScratch struct {
 func New(cfg Config) (*Gateway, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("gateway: Config.Store is nil")
+	}
+	routes, err := sectionRoutes()
+	if err != nil {
+		return nil, err
 	}
 	if cfg.BaseDomain == "" {
 		cfg.BaseDomain = "portal.localhost"
@@ -153,7 +160,8 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.Logger.Debug("gateway: CJK font of invoice PDFs", "file", file)
 	}
 	g := &Gateway{
-		cfg: cfg, store: cfg.Store, log: cfg.Logger,
+		routes: routes,
+		cfg:    cfg, store: cfg.Store, log: cfg.Logger,
 		urls:       links.URLs{Scheme: cfg.PublicScheme, BaseDomain: cfg.BaseDomain, Port: cfg.PublicPort},
 		apiHost:    "api." + cfg.BaseDomain,
 		dashHost:   "dashboard." + cfg.BaseDomain,
@@ -166,7 +174,6 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Domains == nil {
 		g.cfg.Domains = &domains.Verifier{Store: cfg.Store, BaseDomain: cfg.BaseDomain, Logger: cfg.Logger, Now: cfg.Now}
 	}
-	var err error
 	if g.proxies, err = newProxies(cfg.TrustedProxies, cfg.ProxyHeader); err != nil {
 		return nil, err
 	}

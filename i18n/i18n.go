@@ -110,6 +110,11 @@ func loadCatalog(tag language.Tag, file string) (*catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("i18n: reading catalog %s: %w", file, err)
 	}
+	return parseCatalog(tag, file, data)
+}
+
+// parseCatalog decodes a catalog file's data; file names it in errors.
+func parseCatalog(tag language.Tag, file string, data []byte) (*catalog, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("i18n: catalog %s: %w", file, err)

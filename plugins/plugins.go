@@ -146,6 +146,8 @@ type registry struct {
 	settings map[string]SettingsObject
 	objects  map[string]string
 	nswitch  int
+	// routes names the section of each action route ("POST /billing/edit").
+	routes map[string]string
 }
 
 var defaultRegistry = &registry{sections: make(map[string]Section)}
@@ -190,6 +192,14 @@ func (r *registry) register(s Section) {
 		o := c.Settings()
 		r.registerSettings(name, o)
 		r.settings[name] = o
+	}
+	if a, ok := s.(Actor); ok {
+		r.registerActions(name, a.Actions())
+	}
+	if m, ok := s.(Messenger); ok {
+		if err := i18n.AddCatalog(name, m.Messages()); err != nil {
+			panic(fmt.Sprintf("plugins: Register section %s: %v", name, err))
+		}
 	}
 	r.sections[name] = s
 }

@@ -3,6 +3,7 @@ package plugins
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/bits"
 	"regexp"
 	"slices"
@@ -232,4 +233,15 @@ func (r *registry) sessionSwitches(stored map[string]bool, legacy tenants.Portal
 		}
 	}
 	return s
+}
+
+// Messenger is implemented by sections that bring their own message catalogs instead of adding
+// to the central ones of package i18n. Register merges them (i18n.AddCatalog) and panics when a
+// catalog does not load or one of its keys is already taken.
+type Messenger interface {
+	Section
+	// Messages is the section's catalogs: one JSON file per language, named and written as
+	// i18n's own ("en.json", required; "de.json", "fr.json", "es.json", "pt-BR.json", "ja.json"
+	// as translated). Keys start with the section's name by convention ("example_language.title").
+	Messages() fs.FS
 }

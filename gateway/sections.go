@@ -1,0 +1,219 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"html/template"
+	"strings"
+	"time"
+
+	"github.com/portico-billing/portico/gateway/web"
+	"github.com/portico-billing/portico/i18n"
+	"github.com/portico-billing/portico/plugins"
+	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/tenants/account"
+	"github.com/valyala/fasthttp"
+)
+
+// serveSectionAction answers a request for one of the sections' actions (plugins.Actor), in the
+// order of plugins.Routes. Every one needs a session; every POST passes the size, Origin and CSRF
+// checks first, then the session permission the action needs (a 403 page naming what is not
+// available, nothing changed). It reports whether an action matched.
+func (g *Gateway) serveSectionAction(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) bool {
+	path := string(ctx.Path())
+	method := "GET"
+	switch {
+	case ctx.IsPost():
+		method = "POST"
+	case !ctx.IsGet() && !ctx.IsHead():
+		return false
+	}
+	var (
+		route *plugins.Route
+		arg   string
+	)
+	for i := range g.routes {
+		r := &g.routes[i]
+		if r.Method != method {
+			continue
+		}
+		if a, ok := r.Match(path); ok {
+			route, arg = r, a
+			break
+		}
+	}
+	if route == nil {
+		return false
+	}
+	if !g.openSession(ctx, t, rs) {
+		g.sessionEnded(ctx, t)
+		return true
+	}
+	if method == "POST" && !g.checkForm(ctx, t, rs) {
+		return true
+	}
+	if route.Needs != nil && !plugins.Switches(rs.s.Switches).On(route.Needs) {
+		g.refuse(ctx, t, rs, route.Refusal)
+		return true
+	}
+	snap := g.snapshot(ctx, t, rs)
+	if snap == nil {
+		return true
+	}
+	c := &actionCtx{g: g, ctx: ctx, t: t, rs: rs, snap: snap, section: route.Section, arg: arg, now: g.cfg.Now()}
+	c.lang = sessionLang(string(rs.s.Locale), snap, t)
+	route.Handle(c)
+	return true
+}
+
+// actionCtx is the plugins.ActionContext of one request.
+type actionCtx struct {
+	g       *Gateway
+	ctx     *fasthttp.RequestCtx
+	t       *tenants.Tenant
+	rs      *reqScratch
+	snap    *tenants.AccountSnapshot
+	lang    pageLang
+	section string
+	arg     string
+	now     time.Time
+}
+
+var _ plugins.ActionContext = (*actionCtx)(nil)
+
+func (c *actionCtx) Account() *account.Account { return c.snap.Account }
+func (c *actionCtx) Tenant() *tenants.Tenant   { return c.t }
+func (c *actionCtx) Locale() string            { return c.lang.locale }
+func (c *actionCtx) Printer() *i18n.Printer    { return c.lang.Printer }
+func (c *actionCtx) On(sw *plugins.Switch) bool {
+	return plugins.Switches(c.rs.s.Switches).On(sw)
+}
+func (c *actionCtx) SessionID() string { return string(c.rs.s.ID) }
+func (c *actionCtx) Now() time.Time    { return c.now }
+func (c *actionCtx) Arg() string       { return c.arg }
+func (c *actionCtx) FormValue(name string) string {
+	return string(c.ctx.PostArgs().Peek(name))
+}
+func (c *actionCtx) QueryValue(name string) string {
+	return string(c.ctx.QueryArgs().Peek(name))
+}
+func (c *actionCtx) Origin() string { return c.g.cfg.PublicScheme + "://" + string(c.ctx.Host()) }
+
+// sealAD binds sealed data to its section, purpose and tenant.
+func (c *actionCtx) sealAD(purpose string) string {
+	return "section:" + c.section + ":" + purpose + ":" + c.t.ID
+}
+
+func (c *actionCtx) Seal(purpose string, data []byte) ([]byte, error) {
+	return c.g.keyring.SealBytes(c.sealAD(purpose), data)
+}
+
+func (c *actionCtx) Unseal(purpose string, sealed []byte) ([]byte, error) {
+	return c.g.keyring.OpenBytes(c.sealAD(purpose), sealed)
+}
+
+func (c *actionCtx) Update(change func(a *account.Account) (plugins.Event, error)) error {
+	_, err := c.g.store.UpdateAccount(web.Detach(c.ctx), c.t.ID, string(c.rs.s.AccountID), func(a *account.Account) ([]*tenants.Event, error) {
+		ev, err := change(a)
+		if err != nil || ev.Type == "" {
+			return nil, err
+		}
+		if ev.Data == nil {
+			ev.Data = map[string]any{}
+		}
+		ev.Data["accountId"] = string(c.rs.s.AccountID)
+		ev.Data["sessionId"] = string(c.rs.s.ID)
+		e, err := tenants.NewEvent(c.t.ID, ev.Type, ev.Data, c.g.cfg.Now())
+		return []*tenants.Event{e}, err
+	})
+	return err
+}
+
+func (c *actionCtx) Page(status int, title string, body template.HTML) {
+	// The session's token goes straight into the page: form pages are rendered per request.
+	b := bytes.ReplaceAll([]byte(body), []byte(plugins.CSRFPlaceholder), c.rs.s.CSRF[:])
+	c.g.renderAction(c.ctx, c.t, c.rs, c.lang, status, title, template.HTML(b))
+}
+
+func (c *actionCtx) Message(status int, titleKey, bodyKey string) {
+	c.g.messagePageText(c.ctx, c.t, c.lang, status, titleKey, bodyKey)
+}
+
+func (c *actionCtx) Done() { done(c.ctx) }
+
+func (c *actionCtx) Redirect(url string) {
+	c.ctx.Response.Header.Set("Cache-Control", "no-store")
+	c.ctx.Response.Header.Set("Location", url)
+	c.ctx.SetStatusCode(fasthttp.StatusSeeOther)
+}
+
+func (c *actionCtx) Fail(err error) { c.g.actionFailed(c.ctx, c.t, c.rs, err) }
+
+// renderAction writes a form page in the portal's chrome, in language l. The back link of a
+// return cookie goes straight into the page: form pages are rendered per request, never cached.
+func (g *Gateway) renderAction(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, l pageLang, status int, title string, body template.HTML) {
+	c := newChrome(t, l, title)
+	c.NoHeading = true // the form's card carries the page's h1
+	c.SignOut = true
+	c.CSRFInput = template.HTML(`<input type="hidden" name="csrf" value="` + string(rs.s.CSRF[:]) + `">`)
+	c.setBack(g.returnURL(ctx, t))
+	c.Body = body
+	var out bytes.Buffer
+	if err := c.execute(&out, "page"); err != nil {
+		g.log.Error("gateway: rendering action layout", "err", err)
+	}
+	setPortalHeaders(ctx, t)
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("text/html; charset=utf-8")
+	ctx.SetBody(out.Bytes())
+}
+
+// snapshot loads the session's account, answering the error page itself when it cannot.
+func (g *Gateway) snapshot(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) *tenants.AccountSnapshot {
+	snap, err := g.store.Account(web.Detach(ctx), t.ID, string(rs.s.AccountID))
+	if errors.Is(err, tenants.ErrAccountNotFound) {
+		g.messagePage(ctx, t, sessionLang(string(rs.s.Locale), nil, t), fasthttp.StatusNotFound, "error.accountNotFound")
+		return nil
+	}
+	if err != nil {
+		g.unavailable(ctx, t, g.cachedLangOf(t, rs), err)
+		return nil
+	}
+	return snap
+}
+
+// done redirects to the portal after a successful action (post/redirect/get), so a reload does not
+// post again and the page shows the new state.
+func done(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.Response.Header.Set("Location", "/")
+	ctx.SetStatusCode(fasthttp.StatusSeeOther)
+}
+
+// actionFailed answers the page for a failed account change.
+func (g *Gateway) actionFailed(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, err error) {
+	var ae *plugins.Refusal
+	switch {
+	case errors.As(err, &ae):
+		g.messagePageText(ctx, t, g.langOf(ctx, t, rs), ae.Status, ae.TitleKey, ae.BodyKey)
+	case errors.Is(err, tenants.ErrAccountNotFound):
+		g.messagePage(ctx, t, sessionLang(string(rs.s.Locale), nil, t), fasthttp.StatusNotFound, "error.accountNotFound")
+	case errors.Is(err, account.ErrInvalid):
+		g.log.Warn("gateway: action would leave an invalid account", "tenant", t.Slug, "err", err)
+		g.messagePage(ctx, t, g.langOf(ctx, t, rs), fasthttp.StatusConflict, "error.conflict")
+	default:
+		g.unavailable(ctx, t, g.cachedLangOf(t, rs), err)
+	}
+}
+
+// refuse answers 403 without changing anything; bodyKey says what is not available.
+func (g *Gateway) refuse(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, bodyKey string) {
+	g.messagePageText(ctx, t, g.langOf(ctx, t, rs), fasthttp.StatusForbidden, "error.forbidden.title", bodyKey)
+}
+
+// isHostPath reports whether a path is the gateway's own, which no section action may take.
+func isHostPath(p string) bool {
+	return p == "/" || p == "/logout" || p == "/favicon.ico" ||
+		strings.HasPrefix(p, "/s/") || strings.HasPrefix(p, "/assets/") || strings.HasPrefix(p, "/invoices/")
+}

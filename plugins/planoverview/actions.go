@@ -1,0 +1,168 @@
+package planoverview
+
+import (
+	_ "embed"
+	"html/template"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/portico-billing/portico/i18n"
+	"github.com/portico-billing/portico/plugins"
+	"github.com/portico-billing/portico/plugins/format"
+	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/tenants/account"
+)
+
+//go:embed cancel.html
+var cancelHTML string
+
+// cancelTmpl is the cancel form page; its texts are translated per language ("t").
+var cancelTmpl = i18n.NewTemplates(template.Must(template.New("cancel").Funcs(plugins.Funcs()).Parse(cancelHTML)))
+
+// CancelReasons are the cancellation reasons a customer picks from, in the order shown; each is
+// labelled by the message "cancel.reason.<value>".
+var CancelReasons = []string{"no_longer_required", "moving_provider", "pricing", "support", "features", "upgraded", "other"}
+
+// MaxCommentLen bounds a cancellation comment, in characters.
+const MaxCommentLen = 1000
+
+var _ plugins.Actor = section{}
+
+// Actions are the cancel form and post and the reactivate post, permitted by AllowCancel.
+func (section) Actions() []plugins.Action {
+	return []plugins.Action{
+		{Method: "GET", Path: "/subscriptions/{id}/cancel", Needs: AllowCancel, Refusal: "error.forbidden.cancel", Handle: cancelForm},
+		{Method: "POST", Path: "/subscriptions/{id}/cancel", Needs: AllowCancel, Refusal: "error.forbidden.cancel", Handle: cancelSave},
+		{Method: "POST", Path: "/subscriptions/{id}/reactivate", Needs: AllowCancel, Refusal: "error.forbidden.subscription", Handle: reactivate},
+	}
+}
+
+type option struct{ Value, Label string }
+
+type cancelPage struct {
+	Sub             *account.Subscription
+	Effect          string
+	TenantName      string
+	Reasons         []option
+	Reason, Comment string
+	Errors          map[string]string
+}
+
+// Cancellable reports whether the customer can cancel the subscription: active, trialing or past
+// due, and no cancellation scheduled yet.
+func Cancellable(s *account.Subscription) bool {
+	switch s.Status {
+	case account.SubActive, account.SubTrialing, account.SubPastDue:
+		return !s.CancelAtPeriodEnd
+	}
+	return false
+}
+
+// cancelEffect says what cancelling does under the tenant's policy, and when.
+func cancelEffect(t *tenants.Tenant, s *account.Subscription) (immediate bool, date account.Date) {
+	if t.Portal.CancelMode == tenants.CancelImmediate || s.CurrentPeriodEnd == "" {
+		return true, ""
+	}
+	return false, s.CurrentPeriodEnd
+}
+
+// notFound refuses a change to a subscription that is gone.
+func notFound() error {
+	return &plugins.Refusal{Status: 404, TitleKey: "error.subscriptionNotFound.title", BodyKey: "error.removed.body"}
+}
+
+func cancelForm(c plugins.ActionContext) { cancelPageOf(c, 200, "", "", nil) }
+
+func cancelPageOf(c plugins.ActionContext, status int, reason, comment string, errs map[string]string) {
+	l := c.Printer()
+	sub := c.Account().Subscription(c.Arg())
+	if sub == nil {
+		c.Message(404, "error.subscriptionNotFound.title", "error.subscriptionNotFound.body")
+		return
+	}
+	if !Cancellable(sub) {
+		c.Done() // already cancelled or scheduled: the overview says so
+		return
+	}
+	p := &cancelPage{Sub: sub, TenantName: c.Tenant().Name, Reason: reason, Comment: comment, Errors: errs}
+	for _, r := range CancelReasons {
+		p.Reasons = append(p.Reasons, option{r, l.T("cancel.reason." + r)})
+	}
+	if imm, date := cancelEffect(c.Tenant(), sub); imm {
+		p.Effect = l.T("cancel.effectImmediate")
+	} else {
+		p.Effect = l.T("cancel.effectEndOfTerm", "date", format.Date(date, c.Locale()))
+	}
+	var body strings.Builder
+	if err := cancelTmpl.Execute(&body, l, "cancel", p); err != nil {
+		c.Message(500, "error.internal.title", "error.internal.page")
+		return
+	}
+	c.Page(status, l.T("cancel.pageTitle"), template.HTML(body.String()))
+}
+
+func today(now time.Time) account.Date { return account.Date(now.UTC().Format(time.DateOnly)) }
+
+func cancelSave(c plugins.ActionContext) {
+	id := c.Arg()
+	reason, comment := c.FormValue("reason"), strings.TrimSpace(c.FormValue("comment"))
+	errs := map[string]string{}
+	l := c.Printer()
+	if !slices.Contains(CancelReasons, reason) {
+		errs["reason"] = l.T("cancel.error.reason")
+	}
+	if !utf8.ValidString(comment) || utf8.RuneCountInString(comment) > MaxCommentLen {
+		errs["comment"] = l.T("cancel.error.comment", "max", MaxCommentLen)
+	}
+	if len(errs) > 0 {
+		cancelPageOf(c, 422, reason, comment, errs)
+		return
+	}
+	err := c.Update(func(a *account.Account) (plugins.Event, error) {
+		sub := a.Subscription(id)
+		if sub == nil {
+			return plugins.Event{}, notFound()
+		}
+		if !Cancellable(sub) {
+			return plugins.Event{}, tenants.ErrNoChange // a double submit, or cancelled meanwhile
+		}
+		data := map[string]any{"subscriptionId": sub.ID, "reason": reason, "comment": comment}
+		if imm, date := cancelEffect(c.Tenant(), sub); imm {
+			sub.Status, sub.CanceledAt, sub.CancelAtPeriodEnd, sub.NextChargeDate = account.SubCanceled, today(c.Now()), false, ""
+			data["canceledAt"] = sub.CanceledAt
+			return plugins.Event{Type: tenants.EventSubscriptionCanceled, Data: data}, nil
+		} else {
+			sub.CancelAtPeriodEnd, sub.CanceledAt = true, date
+			data["effectiveDate"] = date
+			return plugins.Event{Type: tenants.EventSubscriptionCancelationScheduled, Data: data}, nil
+		}
+	})
+	finish(c, err)
+}
+
+func reactivate(c plugins.ActionContext) {
+	id := c.Arg()
+	err := c.Update(func(a *account.Account) (plugins.Event, error) {
+		sub := a.Subscription(id)
+		if sub == nil {
+			return plugins.Event{}, notFound()
+		}
+		if !sub.CancelAtPeriodEnd || sub.Status == account.SubCanceled || sub.Status == account.SubEnded {
+			return plugins.Event{}, tenants.ErrNoChange
+		}
+		sub.CancelAtPeriodEnd, sub.CanceledAt = false, ""
+		return plugins.Event{Type: tenants.EventSubscriptionReactivated, Data: map[string]any{"subscriptionId": sub.ID}}, nil
+	})
+	finish(c, err)
+}
+
+// finish answers an action after its Update: the overview, or the page of the failure.
+func finish(c plugins.ActionContext, err error) {
+	if err != nil {
+		c.Fail(err)
+		return
+	}
+	c.Done()
+}
