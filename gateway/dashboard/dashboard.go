@@ -229,15 +229,12 @@ func langOf(ctx *fasthttp.RequestCtx, r *request) lang {
 	return requestLang(ctx)
 }
 
-// dateTime writes a time in UTC in the locale's language: "2 Jan 2027, 15:04 UTC",
-// "2. Jan. 2027, 15:04 UTC", "2027年1月2日 15:04 UTC". English keeps the day-first date the
-// dashboard has always written, in every English region.
+// dateTime writes a time in UTC in the locale's language, its date written by format.Date as the
+// portal and every other date of the dashboard write it: "Jan 2, 2027, 15:04 UTC",
+// "2 Jan 2027, 15:04 UTC" (en-GB), "2. Jan. 2027, 15:04 UTC", "2027年1月2日 15:04 UTC".
 func dateTime(t time.Time, locale string) string {
 	t = t.UTC()
-	date := t.Format("2 Jan 2006")
-	if format.Language(locale) != "en" {
-		date = format.Date(account.Date(t.Format(time.DateOnly)), locale)
-	}
+	date := format.Date(account.Date(t.Format(time.DateOnly)), locale)
 	return i18n.ForLocale(locale).T("dash.dateTime", "date", date, "time", t.Format("15:04"))
 }
 

@@ -111,7 +111,7 @@ func TestDashboardLanguages(t *testing.T) {
 		literal      string // one text of the language, written out
 		dateTime     *regexp.Regexp
 	}{
-		{"", "en", "Sign in to your dashboard", regexp.MustCompile(`\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} UTC`)},
+		{"", "en", "Sign in to your dashboard", regexp.MustCompile(`[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{2}:\d{2} UTC`)},
 		{"en-US,en;q=0.9", "en", "Sign in to your dashboard", nil},
 		{"de", "de", "Anmelden", regexp.MustCompile(`\d{1,2}\. [A-ZÄÖÜ][a-zä]+\.? \d{4}, \d{2}:\d{2} UTC`)},
 		{"fr-FR,fr;q=0.9,en;q=0.5", "fr", "Se connecter", regexp.MustCompile(`\d{1,2} [a-zéû]+\.? \d{4} à \d{2}:\d{2} UTC`)},
@@ -238,6 +238,44 @@ func TestDashboardMessagesExist(t *testing.T) {
 		}
 		if !slices.ContainsFunc(used, func(u string) bool { return u == key || strings.HasSuffix(u, ".") && strings.HasPrefix(key, u) }) {
 			t.Errorf("message %q is not used by the dashboard", key)
+		}
+	}
+}
+
+// TestDashboardOneDateStyle: a page writes every date, alone or with a time, in one style per
+// language, the portal's (format.Date): "Jan 1, 2027" and "Dec 4, 2026, 14:30 UTC" in English,
+// "1 Jan 2027" and "4 Dec 2026, 14:30 UTC" in British English; never both on one page.
+func TestDashboardOneDateStyle(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, options{})
+	a := h.signedIn()
+	monthFirst := regexp.MustCompile(`\b[A-Z][a-z]{2} \d{1,2}, \d{4}\b`)
+	dayFirst := regexp.MustCompile(`\b\d{1,2} [A-Z][a-z]{2} \d{4}\b`)
+	dateTime := regexp.MustCompile(`\d{4}, \d{2}:\d{2} UTC`)
+	for _, tt := range []struct {
+		header    string
+		want, not *regexp.Regexp
+	}{
+		{"", monthFirst, dayFirst},
+		{"en-US", monthFirst, dayFirst},
+		{"en-GB", dayFirst, monthFirst},
+	} {
+		// The customer page with invoice dates and the expiry time of a copied link.
+		csrf := a.csrf("/customers/acc_7Hq2LmX9")
+		customer := string(a.inLang(tt.header, "POST", "/customers/acc_7Hq2LmX9/copy-link", []byte(url.Values{"csrf": {csrf}}.Encode()),
+			"Origin", origin, "Content-Type", "application/x-www-form-urlencoded").Body())
+		// The API keys page with the time a key was created.
+		keys := string(a.formIn(tt.header, "/settings/api-keys", "action", "create", "name", "dates "+tt.header).Body())
+		for name, body := range map[string]string{"customer": customer, "API keys": keys} {
+			if !dateTime.MatchString(body) {
+				t.Errorf("%q: the %s page shows no date with a time", tt.header, name)
+			}
+			if !tt.want.MatchString(body) {
+				t.Errorf("%q: the %s page has no date like %v", tt.header, name, tt.want)
+			}
+			if m := tt.not.FindString(body); m != "" {
+				t.Errorf("%q: the %s page mixes in %q", tt.header, name, m)
+			}
 		}
 	}
 }
