@@ -389,7 +389,7 @@ func TestSendPortalLink(t *testing.T) {
 		"Pro (annual)", "€12,490.00", "GLX-2026-0007", "Overdue", "Emails the link to billing@globex.example")
 	// Invoices newest first, each with the status the portal shows: GLX-2026-0006 (issued, due
 	// 2026-12-01, unpaid) is Overdue here as in the portal once its due date has passed.
-	rows := regexp.MustCompile(`<tr><th scope="row">(GLX-2026-\d+)</th><td[^>]*><span class="badge [^"]*">([^<]+)</span>`).FindAllStringSubmatch(body, -1)
+	rows := regexp.MustCompile(`<tr><th scope="row"[^>]*>(GLX-2026-\d+)</th><td[^>]*><span class="badge [^"]*">([^<]+)</span>`).FindAllStringSubmatch(body, -1)
 	var order []string
 	for _, r := range rows {
 		order = append(order, r[1])
