@@ -417,7 +417,11 @@ func themeCSS(t *tenants.Tenant) []byte {
 		return b
 	}
 	// Brand colours that read too faintly on the page are darkened to WCAG AA (package theme).
-	b := theme.For(t.Branding.PrimaryColor, t.Branding.AccentColor).CSS(":root")
+	pal := theme.For(t.Branding.PrimaryColor, t.Branding.AccentColor)
+	if t.Branding.AccentTitles {
+		pal = pal.AccentTitles()
+	}
+	b := pal.CSS(":root")
 	t.Memo[0].Store(b)
 	return b
 }

@@ -69,6 +69,7 @@ func TestTenantLifecycle(t *testing.T) {
 	for _, bad := range []*Tenant{
 		{Slug: "Bad_Slug", Name: "x"}, {Slug: "api", Name: "x"}, {Slug: "ok", Name: ""},
 		{Slug: "ok", Name: "x", Branding: Branding{AccentColor: "red"}},
+		{Slug: "ok", Name: "x", Branding: Branding{AccentColor: "#14b8a6", AccentTitles: true}}, // 2.4:1: too faint for titles
 		{Slug: "ok", Name: "x", LinkTTL: Duration(time.Minute)},
 		{Slug: "ok", Name: "x", SessionTTL: Duration(13 * time.Hour)},
 	} {
@@ -594,4 +595,47 @@ func BenchmarkAccountSnapshot(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestAccentTitles: a tenant may paint titles in its accent only while the accent reads on the
+// portal's page (4.5:1); the refusal says why, and the choice survives a round trip through etcd.
+func TestAccentTitles(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		accent       string
+		accentTitles bool
+		ok           bool
+	}{
+		{"#0f766e", true, true},  // teal 5.2:1
+		{"#4f46e5", true, true},  // the default accent
+		{"#14b8a6", true, false}, // light teal 2.4:1
+		{"#ffeb3b", true, false}, // yellow
+		{"#14b8a6", false, true}, // a faint accent is fine for links (the portal darkens them)
+		{"#ffffff", false, true}, // likewise
+		{"#000000", true, true},  // black reads
+		{"#767676", true, false}, // 4.5:1 on white but 4.2:1 on the page
+	} {
+		tn := &Tenant{Slug: "ok", Name: "x", Branding: Branding{AccentColor: tt.accent, AccentTitles: tt.accentTitles}}
+		tn.normalize()
+		err := tn.Validate()
+		if tt.ok != (err == nil) {
+			t.Errorf("accent %s, accent titles %v: Validate() = %v, want ok %v", tt.accent, tt.accentTitles, err, tt.ok)
+		}
+		if err != nil && (!errors.Is(err, ErrInvalidTenant) || !strings.Contains(err.Error(), "titles in the accent colour need an accent with at least 4.5:1 contrast")) {
+			t.Errorf("accent %s: the refusal does not say why: %v", tt.accent, err)
+		}
+	}
+	s := newStore(t)
+	ctx := context.Background()
+	id := mustTenant(t, s, "acme").ID
+	up, err := s.UpdateTenant(ctx, id, func(t *Tenant) error {
+		t.Branding.AccentColor, t.Branding.AccentTitles = "#0f766e", true
+		return nil
+	}, nil)
+	if err != nil || !up.Branding.AccentTitles {
+		t.Fatalf("UpdateTenant: %+v %v", up, err)
+	}
+	if _, err := s.UpdateTenant(ctx, id, func(t *Tenant) error { t.Branding.AccentColor = "#14b8a6"; return nil }, nil); !errors.Is(err, ErrInvalidTenant) {
+		t.Fatalf("a faint accent kept for titles: %v, want ErrInvalidTenant", err)
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/portico-billing/portico/gateway/theme"
 )
 
 // Errors of the tenant concern.
@@ -82,6 +84,10 @@ type Branding struct {
 	PrimaryColor string `json:"primaryColor"`
 	// AccentColor colours buttons and links, "#rrggbb" (default "#4f46e5").
 	AccentColor string `json:"accentColor"`
+	// AccentTitles paints titles and the tenant's name in the accent colour instead of the primary
+	// (default false: the primary, darkened where it reads too faintly). It is allowed only while
+	// the accent itself reads on the page (theme.Readable, 4.5:1), so titles show the accent as chosen.
+	AccentTitles bool `json:"accentTitles,omitempty"`
 	// LogoType is the logo's content type, empty when the tenant has no logo.
 	LogoType string `json:"logoType,omitempty"`
 	// LogoETag identifies the logo bytes (a hash), for HTTP caching.
@@ -200,6 +206,10 @@ func (t *Tenant) Validate() error {
 	}
 	if !ValidColor(t.Branding.AccentColor) {
 		p = append(p, fmt.Sprintf("accent colour %q is not #rrggbb", t.Branding.AccentColor))
+	}
+	if t.Branding.AccentTitles && ValidColor(t.Branding.AccentColor) && !theme.Readable(t.Branding.AccentColor) {
+		p = append(p, fmt.Sprintf("titles in the accent colour need an accent with at least %.1f:1 contrast against the page; %s has %.1f:1",
+			theme.MinContrast, t.Branding.AccentColor, theme.ContrastRatio(t.Branding.AccentColor, theme.Background)))
 	}
 	if d := t.LinkTTL.D(); d < MinLinkTTL || d > MaxLinkTTL {
 		p = append(p, fmt.Sprintf("link TTL %v is outside %v–%v", d, MinLinkTTL, MaxLinkTTL))

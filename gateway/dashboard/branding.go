@@ -36,12 +36,17 @@ type contrastCheck struct {
 }
 
 // contrastChecks reports, in the admin's language, how the brand colours read in the portal, and
-// what the portal paints instead when they do not reach WCAG AA (theme.For).
-func contrastChecks(l lang, primary, accent string) []contrastCheck {
-	pal := theme.For(primary, accent)
+// what the portal paints instead when they do not reach WCAG AA (theme.For). Titles are in the
+// accent when accentTitles is set.
+func contrastChecks(l lang, primary, accent string, accentTitles bool) []contrastCheck {
+	pal := palette(primary, accent, accentTitles)
 	ratio := func(r float64) string { return decimal(r, l.locale) + ":1" }
 	var out []contrastCheck
-	r := theme.ContrastRatio(primary, theme.Background)
+	title := primary
+	if accentTitles {
+		title = accent
+	}
+	r := theme.ContrastRatio(title, theme.Background)
 	c := contrastCheck{What: l.T("dash.contrast.titles"), Ratio: r, OK: r >= theme.MinContrast}
 	if !c.OK {
 		c.Advice = l.T("dash.contrast.titlesAdvice", "colour", pal.Primary, "ratio", ratio(theme.ContrastRatio(pal.Primary, theme.Background)))
@@ -64,28 +69,54 @@ func contrastChecks(l lang, primary, accent string) []contrastCheck {
 	return append(out, c)
 }
 
+// palette is what the portal paints with for the brand colours and the title choice, as the
+// portal's theme.css (gateway) computes it.
+func palette(primary, accent string, accentTitles bool) theme.Palette {
+	p := theme.For(primary, accent)
+	if accentTitles {
+		p = p.AccentTitles()
+	}
+	return p
+}
+
 type brandingData struct {
 	Primary, Accent string
 	LogoURL         string
 	Checks          []contrastCheck
 	Warnings        int
-	PreviewP        string
-	PreviewA        string
-	MaxLogo         string // "800 KB"
-	MinSide         string
-	MaxSide         string
-	PreviewCharge   string // the preview's sample amount
+	// PreviewP and PreviewA are the colours of the preview's stylesheet, without "#".
+	PreviewP, PreviewA string
+	MaxLogo            string // "800 KB"
+	MinSide            string
+	MaxSide            string
+	PreviewCharge      string // the preview's sample amount
+	// AccentTitles is the tenant's choice of the accent for titles.
+	AccentTitles bool
+	// TitleShade is the colour the portal paints titles in; TitleNote says why it is not the
+	// colour chosen, when it is not.
+	TitleShade, TitleNote string
+	// AccentUnreadable says why the accent cannot be used for titles, when it cannot.
+	AccentUnreadable string
 }
 
 func (d *Dashboard) brandingPage(ctx *fasthttp.RequestCtx, r *request, status int, flash, errMsg string) {
 	t := r.tenant
 	data := &brandingData{Primary: t.Branding.PrimaryColor, Accent: t.Branding.AccentColor, MaxLogo: sizeText(tenants.MaxLogoBytes, r.l),
 		MinSide: strconv.Itoa(MinLogoSide), MaxSide: strconv.Itoa(MaxLogoSide), PreviewCharge: format.Money(1249000, "EUR", r.l.locale)}
-	data.Checks = contrastChecks(r.l, data.Primary, data.Accent)
+	data.AccentTitles = t.Branding.AccentTitles
+	data.Checks = contrastChecks(r.l, data.Primary, data.Accent, data.AccentTitles)
 	for _, c := range data.Checks {
 		if !c.OK {
 			data.Warnings++
 		}
+	}
+	ratio := func(c string) string { return decimal(theme.ContrastRatio(c, theme.Background), r.l.locale) + ":1" }
+	data.TitleShade = palette(data.Primary, data.Accent, data.AccentTitles).Primary
+	if chosen := data.Primary; !data.AccentTitles && data.TitleShade != chosen {
+		data.TitleNote = r.T("dash.branding.titleShadeNote", "colour", chosen, "ratio", ratio(chosen))
+	}
+	if !theme.Readable(data.Accent) {
+		data.AccentUnreadable = r.T("dash.branding.accentTitlesUnreadable", "colour", data.Accent, "ratio", ratio(data.Accent))
 	}
 	data.PreviewP, data.PreviewA = strings.TrimPrefix(data.Primary, "#"), strings.TrimPrefix(data.Accent, "#")
 	if t.Branding.LogoETag != "" {
@@ -110,7 +141,8 @@ func (d *Dashboard) previewCSS(ctx *fasthttp.RequestCtx, r *request) {
 	setHeaders(ctx)
 	ctx.Response.Header.Set("Cache-Control", "private, max-age=86400")
 	ctx.SetContentType("text/css; charset=utf-8")
-	ctx.Write(theme.For(p, a).CSS(".preview"))
+	// The preview and the title swatch of the form, in the portal's palette.
+	ctx.Write(palette(p, a, string(ctx.QueryArgs().Peek("t")) == "accent").CSS(".preview,.title-shade"))
 }
 
 // logoError is a refused upload with the status to answer and its reason, which it says in any
@@ -219,6 +251,12 @@ func (d *Dashboard) saveBranding(ctx *fasthttp.RequestCtx, r *request) {
 		d.brandingPage(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.branding.error.colours"))
 		return
 	}
+	accentTitles := value("accent_titles") == "on"
+	if accentTitles && !theme.Readable(accent) {
+		d.brandingPage(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.branding.error.accentTitles",
+			"colour", accent, "ratio", decimal(theme.ContrastRatio(accent, theme.Background), r.l.locale)+":1"))
+		return
+	}
 	var logo *tenants.LogoUpdate
 	if files := form.File["logo"]; len(files) > 0 && files[0].Size > 0 {
 		fh := files[0]
@@ -250,7 +288,7 @@ func (d *Dashboard) saveBranding(ctx *fasthttp.RequestCtx, r *request) {
 		logo = &tenants.LogoUpdate{Remove: true}
 	}
 	t, err := d.store.UpdateTenant(web.Detach(ctx), r.tenant.ID, func(t *tenants.Tenant) error {
-		t.Branding.PrimaryColor, t.Branding.AccentColor = primary, accent
+		t.Branding.PrimaryColor, t.Branding.AccentColor, t.Branding.AccentTitles = primary, accent, accentTitles
 		return nil
 	}, logo)
 	if errors.Is(err, tenants.ErrInvalidTenant) {

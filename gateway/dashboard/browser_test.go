@@ -213,3 +213,105 @@ func TestBrowserLogoUpload(t *testing.T) {
 	}
 	e.Screenshot("dashboard-tests/portal-with-new-logo.png")
 }
+
+// TestBrowserBrandingPreviewMatchesPortal: the branding page's preview paints what it shows as
+// the portal paints it — the tenant's name and header, the page and card titles, the amount, the
+// outlined "Edit billing details" button and the accent-coloured link — compared by computed
+// style in Chromium, for colours the portal darkens and with titles in the accent colour.
+func TestBrowserBrandingPreviewMatchesPortal(t *testing.T) {
+	t.Parallel()
+	e := newBrowserEnv(t)
+	e.signIn()
+	// Each element: the preview's selector, the portal's, and the properties that must agree.
+	colours := []string{"color", "background-color", "border-top-color", "border-top-style", "border-top-width", "font-weight", "text-decoration-line"}
+	box := append([]string{"font-size", "border-radius", "padding-top", "padding-left", "min-height"}, colours...)
+	elements := []struct {
+		name, preview, portal string
+		props                 []string
+	}{
+		{"header", ".preview .topbar", "header.topbar", []string{"border-top-color", "border-top-width", "background-color"}},
+		{"tenant name", ".preview .brand-name", "header .brand-name", append([]string{"font-size"}, colours...)},
+		{"page title", ".preview .page-title", "main .page-title", append([]string{"font-size"}, colours...)},
+		{"card title", ".preview .card-title", "main .section .card-title", append([]string{"font-size"}, colours...)},
+		{"amount", ".preview .fact-amount", "main .fact-amount", append([]string{"font-size"}, colours...)},
+		{"Edit billing details", ".preview .actions .button", `main a.button[href$="/billing/edit"]`, box},
+		{"Download invoice", ".preview .actions .link", "main a.link[download]", colours},
+	}
+	styles := func(pick func(el struct {
+		name, preview, portal string
+		props                 []string
+	}) string) map[string]map[string]string {
+		t.Helper()
+		out := map[string]map[string]string{}
+		for _, el := range elements {
+			got, err := chromedp.Run(e.ctx, chromedp.Evaluate[map[string]string](`((sel, props) => { const e = document.querySelector(sel); if (!e) return null;
+				const s = getComputedStyle(e); return Object.fromEntries(props.map(p => [p, s.getPropertyValue(p)])); })(`+
+				strconv.Quote(pick(el))+`, `+jsonList(el.props)+`)`))
+			if err != nil || got == nil {
+				t.Fatalf("%s: no %s (%v)", el.name, pick(el), err)
+			}
+			out[el.name] = got
+		}
+		return out
+	}
+	for _, c := range []struct {
+		primary, accent string
+		accentTitles    bool
+	}{
+		{"#ffeb3b", "#14b8a6", false}, // both darkened for text; dark text on the button
+		{"#ffeb3b", "#0f766e", true},  // titles in the accent
+		{"#1f2937", "#4f46e5", false}, // the defaults
+	} {
+		e.Do(
+			chromedp.Navigate(e.dashURL+"/settings/branding"),
+			chromedp.WaitVisible(chromedp.ID("save-branding")),
+			chromedp.SetValue(chromedp.ID("primary_color"), c.primary),
+			chromedp.SetValue(chromedp.ID("accent_color"), c.accent),
+			chromedp.Evaluate[chromedp.Void](`document.querySelector("input[name=accent_titles]").checked = `+strconv.FormatBool(c.accentTitles)),
+			chromedp.Click(chromedp.ID("save-branding")),
+			chromedp.WaitVisible(chromedp.CSS(".alert-ok")),
+		)
+		preview := styles(func(el struct {
+			name, preview, portal string
+			props                 []string
+		}) string {
+			return el.preview
+		})
+		tn := e.h.tenantNow(e.h.acme.ID)
+		if tn.Branding.AccentColor != c.accent || tn.Branding.AccentTitles != c.accentTitles {
+			t.Fatalf("stored %+v", tn.Branding)
+		}
+		etcdtest.Wait(t, "the portal sees the branding", func() bool {
+			p, _ := e.h.store.TenantByID(tn.ID)
+			return p.Revision >= tn.Revision
+		})
+		res, _, err := e.h.gw.Issuer().Create(context.Background(), tn, &links.Request{AccountID: "acc_7Hq2LmX9", Locale: "en"}, links.Options{CreatedBy: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Do(chromedp.Navigate(res.SessionURL), chromedp.WaitVisible(chromedp.CSS("main .page-title")))
+		portal := styles(func(el struct {
+			name, preview, portal string
+			props                 []string
+		}) string {
+			return el.portal
+		})
+		for _, el := range elements {
+			for _, p := range el.props {
+				if preview[el.name][p] != portal[el.name][p] {
+					t.Errorf("%s %s, accent titles %v: %s has %s %q in the preview, %q in the portal",
+						c.primary, c.accent, c.accentTitles, el.name, p, preview[el.name][p], portal[el.name][p])
+				}
+			}
+		}
+	}
+}
+
+// jsonList writes strings as a JavaScript array literal.
+func jsonList(s []string) string {
+	q := make([]string, len(s))
+	for i, v := range s {
+		q[i] = strconv.Quote(v)
+	}
+	return "[" + strings.Join(q, ",") + "]"
+}

@@ -75,7 +75,7 @@ func (d *Dashboard) EmailPortalLink(ctx context.Context, t *tenants.Tenant, acco
 	_, lang := i18n.ResolveFormat(locale, snap.Account.Locale, t.DefaultLocale)
 	msg := mail.PortalLinkMessage{
 		To: to, TenantName: t.Name, AccountName: snap.Account.Name, URL: res.SessionURL, ExpiresAt: res.ExpiresAt,
-		PrimaryColor: t.Branding.PrimaryColor, AccentColor: t.Branding.AccentColor, Locale: lang,
+		PrimaryColor: t.Branding.PrimaryColor, AccentColor: t.Branding.AccentColor, AccentTitles: t.Branding.AccentTitles, Locale: lang,
 	}
 	if origin, _, ok := strings.Cut(res.SessionURL, "/s/"); ok && t.Branding.LogoETag != "" {
 		msg.LogoURL = origin + "/assets/logo?v=" + t.Branding.LogoETag

@@ -12,6 +12,7 @@ import (
 	"image/png"
 	"mime/multipart"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -84,12 +85,12 @@ func TestBranding(t *testing.T) {
 		t.Fatal("the preview does not use the saved colours")
 	}
 	css := string(a.get("/assets/preview.css?p=112233&a=0f766e").Body())
-	if css != ".preview{--p:#112233;--a:#0f766e;--button:#0f766e;--accent-contrast:#ffffff}\n" {
+	if css != ".preview,.title-shade{--p:#112233;--a:#0f766e;--button:#0f766e;--accent-contrast:#ffffff}\n" {
 		t.Fatalf("preview.css = %q", css)
 	}
 	// Colours too light to read are previewed as the portal paints them: darkened.
 	css = string(a.get("/assets/preview.css?p=ffeb3b&a=14b8a6").Body())
-	if want := string(theme.For("#ffeb3b", "#14b8a6").CSS(".preview")); css != want || strings.Contains(css, "#ffeb3b") {
+	if want := string(theme.For("#ffeb3b", "#14b8a6").CSS(".preview,.title-shade")); css != want || strings.Contains(css, "#ffeb3b") {
 		t.Fatalf("preview.css of light colours = %q, want %q", css, want)
 	}
 	// The dashboard reads the tenant from the watched index: wait for the change to arrive.
@@ -181,6 +182,67 @@ func TestBranding(t *testing.T) {
 	expect(t, a.upload(csrf, "#112233", "#0f766e", "", nil, "remove_logo", "on"), 200, "logo removed")
 	if h.tenantNow(h.acme.ID).Branding.LogoType != "" {
 		t.Fatal("the logo was not removed")
+	}
+}
+
+// TestBrandingTitleColour: the branding form shows the shade the portal paints titles in (a yellow
+// title colour darkens to olive) and why; the admin can paint titles in the accent instead, which
+// the portal, the preview and the form's swatch then show, but only while the accent itself reads
+// on the page: a faint accent is refused with the reason, and nothing is saved.
+func TestBrandingTitleColour(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, options{})
+	a := h.signedIn()
+	csrf := a.csrf("/settings/branding")
+	ratio := func(c string) string {
+		return strconv.FormatFloat(theme.ContrastRatio(c, theme.Background), 'f', 1, 64) + ":1"
+	}
+	olive := theme.For("#ffeb3b", "#0f766e").Primary
+	if olive == "#ffeb3b" || !theme.Readable(olive) {
+		t.Fatalf("theme darkens #ffeb3b to %s", olive)
+	}
+	expect(t, a.upload(csrf, "#ffeb3b", "#0f766e", "", nil), 200, "Branding saved",
+		`<code id="title-shade">`+olive+`</code>`,
+		"Your title colour #ffeb3b reads at only "+ratio("#ffeb3b")+" on the portal’s page, and text needs 4.5:1, so titles are shown in this darker shade of it.",
+		`<input type="checkbox" name="accent_titles" value="on"> Use the accent colour for titles instead`)
+	if tn := h.tenantNow(h.acme.ID); tn.Branding.AccentTitles {
+		t.Fatalf("accent titles without asking: %+v", tn.Branding)
+	}
+
+	// Titles in the accent: stored, shown as the shade, previewed, and painted by the portal.
+	body := expect(t, a.upload(csrf, "#ffeb3b", "#0f766e", "", nil, "accent_titles", "on"), 200, "Branding saved",
+		`<code id="title-shade">#0f766e</code>`, `name="accent_titles" value="on" checked`,
+		`href="/assets/preview.css?p=ffeb3b&a=0f766e&t=accent"`)
+	if strings.Contains(body, "titles are shown in this darker shade") {
+		t.Error("the form explains a darkened title colour the portal no longer uses")
+	}
+	if tn := h.tenantNow(h.acme.ID); !tn.Branding.AccentTitles || tn.Branding.PrimaryColor != "#ffeb3b" {
+		t.Fatalf("stored %+v", tn.Branding)
+	}
+	if css, want := string(a.get("/assets/preview.css?p=ffeb3b&a=0f766e&t=accent").Body()), ".preview,.title-shade{--p:#0f766e;--a:#0f766e;--button:#0f766e;--accent-contrast:#ffffff}\n"; css != want {
+		t.Errorf("preview.css with accent titles = %q, want %q", css, want)
+	}
+	etcdtest.Wait(t, "the portal sees the choice", func() bool {
+		t, _ := h.store.TenantByID(h.acme.ID)
+		return t.Branding.AccentTitles
+	})
+	if css := string(h.agent().do("GET", "acme."+base, "/assets/theme.css", nil).Body()); !strings.Contains(css, "--p:#0f766e;") {
+		t.Errorf("the portal's theme.css does not paint titles in the accent: %q", css)
+	}
+
+	// A faint accent cannot take the titles: refused with the reason, nothing saved.
+	expect(t, a.upload(csrf, "#ffeb3b", "#14b8a6", "", nil, "accent_titles", "on"), 400,
+		"Titles can be in the accent colour only when it reads on the page: #14b8a6 has "+ratio("#14b8a6")+", and 4.5:1 is needed. Nothing was saved.")
+	if tn := h.tenantNow(h.acme.ID); tn.Branding.AccentColor != "#0f766e" || !tn.Branding.AccentTitles {
+		t.Fatalf("a refused form changed the branding: %+v", tn.Branding)
+	}
+	// With a faint accent saved for links only, the form says why it cannot take the titles.
+	expect(t, a.upload(csrf, "#ffeb3b", "#14b8a6", "", nil), 200, "Branding saved",
+		`<code id="title-shade">`+theme.For("#ffeb3b", "#14b8a6").Primary+`</code>`,
+		`aria-describedby="accent-titles-hint"`,
+		"Your accent colour #14b8a6 reads at only "+ratio("#14b8a6")+" on the page, too faint for titles (4.5:1 is needed): choose a darker accent to use it for titles.")
+	if tn := h.tenantNow(h.acme.ID); tn.Branding.AccentTitles {
+		t.Fatalf("unticking did not turn accent titles off: %+v", tn.Branding)
 	}
 }
 

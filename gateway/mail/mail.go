@@ -134,6 +134,8 @@ type PortalLinkMessage struct {
 	ExpiresAt time.Time
 	// PrimaryColor and AccentColor are the tenant's "#rrggbb" colours (defaults when invalid).
 	PrimaryColor, AccentColor string
+	// AccentTitles paints the heading in the accent colour, as the tenant chose for the portal.
+	AccentTitles bool
 	// LogoURL is an absolute https (or, in development, http) URL of the tenant's logo; optional.
 	LogoURL string
 	// Locale is the customer's language, a BCP 47 tag ("de-DE", "pt-BR", "ja"); it is matched as
@@ -196,6 +198,9 @@ func RenderPortalLink(m PortalLinkMessage, now time.Time) (*Rendered, error) {
 	}
 	// Colours too faint to read on white are darkened as in the portal (package theme).
 	pal := theme.For(primary, accent)
+	if m.AccentTitles {
+		pal = pal.AccentTitles()
+	}
 	v.Brand, v.Primary, v.Link, v.ButtonFill, v.ButtonText = primary, pal.Primary, pal.Link, pal.Button, pal.ButtonText
 	if strings.HasPrefix(m.LogoURL, "https://") || strings.HasPrefix(m.LogoURL, "http://") {
 		v.Logo = htmltemplate.URL(m.LogoURL)

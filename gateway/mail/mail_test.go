@@ -241,6 +241,15 @@ func TestRenderEscapes(t *testing.T) {
 			t.Errorf("the light palette's HTML lacks %q", want)
 		}
 	}
+	// A tenant that chose its accent for titles gets its heading in the accent, as in the portal.
+	m.AccentColor, m.AccentTitles = "#0f766e", true
+	accent, err := RenderPortalLink(m, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "line-height:1.3;color:#0f766e\""; !strings.Contains(accent.HTML, want) {
+		t.Errorf("with accent titles the heading is not in the accent: no %q", want)
+	}
 }
 
 // TestRenderLocalized renders the message in each language: every text comes from the language's

@@ -121,6 +121,21 @@ func For(primary, accent string) Palette {
 	return p
 }
 
+// Readable reports whether text in the "#rrggbb" colour c reads on the portal's page as it is
+// (MinContrast against Background), so that the portal shows it undarkened.
+func Readable(c string) bool {
+	_, _, _, ok := parse(c)
+	return ok && ContrastRatio(c, Background) >= MinContrast
+}
+
+// AccentTitles returns p with titles and the tenant's name in the link colour, for a tenant that
+// chose its accent for titles (a choice allowed only while the accent is Readable, so the titles
+// show the accent itself).
+func (p Palette) AccentTitles() Palette {
+	p.Primary = p.Link
+	return p
+}
+
 // CSS is a rule for selector setting the custom properties the portal's stylesheet paints with:
 // --p (titles), --a (links, focus ring), --button and --accent-contrast (primary buttons).
 func (p Palette) CSS(selector string) []byte {

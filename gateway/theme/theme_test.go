@@ -106,3 +106,23 @@ func TestCSS(t *testing.T) {
 		t.Errorf("CSS = %q, want %q", got, want)
 	}
 }
+
+// TestReadableAndAccentTitles: a colour is Readable when it reaches 4.5:1 on the page as it is;
+// titles in the accent take the link colour, and the rest of the palette stays.
+func TestReadableAndAccentTitles(t *testing.T) {
+	t.Parallel()
+	for c, want := range map[string]bool{"#0f766e": true, "#4f46e5": true, "#000000": true, "#14b8a6": false, "#ffeb3b": false,
+		"#767676": false /* 4.5:1 on white, not on the page */, "teal": false, "": false} {
+		if got := Readable(c); got != want {
+			t.Errorf("Readable(%q) = %v, want %v", c, got, want)
+		}
+	}
+	p := For("#ffeb3b", "#0f766e")
+	if p.Primary != "#7d731c" {
+		t.Errorf("a yellow title colour is painted %s, want the olive #7d731c", p.Primary)
+	}
+	a := p.AccentTitles()
+	if a.Primary != "#0f766e" || a.Link != p.Link || a.Button != p.Button || a.ButtonText != p.ButtonText {
+		t.Errorf("AccentTitles() = %+v from %+v", a, p)
+	}
+}
