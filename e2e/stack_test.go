@@ -85,6 +85,9 @@ type stack struct {
 	smtp   *mailtest.Server
 	logs   *syncbuf.Buffer
 	client *http.Client
+	// seeded is the Globex account document as the demo seeded it (its dates are relative to
+	// the day of seeding), which resetAccount puts back.
+	seeded map[string]any
 }
 
 // startStack starts the binary on free loopback ports with its own data directory and stops it
@@ -159,6 +162,7 @@ func startStack(t *testing.T) *stack {
 			return (&net.Dialer{}).DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", s.port))
 		}},
 	}
+	s.seeded = s.account()
 	return s
 }
 
@@ -246,18 +250,11 @@ func (s *stack) account() map[string]any {
 	return a
 }
 
-// resetAccount puts the demo's Globex account document back, undoing what a tour changed.
+// resetAccount puts the demo's Globex account document back as seeded, undoing what a tour
+// changed.
 func (s *stack) resetAccount() {
 	s.t.Helper()
-	b, err := os.ReadFile("../cmd/portico/demodata/globex.json")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(b, &doc); err != nil {
-		s.t.Fatal(err)
-	}
-	s.api("PUT", "/v1/accounts/"+globex, doc, 200, nil)
+	s.api("PUT", "/v1/accounts/"+globex, s.seeded, 200, nil)
 }
 
 // globex is the demo account the tours use.

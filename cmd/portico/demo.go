@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"text/template"
 	"time"
 
 	"github.com/portico-billing/portico/gateway/links"
@@ -17,8 +18,60 @@ import (
 	"github.com/spf13/cobra"
 )
 
-//go:embed demodata/*.json
+// The demo accounts are templates: every date in them is written relative to the month the demo
+// is seeded in (see demoDates), so the demo tells the same story on any day.
+//
+//go:embed demodata/*.json.tmpl
 var demoData embed.FS
+
+// demoTemplates are the demo account documents, Globex first.
+var demoTemplates = template.Must(template.New("demo").Funcs(template.FuncMap{
+	"first": func(int) string { return "" }, "last": func(int) string { return "" },
+	"month": func(int) string { return "" }, "year": func(int) int { return 0 },
+}).ParseFS(demoData, "demodata/*.json.tmpl"))
+
+// demoAccountFiles are the demo accounts in the order they are seeded.
+var demoAccountFiles = []string{"globex.json.tmpl", "initech.json.tmpl"}
+
+// demoDates are the template functions of the demo accounts as of now (a UTC calendar day), each
+// taking a number of months from now's month: first and last give the first and last day of that
+// month as YYYY-MM-DD, month its English name and year ("Oct 2026"), year now's year plus n
+// (card expiry years). The story they tell on any day: the current billing periods contain
+// today and the next charge is after it; Globex has an invoice due last month (overdue), one
+// issued this month and due on the 1st of next month (open), a paid one and next month's draft;
+// Initech's open invoice is due on the last day of this month.
+func demoDates(now time.Time) template.FuncMap {
+	y, m, _ := now.UTC().Date()
+	start := func(n int) time.Time { return time.Date(y, m+time.Month(n), 1, 0, 0, 0, 0, time.UTC) }
+	return template.FuncMap{
+		"first": func(n int) string { return start(n).Format(time.DateOnly) },
+		"last":  func(n int) string { return start(n+1).AddDate(0, 0, -1).Format(time.DateOnly) },
+		"month": func(n int) string { return start(n).Format("Jan 2006") },
+		"year":  func(n int) int { return y + n },
+	}
+}
+
+// demoAccounts renders the demo accounts with their dates relative to now.
+func demoAccounts(now time.Time) ([]*account.Account, error) {
+	tmpl, err := demoTemplates.Clone()
+	if err != nil {
+		return nil, err
+	}
+	tmpl.Funcs(demoDates(now))
+	var out []*account.Account
+	for _, f := range demoAccountFiles {
+		var b bytes.Buffer
+		if err := tmpl.ExecuteTemplate(&b, f, nil); err != nil {
+			return nil, fmt.Errorf("rendering demo account %s: %w", f, err)
+		}
+		a, err := account.Decode(b.Bytes())
+		if err != nil {
+			return nil, fmt.Errorf("demo account %s: %w", f, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
 
 // Demo tenant settings.
 const (
@@ -38,7 +91,7 @@ func demoCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return seedDemo(ctx, g, s, urls, true)
+				return seedDemo(ctx, g, s, urls, true, time.Now())
 			})
 		},
 	}
@@ -71,8 +124,8 @@ const demoAdmin = "admin@acme-cloud.example"
 
 // seedDemo creates or refreshes the demo tenant and its two accounts, replaces the demo API key,
 // sets a new password for the demo dashboard admin, and prints a portal link, the key and the
-// dashboard sign-in.
-func seedDemo(ctx context.Context, g *globals, s *tenants.Store, urls links.URLs, admin bool) error {
+// dashboard sign-in. The accounts' dates are relative to now, the day of seeding.
+func seedDemo(ctx context.Context, g *globals, s *tenants.Store, urls links.URLs, admin bool, now time.Time) error {
 	t, err := s.Tenant(ctx, demoSlug)
 	if errors.Is(err, tenants.ErrTenantNotFound) {
 		t, err = s.CreateTenant(ctx, &tenants.Tenant{Slug: demoSlug, Name: demoName, Portal: tenants.DefaultPortal()})
@@ -88,12 +141,11 @@ func seedDemo(ctx context.Context, g *globals, s *tenants.Store, urls links.URLs
 	if err != nil {
 		return fmt.Errorf("branding the demo tenant: %w", err)
 	}
-	for _, f := range []string{"demodata/globex.json", "demodata/initech.json"} {
-		b, _ := demoData.ReadFile(f)
-		a, err := account.Decode(b)
-		if err != nil {
-			return fmt.Errorf("demo account %s: %w", f, err)
-		}
+	accounts, err := demoAccounts(now)
+	if err != nil {
+		return err
+	}
+	for _, a := range accounts {
 		if _, _, err := s.PutAccount(ctx, t.ID, a, 0); err != nil {
 			return fmt.Errorf("storing demo account %s: %w", a.ID, err)
 		}

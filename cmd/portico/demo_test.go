@@ -1,31 +1,147 @@
 package main
 
 import (
+	"context"
+	"io"
 	"testing"
+	"time"
 
+	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/tenants/account"
 )
 
-// TestDemoAccountsAddUp: every demo account `make run` seeds is a valid document, so its invoices'
-// lines add up to their subtotals and totals (the demo is what a prospective customer sees first).
+// seedingDays are days the demo may be seeded on: mid-month, month and year ends, a leap day.
+var seedingDays = []time.Time{
+	time.Date(2026, 12, 4, 14, 30, 0, 0, time.UTC),
+	time.Date(2026, 12, 31, 23, 59, 0, 0, time.UTC),
+	time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC),
+	time.Date(2028, 2, 29, 12, 0, 0, 0, time.UTC),
+	time.Date(2029, 7, 31, 8, 0, 0, 0, time.UTC),
+}
+
+// checkDemoStory fails t unless the demo accounts tell their story as of now: every billing period
+// contains today and the next charge is after it, the cards are not expired, Globex has an overdue
+// invoice past its due date, an open one not yet due, a paid one and a draft (which the portal
+// never shows), and Initech's open invoice is not overdue. Decoding already checked that every
+// invoice's lines add up to its subtotal and total.
+func checkDemoStory(t *testing.T, accounts []*account.Account, now time.Time) {
+	t.Helper()
+	today := account.Date(now.UTC().Format(time.DateOnly))
+	if len(accounts) != 2 || accounts[0].Name != "Globex Corporation" || accounts[1].Name != "Initech LLC" {
+		t.Fatalf("demo accounts: %d", len(accounts))
+	}
+	for _, a := range accounts {
+		for _, s := range a.Subscriptions {
+			if !(s.CurrentPeriodStart <= today && today <= s.CurrentPeriodEnd) {
+				t.Errorf("%s %s: period %s – %s does not contain %s", a.Name, s.Name, s.CurrentPeriodStart, s.CurrentPeriodEnd, today)
+			}
+			if s.NextChargeDate <= today || s.NextChargeDate <= s.CurrentPeriodEnd {
+				t.Errorf("%s %s: next charge %s is not after %s and the period end %s", a.Name, s.Name, s.NextChargeDate, today, s.CurrentPeriodEnd)
+			}
+		}
+		for _, pm := range a.PaymentMethods {
+			if pm.ExpYear != 0 && (pm.ExpYear < now.Year() || pm.ExpYear == now.Year() && pm.ExpMonth < int(now.Month())) {
+				t.Errorf("%s: card %s expired %d/%d", a.Name, pm.ID, pm.ExpMonth, pm.ExpYear)
+			}
+		}
+		for _, inv := range a.Invoices {
+			if inv.IssueDate > inv.DueDate {
+				t.Errorf("%s %s: issued %s after its due date %s", a.Name, inv.Number, inv.IssueDate, inv.DueDate)
+			}
+		}
+	}
+	shown := map[string][]*account.Invoice{}
+	for i := range accounts[0].Invoices {
+		inv := &accounts[0].Invoices[i]
+		shown[inv.DisplayStatus(now)] = append(shown[inv.DisplayStatus(now)], inv)
+	}
+	if o := shown[account.InvOverdue]; len(o) != 1 || o[0].DueDate >= today || o[0].AmountDue() <= 0 {
+		t.Errorf("Globex: want one overdue invoice past its due date as of %s, got %+v", today, o)
+	}
+	if o := shown[account.InvIssued]; len(o) != 1 || o[0].DueDate < today || o[0].IssueDate > today || o[0].AmountDue() <= 0 {
+		t.Errorf("Globex: want one open invoice issued by and due after %s, got %+v", today, o)
+	}
+	if len(shown[account.InvPaid]) != 1 || len(shown[account.InvDraft]) != 1 {
+		t.Errorf("Globex: want one paid invoice and one draft, got %d and %d", len(shown[account.InvPaid]), len(shown[account.InvDraft]))
+	}
+	if inv := accounts[1].Invoice("inv_it_0011"); inv == nil || inv.DisplayStatus(now) != account.InvIssued || inv.AmountPaid == 0 {
+		t.Errorf("Initech: want INI-0011 open and partly paid as of %s, got %+v", today, inv)
+	}
+}
+
+// TestDemoAccountsAddUp: on any day the demo may be seeded, the demo accounts are valid documents
+// (their invoices' lines add up to their subtotals and totals: the demo is what a prospective
+// customer sees first) and tell the same story relative to that day.
 func TestDemoAccountsAddUp(t *testing.T) {
 	t.Parallel()
-	entries, err := demoData.ReadDir("demodata")
-	if err != nil || len(entries) < 2 {
-		t.Fatalf("demo data: %v, %d files", err, len(entries))
+	for _, now := range seedingDays {
+		t.Run(now.Format(time.DateOnly), func(t *testing.T) {
+			accounts, err := demoAccounts(now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkDemoStory(t, accounts, now)
+		})
 	}
-	for _, e := range entries {
-		b, err := demoData.ReadFile("demodata/" + e.Name())
+}
+
+// TestSeedDemoDatesFollowTheDay seeds the demo on two days a month and a half apart, into etcd:
+// what is stored is dated relative to each day (a demo seeded in December shows December's
+// period, not the one the data was written in).
+func TestSeedDemoDatesFollowTheDay(t *testing.T) {
+	t.Parallel()
+	p := etcdtest.Prefix(t)
+	ctx := context.Background()
+	g := &globals{prefix: p, stdout: io.Discard, stderr: io.Discard, etcdRequestTimeout: time.Minute}
+	s, done, err := g.connect(ctx, []string{srv.Endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	if err := s.EnsureSealKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	urls, err := publicURLs(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		now                    time.Time
+		periodStart, periodEnd account.Date // Initech's monthly plan
+		overdueDue, openDue    account.Date // Globex's invoices
+		overdueLine            string
+		annualNext             account.Date
+	}{
+		{time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC), "2026-12-01", "2026-12-31", "2026-11-30", "2027-01-01", "Seats (Nov 2026)", "2027-02-01"},
+		{time.Date(2027, 1, 20, 9, 0, 0, 0, time.UTC), "2027-01-01", "2027-01-31", "2026-12-31", "2027-02-01", "Seats (Dec 2026)", "2027-03-01"},
+	} {
+		if err := seedDemo(ctx, g, s, urls, false, c.now); err != nil {
+			t.Fatal(err)
+		}
+		tn, err := s.Tenant(ctx, demoSlug)
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, err := account.Decode(b)
-		if err != nil {
-			t.Errorf("demo account %s: %v", e.Name(), err)
-			continue
+		var stored []*account.Account
+		for _, id := range []string{"acc_7Hq2LmX9", "acc_initech01"} {
+			snap, err := s.Account(ctx, tn.ID, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored = append(stored, snap.Account)
 		}
-		if len(a.Invoices) == 0 {
-			t.Errorf("demo account %s has no invoices to show", e.Name())
+		checkDemoStory(t, stored, c.now)
+		globex, initech := stored[0], stored[1]
+		if sub := initech.Subscriptions[0]; sub.CurrentPeriodStart != c.periodStart || sub.CurrentPeriodEnd != c.periodEnd {
+			t.Errorf("seeded on %s: Initech's period is %s – %s, want %s – %s", c.now, sub.CurrentPeriodStart, sub.CurrentPeriodEnd, c.periodStart, c.periodEnd)
+		}
+		if got := globex.Subscriptions[0].NextChargeDate; got != c.annualNext {
+			t.Errorf("seeded on %s: Globex's next charge is %s, want %s", c.now, got, c.annualNext)
+		}
+		overdue, open := globex.Invoice("inv_2026_0007"), globex.Invoice("inv_2026_0006")
+		if overdue.DueDate != c.overdueDue || overdue.Lines[0].Description != c.overdueLine || open.DueDate != c.openDue {
+			t.Errorf("seeded on %s: overdue invoice due %s (%q), open one due %s; want %s (%q), %s",
+				c.now, overdue.DueDate, overdue.Lines[0].Description, open.DueDate, c.overdueDue, c.overdueLine, c.openDue)
 		}
 	}
 }

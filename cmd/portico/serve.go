@@ -295,7 +295,7 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	}
 	log.Info("portico ready", "http", ln.Addr().String(), "api", gw.URLs().API(), "startup", time.Since(start).Round(time.Millisecond))
 	if f.demo {
-		if err := seedDemo(ctx, g, store, gw.URLs(), true); err != nil {
+		if err := seedDemo(ctx, g, store, gw.URLs(), true, time.Now()); err != nil {
 			log.Error("seeding the demo failed", "err", err)
 		}
 	}
