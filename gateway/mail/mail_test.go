@@ -3,18 +3,23 @@ package mail
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"html"
 	"net"
 	netmail "net/mail"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/emersion/go-smtp"
 	"github.com/portico-billing/portico/gateway/mail/mailtest"
 	"github.com/portico-billing/portico/gateway/theme"
 	"github.com/portico-billing/portico/i18n"
+	"github.com/portico-billing/portico/internal/browsertest"
 )
 
 var now = time.Date(2026, 8, 3, 12, 0, 0, 0, time.UTC)
@@ -235,7 +240,7 @@ func TestRenderEscapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	pal := theme.For("#ffeb3b", "#14b8a6")
-	for _, want := range []string{"border-top:4px solid #ffeb3b", "color:" + pal.Primary, "color:" + pal.Link + `"`,
+	for _, want := range []string{"border-top:4px solid #ffeb3b", "color:" + pal.Primary, "color:" + pal.Link + ";word-break:break-all",
 		"background:" + pal.Button + ";color:" + pal.ButtonText} {
 		if !strings.Contains(light.HTML, want) {
 			t.Errorf("the light palette's HTML lacks %q", want)
@@ -483,4 +488,63 @@ func FuzzBuildPortalLink(f *testing.F) {
 			t.Fatalf("tenant %q: the link is missing", tenant)
 		}
 	})
+}
+
+// TestPortalLinkWordsIntact sends the portal-link email in each shipped language through a real
+// SMTP server and reads it back: the decoded text part has the "open" sentence and the decoded
+// HTML part the "copy this address" sentence whole, and Chromium lays the HTML out at 1280 and
+// 360 px without breaking a word of that sentence across lines (only the long address may break
+// anywhere). Japanese, written without spaces, wraps between characters by its own rules, so its
+// sentence is checked to stay on one line at 1280 px only.
+func TestPortalLinkWordsIntact(t *testing.T) {
+	t.Parallel()
+	srv := mailtest.Start(t, mailtest.Options{})
+	s := sender(t, Config{Addr: srv.Addr, TLS: TLSNone})
+	b := browsertest.Start(t)
+	for _, loc := range []string{"en", "de", "fr", "es", "pt-BR", "ja"} {
+		m := message()
+		m.Locale = loc
+		if err := s.SendPortalLink(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+		got, err := mailtest.Parse(srv.Next(t).Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := i18n.ForLocale(loc)
+		if want := p.T("email.portalLink.textOpen") + "\n" + link; !strings.Contains(strings.ReplaceAll(got.Text, "\r\n", "\n"), want) {
+			t.Errorf("%s: the decoded text part lacks %q:\n%s", loc, want, got.Text)
+		}
+		sentence := p.T("email.portalLink.copy")
+		if !strings.Contains(html.UnescapeString(got.HTML), sentence) {
+			t.Errorf("%s: the decoded HTML part lacks %q:\n%s", loc, sentence, got.HTML)
+			continue
+		}
+		b.Do(chromedp.Navigate("data:text/html;charset=utf-8;base64,"+base64.StdEncoding.EncodeToString([]byte(got.HTML))),
+			chromedp.WaitVisible(chromedp.CSS("h1")))
+		for _, w := range []int{1280, 360} {
+			if loc == "ja" && w == 360 {
+				continue
+			}
+			b.Viewport(w)
+			broken := browsertest.Eval[[]string](b, `(() => {
+				const sentence = `+strconv.Quote(sentence)+`;
+				const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+				let node;
+				while ((node = walk.nextNode()) && !node.data.includes(sentence)) {}
+				if (!node) return ["(sentence not found)"];
+				const at = node.data.indexOf(sentence), broken = [];
+				for (const m of sentence.matchAll(/\S+/g)) {
+					const r = document.createRange();
+					r.setStart(node, at + m.index);
+					r.setEnd(node, at + m.index + m[0].length);
+					if (new Set([...r.getClientRects()].map(x => Math.round(x.top))).size > 1) broken.push(m[0]);
+				}
+				return broken; })()`)
+			if len(broken) > 0 {
+				t.Errorf("%s at %d px: words broken across lines: %q", loc, w, broken)
+			}
+			b.Screenshot(fmt.Sprintf("mail/portal-link-%s-%d.png", loc, w))
+		}
+	}
 }
