@@ -206,7 +206,7 @@ log "starting the limit (staticserver) and net/http + html/template (nethttpserv
 STATIC_PID=$!
 PIDS+=("$STATIC_PID")
 SID=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
-"${PIN_SERVER[@]}" "$BIN/nethttpserver" -addr "127.0.0.1:$P_NET" -account cmd/portico/demodata/globex.json -session "$SID" 2>"$WORK/net.err" &
+"${PIN_SERVER[@]}" "$BIN/nethttpserver" -addr "127.0.0.1:$P_NET" -account tenants/account/testdata/account.json -session "$SID" 2>"$WORK/net.err" &
 NET_PID=$!
 PIDS+=("$NET_PID")
 wait_for "$WORK/static.err" ready "$STATIC_PID" staticserver
@@ -347,7 +347,7 @@ note commands "bash bench/run.sh   # = make bench; BENCH_RUNS=$RUNS BENCH_PAGE_R
 # servers (core $SERVER_CPU):
 taskset -c $SERVER_CPU env GOMAXPROCS=1 portico --json serve --dev --demo --data-dir \$WORK/data --etcd-listen 127.0.0.1:\$P_ETCD --etcd-peer-listen 127.0.0.1:\$P_PEER --http-addr 127.0.0.1:\$P_HTTP --admin-addr 127.0.0.1:\$P_ADMIN --shutdown-timeout 2s ${LIMITS[*]}
 taskset -c $SERVER_CPU env GOMAXPROCS=1 staticserver -addr 127.0.0.1:\$P_STATIC -body page.html -headers page.headers
-taskset -c $SERVER_CPU env GOMAXPROCS=1 nethttpserver -addr 127.0.0.1:\$P_NET -account cmd/portico/demodata/globex.json -session \$SID
+taskset -c $SERVER_CPU env GOMAXPROCS=1 nethttpserver -addr 127.0.0.1:\$P_NET -account tenants/account/testdata/account.json -session \$SID
 # HTTPS rows: testca (Pebble) and Portico restarted with --https-addr 127.0.0.1:\$P_HTTPS --acme-ca \$(cat directory.url) --acme-ca-root directory-ca.pem
 # load (core $LOAD_CPU):
 $(cat "$WORK/commands.txt")

@@ -48,7 +48,7 @@ type server struct {
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8082", "listen address")
-	acctFile := flag.String("account", "cmd/portico/demodata/globex.json", "account document")
+	acctFile := flag.String("account", "tenants/account/testdata/account.json", "account document")
 	sid := flag.String("session", "", "session id to accept as the sid cookie (default: random, printed)")
 	others := flag.Int("other-sessions", 10_000, "other sessions in the map")
 	flag.Parse()
