@@ -75,7 +75,7 @@ $(AXE): internal/browsertest/package-lock.json
 	@touch $@
 
 unit:
-	$(GO) test -race -count=1 -timeout 12m $(PKGS)
+	$(GO) test -race -count=1 -timeout 25m $(PKGS)
 
 # Allocation counts are only meaningful without -race (sync.Pool drops items under it).
 allocs:

@@ -156,7 +156,7 @@ func startStack(t *testing.T) *stack {
 	})
 	// Every *.localhost name is this listener.
 	s.client = &http.Client{
-		Timeout:       15 * time.Second,
+		Timeout:       testwait.Patience,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", s.port))

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-billing/portico/internal/testwait"
+
 	"github.com/portico-billing/portico/gateway"
 	"github.com/portico-billing/portico/internal/etcdtest"
 	_ "github.com/portico-billing/portico/plugins/standard"
@@ -169,7 +171,7 @@ func (inst *instance) do(method, host, path string, body []byte, headers ...stri
 	if body != nil {
 		req.SetBody(body)
 	}
-	if err := inst.client.DoTimeout(req, resp, 30*time.Second); err != nil {
+	if err := inst.client.DoTimeout(req, resp, testwait.Patience); err != nil {
 		return result{err: fmt.Errorf("%s %s%s on %s: %w", method, host, path, inst.name, err)}
 	}
 	r := result{

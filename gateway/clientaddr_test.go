@@ -8,7 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/portico-billing/portico/internal/testwait"
 
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/internal/race"
@@ -116,7 +117,7 @@ func (h *harness) doFrom(peer, method, host, path string, headers ...string) *fa
 	}
 	resp := fasthttp.AcquireResponse()
 	h.t.Cleanup(func() { fasthttp.ReleaseResponse(resp) })
-	if err := c.DoTimeout(req, resp, 10*time.Second); err != nil {
+	if err := c.DoTimeout(req, resp, testwait.Patience); err != nil {
 		h.t.Fatalf("%s %s%s from %s: %v", method, host, path, peer, err)
 	}
 	return resp

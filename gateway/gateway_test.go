@@ -143,7 +143,7 @@ func (h *harness) do(method, host, path string, body []byte, headers ...string) 
 	}
 	resp := fasthttp.AcquireResponse()
 	h.t.Cleanup(func() { fasthttp.ReleaseResponse(resp) })
-	if err := h.client.DoTimeout(req, resp, 10*time.Second); err != nil {
+	if err := h.client.DoTimeout(req, resp, testwait.Patience); err != nil {
 		h.t.Fatalf("%s %s%s: %v", method, host, path, err)
 	}
 	return resp
@@ -392,7 +392,7 @@ func TestConcurrentRedemptionsOverHTTP(t *testing.T) {
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
 			req.SetRequestURI("http://" + host + path)
-			if err := h.client.DoTimeout(req, resp, 10*time.Second); err != nil {
+			if err := h.client.DoTimeout(req, resp, testwait.Patience); err != nil {
 				t.Error(err)
 				return
 			}

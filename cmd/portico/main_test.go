@@ -341,7 +341,7 @@ func TestServeHTTPS(t *testing.T) {
 func TestSealKeyRotation(t *testing.T) {
 	p := etcdtest.Prefix(t)
 	ctx := context.Background()
-	s, done, err := (&globals{prefix: p, stderr: io.Discard, etcdRequestTimeout: 5 * time.Second}).connect(ctx, []string{srv.Endpoint})
+	s, done, err := (&globals{prefix: p, stderr: io.Discard, etcdRequestTimeout: testwait.Patience}).connect(ctx, []string{srv.Endpoint})
 	if err != nil {
 		t.Fatal(err)
 	}

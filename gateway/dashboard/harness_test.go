@@ -97,7 +97,7 @@ func newHarness(t *testing.T, o options) *harness {
 	var sender *mail.Sender
 	if !o.noMail {
 		h.smtp = mailtest.Start(t, mailtest.Options{})
-		sender, err = mail.New(mail.Config{Addr: h.smtp.Addr, TLS: mail.TLSNone, From: "Portico <portal@portico.test>", Now: h.now, Timeout: 5 * time.Second})
+		sender, err = mail.New(mail.Config{Addr: h.smtp.Addr, TLS: mail.TLSNone, From: "Portico <portal@portico.test>", Now: h.now, Timeout: testwait.Patience})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +247,7 @@ func (a *agent) do(method, host, path string, body []byte, header ...string) *fa
 			return ln.DialWithLocalAddr(&net.TCPAddr{IP: net.ParseIP(a.ip), Port: 40000})
 		}, MaxResponseBodySize: 16 << 20}
 	}
-	if err := c.DoTimeout(req, resp, 20*time.Second); err != nil {
+	if err := c.DoTimeout(req, resp, testwait.Patience); err != nil {
 		a.h.t.Fatalf("%s %s%s: %v", method, host, path, err)
 	}
 	resp.Header.VisitAllCookie(func(_, v []byte) {

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-billing/portico/internal/testwait"
+
 	"github.com/portico-billing/portico/gateway/dashboard"
 	"github.com/portico-billing/portico/gateway/domains"
 	"github.com/portico-billing/portico/gateway/theme"
@@ -274,7 +276,7 @@ func TestBrandingBehindTheGatewayServerLimit(t *testing.T) {
 		req.Header.SetCookie(k, v)
 	}
 	req.SetBody(body.Bytes())
-	if err := h.client.DoTimeout(req, resp, 20*time.Second); err != nil || resp.StatusCode() != 413 || !strings.Contains(string(resp.Body()), "800 KB") {
+	if err := h.client.DoTimeout(req, resp, testwait.Patience); err != nil || resp.StatusCode() != 413 || !strings.Contains(string(resp.Body()), "800 KB") {
 		t.Fatalf("5 MB upload through the gateway server: %d %s", resp.StatusCode(), resp.Body())
 	}
 	if h.tenantNow(h.acme.ID).Branding.LogoType != "" {
