@@ -9,11 +9,11 @@ FUZZTIME_LONG ?= 2m
 FUZZ_TARGETS := \
 	./gateway/session:FuzzOpen \
 	./plugins/format:FuzzMoney \
-	./gateway/invoicedoc:FuzzRenderPDF \
+	./invoicedoc:FuzzRenderPDF \
 	./tenants/account:FuzzDecode \
 	./gateway:FuzzNormalizeHost \
 	./gateway:FuzzAPIRequestDecode \
-	./gateway/mail:FuzzBuildPortalLink
+	./mail:FuzzBuildPortalLink
 
 .PHONY: all build run test deps deps-run deps-test unit allocs fuzz-short fuzz lint bench bench-micro screenshots clean
 

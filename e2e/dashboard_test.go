@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portico-billing/portico/gateway/mail/mailtest"
 	"github.com/portico-billing/portico/i18n"
+	"github.com/portico-billing/portico/mail/mailtest"
 
 	"github.com/chromedp/chromedp"
-	"github.com/portico-billing/portico/gateway/theme"
 	"github.com/portico-billing/portico/internal/browsertest"
 	"github.com/portico-billing/portico/internal/testwait"
+	"github.com/portico-billing/portico/theme"
 )
 
 // TestDashboardTour signs in to the dashboard and walks every page and state a tenant admin

@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
-	"github.com/portico-billing/portico/gateway/mail/mailtest"
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/internal/browsertest"
+	"github.com/portico-billing/portico/mail/mailtest"
 )
 
 // TestEmailedLinkInBrowser: the link POST /v1/accounts/{id}/portal-link emails is fetched like a

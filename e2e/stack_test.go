@@ -24,10 +24,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portico-billing/portico/gateway/mail/mailtest"
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/internal/syncbuf"
 	"github.com/portico-billing/portico/internal/testwait"
+	"github.com/portico-billing/portico/mail/mailtest"
 )
 
 // build builds the portico binary once, for the first test that starts a stack (a run that

@@ -3,7 +3,7 @@ package gateway
 import (
 	"errors"
 
-	"github.com/portico-billing/portico/gateway/domains"
+	"github.com/portico-billing/portico/certs/domains"
 	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/valyala/fasthttp"

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/portico-billing/portico/gateway/mail/mailtest"
 	"github.com/portico-billing/portico/i18n"
+	"github.com/portico-billing/portico/mail/mailtest"
 	"github.com/valyala/fasthttp"
 )
 

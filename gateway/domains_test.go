@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/portico-billing/portico/gateway/domains"
+	"github.com/portico-billing/portico/certs/domains"
 	"github.com/portico-billing/portico/internal/dnstest"
 	"github.com/portico-billing/portico/internal/etcdtest"
 )

@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/fasthttp/router"
-	"github.com/portico-billing/portico/gateway/domains"
-	"github.com/portico-billing/portico/gateway/invoicedoc"
+	"github.com/portico-billing/portico/certs/domains"
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/session"
+	"github.com/portico-billing/portico/invoicedoc"
 	"github.com/portico-billing/portico/keyring"
 	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/tenants"

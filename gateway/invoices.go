@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"html/template"
 
-	"github.com/portico-billing/portico/gateway/invoicedoc"
 	"github.com/portico-billing/portico/gateway/web"
+	"github.com/portico-billing/portico/invoicedoc"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 	"github.com/valyala/fasthttp"

@@ -9,15 +9,15 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/portico-billing/portico/gateway/invoicedoc"
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/session"
-	"github.com/portico-billing/portico/gateway/theme"
 	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/internal/bytesconv"
+	"github.com/portico-billing/portico/invoicedoc"
 	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/theme"
 	"github.com/valyala/fasthttp"
 )
 

@@ -9,10 +9,10 @@ import (
 	"testing"
 
 	"github.com/portico-billing/portico/gateway/dashboard"
-	"github.com/portico-billing/portico/gateway/mail"
-	"github.com/portico-billing/portico/gateway/mail/mailtest"
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/internal/syncbuf"
+	"github.com/portico-billing/portico/mail"
+	"github.com/portico-billing/portico/mail/mailtest"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 )

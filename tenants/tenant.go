@@ -13,7 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/portico-billing/portico/gateway/theme"
+	"github.com/portico-billing/portico/theme"
 )
 
 // Errors of the tenant concern.

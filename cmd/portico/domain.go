@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/portico-billing/portico/gateway/domains"
+	"github.com/portico-billing/portico/certs/domains"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/spf13/cobra"
 )

@@ -5,7 +5,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/portico-billing/portico/gateway/mail"
+	"github.com/portico-billing/portico/mail"
 	"github.com/spf13/cobra"
 )
 

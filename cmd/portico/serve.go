@@ -19,10 +19,10 @@ import (
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/portico-billing/portico/certs"
+	"github.com/portico-billing/portico/certs/domains"
 	"github.com/portico-billing/portico/gateway"
 	"github.com/portico-billing/portico/gateway/dashboard"
-	"github.com/portico-billing/portico/gateway/domains"
-	"github.com/portico-billing/portico/gateway/mail"
+	"github.com/portico-billing/portico/mail"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/webhooks"
 	"github.com/prometheus/client_golang/prometheus"

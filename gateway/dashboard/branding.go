@@ -12,11 +12,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/portico-billing/portico/gateway/theme"
 	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/theme"
 	"github.com/valyala/fasthttp"
 	_ "golang.org/x/image/webp"
 )

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/gateway/links"
-	"github.com/portico-billing/portico/gateway/mail"
 	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/i18n"
+	"github.com/portico-billing/portico/mail"
 	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portico-billing/portico/gateway/mail/mailtest"
 	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/mail/mailtest"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 )

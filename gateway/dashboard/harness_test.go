@@ -21,10 +21,10 @@ import (
 
 	"github.com/portico-billing/portico/gateway"
 	"github.com/portico-billing/portico/gateway/dashboard"
-	"github.com/portico-billing/portico/gateway/mail"
-	"github.com/portico-billing/portico/gateway/mail/mailtest"
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/internal/syncbuf"
+	"github.com/portico-billing/portico/mail"
+	"github.com/portico-billing/portico/mail/mailtest"
 	_ "github.com/portico-billing/portico/plugins/standard"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"

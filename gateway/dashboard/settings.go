@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/portico-billing/portico/gateway/domains"
+	"github.com/portico-billing/portico/certs/domains"
 	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/valyala/fasthttp"

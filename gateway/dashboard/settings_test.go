@@ -20,12 +20,12 @@ import (
 
 	"github.com/portico-billing/portico/internal/testwait"
 
+	"github.com/portico-billing/portico/certs/domains"
 	"github.com/portico-billing/portico/gateway/dashboard"
-	"github.com/portico-billing/portico/gateway/domains"
-	"github.com/portico-billing/portico/gateway/theme"
 	"github.com/portico-billing/portico/internal/dnstest"
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/theme"
 	"github.com/valyala/fasthttp"
 )
 

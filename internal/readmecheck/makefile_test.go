@@ -53,13 +53,13 @@ func TestMakeInstallsWhatEachTargetUses(t *testing.T) {
 		t.Errorf("make test does not install both the product's and the tests' dependencies: test %v, deps %v", rules["test"].prereqs, rules["deps"].prereqs)
 	}
 	// The font file deps-run checks for is the first one the PDF renderer looks for.
-	src, err := os.ReadFile(filepath.Join(root, "gateway", "invoicedoc", "fonts.go"))
+	src, err := os.ReadFile(filepath.Join(root, "invoicedoc", "fonts.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile(`cjkFontPaths = \[\]string\{\s*"([^"]+)"`).FindSubmatch(src)
 	if m == nil {
-		t.Fatal("no cjkFontPaths in gateway/invoicedoc/fonts.go")
+		t.Fatal("no cjkFontPaths in invoicedoc/fonts.go")
 	}
 	run := rules["deps-run"].recipe
 	if !strings.Contains(run, string(m[1])) || !strings.Contains(run, "fonts-ipaexfont-gothic") {

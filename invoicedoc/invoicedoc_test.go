@@ -24,7 +24,7 @@ var now = time.Date(2026, 11, 15, 12, 0, 0, 0, time.UTC)
 // example returns a fresh copy of the example account document.
 func example(t testing.TB) *account.Account {
 	t.Helper()
-	data, err := os.ReadFile("../../tenants/account/testdata/account.json")
+	data, err := os.ReadFile("../tenants/account/testdata/account.json")
 	if err != nil {
 		t.Fatal(err)
 	}

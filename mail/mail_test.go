@@ -16,10 +16,10 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/emersion/go-smtp"
-	"github.com/portico-billing/portico/gateway/mail/mailtest"
-	"github.com/portico-billing/portico/gateway/theme"
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/internal/browsertest"
+	"github.com/portico-billing/portico/mail/mailtest"
+	"github.com/portico-billing/portico/theme"
 )
 
 var now = time.Date(2026, 8, 3, 12, 0, 0, 0, time.UTC)

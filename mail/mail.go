@@ -27,7 +27,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/portico-billing/portico/gateway/theme"
+	"github.com/portico-billing/portico/theme"
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/portico-billing/portico/i18n"
