@@ -246,12 +246,14 @@ func (t *Tenant) Validate() error {
 	return nil
 }
 
-// clone returns a copy safe to modify (the Memo is not copied: it belongs to the revision).
+// clone returns a copy safe to modify (the Memo is not copied: it belongs to the revision). Every
+// other field is copied; TestCloneCopiesEveryField fails when a new field is left out here.
 func (t *Tenant) clone() *Tenant {
 	c := &Tenant{
 		ID: t.ID, Slug: t.Slug, Name: t.Name, Branding: t.Branding, Portal: t.Portal,
 		LinkTTL: t.LinkTTL, SessionTTL: t.SessionTTL, DefaultLocale: t.DefaultLocale, PaymentSetupURL: t.PaymentSetupURL,
-		FrameAncestors: slices.Clone(t.FrameAncestors), MaxAccountBytes: t.MaxAccountBytes, MaxAccounts: t.MaxAccounts,
+		FrameAncestors: slices.Clone(t.FrameAncestors), RequireTwoFactor: t.RequireTwoFactor,
+		MaxAccountBytes: t.MaxAccountBytes, MaxAccounts: t.MaxAccounts,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Revision: t.Revision,
 	}
 	return c
