@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/portico-billing/portico/tenants/account"
 	"github.com/portico-billing/portico/theme"
 )
 
@@ -64,9 +65,12 @@ type Tenant struct {
 	MaxAccountBytes int64 `json:"maxAccountBytes,omitempty"`
 	// MaxAccounts bounds the number of the tenant's accounts; 0 (the default) means
 	// DefaultMaxAccounts (100,000).
-	MaxAccounts int64     `json:"maxAccounts,omitempty"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
+	MaxAccounts int64 `json:"maxAccounts,omitempty"`
+	// Seller is who issues the tenant's invoices, named in their "From" block; empty (the
+	// default), invoices name the tenant by its Name alone.
+	Seller    Seller    `json:"seller,omitzero"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 
 	// Revision is the etcd ModRevision the record was read at; set by the store.
 	Revision int64 `json:"-"`
@@ -92,6 +96,68 @@ type Branding struct {
 	LogoType string `json:"logoType,omitempty"`
 	// LogoETag identifies the logo bytes (a hash), for HTTP caching.
 	LogoETag string `json:"logoETag,omitempty"`
+}
+
+// Seller is the party that issues a tenant's invoices, as a business-to-business invoice must name
+// it: legal name, postal address and VAT or tax ID. The zero Seller means none is set; one that is
+// set has a legal name, and an address that is set has its first line, its city and its country.
+type Seller struct {
+	// LegalName is the registered name ("Acme Cloud Ltd"), at most 200 characters.
+	LegalName string `json:"legalName,omitempty"`
+	// Address is the postal address, in the shape of an account's address (Country is an
+	// ISO 3166-1 alpha-2 code); invoices write it in the country's usual order.
+	Address account.Address `json:"address,omitzero"`
+	// TaxID is the VAT or other tax identification number ("GB123456789"), at most 64 characters.
+	TaxID string `json:"taxId,omitempty"`
+}
+
+// Limits of the seller's fields, in characters (the same as an account's company details).
+const (
+	MaxSellerName       = 200
+	MaxSellerTaxID      = 64
+	MaxSellerLine       = 200
+	MaxSellerCity       = 100
+	MaxSellerRegion     = 100
+	MaxSellerPostalCode = 20
+)
+
+// IsZero reports whether no seller is set.
+func (s Seller) IsZero() bool { return s == Seller{} }
+
+// ValidText reports whether s is text a record may hold in a field of at most max characters:
+// valid UTF-8 without control characters.
+func ValidText(s string, max int) bool {
+	return utf8.ValidString(s) && utf8.RuneCountInString(s) <= max &&
+		!strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}
+
+// problems returns what is wrong with the seller, each named by its JSON path.
+func (s Seller) problems() []string {
+	if s.IsZero() {
+		return nil
+	}
+	var p []string
+	text := func(field, v string, required bool, max int) {
+		switch {
+		case required && strings.TrimSpace(v) == "":
+			p = append(p, fmt.Sprintf("seller.%s is required", field))
+		case !ValidText(v, max):
+			p = append(p, fmt.Sprintf("seller.%s must be at most %d characters of UTF-8 text without control characters", field, max))
+		}
+	}
+	ad := s.Address
+	hasAddress := ad != account.Address{}
+	text("legalName", s.LegalName, true, MaxSellerName)
+	text("address.line1", ad.Line1, hasAddress, MaxSellerLine)
+	text("address.line2", ad.Line2, false, MaxSellerLine)
+	text("address.city", ad.City, hasAddress, MaxSellerCity)
+	text("address.postalCode", ad.PostalCode, false, MaxSellerPostalCode)
+	text("address.region", ad.Region, false, MaxSellerRegion)
+	if hasAddress && !account.ValidCountry(ad.Country) {
+		p = append(p, fmt.Sprintf("seller.address.country %q is not an ISO 3166-1 alpha-2 country code", ad.Country))
+	}
+	text("taxId", s.TaxID, false, MaxSellerTaxID)
+	return p
 }
 
 // PortalDefaults are the section settings a session gets when its request does not say.
@@ -240,6 +306,7 @@ func (t *Tenant) Validate() error {
 			p = append(p, fmt.Sprintf("frame ancestor %q must be an https origin such as https://app.example.com", o))
 		}
 	}
+	p = append(p, t.Seller.problems()...)
 	if len(p) > 0 {
 		return fmt.Errorf("%w: %s", ErrInvalidTenant, strings.Join(p, "; "))
 	}
@@ -253,7 +320,7 @@ func (t *Tenant) clone() *Tenant {
 		ID: t.ID, Slug: t.Slug, Name: t.Name, Branding: t.Branding, Portal: t.Portal,
 		LinkTTL: t.LinkTTL, SessionTTL: t.SessionTTL, DefaultLocale: t.DefaultLocale, PaymentSetupURL: t.PaymentSetupURL,
 		FrameAncestors: slices.Clone(t.FrameAncestors), RequireTwoFactor: t.RequireTwoFactor,
-		MaxAccountBytes: t.MaxAccountBytes, MaxAccounts: t.MaxAccounts,
+		MaxAccountBytes: t.MaxAccountBytes, MaxAccounts: t.MaxAccounts, Seller: t.Seller,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Revision: t.Revision,
 	}
 	return c
