@@ -76,6 +76,7 @@ func dashboardTour(t *testing.T, s *stack, lang, hookURL string, received <-chan
 	page("customer")
 	// Invoice numbers, dates and amounts keep to one line; the status column may wrap.
 	oneLine(t, b, dir+"/customer", `section[aria-labelledby="invoices-title"] tbody tr > :not(:nth-child(2))`)
+	dashInvoices := invoiceRows(b, `section[aria-labelledby="invoices-title"]`)
 	b.Do(chromedp.Click(chromedp.ID("send-link")), chromedp.WaitVisible(chromedp.CSS(".alert-ok")))
 	page("customer-link-sent")
 	msg := s.smtp.Next(t)
@@ -163,6 +164,7 @@ func dashboardTour(t *testing.T, s *stack, lang, hookURL string, received <-chan
 	link := s.session(map[string]any{"locale": "en"})
 	open(b, link)
 	check(t, b, dir, "portal-light-colours-overview", "en")
+	sameInvoiceStatuses(t, lang, dashInvoices, invoiceRows(b, `section#invoices`))
 	open(b, link[:strings.Index(link, "/s/")]+"/billing/edit")
 	check(t, b, dir, "portal-light-colours-billing-edit", "en")
 }
@@ -211,5 +213,52 @@ func TestDashboardKeyboard(t *testing.T) {
 	b.Do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS(".alert-ok")))
 	if msg := s.smtp.Next(t); len(msg.To) != 1 || msg.To[0] != "billing@globex.example" {
 		t.Errorf("the portal link went to %v", msg.To)
+	}
+}
+
+// invoiceRow is one invoice as a list shows it: its number, the status badge's class (the
+// status itself, whatever the language) and the badge's words.
+type invoiceRow struct{ Number, Class, Words string }
+
+// invoiceRows reads the invoice table inside the element matching sel, in page order.
+func invoiceRows(b *browsertest.Browser, sel string) []invoiceRow {
+	return browsertest.Eval[[]invoiceRow](b, `[...document.querySelectorAll(`+jsString(sel+` tbody tr`)+`)].map(r => {
+		const badge = r.querySelector(".badge");
+		return {Number: r.querySelector("th").textContent.trim(),
+			Class: [...badge.classList].filter(c => c.startsWith("status-")).join(" "),
+			Words: badge.textContent.trim()};
+	})`)
+}
+
+// sameInvoiceStatuses: the portal and the dashboard agree about every invoice the customer sees
+// (the same status, in the same words when both are in English) and list them in the same order,
+// newest first. The dashboard also lists drafts, which the portal never shows.
+func sameInvoiceStatuses(t *testing.T, lang string, dash, portal []invoiceRow) {
+	t.Helper()
+	if len(portal) == 0 || len(dash) < len(portal) {
+		t.Fatalf("the portal lists %d invoices, the dashboard %d", len(portal), len(dash))
+	}
+	byNumber := map[string]int{}
+	for i, r := range dash {
+		byNumber[r.Number] = i
+	}
+	last := -1
+	for _, p := range portal {
+		i, ok := byNumber[p.Number]
+		if !ok {
+			t.Errorf("invoice %s is in the portal but not on the dashboard", p.Number)
+			continue
+		}
+		d := dash[i]
+		if d.Class != p.Class {
+			t.Errorf("invoice %s: the portal says %q, the dashboard %q", p.Number, p.Class, d.Class)
+		}
+		if lang == "en" && d.Words != p.Words {
+			t.Errorf("invoice %s: the portal says %q, the dashboard %q", p.Number, p.Words, d.Words)
+		}
+		if i < last {
+			t.Errorf("invoice %s: the portal and the dashboard list the invoices in different orders", p.Number)
+		}
+		last = i
 	}
 }
