@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/fasthttp/router"
-	"github.com/portico-billing/portico/gateway/dashboard"
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/tenants"
@@ -508,7 +507,7 @@ func (g *Gateway) apiRevokeAccountSessions(ctx *fasthttp.RequestCtx, t *tenants.
 }
 
 // apiEmailPortalLink is POST /v1/accounts/{id}/portal-link: the dashboard's Send Portal Link for
-// tenant backends: a new link with the tenant's defaults, emailed to the account's billing email.
+// tenant backends (both send through links.Emailer): a new link with the tenant's defaults, emailed to the account's billing email.
 func (g *Gateway) apiEmailPortalLink(ctx *fasthttp.RequestCtx, t *tenants.Tenant, key *tenants.APIKey) {
 	id, ok := accountID(ctx)
 	if !ok {
@@ -539,12 +538,12 @@ func (g *Gateway) apiEmailPortalLink(ctx *fasthttp.RequestCtx, t *tenants.Tenant
 		}{res.SessionID, res.ExpiresAt, to})
 	case errors.Is(err, tenants.ErrAccountNotFound):
 		writeProblem(ctx, fasthttp.StatusNotFound, "account not found")
-	case errors.Is(err, dashboard.ErrNoEmail):
+	case errors.Is(err, links.ErrNoEmail):
 		writeProblem(ctx, fasthttp.StatusConflict, "the account has no billing email")
-	case errors.Is(err, dashboard.ErrRateLimited):
+	case errors.Is(err, links.ErrRateLimited):
 		ctx.Response.Header.Set("Retry-After", "3600")
 		writeProblem(ctx, fasthttp.StatusTooManyRequests, "too many portal links were emailed to this account this hour")
-	case errors.Is(err, dashboard.ErrMailNotConfigured):
+	case errors.Is(err, links.ErrMailNotConfigured):
 		writeProblem(ctx, fasthttp.StatusServiceUnavailable, "email is not configured on this server (--smtp-addr)")
 	case errors.Is(err, tenants.ErrUnavailable):
 		g.apiError(ctx, err)

@@ -196,15 +196,16 @@ func (g *Gateway) URLs() links.URLs { return g.urls }
 // Issuer returns the session issuer the gateway's API uses.
 func (g *Gateway) Issuer() *links.Issuer { return g.issuer }
 
-// PortalLinkMailer emails a new portal link to an account's billing email. Locale, when not
-// empty, is the language of the email and of the portal session (a BCP 47 tag; a malformed one
-// gives an error matching links.ErrBadLocale); empty means the account's, else the tenant's.
+// PortalLinkMailer emails a new portal link to an account's billing email (links.Emailer, whose
+// errors it returns). Locale, when not empty, is the language of the email and of the portal
+// session (a BCP 47 tag; a malformed one gives an error matching links.ErrBadLocale); empty means
+// the account's, else the tenant's.
 type PortalLinkMailer interface {
 	EmailPortalLink(ctx context.Context, t *tenants.Tenant, accountID, locale, createdBy string) (*links.Result, string, error)
 }
 
-// SetDashboard sets the dashboard's handler and the mailer the API shares with it, after New (the
-// dashboard needs the gateway's issuer); call it before serving.
+// SetDashboard sets the dashboard's handler and the portal-link mailer the API shares with it,
+// after New (both need the gateway's issuer); call it before serving.
 func (g *Gateway) SetDashboard(h fasthttp.RequestHandler, m PortalLinkMailer) {
 	g.cfg.Dashboard, g.cfg.PortalLinkMailer = h, m
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/portico-billing/portico/certs/domains"
 	"github.com/portico-billing/portico/gateway"
 	"github.com/portico-billing/portico/gateway/dashboard"
+	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/mail"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/webhooks"
@@ -216,15 +217,18 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 			return err
 		}
 	}
+	// The dashboard's Send portal link and the API's POST /v1/accounts/{id}/portal-link share one
+	// emailer (one limit, one way of sending).
+	emailer := &links.Emailer{Store: store, Issuer: gw.Issuer(), Mail: sender, MaxPerHour: f.maxLinksPerHour, Logger: log}
 	dash, err := dashboard.New(dashboard.Config{
-		Store: store, Issuer: gw.Issuer(), Mail: sender, Domains: verifier, Webhooks: dashboard.Webhooks(hooks),
-		Dev: f.dev, PublicScheme: scheme, Logger: log, MaxLinksPerHour: f.maxLinksPerHour, ClientAddr: gw.ClientAddr,
+		Store: store, Issuer: gw.Issuer(), PortalLinks: emailer, Domains: verifier, Webhooks: dashboard.Webhooks(hooks),
+		Dev: f.dev, PublicScheme: scheme, Logger: log, ClientAddr: gw.ClientAddr,
 	})
 	if err != nil {
 		return err
 	}
 	defer dash.Close()
-	gw.SetDashboard(dash.Handler, dash)
+	gw.SetDashboard(dash.Handler, emailer)
 	bg, stopBG := context.WithCancel(context.Background())
 	var bgDone sync.WaitGroup
 	defer func() { stopBG(); bgDone.Wait() }()

@@ -1,97 +1,18 @@
 package dashboard
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/web"
-	"github.com/portico-billing/portico/i18n"
-	"github.com/portico-billing/portico/mail"
 	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 	"github.com/valyala/fasthttp"
 )
-
-// Errors of EmailPortalLink.
-var (
-	ErrMailNotConfigured = errors.New("dashboard: email is not configured (start portico with --smtp-addr)")
-	ErrNoEmail           = errors.New("dashboard: the customer has no billing email")
-	// ErrRateLimited is wrapped by *RateLimitError.
-	ErrRateLimited = errors.New("dashboard: too many portal links for this customer")
-)
-
-// RateLimitError says that a customer was sent Limit links this hour and when the next is allowed.
-type RateLimitError struct {
-	Limit   int
-	RetryAt time.Time
-}
-
-func (e *RateLimitError) Error() string {
-	return fmt.Sprintf("%v: at most %d per hour; the next one can be sent at %s", ErrRateLimited, e.Limit, e.RetryAt.UTC().Format("15:04 MST"))
-}
-
-// Is makes errors.Is(err, ErrRateLimited) true.
-func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
-
-// EmailPortalLink issues a new single-use emailed link (tenants.LinkKindEmail: opening it shows a
-// Continue page, whose button redeems it) to the account with the tenant's portal defaults and
-// emails it to the account's billing email. At most Config.MaxLinksPerHour links per account
-// per clock hour are sent, counted in etcd across all instances once sent (a send the SMTP server
-// refuses does not count; sends in flight together may pass the limit by a few). createdBy names the requester for the audit trail
-// ("dashboard:<admin email>", "apikey:<id>"). The tenant API can send the same email through it.
-func (d *Dashboard) EmailPortalLink(ctx context.Context, t *tenants.Tenant, accountID, locale, createdBy string) (*links.Result, string, error) {
-	if d.cfg.Mail == nil {
-		return nil, "", ErrMailNotConfigured
-	}
-	snap, err := d.store.Account(ctx, t.ID, accountID)
-	if err != nil {
-		return nil, "", err
-	}
-	to := snap.Account.Email
-	if to == "" {
-		return nil, "", ErrNoEmail
-	}
-	now := d.cfg.Now()
-	n, err := d.store.LinkEmailCount(ctx, t.ID, accountID, now)
-	if err != nil {
-		return nil, "", err
-	}
-	if n >= d.cfg.MaxLinksPerHour {
-		return nil, to, &RateLimitError{Limit: d.cfg.MaxLinksPerHour, RetryAt: now.Truncate(time.Hour).Add(time.Hour)}
-	}
-	res, _, err := d.cfg.Issuer.Create(ctx, t, &links.Request{AccountID: accountID, Locale: locale}, links.Options{CreatedBy: createdBy, Kind: tenants.LinkKindEmail})
-	if err != nil {
-		return nil, to, err
-	}
-	// The email is in the customer's language: the one asked for, else the account's locale, else
-	// the tenant's default, else English (the first of them that is a supported language).
-	_, lang := i18n.ResolveFormat(locale, snap.Account.Locale, t.DefaultLocale)
-	msg := mail.PortalLinkMessage{
-		To: to, TenantName: t.Name, AccountName: snap.Account.Name, URL: res.SessionURL, ExpiresAt: res.ExpiresAt,
-		PrimaryColor: t.Branding.PrimaryColor, AccentColor: t.Branding.AccentColor, AccentTitles: t.Branding.AccentTitles, Locale: lang,
-	}
-	if origin, _, ok := strings.Cut(res.SessionURL, "/s/"); ok && t.Branding.LogoETag != "" {
-		msg.LogoURL = origin + "/assets/logo?v=" + t.Branding.LogoETag
-	}
-	// The caller logs the outcome under its own name (the dashboard, the API). The error never
-	// holds the link (package mail redacts it).
-	if err := d.cfg.Mail.SendPortalLink(ctx, msg); err != nil {
-		return nil, to, err
-	}
-	// Only a sent email counts. The email is out: a failure to count it is logged, not reported
-	// as a failed send.
-	if _, err := d.store.CountLinkEmail(ctx, t.ID, accountID, now); err != nil {
-		d.log.Warn("dashboard: counting a sent portal-link email", "tenant", t.ID, "account", accountID, "err", err)
-	}
-	return res, to, nil
-}
 
 type customersData struct {
 	Query             string
@@ -203,7 +124,7 @@ func (d *Dashboard) customerPage(ctx *fasthttp.RequestCtx, r *request, id string
 	}
 	locale := r.l.locale // the admin's language; amounts keep their currency
 	a := snap.Account
-	data := &customerData{Account: a, Revision: snap.Revision, Link: link, MailConfigured: d.cfg.Mail != nil, MaxLinks: d.cfg.MaxLinksPerHour, Locale: locale,
+	data := &customerData{Account: a, Revision: snap.Revision, Link: link, MailConfigured: d.links.Configured(), MaxLinks: d.links.Limit(), Locale: locale,
 		CommandSMTP: "portico serve --smtp-addr …"}
 	for i := range a.Subscriptions {
 		s := &a.Subscriptions[i]
@@ -230,8 +151,8 @@ func (d *Dashboard) customerPage(ctx *fasthttp.RequestCtx, r *request, id string
 // sendLink emails a new portal link to the customer.
 func (d *Dashboard) sendLink(ctx *fasthttp.RequestCtx, r *request, id string) {
 	by := "dashboard:" + r.s.Email
-	res, to, err := d.EmailPortalLink(web.Detach(ctx), r.tenant, id, "", by)
-	var rl *RateLimitError
+	res, to, err := d.links.EmailPortalLink(web.Detach(ctx), r.tenant, id, "", by)
+	var rl *links.RateLimitError
 	switch {
 	case err == nil:
 		d.log.Info("dashboard: portal link emailed", "tenant", r.tenant.Slug, "account", id, "session", res.SessionID, "by", by)
@@ -239,9 +160,9 @@ func (d *Dashboard) sendLink(ctx *fasthttp.RequestCtx, r *request, id string) {
 			"email", to, "duration", r.l.Duration(res.ExpiresAt.Sub(d.cfg.Now())), "time", clock(res.ExpiresAt)), "", nil)
 	case errors.Is(err, tenants.ErrAccountNotFound):
 		d.customerNotFound(ctx, r, id)
-	case errors.Is(err, ErrMailNotConfigured):
+	case errors.Is(err, links.ErrMailNotConfigured):
 		d.customerPage(ctx, r, id, fasthttp.StatusServiceUnavailable, "", r.T("dash.customer.error.noMail"), nil)
-	case errors.Is(err, ErrNoEmail):
+	case errors.Is(err, links.ErrNoEmail):
 		d.customerPage(ctx, r, id, fasthttp.StatusConflict, "", r.T("dash.customer.error.noEmail"), nil)
 	case errors.As(err, &rl):
 		d.customerPage(ctx, r, id, fasthttp.StatusTooManyRequests, "", r.T("dash.customer.error.rateLimited",

@@ -58,7 +58,11 @@ type Config struct {
 	// Keyring seals admin sessions. Leave it nil: the dashboard then follows the store's sealing
 	// keys with a keyring of its own (keyring.Follow).
 	Keyring *keyring.Keyring
-	// Mail sends portal-link emails; nil shows "email is not configured" (Copy link still works).
+	// PortalLinks emails portal links (Send portal link); the API sends through the same one.
+	// Default: one built from Store, Issuer, Mail and MaxLinksPerHour.
+	PortalLinks *links.Emailer
+	// Mail sends portal-link emails when PortalLinks is nil; nil shows "email is not configured"
+	// (Copy link still works).
 	Mail *mail.Sender
 	// Domains verifies custom domains (default: a verifier with the system resolver).
 	Domains *domains.Verifier
@@ -80,7 +84,7 @@ type Config struct {
 	// which believes the proxies it trusts.
 	ClientAddr func(*fasthttp.RequestCtx) netip.Addr
 	// MaxLinksPerHour is how many portal-link emails one customer may be sent per clock hour,
-	// across all instances (default 5).
+	// across all instances, when PortalLinks is nil (default links.DefaultMaxEmailsPerHour).
 	MaxLinksPerHour int
 	// SessionTTL is how long an admin stays signed in (default 8 h).
 	SessionTTL time.Duration
@@ -97,6 +101,7 @@ type Dashboard struct {
 	store  *tenants.Store
 	log    *slog.Logger
 	search *searchIndexes
+	links  *links.Emailer
 
 	cookieName, loginCookieName, deviceCookieName string
 
@@ -136,9 +141,6 @@ func New(cfg Config) (*Dashboard, error) {
 	if cfg.ClientAddr == nil {
 		cfg.ClientAddr = peerAddr
 	}
-	if cfg.MaxLinksPerHour <= 0 {
-		cfg.MaxLinksPerHour = 5
-	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 8 * time.Hour
 	}
@@ -162,6 +164,10 @@ func New(cfg Config) (*Dashboard, error) {
 		loginCookieName:  "__Host-portico_login",
 		deviceCookieName: "__Host-portico_device",
 		keyring:          cfg.Keyring,
+		links:            cfg.PortalLinks,
+	}
+	if d.links == nil {
+		d.links = &links.Emailer{Store: cfg.Store, Issuer: cfg.Issuer, Mail: cfg.Mail, MaxPerHour: cfg.MaxLinksPerHour, Now: cfg.Now, Logger: cfg.Logger}
 	}
 	if cfg.Dev {
 		d.cookieName, d.loginCookieName, d.deviceCookieName = "portico_admin", "portico_login", "portico_device"

@@ -1,7 +1,9 @@
 // Package links issues portal sessions: it resolves the account a request names, fills the
 // section settings the request leaves out from the tenant's defaults, stores a single-use link
 // (only the hash of its token) and builds the URL the customer opens. The API, the command line
-// and the dashboard all issue sessions through it, so they behave the same.
+// and the dashboard all issue sessions through it, so they behave the same. Emailer emails a new
+// link to the customer (the dashboard's Send portal link and the API's portal-link route), with a
+// per-account hourly limit that counts only sent emails.
 //
 // # Deep links
 //
