@@ -25,7 +25,8 @@ var htmlTmpl = i18n.NewTemplates(template.Must(template.New("invoice").Funcs(i18
 }).Parse(htmlSource)))
 
 // RenderHTML writes the invoice page's content to w: one <article> that the host puts inside the
-// <main> of its page layout. It shows the seller (the tenant), the buyer (company legal name or
+// <main> of its page layout. It shows the seller (the tenant's seller: legal name, address, tax
+// ID; the tenant's name when it has none), the buyer (company legal name or
 // account name, address, tax ID, billing email), the invoice number, status, dates, lines,
 // subtotal, tax, total, amount paid and amount remaining, with a "Download PDF" link to
 // /invoices/{id}.pdf and a "Back to billing" link to /, in the language of Input.Locale. The classes it uses are styled by the

@@ -35,7 +35,9 @@ import (
 // Input is everything one invoice document is rendered from. Tenant, Account and Invoice are only
 // read; they may be shared with concurrent renders.
 type Input struct {
-	// Tenant is the seller: its Name heads the document, its Branding colours the PDF.
+	// Tenant is the seller: its Name heads the PDF, its Branding colours it, and its Seller (legal
+	// name, postal address, VAT or tax ID) fills the document's "From" block, which shows the
+	// tenant's Name alone when no seller is set.
 	Tenant *tenants.Tenant
 	// Logo is the tenant's logo (PNG, JPEG, GIF or WebP), or nil. RenderPDF places it at the top
 	// left; a logo that cannot be decoded is left out, it never fails the document. RenderHTML does
@@ -85,7 +87,8 @@ type doc struct {
 	ID          string        // the invoice id, for the PDF link
 	Number      string        // the invoice number, or the id when the invoice has none
 	TitleHTML   template.HTML // HTML only: the heading, with the number kept on one line
-	Seller      string
+	Brand       string        // PDF only: the tenant's display name, in the masthead
+	Seller      party         // From: the seller's legal name (or the tenant's name), address, tax ID
 	Buyer       party
 	Status      string // paid, issued, overdue, void: the CSS class is "status-" + Status
 	StatusLabel string
@@ -103,7 +106,7 @@ type doc struct {
 	Remaining   string
 }
 
-// party is the buyer block.
+// party is the seller's or the buyer's block (the seller has no email).
 type party struct {
 	Name    string
 	Address []string // street lines, locality line and country name
@@ -155,7 +158,7 @@ func build(in *Input, forPDF bool) (*doc, error) {
 		alt:       alt,
 		ID:        inv.ID,
 		Number:    cmp.Or(inv.Number, inv.ID),
-		Seller:    in.Tenant.Name,
+		Brand:     in.Tenant.Name,
 		Status:    inv.DisplayStatus(in.Now),
 		IssueDate: format.Date(inv.IssueDate, locale),
 		DueDate:   format.Date(inv.DueDate, locale),
@@ -182,6 +185,14 @@ func build(in *Input, forPDF bool) (*doc, error) {
 	}
 	d.Remaining = money(remaining)
 
+	d.Seller.Name = in.Tenant.Name
+	if sl := in.Tenant.Seller; !sl.IsZero() {
+		d.Seller.Name = cmp.Or(strings.TrimSpace(sl.LegalName), in.Tenant.Name)
+		d.Seller.TaxID = sl.TaxID
+		if sl.Address != (account.Address{}) {
+			d.Seller.Address = tr.AddressLines(&sl.Address)
+		}
+	}
 	d.Buyer.Name = a.Name
 	d.Buyer.Email = a.Email
 	if c := a.Company; c != nil {

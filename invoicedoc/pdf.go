@@ -71,7 +71,7 @@ func parseColor(s string, def rgb) rgb {
 
 // RenderPDF writes the invoice as an A4 PDF to w: the tenant's logo (when Input.Logo decodes) and
 // name in its primary colour, a rule in its accent colour, then the same content as RenderHTML —
-// seller, buyer, number, status, dates, the lines table (continued on further pages with its
+// seller (legal name, address, tax ID), buyer, number, status, dates, the lines table (continued on further pages with its
 // header repeated) and subtotal, tax, total, amount paid and amount remaining. Text is set in the
 // Go fonts, which cover Latin, Greek and Cyrillic, and a text they cannot draw (a Japanese name or
 // address) in the CJK font of Input.CJKFont; a Japanese document is set in the CJK font, with the
@@ -138,7 +138,7 @@ func newPDF(in *Input, d *doc) *pdf {
 	meta := func(s string) string { s, _ = p.choose(s); return s }
 	f.SetTitle(meta(d.Number), true)
 	f.SetSubject(meta(d.tr.T("doc.title", "number", d.Number)), true)
-	f.SetAuthor(meta(d.Seller), true)
+	f.SetAuthor(meta(d.Seller.Name), true)
 	f.SetCreator("Portico", false)
 	if tag, err := language.Parse(d.locale); err == nil && tag != language.Und {
 		f.SetLang(tag.String()) // canonical: letters, digits and '-' only
@@ -153,7 +153,7 @@ func newPDF(in *Input, d *doc) *pdf {
 	f.SetFooterFunc(func() {
 		f.SetXY(marginLeft, pageH-14)
 		p.font("", 8, muted)
-		p.fit(contentW, 5, p.text(d.tr.T("doc.pdf.footer", "seller", d.Seller, "number", d.Number, "page", strconv.Itoa(f.PageNo()), "pages", "{nb}")), "C")
+		p.fit(contentW, 5, p.text(d.tr.T("doc.pdf.footer", "seller", d.Seller.Name, "number", d.Number, "page", strconv.Itoa(f.PageNo()), "pages", "{nb}")), "C")
 	})
 	return p
 }
@@ -268,7 +268,7 @@ func (p *pdf) draw(in *Input) {
 		left += h + 3
 	}
 	p.font("B", 15, p.primary)
-	left = p.block(marginLeft, left, 100, 7, p.text(d.Seller))
+	left = p.block(marginLeft, left, 100, 7, p.text(d.Brand))
 
 	const rightX, rightW = marginLeft + 100, contentW - 100
 	p.font("B", 20, ink)
@@ -294,22 +294,24 @@ func (p *pdf) draw(in *Input) {
 		return f.GetY() + 0.5
 	}
 	const partyW = 90.0
-	ly := label(marginLeft, y, tr.T("doc.from"))
-	p.font("", 10, ink)
-	ly = p.block(marginLeft, ly, partyW, 5, p.text(d.Seller)) + 4
-	ly = label(marginLeft, ly, tr.T("doc.billTo"))
-	p.font("B", 10, ink)
-	ly = p.block(marginLeft, ly, partyW, 5, p.text(d.Buyer.Name))
-	p.font("", 9.5, ink)
-	for _, a := range d.Buyer.Address {
-		ly = p.block(marginLeft, ly, partyW, 4.8, p.text(a))
+	// party draws a party's name, address, tax ID and email from y and returns the y below it.
+	party := func(y float64, pt *party) float64 {
+		p.font("B", 10, ink)
+		y = p.block(marginLeft, y, partyW, 5, p.text(pt.Name))
+		p.font("", 9.5, ink)
+		for _, a := range pt.Address {
+			y = p.block(marginLeft, y, partyW, 4.8, p.text(a))
+		}
+		if pt.TaxID != "" {
+			y = p.block(marginLeft, y+1, partyW, 4.8, p.text(tr.T("doc.pdf.taxId", "taxId", pt.TaxID)))
+		}
+		if pt.Email != "" {
+			y = p.block(marginLeft, y, partyW, 4.8, p.text(tr.T("doc.pdf.email", "email", pt.Email)))
+		}
+		return y
 	}
-	if d.Buyer.TaxID != "" {
-		ly = p.block(marginLeft, ly+1, partyW, 4.8, p.text(tr.T("doc.pdf.taxId", "taxId", d.Buyer.TaxID)))
-	}
-	if d.Buyer.Email != "" {
-		ly = p.block(marginLeft, ly, partyW, 4.8, p.text(tr.T("doc.pdf.email", "email", d.Buyer.Email)))
-	}
+	ly := party(label(marginLeft, y, tr.T("doc.from")), &d.Seller) + 4
+	ly = party(label(marginLeft, ly, tr.T("doc.billTo")), &d.Buyer)
 
 	const factX, factLabelW = marginLeft + 100, 32.0
 	const factW = contentW - 100 - factLabelW
