@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"io"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +49,14 @@ func checkDemoStory(t *testing.T, accounts []*account.Account, now time.Time) {
 		for _, inv := range a.Invoices {
 			if inv.IssueDate > inv.DueDate {
 				t.Errorf("%s %s: issued %s after its due date %s", a.Name, inv.Number, inv.IssueDate, inv.DueDate)
+			}
+		}
+		// Invoice numbers follow their issue dates, as a customer expects of a numbering.
+		byDate := slices.Clone(a.Invoices)
+		slices.SortFunc(byDate, func(x, y account.Invoice) int { return strings.Compare(string(x.IssueDate), string(y.IssueDate)) })
+		for i := 1; i < len(byDate); i++ {
+			if byDate[i-1].Number >= byDate[i].Number {
+				t.Errorf("%s: %s (issued %s) is numbered after %s (issued %s)", a.Name, byDate[i-1].Number, byDate[i-1].IssueDate, byDate[i].Number, byDate[i].IssueDate)
 			}
 		}
 	}
@@ -138,7 +148,7 @@ func TestSeedDemoDatesFollowTheDay(t *testing.T) {
 		if got := globex.Subscriptions[0].NextChargeDate; got != c.annualNext {
 			t.Errorf("seeded on %s: Globex's next charge is %s, want %s", c.now, got, c.annualNext)
 		}
-		overdue, open := globex.Invoice("inv_2026_0007"), globex.Invoice("inv_2026_0006")
+		overdue, open := globex.Invoice("inv_glx_0006"), globex.Invoice("inv_glx_0007")
 		if overdue.DueDate != c.overdueDue || overdue.Lines[0].Description != c.overdueLine || open.DueDate != c.openDue {
 			t.Errorf("seeded on %s: overdue invoice due %s (%q), open one due %s; want %s (%q), %s",
 				c.now, overdue.DueDate, overdue.Lines[0].Description, open.DueDate, c.overdueDue, c.overdueLine, c.openDue)

@@ -235,7 +235,7 @@ func TestServeLifecycle(t *testing.T) {
 		t.Fatalf("portal page: %v %v", err, page)
 	}
 	body, _ := io.ReadAll(page.Body)
-	if !strings.Contains(string(body), "Acme Cloud") || !strings.Contains(string(body), "GLX-2026-0007") {
+	if !strings.Contains(string(body), "Acme Cloud") || !strings.Contains(string(body), "GLX-0006") {
 		t.Fatal("portal page lacks the demo tenant's data")
 	}
 	// The first link a new user opens is in English, as the README shows the portal (Globex's own
