@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/tenants/account"
 	"github.com/spf13/cobra"
 )
 
@@ -20,6 +24,8 @@ type tenantFlags struct {
 	linkTTL, sessionTTL               time.Duration
 	removeLogo, require2FA            bool
 	maxAccountBytes, maxAccounts      int64
+	sellerName, sellerTaxID           string
+	sellerAddress                     string
 }
 
 func (f *tenantFlags) register(cmd *cobra.Command, update bool) {
@@ -41,13 +47,16 @@ func (f *tenantFlags) register(cmd *cobra.Command, update bool) {
 	fl.BoolVar(&f.require2FA, "require-2fa", false, "require a second factor (TOTP) of every dashboard admin; --require-2fa=false turns it off")
 	fl.Int64Var(&f.maxAccountBytes, "max-account-bytes", 0, fmt.Sprintf("storage quota: bytes of JSON all the tenant's account documents may hold (0: the default, %d)", tenants.DefaultMaxAccountBytes))
 	fl.Int64Var(&f.maxAccounts, "max-accounts", 0, fmt.Sprintf("storage quota: number of accounts (0: the default, %d)", tenants.DefaultMaxAccounts))
+	fl.StringVar(&f.sellerName, "seller-name", "", "legal name of the seller on the tenant's invoices (default: the display name)")
+	fl.StringVar(&f.sellerAddress, "seller-address", "", `seller's postal address as key=value pairs, comma-separated (a pair with a comma in double quotes): line1, line2, postal-code, city, region, country (ISO 3166-1 alpha-2), e.g. "line1=Friedrichstraße 68,postal-code=10117,city=Berlin,country=DE"; "" removes it`)
+	fl.StringVar(&f.sellerTaxID, "seller-tax-id", "", "seller's VAT or tax ID on the tenant's invoices")
 	if update {
 		fl.BoolVar(&f.removeLogo, "remove-logo", false, "remove the logo")
 	}
 }
 
 // apply copies the flags that were given onto t.
-func (f *tenantFlags) apply(cmd *cobra.Command, t *tenants.Tenant) {
+func (f *tenantFlags) apply(cmd *cobra.Command, t *tenants.Tenant) error {
 	ch := cmd.Flags().Changed
 	if ch("slug") {
 		t.Slug = f.slug
@@ -85,6 +94,77 @@ func (f *tenantFlags) apply(cmd *cobra.Command, t *tenants.Tenant) {
 	if ch("max-accounts") {
 		t.MaxAccounts = f.maxAccounts
 	}
+	if ch("seller-name") {
+		t.Seller.LegalName = strings.TrimSpace(f.sellerName)
+	}
+	if ch("seller-tax-id") {
+		t.Seller.TaxID = strings.TrimSpace(f.sellerTaxID)
+	}
+	if ch("seller-address") {
+		ad, err := parseAddress(f.sellerAddress)
+		if err != nil {
+			return err
+		}
+		t.Seller.Address = ad
+	}
+	return nil
+}
+
+// addressKeys are the keys of --seller-address, with the field each sets.
+var addressKeys = map[string]func(*account.Address) *string{
+	"line1":       func(a *account.Address) *string { return &a.Line1 },
+	"line2":       func(a *account.Address) *string { return &a.Line2 },
+	"postal-code": func(a *account.Address) *string { return &a.PostalCode },
+	"city":        func(a *account.Address) *string { return &a.City },
+	"region":      func(a *account.Address) *string { return &a.Region },
+	"country":     func(a *account.Address) *string { return &a.Country },
+}
+
+// parseAddress reads --seller-address: key=value pairs separated by commas, in CSV quoting (a
+// pair whose value holds a comma is written in double quotes); "" is no address.
+func parseAddress(s string) (account.Address, error) {
+	var ad account.Address
+	if strings.TrimSpace(s) == "" {
+		return ad, nil
+	}
+	r := csv.NewReader(strings.NewReader(s))
+	pairs, err := r.Read()
+	if err != nil {
+		return ad, fmt.Errorf("reading --seller-address: %w", err)
+	}
+	if _, err := r.Read(); err != io.EOF {
+		return ad, fmt.Errorf("reading --seller-address: one line of key=value pairs expected")
+	}
+	seen := map[string]bool{}
+	for _, pair := range pairs {
+		k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		field := addressKeys[k]
+		switch {
+		case !ok || field == nil:
+			return ad, fmt.Errorf("reading --seller-address: %q is not key=value with a key of line1, line2, postal-code, city, region, country", pair)
+		case seen[k]:
+			return ad, fmt.Errorf("reading --seller-address: %s is given twice", k)
+		}
+		seen[k] = true
+		*field(&ad) = strings.TrimSpace(v)
+	}
+	ad.Country = strings.ToUpper(ad.Country)
+	return ad, nil
+}
+
+// sellerText is a tenant's seller on one line for tenant get: "none" when none is set.
+func sellerText(s tenants.Seller) string {
+	if s.IsZero() {
+		return "none (invoices name the tenant)"
+	}
+	parts := []string{s.LegalName}
+	if s.Address != (account.Address{}) {
+		parts = append(parts, i18n.NewPrinter(i18n.English).AddressLines(&s.Address)...)
+	}
+	if s.TaxID != "" {
+		parts = append(parts, "tax ID "+s.TaxID)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // readLogo reads and sniffs a logo file; only raster formats browsers show are accepted.
@@ -116,7 +196,9 @@ func tenantCmd(g *globals) *cobra.Command {
 			}
 			return g.withStore(cmd, func(ctx context.Context, s *tenants.Store) error {
 				t := &tenants.Tenant{Portal: tenants.DefaultPortal()}
-				cf.apply(cmd, t)
+				if err := cf.apply(cmd, t); err != nil {
+					return err
+				}
 				var logo *tenants.LogoUpdate
 				if cf.logo != "" {
 					var err error
@@ -142,7 +224,7 @@ func tenantCmd(g *globals) *cobra.Command {
 
 	var uf tenantFlags
 	update := &cobra.Command{
-		Use: "update SLUG", Short: "Change a tenant's name, slug, colours, logo, lifetimes or storage quota", Args: cobra.ExactArgs(1),
+		Use: "update SLUG", Short: "Change a tenant's name, slug, colours, logo, lifetimes, storage quota or seller", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withStore(cmd, func(ctx context.Context, s *tenants.Store) error {
 				var logo *tenants.LogoUpdate
@@ -155,7 +237,7 @@ func tenantCmd(g *globals) *cobra.Command {
 						return err
 					}
 				}
-				t, err := s.UpdateTenant(ctx, args[0], func(t *tenants.Tenant) error { uf.apply(cmd, t); return nil }, logo)
+				t, err := s.UpdateTenant(ctx, args[0], func(t *tenants.Tenant) error { return uf.apply(cmd, t) }, logo)
 				if err != nil {
 					return err
 				}
@@ -181,9 +263,9 @@ func tenantCmd(g *globals) *cobra.Command {
 				g.print(struct {
 					*tenants.Tenant
 					Usage tenants.Usage `json:"usage"`
-				}{t, u}, fmt.Sprintf("id:          %s\nslug:        %s\nname:        %s\ncolours:     primary %s, accent %s\nlogo:        %s\nlink TTL:    %v\nsession TTL: %v\naccounts:    %d of %d\nbytes:       %d of %d\ncreated:     %s\n",
+				}{t, u}, fmt.Sprintf("id:          %s\nslug:        %s\nname:        %s\ncolours:     primary %s, accent %s\nlogo:        %s\nlink TTL:    %v\nsession TTL: %v\naccounts:    %d of %d\nbytes:       %d of %d\nseller:      %s\ncreated:     %s\n",
 					t.ID, t.Slug, t.Name, t.Branding.PrimaryColor, t.Branding.AccentColor, orNone(t.Branding.LogoType),
-					t.LinkTTL.D(), t.SessionTTL.D(), u.Accounts, t.AccountLimit(), u.Bytes, t.AccountByteLimit(), t.CreatedAt.Format(time.RFC3339)))
+					t.LinkTTL.D(), t.SessionTTL.D(), u.Accounts, t.AccountLimit(), u.Bytes, t.AccountByteLimit(), sellerText(t.Seller), t.CreatedAt.Format(time.RFC3339)))
 				return nil
 			})
 		},
