@@ -80,6 +80,14 @@ const (
 	demoKeyName = "demo"
 )
 
+// demoSeller is who issues the demo tenant's invoices: a German company, as the 19 % VAT on its
+// German customer's invoices suggests.
+var demoSeller = tenants.Seller{
+	LegalName: "Acme Cloud GmbH",
+	Address:   account.Address{Line1: "Torstraße 49", PostalCode: "10119", City: "Berlin", Country: "DE"},
+	TaxID:     "DE312456789",
+}
+
 func demoCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "demo",
@@ -136,6 +144,9 @@ func seedDemo(ctx context.Context, g *globals, s *tenants.Store, urls links.URLs
 	t, err = s.UpdateTenant(ctx, t.ID, func(t *tenants.Tenant) error {
 		t.Name = demoName
 		t.Branding.PrimaryColor, t.Branding.AccentColor = "#0f3d91", "#0d8a7d"
+		if t.Seller.IsZero() { // one the admin set is kept
+			t.Seller = demoSeller
+		}
 		return nil
 	}, &tenants.LogoUpdate{Data: demoLogo(), ContentType: "image/png"})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 )
 
@@ -132,6 +133,9 @@ func TestSeedDemoDatesFollowTheDay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if tn.Seller != demoSeller {
+			t.Errorf("seeded on %s: the demo's seller is %+v, want %+v", c.now, tn.Seller, demoSeller)
+		}
 		var stored []*account.Account
 		for _, id := range []string{"acc_7Hq2LmX9", "acc_initech01"} {
 			snap, err := s.Account(ctx, tn.ID, id)
@@ -153,5 +157,16 @@ func TestSeedDemoDatesFollowTheDay(t *testing.T) {
 			t.Errorf("seeded on %s: overdue invoice due %s (%q), open one due %s; want %s (%q), %s",
 				c.now, overdue.DueDate, overdue.Lines[0].Description, open.DueDate, c.overdueDue, c.overdueLine, c.openDue)
 		}
+	}
+	// Seeding again keeps a seller the admin set.
+	mine := tenants.Seller{LegalName: "Demo Holdings Ltd"}
+	if _, err := s.UpdateTenant(ctx, demoSlug, func(t *tenants.Tenant) error { t.Seller = mine; return nil }, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := seedDemo(ctx, g, s, urls, false, seedingDays[0]); err != nil {
+		t.Fatal(err)
+	}
+	if tn, err := s.Tenant(ctx, demoSlug); err != nil || tn.Seller != mine {
+		t.Errorf("seeding again replaced the admin's seller: %+v, %v", tn, err)
 	}
 }
