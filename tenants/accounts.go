@@ -87,6 +87,14 @@ func (s *Store) AccountIDByAlias(ctx context.Context, tenantID, alias string) (s
 // moves in the same Txn: a write that would take the tenant over its quota (Tenant.MaxAccountBytes,
 // Tenant.MaxAccounts) fails with ErrQuotaExceeded and stores nothing.
 func (s *Store) PutAccount(ctx context.Context, tenantID string, a *account.Account, ifMatch int64) (rev int64, created bool, err error) {
+	return s.PutAccountWithEvents(ctx, tenantID, a, ifMatch, nil)
+}
+
+// PutAccountWithEvents is PutAccount that also writes events to the outbox in the same Txn (and,
+// for events of a portal session, their audit entries), so the document is never stored without
+// its events nor the events without the document. Package backend stores the document a tenant's
+// backend returns this way.
+func (s *Store) PutAccountWithEvents(ctx context.Context, tenantID string, a *account.Account, ifMatch int64, events []*Event) (rev int64, created bool, err error) {
 	if err := a.Validate(); err != nil {
 		return 0, false, err
 	}
@@ -105,7 +113,7 @@ func (s *Store) PutAccount(ctx context.Context, tenantID string, a *account.Acco
 	}
 	defer unlock()
 	for i := range maxUsageRetries {
-		rev, created, retry, err := s.putAccountOnce(ctx, tenantID, a, doc, ifMatch)
+		rev, created, retry, err := s.putAccountOnce(ctx, tenantID, a, doc, ifMatch, events)
 		if !retry {
 			return rev, created, err
 		}
@@ -116,7 +124,7 @@ func (s *Store) PutAccount(ctx context.Context, tenantID string, a *account.Acco
 	return 0, false, fmt.Errorf("storing account %q: %w", a.ID, ErrConflict)
 }
 
-func (s *Store) putAccountOnce(ctx context.Context, tid string, a *account.Account, doc []byte, ifMatch int64) (rev int64, created, retry bool, err error) {
+func (s *Store) putAccountOnce(ctx context.Context, tid string, a *account.Account, doc []byte, ifMatch int64, events []*Event) (rev int64, created, retry bool, err error) {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	akey := s.k.account(tid, a.ID)
@@ -180,6 +188,14 @@ func (s *Store) putAccountOnce(ctx context.Context, tid string, a *account.Accou
 		ops = append(ops, clientv3.OpDelete(s.k.alias(tid, old.Alias)))
 	}
 	ops = append(ops, clientv3.OpPut(akey, string(doc)))
+	if len(events) > 0 {
+		ops = append(ops, s.eventOps(events)...)
+		audit, err := s.eventAuditOps(ctx, events)
+		if err != nil {
+			return 0, false, false, err
+		}
+		ops = append(ops, audit...)
+	}
 	resp, err := s.c.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
 		return 0, false, false, fmt.Errorf("tenants: storing account %q: %w", a.ID, wrapEtcd(err))

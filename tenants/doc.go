@@ -22,11 +22,13 @@
 //	state/revoked/<tenantID>/a/<accountID> every session of the account issued before this Unix time is revoked
 //	state/admins/<tenantID>/<email>       dashboard admin (JSON, see Admin): argon2id PHC password hash
 //	state/sealkeys/<keyID>                session sealing key (AEAD key for portal cookies)
+//	state/backends/<tenantID>             the tenant's backend registration (JSON, package backend): URL, signing secrets sealed with the keyring
 //	state/meta/<name>                     installation settings (the public URL scheme, domain and port)
 //	lease/links/<tenantID>/<sha256(token)> single-use link record; the token itself is never stored
 //	lease/idempotency/<tenantID>/<sha256(Idempotency-Key)> first response of a session request, sealed
 //	lease/linkmail/<tenantID>/<accountID>/<unix hour> portal-link emails sent to the account that hour (the key's Version)
 //	lease/signin/a|p|u/<hash>/<window> failed dashboard sign-ins by address, by account and address, by account (the key's Version; see SignInWindow)
+//	lease/backend/<tenantID>/<sha256(idempotency key)> one attempt at a backend call (package backend): claim while in flight, then its outcome
 //	audit/<tenantID>/s/<sessionID>/<time>-<type> audit trail of a portal session (leased: retention)
 //	audit/<tenantID>/a/<accountID>/<sessionID> the account's sessions, for listing trails by account
 //	outbox/<tenantID>/<eventID>           transactional outbox: events written in the Txn of their change

@@ -54,8 +54,21 @@ func (k keyspace) domain(host, tid string) string { return k.p + "state/domains/
 func (k keyspace) domainOwners() string           { return k.p + "state/domainowners/" }
 func (k keyspace) domainOwner(host string) string { return k.p + "state/domainowners/" + host }
 func (k keyspace) outbox() string                 { return k.p + "outbox/" }
+func (k keyspace) backend(tid string) string      { return k.p + "state/backends/" + tid }
+func (k keyspace) backendAttempts(tid string) string {
+	return k.p + "lease/backend/" + tid + "/"
+}
 func (k keyspace) outboxEvent(tid, id string) string {
 	return k.p + "outbox/" + tid + "/" + id
+}
+
+// BackendKey is the key of the tenant's backend registration (package backend owns its value).
+func (s *Store) BackendKey(tenantID string) string { return s.k.backend(tenantID) }
+
+// BackendAttemptKey is the key of one attempt at a backend call, named by the caller's
+// idempotency key, which is stored only as its sha256 (package backend owns its value).
+func (s *Store) BackendAttemptKey(tenantID, idempotencyKey string) string {
+	return s.k.backendAttempts(tenantID) + hashHex(idempotencyKey)
 }
 
 // kind classifies a watched key; rest is what follows the kind's prefix.

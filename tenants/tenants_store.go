@@ -173,7 +173,7 @@ func (s *Store) UpdateTenant(ctx context.Context, idOrSlug string, change func(*
 }
 
 // DeleteTenant removes the tenant and everything it owns (accounts, aliases, logo, API keys,
-// links, idempotency records) in one Txn.
+// links, idempotency records, webhook endpoints, its backend registration and attempts) in one Txn.
 func (s *Store) DeleteTenant(ctx context.Context, idOrSlug string) error {
 	t, err := s.Tenant(ctx, idOrSlug)
 	if err != nil {
@@ -199,6 +199,8 @@ func (s *Store) DeleteTenant(ctx context.Context, idOrSlug string) error {
 		clientv3.OpDelete(s.k.p+"state/admins/"+t.ID+"/", clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.p+"lease/linkmail/"+t.ID+"/", clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.p+"state/revoked/"+t.ID+"/", clientv3.WithPrefix()),
+		clientv3.OpDelete(s.k.backend(t.ID)),
+		clientv3.OpDelete(s.k.backendAttempts(t.ID), clientv3.WithPrefix()),
 	}
 	for _, k := range keys {
 		ops = append(ops, clientv3.OpDelete(s.k.apikey(k.ID)))

@@ -113,36 +113,58 @@ func secretAD(tenantID, endpointID string) string {
 
 // checkURL validates and normalises an endpoint URL.
 func (s *Service) checkURL(ctx context.Context, raw string) (string, error) {
+	u, err := CheckURL(ctx, raw, s.cfg.AllowCIDRs, s.cfg.AllowHTTP)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s", ErrInvalid, err.Error())
+	}
+	return u, nil
+}
+
+// URLError is why CheckURL refused a URL: a sentence for the API caller ("url must use https
+// …"), without a package prefix, so that each user of CheckURL wraps it in its own ErrInvalid.
+type URLError struct{ Reason string }
+
+func (e *URLError) Error() string { return e.Reason }
+
+func urlErr(format string, args ...any) error { return &URLError{Reason: fmt.Sprintf(format, args...)} }
+
+// CheckURL validates and normalises the URL of an outgoing signed request (a webhook endpoint, a
+// tenant backend): absolute, without credentials, at most MaxURLLength bytes, https or, for
+// hosts whose every address lies in allow (or for any host with allowHTTP), http; never a
+// localhost name unless loopback is allowed, never an address literal in a blocked range (see
+// AddressAllowed). The fragment is dropped. Refusals are *URLError. Names are resolved only for
+// plain-http URLs: the dialer of NewClient checks every address again at connect time.
+func CheckURL(ctx context.Context, raw string, allow []netip.Prefix, allowHTTP bool) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
-		return "", fmt.Errorf("%w: url is required", ErrInvalid)
+		return "", urlErr("url is required")
 	}
 	if len(raw) > MaxURLLength {
-		return "", fmt.Errorf("%w: url is longer than %d characters", ErrInvalid, MaxURLLength)
+		return "", urlErr("url is longer than %d characters", MaxURLLength)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" || u.Hostname() == "" {
-		return "", fmt.Errorf("%w: url %q is not an absolute http(s) URL", ErrInvalid, raw)
+		return "", urlErr("url %q is not an absolute http(s) URL", raw)
 	}
 	if u.User != nil {
-		return "", fmt.Errorf("%w: url must not contain credentials", ErrInvalid)
+		return "", urlErr("url must not contain credentials")
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	host := u.Hostname()
-	if isLocalhost(host) && !AddressAllowed(loopback4, s.cfg.AllowCIDRs) && !AddressAllowed(netip.IPv6Loopback(), s.cfg.AllowCIDRs) {
-		return "", fmt.Errorf("%w: url host %s names this machine (loopback), which the operator has not allowed", ErrInvalid, host)
+	if isLocalhost(host) && !AddressAllowed(loopback4, allow) && !AddressAllowed(netip.IPv6Loopback(), allow) {
+		return "", urlErr("url host %s names this machine (loopback), which the operator has not allowed", host)
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !s.cfg.AllowHTTP && !s.resolvesIntoAllowed(ctx, host) {
-			return "", fmt.Errorf("%w: url must use https (plain http only reaches hosts in the allowed address ranges)", ErrInvalid)
+		if !allowHTTP && !resolvesIntoAllowed(ctx, host, allow) {
+			return "", urlErr("url must use https (plain http only reaches hosts in the allowed address ranges)")
 		}
 	default:
-		return "", fmt.Errorf("%w: url scheme %q is not supported, use https", ErrInvalid, u.Scheme)
+		return "", urlErr("url scheme %q is not supported, use https", u.Scheme)
 	}
-	if a, err := netip.ParseAddr(host); err == nil && !AddressAllowed(a, s.cfg.AllowCIDRs) {
-		return "", fmt.Errorf("%w: url address %s is in a blocked range (private, loopback, link-local, …) that the operator has not allowed", ErrInvalid, a)
+	if a, err := netip.ParseAddr(host); err == nil && !AddressAllowed(a, allow) {
+		return "", urlErr("url address %s is in a blocked range (private, loopback, link-local, …) that the operator has not allowed", a)
 	}
 	u.Fragment, u.RawFragment = "", ""
 	return u.String(), nil
@@ -158,9 +180,9 @@ func isLocalhost(host string) bool {
 	return h == "localhost" || strings.HasSuffix(h, ".localhost")
 }
 
-// resolvesIntoAllowed reports whether every address of host is inside Config.AllowCIDRs.
-func (s *Service) resolvesIntoAllowed(ctx context.Context, host string) bool {
-	if len(s.cfg.AllowCIDRs) == 0 {
+// resolvesIntoAllowed reports whether every address of host is inside allow.
+func resolvesIntoAllowed(ctx context.Context, host string, allow []netip.Prefix) bool {
+	if len(allow) == 0 {
 		return false
 	}
 	var addrs []netip.Addr
@@ -175,7 +197,7 @@ func (s *Service) resolvesIntoAllowed(ctx context.Context, host string) bool {
 	}
 	for _, a := range addrs {
 		a = a.WithZone("").Unmap()
-		if !slices.ContainsFunc(s.cfg.AllowCIDRs, func(p netip.Prefix) bool { return p.Contains(a) }) {
+		if !slices.ContainsFunc(allow, func(p netip.Prefix) bool { return p.Contains(a) }) {
 			return false
 		}
 	}
