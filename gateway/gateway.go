@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/fasthttp/router"
+	"github.com/portico-billing/portico/backend"
 	"github.com/portico-billing/portico/certs/domains"
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/session"
@@ -50,6 +51,9 @@ type Config struct {
 	// Webhooks manages tenants' webhook endpoints for the API (default: none, the routes answer
 	// 501). Its delivery loop (Run) is started by the caller.
 	Webhooks *webhooks.Service
+	// Backend registers and calls tenants' backends (the tenant backend protocol; default: none,
+	// the /v1/backend routes answer 501).
+	Backend *backend.Service
 	// Dashboard serves dashboard.<BaseDomain> (default: none, the host answers 404).
 	Dashboard fasthttp.RequestHandler
 	// PortalLinkMailer emails portal links for POST /v1/accounts/{id}/portal-link (default: none,
@@ -213,6 +217,10 @@ func (g *Gateway) SetDashboard(h fasthttp.RequestHandler, m PortalLinkMailer) {
 // SetWebhooks sets the webhooks service after New (it needs the gateway's keyring); call it before
 // serving.
 func (g *Gateway) SetWebhooks(w *webhooks.Service) { g.cfg.Webhooks = w }
+
+// SetBackend sets the tenant backend service after New (it needs the gateway's keyring); call it
+// before serving.
+func (g *Gateway) SetBackend(b *backend.Service) { g.cfg.Backend = b }
 
 // Keyring returns the gateway's sealing keyring; SyncKeys keeps it current.
 func (g *Gateway) Keyring() *keyring.Keyring { return g.keyring }

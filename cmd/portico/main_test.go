@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-billing/portico/backend"
 	"github.com/portico-billing/portico/certs/pebbletest"
 	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/internal/dnstest"
@@ -356,6 +357,11 @@ func TestSealKeyRotation(t *testing.T) {
 	old, _ := sealingKeys(s)
 	cookie, _ := session.Seal(old, tn.ID, &session.Session{ID: []byte("ps_x"), AccountID: []byte("a"), Expires: time.Now().Add(time.Hour).Unix()})
 	svc, _ := webhooks.New(webhooks.Config{Store: s, Keyring: old, AllowHTTP: true})
+	bsvc, _ := backend.New(backend.Config{Store: s, Keyring: old})
+	_, bsecret, err := bsvc.Register(ctx, tn.ID, "https://billing.rot.example/portico")
+	if err != nil {
+		t.Fatal(err)
+	}
 	ep, secret, err := svc.CreateEndpoint(ctx, tn.ID, webhooks.EndpointRequest{URL: "https://hooks.example/x"})
 	if err != nil {
 		t.Fatal(err)
@@ -396,6 +402,15 @@ func TestSealKeyRotation(t *testing.T) {
 	key, err := ring.OpenBytes("portico-webhook-secret/"+tn.ID+"/"+ep.ID, rec.Secret)
 	if err != nil || webhooks.FormatSecret(key) != secret {
 		t.Fatalf("re-sealed secret: %v", err)
+	}
+	// So is the backend's.
+	raw, err = s.Client().Get(ctx, s.BackendKey(tn.ID))
+	if err != nil || len(raw.Kvs) != 1 {
+		t.Fatalf("backend record: %v", err)
+	}
+	json.Unmarshal(raw.Kvs[0].Value, &rec)
+	if key, err := ring.OpenBytes("portico-backend-secret/"+tn.ID, rec.Secret); err != nil || webhooks.FormatSecret(key) != bsecret {
+		t.Fatalf("re-sealed backend secret: %v", err)
 	}
 }
 

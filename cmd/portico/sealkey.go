@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/portico-billing/portico/backend"
 	"github.com/portico-billing/portico/gateway/dashboard"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/webhooks"
@@ -82,11 +83,19 @@ func sealkeyCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				bsvc, err := backend.New(backend.Config{Store: s, Keyring: ring})
+				if err != nil {
+					return err
+				}
+				nb, err := bsvc.ResealSecrets(ctx, ids)
+				if err != nil {
+					return err
+				}
 				if err := s.RetireSealKey(ctx, args[0], time.Now(), force); err != nil {
 					return err
 				}
-				g.print(map[string]any{"retired": args[0], "resealedEndpoints": n, "resealedAdminTOTP": m},
-					fmt.Sprintf("re-sealed %d webhook endpoint secrets and %d admin TOTP secrets; retired sealing key %s\n", n, m, args[0]))
+				g.print(map[string]any{"retired": args[0], "resealedEndpoints": n, "resealedAdminTOTP": m, "resealedBackends": nb},
+					fmt.Sprintf("re-sealed %d webhook endpoint secrets, %d admin TOTP secrets and %d backend secrets; retired sealing key %s\n", n, m, nb, args[0]))
 				return nil
 			})
 		},

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/portico-billing/portico/backend"
 	"github.com/portico-billing/portico/certs"
 	"github.com/portico-billing/portico/certs/domains"
 	"github.com/portico-billing/portico/gateway"
@@ -54,6 +55,7 @@ type serveFlags struct {
 	pdfCJKFont                          string
 	webhookTimeout                      time.Duration
 	webhookConcurrency                  int
+	backendTimeout                      time.Duration
 }
 
 func serveCmd(g *globals) *cobra.Command {
@@ -87,7 +89,8 @@ func serveCmd(g *globals) *cobra.Command {
 	fl.StringVar(&f.proxyHeader, "trusted-proxy-header", gateway.HeaderXForwardedFor, "header trusted proxies state the client address in: X-Forwarded-For or Forwarded")
 	fl.DurationVar(&f.webhookTimeout, "webhook-timeout", 15*time.Second, "how long one webhook delivery may take (1s–5m); a killed instance's claims free 10 s after it")
 	fl.IntVar(&f.webhookConcurrency, "webhook-concurrency", 16, "webhook deliveries this instance makes at once (1–1024)")
-	fl.StringSliceVar(&f.webhookAllow, "webhook-allow-cidr", nil, "address ranges webhook deliveries may reach although private or loopback, e.g. 127.0.0.0/8,10.0.0.0/8")
+	fl.StringSliceVar(&f.webhookAllow, "webhook-allow-cidr", nil, "address ranges webhook deliveries and tenant backend calls may reach although private or loopback, e.g. 127.0.0.0/8,10.0.0.0/8")
+	fl.DurationVar(&f.backendTimeout, "backend-timeout", backend.DefaultTimeout, "how long one call to a tenant's backend (e.g. paying an invoice) may take, answer included (1s–1m)")
 	fl.StringVar(&f.httpsAddr, "https-addr", "", "HTTPS listener with on-demand certificates (e.g. :443); plain HTTP then only answers ACME challenges and redirects")
 	fl.StringVar(&f.acmeCA, "acme-ca", "https://acme-v02.api.letsencrypt.org/directory", "ACME directory URL (Let's Encrypt staging: https://acme-staging-v02.api.letsencrypt.org/directory)")
 	fl.StringVar(&f.acmeEmail, "acme-email", "", "contact email of the ACME account")
@@ -115,6 +118,9 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	start := time.Now()
 	if f.webhookTimeout < time.Second || f.webhookTimeout > 5*time.Minute {
 		return fmt.Errorf("--webhook-timeout %v: must be between 1s and 5m", f.webhookTimeout)
+	}
+	if f.backendTimeout < time.Second || f.backendTimeout > time.Minute {
+		return fmt.Errorf("--backend-timeout %v: must be between 1s and 1m", f.backendTimeout)
 	}
 	if g.accountCacheSize < 100 {
 		return fmt.Errorf("--account-cache-size %d: must be at least 100", g.accountCacheSize)
@@ -211,6 +217,11 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 		return err
 	}
 	gw.SetWebhooks(hooks)
+	backends, err := backend.New(backend.Config{Store: store, Keyring: gw.Keyring(), AllowCIDRs: allow, Logger: log, Timeout: f.backendTimeout})
+	if err != nil {
+		return err
+	}
+	gw.SetBackend(backends)
 	var sender *mail.Sender
 	if f.smtp.Addr != "" {
 		if sender, err = mail.New(f.smtp); err != nil {
