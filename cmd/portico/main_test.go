@@ -6,10 +6,12 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,7 +167,7 @@ func TestServeLifecycle(t *testing.T) {
 	for i := range ports {
 		ports[i], _ = etcdtest.FreePort()
 	}
-	args := []string{"serve", "--dev", "--demo", "--data-dir", data,
+	args := []string{"serve", "--dev", "--demo", "--data-dir", data, "--webhook-allow-cidr", "127.0.0.0/8",
 		"--etcd-listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--etcd-peer-listen", fmt.Sprintf("127.0.0.1:%d", ports[1]),
 		"--http-addr", fmt.Sprintf("127.0.0.1:%d", ports[2]), "--admin-addr", fmt.Sprintf("127.0.0.1:%d", ports[3])}
 
@@ -276,6 +278,58 @@ func TestServeLifecycle(t *testing.T) {
 	var errb bytes.Buffer
 	if code := run([]string{"--etcd-endpoints", fmt.Sprintf("http://127.0.0.1:%d", ports[0]), "--json", "tenant", "list"}, io.Discard, &errb); code != 0 {
 		t.Fatalf("tenant list against the served etcd: %s", errb.String())
+	}
+	checkDemoBackend(t, bin, fmt.Sprintf("http://127.0.0.1:%d", ports[0]), logs)
+}
+
+// checkDemoBackend: serve --demo runs the example backend for the demo tenant (it answers a
+// signed ping), and `portico backend-example --tenant demo` replaces it while it runs and
+// removes its registration on SIGINT.
+func checkDemoBackend(t *testing.T, bin, endpoint string, logs *syncbuf.Buffer) {
+	t.Helper()
+	ctx := context.Background()
+	etcdtest.Wait(t, "the demo's example backend registered", func() bool { return strings.Contains(logs.String(), "example billing backend") })
+	s, done, err := (&globals{prefix: "/portico/", stderr: io.Discard, etcdRequestTimeout: testwait.Patience}).connect(ctx, []string{endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	tn, err := s.Tenant(ctx, demoSlug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := sealingKeys(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, _ := backend.New(backend.Config{Store: s, Keyring: ring, AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	if r, err := svc.Ping(ctx, tn.ID); err != nil || r.Message != "pong" {
+		t.Fatalf("ping the demo's backend: %+v, %v\n%s", r, err, logs)
+	}
+	ex := exec.Command(bin, "--etcd-endpoints", endpoint, "backend-example", "--tenant", demoSlug)
+	var out syncbuf.Buffer
+	ex.Stdout = &out
+	var errs syncbuf.Buffer
+	ex.Stderr = &errs
+	if err := ex.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Process.Kill()
+	etcdtest.Wait(t, "backend-example registered", func() bool { return strings.Contains(errs.String(), "registered as the backend of tenant demo") })
+	url := regexp.MustCompile(`http://127\.0\.0\.1:\d+/`).FindString(errs.String())
+	if ep, err := svc.Get(ctx, tn.ID); err != nil || ep.URL != url {
+		t.Fatalf("registration while backend-example runs: %+v, %v (printed %q)", ep, err, url)
+	}
+	if r, err := svc.Ping(ctx, tn.ID); err != nil || r.Result != backend.Succeeded {
+		t.Fatalf("ping backend-example: %+v, %v\n%s", r, err, errs.String())
+	}
+	etcdtest.Wait(t, "backend-example to log the request", func() bool { return strings.Contains(out.String(), " ping key=") })
+	ex.Process.Signal(syscall.SIGINT)
+	if err := ex.Wait(); err != nil {
+		t.Fatalf("backend-example after SIGINT: %v\n%s", err, errs.String())
+	}
+	if _, err := svc.Get(ctx, tn.ID); !errors.Is(err, backend.ErrNoBackend) {
+		t.Fatalf("registration after backend-example stopped: %v", err)
 	}
 }
 

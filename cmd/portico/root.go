@@ -67,7 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	pf.StringVar(&g.etcdUser, "etcd-user", "", "etcd user (with etcd auth enabled)")
 	pf.StringVar(&g.etcdPassword, "etcd-password", "", "password of --etcd-user (better: PORTICO_ETCD_PASSWORD)")
 	pf.DurationVar(&g.etcdRequestTimeout, "etcd-request-timeout", 5*time.Second, "how long one etcd request may take before it answers 503 (100ms–5m)")
-	root.AddCommand(serveCmd(g), tenantCmd(g), apikeyCmd(g), accountCmd(g), linkCmd(g), domainCmd(g), webhookListenCmd(g), sealkeyCmd(g), adminCmd(g), mailCatcherCmd(g), backupCmd(g), restoreCmd(g), demoCmd(g), etcdCmd(g), versionCmd(g))
+	root.AddCommand(serveCmd(g), tenantCmd(g), apikeyCmd(g), accountCmd(g), linkCmd(g), domainCmd(g), webhookListenCmd(g), backendExampleCmd(g), sealkeyCmd(g), adminCmd(g), mailCatcherCmd(g), backupCmd(g), restoreCmd(g), demoCmd(g), etcdCmd(g), versionCmd(g))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(stderr, "portico:", err)
 		return 1
