@@ -103,7 +103,10 @@ func (e *env) service(store *tenants.Store, mod func(*Config)) *Service {
 	e.t.Helper()
 	cfg := Config{
 		Store: store, Keyring: e.keyring, AllowCIDRs: loopback, Schedule: fastSchedule, Jitter: -1,
-		Timeout: time.Second, ClaimTTL: 3 * time.Second, Logger: quietLogger(),
+		// A patient attempt timeout: on a loaded machine a loopback POST or a DNS answer can take
+		// seconds, and a run of timed-out attempts would fail deliveries the test expects to land.
+		// Tests of timeouts and of killed instances set their own.
+		Timeout: 30 * time.Second, Logger: quietLogger(),
 	}
 	if mod != nil {
 		mod(&cfg)
