@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/portico-billing/portico/internal/lifecycle"
+
 	"github.com/caddyserver/certmagic"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
@@ -198,3 +200,12 @@ func (m *Manager) serveHTTPChallenge(w http.ResponseWriter, r *http.Request) {
 func (m *Manager) Close() {
 	m.closeOnce.Do(m.cache.Stop)
 }
+
+// Start does nothing (the manager works from NewManager on); with Stop (Close) it makes the
+// manager a lifecycle.App.
+func (m *Manager) Start(context.Context) error { return nil }
+
+// Stop is Close.
+func (m *Manager) Stop() error { m.Close(); return nil }
+
+var _ lifecycle.App = (*Manager)(nil)

@@ -19,7 +19,7 @@ func (h *harness) withBackend() *backend.Service {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.gw.SetBackend(svc)
+	h.gw.cfg.Backend = svc // before the first request
 	return svc
 }
 

@@ -26,6 +26,17 @@ type proxies struct {
 	forwarded bool // read Forwarded (RFC 7239), not X-Forwarded-For
 }
 
+// ClientAddrFunc returns what Gateway.ClientAddr answers for a gateway whose Config has these
+// TrustedProxies and ProxyHeader, for the dashboard, which is built before the gateway that serves
+// it. A header other than HeaderXForwardedFor or HeaderForwarded is ErrProxyHeader.
+func ClientAddrFunc(trusted []netip.Prefix, header string) (func(*fasthttp.RequestCtx) netip.Addr, error) {
+	p, err := newProxies(trusted, header)
+	if err != nil {
+		return nil, err
+	}
+	return p.clientAddr, nil
+}
+
 func newProxies(trusted []netip.Prefix, header string) (proxies, error) {
 	p := proxies{}
 	switch {

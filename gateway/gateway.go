@@ -48,8 +48,14 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time (default time.Now); tests move it.
 	Now func() time.Time
+	// Keyring seals and opens session cookies and sealed API replies (default: a keyring following
+	// Store's sealing keys). cmd/portico builds one and shares it with webhooks and the dashboard.
+	Keyring *keyring.Keyring
+	// Issuer issues portal sessions for the API (default: one over Store, Keyring and the public
+	// URLs of BaseDomain, PublicScheme and PublicPort, whose URLs it must have if set).
+	Issuer *links.Issuer
 	// Webhooks manages tenants' webhook endpoints for the API (default: none, the routes answer
-	// 501). Its delivery loop (Run) is started by the caller.
+	// 501). Its delivery (Start/Stop) is run by the caller.
 	Webhooks *webhooks.Service
 	// Backend registers and calls tenants' backends (the tenant backend protocol; default: none,
 	// the /v1/backend routes answer 501).
@@ -186,10 +192,16 @@ func New(cfg Config) (*Gateway, error) {
 	g.failedTokens = newLimiter[[16]byte](lim.FailedTokensPerHour/3600, 10, lim.MaxClients)
 	g.apiLimit = newLimiter[string](lim.APIPerSecond, 200, lim.MaxClients)
 	g.scratch.New = func() any { return new(reqScratch) }
-	if g.keyring, err = keyring.Follow(cfg.Store); err != nil {
-		return nil, fmt.Errorf("gateway: loading sealing keys: %w", err)
+	if g.keyring = cfg.Keyring; g.keyring == nil {
+		if g.keyring, err = keyring.Follow(cfg.Store); err != nil {
+			return nil, fmt.Errorf("gateway: loading sealing keys: %w", err)
+		}
 	}
-	g.issuer = &links.Issuer{Store: cfg.Store, URLs: g.urls, Keyring: g.keyring, Now: cfg.Now}
+	if g.issuer = cfg.Issuer; g.issuer == nil {
+		g.issuer = &links.Issuer{Store: cfg.Store, URLs: g.urls, Keyring: g.keyring, Now: cfg.Now}
+	} else if g.issuer.URLs != g.urls {
+		return nil, fmt.Errorf("gateway: Config.Issuer hands out %s, the gateway serves %s", g.issuer.URLs.API(), g.urls.API())
+	}
 	g.api = g.apiRouter()
 	return g, nil
 }
@@ -208,26 +220,8 @@ type PortalLinkMailer interface {
 	EmailPortalLink(ctx context.Context, t *tenants.Tenant, accountID, locale, createdBy string) (*links.Result, string, error)
 }
 
-// SetDashboard sets the dashboard's handler and the portal-link mailer the API shares with it,
-// after New (both need the gateway's issuer); call it before serving.
-func (g *Gateway) SetDashboard(h fasthttp.RequestHandler, m PortalLinkMailer) {
-	g.cfg.Dashboard, g.cfg.PortalLinkMailer = h, m
-}
-
-// SetWebhooks sets the webhooks service after New (it needs the gateway's keyring); call it before
-// serving.
-func (g *Gateway) SetWebhooks(w *webhooks.Service) { g.cfg.Webhooks = w }
-
-// SetBackend sets the tenant backend service after New (it needs the gateway's keyring); call it
-// before serving.
-func (g *Gateway) SetBackend(b *backend.Service) { g.cfg.Backend = b }
-
-// Keyring returns the gateway's sealing keyring; SyncKeys keeps it current.
+// Keyring returns the gateway's sealing keyring.
 func (g *Gateway) Keyring() *keyring.Keyring { return g.keyring }
-
-// SyncKeys reloads the sealing keys if the store's changed (requests do it on their own; a
-// background user of the keyring, such as webhook delivery, calls it periodically).
-func (g *Gateway) SyncKeys() error { return g.keyring.Sync() }
 
 // Server returns a fasthttp server for the gateway with Portico's limits and error handling.
 func (g *Gateway) Server() *fasthttp.Server {

@@ -34,7 +34,7 @@ func withMailer(h *harness, maxLinks int) *mailtest.Server {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(dash.Close)
-	h.gw.SetDashboard(dash.Handler, emailer)
+	h.gw.cfg.Dashboard, h.gw.cfg.PortalLinkMailer = dash.Handler, emailer // before the first request
 	return smtp
 }
 

@@ -154,8 +154,11 @@ func (r *Keyring) Primary() *Key {
 	return (*p)[0]
 }
 
-// SealBytes encrypts data with the primary key, bound to ad; the result opens with OpenBytes.
+// SealBytes encrypts data with the primary key, bound to ad; the result opens with OpenBytes. A
+// keyring built by Follow syncs first (one atomic load when nothing changed), so background users
+// such as webhook delivery seal with the newest key without a sync loop of their own.
 func (r *Keyring) SealBytes(ad string, data []byte) ([]byte, error) {
+	r.Sync() // on failure the keys held stay in use; none at all is ErrNoKey below
 	k := r.Primary()
 	if k == nil {
 		return nil, ErrNoKey
@@ -168,8 +171,9 @@ func (r *Keyring) SealBytes(ad string, data []byte) ([]byte, error) {
 	return k.aead.Seal(out, n, data, bytesconv.Bytes(ad)), nil
 }
 
-// OpenBytes decrypts what SealBytes sealed for the same ad.
+// OpenBytes decrypts what SealBytes sealed for the same ad; like SealBytes, it syncs first.
 func (r *Keyring) OpenBytes(ad string, sealed []byte) ([]byte, error) {
+	r.Sync()
 	if len(sealed) < 1 || len(sealed) < 1+int(sealed[0])+NonceLen+Overhead {
 		return nil, ErrMalformed
 	}

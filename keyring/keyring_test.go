@@ -113,3 +113,38 @@ func TestFollowSyncsRotation(t *testing.T) {
 		t.Fatalf("old key after Sync: %q, %v", p, err)
 	}
 }
+
+// TestSealFollowsRotationWithoutSync: a background user that only seals and opens (webhook
+// delivery) uses the newest key after a rotation on any instance, with no Sync call of its own.
+func TestSealFollowsRotationWithoutSync(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := tenants.Open(ctx, tenants.Config{RequestTimeout: testwait.Patience, Client: srv.Client(t), Prefix: etcdtest.Prefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.EnsureSealKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Follow(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := r.SealBytes("ad", []byte("before"))
+	k, err := s.RotateSealKey(ctx, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcdtest.Wait(t, "rotated key watched", func() bool { return len(s.SealKeys()) == 2 })
+	sealed, err := r.SealBytes("ad", []byte("after"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := string(sealed[1 : 1+int(sealed[0])]); id != k.ID {
+		t.Fatalf("sealed with %q after the rotation, want the new key %q", id, k.ID)
+	}
+	if p, err := r.OpenBytes("ad", old); err != nil || string(p) != "before" {
+		t.Fatalf("what the old key sealed: %q, %v", p, err)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/portico-billing/portico/internal/lifecycle"
+
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -93,6 +95,26 @@ type CompactConfig struct {
 	// interval of etcd's own time-based compaction.
 	Keep int64
 }
+
+// Compactor runs CompactLoop as a long-lived service (lifecycle.App).
+type Compactor struct {
+	store *Store
+	cfg   CompactConfig
+	loop  lifecycle.Loop
+}
+
+// Compactor returns the store's compaction loop with cfg, to Start and Stop.
+func (s *Store) Compactor(cfg CompactConfig) *Compactor { return &Compactor{store: s, cfg: cfg} }
+
+// Start runs the compaction loop in the background until Stop.
+func (c *Compactor) Start(ctx context.Context) error {
+	return c.loop.Start(ctx, func(ctx context.Context) { c.store.CompactLoop(ctx, c.cfg) })
+}
+
+// Stop ends the compaction loop.
+func (c *Compactor) Stop() error { return c.loop.Stop() }
+
+var _ lifecycle.App = (*Compactor)(nil)
 
 // CompactLoop compacts etcd's history by revision count until ctx ends: every cfg.Every, when more
 // than 2 × cfg.Keep revisions were written since the last compaction it compacts to the current

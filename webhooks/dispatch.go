@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/portico-billing/portico/internal/lifecycle"
+
 	"github.com/portico-billing/portico/tenants"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -91,6 +93,17 @@ type runner struct {
 	lease      *workerLease
 	validUntil time.Time // real time until which lease surely lives
 }
+
+// Start runs Run in the background until Stop: the shape cmd/portico starts long-lived services in.
+func (s *Service) Start(ctx context.Context) error {
+	return s.loop.Start(ctx, func(ctx context.Context) { s.Run(ctx) })
+}
+
+// Stop ends what Start began and returns when delivery has stopped and this instance's claims
+// are released.
+func (s *Service) Stop() error { return s.loop.Stop() }
+
+var _ lifecycle.App = (*Service)(nil)
 
 // Run delivers the outbox until ctx ends, then returns nil. It fans events out into delivery
 // tasks and delivers the tasks that come due, sharing the work with the other instances through

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/portico-billing/portico/internal/lifecycle"
+
 	"github.com/portico-billing/portico/keyring"
 	"github.com/portico-billing/portico/tenants"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -96,6 +98,7 @@ type Config struct {
 type Service struct {
 	cfg     Config
 	store   *tenants.Store
+	loop    lifecycle.Loop // Start and Stop
 	kr      *keyring.Keyring
 	c       *clientv3.Client
 	client  *http.Client

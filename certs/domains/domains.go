@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portico-billing/portico/internal/lifecycle"
+
 	"github.com/portico-billing/portico/tenants"
 )
 
@@ -55,7 +57,17 @@ type Verifier struct {
 	// PendingTTL is how long an added domain may stay unverified before its claim lapses
 	// (default DefaultPendingTTL, 7 days).
 	PendingTTL time.Duration
+
+	loop lifecycle.Loop // Start and Stop
 }
+
+// Start runs Run in the background until Stop.
+func (v *Verifier) Start(ctx context.Context) error { return v.loop.Start(ctx, v.Run) }
+
+// Stop ends the re-verification Start began.
+func (v *Verifier) Stop() error { return v.loop.Stop() }
+
+var _ lifecycle.App = (*Verifier)(nil)
 
 // Add claims the domain for the tenant, pending until its DNS records verify it. Names under the
 // base domain (tenant portals, the API and dashboard hosts), the base domain itself and the

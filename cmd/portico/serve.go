@@ -12,8 +12,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -24,6 +22,8 @@ import (
 	"github.com/portico-billing/portico/gateway"
 	"github.com/portico-billing/portico/gateway/dashboard"
 	"github.com/portico-billing/portico/gateway/links"
+	"github.com/portico-billing/portico/internal/lifecycle"
+	"github.com/portico-billing/portico/keyring"
 	"github.com/portico-billing/portico/mail"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/webhooks"
@@ -116,50 +116,22 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 		ctx = context.Background()
 	}
 	start := time.Now()
-	if f.webhookTimeout < time.Second || f.webhookTimeout > 5*time.Minute {
-		return fmt.Errorf("--webhook-timeout %v: must be between 1s and 5m", f.webhookTimeout)
-	}
-	if f.backendTimeout < time.Second || f.backendTimeout > time.Minute {
-		return fmt.Errorf("--backend-timeout %v: must be between 1s and 1m", f.backendTimeout)
-	}
-	if g.accountCacheSize < 100 {
-		return fmt.Errorf("--account-cache-size %d: must be at least 100", g.accountCacheSize)
-	}
-	if f.webhookConcurrency < 1 || f.webhookConcurrency > 1024 {
-		return fmt.Errorf("--webhook-concurrency %d: must be between 1 and 1024", f.webhookConcurrency)
-	}
-	proxies, err := parseCIDRs("--trusted-proxy", f.trustedProxies)
+	opts, err := f.check(g)
 	if err != nil {
 		return err
 	}
-	if !strings.EqualFold(f.proxyHeader, gateway.HeaderXForwardedFor) && !strings.EqualFold(f.proxyHeader, gateway.HeaderForwarded) {
-		return fmt.Errorf("--trusted-proxy-header %s: must be %s or %s", f.proxyHeader, gateway.HeaderXForwardedFor, gateway.HeaderForwarded)
-	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
-	}
-	log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: opts.level}))
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
 	endpoints := g.endpointList()
-	var embedded *tenants.Embedded
 	if g.endpoints == "" {
-		if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
-			return fmt.Errorf("creating data dir: %w", err)
-		}
-		var err error
-		embedded, err = tenants.StartEmbedded(tenants.EmbedConfig{
-			Dir: filepath.Join(f.dataDir, "etcd"), ClientAddr: f.etcdListen, PeerAddr: f.etcdPeerListen, Logger: log, Verbose: f.etcdVerbose,
-			QuotaBytes: f.etcdQuota,
-		})
+		embedded, err := startEmbedded(f, log)
 		if err != nil {
 			return err
 		}
 		defer embedded.Close()
 		endpoints = []string{embedded.Endpoint}
-		log.Info("embedded etcd ready", "client", embedded.Endpoint, "data", f.dataDir)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -176,52 +148,28 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	if err := store.EnsureSealKey(ctx); err != nil {
 		return err
 	}
-	go store.CompactLoop(ctx, tenants.CompactConfig{Keep: f.compactKeep})
+	reg.MustRegister(gateway.StoreCollectors(store)...)
 
-	scheme, port := f.publicScheme, f.publicPort
-	if scheme == "" {
-		scheme = "https"
-		if f.dev && f.httpsAddr == "" {
-			scheme = "http"
-		}
+	// The long-lived parts, each built once, in dependency order, and handed to its users.
+	ring, err := keyring.Follow(store)
+	if err != nil {
+		return fmt.Errorf("loading sealing keys: %w", err)
 	}
-	if port == 0 && f.dev {
-		addr := f.httpAddr
-		if f.httpsAddr != "" {
-			addr = f.httpsAddr
-		}
-		if _, p, err := net.SplitHostPort(addr); err == nil {
-			port, _ = strconv.Atoi(p)
-		}
-	}
+	urls := f.publicURLs()
+	issuer := &links.Issuer{Store: store, URLs: urls, Keyring: ring}
 	verifier := &domains.Verifier{Store: store, BaseDomain: f.baseDomain, Target: f.domainTarget, Interval: f.reverify, Logger: log}
 	if f.dnsResolver != "" {
 		verifier.Resolver = domains.NewResolver(f.dnsResolver)
 	}
-	reg.MustRegister(gateway.StoreCollectors(store)...)
-	allow, err := parseCIDRs("--webhook-allow-cidr", f.webhookAllow)
-	if err != nil {
-		return err
-	}
-	gw, err := gateway.New(gateway.Config{
-		Store: store, BaseDomain: f.baseDomain, PublicScheme: scheme, PublicPort: port, Dev: f.dev, Logger: log,
-		Metrics: gateway.NewMetrics(reg), Limits: f.limits, Domains: verifier, PDFCJKFont: f.pdfCJKFont,
-		TrustedProxies: proxies, ProxyHeader: f.proxyHeader,
-	})
-	if err != nil {
-		return err
-	}
-	hooks, err := webhooks.New(webhooks.Config{Store: store, Keyring: gw.Keyring(), AllowCIDRs: allow, Logger: log,
+	hooks, err := webhooks.New(webhooks.Config{Store: store, Keyring: ring, AllowCIDRs: opts.webhookAllow, Logger: log,
 		Timeout: f.webhookTimeout, Concurrency: f.webhookConcurrency})
 	if err != nil {
 		return err
 	}
-	gw.SetWebhooks(hooks)
-	backends, err := backend.New(backend.Config{Store: store, Keyring: gw.Keyring(), AllowCIDRs: allow, Logger: log, Timeout: f.backendTimeout})
+	backends, err := backend.New(backend.Config{Store: store, Keyring: ring, AllowCIDRs: opts.webhookAllow, Logger: log, Timeout: f.backendTimeout})
 	if err != nil {
 		return err
 	}
-	gw.SetBackend(backends)
 	var sender *mail.Sender
 	if f.smtp.Addr != "" {
 		if sender, err = mail.New(f.smtp); err != nil {
@@ -230,35 +178,39 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	}
 	// The dashboard's Send portal link and the API's POST /v1/accounts/{id}/portal-link share one
 	// emailer (one limit, one way of sending).
-	emailer := &links.Emailer{Store: store, Issuer: gw.Issuer(), Mail: sender, MaxPerHour: f.maxLinksPerHour, Logger: log}
+	emailer := &links.Emailer{Store: store, Issuer: issuer, Mail: sender, MaxPerHour: f.maxLinksPerHour, Logger: log}
 	dash, err := dashboard.New(dashboard.Config{
-		Store: store, Issuer: gw.Issuer(), PortalLinks: emailer, Domains: verifier, Webhooks: dashboard.Webhooks(hooks),
-		Dev: f.dev, PublicScheme: scheme, Logger: log, ClientAddr: gw.ClientAddr,
+		Store: store, Issuer: issuer, PortalLinks: emailer, Domains: verifier, Webhooks: dashboard.Webhooks(hooks),
+		Dev: f.dev, PublicScheme: urls.Scheme, Logger: log, ClientAddr: opts.clientAddr,
 	})
 	if err != nil {
 		return err
 	}
-	defer dash.Close()
-	gw.SetDashboard(dash.Handler, emailer)
-	bg, stopBG := context.WithCancel(context.Background())
-	var bgDone sync.WaitGroup
-	defer func() { stopBG(); bgDone.Wait() }()
-	bgDone.Add(3)
-	go func() { defer bgDone.Done(); hooks.Run(bg) }()
-	go func() { defer bgDone.Done(); verifier.Run(bg) }()
-	go func() { // keep the keyring of background work current when sealing keys rotate
-		defer bgDone.Done()
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-bg.Done():
-				return
-			case <-t.C:
-				gw.SyncKeys()
-			}
+	gw, err := gateway.New(gateway.Config{
+		Store: store, Keyring: ring, Issuer: issuer, Webhooks: hooks, Backend: backends, Dashboard: dash.Handler, PortalLinkMailer: emailer,
+		BaseDomain: f.baseDomain, PublicScheme: urls.Scheme, PublicPort: urls.Port, Dev: f.dev, Logger: log,
+		Metrics: gateway.NewMetrics(reg), Limits: f.limits, Domains: verifier, PDFCJKFont: f.pdfCJKFont,
+		TrustedProxies: opts.proxies, ProxyHeader: f.proxyHeader,
+	})
+	if err != nil {
+		return err
+	}
+	// Started in order, stopped in reverse when serve returns, after the HTTP servers.
+	var apps lifecycle.Group
+	defer apps.Stop()
+	for _, app := range []struct {
+		name string
+		app  lifecycle.App
+	}{
+		{"etcd compaction", store.Compactor(tenants.CompactConfig{Keep: f.compactKeep})},
+		{"webhook delivery", hooks},
+		{"domain re-verification", verifier},
+		{"dashboard", dash},
+	} {
+		if err := apps.Start(ctx, app.name, app.app); err != nil {
+			return err
 		}
-	}()
+	}
 	if b, err := json.Marshal(gw.URLs()); err == nil {
 		if err := store.SetMeta(ctx, "public-urls", b); err != nil {
 			return err
@@ -267,48 +219,12 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	if f.dev {
 		log.Warn("development mode: session cookies are sent over plain HTTP without the __Host- prefix and the Secure flag; never use --dev in production")
 	}
-	ln, err := net.Listen("tcp", f.httpAddr)
+	srv, err := listen(ctx, f, gw, store, reg, &apps, urls, log)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", f.httpAddr, err)
+		return err
 	}
-	srv := gw.Server()
-	errc := make(chan error, 3)
-	var httpsSrv *fasthttp.Server
-	if f.httpsAddr != "" {
-		mgr, err := startTLS(store, gw, f, log)
-		if err != nil {
-			return err
-		}
-		defer mgr.Close()
-		tln, err := net.Listen("tcp", f.httpsAddr)
-		if err != nil {
-			return fmt.Errorf("listening on %s: %w", f.httpsAddr, err)
-		}
-		httpsPort := tln.Addr().(*net.TCPAddr).Port
-		if port != 0 {
-			httpsPort = port
-		}
-		httpsSrv = gw.HTTPSServer()
-		srv.Handler = gw.RedirectHandler(mgr.HandleHTTPChallenge, httpsPort)
-		go func() { errc <- httpsSrv.Serve(gateway.TLSListener(tln, mgr.TLSConfig(), 3*time.Minute)) }()
-		log.Info("HTTPS with on-demand certificates", "https", tln.Addr().String(), "acme", f.acmeCA)
-	}
-	go func() { errc <- srv.Serve(ln) }()
-	var admin *http.Server
-	if f.adminAddr != "" {
-		aln, err := net.Listen("tcp", f.adminAddr)
-		if err != nil {
-			return fmt.Errorf("listening on admin address %s: %w", f.adminAddr, err)
-		}
-		admin = &http.Server{Handler: gateway.AdminHandler(reg, store), ReadHeaderTimeout: 10 * time.Second}
-		go func() {
-			if err := admin.Serve(aln); err != nil && err != http.ErrServerClosed {
-				errc <- err
-			}
-		}()
-		log.Info("admin listener", "addr", aln.Addr().String())
-	}
-	log.Info("portico ready", "http", ln.Addr().String(), "api", gw.URLs().API(), "startup", time.Since(start).Round(time.Millisecond))
+	defer srv.shutdown(f.shutdownTimeout, log)
+	log.Info("portico ready", "http", srv.addr, "api", gw.URLs().API(), "startup", time.Since(start).Round(time.Millisecond))
 	if f.demo {
 		if err := seedDemo(ctx, g, store, gw.URLs(), true, time.Now()); err != nil {
 			log.Error("seeding the demo failed", "err", err)
@@ -318,26 +234,180 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 		}
 	}
 	select {
-	case err := <-errc:
+	case err := <-srv.errc:
 		return fmt.Errorf("serving HTTP: %w", err)
 	case <-ctx.Done():
+		return nil
 	}
-	log.Info("shutting down: finishing in-flight requests", "timeout", f.shutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
+}
+
+// servers are serve's listeners: the HTTP one, HTTPS with on-demand certificates if
+// --https-addr is set, and the admin listener if --admin-addr is.
+type servers struct {
+	addr        string // the HTTP listener's
+	http, https *fasthttp.Server
+	admin       *http.Server
+	errc        chan error // a server that stopped serving
+}
+
+// listen opens serve's listeners and serves gw on them; certificates join apps.
+func listen(ctx context.Context, f *serveFlags, gw *gateway.Gateway, store *tenants.Store, reg *prometheus.Registry, apps *lifecycle.Group, urls links.URLs, log *slog.Logger) (_ *servers, err error) {
+	s := &servers{errc: make(chan error, 3)}
+	// Every listener is opened before any serves, so a failure leaves nothing serving.
+	var opened []net.Listener
+	defer func() {
+		if err != nil {
+			for _, l := range opened {
+				l.Close()
+			}
+		}
+	}()
+	open := func(what, addr string) (net.Listener, error) {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("listening on %s%s: %w", what, addr, err)
+		}
+		opened = append(opened, l)
+		return l, nil
+	}
+	ln, err := open("", f.httpAddr)
+	if err != nil {
+		return nil, err
+	}
+	s.http, s.addr = gw.Server(), ln.Addr().String()
+	var tln, aln net.Listener
+	var mgr *certs.Manager
+	if f.httpsAddr != "" {
+		if mgr, err = startTLS(store, gw, f, log); err != nil {
+			return nil, err
+		}
+		if err := apps.Start(ctx, "certificates", mgr); err != nil {
+			return nil, err
+		}
+		if tln, err = open("", f.httpsAddr); err != nil {
+			return nil, err
+		}
+		httpsPort := tln.Addr().(*net.TCPAddr).Port
+		if urls.Port != 0 {
+			httpsPort = urls.Port
+		}
+		s.https = gw.HTTPSServer()
+		s.http.Handler = gw.RedirectHandler(mgr.HandleHTTPChallenge, httpsPort)
+	}
+	if f.adminAddr != "" {
+		if aln, err = open("admin address ", f.adminAddr); err != nil {
+			return nil, err
+		}
+		s.admin = &http.Server{Handler: gateway.AdminHandler(reg, store), ReadHeaderTimeout: 10 * time.Second}
+	}
+	go func() { s.errc <- s.http.Serve(ln) }()
+	if tln != nil {
+		go func() { s.errc <- s.https.Serve(gateway.TLSListener(tln, mgr.TLSConfig(), 3*time.Minute)) }()
+		log.Info("HTTPS with on-demand certificates", "https", tln.Addr().String(), "acme", f.acmeCA)
+	}
+	if aln != nil {
+		go func() {
+			if err := s.admin.Serve(aln); err != nil && err != http.ErrServerClosed {
+				s.errc <- err
+			}
+		}()
+		log.Info("admin listener", "addr", aln.Addr().String())
+	}
+	return s, nil
+}
+
+// shutdown lets in-flight requests finish, for at most timeout.
+func (s *servers) shutdown(timeout time.Duration, log *slog.Logger) {
+	log.Info("shutting down: finishing in-flight requests", "timeout", timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := srv.ShutdownWithContext(sctx); err != nil {
+	if err := s.http.ShutdownWithContext(ctx); err != nil {
 		log.Warn("shutdown did not finish in time", "err", err)
 	}
-	if httpsSrv != nil {
-		if err := httpsSrv.ShutdownWithContext(sctx); err != nil {
+	if s.https != nil {
+		if err := s.https.ShutdownWithContext(ctx); err != nil {
 			log.Warn("HTTPS shutdown did not finish in time", "err", err)
 		}
 	}
-	if admin != nil {
-		admin.Shutdown(sctx)
+	if s.admin != nil {
+		s.admin.Shutdown(ctx)
 	}
 	log.Info("stopped")
-	return nil
+}
+
+// serveOptions are the flags of serve that need parsing, parsed.
+type serveOptions struct {
+	level        slog.Level
+	proxies      []netip.Prefix // --trusted-proxy
+	clientAddr   func(*fasthttp.RequestCtx) netip.Addr
+	webhookAllow []netip.Prefix // --webhook-allow-cidr
+}
+
+// check validates serve's flags before anything starts.
+func (f *serveFlags) check(g *globals) (o serveOptions, err error) {
+	if f.webhookTimeout < time.Second || f.webhookTimeout > 5*time.Minute {
+		return o, fmt.Errorf("--webhook-timeout %v: must be between 1s and 5m", f.webhookTimeout)
+	}
+	if g.accountCacheSize < 100 {
+		return o, fmt.Errorf("--account-cache-size %d: must be at least 100", g.accountCacheSize)
+	}
+	if f.backendTimeout < time.Second || f.backendTimeout > time.Minute {
+		return o, fmt.Errorf("--backend-timeout %v: must be between 1s and 1m", f.backendTimeout)
+	}
+	if f.webhookConcurrency < 1 || f.webhookConcurrency > 1024 {
+		return o, fmt.Errorf("--webhook-concurrency %d: must be between 1 and 1024", f.webhookConcurrency)
+	}
+	if o.proxies, err = parseCIDRs("--trusted-proxy", f.trustedProxies); err != nil {
+		return o, err
+	}
+	if o.clientAddr, err = gateway.ClientAddrFunc(o.proxies, f.proxyHeader); err != nil {
+		return o, fmt.Errorf("--trusted-proxy-header %s: must be %s or %s", f.proxyHeader, gateway.HeaderXForwardedFor, gateway.HeaderForwarded)
+	}
+	if o.webhookAllow, err = parseCIDRs("--webhook-allow-cidr", f.webhookAllow); err != nil {
+		return o, err
+	}
+	if err := o.level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return o, fmt.Errorf("--log-level: %w", err)
+	}
+	return o, nil
+}
+
+// publicURLs are the URLs Portico hands out: https unless --dev serves plain HTTP only, and with
+// --dev the port of the address served unless --public-port says otherwise.
+func (f *serveFlags) publicURLs() links.URLs {
+	u := links.URLs{Scheme: f.publicScheme, BaseDomain: f.baseDomain, Port: f.publicPort}
+	if u.Scheme == "" {
+		u.Scheme = "https"
+		if f.dev && f.httpsAddr == "" {
+			u.Scheme = "http"
+		}
+	}
+	if u.Port == 0 && f.dev {
+		addr := f.httpAddr
+		if f.httpsAddr != "" {
+			addr = f.httpsAddr
+		}
+		if _, p, err := net.SplitHostPort(addr); err == nil {
+			u.Port, _ = strconv.Atoi(p)
+		}
+	}
+	return u
+}
+
+// startEmbedded starts the embedded etcd member serve uses when no --etcd-endpoints are given.
+func startEmbedded(f *serveFlags, log *slog.Logger) (*tenants.Embedded, error) {
+	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data dir: %w", err)
+	}
+	e, err := tenants.StartEmbedded(tenants.EmbedConfig{
+		Dir: filepath.Join(f.dataDir, "etcd"), ClientAddr: f.etcdListen, PeerAddr: f.etcdPeerListen, Logger: log, Verbose: f.etcdVerbose,
+		QuotaBytes: f.etcdQuota,
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("embedded etcd ready", "client", e.Endpoint, "data", f.dataDir)
+	return e, nil
 }
 
 // parseCIDRs parses the address ranges of flag; a bare address is a range of one.

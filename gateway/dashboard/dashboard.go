@@ -22,6 +22,7 @@ package dashboard
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -35,6 +36,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/portico-billing/portico/internal/lifecycle"
 
 	"github.com/portico-billing/portico/certs/domains"
 	"github.com/portico-billing/portico/gateway/links"
@@ -183,6 +186,15 @@ func New(cfg Config) (*Dashboard, error) {
 
 // Close stops the search indexes' watches.
 func (d *Dashboard) Close() { d.search.close() }
+
+// Start does nothing: the dashboard's search indexes build on first use. It makes the dashboard a
+// lifecycle.App, which cmd/portico stops after the HTTP servers.
+func (d *Dashboard) Start(context.Context) error { return nil }
+
+// Stop is Close.
+func (d *Dashboard) Stop() error { d.Close(); return nil }
+
+var _ lifecycle.App = (*Dashboard)(nil)
 
 // syncKeys reloads the keyring's keys if the store's changed (a no-op for a keyring the caller
 // keeps, such as the gateway's, which syncs it itself).

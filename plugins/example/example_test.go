@@ -22,6 +22,7 @@ import (
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/internal/testwait"
+	"github.com/portico-billing/portico/keyring"
 	"github.com/portico-billing/portico/plugins/example"
 	_ "github.com/portico-billing/portico/plugins/standard" // the compiled-in sections, as cmd/portico links them
 	"github.com/portico-billing/portico/tenants"
@@ -112,20 +113,25 @@ func TestSectionEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	const base = "portal.test"
-	gw, err := gateway.New(gateway.Config{Store: store, BaseDomain: base, Limits: gateway.Limits{RedeemsPerMinute: -1, FailedTokensPerHour: -1, APIPerSecond: -1}})
+	ring, err := keyring.Follow(store)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hooks, err := webhooks.New(webhooks.Config{Store: store, Keyring: gw.Keyring(), AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+	// Built in the order portico serve builds them: webhooks first, then the gateway that uses them.
+	hooks, err := webhooks.New(webhooks.Config{Store: store, Keyring: ring, AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Schedule: []time.Duration{0, 50 * time.Millisecond, 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw.SetWebhooks(hooks)
-	runCtx, cancel := context.WithCancel(ctx)
-	stopped := make(chan struct{})
-	go func() { hooks.Run(runCtx); close(stopped) }()
-	t.Cleanup(func() { cancel(); <-stopped })
+	if err := hooks.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hooks.Stop() })
+	gw, err := gateway.New(gateway.Config{Store: store, Keyring: ring, Webhooks: hooks, BaseDomain: base,
+		Limits: gateway.Limits{RedeemsPerMinute: -1, FailedTokensPerHour: -1, APIPerSecond: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
