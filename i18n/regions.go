@@ -2,11 +2,14 @@ package i18n
 
 import (
 	"slices"
+	"sync"
 	"time"
 
 	"golang.org/x/text/collate"
 	"golang.org/x/text/language"
 	"golang.org/x/text/language/display"
+
+	"github.com/portico-billing/portico/tenants/account"
 )
 
 // Country is an ISO 3166-1 alpha-2 code with its name in one language.
@@ -48,6 +51,42 @@ func (p *Printer) Countries(codes []string) []Country {
 	slices.SortStableFunc(list, func(a, b Country) int { return col.CompareString(a.Name, b.Name) })
 	return list
 }
+
+// addressCodes are the countries an address form offers: every ISO 3166-1 alpha-2 code an
+// account's address accepts, less the withdrawn ones (DD, YU, UK, TP: they would repeat a current
+// country's name or show a bare code) and the groupings UN and EZ.
+var addressCodes = sync.OnceValue(func() []string {
+	var out []string
+	en := NewPrinter(English)
+	for a := 'A'; a <= 'Z'; a++ {
+		for b := 'A'; b <= 'Z'; b++ {
+			code := string([]rune{a, b})
+			if !account.ValidCountry(code) || code == "UN" || code == "EZ" {
+				continue
+			}
+			r, _ := language.ParseRegion(code)
+			if r.Canonicalize().String() != code || en.CountryName(code) == code {
+				continue
+			}
+			out = append(out, code)
+		}
+	}
+	return out
+})
+
+// addressLists are AddressCountries of each supported language, made on first use.
+var addressLists = func() []func() []Country {
+	out := make([]func() []Country, len(Supported))
+	for i := range Supported {
+		out[i] = sync.OnceValue(func() []Country { return printers[i].Countries(addressCodes()) })
+	}
+	return out
+}()
+
+// AddressCountries returns the countries an address form offers (each current ISO 3166-1 country
+// once), named in the printer's language and sorted as the language sorts. The slice is shared:
+// callers must not modify it.
+func (p *Printer) AddressCountries() []Country { return addressLists[p.idx]() }
 
 // Duration says a duration in words in the printer's language, at most two units, rounded to
 // the minute: "1 hour", "2 days 3 hours", "45 Minuten"; under a minute "less than a minute".

@@ -17,7 +17,6 @@ import (
 	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
-	"golang.org/x/text/language"
 )
 
 //go:embed forms.html
@@ -73,27 +72,6 @@ type formField struct {
 
 type option struct{ Value, Label string }
 
-// countryCodes are the countries the billing form offers: every ISO 3166-1 alpha-2 code the
-// account document accepts, less the withdrawn ones (DD, YU, UK, TP: they would repeat a current
-// country's name or show a bare code) and the groupings UN and EZ.
-var countryCodes = func() []string {
-	var out []string
-	for a := 'A'; a <= 'Z'; a++ {
-		for b := 'A'; b <= 'Z'; b++ {
-			code := string([]rune{a, b})
-			if !account.ValidCountry(code) || code == "UN" || code == "EZ" {
-				continue
-			}
-			r, _ := language.ParseRegion(code)
-			if r.Canonicalize().String() != code || i18n.NewPrinter(i18n.English).CountryName(code) == code {
-				continue
-			}
-			out = append(out, code)
-		}
-	}
-	return out
-}()
-
 // countryOptions caches, per language (an i18n.Printer), the countries with their names in
 // that language, sorted as the language sorts: the options of the country field.
 var countryOptions sync.Map
@@ -103,7 +81,7 @@ func countries(l *i18n.Printer) []option {
 		return v.([]option)
 	}
 	var out []option
-	for _, c := range l.Countries(countryCodes) {
+	for _, c := range l.AddressCountries() {
 		out = append(out, option{c.Code, c.Name})
 	}
 	countryOptions.Store(l, out)
