@@ -315,3 +315,46 @@ func jsonList(s []string) string {
 	}
 	return "[" + strings.Join(q, ",") + "]"
 }
+
+// TestBrowserSellerForm fills in the seller form as an admin would: a missing city is refused
+// next to the field with what was typed kept, then the seller is saved.
+func TestBrowserSellerForm(t *testing.T) {
+	t.Parallel()
+	e := newBrowserEnv(t)
+	e.signIn()
+	e.Do(
+		chromedp.Navigate(e.dashURL+"/settings/portal#seller"),
+		chromedp.WaitVisible(chromedp.ID("legal_name")),
+		chromedp.SendKeys(chromedp.ID("legal_name"), "Acme Cloud GmbH"),
+		chromedp.SendKeys(chromedp.ID("address_line1"), "Torstraße 49"),
+		chromedp.SendKeys(chromedp.ID("postal_code"), "10119"),
+		chromedp.SetValue(chromedp.ID("country"), "DE"),
+		chromedp.SendKeys(chromedp.ID("tax_id"), "DE312456789"),
+		chromedp.Click(chromedp.CSS(`form[action="/settings/seller"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#seller .has-error`)),
+	)
+	if got := e.Text(`#seller .has-error`); !strings.Contains(got, "An address needs this") || !strings.Contains(got, "City") {
+		t.Fatalf("the refused form marks %q", got)
+	}
+	if got := browsertest.Eval[string](e.Browser, `document.getElementById("legal_name").value + "|" + document.getElementById("country").value`); got != "Acme Cloud GmbH|DE" {
+		t.Fatalf("the refused form lost what was typed: %q", got)
+	}
+	// The field in error is outlined in red; the others are not.
+	if got := browsertest.Eval[string](e.Browser, `getComputedStyle(document.getElementById("city")).borderColor + "|" + getComputedStyle(document.getElementById("postal_code")).borderColor`); got != "rgb(185, 28, 28)|rgb(156, 163, 175)" {
+		t.Errorf("border colours of the city (in error) and the postal code: %s", got)
+	}
+	e.Screenshot("dashboard-tests/dashboard-seller-refused.png")
+	e.Do(
+		chromedp.SendKeys(chromedp.ID("city"), "Berlin"),
+		chromedp.Click(chromedp.CSS(`form[action="/settings/seller"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(".alert-ok")),
+	)
+	if got := e.Text(".alert-ok"); !strings.Contains(got, "Seller saved") {
+		t.Fatalf("after saving: %q", got)
+	}
+	if tn := e.h.tenantNow(e.h.acme.ID); tn.Seller != berlinSeller {
+		t.Fatalf("stored seller %+v", tn.Seller)
+	}
+	e.Viewport(360)
+	e.Screenshot("dashboard-tests/dashboard-seller-360.png")
+}

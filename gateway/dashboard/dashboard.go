@@ -513,6 +513,12 @@ func (d *Dashboard) route(ctx *fasthttp.RequestCtx, r *request, path string, get
 		} else {
 			d.savePortal(ctx, r)
 		}
+	case path == "/settings/seller":
+		if get {
+			redirect(ctx, "/settings/portal#seller")
+		} else {
+			d.saveSeller(ctx, r)
+		}
 	case path == "/settings/domains":
 		if get {
 			d.domainsPage(ctx, r, fasthttp.StatusOK, "", "", "")

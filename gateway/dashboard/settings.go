@@ -11,7 +11,9 @@ import (
 
 	"github.com/portico-billing/portico/certs/domains"
 	"github.com/portico-billing/portico/gateway/web"
+	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/tenants/account"
 	"github.com/valyala/fasthttp"
 )
 
@@ -23,6 +25,8 @@ type portalForm struct {
 	PaymentSetupURL                    string
 	Errors                             map[string]string
 	MinLink, MaxLink, MinSess, MaxSess int
+	// Seller is the page's second form, Seller on invoices (posted to /settings/seller).
+	Seller *sellerForm
 }
 
 func portalFormOf(t *tenants.Tenant) *portalForm {
@@ -41,9 +45,13 @@ func (d *Dashboard) portalPage(ctx *fasthttp.RequestCtx, r *request, status int,
 	f.Errors = errs
 	f.MinLink, f.MaxLink = int(tenants.MinLinkTTL/time.Minute), int(tenants.MaxLinkTTL/time.Minute)
 	f.MinSess, f.MaxSess = int(tenants.MinSessionTTL/time.Minute), int(tenants.MaxSessionTTL/time.Minute)
+	if f.Seller == nil {
+		f.Seller = &sellerForm{Seller: r.tenant.Seller}
+	}
+	f.Seller.fields(r)
 	v := r.view("portal", r.T("dash.portal.title"))
 	v.Flash, v.Data = flash, f
-	if len(errs) > 0 {
+	if len(errs) > 0 || len(f.Seller.Errors) > 0 {
 		v.Error = r.T("dash.portal.error.correct")
 	}
 	d.render(ctx, status, "portal", v)
@@ -113,6 +121,121 @@ func (d *Dashboard) savePortal(ctx *fasthttp.RequestCtx, r *request) {
 	d.log.Info("dashboard: portal settings saved", "tenant", t.Slug, "by", r.s.Email)
 	r.tenant = t
 	d.portalPage(ctx, r, fasthttp.StatusOK, nil, r.T("dash.portal.saved"), nil)
+}
+
+// ---- Settings → Portal → Seller on invoices
+
+// sellerForm is the seller as typed, with the problems found, by field name.
+type sellerForm struct {
+	tenants.Seller
+	Errors map[string]string
+	Fields []sellerField // set by fields
+}
+
+// sellerField is one field of the seller form as the page shows it.
+type sellerField struct {
+	Name, Label, Value, Autocomplete, Hint, Error string
+	Max                                           int
+	Countries                                     []i18n.Country // the country field's options
+}
+
+// fields lays out the form in the admin's language.
+func (f *sellerForm) fields(r *request) {
+	ad := f.Address
+	field := func(name, key, value, autocomplete string) sellerField {
+		return sellerField{Name: name, Label: r.T("dash.seller." + key), Value: value, Autocomplete: autocomplete,
+			Max: sellerLimits[name], Error: f.Errors[name]}
+	}
+	tax := field("tax_id", "taxId", f.TaxID, "off")
+	tax.Hint = r.T("dash.seller.taxIdHint")
+	country := field("country", "country", ad.Country, "country")
+	country.Countries = r.l.AddressCountries()
+	f.Fields = []sellerField{
+		field("legal_name", "legalName", f.LegalName, "organization"),
+		field("address_line1", "line1", ad.Line1, "address-line1"),
+		field("address_line2", "line2", ad.Line2, "address-line2"),
+		field("postal_code", "postalCode", ad.PostalCode, "postal-code"),
+		field("city", "city", ad.City, "address-level2"),
+		field("region", "region", ad.Region, "address-level1"),
+		country,
+		tax,
+	}
+}
+
+// sellerLimits are the maxlength of the seller form's fields.
+var sellerLimits = map[string]int{
+	"legal_name": tenants.MaxSellerName, "address_line1": tenants.MaxSellerLine, "address_line2": tenants.MaxSellerLine,
+	"postal_code": tenants.MaxSellerPostalCode, "city": tenants.MaxSellerCity, "region": tenants.MaxSellerRegion,
+	"tax_id": tenants.MaxSellerTaxID,
+}
+
+// checkSeller returns the problems of a typed seller by field, in the admin's language: the rules
+// of tenants.Seller (every field is bounded text; a seller that is set has a legal name; an
+// address that is set has its first line, its city and its country).
+func checkSeller(r *request, s tenants.Seller) map[string]string {
+	errs := map[string]string{}
+	hasAddress := s.Address != (account.Address{})
+	field := func(name, v string, required bool) {
+		switch {
+		case !tenants.ValidText(v, sellerLimits[name]):
+			errs[name] = r.T("dash.seller.error.text", "max", sellerLimits[name])
+		case required && v == "" && name == "legal_name":
+			errs[name] = r.T("dash.seller.error.legalName")
+		case required && v == "":
+			errs[name] = r.T("dash.seller.error.addressPart")
+		}
+	}
+	field("legal_name", s.LegalName, !s.IsZero())
+	field("address_line1", s.Address.Line1, hasAddress)
+	field("address_line2", s.Address.Line2, false)
+	field("postal_code", s.Address.PostalCode, false)
+	field("city", s.Address.City, hasAddress)
+	field("region", s.Address.Region, false)
+	field("tax_id", s.TaxID, false)
+	if hasAddress && !account.ValidCountry(s.Address.Country) {
+		errs["country"] = r.T("dash.seller.error.country")
+	}
+	return errs
+}
+
+// saveSeller validates and stores the seller named on the tenant's invoices; every other setting
+// of the tenant stays as it is.
+func (d *Dashboard) saveSeller(ctx *fasthttp.RequestCtx, r *request) {
+	args := ctx.PostArgs()
+	get := func(name string) string { return strings.TrimSpace(string(args.Peek(name))) }
+	f := &sellerForm{Seller: tenants.Seller{
+		LegalName: get("legal_name"),
+		Address: account.Address{
+			Line1: get("address_line1"), Line2: get("address_line2"), PostalCode: get("postal_code"),
+			City: get("city"), Region: get("region"), Country: strings.ToUpper(get("country")),
+		},
+		TaxID: get("tax_id"),
+	}}
+	refused := func() {
+		pf := portalFormOf(r.tenant)
+		pf.Seller = f
+		d.portalPage(ctx, r, fasthttp.StatusBadRequest, pf, "", nil)
+	}
+	if f.Errors = checkSeller(r, f.Seller); len(f.Errors) > 0 {
+		refused()
+		return
+	}
+	t, err := d.store.UpdateTenant(web.Detach(ctx), r.tenant.ID, func(t *tenants.Tenant) error {
+		t.Seller = f.Seller
+		return nil
+	}, nil)
+	if errors.Is(err, tenants.ErrInvalidTenant) {
+		f.Errors = map[string]string{"form": err.Error()}
+		refused()
+		return
+	}
+	if err != nil {
+		d.unavailable(ctx, r, err)
+		return
+	}
+	d.log.Info("dashboard: seller saved", "tenant", t.Slug, "by", r.s.Email)
+	r.tenant = t
+	d.portalPage(ctx, r, fasthttp.StatusOK, nil, r.T("dash.seller.saved"), nil)
 }
 
 // minutesText writes a whole number of minutes as the form's bounds do, without digit grouping
