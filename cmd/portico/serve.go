@@ -228,9 +228,10 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	if f.demo {
 		if err := seedDemo(ctx, g, store, gw.URLs(), true, time.Now()); err != nil {
 			log.Error("seeding the demo failed", "err", err)
-		} else {
-			bgDone.Add(1)
-			go func() { defer bgDone.Done(); startDemoBackend(bg, backends, store, allow, log) }()
+		} else if err := apps.Start(ctx, "demo backend", lifecycle.Background(func(ctx context.Context) {
+			startDemoBackend(ctx, backends, store, opts.webhookAllow, log)
+		})); err != nil {
+			return err
 		}
 	}
 	select {

@@ -90,3 +90,14 @@ func (g *Group) Stop() error {
 	g.started = nil
 	return errors.Join(errs...)
 }
+
+// Background is an App that runs run between Start and Stop, for work with no type of its own.
+func Background(run func(context.Context)) App { return &background{run: run} }
+
+type background struct {
+	run  func(context.Context)
+	loop Loop
+}
+
+func (b *background) Start(ctx context.Context) error { return b.loop.Start(ctx, b.run) }
+func (b *background) Stop() error                     { return b.loop.Stop() }
