@@ -180,7 +180,7 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	// emailer (one limit, one way of sending).
 	emailer := &links.Emailer{Store: store, Issuer: issuer, Mail: sender, MaxPerHour: f.maxLinksPerHour, Logger: log}
 	dash, err := dashboard.New(dashboard.Config{
-		Store: store, Issuer: issuer, PortalLinks: emailer, Domains: verifier, Webhooks: dashboard.Webhooks(hooks),
+		Store: store, Issuer: issuer, PortalLinks: emailer, Domains: verifier, Webhooks: dashboard.Webhooks(hooks), Backend: dashboard.Backend(backends),
 		Dev: f.dev, PublicScheme: urls.Scheme, Logger: log, ClientAddr: opts.clientAddr,
 	})
 	if err != nil {

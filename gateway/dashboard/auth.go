@@ -41,7 +41,7 @@ type request struct {
 }
 
 func (r *request) view(nav, title string) *view {
-	v := &view{Title: title, Nav: nav, Tenant: r.tenant, Admin: r.s.Email, CSRF: r.s.CSRF, Webhooks: r.d.cfg.Webhooks != nil, Pending: r.s.Stage != stageFull}
+	v := &view{Title: title, Nav: nav, Tenant: r.tenant, Admin: r.s.Email, CSRF: r.s.CSRF, Webhooks: r.d.cfg.Webhooks != nil, Backend: r.d.cfg.Backend != nil, Pending: r.s.Stage != stageFull}
 	v.setLang(r.l)
 	return v
 }

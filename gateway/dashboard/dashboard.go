@@ -71,6 +71,8 @@ type Config struct {
 	Domains *domains.Verifier
 	// Webhooks backs the webhook pages; nil hides them.
 	Webhooks WebhookPages
+	// Backend backs Settings → Backend (the tenant backend protocol); nil hides it.
+	Backend BackendPages
 	// Dev allows plain-HTTP development: the session cookie loses its __Host- prefix and Secure
 	// flag. Never in production.
 	Dev bool
@@ -324,6 +326,7 @@ type view struct {
 	Admin      string
 	CSRF       string
 	Webhooks   bool
+	Backend    bool
 	Pending    bool   // the session still waits for its second factor: no navigation
 	Flash      string // a success message
 	Error      string // a failure message
@@ -536,6 +539,12 @@ func (d *Dashboard) route(ctx *fasthttp.RequestCtx, r *request, path string, get
 			d.webhooksPage(ctx, r, fasthttp.StatusOK, "", "", "")
 		} else {
 			d.webhookAction(ctx, r)
+		}
+	case path == "/settings/backend" && d.cfg.Backend != nil:
+		if get {
+			d.backendPage(ctx, r, fasthttp.StatusOK, "", "", "")
+		} else {
+			d.backendAction(ctx, r)
 		}
 	case strings.HasPrefix(path, "/settings/webhooks/") && d.cfg.Webhooks != nil && get:
 		d.deliveriesPage(ctx, r, strings.TrimPrefix(path, "/settings/webhooks/"))

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-billing/portico/backend"
 	"github.com/portico-billing/portico/internal/testwait"
 
 	"github.com/valyala/fasthttp"
@@ -41,6 +42,8 @@ type options struct {
 	noMail   bool
 	maxLinks int
 	webhooks dashboard.WebhookPages
+	// backend gives the dashboard a real backend service (loopback allowed) in harness.backend.
+	backend bool
 	// serverBody, when set, replaces the gateway server's request body limit.
 	serverBody int
 	// trustedProxies are the gateway's Config.TrustedProxies.
@@ -63,6 +66,8 @@ type harness struct {
 	frozen atomic.Int64 // when not 0, the Unix nanoseconds that stand for the real time
 	prefix string       // the test's etcd key prefix
 	ln     *fasthttputil.InmemoryListener
+	// backend is the dashboard's backend service (options.backend), else nil.
+	backend *backend.Service
 
 	acme, initech *tenants.Tenant
 }
@@ -102,8 +107,16 @@ func newHarness(t *testing.T, o options) *harness {
 			t.Fatal(err)
 		}
 	}
+	var backendPages dashboard.BackendPages
+	if o.backend {
+		if h.backend, err = backend.New(backend.Config{Store: s, Keyring: h.gw.Keyring(), Logger: log,
+			AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Timeout: 2 * time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		backendPages = dashboard.Backend(h.backend)
+	}
 	h.dash, err = dashboard.New(dashboard.Config{
-		Store: s, Issuer: h.gw.Issuer(), Mail: sender, Webhooks: o.webhooks, Now: h.now, Logger: log,
+		Store: s, Issuer: h.gw.Issuer(), Mail: sender, Webhooks: o.webhooks, Backend: backendPages, Now: h.now, Logger: log,
 		MaxLinksPerHour: o.maxLinks, ClientAddr: h.gw.ClientAddr,
 	})
 	if err != nil {

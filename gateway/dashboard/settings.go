@@ -558,3 +558,148 @@ func (d *Dashboard) deliveriesPage(ctx *fasthttp.RequestCtx, r *request, id stri
 	v.Data = data
 	d.render(ctx, fasthttp.StatusOK, "deliveries", v)
 }
+
+// ---- Settings → Backend
+
+// BackendPages is what the backend page needs of the tenant backend service, scoped to the
+// tenant. The lead adapts backend.Service to it (Backend).
+type BackendPages interface {
+	// Backend returns the tenant's registration; ok is false without one.
+	Backend(ctx context.Context, tenantID string) (ep BackendEndpoint, ok bool, err error)
+	// RegisterBackend sets the URL and returns the registration with a new signing secret,
+	// shown once. A URL the service refuses wraps ErrBackendInvalid, whose text is shown.
+	RegisterBackend(ctx context.Context, tenantID, url string) (BackendEndpoint, string, error)
+	// DeleteBackend removes the registration; without one it wraps ErrBackendNotFound.
+	DeleteBackend(ctx context.Context, tenantID string) error
+	// RotateBackendSecret returns a new secret (shown once); without a registration it wraps
+	// ErrBackendNotFound.
+	RotateBackendSecret(ctx context.Context, tenantID string) (string, error)
+	// PingBackend sends a "ping" request and reports the answer or the failure; err is only
+	// for the dashboard's own trouble (etcd).
+	PingBackend(ctx context.Context, tenantID string) (BackendTest, error)
+}
+
+// Errors a BackendPages implementation wraps for the admin's mistakes.
+var (
+	ErrBackendInvalid  = errors.New("dashboard: invalid backend")
+	ErrBackendNotFound = errors.New("dashboard: no backend registered")
+)
+
+// BackendEndpoint is the registration as the page shows it.
+type BackendEndpoint struct {
+	URL                     string
+	UpdatedAt               time.Time
+	PreviousSecretExpiresAt time.Time
+}
+
+// BackendTest is what a test request found: the backend's Result and Message, or a Failure
+// class ("timeout", "unreachable", "status" with Status, "invalid_response" or
+// "invalid_account" with Detail, "forbidden_address", "no_backend").
+type BackendTest struct {
+	Result, Message string
+	Failure         string
+	Status          int
+	Detail          string
+}
+
+type backendData struct {
+	Endpoint  *BackendEndpoint
+	NewSecret string
+	URL       string
+}
+
+func (d *Dashboard) backendPage(ctx *fasthttp.RequestCtx, r *request, status int, flash, errMsg, secret string) {
+	ep, ok, err := d.cfg.Backend.Backend(web.Detach(ctx), r.tenant.ID)
+	if err != nil {
+		d.unavailable(ctx, r, err)
+		return
+	}
+	v := r.view("backend", r.T("dash.backend.title"))
+	data := &backendData{NewSecret: secret}
+	if ok {
+		data.Endpoint, data.URL = &ep, ep.URL
+	}
+	if errMsg != "" && string(ctx.PostArgs().Peek("action")) == "save" {
+		data.URL = string(ctx.PostArgs().Peek("url"))
+	}
+	v.Flash, v.Error, v.Data = flash, errMsg, data
+	d.render(ctx, status, "backend", v)
+}
+
+func (d *Dashboard) backendAction(ctx *fasthttp.RequestCtx, r *request) {
+	b := d.cfg.Backend
+	notFound := func(err error) bool {
+		if errors.Is(err, ErrBackendNotFound) {
+			d.backendPage(ctx, r, fasthttp.StatusNotFound, "", r.T("dash.backend.error.notFound"), "")
+			return true
+		}
+		return false
+	}
+	switch string(ctx.PostArgs().Peek("action")) {
+	case "save":
+		u := strings.TrimSpace(string(ctx.PostArgs().Peek("url")))
+		ep, secret, err := b.RegisterBackend(web.Detach(ctx), r.tenant.ID, u)
+		if errors.Is(err, ErrBackendInvalid) {
+			d.backendPage(ctx, r, fasthttp.StatusBadRequest, "", err.Error(), "")
+			return
+		}
+		if err != nil {
+			d.unavailable(ctx, r, err)
+			return
+		}
+		d.log.Info("dashboard: tenant backend registered", "tenant", r.tenant.Slug, "by", r.s.Email)
+		d.backendPage(ctx, r, fasthttp.StatusOK, r.T("dash.backend.registered", "url", ep.URL), "", secret)
+	case "rotate":
+		secret, err := b.RotateBackendSecret(web.Detach(ctx), r.tenant.ID)
+		if notFound(err) {
+			return
+		}
+		if err != nil {
+			d.unavailable(ctx, r, err)
+			return
+		}
+		d.log.Info("dashboard: tenant backend secret rotated", "tenant", r.tenant.Slug, "by", r.s.Email)
+		d.backendPage(ctx, r, fasthttp.StatusOK, r.T("dash.backend.rotated"), "", secret)
+	case "delete":
+		err := b.DeleteBackend(web.Detach(ctx), r.tenant.ID)
+		if notFound(err) {
+			return
+		}
+		if err != nil {
+			d.unavailable(ctx, r, err)
+			return
+		}
+		d.log.Info("dashboard: tenant backend removed", "tenant", r.tenant.Slug, "by", r.s.Email)
+		d.backendPage(ctx, r, fasthttp.StatusOK, r.T("dash.backend.deleted"), "", "")
+	case "test":
+		res, err := b.PingBackend(web.Detach(ctx), r.tenant.ID)
+		if err != nil {
+			d.unavailable(ctx, r, err)
+			return
+		}
+		switch res.Failure {
+		case "":
+			if res.Message != "" {
+				d.backendPage(ctx, r, fasthttp.StatusOK, r.T("dash.backend.test.answerMessage", "result", res.Result, "message", res.Message), "", "")
+			} else {
+				d.backendPage(ctx, r, fasthttp.StatusOK, r.T("dash.backend.test.answer", "result", res.Result), "", "")
+			}
+		case "no_backend":
+			d.backendPage(ctx, r, fasthttp.StatusNotFound, "", r.T("dash.backend.error.notFound"), "")
+		case "status":
+			d.backendPage(ctx, r, fasthttp.StatusOK, "", r.T("dash.backend.test.status", "status", strconv.Itoa(res.Status)), "")
+		case "invalid_response":
+			d.backendPage(ctx, r, fasthttp.StatusOK, "", r.T("dash.backend.test.invalid", "detail", res.Detail), "")
+		case "invalid_account":
+			d.backendPage(ctx, r, fasthttp.StatusOK, "", r.T("dash.backend.test.invalidAccount", "detail", res.Detail), "")
+		case "timeout":
+			d.backendPage(ctx, r, fasthttp.StatusOK, "", r.T("dash.backend.test.timeout"), "")
+		case "forbidden_address":
+			d.backendPage(ctx, r, fasthttp.StatusOK, "", r.T("dash.backend.test.forbidden"), "")
+		default:
+			d.backendPage(ctx, r, fasthttp.StatusOK, "", r.T("dash.backend.test.unreachable"), "")
+		}
+	default:
+		d.backendPage(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.common.unknownAction"), "")
+	}
+}

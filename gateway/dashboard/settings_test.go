@@ -5,20 +5,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"image"
 	"image/color"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/internal/testwait"
+	"github.com/portico-billing/portico/webhooks"
 
 	"github.com/portico-billing/portico/certs/domains"
 	"github.com/portico-billing/portico/gateway/dashboard"
@@ -497,4 +505,95 @@ func TestWebhooksPages(t *testing.T) {
 	expect(t, b.form("/settings/webhooks", "action", "delete", "id", "we_1"), 404)
 	expect(t, a.form("/settings/webhooks", "action", "delete", "id", "we_1"), 200, "was deleted")
 	expect(t, a.get("/settings/webhooks"), 200, "No endpoints yet")
+}
+
+// TestBackendPage: Settings → Backend against a real backend service and real HTTP backends:
+// register (the secret shown once), refused URLs with their reason, "Send test request" showing
+// the answer or the failure class, rotate, remove; another tenant's admin sees none of it; every
+// post needs the CSRF token; the page reads in every language.
+func TestBackendPage(t *testing.T) {
+	t.Parallel()
+	h0 := newHarness(t, options{})
+	if strings.Contains(string(h0.signedIn().get("/customers").Body()), "/settings/backend") {
+		t.Fatal("Backend in the navigation without a service")
+	}
+	expect(t, h0.signedIn().get("/settings/backend"), 404)
+
+	h := newHarness(t, options{backend: true})
+	answer := make(chan string, 1)
+	answer <- `{"result":"succeeded","message":"pong <b>"}`
+	var secret atomic.Pointer[string]
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if s := secret.Load(); s == nil || webhooks.Verify([]string{*s}, r.Header, body, time.Now()) != nil {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		a := <-answer
+		answer <- a
+		if a == "500" {
+			http.Error(w, "boom", http.StatusInternalServerError)
+			return
+		}
+		io.WriteString(w, a)
+	}))
+	t.Cleanup(rcv.Close)
+	a := h.signedIn()
+	expect(t, a.get("/customers"), 200, `href="/settings/backend"`)
+	expect(t, a.get("/settings/backend"), 200, "No backend is registered yet", "Register your backend")
+	expect(t, a.form("/settings/backend", "action", "save", "url", "ftp://billing.example/"), 400, "scheme", "ftp://billing.example/")
+	expect(t, a.form("/settings/backend", "action", "save", "url", "https://10.1.2.3/portico"), 400, "blocked range")
+	expect(t, a.form("/settings/backend", "action", "test"), 404, "No backend is registered in this workspace")
+	body := expect(t, a.form("/settings/backend", "action", "save", "url", rcv.URL+"/portico"), 200, "shown only this once", "whsec_", "Send test request", "Rotate secret", rcv.URL+"/portico")
+	m := regexp.MustCompile(`value="(whsec_[^"]+)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no secret on the page")
+	}
+	s := html.UnescapeString(m[1])
+	secret.Store(&s)
+	if strings.Contains(string(a.get("/settings/backend").Body()), "whsec_") {
+		t.Fatal("the secret is shown again")
+	}
+	// The answer's message is the backend's text: escaped.
+	expect(t, a.form("/settings/backend", "action", "test"), 200, "The backend answered “succeeded”: pong &lt;b&gt;")
+	<-answer
+	answer <- "500"
+	expect(t, a.form("/settings/backend", "action", "test"), 200, "HTTP status 500 instead of 200")
+	<-answer
+	answer <- `{"result":"maybe"}`
+	expect(t, a.form("/settings/backend", "action", "test"), 200, "The backend&#39;s answer is not valid: unknown result")
+	// Rotating: the test backend knows only the old secret, which still signs.
+	<-answer
+	answer <- `{"result":"pending"}`
+	expect(t, a.form("/settings/backend", "action", "rotate"), 200, "shown only this once", "whsec_", "the previous secret also signs until")
+	expect(t, a.form("/settings/backend", "action", "test"), 200, "The backend answered “pending”.")
+	// Every language: the page and a test's answer.
+	for _, lang := range []string{"en", "de", "fr", "es", "ja", "pt-BR"} {
+		p := i18n.ForLocale(lang)
+		page(t, lang+" backend page", a.inLang(lang, "GET", "/settings/backend", nil), 200, p, map[string][]any{
+			"dash.backend.title": nil, "dash.backend.current": nil, "dash.backend.test": nil, "dash.backend.rotate": nil,
+			"dash.backend.delete": nil, "dash.backend.changeTitle": nil, "dash.backend.url": nil, "dash.backend.saveHint": nil,
+			"dash.backend.save": nil, "dash.nav.backend": nil,
+		})
+		page(t, lang+" test answer", a.formIn(lang, "/settings/backend", "action", "test"), 200, p, map[string][]any{
+			"dash.backend.test.answer": {"result", "pending"},
+		})
+	}
+	// No CSRF token, no change.
+	expect(t, a.post("/settings/backend", url.Values{"action": {"delete"}}), 403)
+
+	// Another tenant's admin sees no backend and cannot remove or rotate this one.
+	b := h.agent()
+	b.login("initech", "boss@initech.example", password+" 2")
+	expect(t, b.get("/settings/backend"), 200, "No backend is registered yet")
+	expect(t, b.form("/settings/backend", "action", "delete"), 404)
+	expect(t, b.form("/settings/backend", "action", "rotate"), 404)
+	expect(t, b.form("/settings/backend", "action", "test"), 404)
+	expect(t, a.get("/settings/backend"), 200, rcv.URL+"/portico")
+
+	// Unreachable: the server is gone.
+	rcv.Close()
+	expect(t, a.form("/settings/backend", "action", "test"), 200, "could not be reached")
+	expect(t, a.form("/settings/backend", "action", "delete"), 200, "The backend was removed")
+	expect(t, a.get("/settings/backend"), 200, "No backend is registered yet")
 }
