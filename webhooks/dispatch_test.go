@@ -572,8 +572,11 @@ func TestKilledMidQueue(t *testing.T) {
 	storeA := e.openStore(clientA)
 	a := e.service(storeA, func(c *Config) {
 		c.Concurrency = 2
-		c.Timeout = 2 * time.Second
-		c.ClaimTTL = 3 * time.Second
+		// The two hanging requests must still be in flight, their claims held, when the test looks:
+		// a timeout that a loaded machine reaches first would release a claim early. B takes over
+		// once the killed instance's lease (ClaimTTL) has expired.
+		c.Timeout = 15 * time.Second
+		c.ClaimTTL = 16 * time.Second
 		c.WorkerID = "A"
 	})
 	_, sec := e.createEndpoint(a, e.tenant.ID, rc.srv.URL)
