@@ -112,6 +112,17 @@ func dashboardTour(t *testing.T, s *stack, lang, hookURL string, received <-chan
 
 	open(b, dash+"/settings/portal")
 	page("portal-settings")
+	// The demo's seller without its city: refused next to the field, in red, nothing saved.
+	if got := browsertest.Eval[string](b, `document.getElementById("legal_name").value`); got != "Acme Cloud GmbH" {
+		t.Errorf("the seller form shows the legal name %q, want the demo's", got)
+	}
+	set("city", "")
+	submit(`form[action="/settings/seller"]`)
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`#seller .has-error`)))
+	if got, want := b.Text(`#seller .has-error .field-error`), i18n.ForLocale(lang).T("dash.seller.error.addressPart"); got != want {
+		t.Errorf("the refused seller form says %q next to the city, want %q", got, want)
+	}
+	page("seller-refused")
 
 	open(b, dash+"/settings/domains")
 	set("domain", "billing-"+lang+".globex.example")

@@ -135,8 +135,8 @@ func TestPortalTour(t *testing.T) {
 			check(t, b, dir, "overview", lang)
 
 			open(b, portal+"/invoices/inv_glx_0006")
-			if got := b.Text("main"); !strings.Contains(got, "GLX-0006") {
-				t.Errorf("invoice page lacks its number:\n%s", got)
+			if got := b.Text("main"); !strings.Contains(got, "GLX-0006") || !strings.Contains(got, "Acme Cloud GmbH") || !strings.Contains(got, "DE312456789") {
+				t.Errorf("invoice page lacks its number or its seller:\n%s", got)
 			}
 			check(t, b, dir, "invoice", lang)
 			checkInvoiceFits(t, b, "GLX-0006")
@@ -248,7 +248,7 @@ func TestInvoicePrints(t *testing.T) {
 	open(b, portal+"/invoices/inv_glx_0006")
 	pdf := b.Print()
 	text := pdfText(t, pdf)
-	for _, want := range []string{"GLX-0006", "Globex Corporation GmbH", "€1,190.00", en.T("doc.total")} {
+	for _, want := range []string{"GLX-0006", "Acme Cloud GmbH", "Torstraße 49", "DE312456789", "Globex Corporation GmbH", "€1,190.00", en.T("doc.total")} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the printed invoice lacks %q:\n%s", want, text)
 		}
