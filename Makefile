@@ -8,7 +8,7 @@ FUZZTIME ?= 3s
 FUZZTIME_LONG ?= 2m
 FUZZ_TARGETS := \
 	./gateway/session:FuzzOpen \
-	./plugins/format:FuzzMoney \
+	./i18n:FuzzMoney \
 	./invoicedoc:FuzzRenderPDF \
 	./tenants/account:FuzzDecode \
 	./gateway:FuzzNormalizeHost \

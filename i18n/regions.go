@@ -2,15 +2,23 @@ package i18n
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/text/collate"
 	"golang.org/x/text/language"
 	"golang.org/x/text/language/display"
-
-	"github.com/portico-billing/portico/tenants/account"
 )
+
+// ValidCountry reports whether code is an ISO 3166-1 alpha-2 country code (upper case).
+func ValidCountry(code string) bool {
+	if len(code) != 2 || strings.ToUpper(code) != code {
+		return false
+	}
+	r, err := language.ParseRegion(code)
+	return err == nil && r.IsCountry()
+}
 
 // Country is an ISO 3166-1 alpha-2 code with its name in one language.
 type Country struct{ Code, Name string }
@@ -61,7 +69,7 @@ var addressCodes = sync.OnceValue(func() []string {
 	for a := 'A'; a <= 'Z'; a++ {
 		for b := 'A'; b <= 'Z'; b++ {
 			code := string([]rune{a, b})
-			if !account.ValidCountry(code) || code == "UN" || code == "EZ" {
+			if !ValidCountry(code) || code == "UN" || code == "EZ" {
 				continue
 			}
 			r, _ := language.ParseRegion(code)

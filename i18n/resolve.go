@@ -66,7 +66,7 @@ func Resolve(requested, account, tenantDefault string) language.Tag {
 }
 
 // ResolveFormat is Resolve that also returns the locale to format money, numbers and dates in
-// (plugins/format): the candidate that matched, so that de-AT or en-GB keep their regional
+// (Money, Date): the candidate that matched, so that de-AT or en-GB keep their regional
 // conventions while reading the German or English catalog; "en" when none matched.
 func ResolveFormat(requested, account, tenantDefault string) (tag language.Tag, formatLocale string) {
 	for _, c := range [...]string{requested, account, tenantDefault} {

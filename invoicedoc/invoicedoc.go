@@ -6,8 +6,8 @@
 // invoice.css appended to the portal stylesheet) and in the downloadable PDF (RenderPDF, A4, with
 // the tenant's logo and colours), and the file name the PDF is downloaded as (FileName).
 //
-// Every amount and date goes through plugins/format and every label through the catalogs of package
-// i18n, so the portal's invoice list, the invoice page and the PDF show the same text in the same
+// Every amount and date goes through i18n.Money and i18n.Date and every label through the
+// catalogs of package i18n, so the portal's invoice list, the invoice page and the PDF show the same text in the same
 // language. The PDF's embedded Go fonts have no CJK glyphs, so the PDF sets Japanese documents and
 // CJK text in a TrueType CJK font of the system, IPAex Gothic by default (see Input.CJKFont);
 // without one, a Japanese PDF is written in English (labels, dates and amounts) rather than as
@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/i18n"
-	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 )
@@ -149,7 +148,7 @@ func build(in *Input, forPDF bool) (*doc, error) {
 		}
 	}
 	cur := a.InvoiceCurrency(inv)
-	money := func(v int64) string { return format.Money(v, cur, locale) }
+	money := func(v int64) string { return i18n.Money(v, cur, locale) }
 
 	d := &doc{
 		tr:        tr,
@@ -160,9 +159,9 @@ func build(in *Input, forPDF bool) (*doc, error) {
 		Number:    cmp.Or(inv.Number, inv.ID),
 		Brand:     in.Tenant.Name,
 		Status:    inv.DisplayStatus(in.Now),
-		IssueDate: format.Date(inv.IssueDate, locale),
-		DueDate:   format.Date(inv.DueDate, locale),
-		PaidDate:  format.Date(inv.PaidDate, locale),
+		IssueDate: i18n.Date(inv.IssueDate.Civil(), locale),
+		DueDate:   i18n.Date(inv.DueDate.Civil(), locale),
+		PaidDate:  i18n.Date(inv.PaidDate.Civil(), locale),
 		Currency:  strings.ToUpper(cur),
 		Subtotal:  money(inv.Subtotal),
 		TaxLabel:  tr.T("doc.tax"),
@@ -173,7 +172,7 @@ func build(in *Input, forPDF bool) (*doc, error) {
 	if inv.Discount != 0 {
 		d.Discount = money(-inv.Discount)
 	}
-	if rate := format.Percent(inv.TaxRate, locale); rate != "" {
+	if rate := i18n.Percent(inv.TaxRate, locale); rate != "" {
 		d.TaxLabel = tr.T("doc.taxRate", "rate", rate)
 	}
 	d.StatusLabel = tr.T("invoices.status." + d.Status)
@@ -190,7 +189,7 @@ func build(in *Input, forPDF bool) (*doc, error) {
 		d.Seller.Name = cmp.Or(strings.TrimSpace(sl.LegalName), in.Tenant.Name)
 		d.Seller.TaxID = sl.TaxID
 		if sl.Address != (account.Address{}) {
-			d.Seller.Address = tr.AddressLines(&sl.Address)
+			d.Seller.Address = tr.AddressLines(sl.Address.Postal())
 		}
 	}
 	d.Buyer.Name = a.Name
@@ -199,7 +198,7 @@ func build(in *Input, forPDF bool) (*doc, error) {
 		d.Buyer.Name = cmp.Or(strings.TrimSpace(c.LegalName), a.Name)
 		d.Buyer.TaxID = c.TaxID
 		if c.Address != nil {
-			d.Buyer.Address = tr.AddressLines(c.Address)
+			d.Buyer.Address = tr.AddressLines(c.Address.Postal())
 		}
 	}
 
@@ -207,12 +206,12 @@ func build(in *Input, forPDF bool) (*doc, error) {
 	for i, l := range inv.Lines {
 		d.Lines[i] = line{
 			Description: l.Description,
-			Quantity:    format.Number(l.Quantity, locale),
+			Quantity:    i18n.Number(l.Quantity, locale),
 			UnitPrice:   money(l.UnitAmount),
 			Amount:      money(l.Amount),
 		}
 		if l.UnitAmountDecimal != "" { // a fractional price: "$0.025"
-			d.Lines[i].UnitPrice = format.Decimal(l.UnitAmountDecimal, cur, locale)
+			d.Lines[i].UnitPrice = i18n.Decimal(l.UnitAmountDecimal, cur, locale)
 		}
 	}
 	return d, nil

@@ -12,7 +12,6 @@ import (
 	"golang.org/x/net/html/atom"
 
 	"github.com/portico-billing/portico/i18n"
-	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 )
@@ -93,7 +92,7 @@ func TestRenderHTMLExample(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		locale string
-		total  string // as a literal, and it must equal format.Money's
+		total  string // as a literal, and it must equal i18n.Money's
 		want   []string
 	}{
 		{"de-DE", "1.190,00\u00a0€", []string{
@@ -139,8 +138,8 @@ func TestRenderHTMLExample(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.locale, func(t *testing.T) {
 			t.Parallel()
-			if got := format.Money(119000, "EUR", tt.locale); got != tt.total {
-				t.Fatalf("format.Money = %q, the test expects %q", got, tt.total)
+			if got := i18n.Money(119000, "EUR", tt.locale); got != tt.total {
+				t.Fatalf("i18n.Money = %q, the test expects %q", got, tt.total)
 			}
 			out := renderHTML(t, input(t, "inv_2026_0007", tt.locale))
 			text := htmlText(t, out)
@@ -251,7 +250,7 @@ func TestStatus(t *testing.T) {
 			if d.Status != tt.wantStatus || d.StatusLabel != tt.wantLabel {
 				t.Errorf("status = %q %q, want %q %q", d.Status, d.StatusLabel, tt.wantStatus, tt.wantLabel)
 			}
-			if want := format.Money(tt.remaining, "EUR", "en"); d.Remaining != want {
+			if want := i18n.Money(tt.remaining, "EUR", "en"); d.Remaining != want {
 				t.Errorf("remaining = %q, want %q", d.Remaining, want)
 			}
 			text := htmlText(t, renderHTML(t, in))

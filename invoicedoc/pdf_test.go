@@ -25,7 +25,6 @@ import (
 	"golang.org/x/image/font/gofont/goregular"
 
 	"github.com/portico-billing/portico/i18n"
-	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants/account"
 )
 
@@ -148,17 +147,17 @@ func TestRenderPDFText(t *testing.T) {
 			if tt.modify != nil {
 				tt.modify(in)
 			}
-			// Every total must be format.Money's text, so the list, the page and the PDF agree.
+			// Every total must be i18n.Money's text, so the list, the page and the PDF agree.
 			cur := in.Account.InvoiceCurrency(in.Invoice)
-			money := format.Money(in.Invoice.Total, cur, tt.locale)
+			money := i18n.Money(in.Invoice.Total, cur, tt.locale)
 			switch cur {
 			case "JPY":
 				if money != "¥123,456" {
-					t.Fatalf("format.Money(JPY) = %q", money)
+					t.Fatalf("i18n.Money(JPY) = %q", money)
 				}
 			case "KWD":
 				if !strings.Contains(money, "1,234.567") {
-					t.Fatalf("format.Money(KWD) = %q, want three decimals", money)
+					t.Fatalf("i18n.Money(KWD) = %q, want three decimals", money)
 				}
 			}
 			text := pdfString(t, renderPDF(t, in))
@@ -220,7 +219,7 @@ func TestRenderPDFLongInvoice(t *testing.T) {
 	text := squeeze(raw)
 	for _, w := range []string{
 		"Line item 001 1 €1.00 €1.00", "Line item 120 120 €1.00 €120.00",
-		"Total " + format.Money(sum, "EUR", "en"),
+		"Total " + i18n.Money(sum, "EUR", "en"),
 		fmt.Sprintf("Page 1 of %d", pages), fmt.Sprintf("Page %d of %d", pages, pages),
 	} {
 		if !strings.Contains(text, w) {
@@ -425,7 +424,7 @@ func TestRenderPDFJapanese(t *testing.T) {
 	}
 	want = append(want,
 		ja.T("doc.total")+" €1,190.00", ja.T("doc.remaining")+" €1,190.00",
-		ja.T("doc.issueDate")+" "+format.Date("2026-10-01", "ja"), // 2026年10月1日
+		ja.T("doc.issueDate")+" "+i18n.Date(account.Date("2026-10-01").Civil(), "ja"), // 2026年10月1日
 		"株式会社グローベックス", "丸の内一丁目1番1号", "10115 千代田区", ja.CountryName("DE"),
 		ja.T("doc.pdf.taxId", "taxId", "DE123456789"), "シート利用料（2026年10月） 10 €100.00 €1,000.00",
 		ja.T("doc.pdf.footer", "seller", "Acme Cloud Ltd", "number", "GLX-2026-0007", "page", "1", "pages", "1"),

@@ -31,8 +31,6 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/portico-billing/portico/i18n"
-	"github.com/portico-billing/portico/plugins/format"
-	"github.com/portico-billing/portico/tenants/account"
 )
 
 // TLS modes of the SMTP connection.
@@ -140,7 +138,7 @@ type PortalLinkMessage struct {
 	LogoURL string
 	// Locale is the customer's language, a BCP 47 tag ("de-DE", "pt-BR", "ja"); it is matched as
 	// by i18n.ForLocale, so an empty, invalid or unsupported locale gives English. The expiry date
-	// is formatted in its regional conventions (plugins/format).
+	// is formatted in its regional conventions (i18n.Money, i18n.Date).
 	Locale string
 }
 
@@ -240,7 +238,7 @@ func expiryTime(p *i18n.Printer, locale string, at time.Time) string {
 		formatLocale = locale // de-AT, en-GB keep their regional date conventions
 	}
 	at = at.UTC()
-	date := format.Date(account.Date(at.Format(time.DateOnly)), formatLocale)
+	date := i18n.Date(i18n.DateOf(at), formatLocale)
 	return p.T("email.portalLink.expiryTime", "time", at.Format("15:04"), "date", date)
 }
 

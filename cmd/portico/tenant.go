@@ -159,7 +159,7 @@ func sellerText(s tenants.Seller) string {
 	}
 	parts := []string{s.LegalName}
 	if s.Address != (account.Address{}) {
-		parts = append(parts, i18n.NewPrinter(i18n.English).AddressLines(&s.Address)...)
+		parts = append(parts, i18n.NewPrinter(i18n.English).AddressLines(s.Address.Postal())...)
 	}
 	if s.TaxID != "" {
 		parts = append(parts, "tax ID "+s.TaxID)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/i18n"
-	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/theme"
 	"github.com/valyala/fasthttp"
@@ -102,7 +101,7 @@ type brandingData struct {
 func (d *Dashboard) brandingPage(ctx *fasthttp.RequestCtx, r *request, status int, flash, errMsg string) {
 	t := r.tenant
 	data := &brandingData{Primary: t.Branding.PrimaryColor, Accent: t.Branding.AccentColor, MaxLogo: sizeText(tenants.MaxLogoBytes, r.l),
-		MinSide: strconv.Itoa(MinLogoSide), MaxSide: strconv.Itoa(MaxLogoSide), PreviewCharge: format.Money(1249000, "EUR", r.l.locale)}
+		MinSide: strconv.Itoa(MinLogoSide), MaxSide: strconv.Itoa(MaxLogoSide), PreviewCharge: i18n.Money(1249000, "EUR", r.l.locale)}
 	data.AccentTitles = t.Branding.AccentTitles
 	data.Checks = contrastChecks(r.l, data.Primary, data.Accent, data.AccentTitles)
 	for _, c := range data.Checks {

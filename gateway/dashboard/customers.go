@@ -8,7 +8,7 @@ import (
 
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/gateway/web"
-	"github.com/portico-billing/portico/plugins/format"
+	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 	"github.com/valyala/fasthttp"
@@ -130,9 +130,9 @@ func (d *Dashboard) customerPage(ctx *fasthttp.RequestCtx, r *request, id string
 		s := &a.Subscriptions[i]
 		sv := subscriptionView{Subscription: s}
 		if s.EstimatedNextCharge != nil {
-			sv.NextCharge = format.Money(*s.EstimatedNextCharge, a.Currency, locale)
+			sv.NextCharge = i18n.Money(*s.EstimatedNextCharge, a.Currency, locale)
 		} else if n, err := s.NextCharge(); err == nil {
-			sv.NextCharge = format.Money(n, a.Currency, locale)
+			sv.NextCharge = i18n.Money(n, a.Currency, locale)
 		}
 		data.Subscriptions = append(data.Subscriptions, sv)
 	}
@@ -141,7 +141,7 @@ func (d *Dashboard) customerPage(ctx *fasthttp.RequestCtx, r *request, id string
 	for _, inv := range a.InvoicesNewestFirst() {
 		cur := a.InvoiceCurrency(inv)
 		data.Invoices = append(data.Invoices, invoiceView{Invoice: inv, Status: inv.DisplayStatus(now),
-			Total: format.Money(inv.Total, cur, locale), Due: format.Money(inv.AmountDue(), cur, locale)})
+			Total: i18n.Money(inv.Total, cur, locale), Due: i18n.Money(inv.AmountDue(), cur, locale)})
 	}
 	v := r.view("customers", a.Name)
 	v.Flash, v.Error, v.Data = flash, errMsg, data

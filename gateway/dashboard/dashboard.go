@@ -7,7 +7,7 @@
 // Policy forbids it), in the portal's look, and in the language of the admin's browser: the best
 // supported match of its Accept-Language header (i18n.ResolveAccept) among the portal's six
 // languages, else English. Their texts are the "dash.*" messages of package i18n; dates and
-// numbers follow the same locale (package format), times are shown in UTC.
+// numbers follow the same locale (i18n.Money, i18n.Date), times are shown in UTC.
 //
 // The admin's session is a cookie sealed with the session keyring (AES-GCM, additional data
 // "dashboard:<tenantID>"), HttpOnly, SameSite=Strict, Secure and __Host- prefixed unless
@@ -45,7 +45,6 @@ import (
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/keyring"
 	"github.com/portico-billing/portico/mail"
-	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 	"github.com/valyala/fasthttp"
@@ -249,12 +248,12 @@ func langOf(ctx *fasthttp.RequestCtx, r *request) lang {
 	return requestLang(ctx)
 }
 
-// dateTime writes a time in UTC in the locale's language, its date written by format.Date as the
+// dateTime writes a time in UTC in the locale's language, its date written by i18n.Date as the
 // portal and every other date of the dashboard write it: "Jan 2, 2027, 15:04 UTC",
 // "2 Jan 2027, 15:04 UTC" (en-GB), "2. Jan. 2027, 15:04 UTC", "2027年1月2日 15:04 UTC".
 func dateTime(t time.Time, locale string) string {
 	t = t.UTC()
-	date := format.Date(account.Date(t.Format(time.DateOnly)), locale)
+	date := i18n.Date(i18n.DateOf(t), locale)
 	return i18n.ForLocale(locale).T("dash.dateTime", "date", date, "time", t.Format("15:04"))
 }
 
@@ -265,7 +264,7 @@ func clock(t time.Time) string { return t.UTC().Format("15:04 MST") }
 // "4,5" in German, French, Spanish and Portuguese.
 func decimal(f float64, locale string) string {
 	s := strconv.FormatFloat(f, 'f', 1, 64)
-	switch format.Language(locale) {
+	switch i18n.Language(locale) {
 	case "en", "ja":
 		return s
 	}
@@ -292,8 +291,8 @@ func label(s string) string {
 // The template functions that format take the page's locale ({{date .DueDate $.Locale}}):
 // i18n.Templates binds only "t" to the language of a render.
 var funcs = template.FuncMap{
-	"money": format.Money,
-	"date":  func(d account.Date, locale string) string { return format.Date(d, locale) },
+	"money": i18n.Money,
+	"date":  func(d account.Date, locale string) string { return i18n.Date(d.Civil(), locale) },
 	"time":  dateTime,
 	"since": func(t time.Time, locale string) string {
 		if t.IsZero() {
@@ -301,7 +300,7 @@ var funcs = template.FuncMap{
 		}
 		return dateTime(t, locale)
 	},
-	"number":     func(n int, locale string) string { return format.Number(int64(n), locale) },
+	"number":     func(n int, locale string) string { return i18n.Number(int64(n), locale) },
 	"pathEscape": url.PathEscape,
 	"statusClass": func(s string) string {
 		return "status-" + strings.ReplaceAll(s, "_", "-")

@@ -243,7 +243,7 @@ func TestDashboardMessagesExist(t *testing.T) {
 }
 
 // TestDashboardOneDateStyle: a page writes every date, alone or with a time, in one style per
-// language, the portal's (format.Date): "Jan 1, 2027" and "Dec 4, 2026, 14:30 UTC" in English,
+// language, the portal's (i18n.Date): "Jan 1, 2027" and "Dec 4, 2026, 14:30 UTC" in English,
 // "1 Jan 2027" and "4 Dec 2026, 14:30 UTC" in British English; never both on one page.
 func TestDashboardOneDateStyle(t *testing.T) {
 	t.Parallel()

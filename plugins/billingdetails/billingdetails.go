@@ -102,7 +102,7 @@ func newPage(v *plugins.View) page {
 		}
 		p.TaxID = c.TaxID
 		if c.Address != nil {
-			p.Address = tr.AddressLines(c.Address)
+			p.Address = tr.AddressLines(c.Address.Postal())
 		}
 	}
 	for i := range a.PaymentMethods {

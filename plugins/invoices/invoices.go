@@ -13,8 +13,8 @@ import (
 	_ "embed"
 	"slices"
 
+	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins"
-	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 )
@@ -85,15 +85,15 @@ func newPage(v *plugins.View) page {
 		r := row{
 			ID:        inv.ID,
 			Number:    cmp.Or(inv.Number, inv.ID),
-			IssueDate: format.Date(inv.IssueDate, v.Locale),
-			DueDate:   format.Date(inv.DueDate, v.Locale),
-			Amount:    format.Money(inv.Total, cur, v.Locale),
+			IssueDate: i18n.Date(inv.IssueDate.Civil(), v.Locale),
+			DueDate:   i18n.Date(inv.DueDate.Civil(), v.Locale),
+			Amount:    i18n.Money(inv.Total, cur, v.Locale),
 			Status:    inv.DisplayStatus(v.Now),
 		}
 		r.StatusLabel = tr.T(statusKeys[r.Status])
 		r.OfInvoice = tr.T("invoices.ofInvoice", "number", r.Number)
 		if r.Status != account.InvVoid && r.Status != account.InvPaid && inv.AmountPaid > 0 && inv.AmountDue() > 0 {
-			r.Remaining = format.Money(inv.AmountDue(), cur, v.Locale)
+			r.Remaining = i18n.Money(inv.AmountDue(), cur, v.Locale)
 		}
 		p.Invoices = append(p.Invoices, r)
 	}

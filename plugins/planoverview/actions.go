@@ -10,7 +10,6 @@ import (
 
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins"
-	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 )
@@ -93,7 +92,7 @@ func cancelPageOf(c plugins.ActionContext, status int, reason, comment string, e
 	if imm, date := cancelEffect(c.Tenant(), sub); imm {
 		p.Effect = l.T("cancel.effectImmediate")
 	} else {
-		p.Effect = l.T("cancel.effectEndOfTerm", "date", format.Date(date, c.Locale()))
+		p.Effect = l.T("cancel.effectEndOfTerm", "date", i18n.Date(date.Civil(), c.Locale()))
 	}
 	var body strings.Builder
 	if err := cancelTmpl.Execute(&body, l, "cancel", p); err != nil {

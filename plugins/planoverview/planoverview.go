@@ -15,7 +15,6 @@ import (
 
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins"
-	"github.com/portico-billing/portico/plugins/format"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 )
@@ -137,7 +136,7 @@ func subscription(s *account.Subscription, index int, cur string, v *plugins.Vie
 	out := sub{Index: index, ID: s.ID, Name: s.Name}
 	ended := s.Status == account.SubCanceled || s.Status == account.SubEnded
 	out.Scheduled = s.CancelAtPeriodEnd && !ended
-	out.ScheduledOn = format.Date(cmp.Or(s.CurrentPeriodEnd, s.CanceledAt), loc)
+	out.ScheduledOn = i18n.Date(cmp.Or(s.CurrentPeriodEnd, s.CanceledAt).Civil(), loc)
 
 	statusBadge := badge{label(tr, statusKeys, s.Status), "status-" + strings.ReplaceAll(s.Status, "_", "-")}
 	if out.Scheduled {
@@ -160,14 +159,14 @@ func subscription(s *account.Subscription, index int, cur string, v *plugins.Vie
 	case s.Status == account.SubPaused && s.NextChargeDate == "":
 	default:
 		if n, err := s.NextCharge(); err == nil {
-			out.NextCharge = format.Money(n, cur, loc)
+			out.NextCharge = i18n.Money(n, cur, loc)
 		} else {
 			out.NextCharge = tr.T("common.notAvailable")
 		}
-		out.NextChargeDate = format.Date(s.NextChargeDate, loc)
+		out.NextChargeDate = i18n.Date(s.NextChargeDate.Civil(), loc)
 	}
 
-	start, end := format.Date(s.CurrentPeriodStart, loc), format.Date(s.CurrentPeriodEnd, loc)
+	start, end := i18n.Date(s.CurrentPeriodStart.Civil(), loc), i18n.Date(s.CurrentPeriodEnd.Civil(), loc)
 	switch {
 	case start != "" && end != "":
 		out.Period = start + " – " + end
@@ -181,7 +180,7 @@ func subscription(s *account.Subscription, index int, cur string, v *plugins.Vie
 		if s.Status == account.SubEnded {
 			out.EndedLabel = tr.T("plan.endedOn")
 		}
-		out.EndedOn = format.Date(s.CanceledAt, loc)
+		out.EndedOn = i18n.Date(s.CanceledAt.Civil(), loc)
 	}
 
 	cancellable := s.Status == account.SubActive || s.Status == account.SubTrialing || s.Status == account.SubPastDue
@@ -205,7 +204,7 @@ func priceItem(it *account.Item, cur, loc string, tr *i18n.Printer) item {
 		out.Amount = tr.T("common.notAvailable")
 		return out
 	}
-	out.Amount = format.Money(c.Amount, cur, loc)
+	out.Amount = i18n.Money(c.Amount, cur, loc)
 	if it.PricingModel != account.PricingTiered && it.PricingModel != account.PricingVolume {
 		out.UnitPrice = price(c.UnitPrice, cur, loc)
 		return out
@@ -216,23 +215,23 @@ func priceItem(it *account.Item, cur, loc string, tr *i18n.Printer) item {
 		t := tier{Applied: tc.Units > 0}
 		switch {
 		case tc.To < 0:
-			t.Range = tr.T("plan.tierAbove", "from", format.Number(tc.From, loc))
+			t.Range = tr.T("plan.tierAbove", "from", i18n.Number(tc.From, loc))
 		case tc.To == tc.From:
-			t.Range = format.Number(tc.From, loc)
+			t.Range = i18n.Number(tc.From, loc)
 		default:
-			t.Range = format.Number(tc.From, loc) + " – " + format.Number(tc.To, loc)
+			t.Range = i18n.Number(tc.From, loc) + " – " + i18n.Number(tc.To, loc)
 		}
 		switch {
 		case tc.Flat > 0 && tc.UnitPrice.IsZero():
-			t.UnitPrice = tr.T("plan.tierFlat", "amount", format.Money(tc.Flat, cur, loc))
+			t.UnitPrice = tr.T("plan.tierFlat", "amount", i18n.Money(tc.Flat, cur, loc))
 		case tc.Flat > 0:
-			t.UnitPrice = tr.T("plan.tierUnitFlat", "price", price(tc.UnitPrice, cur, loc), "amount", format.Money(tc.Flat, cur, loc))
+			t.UnitPrice = tr.T("plan.tierUnitFlat", "price", price(tc.UnitPrice, cur, loc), "amount", i18n.Money(tc.Flat, cur, loc))
 		default:
 			t.UnitPrice = price(tc.UnitPrice, cur, loc)
 		}
 		if t.Applied {
 			t.Quantity = quantity(tc.Units, it.Unit, loc)
-			t.Amount = format.Money(tc.Amount, cur, loc)
+			t.Amount = i18n.Money(tc.Amount, cur, loc)
 		}
 		out.Tiers = append(out.Tiers, t)
 	}
@@ -242,18 +241,18 @@ func priceItem(it *account.Item, cur, loc string, tr *i18n.Printer) item {
 // price formats a unit price: whole minor units as money, fractions exactly ("€0.003").
 func price(p account.Price, cur, loc string) string {
 	if n, ok := p.Integral(); ok {
-		return format.Money(n, cur, loc)
+		return i18n.Money(n, cur, loc)
 	}
-	return format.Decimal(p.Decimal(), cur, loc)
+	return i18n.Decimal(p.Decimal(), cur, loc)
 }
 
 // quantity formats a number of units with the unit's name: "42", "1,800,000 calls".
 func quantity(n int64, unit, loc string) string {
-	q := format.Number(n, loc)
+	q := i18n.Number(n, loc)
 	if unit == "" {
 		return q
 	}
-	if n != 1 && format.Language(loc) == "en" {
+	if n != 1 && i18n.Language(loc) == "en" {
 		unit = plural(unit)
 	}
 	return q + " " + unit

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/portico-billing/portico/i18n"
 )
 
 // Account is the document of one customer account of a tenant.
@@ -51,6 +53,9 @@ type Address struct {
 	Region     string `json:"region,omitempty"`
 	Country    string `json:"country,omitempty"`
 }
+
+// Postal is the address as i18n writes it (i18n.Printer.AddressLines).
+func (a *Address) Postal() i18n.Address { return i18n.Address(*a) }
 
 // Payment method types.
 const (
@@ -245,6 +250,16 @@ func (d Date) Time() (t time.Time, ok bool) {
 	}
 	t, err := time.Parse(time.DateOnly, string(d))
 	return t, err == nil
+}
+
+// Civil is the date as i18n formats it (i18n.Date); the empty or a malformed date is the zero
+// i18n.CivilDate, which formats as "".
+func (d Date) Civil() i18n.CivilDate {
+	t, ok := d.Time()
+	if !ok {
+		return i18n.CivilDate{}
+	}
+	return i18n.DateOf(t)
 }
 
 // InvoiceCurrency is the invoice's currency, falling back to the account's.

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/portico-billing/portico/i18n"
 	"golang.org/x/text/currency"
 	"golang.org/x/text/language"
 )
@@ -188,13 +189,8 @@ func ValidCurrency(code string) bool {
 }
 
 // ValidCountry reports whether code is an ISO 3166-1 alpha-2 country code (upper case).
-func ValidCountry(code string) bool {
-	if len(code) != 2 || strings.ToUpper(code) != code {
-		return false
-	}
-	r, err := language.ParseRegion(code)
-	return err == nil && r.IsCountry()
-}
+// The list of countries lives with their names in package i18n.
+func ValidCountry(code string) bool { return i18n.ValidCountry(code) }
 
 // ValidEmail reports whether s is a single plain email address.
 func ValidEmail(s string) bool {

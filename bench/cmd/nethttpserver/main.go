@@ -3,7 +3,7 @@
 // in an in-memory map, the account document held in memory, a view model built and html/template
 // executed on every request (into a buffer, so a template error never sends half a page). Nothing
 // rendered is cached. It shares Portico's account model (tenants/account: pricing) and formatting
-// helpers (plugins/format), so the page has the same content and size as Portico's.
+// helpers (i18n.Money, i18n.Date), so the page has the same content and size as Portico's.
 package main
 
 import (
@@ -24,7 +24,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/portico-billing/portico/plugins/format"
+	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/tenants/account"
 )
 
@@ -172,11 +172,11 @@ func (s *server) view(a *account.Account, sess *session) *view {
 	for i := range a.Subscriptions {
 		sub := &a.Subscriptions[i]
 		sv := subView{Index: i + 1, ID: sub.ID, Name: sub.Name, Status: sub.Status, StatusLabel: statusLabels[sub.Status],
-			NextChargeDate: format.Date(sub.NextChargeDate, loc),
-			Period:         format.Date(sub.CurrentPeriodStart, loc) + " – " + format.Date(sub.CurrentPeriodEnd, loc),
+			NextChargeDate: i18n.Date(sub.NextChargeDate.Civil(), loc),
+			Period:         i18n.Date(sub.CurrentPeriodStart.Civil(), loc) + " – " + i18n.Date(sub.CurrentPeriodEnd.Civil(), loc),
 			CanCancel:      sub.Status == "active" && !sub.CancelAtPeriodEnd}
 		if n, err := sub.NextCharge(); err == nil {
-			sv.NextCharge = format.Money(n, a.Currency, loc)
+			sv.NextCharge = i18n.Money(n, a.Currency, loc)
 		}
 		for j := range sub.Items {
 			sv.Items = append(sv.Items, itemOf(&sub.Items[j], a.Currency, loc))
@@ -188,8 +188,8 @@ func (s *server) view(a *account.Account, sess *session) *view {
 		if !inv.Visible() {
 			continue
 		}
-		v.Invoices = append(v.Invoices, invoiceView{ID: inv.ID, Number: inv.Number, IssueDate: format.Date(inv.IssueDate, loc), DueDate: format.Date(inv.DueDate, loc),
-			Total: format.Money(inv.Total, a.InvoiceCurrency(inv), loc), Status: inv.Status, StatusLabel: statusLabels[inv.Status], issued: string(inv.IssueDate)})
+		v.Invoices = append(v.Invoices, invoiceView{ID: inv.ID, Number: inv.Number, IssueDate: i18n.Date(inv.IssueDate.Civil(), loc), DueDate: i18n.Date(inv.DueDate.Civil(), loc),
+			Total: i18n.Money(inv.Total, a.InvoiceCurrency(inv), loc), Status: inv.Status, StatusLabel: statusLabels[inv.Status], issued: string(inv.IssueDate)})
 	}
 	sort.SliceStable(v.Invoices, func(i, j int) bool { return v.Invoices[i].issued > v.Invoices[j].issued })
 	if c := a.Company; c != nil && c.Address != nil {
@@ -239,7 +239,7 @@ func itemOf(it *account.Item, cur, loc string) itemView {
 		out.Amount = "Not available"
 		return out
 	}
-	out.Amount = format.Money(c.Amount, cur, loc)
+	out.Amount = i18n.Money(c.Amount, cur, loc)
 	if len(c.Tiers) == 0 {
 		out.UnitPrice = price(c.UnitPrice, cur, loc)
 		return out
@@ -247,13 +247,13 @@ func itemOf(it *account.Item, cur, loc string) itemView {
 	for _, tc := range c.Tiers {
 		t := tierView{Applied: tc.Units > 0, UnitPrice: price(tc.UnitPrice, cur, loc)}
 		if tc.To < 0 {
-			t.Range = format.Number(tc.From, loc) + " and above"
+			t.Range = i18n.Number(tc.From, loc) + " and above"
 		} else {
-			t.Range = format.Number(tc.From, loc) + " – " + format.Number(tc.To, loc)
+			t.Range = i18n.Number(tc.From, loc) + " – " + i18n.Number(tc.To, loc)
 		}
 		if t.Applied {
 			t.Quantity = quantity(tc.Units, it.Unit, loc)
-			t.Amount = format.Money(tc.Amount, cur, loc)
+			t.Amount = i18n.Money(tc.Amount, cur, loc)
 		}
 		out.Tiers = append(out.Tiers, t)
 	}
@@ -262,13 +262,13 @@ func itemOf(it *account.Item, cur, loc string) itemView {
 
 func price(p account.Price, cur, loc string) string {
 	if n, ok := p.Integral(); ok {
-		return format.Money(n, cur, loc)
+		return i18n.Money(n, cur, loc)
 	}
-	return format.Decimal(p.Decimal(), cur, loc)
+	return i18n.Decimal(p.Decimal(), cur, loc)
 }
 
 func quantity(n int64, unit, loc string) string {
-	q := format.Number(n, loc)
+	q := i18n.Number(n, loc)
 	if unit != "" {
 		q += " " + unit
 	}

@@ -1,9 +1,11 @@
-// Package format turns the numbers and dates of an account document into text for a person: money
-// in integer minor units of an ISO 4217 currency, fractional unit prices, grouped integers and
-// calendar dates, each in the conventions of a locale.
+package i18n
+
+// This file turns the numbers of an account document into text for a person: money in integer
+// minor units of an ISO 4217 currency, fractional unit prices, grouped integers and percentages,
+// each in the conventions of a locale (dates.go writes calendar dates).
 //
 // It owns a deliberately small table of conventions per base language (en, de, fr, es, pt, ja):
-// separators, where the currency symbol goes and the abbreviated month names. A locale is matched by
+// separators, where the currency symbol goes and (dates.go) the abbreviated month names. A locale is matched by
 // its base language only (pt-BR → pt, de-AT → de); English regions that write the day first (en-GB,
 // en-AU, en-IN, …) get "1 Jan 2027", the United States and Canada "Jan 1, 2027". Any other or
 // unparseable locale is formatted as English. Currency symbols come from the CLDR data of
@@ -11,8 +13,7 @@
 // ISO code ("KWD 1.234").
 //
 // All arithmetic is done on decimal digit strings: there are no floating-point numbers anywhere,
-// so every amount is shown exactly. The package has no I/O and is safe for concurrent use.
-package format
+// so every amount is shown exactly. None of it does I/O and all of it is safe for concurrent use.
 
 import (
 	"strconv"
@@ -24,8 +25,6 @@ import (
 	"golang.org/x/text/currency"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
-
-	"github.com/portico-billing/portico/tenants/account"
 )
 
 // Separators used by the tables.
@@ -70,16 +69,6 @@ var styles = [numLangs]style{
 	langES: {group: ".", decimal: ",", minGroup: 2, symbolSep: nbsp},                    // 12.490,00 €
 	langPT: {group: ".", decimal: ",", minGroup: 1, symbolFirst: true, symbolSep: nbsp}, // R$ 1.234,56
 	langJA: {group: ",", decimal: ".", minGroup: 1, symbolFirst: true},                  // ￥12,490
-}
-
-// months holds the abbreviated month names as CLDR writes them in a medium date.
-var months = [numLangs][12]string{
-	langEN: {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"},
-	langDE: {"Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.", "Dez."},
-	langFR: {"janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."},
-	langES: {"ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sept", "oct", "nov", "dic"},
-	langPT: {"jan.", "fev.", "mar.", "abr.", "mai.", "jun.", "jul.", "ago.", "set.", "out.", "nov.", "dez."},
-	// Japanese dates are numeric; the table is unused.
 }
 
 var langTags = [numLangs]language.Tag{
@@ -136,8 +125,8 @@ func resolve(locale string) loc {
 	return loc{lang: langEN}
 }
 
-// Language returns the base language whose conventions format uses for locale: one of "en", "de",
-// "fr", "es", "pt" or "ja". Sections key their own translation tables by it.
+// Language returns the base language whose conventions Money, Number, Percent and Date use for
+// locale: one of "en", "de", "fr", "es", "pt" or "ja". Sections key their own translation tables by it.
 func Language(locale string) string { return langCodes[resolve(locale).lang] }
 
 // isoExponents corrects golang.org/x/text's currency data where it differs from ISO 4217. The x/text
@@ -368,33 +357,4 @@ func Percent(rate, locale string) string {
 	b.WriteString(percentSep[l.lang])
 	b.WriteByte('%')
 	return b.String()
-}
-
-// Date formats a calendar date in the locale's medium style: "Jan 1, 2027" (en, en-US),
-// "1 Jan 2027" (en-GB and other day-first English regions), "1. Jan. 2027" (de), "1 janv. 2027" (fr),
-// "1 ene 2027" (es), "1 de jan. de 2027" (pt), "2027年1月1日" (ja). The empty or an invalid date
-// gives "".
-func Date(d account.Date, locale string) string {
-	t, ok := d.Time()
-	if !ok {
-		return ""
-	}
-	y, m, day := t.Date()
-	ys, ds := strconv.Itoa(y), strconv.Itoa(day)
-	l := resolve(locale)
-	mon := months[l.lang][m-1]
-	switch l.lang {
-	case langDE:
-		return ds + ". " + mon + " " + ys
-	case langFR, langES:
-		return ds + " " + mon + " " + ys
-	case langPT:
-		return ds + " de " + mon + " de " + ys
-	case langJA:
-		return ys + "年" + strconv.Itoa(int(m)) + "月" + ds + "日"
-	}
-	if l.dayFirst {
-		return ds + " " + mon + " " + ys
-	}
-	return mon + " " + ds + ", " + ys
 }

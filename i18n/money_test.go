@@ -1,14 +1,13 @@
-package format_test
+package i18n_test
 
 import (
 	"math"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portico-billing/portico/i18n"
-	"github.com/portico-billing/portico/plugins/format"
-	"github.com/portico-billing/portico/tenants/account"
 )
 
 const (
@@ -34,7 +33,7 @@ func TestMinorUnits(t *testing.T) {
 		{"XYZ", 2}, {"", 2}, {"EURO", 2},
 	}
 	for _, tt := range tests {
-		if got := format.MinorUnits(tt.code); got != tt.want {
+		if got := i18n.MinorUnits(tt.code); got != tt.want {
 			t.Errorf("MinorUnits(%q) = %d, want %d", tt.code, got, tt.want)
 		}
 	}
@@ -94,7 +93,7 @@ func TestMoney(t *testing.T) {
 		{1249000, "EUR", "DE_de", "12.490,00" + nbsp + "€"},
 	}
 	for _, tt := range tests {
-		if got := format.Money(tt.amount, tt.currency, tt.locale); got != tt.want {
+		if got := i18n.Money(tt.amount, tt.currency, tt.locale); got != tt.want {
 			t.Errorf("Money(%d, %q, %q) = %q, want %q", tt.amount, tt.currency, tt.locale, got, tt.want)
 		}
 	}
@@ -135,7 +134,7 @@ func TestDecimal(t *testing.T) {
 		{"١٢", "EUR", "en", ""},
 	}
 	for _, tt := range tests {
-		if got := format.Decimal(tt.dec, tt.currency, tt.locale); got != tt.want {
+		if got := i18n.Decimal(tt.dec, tt.currency, tt.locale); got != tt.want {
 			t.Errorf("Decimal(%q, %q, %q) = %q, want %q", tt.dec, tt.currency, tt.locale, got, tt.want)
 		}
 	}
@@ -147,8 +146,8 @@ func TestDecimalAgreesWithMoney(t *testing.T) {
 	for _, cur := range []string{"EUR", "JPY", "KWD", "CLF"} {
 		for _, loc := range []string{"en", "de", "fr", "es", "pt", "ja", "en-GB"} {
 			for _, n := range []int64{0, 1, 9, 10, 99, 100, 1234, 99999, 100000, 1249000, math.MaxInt64} {
-				want := format.Money(n, cur, loc)
-				if got := format.Decimal(strconv.FormatInt(n, 10), cur, loc); got != want {
+				want := i18n.Money(n, cur, loc)
+				if got := i18n.Decimal(strconv.FormatInt(n, 10), cur, loc); got != want {
 					t.Errorf("Decimal(%d, %s, %s) = %q, Money = %q", n, cur, loc, got, want)
 				}
 			}
@@ -180,7 +179,7 @@ func TestNumber(t *testing.T) {
 		{1000, "bogus!", "1,000"},
 	}
 	for _, tt := range tests {
-		if got := format.Number(tt.n, tt.locale); got != tt.want {
+		if got := i18n.Number(tt.n, tt.locale); got != tt.want {
 			t.Errorf("Number(%d, %q) = %q, want %q", tt.n, tt.locale, got, tt.want)
 		}
 	}
@@ -204,47 +203,8 @@ func TestPercent(t *testing.T) {
 		{"", "en", ""},
 	}
 	for _, tt := range tests {
-		if got := format.Percent(tt.rate, tt.locale); got != tt.want {
+		if got := i18n.Percent(tt.rate, tt.locale); got != tt.want {
 			t.Errorf("Percent(%q, %q) = %q, want %q", tt.rate, tt.locale, got, tt.want)
-		}
-	}
-}
-
-func TestDate(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		d      account.Date
-		locale string
-		want   string
-	}{
-		{"2027-01-01", "en", "Jan 1, 2027"},
-		{"2027-01-01", "en-US", "Jan 1, 2027"},
-		{"2027-01-01", "en-CA", "Jan 1, 2027"},
-		{"2027-01-01", "", "Jan 1, 2027"},
-		{"2027-01-01", "en-GB", "1 Jan 2027"},
-		{"2027-01-01", "en-AU", "1 Jan 2027"},
-		{"2027-01-01", "en-IN", "1 Jan 2027"},
-		{"2027-01-01", "de", "1. Jan. 2027"},
-		{"2026-03-15", "de-DE", "15. März 2026"},
-		{"2026-05-02", "de-AT", "2. Mai 2026"},
-		{"2027-01-01", "fr", "1 janv. 2027"},
-		{"2026-08-31", "fr-FR", "31 août 2026"},
-		{"2027-01-01", "es", "1 ene 2027"},
-		{"2026-12-24", "es-MX", "24 dic 2026"},
-		{"2027-01-01", "pt", "1 de jan. de 2027"},
-		{"2026-02-28", "pt-BR", "28 de fev. de 2026"},
-		{"2027-01-01", "ja", "2027年1月1日"},
-		{"2026-12-31", "ja-JP", "2026年12月31日"},
-		{"2026-12-31", "xx-invalid", "Dec 31, 2026"},
-		{"", "en", ""},
-		{"2026-13-01", "en", ""},
-		{"2026-02-30", "en", ""},
-		{"31.12.2026", "de", ""},
-		{"2026-1-1", "en", ""},
-	}
-	for _, tt := range tests {
-		if got := format.Date(tt.d, tt.locale); got != tt.want {
-			t.Errorf("Date(%q, %q) = %q, want %q", tt.d, tt.locale, got, tt.want)
 		}
 	}
 }
@@ -256,14 +216,14 @@ func TestLanguage(t *testing.T) {
 		"pt-BR": "pt", "ja-JP": "ja", "sv": "en", "": "en", "??": "en", "zh-Hant-TW": "en",
 	}
 	for in, want := range tests {
-		if got := format.Language(in); got != want {
+		if got := i18n.Language(in); got != want {
 			t.Errorf("Language(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
 
-// TestI18nLocalesRoute: every locale the portal's fallback chain can hand to format (a supported
-// language of package i18n, or the regional tag that matched it) is formatted in that language's
+// TestI18nLocalesRoute: every locale the portal's fallback chain can hand to the formatters (a supported
+// language of the catalogs, or the regional tag that matched it) is formatted in that language's
 // conventions, with localised month names, never silently in English.
 func TestI18nLocalesRoute(t *testing.T) {
 	t.Parallel()
@@ -272,10 +232,10 @@ func TestI18nLocalesRoute(t *testing.T) {
 		base, _ := tag.Base()
 		for _, locale := range []string{tag.String(), base.String(), base.String() + "-419", base.String() + "-CH"} {
 			_, formatLocale := i18n.ResolveFormat(locale, "", "")
-			if got := format.Language(formatLocale); got != base.String() {
+			if got := i18n.Language(formatLocale); got != base.String() {
 				t.Errorf("%s (format locale %q) is formatted as %q, want %q", locale, formatLocale, got, base)
 			}
-			if d := format.Date("2026-12-31", formatLocale); !strings.Contains(d, months[base.String()]) {
+			if d := i18n.Date(i18n.CivilDate{Year: 2026, Month: time.December, Day: 31}, formatLocale); !strings.Contains(d, months[base.String()]) {
 				t.Errorf("%s: Date = %q, want the month %q", locale, d, months[base.String()])
 			}
 		}
@@ -300,7 +260,7 @@ func FuzzMoney(f *testing.F) {
 	f.Add(int64(0), "", "")
 	f.Add(int64(42), "X1Y", "de-DE-u-nu-arab")
 	f.Fuzz(func(t *testing.T, amount int64, currency, locale string) {
-		out := format.Money(amount, currency, locale)
+		out := i18n.Money(amount, currency, locale)
 		abs := strconv.FormatUint(func() uint64 {
 			if amount < 0 {
 				return -uint64(amount)
@@ -320,13 +280,6 @@ func FuzzMoney(f *testing.F) {
 func BenchmarkMoney(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = format.Money(1249000, "EUR", "de-DE")
-	}
-}
-
-func BenchmarkDate(b *testing.B) {
-	b.ReportAllocs()
-	for b.Loop() {
-		_ = format.Date("2027-01-01", "en")
+		_ = i18n.Money(1249000, "EUR", "de-DE")
 	}
 }
