@@ -425,13 +425,13 @@ func (i *Issuer) checkFlow(ctx context.Context, t *tenants.Tenant, accountID str
 			if sub == nil {
 				return "", badFlow("subscriptionId %q is not a subscription of the account", r.SubscriptionID)
 			}
-			if !cancellable(sub) {
+			if !sub.Cancellable() {
 				return "", badFlow("subscription %q cannot be cancelled (status %s%s)", sub.ID, sub.Status, scheduledNote(sub))
 			}
 			return r.Flow + ":" + sub.ID, nil
 		}
 		for k := range snap.Account.Subscriptions {
-			if sub := &snap.Account.Subscriptions[k]; cancellable(sub) {
+			if sub := &snap.Account.Subscriptions[k]; sub.Cancellable() {
 				return r.Flow + ":" + sub.ID, nil
 			}
 		}
@@ -457,16 +457,6 @@ func scheduledNote(s *account.Subscription) string {
 		return ", cancellation already scheduled"
 	}
 	return ""
-}
-
-// cancellable reports whether the customer can cancel the subscription, as the portal's cancel
-// form decides: active, trialing or past due, and no cancellation scheduled yet.
-func cancellable(s *account.Subscription) bool {
-	switch s.Status {
-	case account.SubActive, account.SubTrialing, account.SubPastDue:
-		return !s.CancelAtPeriodEnd
-	}
-	return false
 }
 
 // Landing is the path a redeemed link redirects to for its stored flow (Link.Flow): the step's

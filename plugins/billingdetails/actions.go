@@ -226,7 +226,7 @@ func paymentMethodRemove(c plugins.ActionContext) {
 		if i < 0 {
 			return plugins.Event{}, tenants.ErrNoChange // removed already: a double submit
 		}
-		if len(a.PaymentMethods) == 1 && a.Billing() {
+		if !a.PaymentMethodRemovable() {
 			return plugins.Event{}, &plugins.Refusal{Status: 409, TitleKey: "error.keepOneMethod.title", BodyKey: "error.keepOneMethod.body"}
 		}
 		wasDefault := a.PaymentMethods[i].Default

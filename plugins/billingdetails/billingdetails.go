@@ -122,11 +122,11 @@ func newPage(v *plugins.View) page {
 	}
 	p.CanMakeDefault = v.On(AllowDetailsEdit) && len(p.Methods) > 1
 	// The last method cannot go while a subscription still bills.
-	p.CanRemove = v.On(AllowDetailsEdit) && len(p.Methods) > 0 && (len(p.Methods) > 1 || !a.Billing())
+	p.CanRemove = v.On(AllowDetailsEdit) && a.PaymentMethodRemovable()
 	p.CanAdd = v.On(AllowDetailsEdit) && v.Tenant != nil && v.Tenant.PaymentSetupURL != ""
 	p.AutoPay = autoPay(a, tr)
 	// Without a payment method auto-pay can only be turned off: the button shows only then.
-	if p.CanEditAutoPay && len(p.Methods) == 0 && (a.AutoPay == nil || !a.AutoPay.Enabled) {
+	if p.CanEditAutoPay && !a.AutoPayChangeable() {
 		p.CanEditAutoPay = false
 		p.AutoPayHint = tr.T("details.autopay.needsMethod")
 	}

@@ -49,16 +49,6 @@ type cancelPage struct {
 	Errors          map[string]string
 }
 
-// Cancellable reports whether the customer can cancel the subscription: active, trialing or past
-// due, and no cancellation scheduled yet.
-func Cancellable(s *account.Subscription) bool {
-	switch s.Status {
-	case account.SubActive, account.SubTrialing, account.SubPastDue:
-		return !s.CancelAtPeriodEnd
-	}
-	return false
-}
-
 // cancelEffect says what cancelling does under the tenant's policy, and when.
 func cancelEffect(t *tenants.Tenant, s *account.Subscription) (immediate bool, date account.Date) {
 	if t.Portal.CancelMode == tenants.CancelImmediate || s.CurrentPeriodEnd == "" {
@@ -81,7 +71,7 @@ func cancelPageOf(c plugins.ActionContext, status int, reason, comment string, e
 		c.Message(404, "error.subscriptionNotFound.title", "error.subscriptionNotFound.body")
 		return
 	}
-	if !Cancellable(sub) {
+	if !sub.Cancellable() {
 		c.Done() // already cancelled or scheduled: the overview says so
 		return
 	}
@@ -124,7 +114,7 @@ func cancelSave(c plugins.ActionContext) {
 		if sub == nil {
 			return plugins.Event{}, notFound()
 		}
-		if !Cancellable(sub) {
+		if !sub.Cancellable() {
 			return plugins.Event{}, tenants.ErrNoChange // a double submit, or cancelled meanwhile
 		}
 		data := map[string]any{"subscriptionId": sub.ID, "reason": reason, "comment": comment}
@@ -148,7 +138,7 @@ func reactivate(c plugins.ActionContext) {
 		if sub == nil {
 			return plugins.Event{}, notFound()
 		}
-		if !sub.CancelAtPeriodEnd || sub.Status == account.SubCanceled || sub.Status == account.SubEnded {
+		if !sub.CancelScheduled() {
 			return plugins.Event{}, tenants.ErrNoChange
 		}
 		sub.CancelAtPeriodEnd, sub.CanceledAt = false, ""

@@ -134,8 +134,8 @@ func newPage(v *plugins.View) page {
 func subscription(s *account.Subscription, index int, cur string, v *plugins.View) sub {
 	loc, tr := v.Locale, v.Printer()
 	out := sub{Index: index, ID: s.ID, Name: s.Name}
-	ended := s.Status == account.SubCanceled || s.Status == account.SubEnded
-	out.Scheduled = s.CancelAtPeriodEnd && !ended
+	ended := s.Ended()
+	out.Scheduled = s.CancelScheduled()
 	out.ScheduledOn = i18n.Date(cmp.Or(s.CurrentPeriodEnd, s.CanceledAt).Civil(), loc)
 
 	statusBadge := badge{label(tr, statusKeys, s.Status), "status-" + strings.ReplaceAll(s.Status, "_", "-")}
@@ -183,8 +183,7 @@ func subscription(s *account.Subscription, index int, cur string, v *plugins.Vie
 		out.EndedOn = i18n.Date(s.CanceledAt.Civil(), loc)
 	}
 
-	cancellable := s.Status == account.SubActive || s.Status == account.SubTrialing || s.Status == account.SubPastDue
-	out.CanCancel = v.On(AllowCancel) && cancellable && !s.CancelAtPeriodEnd
+	out.CanCancel = v.On(AllowCancel) && s.Cancellable()
 	out.CanReactivate = v.On(AllowCancel) && out.Scheduled
 
 	out.Items = make([]item, 0, len(s.Items))

@@ -310,17 +310,51 @@ func (a *Account) Subscription(id string) *Subscription {
 	return nil
 }
 
-// Billing reports whether any subscription of the account still bills (active, trialing or past
-// due): such an account must keep a payment method.
+// Billing reports whether any subscription of the account still bills (Subscription.Bills): such
+// an account must keep a payment method.
 func (a *Account) Billing() bool {
 	for i := range a.Subscriptions {
-		switch a.Subscriptions[i].Status {
-		case SubActive, SubTrialing, SubPastDue:
+		if a.Subscriptions[i].Bills() {
 			return true
 		}
 	}
 	return false
 }
+
+// PaymentMethodRemovable reports whether the customer may remove a payment method: there is one,
+// and it is not the last one while a subscription still bills.
+func (a *Account) PaymentMethodRemovable() bool {
+	return len(a.PaymentMethods) > 1 || len(a.PaymentMethods) == 1 && !a.Billing()
+}
+
+// AutoPayChangeable reports whether the customer may change auto-pay: with a payment method to
+// charge, or, without one, to turn an enabled auto-pay off.
+func (a *Account) AutoPayChangeable() bool {
+	return len(a.PaymentMethods) > 0 || a.AutoPay != nil && a.AutoPay.Enabled
+}
+
+// Subscription rules: the portal's controls, its actions, the session API's cancel flow and the
+// dashboard decide with these, so they agree.
+
+// Bills reports whether the subscription still bills: active, trialing or past due.
+func (s *Subscription) Bills() bool {
+	switch s.Status {
+	case SubActive, SubTrialing, SubPastDue:
+		return true
+	}
+	return false
+}
+
+// Ended reports whether the subscription is over: canceled or ended.
+func (s *Subscription) Ended() bool { return s.Status == SubCanceled || s.Status == SubEnded }
+
+// Cancellable reports whether the customer may cancel the subscription: it still bills and no
+// cancellation is scheduled yet.
+func (s *Subscription) Cancellable() bool { return s.Bills() && !s.CancelAtPeriodEnd }
+
+// CancelScheduled reports whether a cancellation is scheduled and still to come (the
+// subscription has not ended); the customer may then reactivate it.
+func (s *Subscription) CancelScheduled() bool { return s.CancelAtPeriodEnd && !s.Ended() }
 
 // Visible reports whether the portal shows the invoice to the customer: drafts and invoices that
 // are not yet issued are internal to the tenant.

@@ -174,7 +174,7 @@ func (s *server) view(a *account.Account, sess *session) *view {
 		sv := subView{Index: i + 1, ID: sub.ID, Name: sub.Name, Status: sub.Status, StatusLabel: statusLabels[sub.Status],
 			NextChargeDate: i18n.Date(sub.NextChargeDate.Civil(), loc),
 			Period:         i18n.Date(sub.CurrentPeriodStart.Civil(), loc) + " – " + i18n.Date(sub.CurrentPeriodEnd.Civil(), loc),
-			CanCancel:      sub.Status == "active" && !sub.CancelAtPeriodEnd}
+			CanCancel:      sub.Cancellable()}
 		if n, err := sub.NextCharge(); err == nil {
 			sv.NextCharge = i18n.Money(n, a.Currency, loc)
 		}
