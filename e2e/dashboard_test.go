@@ -123,6 +123,17 @@ func dashboardTour(t *testing.T, s *stack, lang, hookURL string, received <-chan
 		t.Errorf("the refused seller form says %q next to the city, want %q", got, want)
 	}
 	page("seller-refused")
+	// A link lifetime out of range (submitted past the browser's own check): the field is marked
+	// invalid and outlined in red (the dashboard's number inputs once kept their grey border).
+	set("link_ttl", "4")
+	b.Do(chromedp.Evaluate[chromedp.Void](`document.querySelector('form[action="/settings/portal"]').submit()`), chromedp.WaitVisible(chromedp.ID("link_ttl-error")))
+	if got := browsertest.Eval[string](b, `document.getElementById("link_ttl").getAttribute("aria-describedby") + " " + document.getElementById("link_ttl").getAttribute("aria-invalid")`); got != "link_ttl-error true" {
+		t.Errorf("the invalid link lifetime has aria-describedby and aria-invalid %q, want link_ttl-error true", got)
+	}
+	if p := browsertest.Eval[string](b, fmt.Sprintf(redJS, "#link_ttl", "border-top-color")); p != "" {
+		t.Errorf("the invalid link lifetime is not outlined in red: %s", p)
+	}
+	page("portal-settings-error")
 
 	open(b, dash+"/settings/domains")
 	set("domain", "billing-"+lang+".globex.example")

@@ -146,19 +146,29 @@ func TestPortalTour(t *testing.T) {
 			// A required field left empty: the error is announced and tied to its field.
 			b.Do(chromedp.Evaluate[chromedp.Void](`document.getElementById("legalName").value = ""`),
 				chromedp.Click(chromedp.CSS(`form[action="/billing/edit"] button[type=submit]`)),
-				chromedp.WaitVisible(chromedp.CSS(`.form-error[role="alert"]`)))
+				chromedp.WaitVisible(chromedp.CSS(`.error-summary[role="alert"]`)))
 			if got := browsertest.Eval[string](b, `document.getElementById("legalName").getAttribute("aria-describedby")`); got != "legalName-error" {
 				t.Errorf("the invalid field is described by %q, want legalName-error", got)
 			}
+			checkFormError(t, b, "billing-edit-errors", "#legalName", "#legalName", "border-top-color")
 			check(t, b, dir, "billing-edit-errors", lang)
 
 			open(b, portal+"/billing/autopay")
 			check(t, b, dir, "autopay", lang)
+			checkChoices(t, b, "autopay")
 
 			open(b, portal+"/subscriptions/sub_Pro_01/cancel")
 			check(t, b, dir, "cancel", lang)
+			checkChoices(t, b, "cancel")
 			b.Do(chromedp.Click(chromedp.CSS(`form[action$="/cancel"] button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("reason-error")))
+			checkFormError(t, b, "cancel-errors", "input[name=reason]", "fieldset.has-error", "border-left-color")
+			checkChoices(t, b, "cancel-errors")
 			check(t, b, dir, "cancel-errors", lang)
+			// A comment too long (typed past maxlength by a script): the text area is outlined.
+			b.Do(chromedp.Evaluate[chromedp.Void](`document.querySelector("input[name=reason]").checked = true; document.getElementById("comment").value = "x".repeat(1001)`),
+				chromedp.Click(chromedp.CSS(`form[action$="/cancel"] button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("comment-error")))
+			checkFormError(t, b, "cancel-comment-error", "#comment", "#comment", "border-top-color")
+			check(t, b, dir, "cancel-comment-error", lang)
 
 			// The used link, in the browser's language (no session cookie decides it).
 			b.Do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("message-title")))

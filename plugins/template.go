@@ -1,7 +1,6 @@
 package plugins
 
 import (
-	"html/template"
 	"io"
 
 	"github.com/portico-billing/portico/i18n"
@@ -35,11 +34,11 @@ var (
 )
 
 // NewTemplateSection returns the section of the name at position pos, titled by the message of
-// titleKey, that renders source, an html/template parsed with Funcs under the section's name, on
-// what page returns for the View. page must only read the View, like Render. NewTemplateSection
+// titleKey, that renders source, an html/template parsed by ParseTemplate under the section's name,
+// on what page returns for the View. page must only read the View, like Render. NewTemplateSection
 // panics if source does not parse: it is meant for init functions, like template.Must.
 func NewTemplateSection[P any](name string, pos int, titleKey, source string, page func(*View) P) *TemplateSection {
-	t, err := template.New(name).Funcs(Funcs()).Parse(source)
+	t, err := parseTemplate(name, source)
 	if err != nil {
 		panic("plugins: NewTemplateSection " + name + ": " + err.Error())
 	}

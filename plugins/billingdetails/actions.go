@@ -23,7 +23,7 @@ import (
 var formsHTML string
 
 // formsTmpl holds the billing details and auto-pay form pages, translated per language ("t").
-var formsTmpl = i18n.NewTemplates(template.Must(template.New("forms").Funcs(plugins.Funcs()).Parse(formsHTML)))
+var formsTmpl = i18n.NewTemplates(plugins.ParseTemplate("forms", formsHTML))
 
 var _ plugins.Actor = section{}
 
@@ -90,7 +90,7 @@ func countries(l *i18n.Printer) []option {
 
 type billingPage struct {
 	Fields []formField
-	Errors bool
+	Errors plugins.FormErrors
 }
 
 // billingValues are the editable billing details, as typed.
@@ -171,7 +171,13 @@ func billingSave(c plugins.ActionContext) {
 	}
 	l := c.Printer()
 	if errs := v.validate(l); len(errs) > 0 {
-		formPage(c, 422, "billing.pageTitle", "billing-edit", &billingPage{Fields: v.fields(l, errs), Errors: true})
+		p := &billingPage{Fields: v.fields(l, errs)}
+		for _, f := range p.Fields {
+			if f.Error != "" {
+				p.Errors.Add(f.Name, f.Error)
+			}
+		}
+		formPage(c, 422, "billing.pageTitle", "billing-edit", p)
 		return
 	}
 	err := c.Update(func(acc *account.Account) (plugins.Event, error) {
@@ -298,8 +304,9 @@ func verifyReturn(c plugins.ActionContext) bool {
 // ---- auto-pay ----
 
 type autopayPage struct {
-	Method, Timing, Error string
-	Enabled               bool
+	Method, Timing string
+	Enabled        bool
+	Errors         plugins.FormErrors
 }
 
 // describeMethod names a payment method on the auto-pay form: its brand, else its type in
@@ -328,16 +335,23 @@ func describeMethod(pm *account.PaymentMethod, l *i18n.Printer) string {
 	return name
 }
 
+// autopayMethod names the payment method auto-pay charges when on: its own, else the default.
+func autopayMethod(a *account.Account, l *i18n.Printer) string {
+	if ap := a.AutoPay; ap != nil {
+		if pm := a.PaymentMethod(ap.PaymentMethodID); pm != nil {
+			return describeMethod(pm, l)
+		}
+	}
+	return describeMethod(a.DefaultPaymentMethod(), l)
+}
+
 func autopayForm(c plugins.ActionContext) {
-	l, a := c.Printer(), c.Account()
-	p := &autopayPage{Timing: account.AutoPayOnDueDate, Method: describeMethod(a.DefaultPaymentMethod(), l)}
+	a := c.Account()
+	p := &autopayPage{Timing: account.AutoPayOnDueDate, Method: autopayMethod(a, c.Printer())}
 	if ap := a.AutoPay; ap != nil {
 		p.Enabled = ap.Enabled
 		if ap.Timing != "" {
 			p.Timing = ap.Timing
-		}
-		if pm := a.PaymentMethod(ap.PaymentMethodID); pm != nil {
-			p.Method = describeMethod(pm, l)
 		}
 	}
 	formPage(c, 200, "autopay.pageTitle", "autopay", p)
@@ -349,8 +363,15 @@ var errNoDefaultMethod = errors.New("billingdetails: auto-pay needs a default pa
 func autopaySave(c plugins.ActionContext) {
 	l := c.Printer()
 	enabled, timing := c.FormValue("enabled"), c.FormValue("timing")
-	if (enabled != "on" && enabled != "off") || (timing != account.AutoPayOnIssue && timing != account.AutoPayOnDueDate) {
-		formPage(c, 422, "autopay.pageTitle", "autopay", &autopayPage{Enabled: enabled == "on", Timing: timing, Error: l.T("autopay.error.choose")})
+	p := &autopayPage{Enabled: enabled == "on", Timing: timing, Method: autopayMethod(c.Account(), l)}
+	if enabled != "on" && enabled != "off" {
+		p.Errors.Add("enabled", l.T("autopay.error.enabled"))
+	}
+	if timing != account.AutoPayOnIssue && timing != account.AutoPayOnDueDate {
+		p.Errors.Add("timing", l.T("autopay.error.timing"))
+	}
+	if len(p.Errors) > 0 {
+		formPage(c, 422, "autopay.pageTitle", "autopay", p)
 		return
 	}
 	err := c.Update(func(a *account.Account) (plugins.Event, error) {
@@ -372,7 +393,8 @@ func autopaySave(c plugins.ActionContext) {
 		return plugins.Event{Type: tenants.EventAutopayUpdated, Data: map[string]any{"enabled": next.Enabled, "timing": next.Timing, "paymentMethodId": next.PaymentMethodID}}, nil
 	})
 	if errors.Is(err, errNoDefaultMethod) {
-		formPage(c, 422, "autopay.pageTitle", "autopay", &autopayPage{Enabled: true, Timing: timing, Error: l.T("autopay.error.noMethod")})
+		p.Errors.Add("enabled", l.T("autopay.error.noMethod"))
+		formPage(c, 422, "autopay.pageTitle", "autopay", p)
 		return
 	}
 	finish(c, err)

@@ -18,7 +18,7 @@ import (
 var cancelHTML string
 
 // cancelTmpl is the cancel form page; its texts are translated per language ("t").
-var cancelTmpl = i18n.NewTemplates(template.Must(template.New("cancel").Funcs(plugins.Funcs()).Parse(cancelHTML)))
+var cancelTmpl = i18n.NewTemplates(plugins.ParseTemplate("cancel", cancelHTML))
 
 // CancelReasons are the cancellation reasons a customer picks from, in the order shown; each is
 // labelled by the message "cancel.reason.<value>".
@@ -46,7 +46,7 @@ type cancelPage struct {
 	TenantName      string
 	Reasons         []option
 	Reason, Comment string
-	Errors          map[string]string
+	Errors          plugins.FormErrors
 }
 
 // cancelEffect says what cancelling does under the tenant's policy, and when.
@@ -64,7 +64,7 @@ func notFound() error {
 
 func cancelForm(c plugins.ActionContext) { cancelPageOf(c, 200, "", "", nil) }
 
-func cancelPageOf(c plugins.ActionContext, status int, reason, comment string, errs map[string]string) {
+func cancelPageOf(c plugins.ActionContext, status int, reason, comment string, errs plugins.FormErrors) {
 	l := c.Printer()
 	sub := c.Account().Subscription(c.Arg())
 	if sub == nil {
@@ -97,13 +97,13 @@ func today(now time.Time) account.Date { return account.Date(now.UTC().Format(ti
 func cancelSave(c plugins.ActionContext) {
 	id := c.Arg()
 	reason, comment := c.FormValue("reason"), strings.TrimSpace(c.FormValue("comment"))
-	errs := map[string]string{}
+	var errs plugins.FormErrors
 	l := c.Printer()
 	if !slices.Contains(CancelReasons, reason) {
-		errs["reason"] = l.T("cancel.error.reason")
+		errs.Add("reason", l.T("cancel.error.reason"))
 	}
 	if !utf8.ValidString(comment) || utf8.RuneCountInString(comment) > MaxCommentLen {
-		errs["comment"] = l.T("cancel.error.comment", "max", MaxCommentLen)
+		errs.Add("comment", l.T("cancel.error.comment", "max", MaxCommentLen))
 	}
 	if len(errs) > 0 {
 		cancelPageOf(c, 422, reason, comment, errs)
