@@ -3,6 +3,7 @@ package tenants
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"strings"
 )
 
@@ -60,6 +61,14 @@ func (k keyspace) backendAttempts(tid string) string {
 }
 func (k keyspace) outboxEvent(tid, id string) string {
 	return k.p + "outbox/" + tid + "/" + id
+}
+
+func (k keyspace) admins(tid string) string { return k.p + "state/admins/" + tid + "/" }
+func (k keyspace) admin(tid, email string) string {
+	return k.p + "state/admins/" + tid + "/" + email
+}
+func (k keyspace) linkMail(tid, aid string, hour int64) string {
+	return k.p + "lease/linkmail/" + tid + "/" + aid + "/" + strconv.FormatInt(hour, 10)
 }
 
 // BackendKey is the key of the tenant's backend registration (package backend owns its value).
