@@ -61,7 +61,7 @@ func (s *Store) auditOps(ctx context.Context, tid, aid, sid string, e AuditEntry
 		e.UserAgent = e.UserAgent[:512]
 	}
 	b, _ := json.Marshal(e)
-	key := fmt.Sprintf("%s%016x-%s", s.k.auditSession(tid, sid), e.At.UnixNano(), e.Type)
+	key := s.k.auditEntry(tid, sid, e.At, e.Type)
 	ops := []clientv3.Op{clientv3.OpPut(key, string(b), clientv3.WithLease(lease))}
 	if index {
 		ops = append(ops, clientv3.OpPut(s.k.auditAccount(tid, aid, sid), sid, clientv3.WithLease(lease)))

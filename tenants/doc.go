@@ -7,7 +7,9 @@
 //
 // Every key lives under a prefix (Config.Prefix, default "/portico/"). Keys under "state/" are
 // durable and watched; keys under "lease/" carry an etcd lease and expire on their own, so the
-// watch does not have to carry their churn.
+// watch does not have to carry their churn. Every key is built in keys.go; other packages get
+// theirs from the Store (BackendKey, BackendAttemptKey, OutboxPrefix, WebhooksPrefix,
+// CertsPrefix), never by concatenating the prefix.
 //
 //	state/tenants/<tenantID>              tenant record (JSON, see Tenant)
 //	state/slugs/<slug>                    tenant id; makes slugs unique (created in a Txn)
@@ -29,10 +31,13 @@
 //	lease/linkmail/<tenantID>/<accountID>/<unix hour> portal-link emails sent to the account that hour (the key's Version)
 //	lease/signin/a|p|u/<hash>/<window> failed dashboard sign-ins by address, by account and address, by account (the key's Version; see SignInWindow)
 //	lease/backend/<tenantID>/<sha256(idempotency key)> one attempt at a backend call (package backend): claim while in flight, then its outcome
-//	audit/<tenantID>/s/<sessionID>/<time>-<type> audit trail of a portal session (leased: retention)
+//	audit/<tenantID>/s/<sessionID>/<unix ns, 16 hex digits>-<type> audit trail of a portal session (leased: retention)
 //	audit/<tenantID>/a/<accountID>/<sessionID> the account's sessions, for listing trails by account
 //	outbox/<tenantID>/<eventID>           transactional outbox: events written in the Txn of their change
 //	usage/<tenantID>                      bytes and number of the tenant's account documents (JSON, see Usage), written in the Txn of every account change
+//	probe/space                           written while etcd's NOSPACE alarm is raised, to see whether writes pass again (see CheckSpace)
+//	webhooks/…                            package webhooks' keys (endpoints/<tenantID>/, deliveries/<tenantID>/, tasks/, claims/; see its doc); DeleteTenant removes the tenant's endpoints and deliveries
+//	certs/…                               package certs' keys: TLS certificates, their metadata and locks (see its doc)
 //
 // # Consistency
 //

@@ -53,7 +53,7 @@ func TestDomainsOfTheOldLayoutMigrate(t *testing.T) {
 	if err != nil || len(list) != 2 {
 		t.Fatalf("Domains = %+v, %v; want both", list, err)
 	}
-	owner, err := c.Get(ctx, prefix+"state/domainowners/billing.legacy.example")
+	owner, err := c.Get(ctx, s.k.domainOwner("billing.legacy.example"))
 	if err != nil || len(owner.Kvs) != 1 || string(owner.Kvs[0].Value) != tn.ID {
 		t.Errorf("owner key: %+v, %v", owner, err)
 	}

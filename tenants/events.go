@@ -61,12 +61,6 @@ func NewEvent(tenantID, typ string, data any, now time.Time) (*Event, error) {
 	}, nil
 }
 
-// OutboxPrefix is the prefix of every tenant's outbox; the webhook dispatcher watches it.
-func (s *Store) OutboxPrefix() string { return s.k.outbox() }
-
-// OutboxKey is the key of an event in the outbox.
-func (s *Store) OutboxKey(e *Event) string { return s.k.outboxEvent(e.TenantID, e.ID) }
-
 // eventOps returns the puts that add events to the outbox, for a Txn.
 func (s *Store) eventOps(events []*Event) []clientv3.Op {
 	ops := make([]clientv3.Op, 0, len(events))

@@ -3,13 +3,18 @@ package tenants
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
-// keyspace builds the etcd keys of one Store; see the package doc for the layout.
+// keyspace builds every etcd key of one Store: no other file of the package concatenates a key,
+// and other packages get theirs from the exported builders at the end of this file. The layout
+// is listed in the package doc; keep the two in step.
 type keyspace struct{ p string }
 
+// Durable keys, watched: state/.
 func (k keyspace) state() string                   { return k.p + "state/" }
 func (k keyspace) tenants() string                 { return k.p + "state/tenants/" }
 func (k keyspace) tenant(id string) string         { return k.p + "state/tenants/" + id }
@@ -21,17 +26,12 @@ func (k keyspace) accounts(tid string) string      { return k.p + "state/account
 func (k keyspace) account(tid, aid string) string  { return k.p + "state/accounts/" + tid + "/" + aid }
 func (k keyspace) aliases(tid string) string       { return k.p + "state/aliases/" + tid + "/" }
 func (k keyspace) alias(tid, alias string) string  { return k.p + "state/aliases/" + tid + "/" + alias }
-func (k keyspace) sealkeys() string                { return k.p + "state/sealkeys/" }
-func (k keyspace) sealkey(kid string) string       { return k.p + "state/sealkeys/" + kid }
-func (k keyspace) links(tid string) string         { return k.p + "lease/links/" + tid + "/" }
-func (k keyspace) link(tid, hash string) string    { return k.p + "lease/links/" + tid + "/" + hash }
-func (k keyspace) usage(tid string) string         { return k.p + "usage/" + tid }
-func (k keyspace) idempotencies(tid string) string { return k.p + "lease/idempotency/" + tid + "/" }
-func (k keyspace) idempotency(tid, hash string) string {
-	return k.p + "lease/idempotency/" + tid + "/" + hash
-}
-
-func (k keyspace) revoked() string { return k.p + "state/revoked/" }
+func (k keyspace) domains() string                 { return k.p + "state/domains/" }
+func (k keyspace) domain(host, tid string) string  { return k.p + "state/domains/" + host + "/" + tid }
+func (k keyspace) domainOwners() string            { return k.p + "state/domainowners/" }
+func (k keyspace) domainOwner(host string) string  { return k.p + "state/domainowners/" + host }
+func (k keyspace) revoked() string                 { return k.p + "state/revoked/" }
+func (k keyspace) revokedTenant(tid string) string { return k.p + "state/revoked/" + tid + "/" }
 func (k keyspace) revokedSession(tid, sid string) string {
 	return k.p + "state/revoked/" + tid + "/s/" + sid
 }
@@ -41,8 +41,55 @@ func (k keyspace) revokedAdminSession(tid, sid string) string {
 func (k keyspace) revokedAccount(tid, aid string) string {
 	return k.p + "state/revoked/" + tid + "/a/" + aid
 }
+func (k keyspace) admins(tid string) string { return k.p + "state/admins/" + tid + "/" }
+func (k keyspace) admin(tid, email string) string {
+	return k.p + "state/admins/" + tid + "/" + email
+}
+func (k keyspace) sealkeys() string          { return k.p + "state/sealkeys/" }
+func (k keyspace) sealkey(kid string) string { return k.p + "state/sealkeys/" + kid }
+func (k keyspace) backend(tid string) string { return k.p + "state/backends/" + tid }
+func (k keyspace) meta(name string) string   { return k.p + "state/meta/" + name }
+func (k keyspace) ping() string              { return k.p + "state/ping" }      // never written: read to ping
+func (k keyspace) watchProbe() string        { return k.p + "state/\x00probe" } // never written: read at a revision to see a compaction
+
+// Durable keys outside state/, not watched by the store: the outbox (watched by package webhooks),
+// usage counters (read on demand) and the space probe.
+func (k keyspace) outbox() string                 { return k.p + "outbox/" }
+func (k keyspace) outboxTenant(tid string) string { return k.p + "outbox/" + tid + "/" }
+func (k keyspace) outboxEvent(tid, id string) string {
+	return k.p + "outbox/" + tid + "/" + id
+}
+func (k keyspace) spaceProbe() string      { return k.p + "probe/space" } // written to see whether a NOSPACE alarm still holds
+func (k keyspace) usage(tid string) string { return k.p + "usage/" + tid }
+
+// Leased keys, not watched: lease/.
+func (k keyspace) links(tid string) string         { return k.p + "lease/links/" + tid + "/" }
+func (k keyspace) link(tid, hash string) string    { return k.p + "lease/links/" + tid + "/" + hash }
+func (k keyspace) idempotencies(tid string) string { return k.p + "lease/idempotency/" + tid + "/" }
+func (k keyspace) idempotency(tid, hash string) string {
+	return k.p + "lease/idempotency/" + tid + "/" + hash
+}
+func (k keyspace) linkMails(tid string) string { return k.p + "lease/linkmail/" + tid + "/" }
+func (k keyspace) linkMail(tid, aid string, hour int64) string {
+	return k.p + "lease/linkmail/" + tid + "/" + aid + "/" + strconv.FormatInt(hour, 10)
+}
+
+// signIn is a failed-sign-in counter: scope is "a" (by address), "p" (by account and address) or
+// "u" (by account), hash names the address and account, window the SignInWindow.
+func (k keyspace) signIn(scope, hash string, window int64) string {
+	return k.p + "lease/signin/" + scope + "/" + hash + "/" + strconv.FormatInt(window, 10)
+}
+func (k keyspace) backendAttempts(tid string) string {
+	return k.p + "lease/backend/" + tid + "/"
+}
+
+// Audit trails, leased for their retention: audit/.
+func (k keyspace) audit(tid string) string { return k.p + "audit/" + tid + "/" }
 func (k keyspace) auditSession(tid, sid string) string {
 	return k.p + "audit/" + tid + "/s/" + sid + "/"
+}
+func (k keyspace) auditEntry(tid, sid string, at time.Time, typ string) string {
+	return fmt.Sprintf("%s%016x-%s", k.auditSession(tid, sid), at.UnixNano(), typ)
 }
 func (k keyspace) auditAccounts(tid, aid string) string {
 	return k.p + "audit/" + tid + "/a/" + aid + "/"
@@ -50,26 +97,43 @@ func (k keyspace) auditAccounts(tid, aid string) string {
 func (k keyspace) auditAccount(tid, aid, sid string) string {
 	return k.p + "audit/" + tid + "/a/" + aid + "/" + sid
 }
-func (k keyspace) domains() string                { return k.p + "state/domains/" }
-func (k keyspace) domain(host, tid string) string { return k.p + "state/domains/" + host + "/" + tid }
-func (k keyspace) domainOwners() string           { return k.p + "state/domainowners/" }
-func (k keyspace) domainOwner(host string) string { return k.p + "state/domainowners/" + host }
-func (k keyspace) outbox() string                 { return k.p + "outbox/" }
-func (k keyspace) backend(tid string) string      { return k.p + "state/backends/" + tid }
-func (k keyspace) backendAttempts(tid string) string {
-	return k.p + "lease/backend/" + tid + "/"
+
+// Subspaces other packages own: webhooks/ (package webhooks builds its keys under it) and certs/
+// (package certs). The store knows only the per-tenant parts DeleteTenant removes.
+func (k keyspace) webhooks() string { return k.p + "webhooks/" }
+func (k keyspace) webhookEndpoints(tid string) string {
+	return k.p + "webhooks/endpoints/" + tid + "/"
 }
-func (k keyspace) outboxEvent(tid, id string) string {
-	return k.p + "outbox/" + tid + "/" + id
+func (k keyspace) webhookDeliveries(tid string) string {
+	return k.p + "webhooks/deliveries/" + tid + "/"
+}
+func (k keyspace) certs() string { return k.p + "certs/" }
+
+// kind classifies a watched key; rest is what follows the kind's prefix.
+func (k keyspace) kind(key string) (kind, rest string) {
+	s, ok := strings.CutPrefix(key, k.state())
+	if !ok {
+		return "", ""
+	}
+	kind, rest, _ = strings.Cut(s, "/")
+	return kind, rest
 }
 
-func (k keyspace) admins(tid string) string { return k.p + "state/admins/" + tid + "/" }
-func (k keyspace) admin(tid, email string) string {
-	return k.p + "state/admins/" + tid + "/" + email
-}
-func (k keyspace) linkMail(tid, aid string, hour int64) string {
-	return k.p + "lease/linkmail/" + tid + "/" + aid + "/" + strconv.FormatInt(hour, 10)
-}
+// Prefix is the key prefix of everything the store reads and writes (Config.Prefix).
+func (s *Store) Prefix() string { return s.k.p }
+
+// OutboxPrefix is the prefix of every tenant's outbox; the webhook dispatcher watches it.
+func (s *Store) OutboxPrefix() string { return s.k.outbox() }
+
+// OutboxKey is the key of an event in the outbox.
+func (s *Store) OutboxKey(e *Event) string { return s.k.outboxEvent(e.TenantID, e.ID) }
+
+// WebhooksPrefix is the subspace package webhooks keeps its endpoints, tasks, claims and
+// deliveries under (see its doc); DeleteTenant removes a tenant's endpoints and deliveries.
+func (s *Store) WebhooksPrefix() string { return s.k.webhooks() }
+
+// CertsPrefix is the subspace package certs keeps the TLS certificates and their locks under.
+func (s *Store) CertsPrefix() string { return s.k.certs() }
 
 // BackendKey is the key of the tenant's backend registration (package backend owns its value).
 func (s *Store) BackendKey(tenantID string) string { return s.k.backend(tenantID) }
@@ -80,21 +144,11 @@ func (s *Store) BackendAttemptKey(tenantID, idempotencyKey string) string {
 	return s.k.backendAttempts(tenantID) + hashHex(idempotencyKey)
 }
 
-// kind classifies a watched key; rest is what follows the kind's prefix.
-func (k keyspace) kind(key string) (kind, rest string) {
-	s, ok := strings.CutPrefix(key, k.p+"state/")
-	if !ok {
-		return "", ""
-	}
-	kind, rest, _ = strings.Cut(s, "/")
-	return kind, rest
-}
-
 // hashHex is the hex sha256 of a secret; only this form of tokens and keys is ever stored.
 func hashHex(secret string) string {
 	h := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(h[:])
 }
 
-// prefixEnd is the end of the range of keys starting with prefix (clientv3.GetPrefixRangeEnd).
+// accountCacheKey is the key of an account in the read cache (not in etcd).
 func accountCacheKey(tid, aid string) string { return tid + "/" + aid }

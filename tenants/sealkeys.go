@@ -92,7 +92,7 @@ func (s *Store) EnsureSealKey(ctx context.Context) error {
 func (s *Store) SetMeta(ctx context.Context, name string, value []byte) error {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	if _, err := s.c.Put(ctx, s.k.p+"state/meta/"+name, string(value)); err != nil {
+	if _, err := s.c.Put(ctx, s.k.meta(name), string(value)); err != nil {
 		return fmt.Errorf("tenants: storing %s: %w", name, wrapEtcd(err))
 	}
 	return nil
@@ -102,7 +102,7 @@ func (s *Store) SetMeta(ctx context.Context, name string, value []byte) error {
 func (s *Store) Meta(ctx context.Context, name string) ([]byte, error) {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	resp, err := s.c.Get(ctx, s.k.p+"state/meta/"+name)
+	resp, err := s.c.Get(ctx, s.k.meta(name))
 	if err != nil {
 		return nil, fmt.Errorf("tenants: loading %s: %w", name, wrapEtcd(err))
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -78,12 +77,10 @@ func throttleHash(parts ...string) string {
 // signInKeys are the counters of src in the window: address, account+address, account.
 func (s *Store) signInKeys(src SignInSource, window int64) [3]string {
 	email := NormalizeEmail(src.Email)
-	w := "/" + strconv.FormatInt(window, 10)
-	p := s.k.p + "lease/signin/"
 	return [3]string{
-		p + "a/" + throttleHash(src.Addr) + w,
-		p + "p/" + throttleHash(src.TenantID, email, src.Addr) + w,
-		p + "u/" + throttleHash(src.TenantID, email) + w,
+		s.k.signIn("a", throttleHash(src.Addr), window),
+		s.k.signIn("p", throttleHash(src.TenantID, email, src.Addr), window),
+		s.k.signIn("u", throttleHash(src.TenantID, email), window),
 	}
 }
 

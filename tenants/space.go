@@ -59,7 +59,7 @@ func (s *Store) CheckSpace(ctx context.Context) (full bool, err error) {
 	if !s.spaceFull.Load() {
 		return false, nil
 	}
-	_, perr := s.c.Put(ctx, s.k.p+"probe/space", time.Now().UTC().Format(time.RFC3339))
+	_, perr := s.c.Put(ctx, s.k.spaceProbe(), time.Now().UTC().Format(time.RFC3339))
 	switch {
 	case perr == nil:
 		s.setStorageFull(false, "")
@@ -151,7 +151,7 @@ func (s *Store) CompactLoop(ctx context.Context, cfg CompactConfig) {
 func (s *Store) compactOnce(ctx context.Context, last, keep int64) (int64, error) {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	resp, err := s.c.Get(ctx, s.k.p+"state/ping", clientv3.WithCountOnly())
+	resp, err := s.c.Get(ctx, s.k.ping(), clientv3.WithCountOnly())
 	if err != nil {
 		return last, wrapEtcd(err)
 	}

@@ -175,7 +175,7 @@ func (s *Store) CacheStats() (hits, misses uint64) {
 func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	if _, err := s.c.Get(ctx, s.k.p+"state/ping", clientv3.WithCountOnly()); err != nil {
+	if _, err := s.c.Get(ctx, s.k.ping(), clientv3.WithCountOnly()); err != nil {
 		return wrapEtcd(err)
 	}
 	return nil
@@ -205,9 +205,6 @@ func (s *Store) closeCaches() {
 
 // Client returns the etcd client the store uses.
 func (s *Store) Client() *clientv3.Client { return s.c }
-
-// Prefix returns the key prefix of the store.
-func (s *Store) Prefix() string { return s.k.p }
 
 // Revision returns the last etcd revision the watch applied; tests and the readiness probe use it.
 func (s *Store) Revision() int64 { return s.watchRev.Load() }
@@ -360,7 +357,7 @@ func (s *Store) watch(ctx context.Context, rev int64) {
 func (s *Store) compactedSince(ctx context.Context, rev int64) bool {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	_, err := s.c.Get(ctx, s.k.state()+"\x00probe", clientv3.WithRev(rev+1), clientv3.WithKeysOnly())
+	_, err := s.c.Get(ctx, s.k.watchProbe(), clientv3.WithRev(rev+1), clientv3.WithKeysOnly())
 	return err != nil && strings.Contains(err.Error(), "compacted")
 }
 

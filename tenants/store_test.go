@@ -106,7 +106,7 @@ func TestWatchSeesDirectEtcdWrite(t *testing.T) {
 	raw := *tn
 	raw.Branding.AccentColor = "#ff0000"
 	b, _ := json.Marshal(&raw)
-	if _, err := s.Client().Put(context.Background(), s.Prefix()+"state/tenants/"+tn.ID, string(b)); err != nil {
+	if _, err := s.Client().Put(context.Background(), s.k.tenant(tn.ID), string(b)); err != nil {
 		t.Fatal(err)
 	}
 	etcdtest.Wait(t, "branding change", func() bool {
@@ -143,7 +143,7 @@ func TestAPIKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := s.Client().Get(ctx, s.Prefix()+"state/apikeys/"+rec.ID)
+	raw, _ := s.Client().Get(ctx, s.k.apikey(rec.ID))
 	if len(raw.Kvs) != 1 || !json.Valid(raw.Kvs[0].Value) || strings.Contains(string(raw.Kvs[0].Value), key[len(key)-20:]) {
 		t.Fatalf("stored key record holds the secret: %s", raw.Kvs[0].Value)
 	}

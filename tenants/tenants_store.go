@@ -172,8 +172,10 @@ func (s *Store) UpdateTenant(ctx context.Context, idOrSlug string, change func(*
 	return nil, fmt.Errorf("updating tenant %q: %w", idOrSlug, ErrConflict)
 }
 
-// DeleteTenant removes the tenant and everything it owns (accounts, aliases, logo, API keys,
-// links, idempotency records, webhook endpoints, its backend registration and attempts) in one Txn.
+// DeleteTenant removes the tenant and everything it owns (accounts, aliases, usage, logo, API
+// keys, admins, domain claims, links, idempotency records, link-mail counters, revocations, audit
+// trail, outbox, webhook endpoints and deliveries, its backend registration and attempts) in one
+// Txn.
 func (s *Store) DeleteTenant(ctx context.Context, idOrSlug string) error {
 	t, err := s.Tenant(ctx, idOrSlug)
 	if err != nil {
@@ -192,13 +194,13 @@ func (s *Store) DeleteTenant(ctx context.Context, idOrSlug string) error {
 		clientv3.OpDelete(s.k.aliases(t.ID), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.links(t.ID), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.idempotencies(t.ID), clientv3.WithPrefix()),
-		clientv3.OpDelete(s.k.p+"webhooks/endpoints/"+t.ID+"/", clientv3.WithPrefix()),
-		clientv3.OpDelete(s.k.p+"webhooks/deliveries/"+t.ID+"/", clientv3.WithPrefix()),
-		clientv3.OpDelete(s.k.p+"audit/"+t.ID+"/", clientv3.WithPrefix()),
-		clientv3.OpDelete(s.k.outbox()+t.ID+"/", clientv3.WithPrefix()),
-		clientv3.OpDelete(s.k.p+"state/admins/"+t.ID+"/", clientv3.WithPrefix()),
-		clientv3.OpDelete(s.k.p+"lease/linkmail/"+t.ID+"/", clientv3.WithPrefix()),
-		clientv3.OpDelete(s.k.p+"state/revoked/"+t.ID+"/", clientv3.WithPrefix()),
+		clientv3.OpDelete(s.k.webhookEndpoints(t.ID), clientv3.WithPrefix()),
+		clientv3.OpDelete(s.k.webhookDeliveries(t.ID), clientv3.WithPrefix()),
+		clientv3.OpDelete(s.k.audit(t.ID), clientv3.WithPrefix()),
+		clientv3.OpDelete(s.k.outboxTenant(t.ID), clientv3.WithPrefix()),
+		clientv3.OpDelete(s.k.admins(t.ID), clientv3.WithPrefix()),
+		clientv3.OpDelete(s.k.linkMails(t.ID), clientv3.WithPrefix()),
+		clientv3.OpDelete(s.k.revokedTenant(t.ID), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.backend(t.ID)),
 		clientv3.OpDelete(s.k.backendAttempts(t.ID), clientv3.WithPrefix()),
 	}

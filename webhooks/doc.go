@@ -10,7 +10,9 @@
 //
 // # Key layout
 //
-// Every key lives under the tenants store's prefix (tenants.Store.Prefix, default "/portico/"):
+// Every key lives under the tenants store's prefix (tenants.Store.Prefix, default "/portico/");
+// the webhooks/ subspace is tenants.Store.WebhooksPrefix, and tenants.Store.DeleteTenant removes
+// a tenant's endpoints/ and deliveries/ (both layouts must agree):
 //
 //	outbox/<tenantID>/<eventID>                       event written by package tenants; deleted at fan-out
 //	webhooks/endpoints/<tenantID>/<endpointID>        endpoint record (JSON); secrets sealed with the keyring (package keyring)

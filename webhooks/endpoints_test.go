@@ -209,6 +209,39 @@ func TestCrossTenantIsolation(t *testing.T) {
 	rcA.check()
 }
 
+// TestDeleteTenantTakesItsWebhooks: tenants.Store.DeleteTenant removes the tenant's endpoints
+// and delivery history (the store and this package must agree on where they live) and nothing of
+// another tenant's.
+func TestDeleteTenantTakesItsWebhooks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	other := e.newTenant("globex")
+	s := e.service(e.store, nil)
+	ctx := context.Background()
+	rc := newReceiver(t)
+	_, sec := e.createEndpoint(s, e.tenant.ID, rc.srv.URL)
+	rc.setSecrets(sec)
+	e.createEndpoint(s, other.ID, rc.srv.URL+"/other")
+	run(t, s)
+	ev := e.appendEvent(e.tenant.ID, tenants.EventSubscriptionCanceled, map[string]string{"who": "acme"})
+	etcdtest.Wait(t, "acme's event", func() bool { return rc.count(ev.ID) == 1 })
+	etcdtest.Wait(t, "delivery recorded", func() bool { return len(e.deliveries(s, e.tenant.ID, DeliveryFilter{})) == 1 })
+
+	if err := e.store.DeleteTenant(ctx, e.tenant.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.keysUnder("webhooks/endpoints/" + e.tenant.ID + "/"); n != 0 {
+		t.Errorf("%d endpoint keys of the deleted tenant left", n)
+	}
+	if n := e.keysUnder("webhooks/deliveries/" + e.tenant.ID + "/"); n != 0 {
+		t.Errorf("%d delivery keys of the deleted tenant left", n)
+	}
+	if l, err := s.ListEndpoints(ctx, other.ID); err != nil || len(l) != 1 {
+		t.Errorf("the other tenant's endpoints = %d, %v; want 1", len(l), err)
+	}
+	rc.check()
+}
+
 // TestSecretsSealedAtRest scans every key under the prefix, after endpoints were created,
 // rotated and delivered to, for the secrets in any encoding.
 func TestSecretsSealedAtRest(t *testing.T) {

@@ -171,7 +171,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	return &Service{
 		cfg: cfg, store: cfg.Store, kr: cfg.Keyring, c: cfg.Store.Client(), client: client,
-		log: cfg.Logger, now: cfg.Now, k: keys{cfg.Store.Prefix() + "webhooks/"},
+		log: cfg.Logger, now: cfg.Now, k: keys{cfg.Store.WebhooksPrefix()},
 	}, nil
 }
 

@@ -430,7 +430,7 @@ func parseCIDRs(flag string, list []string) ([]netip.Prefix, error) {
 // startTLS builds the certificate manager: certificates and ACME locks in etcd, shared by every
 // instance; on-demand issuance for the names the gateway decides it serves.
 func startTLS(store *tenants.Store, gw *gateway.Gateway, f *serveFlags, log *slog.Logger) (*certs.Manager, error) {
-	st, err := certs.NewStorage(certs.StorageConfig{Client: store.Client(), Prefix: store.Prefix() + "certs/"})
+	st, err := certs.NewStorage(certs.StorageConfig{Client: store.Client(), Prefix: store.CertsPrefix()})
 	if err != nil {
 		return nil, err
 	}
