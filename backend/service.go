@@ -12,6 +12,7 @@ import (
 
 	"github.com/portico-billing/portico/keyring"
 	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/tenants/account"
 	"github.com/portico-billing/portico/webhooks"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -76,11 +77,26 @@ const (
 	claimMargin = 10 * time.Second
 )
 
+// Store is what the backend service needs of the data layer: the etcd client and the keys of
+// the registrations and attempts, the tenants, and the account writes with their outbox events.
+// *tenants.Store is one.
+type Store interface {
+	Client() *clientv3.Client
+	BackendKey(tenantID string) string
+	BackendAttemptKey(tenantID, idempotencyKey string) string
+	TenantByID(id string) (*tenants.Tenant, bool)
+	Tenant(ctx context.Context, idOrSlug string) (*tenants.Tenant, error)
+	AppendEvents(ctx context.Context, events ...*tenants.Event) error
+	PutAccountWithEvents(ctx context.Context, tenantID string, a *account.Account, ifMatch int64, events []*tenants.Event) (rev int64, created bool, err error)
+}
+
+var _ Store = (*tenants.Store)(nil)
+
 // Config configures a Service. Store and Keyring are required; every other field has a usable
 // zero value.
 type Config struct {
 	// Store is the data layer: the etcd client, the key layout, tenants and accounts. Required.
-	Store *tenants.Store
+	Store Store
 	// Keyring seals the signing secrets at rest; it must hold a key. Required.
 	Keyring *keyring.Keyring
 	// Client sends the calls (default webhooks.NewClient(AllowCIDRs): refuses blocked addresses
@@ -108,7 +124,7 @@ type Config struct {
 // Service registers tenants' backends and calls them. Its methods are safe for concurrent use.
 type Service struct {
 	cfg    Config
-	store  *tenants.Store
+	store  Store
 	kr     *keyring.Keyring
 	c      *clientv3.Client
 	client *http.Client

@@ -11,6 +11,27 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// Readiness is what /readyz asks of the data layer. *tenants.Store is one.
+type Readiness interface {
+	Ping(ctx context.Context) error
+	CheckSpace(ctx context.Context) (full bool, err error)
+	Watching() bool
+}
+
+// StoreStats are the figures of the data layer StoreCollectors reads at scrape time.
+// *tenants.Store is one.
+type StoreStats interface {
+	Watching() bool
+	StorageFull() bool
+	Tenants() []*tenants.Tenant
+	CacheStats() (hits, misses uint64)
+}
+
+var (
+	_ Readiness  = (*tenants.Store)(nil)
+	_ StoreStats = (*tenants.Store)(nil)
+)
+
 // AdminHandler serves the operator endpoints on the admin listener (never on the public one):
 //
 //	/metrics          Prometheus metrics
@@ -18,7 +39,7 @@ import (
 //	/readyz           200 when etcd answers, has room for writes (no NOSPACE alarm) and the watch
 //	                  keeps the caches fresh, else 503 with the reason
 //	/debug/pprof/...  Go profiles
-func AdminHandler(gatherer prometheus.Gatherer, store *tenants.Store) http.Handler {
+func AdminHandler(gatherer prometheus.Gatherer, store Readiness) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -50,7 +71,7 @@ func AdminHandler(gatherer prometheus.Gatherer, store *tenants.Store) http.Handl
 }
 
 // StoreCollectors are gauges read from the store at scrape time.
-func StoreCollectors(store *tenants.Store) []prometheus.Collector {
+func StoreCollectors(store StoreStats) []prometheus.Collector {
 	return []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "portico_store_watching", Help: "1 while the etcd watch keeps the caches fresh.",

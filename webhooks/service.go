@@ -52,12 +52,26 @@ var DefaultSchedule = []time.Duration{
 	2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
 }
 
+// Store is what the webhooks service needs of the data layer: the etcd client and the webhooks/
+// subspace for its own keys, the tenants, and the outbox it drains and adds test events to.
+// *tenants.Store is one.
+type Store interface {
+	Client() *clientv3.Client
+	WebhooksPrefix() string
+	OutboxPrefix() string
+	TenantByID(id string) (*tenants.Tenant, bool)
+	Tenant(ctx context.Context, idOrSlug string) (*tenants.Tenant, error)
+	AppendEvents(ctx context.Context, events ...*tenants.Event) error
+}
+
+var _ Store = (*tenants.Store)(nil)
+
 // Config configures a Service. Store and Keyring are required; every other field has a usable
 // zero value.
 type Config struct {
 	// Store is the data layer: the etcd client, the key prefix, the tenants and the outbox.
 	// Required.
-	Store *tenants.Store
+	Store Store
 	// Keyring seals endpoint secrets at rest; it must hold a key (required).
 	Keyring *keyring.Keyring
 	// Client sends deliveries (default NewClient(AllowCIDRs): refuses blocked addresses, no proxy).
@@ -97,7 +111,7 @@ type Config struct {
 // use; Run delivers until its context ends.
 type Service struct {
 	cfg     Config
-	store   *tenants.Store
+	store   Store
 	loop    lifecycle.Loop // Start and Stop
 	kr      *keyring.Keyring
 	c       *clientv3.Client

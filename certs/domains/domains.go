@@ -35,10 +35,23 @@ var (
 // DefaultPendingTTL is how long a claim may stay unverified (Verifier.PendingTTL's default).
 const DefaultPendingTTL = 7 * 24 * time.Hour
 
+// Store is what a Verifier needs of the data layer: the domain claims and their tenants.
+// *tenants.Store is one.
+type Store interface {
+	AddDomain(ctx context.Context, tenantID, name string, now, expires time.Time) (*tenants.Domain, error)
+	Domain(ctx context.Context, tenantID, name string) (*tenants.Domain, int64, error)
+	Domains(ctx context.Context, tenantID string) ([]*tenants.Domain, error)
+	SetDomainStatus(ctx context.Context, d *tenants.Domain, rev int64, status, lastError string, now time.Time) (*tenants.Domain, error)
+	RemoveExpiredDomain(ctx context.Context, d *tenants.Domain, rev int64, now time.Time) error
+	TenantByID(id string) (*tenants.Tenant, bool)
+}
+
+var _ Store = (*tenants.Store)(nil)
+
 // Verifier checks domains against DNS.
 type Verifier struct {
 	// Store holds the domain records; required.
-	Store *tenants.Store
+	Store Store
 	// BaseDomain is the domain tenant slugs live under; the default CNAME target of a domain is
 	// <slug>.<BaseDomain>.
 	BaseDomain string

@@ -87,9 +87,19 @@ type snapshot struct {
 	offs    []int // offs[i] is where entry i's "\x01" is in blob
 }
 
+// summaryStore is what the search index needs of the data layer: one consistent scan of a
+// tenant's account summaries and a watch of their changes after the scan's revision.
+// *tenants.Store is one.
+type summaryStore interface {
+	ScanAccountSummaries(ctx context.Context, tenantID string, fn func(tenants.AccountSummary)) (rev int64, err error)
+	WatchAccountSummaries(ctx context.Context, tenantID string, rev int64, fn func(id string, sum *tenants.AccountSummary, rev int64)) error
+}
+
+var _ summaryStore = (*tenants.Store)(nil)
+
 // searchIndexes holds the indexes of every tenant searched recently.
 type searchIndexes struct {
-	store *tenants.Store
+	store summaryStore
 	log   *slog.Logger
 	idle  time.Duration
 
@@ -98,7 +108,7 @@ type searchIndexes struct {
 	closed bool
 }
 
-func newSearchIndexes(store *tenants.Store, log *slog.Logger, idle time.Duration) *searchIndexes {
+func newSearchIndexes(store summaryStore, log *slog.Logger, idle time.Duration) *searchIndexes {
 	return &searchIndexes{store: store, log: log, idle: idle, m: map[string]*tenantIndex{}}
 }
 
@@ -201,7 +211,7 @@ func (s *searchIndexes) run(ctx context.Context, ix *tenantIndex) {
 }
 
 // build lists every account of the tenant at one revision and replaces the index's entries.
-func (ix *tenantIndex) build(ctx context.Context, store *tenants.Store) error {
+func (ix *tenantIndex) build(ctx context.Context, store summaryStore) error {
 	var entries []*entry
 	rev, err := store.ScanAccountSummaries(ctx, ix.tid, func(s tenants.AccountSummary) {
 		entries = append(entries, newEntry(s))

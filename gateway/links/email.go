@@ -37,11 +37,21 @@ func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited
 // DefaultMaxEmailsPerHour is Emailer.MaxPerHour's default.
 const DefaultMaxEmailsPerHour = 5
 
+// EmailerStore is what an Emailer needs of the data layer: the account's billing email and the
+// per-hour count of portal-link emails. *tenants.Store is one.
+type EmailerStore interface {
+	Account(ctx context.Context, tenantID, accountID string) (*tenants.AccountSnapshot, error)
+	LinkEmailCount(ctx context.Context, tenantID, accountID string, now time.Time) (int, error)
+	CountLinkEmail(ctx context.Context, tenantID, accountID string, now time.Time) (int, error)
+}
+
+var _ EmailerStore = (*tenants.Store)(nil)
+
 // Emailer emails portal links to customers: the dashboard's Send portal link and the API's POST
 // /v1/accounts/{id}/portal-link both send through it, so they behave the same. Store and Issuer are
 // required; the other fields have usable zero values.
 type Emailer struct {
-	Store  *tenants.Store
+	Store  EmailerStore
 	Issuer *Issuer
 	// Mail sends the emails; nil: every send fails with ErrMailNotConfigured.
 	Mail *mail.Sender

@@ -166,9 +166,20 @@ type Result struct {
 	ExpiresAt  time.Time `json:"expiresAt"`
 }
 
+// IssuerStore is what an Issuer needs of the data layer: resolving the account, the tenant's
+// primary domain and writing the link. *tenants.Store is one.
+type IssuerStore interface {
+	Account(ctx context.Context, tenantID, accountID string) (*tenants.AccountSnapshot, error)
+	AccountIDByAlias(ctx context.Context, tenantID, alias string) (string, error)
+	PrimaryDomain(tenantID string) string
+	CreateLink(ctx context.Context, tenantID string, l *tenants.Link, opt tenants.CreateLinkOptions) (token string, replay []byte, err error)
+}
+
+var _ IssuerStore = (*tenants.Store)(nil)
+
 // Issuer issues portal sessions.
 type Issuer struct {
-	Store *tenants.Store
+	Store IssuerStore
 	URLs  URLs
 	// Keyring seals remembered responses of idempotent requests (they contain the link); it is
 	// needed only when IdempotencyKey is used.
