@@ -23,6 +23,8 @@ const (
 	EventPaymentMethodDefaultChanged      = "account.payment_method.default_changed"
 	EventPaymentMethodRemoved             = "account.payment_method.removed"
 	EventAutopayUpdated                   = "account.autopay.updated"
+	EventInvoicePaymentSucceeded          = "invoice.payment_succeeded"
+	EventInvoicePaymentFailed             = "invoice.payment_failed"
 	EventPortalSessionCreated             = "portal.session.created"
 	EventPortalSessionRedeemed            = "portal.session.redeemed"
 	EventWebhookTest                      = "webhook.test"
@@ -33,6 +35,7 @@ var EventTypes = []string{
 	EventSubscriptionCancelationScheduled, EventSubscriptionCanceled, EventSubscriptionReactivated,
 	EventBillingDetailsUpdated, EventPaymentMethodDefaultChanged, EventPaymentMethodRemoved,
 	EventAutopayUpdated, EventPortalSessionCreated, EventPortalSessionRedeemed,
+	EventInvoicePaymentSucceeded, EventInvoicePaymentFailed,
 }
 
 // Event is one entry of a tenant's transactional outbox: written in the same etcd Txn as the state
@@ -72,11 +75,16 @@ func (s *Store) eventOps(events []*Event) []clientv3.Op {
 }
 
 // AppendEvents writes events to the outbox on their own (for events that report no state change of
-// Portico's, such as a webhook test).
+// Portico's, such as a webhook test, or a payment the tenant's backend declined). Events of a
+// portal session (data naming sessionId) add an entry to its audit trail in the same Txn.
 func (s *Store) AppendEvents(ctx context.Context, events ...*Event) error {
+	audit, err := s.eventAuditOps(ctx, events)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	if _, err := s.c.Txn(ctx).Then(s.eventOps(events)...).Commit(); err != nil {
+	if _, err := s.c.Txn(ctx).Then(append(s.eventOps(events), audit...)...).Commit(); err != nil {
 		return fmt.Errorf("tenants: writing events: %w", wrapEtcd(err))
 	}
 	return nil

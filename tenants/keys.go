@@ -48,6 +48,7 @@ func (k keyspace) admin(tid, email string) string {
 func (k keyspace) sealkeys() string          { return k.p + "state/sealkeys/" }
 func (k keyspace) sealkey(kid string) string { return k.p + "state/sealkeys/" + kid }
 func (k keyspace) backend(tid string) string { return k.p + "state/backends/" + tid }
+func (k keyspace) backends() string          { return k.p + "state/backends/" }
 func (k keyspace) meta(name string) string   { return k.p + "state/meta/" + name }
 func (k keyspace) ping() string              { return k.p + "state/ping" }      // never written: read to ping
 func (k keyspace) watchProbe() string        { return k.p + "state/\x00probe" } // never written: read at a revision to see a compaction

@@ -65,7 +65,8 @@ type Link struct {
 	// CreatedBy names who asked for the link: "apikey:<id>", "cli", "dashboard:<admin>".
 	CreatedBy string `json:"createdBy,omitempty"`
 	// Flow is the step the session opens on instead of the overview: "update_payment_method",
-	// "billing_details", or "cancel_subscription:<subscription id>"; empty opens the overview.
+	// "billing_details", "cancel_subscription:<subscription id>" or "pay_invoice:<invoice id>";
+	// empty opens the overview.
 	Flow string `json:"flow,omitempty"`
 	// ReturnURL is where the portal's "Back to <tenant>" link leads: an https URL on a host the
 	// tenant allows, already validated; empty shows no such link.

@@ -89,6 +89,8 @@ type index struct {
 	// so that a tenant change can be re-linked.
 	byDomain map[string]*Tenant
 	domains  map[string]*Domain
+	// backends holds the ids of tenants with a backend registration (state/backends/).
+	backends map[string]bool
 }
 
 // link fills byDomain from domains and byID.
@@ -238,11 +240,15 @@ func (s *Store) relist(ctx context.Context) (int64, error) {
 		clientv3.OpGet(s.k.sealkeys(), clientv3.WithPrefix()),
 		clientv3.OpGet(s.k.domains(), clientv3.WithPrefix()),
 		clientv3.OpGet(s.k.revoked(), clientv3.WithPrefix()),
+		clientv3.OpGet(s.k.backends(), clientv3.WithPrefix(), clientv3.WithKeysOnly()),
 	).Commit()
 	if err != nil {
 		return 0, fmt.Errorf("tenants: listing tenants: %w", wrapEtcd(err))
 	}
-	idx := &index{byID: map[string]*Tenant{}, bySlug: map[string]*Tenant{}, domains: map[string]*Domain{}}
+	idx := &index{byID: map[string]*Tenant{}, bySlug: map[string]*Tenant{}, domains: map[string]*Domain{}, backends: map[string]bool{}}
+	for _, kv := range resp.Responses[4].GetResponseRange().Kvs {
+		idx.backends[strings.TrimPrefix(string(kv.Key), s.k.backends())] = true
+	}
 	for _, kv := range resp.Responses[0].GetResponseRange().Kvs {
 		t, err := decodeTenant(kv.Value, kv.ModRevision)
 		if err != nil {
@@ -380,6 +386,8 @@ func (s *Store) apply(ev *clientv3.Event) {
 		s.applyDomain(ev, rest)
 	case "revoked":
 		s.applyRevocation(ev, rest)
+	case "backends":
+		s.applyBackend(ev, rest)
 	}
 }
 
@@ -419,7 +427,7 @@ func (s *Store) applyTenant(ev *clientv3.Event, id string) {
 	s.idxMu.Lock()
 	defer s.idxMu.Unlock()
 	old := s.idx.Load()
-	next := &index{byID: make(map[string]*Tenant, len(old.byID)+1), bySlug: make(map[string]*Tenant, len(old.bySlug)+1), domains: old.domains}
+	next := &index{byID: make(map[string]*Tenant, len(old.byID)+1), bySlug: make(map[string]*Tenant, len(old.bySlug)+1), domains: old.domains, backends: old.backends}
 	for k, v := range old.byID {
 		if k != id {
 			next.byID[k] = v
@@ -443,7 +451,7 @@ func (s *Store) applyDomain(ev *clientv3.Event, claim string) {
 	s.idxMu.Lock()
 	defer s.idxMu.Unlock()
 	old := s.idx.Load()
-	next := &index{byID: old.byID, bySlug: old.bySlug, domains: make(map[string]*Domain, len(old.domains)+1)}
+	next := &index{byID: old.byID, bySlug: old.bySlug, domains: make(map[string]*Domain, len(old.domains)+1), backends: old.backends}
 	for k, v := range old.domains {
 		if k != claim {
 			next.domains[k] = v
@@ -458,3 +466,30 @@ func (s *Store) applyDomain(ev *clientv3.Event, claim string) {
 	next.link()
 	s.idx.Store(next)
 }
+
+// applyBackend notes whether the tenant has a backend registration.
+func (s *Store) applyBackend(ev *clientv3.Event, tenantID string) {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	old := s.idx.Load()
+	has := ev.Type == clientv3.EventTypePut
+	if old.backends[tenantID] == has {
+		return
+	}
+	next := *old
+	next.backends = make(map[string]bool, len(old.backends)+1)
+	for k := range old.backends {
+		if k != tenantID {
+			next.backends[k] = true
+		}
+	}
+	if has {
+		next.backends[tenantID] = true
+	}
+	s.idx.Store(&next)
+}
+
+// HasBackend reports, from the in-memory index (no I/O, no allocation), whether the tenant has
+// registered a backend (package backend). It follows etcd's watch, so it may lag a registration
+// by the watch's delay.
+func (s *Store) HasBackend(tenantID string) bool { return s.idx.Load().backends[tenantID] }

@@ -3,6 +3,7 @@ package tenants
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -170,6 +171,21 @@ type PortalDefaults struct {
 	AllowAutopayEdit        bool `json:"allowAutopayEdit"`
 	// CancelMode is what a customer's cancellation does: "end_of_term" (default) or "immediate".
 	CancelMode string `json:"cancelMode,omitempty"`
+	// AllowInvoicePayment offers "Pay now" for open invoices (invoiceListSettings.allowPayment).
+	// A record stored before the field existed reads true (UnmarshalJSON).
+	AllowInvoicePayment bool `json:"allowInvoicePayment"`
+}
+
+// UnmarshalJSON decodes portal defaults; a field added after a record was stored takes its
+// default (AllowInvoicePayment: true) instead of false.
+func (p *PortalDefaults) UnmarshalJSON(b []byte) error {
+	type plain PortalDefaults
+	v := plain{AllowInvoicePayment: true}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*p = PortalDefaults(v)
+	return nil
 }
 
 // Cancellation modes.
@@ -180,7 +196,8 @@ const (
 
 // DefaultPortal shows every section and allows every action, as the seed specifies.
 func DefaultPortal() PortalDefaults {
-	return PortalDefaults{true, true, true, true, true, true, CancelEndOfTerm}
+	return PortalDefaults{ShowPlanOverview: true, AllowSubscriptionCancel: true, ShowInvoices: true, ShowBillingDetails: true,
+		AllowDetailsEdit: true, AllowAutopayEdit: true, CancelMode: CancelEndOfTerm, AllowInvoicePayment: true}
 }
 
 // Default branding colours.

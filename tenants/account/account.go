@@ -194,6 +194,19 @@ type Invoice struct {
 	Lines      []Line `json:"lines,omitempty"`
 	// SubscriptionID links the invoice to the subscription it bills, when there is one.
 	SubscriptionID string `json:"subscriptionId,omitempty"`
+	// PaymentURL is the tenant's hosted page where the customer pays this invoice: an absolute
+	// https URL without credentials, at most MaxPaymentURL bytes. The portal's "Pay now" links
+	// there when the tenant has no backend to pay through.
+	PaymentURL string `json:"paymentUrl,omitempty"`
+}
+
+// MaxPaymentURL is the longest Invoice.PaymentURL accepted, in bytes.
+const MaxPaymentURL = 2000
+
+// Open reports whether the customer still has the invoice to pay: issued (overdue included)
+// with an amount due.
+func (inv *Invoice) Open() bool {
+	return (inv.Status == InvIssued || inv.Status == InvOverdue) && inv.AmountDue() > 0
 }
 
 // Line is one line of an invoice: Amount must be Quantity × the unit price, rounded half up to a

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/big"
 	"net/mail"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -391,6 +392,9 @@ func (a *Account) validateInvoices(p *problems) {
 		p.amount(f+".tax", inv.Tax)
 		p.amount(f+".total", inv.Total)
 		p.amount(f+".amountPaid", inv.AmountPaid)
+		if inv.PaymentURL != "" && !validPaymentURL(inv.PaymentURL) {
+			p.add(f+".paymentUrl", "must be an absolute https URL without user info, of at most %d bytes of printable ASCII", MaxPaymentURL)
+		}
 		if inv.SubscriptionID != "" && !ValidID(inv.SubscriptionID) {
 			p.add(f+".subscriptionId", "must be an identifier")
 		}
@@ -494,4 +498,18 @@ func (inv *Invoice) validateArithmetic(p *problems, f string) {
 	if inv.AmountPaid > inv.Total {
 		p.add(name, "amountPaid %d is more than the total %d", inv.AmountPaid, inv.Total)
 	}
+}
+
+// validPaymentURL reports whether s is an acceptable Invoice.PaymentURL.
+func validPaymentURL(s string) bool {
+	if len(s) > MaxPaymentURL {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= 0x20 || s[i] >= 0x7f {
+			return false
+		}
+	}
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "https" && u.Host != "" && u.User == nil && u.Opaque == "" && u.Hostname() != ""
 }

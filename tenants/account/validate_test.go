@@ -54,6 +54,12 @@ func TestDecodeRejects(t *testing.T) {
 		{"bad tiers", valid + `,"subscriptions":[{"id":"s","name":"S","status":"active","items":[{"product":"p","pricingModel":"tiered","quantity":5,"tiers":[{"upTo":2,"unitAmount":1}]}]}]}`, "beyond the last tier"},
 		{"id with slash", `{"id":"a/b","name":"N","currency":"EUR"}`, "id: is required"},
 		{"control chars", `{"id":"a","name":"N\u0000","currency":"EUR"}`, "control characters"},
+		{"http paymentUrl", valid + `,"invoices":[{"id":"i","status":"issued","paymentUrl":"http://pay.example/i"}]}`, "invoices[0].paymentUrl: must be an absolute https URL"},
+		{"javascript paymentUrl", valid + `,"invoices":[{"id":"i","status":"issued","paymentUrl":"javascript:alert(1)"}]}`, "invoices[0].paymentUrl"},
+		{"relative paymentUrl", valid + `,"invoices":[{"id":"i","status":"issued","paymentUrl":"/pay/i"}]}`, "invoices[0].paymentUrl"},
+		{"paymentUrl with user", valid + `,"invoices":[{"id":"i","status":"issued","paymentUrl":"https://a@pay.example/i"}]}`, "invoices[0].paymentUrl"},
+		{"paymentUrl with space", valid + `,"invoices":[{"id":"i","status":"issued","paymentUrl":"https://pay.example/a b"}]}`, "invoices[0].paymentUrl"},
+		{"long paymentUrl", valid + `,"invoices":[{"id":"i","status":"issued","paymentUrl":"https://pay.example/` + strings.Repeat("a", MaxPaymentURL) + `"}]}`, "invoices[0].paymentUrl"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,6 +72,38 @@ func TestDecodeRejects(t *testing.T) {
 				t.Fatalf("Decode error = %q, want it to mention %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestPaymentURLAccepted: an https paymentUrl of the tenant's payment page is kept as given.
+func TestPaymentURLAccepted(t *testing.T) {
+	t.Parallel()
+	a, err := Decode([]byte(`{"id":"a1","name":"N","currency":"EUR","invoices":[{"id":"i","status":"issued","total":100,"subtotal":100,"tax":0,"amountPaid":0,"paymentUrl":"https://pay.acme.example/i?x=1"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Invoices[0].PaymentURL; got != "https://pay.acme.example/i?x=1" {
+		t.Fatalf("paymentUrl = %q", got)
+	}
+}
+
+// TestInvoiceOpen: only issued or overdue invoices with an amount due are open to pay.
+func TestInvoiceOpen(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		inv  Invoice
+		open bool
+	}{
+		{Invoice{Status: InvIssued, Total: 100}, true},
+		{Invoice{Status: InvOverdue, Total: 100, AmountPaid: 40}, true},
+		{Invoice{Status: InvIssued, Total: 100, AmountPaid: 100}, false},
+		{Invoice{Status: InvPaid, Total: 100}, false},
+		{Invoice{Status: InvVoid, Total: 100}, false},
+		{Invoice{Status: InvDraft, Total: 100}, false},
+	} {
+		if got := c.inv.Open(); got != c.open {
+			t.Errorf("%+v: Open = %v, want %v", c.inv, got, c.open)
+		}
 	}
 }
 

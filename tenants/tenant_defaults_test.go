@@ -1,0 +1,35 @@
+package tenants
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// TestPortalDefaultsAllowPaymentDefault: a record stored before allowInvoicePayment existed
+// allows paying; one that says false does not; DefaultPortal allows it.
+func TestPortalDefaultsAllowPaymentDefault(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		json string
+		want bool
+	}{
+		{`{"showInvoices":true,"cancelMode":"end_of_term"}`, true},
+		{`{"showInvoices":true,"allowInvoicePayment":false}`, false},
+		{`{"allowInvoicePayment":true}`, true},
+	} {
+		var p PortalDefaults
+		if err := json.Unmarshal([]byte(c.json), &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.AllowInvoicePayment != c.want {
+			t.Errorf("%s: AllowInvoicePayment = %v, want %v", c.json, p.AllowInvoicePayment, c.want)
+		}
+	}
+	var tn Tenant
+	if err := json.Unmarshal([]byte(`{"id":"t","portal":{"showInvoices":true}}`), &tn); err != nil || !tn.Portal.AllowInvoicePayment || !tn.Portal.ShowInvoices {
+		t.Errorf("tenant record: %+v, %v", tn.Portal, err)
+	}
+	if !DefaultPortal().AllowInvoicePayment {
+		t.Error("DefaultPortal does not allow paying")
+	}
+}
