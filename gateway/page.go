@@ -194,6 +194,7 @@ type pageEntry struct {
 	locale    string
 	tenantRev int64
 	day       int64 // sections show states relative to today (overdue), so pages expire daily
+	backend   bool  // the tenant had a backend registered (plugins.View.Backend)
 	page      *page
 }
 
@@ -204,14 +205,14 @@ const memoPages = 0 // AccountSnapshot.Memo slot of the pageSet
 
 // cachedPage returns the page for the session if it was rendered for this account revision,
 // settings, locale, tenant revision and day. It does not allocate.
-func cachedPage(snap *tenants.AccountSnapshot, t *tenants.Tenant, s *session.Session, day int64) *page {
+func cachedPage(snap *tenants.AccountSnapshot, t *tenants.Tenant, s *session.Session, day int64, backend bool) *page {
 	ps, _ := snap.Memo[memoPages].Load().(*pageSet)
 	if ps == nil {
 		return nil
 	}
 	for i := range ps.entries {
 		e := &ps.entries[i]
-		if e.switches == s.Switches && e.tenantRev == t.Revision && e.day == day && e.locale == string(s.Locale) {
+		if e.switches == s.Switches && e.tenantRev == t.Revision && e.day == day && e.backend == backend && e.locale == string(s.Locale) {
 			return e.page
 		}
 	}
@@ -220,7 +221,7 @@ func cachedPage(snap *tenants.AccountSnapshot, t *tenants.Tenant, s *session.Ses
 
 // storePage remembers p in the snapshot's memo. Concurrent renders of the same page may both
 // store; either result is the same page.
-func storePage(snap *tenants.AccountSnapshot, t *tenants.Tenant, s *session.Session, day int64, p *page) {
+func storePage(snap *tenants.AccountSnapshot, t *tenants.Tenant, s *session.Session, day int64, backend bool, p *page) {
 	old, _ := snap.Memo[memoPages].Load().(*pageSet)
 	next := &pageSet{}
 	if old != nil {
@@ -229,7 +230,7 @@ func storePage(snap *tenants.AccountSnapshot, t *tenants.Tenant, s *session.Sess
 			next.entries = next.entries[1:]
 		}
 	}
-	next.entries = append(next.entries, pageEntry{switches: s.Switches, locale: string(s.Locale), tenantRev: t.Revision, day: day, page: p})
+	next.entries = append(next.entries, pageEntry{switches: s.Switches, locale: string(s.Locale), tenantRev: t.Revision, day: day, backend: backend, page: p})
 	snap.Memo[memoPages].Store(next)
 }
 
@@ -241,8 +242,14 @@ func resolveLocale(sessionLocale string, snap *tenants.AccountSnapshot, t *tenan
 	return sessionLang(sessionLocale, snap, t)
 }
 
+// hasBackend reports whether the tenant's backend can be called: the gateway has the protocol's
+// service and the tenant registered a backend (from the store's index: no I/O).
+func (g *Gateway) hasBackend(t *tenants.Tenant) bool {
+	return g.cfg.Backend != nil && g.store.HasBackend(t.ID)
+}
+
 // renderPage renders the customer page for a session's settings and locale.
-func (g *Gateway) renderPage(t *tenants.Tenant, snap *tenants.AccountSnapshot, s *session.Session, now time.Time) (*page, error) {
+func (g *Gateway) renderPage(t *tenants.Tenant, snap *tenants.AccountSnapshot, s *session.Session, now time.Time, hasBackend bool) (*page, error) {
 	l := resolveLocale(string(s.Locale), snap, t)
 	v := &plugins.View{
 		Account:    snap.Account,
@@ -251,6 +258,7 @@ func (g *Gateway) renderPage(t *tenants.Tenant, snap *tenants.AccountSnapshot, s
 		Tenant:     t,
 		Now:        now,
 		Switches:   plugins.Switches(s.Switches),
+		Backend:    hasBackend,
 	}
 	var body bytes.Buffer
 	for _, sec := range plugins.Ordered() {

@@ -152,16 +152,17 @@ func (g *Gateway) customerPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 	}
 	now := g.cfg.Now()
 	day := now.Unix() / 86400
-	p := cachedPage(snap, t, s, day)
+	hasBackend := g.hasBackend(t)
+	p := cachedPage(snap, t, s, day, hasBackend)
 	g.cfg.Metrics.pageLookup(p != nil)
 	if p == nil {
 		var err error
-		if p, err = g.renderPage(t, snap, s, now); err != nil {
+		if p, err = g.renderPage(t, snap, s, now, hasBackend); err != nil {
 			g.log.Error("gateway: rendering customer page", "tenant", t.Slug, "err", err)
 			g.messagePageText(ctx, t, sessionLang(string(s.Locale), snap, t), fasthttp.StatusInternalServerError, "error.internal.title", "error.internal.page")
 			return
 		}
-		storePage(snap, t, s, day, p)
+		storePage(snap, t, s, day, hasBackend, p)
 	}
 	setPortalHeaders(ctx, t)
 	ctx.Response.Header.Set("Cache-Control", "no-store")

@@ -2,11 +2,14 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"strings"
 	"time"
 
+	"github.com/portico-billing/portico/backend"
 	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins"
@@ -82,6 +85,7 @@ type actionCtx struct {
 var _ plugins.ActionContext = (*actionCtx)(nil)
 
 func (c *actionCtx) Account() *account.Account { return c.snap.Account }
+func (c *actionCtx) Revision() int64           { return c.snap.Revision }
 func (c *actionCtx) Tenant() *tenants.Tenant   { return c.t }
 func (c *actionCtx) Locale() string            { return c.lang.locale }
 func (c *actionCtx) Printer() *i18n.Printer    { return c.lang.Printer }
@@ -112,18 +116,73 @@ func (c *actionCtx) Unseal(purpose string, sealed []byte) ([]byte, error) {
 	return c.g.keyring.OpenBytes(c.sealAD(purpose), sealed)
 }
 
+// event makes the outbox event of a section's change, naming the session's account and session.
+func (c *actionCtx) event(ev plugins.Event) (*tenants.Event, error) {
+	if ev.Data == nil {
+		ev.Data = map[string]any{}
+	}
+	ev.Data["accountId"] = string(c.rs.s.AccountID)
+	ev.Data["sessionId"] = string(c.rs.s.ID)
+	return tenants.NewEvent(c.t.ID, ev.Type, ev.Data, c.g.cfg.Now())
+}
+
+func (c *actionCtx) Backend() plugins.Backend { return actionBackend{c} }
+
+// actionBackend is the tenant backend protocol as a section's action reaches it.
+type actionBackend struct{ c *actionCtx }
+
+func (b actionBackend) Registered() bool { return b.c.g.hasBackend(b.c.t) }
+
+func (b actionBackend) Call(req backend.Request) (backend.Response, error) {
+	svc := b.c.g.cfg.Backend
+	if svc == nil {
+		return backend.Response{}, backend.ErrNoBackend
+	}
+	return svc.Call(web.Detach(b.c.ctx), b.c.t.ID, req)
+}
+
+func (b actionBackend) Store(doc *account.Account, ev plugins.Event) error {
+	svc := b.c.g.cfg.Backend
+	if svc == nil {
+		return backend.ErrNoBackend
+	}
+	var events []*tenants.Event
+	if ev.Type != "" {
+		e, err := b.c.event(ev)
+		if err != nil {
+			return err
+		}
+		events = append(events, e)
+	}
+	ctx, aid := web.Detach(b.c.ctx), string(b.c.rs.s.AccountID)
+	_, err := svc.StoreAccount(ctx, b.c.t.ID, aid, doc, b.c.snap.Revision, events...)
+	if doc != nil && errors.Is(err, tenants.ErrRevisionMismatch) {
+		// The document moved while the backend worked: the tenant pushes it as usual; the event
+		// of what the backend did is written all the same.
+		b.c.g.log.Warn("gateway: a backend's account document was not stored: the account moved meanwhile", "tenant", b.c.t.Slug, "account", aid)
+		if _, err2 := svc.StoreAccount(ctx, b.c.t.ID, aid, nil, 0, events...); err2 != nil {
+			return err2
+		}
+	}
+	return err
+}
+
+func (b actionBackend) Audit(typ string, detail map[string]any) error {
+	d, err := json.Marshal(detail)
+	if err != nil {
+		return fmt.Errorf("gateway: encoding an audit entry: %w", err)
+	}
+	return b.c.g.store.RecordAudit(web.Detach(b.c.ctx), b.c.t.ID, string(b.c.rs.s.ID), tenants.AuditEntry{
+		Type: typ, At: b.c.g.cfg.Now(), IP: b.c.g.ClientAddr(b.c.ctx).String(), UserAgent: string(b.c.ctx.UserAgent()), Detail: d})
+}
+
 func (c *actionCtx) Update(change func(a *account.Account) (plugins.Event, error)) error {
 	_, err := c.g.store.UpdateAccount(web.Detach(c.ctx), c.t.ID, string(c.rs.s.AccountID), func(a *account.Account) ([]*tenants.Event, error) {
 		ev, err := change(a)
 		if err != nil || ev.Type == "" {
 			return nil, err
 		}
-		if ev.Data == nil {
-			ev.Data = map[string]any{}
-		}
-		ev.Data["accountId"] = string(c.rs.s.AccountID)
-		ev.Data["sessionId"] = string(c.rs.s.ID)
-		e, err := tenants.NewEvent(c.t.ID, ev.Type, ev.Data, c.g.cfg.Now())
+		e, err := c.event(ev)
 		return []*tenants.Event{e}, err
 	})
 	return err

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portico-billing/portico/backend"
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
@@ -46,6 +47,8 @@ type ActionContext interface {
 	// Account is the session's account snapshot, read when the request came in. It is shared
 	// and must not be modified: changes go through Update.
 	Account() *account.Account
+	// Revision is the revision of Account's document (it changes with every write).
+	Revision() int64
 	// Tenant is the tenant's configuration; it must not be modified.
 	Tenant() *tenants.Tenant
 	// Locale is the page's resolved BCP 47 locale for formats ("de-AT"); Printer translates into
@@ -71,6 +74,11 @@ type ActionContext interface {
 	Seal(purpose string, data []byte) ([]byte, error)
 	Unseal(purpose string, sealed []byte) ([]byte, error)
 
+	// Backend reaches the tenant's backend for the session's account; it is never nil (without
+	// a registered backend, or a host without the protocol, its Call returns
+	// backend.ErrNoBackend).
+	Backend() Backend
+
 	// Update applies change to the session's account in one etcd transaction together with the
 	// event it returns (Event.Type "" writes none), which the outbox delivers to the tenant's
 	// webhooks with "accountId" and "sessionId" added to its data. change runs on a fresh copy
@@ -91,6 +99,29 @@ type ActionContext interface {
 	// Fail answers the page for an error of Update: a Refusal's page, 404 for an account that is
 	// gone, 409 for a change that would leave the account invalid, else 503.
 	Fail(err error)
+}
+
+// Backend is what an action reaches of the tenant backend protocol (package backend), bound to
+// the session's tenant, account and session: a call, the store of the document the backend
+// returned, and the session's audit trail. It is valid only during the handler's call.
+type Backend interface {
+	// Registered reports whether the tenant has a backend to call (from memory, as
+	// View.Backend).
+	Registered() bool
+	// Call is backend.Service.Call for the session's tenant: at most one call per idempotency
+	// key in flight across instances, its outcome kept for repeated calls, a sentinel error per
+	// failure class (backend.ErrNoBackend, ErrTimeout, ErrUnreachable, ErrForbiddenAddress,
+	// ErrStatus, ErrInvalidResponse, ErrInvalidAccount).
+	Call(req backend.Request) (backend.Response, error)
+	// Store stores the account document the backend returned (nil: none) for the session's
+	// account together with the event (Type "": none), in one transaction (backend.Service.StoreAccount), as of
+	// the revision the handler read (Account): a document that moved since is not overwritten,
+	// and only the event is written then. "accountId" and "sessionId" are added to the event's
+	// data, which also records it in the session's audit trail.
+	Store(doc *account.Account, ev Event) error
+	// Audit records an entry of the type in the session's audit trail without an event (an
+	// attempt that changed nothing).
+	Audit(typ string, detail map[string]any) error
 }
 
 // Event is the webhook event of an account change (tenants.Event* types).

@@ -77,6 +77,10 @@ type View struct {
 	// must not be modified; the host's cache is keyed by the tenant's revision, so a section may
 	// render from it.
 	Tenant *tenants.Tenant
+	// Backend says the tenant has registered a backend (the tenant backend protocol, package
+	// backend): a section may offer actions that call it through ActionContext.Backend. The
+	// host's cache is keyed by it.
+	Backend bool
 	// PathPrefix is prepended to every link and form action a section renders; it is "" unless
 	// the portal is mounted below a path. It must not end with "/".
 	PathPrefix string
