@@ -11,9 +11,11 @@
 // overview (Landing): cancel_subscription (the subscription of subscriptionId, else the account's
 // first cancellable one) opens its cancel form, update_payment_method the tenant's payment-method
 // setup (or the Billing information section when the tenant has no setup page), billing_details
-// the billing details form. A flow is checked when the session is created: an unknown flow, a flow
-// the session's settings forbid (cancelling needs allowSubscriptionCancel, the other two
-// allowDetailsEdit) or a subscription that cannot be cancelled is refused (ErrBadFlow).
+// the billing details form, pay_invoice the pay page of invoiceId (an open invoice of the
+// account). A flow is checked when the session is created: an unknown flow, a flow the session's
+// settings forbid (cancelling needs allowSubscriptionCancel, paying allowPayment, the other two
+// allowDetailsEdit), a subscription that cannot be cancelled or an invoice with nothing to pay
+// is refused (ErrBadFlow). Flows name their sections' settings and pages here, by name.
 //
 // A request may also give a returnUrl for the portal's "Back to <tenant>" link. Tenants have no
 // list of allowed return hosts of their own, so the hosts a tenant already trusts stand for it
@@ -84,6 +86,8 @@ const (
 	FlowCancelSubscription  = "cancel_subscription"
 	FlowUpdatePaymentMethod = "update_payment_method"
 	FlowBillingDetails      = "billing_details"
+	// FlowPayInvoice lands on the pay page of InvoiceID (section invoices' /pay/{id}).
+	FlowPayInvoice = "pay_invoice"
 )
 
 // MaxReturnURL is the longest returnUrl accepted, in bytes.
@@ -154,6 +158,9 @@ type Request struct {
 	// SubscriptionID is the subscription of FlowCancelSubscription; empty picks the account's
 	// first cancellable subscription.
 	SubscriptionID string `json:"subscriptionId,omitempty"`
+	// InvoiceID is the invoice of FlowPayInvoice (required with it): an open invoice of the
+	// account.
+	InvoiceID string `json:"invoiceId,omitempty"`
 	// ReturnURL is the target of the portal's "Back to <tenant>" link: https, on a host the
 	// tenant allows (ReturnHosts).
 	ReturnURL string `json:"returnUrl,omitempty"`
@@ -332,6 +339,9 @@ func (i *Issuer) Create(ctx context.Context, t *tenants.Tenant, r *Request, opt 
 	if r.Flow == "" && r.SubscriptionID != "" {
 		return nil, false, badFlow("subscriptionId is only used with flow %s", FlowCancelSubscription)
 	}
+	if r.Flow != FlowPayInvoice && r.InvoiceID != "" {
+		return nil, false, badFlow("invoiceId is only used with flow %s", FlowPayInvoice)
+	}
 	aid, err := i.ResolveAccount(ctx, t, r)
 	if err != nil {
 		return nil, false, err
@@ -459,8 +469,30 @@ func (i *Issuer) checkFlow(ctx context.Context, t *tenants.Tenant, accountID str
 			return "", badFlow("flow %s needs billingDetailsSettings.showSection when the tenant has no payment setup URL", r.Flow)
 		}
 		return r.Flow, nil
+	case FlowPayInvoice:
+		if r.SubscriptionID != "" {
+			return "", badFlow("subscriptionId is only used with flow %s", FlowCancelSubscription)
+		}
+		if !s["invoiceListSettings.allowPayment"] {
+			return "", badFlow("flow %s needs invoiceListSettings.allowPayment", r.Flow)
+		}
+		if r.InvoiceID == "" {
+			return "", badFlow("flow %s needs invoiceId", r.Flow)
+		}
+		snap, err := i.Store.Account(ctx, t.ID, accountID)
+		if err != nil {
+			return "", err
+		}
+		inv := snap.Account.Invoice(r.InvoiceID)
+		if inv == nil || !inv.Visible() {
+			return "", badFlow("invoiceId %q is not an invoice of the account", r.InvoiceID)
+		}
+		if !inv.Open() {
+			return "", badFlow("invoice %q has nothing to pay (status %s)", inv.ID, inv.Status)
+		}
+		return r.Flow + ":" + inv.ID, nil
 	}
-	return "", badFlow("flow %q is not one of %s, %s, %s", r.Flow, FlowCancelSubscription, FlowUpdatePaymentMethod, FlowBillingDetails)
+	return "", badFlow("flow %q is not one of %s, %s, %s, %s", r.Flow, FlowCancelSubscription, FlowUpdatePaymentMethod, FlowBillingDetails, FlowPayInvoice)
 }
 
 func scheduledNote(s *account.Subscription) string {
@@ -488,6 +520,10 @@ func Landing(t *tenants.Tenant, flow string) string {
 		return "/#billing_details"
 	case FlowBillingDetails:
 		return "/billing/edit"
+	case FlowPayInvoice:
+		if arg != "" {
+			return "/pay/" + url.PathEscape(arg)
+		}
 	}
 	return "/"
 }

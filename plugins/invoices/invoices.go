@@ -1,7 +1,16 @@
-// Package invoices is the Invoices section of the portal: the account's issued invoices, newest
-// first, with number, issue and due dates, amount, what remains to be paid and a status of Paid,
-// Issued, Overdue or Void, each with links to open the invoice and download its PDF. Drafts and
-// other invoices that are not issued yet never appear (account.Invoice.Visible).
+// Package invoices is the Invoices section of the portal: the outstanding balance (what open
+// invoices leave to pay, per currency, with the overdue part said in words), then the account's
+// issued invoices, newest first, with number, issue and due dates, amount, what remains to be
+// paid and a status of Paid, Issued, Overdue or Void, each with links to open the invoice and
+// download its PDF. Drafts and other invoices that are not issued yet never appear
+// (account.Invoice.Visible).
+//
+// Paying: with invoiceListSettings.allowPayment on (the tenant's default, itself on unless
+// turned off), each open invoice (issued or overdue, an amount due) has "Pay now": to the
+// portal's pay page when the tenant registered a backend (the tenant backend protocol, package
+// backend), else to the invoice's paymentUrl (the tenant's hosted payment page), else none. The
+// pay pages are this section's actions (pay.go); "Pay all overdue" walks the overdue invoices
+// one pay page after another.
 //
 // It registers itself as "invoices" when imported. Like every section it renders from the
 // plugins.View alone and performs no I/O; the invoice page and PDF are served by the gateway at
@@ -10,7 +19,8 @@ package invoices
 
 import (
 	"cmp"
-	_ "embed"
+	"embed"
+	"io/fs"
 	"slices"
 
 	"github.com/portico-billing/portico/i18n"
@@ -29,18 +39,36 @@ func init() {
 	plugins.Register(section{plugins.NewTemplateSection(Name, 20, "invoices.title", source, newPage)})
 }
 
-// ShowSection is invoiceListSettings.showSection, which shows the section (tenant default:
-// PortalDefaults.ShowInvoices).
-var ShowSection = &plugins.Switch{Field: "showSection", Default: func(p tenants.PortalDefaults) bool { return p.ShowInvoices }}
+// The switches of invoiceListSettings.
+var (
+	// ShowSection shows the section (tenant default: PortalDefaults.ShowInvoices).
+	ShowSection = &plugins.Switch{Field: "showSection", Default: func(p tenants.PortalDefaults) bool { return p.ShowInvoices }}
+	// AllowPayment offers "Pay now" for open invoices and permits the pay pages (tenant default:
+	// PortalDefaults.AllowInvoicePayment, true unless the tenant turned it off).
+	AllowPayment = &plugins.Switch{Field: "allowPayment", Default: func(p tenants.PortalDefaults) bool { return p.AllowInvoicePayment }}
+)
 
 // section is the Invoices section: a template section with its settings object.
 type section struct{ *plugins.TemplateSection }
 
-var _ plugins.Configurable = section{}
+var (
+	_ plugins.Configurable = section{}
+	_ plugins.Messenger    = section{}
+	_ plugins.Actor        = section{}
+)
 
 // Settings declares invoiceListSettings.
 func (section) Settings() plugins.SettingsObject {
-	return plugins.SettingsObject{Name: "invoiceListSettings", Show: ShowSection, Switches: []*plugins.Switch{ShowSection}}
+	return plugins.SettingsObject{Name: "invoiceListSettings", Show: ShowSection, Switches: []*plugins.Switch{ShowSection, AllowPayment}}
+}
+
+//go:embed locales/*.json
+var locales embed.FS
+
+// Messages are the section's catalogs of the balance and the pay pages, in the six languages.
+func (section) Messages() fs.FS {
+	sub, _ := fs.Sub(locales, "locales")
+	return sub
 }
 
 // page is what the template renders: every value is already formatted text.
@@ -50,6 +78,17 @@ type page struct {
 	Caption  string // "3 invoices, newest first"
 	Prefix   string
 	Invoices []row
+	// Balance is the outstanding balance, one line per currency; empty without invoices.
+	Balance []balance
+	// Settled says no visible invoice has anything to pay.
+	Settled bool
+	// PayOverdue offers "Pay all overdue" (several overdue invoices payable through the backend).
+	PayOverdue bool
+}
+
+// balance is what is due in one currency, and the part of it that is overdue.
+type balance struct {
+	Due, Overdue string
 }
 
 type row struct {
@@ -62,6 +101,11 @@ type row struct {
 	Status      string // paid, issued, overdue, void: the CSS class is "status-" + Status
 	StatusLabel string
 	OfInvoice   string // "of invoice <number>", completing "Download PDF" for screen readers
+	// Pay is the portal's pay page of an open invoice (through the tenant's backend); PayURL
+	// the tenant's hosted payment page instead (Invoice.PaymentURL, no backend). Neither: no
+	// button.
+	Pay    bool
+	PayURL string
 }
 
 // statusKeys are the messages of the statuses the list shows.
@@ -80,6 +124,11 @@ func newPage(v *plugins.View) page {
 	}
 	visible := slices.DeleteFunc(a.InvoicesNewestFirst(), func(inv *account.Invoice) bool { return !inv.Visible() })
 	p.Invoices = make([]row, 0, len(visible))
+	canPay := v.On(AllowPayment)
+	overdue := 0
+	type sums struct{ due, overdue int64 }
+	var currencies []string
+	totals := map[string]*sums{}
 	for _, inv := range visible {
 		cur := a.InvoiceCurrency(inv)
 		r := row{
@@ -95,8 +144,39 @@ func newPage(v *plugins.View) page {
 		if r.Status != account.InvVoid && r.Status != account.InvPaid && inv.AmountPaid > 0 && inv.AmountDue() > 0 {
 			r.Remaining = i18n.Money(inv.AmountDue(), cur, v.Locale)
 		}
+		if inv.Open() {
+			s := totals[cur]
+			if s == nil {
+				s = &sums{}
+				totals[cur] = s
+				currencies = append(currencies, cur)
+			}
+			s.due += inv.AmountDue()
+			if r.Status == account.InvOverdue {
+				s.overdue += inv.AmountDue()
+			}
+			switch {
+			case !canPay:
+			case v.Backend:
+				r.Pay = true
+				if r.Status == account.InvOverdue {
+					overdue++
+				}
+			case inv.PaymentURL != "":
+				r.PayURL = inv.PaymentURL
+			}
+		}
 		p.Invoices = append(p.Invoices, r)
 	}
+	for _, cur := range currencies {
+		b := balance{Due: i18n.Money(totals[cur].due, cur, v.Locale)}
+		if totals[cur].overdue > 0 {
+			b.Overdue = i18n.Money(totals[cur].overdue, cur, v.Locale)
+		}
+		p.Balance = append(p.Balance, b)
+	}
+	p.Settled = len(visible) > 0 && len(currencies) == 0
+	p.PayOverdue = overdue > 1
 	p.Caption = tr.T("invoices.caption", "count", len(p.Invoices))
 	return p
 }

@@ -1,0 +1,503 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/portico-billing/portico/backend"
+	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/tenants/account"
+)
+
+// Paying invoices from the portal through a real HTTP backend (section invoices' pay pages).
+
+// payBackend is a tenant backend served over HTTP: it counts the invoice.pay calls it gets and
+// answers with answer.
+type payBackend struct {
+	srv    *httptest.Server
+	calls  atomic.Int32
+	mu     sync.Mutex
+	last   map[string]any // the last request's body
+	answer func(w http.ResponseWriter, data backend.InvoicePayData)
+}
+
+func newPayBackend(t *testing.T, answer func(w http.ResponseWriter, data backend.InvoicePayData)) *payBackend {
+	b := &payBackend{answer: answer}
+	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var req struct {
+			Type string                 `json:"type"`
+			Data backend.InvoicePayData `json:"data"`
+		}
+		json.Unmarshal(body, &req)
+		if req.Type != backend.TypeInvoicePay {
+			w.Write([]byte(`{"result":"succeeded"}`))
+			return
+		}
+		b.calls.Add(1)
+		var all map[string]any
+		json.Unmarshal(body, &all)
+		b.mu.Lock()
+		b.last = all
+		b.mu.Unlock()
+		b.answer(w, req.Data)
+	}))
+	t.Cleanup(b.srv.Close)
+	return b
+}
+
+// answerJSON answers a fixed body.
+func answerJSON(body string) func(http.ResponseWriter, backend.InvoicePayData) {
+	return func(w http.ResponseWriter, _ backend.InvoicePayData) { w.Write([]byte(body)) }
+}
+
+// paidDoc is the example account with the invoice paid, as a backend returns it.
+func paidDoc(t testing.TB, invoiceID string) string {
+	raw, err := os.ReadFile("../tenants/account/testdata/account.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := account.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := a.Invoice(invoiceID)
+	inv.Status, inv.AmountPaid, inv.PaidDate = account.InvPaid, inv.Total, "2026-12-20"
+	b, _ := json.Marshal(a)
+	return string(b)
+}
+
+// withPayBackend gives h a backend service (loopback allowed unless forbid) with the timeout.
+func (h *harness) withPayBackend(timeout time.Duration, forbid bool) *backend.Service {
+	h.t.Helper()
+	cfg := backend.Config{Store: h.store, Keyring: h.gw.Keyring(), Timeout: timeout}
+	if !forbid {
+		cfg.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	}
+	svc, err := backend.New(cfg)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.gw.cfg.Backend = svc // before the first request
+	return svc
+}
+
+// registerBackend registers url as the tenant's backend and waits until h's index knows it.
+func registerBackend(t testing.TB, h *harness, tenantID, url string) {
+	t.Helper()
+	reg, err := backend.New(backend.Config{Store: h.store, Keyring: h.gw.Keyring(), AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := reg.Register(context.Background(), tenantID, url); err != nil {
+		t.Fatal(err)
+	}
+	etcdtest.Wait(t, "backend indexed", func() bool { return h.store.HasBackend(tenantID) })
+}
+
+var hiddenRE = regexp.MustCompile(`<input type="hidden" name="(rev|amount|currency)" value="([^"]*)">`)
+
+// payForm opens the pay page and returns its form, with the method chosen.
+func (ps *portalSession) payForm(invoiceID, method string) url.Values {
+	ps.h.t.Helper()
+	page := ps.get("/pay/" + invoiceID)
+	form := url.Values{"method": {method}}
+	for _, m := range hiddenRE.FindAllStringSubmatch(page, -1) {
+		form.Set(m[1], m[2])
+	}
+	if len(form) != 4 {
+		ps.h.t.Fatalf("pay page lacks its hidden fields:\n%s", page)
+	}
+	return form
+}
+
+// submit posts a form and returns the whole response.
+func (ps *portalSession) submit(path string, form url.Values, origin string) (int, string, string) {
+	ps.h.t.Helper()
+	if _, ok := form["csrf"]; !ok {
+		form.Set("csrf", ps.csrf)
+	}
+	r := ps.h.do("POST", ps.host, path, []byte(form.Encode()), "Cookie", ps.cookie,
+		"Content-Type", "application/x-www-form-urlencoded", "Origin", origin)
+	return r.StatusCode(), string(r.Body()), string(r.Header.Peek("Location"))
+}
+
+func TestPayInvoiceResults(t *testing.T) {
+	t.Parallel()
+	const inv = "inv_2026_0007"
+	for _, c := range []struct {
+		name    string
+		answer  func(http.ResponseWriter, backend.InvoicePayData)
+		method  string
+		status  int
+		want    []string
+		paid    bool   // the stored invoice is paid afterwards
+		event   string // the event emitted, "" none
+		audit   string // the audit entry of the attempt
+		timeout time.Duration
+		forbid  bool
+	}{
+		{name: "succeeded", answer: func(w http.ResponseWriter, d backend.InvoicePayData) {
+			w.Write([]byte(`{"result":"succeeded","message":"Thanks!","account":` + paidDoc(t, d.InvoiceID) + `}`))
+		}, method: "pm_card_1", status: 200, want: []string{"Payment received", "€1,190.00 for invoice GLX-2026-0007 was paid with Visa •••• 4242", "Thanks!", `href="/invoices/inv_2026_0007.pdf"`, "View receipt"},
+			paid: true, event: tenants.EventInvoicePaymentSucceeded, audit: tenants.EventInvoicePaymentSucceeded},
+		{name: "succeeded without document", answer: answerJSON(`{"result":"succeeded"}`), method: "pm_card_1", status: 200,
+			want: []string{"Payment received", "Your receipt will be here once Tenant SUCCEEDED-WITHOUT-DOCUMENT has recorded the payment."}, event: tenants.EventInvoicePaymentSucceeded, audit: tenants.EventInvoicePaymentSucceeded},
+		{name: "declined", answer: answerJSON(`{"result":"declined","message":"Your bank declined the card <b>ending</b> in 3000."}`), method: "pm_sepa_1", status: 200,
+			want:  []string{"Payment declined", "SEPA Direct Debit, Deutsche Bank •••• 3000 was declined", "Your bank declined the card &lt;b&gt;ending&lt;/b&gt; in 3000.", "Use another payment method", `href="/pay/inv_2026_0007"`},
+			event: tenants.EventInvoicePaymentFailed, audit: tenants.EventInvoicePaymentFailed},
+		{name: "pending", answer: answerJSON(`{"result":"pending"}`), method: "pm_card_1", status: 200,
+			want: []string{"Payment processing", "is being processed"}, audit: "invoice.payment_pending"},
+		{name: "timeout", answer: func(w http.ResponseWriter, _ backend.InvoicePayData) { time.Sleep(1500 * time.Millisecond) }, timeout: time.Second,
+			method: "pm_card_1", status: 504, want: []string{"The payment service did not answer", "Nothing was changed here"}, audit: "invoice.payment_error"},
+		{name: "500", answer: func(w http.ResponseWriter, _ backend.InvoicePayData) { http.Error(w, "boom", 500) },
+			method: "pm_card_1", status: 502, want: []string{"The payment service failed", "Try again"}, audit: "invoice.payment_error"},
+		{name: "invalid JSON", answer: answerJSON(`{"result":`), method: "pm_card_1", status: 502,
+			want: []string{"The payment service gave an unusable answer"}, audit: "invoice.payment_error"},
+		{name: "invalid document", answer: answerJSON(`{"result":"succeeded","account":{"id":"acc_7Hq2LmX9","name":"X","currency":"EURO"}}`), method: "pm_card_1", status: 502,
+			want: []string{"The payment could not be recorded", "its updated billing data was not valid"}, audit: "invoice.payment_error"},
+		{name: "another account's document", answer: answerJSON(`{"result":"succeeded","account":{"id":"acc_other","name":"X","currency":"EUR"}}`), method: "pm_card_1", status: 502,
+			want: []string{"The payment could not be recorded"}, audit: "invoice.payment_error"},
+		{name: "forbidden address", answer: answerJSON(`{"result":"succeeded"}`), forbid: true, method: "pm_card_1", status: 502,
+			want: []string{"The payment service is unreachable", "Nothing was charged or changed"}, audit: "invoice.payment_error"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.withPayBackend(c.timeout, c.forbid)
+			b := newPayBackend(t, c.answer)
+			slug := strings.ToLower(strings.ReplaceAll(strings.ReplaceAll(c.name, " ", "-"), "'", ""))
+			ps := h.customer(slug, `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
+			registerBackend(t, h, ps.t.ID, b.srv.URL+"/pay")
+			if page := ps.get("/"); !strings.Contains(page, `href="/pay/inv_2026_0007"`) {
+				t.Fatal("the page has no Pay now for the overdue invoice")
+			}
+			before := ps.account()
+			form := ps.payForm(inv, c.method)
+			st, body, _ := ps.submit("/pay/"+inv, form, "https://"+ps.host)
+			if st != c.status {
+				t.Fatalf("POST: %d, want %d\n%s", st, c.status, body)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("result lacks %q:\n%s", w, body)
+				}
+			}
+			if !c.forbid && b.calls.Load() != 1 {
+				t.Errorf("backend calls = %d, want 1", b.calls.Load())
+			}
+			if c.forbid && b.calls.Load() != 0 {
+				t.Errorf("a forbidden backend was called")
+			}
+			after := ps.account()
+			if got := after.Invoice(inv).Status == account.InvPaid; got != c.paid {
+				t.Errorf("invoice paid = %v, want %v", got, c.paid)
+			}
+			if !c.paid && !equalJSON(t, before, after) {
+				t.Error("the account changed")
+			}
+			for _, typ := range []string{tenants.EventInvoicePaymentSucceeded, tenants.EventInvoicePaymentFailed} {
+				evs := ps.events(typ)
+				if want := typ == c.event; (len(evs) == 1) != want || len(evs) > 1 {
+					t.Errorf("%s events: %v", typ, evs)
+				} else if want && (evs[0]["invoiceId"] != inv || evs[0]["amount"] != float64(119000) || evs[0]["currency"] != "EUR" ||
+					evs[0]["paymentMethodId"] != c.method || evs[0]["sessionId"] == "" || evs[0]["accountId"] != "acc_7Hq2LmX9") {
+					t.Errorf("%s event data: %v", typ, evs[0])
+				}
+			}
+			if c.paid {
+				if page := ps.get("/invoices/" + inv); !strings.Contains(page, "Paid") {
+					t.Error("the receipt does not show the invoice paid")
+				}
+				if r := h.do("GET", ps.host, "/invoices/"+inv+".pdf", nil, "Cookie", ps.cookie); r.StatusCode() != 200 || !strings.HasPrefix(string(r.Body()), "%PDF") {
+					t.Errorf("receipt PDF: %d", r.StatusCode())
+				}
+				etcdtest.Wait(t, "the page shows the invoice paid", func() bool {
+					return !strings.Contains(ps.get("/"), `href="/pay/inv_2026_0007"`)
+				})
+			}
+			audits, err := h.store.SessionAudits(context.Background(), ps.t.ID, "acc_7Hq2LmX9")
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, s := range audits {
+				for _, e := range s.Entries {
+					found = found || e.Type == c.audit
+				}
+			}
+			if !found {
+				t.Errorf("no audit entry %s: %+v", c.audit, audits)
+			}
+		})
+	}
+}
+
+func equalJSON(t testing.TB, a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+// TestPayRequiresActionRoundTrip: requires_action sends the customer to the backend's page with
+// a sealed return URL; the return lands on the invoice's current state; a forged or another
+// session's return is refused.
+func TestPayRequiresActionRoundTrip(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.withPayBackend(0, false)
+	b := newPayBackend(t, answerJSON(`{"result":"requires_action","redirectUrl":"https://bank.example/3ds?tx=1"}`))
+	ps := h.customer("action", `{"accountId":"acc_7Hq2LmX9","locale":"de"}`)
+	registerBackend(t, h, ps.t.ID, b.srv.URL)
+	st, _, loc := ps.submit("/pay/inv_2026_0006", ps.payForm("inv_2026_0006", "pm_card_1"), "https://"+ps.host)
+	u, err := url.Parse(loc)
+	if st != 303 || err != nil || u.Host != "bank.example" || u.Query().Get("tx") != "1" {
+		t.Fatalf("POST: %d to %q", st, loc)
+	}
+	ret, err := url.Parse(u.Query().Get("return_url"))
+	if err != nil || ret.Host != ps.host || ret.Path != "/pay/inv_2026_0006/return" {
+		t.Fatalf("return_url %q", u.Query().Get("return_url"))
+	}
+	// Back from the bank, not paid yet: the invoice's state, in the customer's language.
+	if body := ps.get(ret.RequestURI()); !strings.Contains(body, "Zahlung noch nicht abgeschlossen") || !strings.Contains(body, "595,00") {
+		t.Errorf("return page:\n%s", body)
+	}
+	// The tenant records the payment: the return shows it paid with its receipt.
+	h.putExample(ps.key, `"name": "Globex Corporation"`)
+	doc := paidDoc(t, "inv_2026_0006")
+	if r := h.do("PUT", "api."+base, "/v1/accounts/acc_7Hq2LmX9", []byte(doc), "Authorization", "Bearer "+ps.key); r.StatusCode() != 200 {
+		t.Fatalf("PUT: %d", r.StatusCode())
+	}
+	etcdtest.Wait(t, "the return shows the invoice paid", func() bool {
+		body := ps.get(ret.RequestURI())
+		return strings.Contains(body, "Rechnung bezahlt") && strings.Contains(body, `href="/invoices/inv_2026_0006.pdf"`)
+	})
+	// A forged return, or another invoice's: refused.
+	for _, p := range []string{"/pay/inv_2026_0006/return?r=AAAA", "/pay/inv_2026_0007/return?" + ret.RawQuery} {
+		if r := h.do("GET", ps.host, p, nil, "Cookie", ps.cookie); r.StatusCode() != 400 {
+			t.Errorf("GET %s: %d", p, r.StatusCode())
+		}
+	}
+	// Another session's return: refused.
+	other := h.customerOf(ps.key, `{"accountId":"acc_7Hq2LmX9"}`)
+	if r := h.do("GET", ps.host, ret.RequestURI(), nil, "Cookie", other); r.StatusCode() != 400 {
+		t.Errorf("another session's return: %d", r.StatusCode())
+	}
+	if n := len(ps.events(tenants.EventInvoicePaymentSucceeded)); n != 0 || b.calls.Load() != 1 {
+		t.Errorf("events %d, calls %d", n, b.calls.Load())
+	}
+}
+
+// customerOf opens another session of the tenant of key and returns its cookie.
+func (h *harness) customerOf(key, body string) string {
+	h.t.Helper()
+	st, res, raw := h.createSession(key, body)
+	if st != 201 {
+		h.t.Fatalf("create session: %d %s", st, raw)
+	}
+	_, cookie, _ := h.open(res["sessionUrl"].(string))
+	return cookie
+}
+
+// TestPayConcurrentSubmits: 20 submits of one payment through two gateway instances (a double
+// submit, reloads, two tabs) reach the backend once, and all show its answer.
+func TestPayConcurrentSubmits(t *testing.T) {
+	t.Parallel()
+	prefix := etcdtest.Prefix(t)
+	a := newHarnessOn(t, prefix)
+	bh := newHarnessOn(t, prefix)
+	a.withPayBackend(0, false)
+	bh.withPayBackend(0, false)
+	release := make(chan struct{})
+	be := newPayBackend(t, func(w http.ResponseWriter, d backend.InvoicePayData) {
+		<-release
+		w.Write([]byte(`{"result":"succeeded","account":` + paidDoc(t, d.InvoiceID) + `}`))
+	})
+	ps := a.customer("twice", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
+	registerBackend(t, a, ps.t.ID, be.srv.URL)
+	etcdtest.Wait(t, "instance b knows the backend", func() bool { return bh.store.HasBackend(ps.t.ID) })
+	form := ps.payForm("inv_2026_0007", "pm_card_1")
+	form.Set("csrf", ps.csrf)
+	var wg sync.WaitGroup
+	statuses := make([]int, 20)
+	bodies := make([]string, 20)
+	for i := range 20 {
+		h := a
+		if i%2 == 1 {
+			h = bh
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := h.do("POST", ps.host, "/pay/inv_2026_0007", []byte(form.Encode()), "Cookie", ps.cookie,
+				"Content-Type", "application/x-www-form-urlencoded", "Origin", "https://"+ps.host)
+			statuses[i], bodies[i] = r.StatusCode(), string(r.Body())
+		}()
+	}
+	etcdtest.Wait(t, "the first call reached the backend", func() bool { return be.calls.Load() == 1 })
+	close(release)
+	wg.Wait()
+	for i := range 20 {
+		if statuses[i] != 200 || !(strings.Contains(bodies[i], "Payment received") || strings.Contains(bodies[i], "Invoice paid")) {
+			t.Errorf("submit %d: %d\n%s", i, statuses[i], bodies[i])
+		}
+	}
+	if n := be.calls.Load(); n != 1 {
+		t.Fatalf("backend calls = %d, want 1", n)
+	}
+	if n := len(ps.events(tenants.EventInvoicePaymentSucceeded)); n != 1 {
+		t.Fatalf("payment_succeeded events = %d, want 1", n)
+	}
+	be.mu.Lock()
+	key, _ := be.last["idempotencyKey"].(string)
+	data, _ := be.last["data"].(map[string]any)
+	be.mu.Unlock()
+	if !strings.HasPrefix(key, "pay_") || data["sessionId"] == "" || data["amount"] != float64(119000) || data["currency"] != "EUR" || data["paymentMethodId"] != "pm_card_1" {
+		t.Errorf("request: key %q data %v", key, data)
+	}
+}
+
+// TestPayRefusals: a forged form (no CSRF token, another Origin) and another account's invoice
+// change nothing and call nothing; allowPayment off shows no button and refuses the POST; an
+// invoice with nothing to pay shows its state.
+func TestPayRefusals(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.withPayBackend(0, false)
+	b := newPayBackend(t, answerJSON(`{"result":"succeeded"}`))
+	ps := h.customer("refuse", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
+	registerBackend(t, h, ps.t.ID, b.srv.URL)
+	form := ps.payForm("inv_2026_0007", "pm_card_1")
+	noCSRF := url.Values{}
+	for k, v := range form {
+		noCSRF[k] = v
+	}
+	noCSRF.Set("csrf", strings.Repeat("A", 32))
+	for _, c := range []struct {
+		name, path, origin string
+		form               url.Values
+		status             int
+	}{
+		{"wrong CSRF", "/pay/inv_2026_0007", "https://" + ps.host, noCSRF, 403},
+		{"other origin", "/pay/inv_2026_0007", "https://evil.example", form, 403},
+		{"another account's invoice", "/pay/inv_elsewhere", "https://" + ps.host, form, 404},
+		{"a draft", "/pay/inv_2026_0008", "https://" + ps.host, form, 404},
+	} {
+		if st, body, _ := ps.submit(c.path, c.form, c.origin); st != c.status {
+			t.Errorf("%s: %d, want %d\n%s", c.name, st, c.status, body)
+		}
+	}
+	for _, p := range []string{"/pay/inv_elsewhere", "/pay/inv_2026_0008"} {
+		if r := h.do("GET", ps.host, p, nil, "Cookie", ps.cookie); r.StatusCode() != 404 {
+			t.Errorf("GET %s: %d", p, r.StatusCode())
+		}
+	}
+	// A paid invoice: its state, no call.
+	if body := ps.get("/pay/inv_2026_0005"); !strings.Contains(body, "Invoice paid") {
+		t.Errorf("paid invoice's pay page:\n%s", body)
+	}
+	// The document changed since the page was shown: asked again, no call.
+	stale := url.Values{}
+	for k, v := range form {
+		stale[k] = v
+	}
+	stale.Set("rev", "1")
+	if st, body, _ := ps.submit("/pay/inv_2026_0007", stale, "https://"+ps.host); st != 409 || !strings.Contains(body, "This invoice changed") {
+		t.Errorf("stale form: %d\n%s", st, body)
+	}
+	if b.calls.Load() != 0 || len(ps.events(tenants.EventInvoicePaymentSucceeded)) != 0 {
+		t.Fatalf("a refused submit called the backend (%d) or emitted an event", b.calls.Load())
+	}
+
+	// allowPayment off: no button, and the pages refuse.
+	off := h.customerOf(ps.key, `{"accountId":"acc_7Hq2LmX9","locale":"en","invoiceListSettings":{"allowPayment":false}}`)
+	if r := h.do("GET", ps.host, "/", nil, "Cookie", off); strings.Contains(string(r.Body()), "/pay/") {
+		t.Error("Pay now shown with allowPayment false")
+	}
+	page := string(h.do("GET", ps.host, "/", nil, "Cookie", off).Body())
+	csrf := page[strings.Index(page, `name="csrf" value="`)+19:][:32]
+	form.Set("csrf", csrf)
+	r := h.do("POST", ps.host, "/pay/inv_2026_0007", []byte(form.Encode()), "Cookie", off,
+		"Content-Type", "application/x-www-form-urlencoded", "Origin", "https://"+ps.host)
+	if r.StatusCode() != 403 || !strings.Contains(string(r.Body()), "Paying invoices online is not available") {
+		t.Errorf("POST with allowPayment false: %d", r.StatusCode())
+	}
+	if b.calls.Load() != 0 {
+		t.Fatal("allowPayment false called the backend")
+	}
+}
+
+// TestPayWithoutBackend: without a backend an invoice's paymentUrl is linked, and the pay page
+// goes there; with neither there is no button, and the pay page says paying is not available.
+func TestPayWithoutBackend(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.withPayBackend(0, false)
+	_, key := h.tenant("hosted")
+	raw, _ := os.ReadFile("../tenants/account/testdata/account.json")
+	a, _ := account.Decode(raw)
+	a.Invoice("inv_2026_0007").PaymentURL = "https://pay.hosted.example/inv_2026_0007?sig=x"
+	doc, _ := json.Marshal(a)
+	if r := h.do("PUT", "api."+base, "/v1/accounts/acc_7Hq2LmX9", doc, "Authorization", "Bearer "+key); r.StatusCode() != 200 {
+		t.Fatalf("PUT: %d %s", r.StatusCode(), r.Body())
+	}
+	cookie := h.customerOf(key, `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
+	r := h.do("GET", "hosted."+base, "/", nil, "Cookie", cookie)
+	page := string(r.Body())
+	if !strings.Contains(page, `href="https://pay.hosted.example/inv_2026_0007?sig=x" rel="noopener noreferrer"`) {
+		t.Error("no Pay now to the paymentUrl")
+	}
+	if strings.Contains(page, `href="/pay/`) {
+		t.Error("a pay page offered without a backend")
+	}
+	if got := string(r.Header.Peek("Referrer-Policy")); got != "same-origin" {
+		t.Errorf("Referrer-Policy %q: the portal's URL would leave as a Referer", got)
+	}
+	if r := h.do("GET", "hosted."+base, "/pay/inv_2026_0007", nil, "Cookie", cookie); r.StatusCode() != 303 || string(r.Header.Peek("Location")) != "https://pay.hosted.example/inv_2026_0007?sig=x" {
+		t.Errorf("pay page with a paymentUrl: %d %s", r.StatusCode(), r.Header.Peek("Location"))
+	}
+	if r := h.do("GET", "hosted."+base, "/pay/inv_2026_0006", nil, "Cookie", cookie); r.StatusCode() != 409 || !strings.Contains(string(r.Body()), "does not take payments in this portal") {
+		t.Errorf("pay page with neither: %d", r.StatusCode())
+	}
+}
+
+// TestPayDeepLink: flow pay_invoice lands on the invoice's pay page; one with nothing to pay, of
+// another account or without allowPayment is refused when the session is created.
+func TestPayDeepLink(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, key := h.tenant("deeppay")
+	st, res, raw := h.createSession(key, `{"accountId":"acc_7Hq2LmX9","flow":"pay_invoice","invoiceId":"inv_2026_0007"}`)
+	if st != 201 {
+		t.Fatalf("create: %d %s", st, raw)
+	}
+	if r := h.redeemLink(res["sessionUrl"].(string)); r.status != 303 || r.location != "/pay/inv_2026_0007" {
+		t.Fatalf("redeem: %d to %q", r.status, r.location)
+	}
+	for _, c := range []struct{ body, detail string }{
+		{`{"accountId":"acc_7Hq2LmX9","flow":"pay_invoice"}`, "needs invoiceId"},
+		{`{"accountId":"acc_7Hq2LmX9","flow":"pay_invoice","invoiceId":"inv_2026_0005"}`, "has nothing to pay"},
+		{`{"accountId":"acc_7Hq2LmX9","flow":"pay_invoice","invoiceId":"inv_2026_0008"}`, "is not an invoice of the account"},
+		{`{"accountId":"acc_7Hq2LmX9","flow":"pay_invoice","invoiceId":"inv_nope"}`, "is not an invoice of the account"},
+		{`{"accountId":"acc_7Hq2LmX9","flow":"pay_invoice","invoiceId":"inv_2026_0007","invoiceListSettings":{"allowPayment":false}}`, "needs invoiceListSettings.allowPayment"},
+		{`{"accountId":"acc_7Hq2LmX9","invoiceId":"inv_2026_0007"}`, "invoiceId is only used with flow pay_invoice"},
+	} {
+		st, res, raw := h.createSession(key, c.body)
+		if d, _ := res["detail"].(string); st != 400 || !strings.Contains(d, c.detail) {
+			t.Errorf("%s: %d %s, want 400 saying %q", c.body, st, raw, c.detail)
+		}
+	}
+}

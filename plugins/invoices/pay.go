@@ -1,0 +1,505 @@
+package invoices
+
+import (
+	"cmp"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portico-billing/portico/backend"
+	"github.com/portico-billing/portico/i18n"
+	"github.com/portico-billing/portico/plugins"
+	"github.com/portico-billing/portico/plugins/billingdetails"
+	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/tenants/account"
+)
+
+// Paying an invoice through the tenant's backend (package backend, request "invoice.pay").
+//
+// GET /pay/{id} names the invoice, the amount due and the payment method (the default, or
+// another saved one chosen there) with a confirm button; its POST calls the backend and answers
+// the result page in the customer's language: paid (with the receipt: the paid invoice's page
+// and PDF), declined (the backend's message, and the pay page again to choose another method),
+// requires_action (a redirect to the backend's page, which sends the customer back to
+// /pay/{id}/return through a sealed return URL), pending, or the page of a failure class.
+//
+// The idempotency key of an attempt is derived from what the customer confirmed: the session,
+// the invoice, the amount and currency, the payment method, and the revision of the account
+// document the pay page showed (a hidden field, checked against the current one on the POST).
+// A double submit, a reload of the result, two tabs and two gateway instances thus send the
+// same key for the same attempt, and the backend is called once; an attempt over after the
+// document changed (a payment recorded, an invoice amended) or with another method is a new
+// one. A sealed per-render nonce would make two tabs two attempts, so it is not used. The
+// backend's answer to a key is kept for 24 h: the same card, confirmed again on an unchanged
+// document in the same session, sees the same decline; another method is a new attempt.
+//
+// "Pay all overdue" (GET /pay/overdue) pays the overdue invoices one after another, each with
+// its own confirmation and request: it opens the pay page of the oldest, and each paid result
+// offers the next. One request per invoice keeps invoice.pay as it is and every invoice's
+// outcome its own.
+
+//go:embed pay.html
+var payHTML string
+
+var payTmpl = i18n.NewTemplates(template.Must(template.New("pay").Funcs(plugins.Funcs()).Parse(payHTML)))
+
+// Actions are the pay pages, permitted by AllowPayment.
+func (section) Actions() []plugins.Action {
+	return []plugins.Action{
+		{Method: "GET", Path: "/pay/overdue", Needs: AllowPayment, Refusal: "invoices.pay.forbidden", Handle: payOverdue},
+		{Method: "GET", Path: "/pay/{id}", Needs: AllowPayment, Refusal: "invoices.pay.forbidden", Handle: payForm},
+		{Method: "POST", Path: "/pay/{id}", Needs: AllowPayment, Refusal: "invoices.pay.forbidden", Handle: paySubmit},
+		{Method: "GET", Path: "/pay/{id}/return", Handle: payReturn},
+	}
+}
+
+// Audit entry types of attempts that write no event (succeeded and declined answers are
+// recorded by their events, tenants.EventInvoicePaymentSucceeded and …Failed).
+const (
+	AuditPaymentRequiresAction = "invoice.payment_requires_action"
+	AuditPaymentPending        = "invoice.payment_pending"
+	AuditPaymentError          = "invoice.payment_error"
+)
+
+// returnTTL is how long a requires_action return URL is honoured.
+const returnTTL = time.Hour
+
+// openInvoice finds the session account's visible invoice of the path; nil answers 404 (another
+// account's invoice id looks like one that does not exist).
+func findInvoice(c plugins.ActionContext) *account.Invoice {
+	id := c.Arg()
+	if !account.ValidID(id) {
+		return nil
+	}
+	inv := c.Account().Invoice(id)
+	if inv == nil || !inv.Visible() {
+		return nil
+	}
+	return inv
+}
+
+func notFound(c plugins.ActionContext) {
+	c.Message(404, "error.invoiceNotFound.title", "error.invoiceNotFound.body")
+}
+
+// payPage is the data of the pay form.
+type payPage struct {
+	Prefix, ID, Number, DueDate, Amount, Status, StatusLabel string
+	AmountMinor                                              int64
+	Currency                                                 string
+	Revision                                                 int64
+	Methods                                                  []payMethod
+	Notice                                                   string
+	Tenant                                                   string
+}
+
+type payMethod struct {
+	ID, Label string
+	Checked   bool
+}
+
+// render writes one of pay.html's templates as a page.
+func render(c plugins.ActionContext, status int, title, name string, data any) {
+	var b strings.Builder
+	if err := payTmpl.Execute(&b, c.Printer(), name, data); err != nil {
+		slog.Error("invoices: rendering a pay page", "page", name, "err", err)
+		c.Message(500, "error.internal.title", "error.internal.page")
+		return
+	}
+	c.Page(status, title, template.HTML(b.String()))
+}
+
+func newPayPage(c plugins.ActionContext, inv *account.Invoice, chosen, notice string) *payPage {
+	a, tr, loc := c.Account(), c.Printer(), c.Locale()
+	cur := a.InvoiceCurrency(inv)
+	p := &payPage{
+		ID: inv.ID, Number: cmp.Or(inv.Number, inv.ID), Amount: i18n.Money(inv.AmountDue(), cur, loc),
+		AmountMinor: inv.AmountDue(), Currency: cur, Revision: c.Revision(), Notice: notice, Tenant: c.Tenant().Name,
+		Status: inv.DisplayStatus(c.Now()),
+	}
+	p.StatusLabel = tr.T(statusKeys[p.Status])
+	if inv.DueDate != "" {
+		p.DueDate = i18n.Date(inv.DueDate.Civil(), loc)
+	}
+	if a.PaymentMethod(chosen) == nil {
+		chosen = ""
+		if def := a.DefaultPaymentMethod(); def != nil {
+			chosen = def.ID
+		} else if len(a.PaymentMethods) > 0 {
+			chosen = a.PaymentMethods[0].ID
+		}
+	}
+	for i := range a.PaymentMethods {
+		pm := &a.PaymentMethods[i]
+		label := billingdetails.Describe(pm, tr)
+		if pm.Default {
+			label = tr.T("invoices.pay.defaultMethod", "method", label)
+		}
+		p.Methods = append(p.Methods, payMethod{ID: pm.ID, Label: label, Checked: pm.ID == chosen})
+	}
+	return p
+}
+
+// payForm is the pay page of an open invoice; an invoice with nothing to pay shows its state.
+func payForm(c plugins.ActionContext) {
+	inv := findInvoice(c)
+	if inv == nil {
+		notFound(c)
+		return
+	}
+	if !inv.Open() {
+		stateResult(c, inv, false)
+		return
+	}
+	if !c.Backend().Registered() {
+		if inv.PaymentURL != "" {
+			c.Redirect(inv.PaymentURL)
+			return
+		}
+		failure(c, inv, backend.ErrNoBackend)
+		return
+	}
+	p := newPayPage(c, inv, c.QueryValue("method"), "")
+	tr := c.Printer()
+	if len(p.Methods) == 0 {
+		render(c, 200, tr.T("invoices.pay.title", "number", p.Number), "no-method", p)
+		return
+	}
+	render(c, 200, tr.T("invoices.pay.title", "number", p.Number), "pay", p)
+}
+
+// payOverdue opens the pay page of the oldest overdue invoice.
+func payOverdue(c plugins.ActionContext) {
+	if next := nextOverdue(c.Account(), c.Now(), ""); next != nil {
+		c.Redirect("/pay/" + url.PathEscape(next.ID))
+		return
+	}
+	c.Done()
+}
+
+// nextOverdue is the oldest open overdue invoice other than skip, or nil.
+func nextOverdue(a *account.Account, now time.Time, skip string) *account.Invoice {
+	list := a.InvoicesNewestFirst()
+	slices.Reverse(list)
+	for _, inv := range list {
+		if inv.ID != skip && inv.Visible() && inv.Open() && inv.DisplayStatus(now) == account.InvOverdue {
+			return inv
+		}
+	}
+	return nil
+}
+
+// attemptKey names the customer's attempt (see the package's pay notes): the same inputs, the
+// same key, on any instance.
+func attemptKey(sessionID, invoiceID string, amount int64, currency, methodID string, revision int64) string {
+	h := sha256.New()
+	for _, s := range []string{sessionID, invoiceID, strconv.FormatInt(amount, 10), currency, methodID, strconv.FormatInt(revision, 10)} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return "pay_" + hex.EncodeToString(h.Sum(nil))
+}
+
+// paySubmit confirms a payment: checks what the customer confirmed against the account, calls
+// the backend once per attempt, stores what it returned and answers the result.
+func paySubmit(c plugins.ActionContext) {
+	inv := findInvoice(c)
+	if inv == nil {
+		notFound(c)
+		return
+	}
+	a, tr := c.Account(), c.Printer()
+	if !inv.Open() {
+		// Paid meanwhile (a double submit whose first request paid it, another tab): its state.
+		stateResult(c, inv, false)
+		return
+	}
+	cur := a.InvoiceCurrency(inv)
+	rev, _ := strconv.ParseInt(c.FormValue("rev"), 10, 64)
+	amount, _ := strconv.ParseInt(c.FormValue("amount"), 10, 64)
+	if rev != c.Revision() || amount != inv.AmountDue() || c.FormValue("currency") != cur {
+		p := newPayPage(c, inv, c.FormValue("method"), tr.T("invoices.pay.changed"))
+		render(c, 409, tr.T("invoices.pay.title", "number", p.Number), "pay", p)
+		return
+	}
+	pm := a.PaymentMethod(c.FormValue("method"))
+	if pm == nil {
+		p := newPayPage(c, inv, "", tr.T("invoices.pay.chooseMethod"))
+		render(c, 422, tr.T("invoices.pay.title", "number", p.Number), "pay", p)
+		return
+	}
+	data := backend.InvoicePayData{AccountID: a.ID, InvoiceID: inv.ID, Amount: amount, Currency: cur, PaymentMethodID: pm.ID, SessionID: c.SessionID()}
+	key := attemptKey(c.SessionID(), inv.ID, amount, cur, pm.ID, rev)
+	be := c.Backend()
+	resp, err := be.Call(backend.Request{Type: backend.TypeInvoicePay, IdempotencyKey: key, Data: data})
+	detail := map[string]any{"invoiceId": inv.ID, "amount": amount, "currency": cur, "paymentMethodId": pm.ID, "requestId": resp.RequestID}
+	if err != nil {
+		if !resp.Replayed && !errors.Is(err, backend.ErrNoBackend) {
+			detail["failure"] = failureName(err)
+			if resp.Result != "" {
+				detail["result"] = string(resp.Result)
+			}
+			if aerr := be.Audit(AuditPaymentError, detail); aerr != nil {
+				slog.Warn("invoices: recording a payment attempt", "err", aerr)
+			}
+		}
+		failure(c, inv, err)
+		return
+	}
+	stored := resp.Account
+	if !resp.Replayed {
+		var ev plugins.Event
+		switch resp.Result {
+		case backend.Succeeded:
+			ev = plugins.Event{Type: tenants.EventInvoicePaymentSucceeded, Data: detail}
+		case backend.Declined:
+			detail["message"] = resp.Message
+			ev = plugins.Event{Type: tenants.EventInvoicePaymentFailed, Data: detail}
+		}
+		if err := be.Store(resp.Account, ev); errors.Is(err, backend.ErrInvalidAccount) {
+			detail["failure"], detail["result"] = "invalid_account", string(resp.Result)
+			if aerr := be.Audit(AuditPaymentError, detail); aerr != nil {
+				slog.Warn("invoices: recording a payment attempt", "err", aerr)
+			}
+			failure(c, inv, err)
+			return
+		} else if err != nil && !errors.Is(err, tenants.ErrRevisionMismatch) {
+			slog.Error("invoices: storing a payment's outcome", "invoice", inv.ID, "err", err)
+			stored = nil
+		} else if errors.Is(err, tenants.ErrRevisionMismatch) {
+			stored = nil
+		}
+		switch resp.Result {
+		case backend.RequiresAction:
+			detail["redirectUrl"] = resp.RedirectURL
+			if aerr := be.Audit(AuditPaymentRequiresAction, detail); aerr != nil {
+				slog.Warn("invoices: recording a payment attempt", "err", aerr)
+			}
+		case backend.Pending:
+			if aerr := be.Audit(AuditPaymentPending, detail); aerr != nil {
+				slog.Warn("invoices: recording a payment attempt", "err", aerr)
+			}
+		}
+	}
+	switch resp.Result {
+	case backend.Succeeded:
+		paidResult(c, inv, pm, resp.Message, stored)
+	case backend.Declined:
+		declinedResult(c, inv, pm, resp.Message)
+	case backend.RequiresAction:
+		redirectForAction(c, inv, resp.RedirectURL)
+	default:
+		pendingResult(c, inv, resp.Message)
+	}
+}
+
+// failureName names an error's failure class for the audit trail.
+func failureName(err error) string {
+	switch {
+	case errors.Is(err, backend.ErrTimeout):
+		return "timeout"
+	case errors.Is(err, backend.ErrForbiddenAddress):
+		return "forbidden_address"
+	case errors.Is(err, backend.ErrUnreachable):
+		return "unreachable"
+	case errors.Is(err, backend.ErrStatus):
+		return "status"
+	case errors.Is(err, backend.ErrInvalidResponse):
+		return "invalid_response"
+	case errors.Is(err, backend.ErrInvalidAccount):
+		return "invalid_account"
+	}
+	return "unavailable"
+}
+
+// resultPage is the data of a result page.
+type resultPage struct {
+	Kind                     string // paid, declined, pending, open, failure
+	Title                    string
+	Paragraphs               []string
+	Message                  string // the backend's words, quoted as such
+	Receipt                  string // the receipt's page, "" when not recorded yet
+	ReceiptPDF               string
+	Retry                    string // the pay page again (another method, try again)
+	RetryLabel               string
+	Next, NextLabel          string // the next overdue invoice's pay page
+	Prefix                   string
+	InvoiceNumber, Amount    string
+	StatusLabel, StatusClass string
+}
+
+func result(c plugins.ActionContext, status int, r *resultPage) {
+	render(c, status, r.Title, "result", r)
+}
+
+func invoiceOf(c plugins.ActionContext, inv *account.Invoice) (number, amount string) {
+	return cmp.Or(inv.Number, inv.ID), i18n.Money(inv.AmountDue(), c.Account().InvoiceCurrency(inv), c.Locale())
+}
+
+// withNext offers the next overdue invoice after a paid one, for "Pay all overdue".
+func withNext(c plugins.ActionContext, r *resultPage, paid string) {
+	if next := nextOverdue(c.Account(), c.Now(), paid); next != nil {
+		r.Next = "/pay/" + url.PathEscape(next.ID)
+		r.NextLabel = c.Printer().T("invoices.result.next", "number", cmp.Or(next.Number, next.ID))
+	}
+}
+
+func paidResult(c plugins.ActionContext, inv *account.Invoice, pm *account.PaymentMethod, message string, stored *account.Account) {
+	tr := c.Printer()
+	number, amount := invoiceOf(c, inv)
+	r := &resultPage{Kind: "paid", Title: tr.T("invoices.result.paid.title"), Message: message, InvoiceNumber: number}
+	r.Paragraphs = []string{tr.T("invoices.result.paid.body", "amount", amount, "number", number, "method", billingdetails.Describe(pm, tr))}
+	recorded := false
+	if stored != nil {
+		if si := stored.Invoice(inv.ID); si != nil && si.Status == account.InvPaid {
+			recorded = true
+		}
+	}
+	if recorded {
+		r.Receipt, r.ReceiptPDF = "/invoices/"+url.PathEscape(inv.ID), "/invoices/"+url.PathEscape(inv.ID)+".pdf"
+	} else {
+		r.Paragraphs = append(r.Paragraphs, tr.T("invoices.result.receiptLater", "tenant", c.Tenant().Name))
+	}
+	withNext(c, r, inv.ID)
+	result(c, 200, r)
+}
+
+func declinedResult(c plugins.ActionContext, inv *account.Invoice, pm *account.PaymentMethod, message string) {
+	tr := c.Printer()
+	number, amount := invoiceOf(c, inv)
+	r := &resultPage{Kind: "declined", Title: tr.T("invoices.result.declined.title"), Message: message, InvoiceNumber: number}
+	r.Paragraphs = []string{tr.T("invoices.result.declined.body", "method", billingdetails.Describe(pm, tr), "amount", amount, "number", number)}
+	r.Retry, r.RetryLabel = "/pay/"+url.PathEscape(inv.ID), tr.T("invoices.result.otherMethod")
+	result(c, 200, r)
+}
+
+func pendingResult(c plugins.ActionContext, inv *account.Invoice, message string) {
+	tr := c.Printer()
+	number, amount := invoiceOf(c, inv)
+	r := &resultPage{Kind: "pending", Title: tr.T("invoices.result.pending.title"), Message: message, InvoiceNumber: number}
+	r.Paragraphs = []string{tr.T("invoices.result.pending.body", "amount", amount, "number", number, "tenant", c.Tenant().Name)}
+	result(c, 200, r)
+}
+
+// stateResult shows an invoice as it stands: paid (with its receipt), nothing to pay, or still
+// open (after a requires_action round trip that did not complete it yet).
+func stateResult(c plugins.ActionContext, inv *account.Invoice, returned bool) {
+	tr := c.Printer()
+	number, amount := invoiceOf(c, inv)
+	r := &resultPage{InvoiceNumber: number}
+	switch {
+	case inv.Status == account.InvPaid:
+		r.Kind, r.Title = "paid", tr.T("invoices.result.isPaid.title")
+		r.Paragraphs = []string{tr.T("invoices.result.isPaid.body", "number", number)}
+		r.Receipt, r.ReceiptPDF = "/invoices/"+url.PathEscape(inv.ID), "/invoices/"+url.PathEscape(inv.ID)+".pdf"
+		withNext(c, r, inv.ID)
+	case !inv.Open():
+		r.Kind, r.Title = "settled", tr.T("invoices.result.nothingDue.title")
+		r.Paragraphs = []string{tr.T("invoices.result.nothingDue.body", "number", number)}
+	case returned:
+		r.Kind, r.Title = "open", tr.T("invoices.result.notYet.title")
+		r.Paragraphs = []string{tr.T("invoices.result.notYet.body", "number", number, "amount", amount, "tenant", c.Tenant().Name)}
+		r.Retry, r.RetryLabel = "/pay/"+url.PathEscape(inv.ID), tr.T("invoices.result.tryAgain")
+	default:
+		r.Kind, r.Title = "open", tr.T("invoices.result.notYet.title")
+		r.Paragraphs = []string{tr.T("invoices.result.notYet.body", "number", number, "amount", amount, "tenant", c.Tenant().Name)}
+	}
+	result(c, 200, r)
+}
+
+// failureKeys are the title and body of each failure class's page.
+var failureKeys = map[string][2]string{
+	"noBackend":   {"invoices.fail.noBackend.title", "invoices.fail.noBackend.body"},
+	"timeout":     {"invoices.fail.timeout.title", "invoices.fail.timeout.body"},
+	"unreachable": {"invoices.fail.unreachable.title", "invoices.fail.unreachable.body"},
+	"status":      {"invoices.fail.status.title", "invoices.fail.status.body"},
+	"invalid":     {"invoices.fail.invalid.title", "invoices.fail.invalid.body"},
+	"document":    {"invoices.fail.document.title", "invoices.fail.document.body"},
+	"unavailable": {"invoices.fail.unavailable.title", "invoices.fail.unavailable.body"},
+}
+
+// failure answers the page of a failure class: nothing was changed.
+func failure(c plugins.ActionContext, inv *account.Invoice, err error) {
+	tr := c.Printer()
+	number, _ := invoiceOf(c, inv)
+	name, status := "unavailable", 503
+	switch {
+	case errors.Is(err, backend.ErrNoBackend):
+		name, status = "noBackend", 409
+	case errors.Is(err, backend.ErrTimeout):
+		name, status = "timeout", 504
+	case errors.Is(err, backend.ErrUnreachable), errors.Is(err, backend.ErrForbiddenAddress):
+		name, status = "unreachable", 502
+	case errors.Is(err, backend.ErrStatus):
+		name, status = "status", 502
+	case errors.Is(err, backend.ErrInvalidResponse):
+		name, status = "invalid", 502
+	case errors.Is(err, backend.ErrInvalidAccount):
+		name, status = "document", 502
+	default:
+		slog.Error("invoices: paying an invoice", "invoice", inv.ID, "err", err)
+	}
+	keys := failureKeys[name]
+	r := &resultPage{Kind: "failure", Title: tr.T(keys[0]), InvoiceNumber: number}
+	r.Paragraphs = []string{tr.T(keys[1], "tenant", c.Tenant().Name, "number", number)}
+	if name != "noBackend" && name != "document" && name != "timeout" {
+		r.Retry, r.RetryLabel = "/pay/"+url.PathEscape(inv.ID), tr.T("invoices.result.tryAgain")
+	}
+	result(c, status, r)
+}
+
+// redirectForAction sends the customer to the backend's page (3-D Secure, a bank) with a return
+// URL to the portal that only this session can use, for an hour.
+func redirectForAction(c plugins.ActionContext, inv *account.Invoice, redirect string) {
+	exp := c.Now().Add(returnTTL).Unix()
+	sealed, err := c.Seal("pay-return", []byte(c.SessionID()+"|"+inv.ID+"|"+strconv.FormatInt(exp, 10)))
+	if err != nil {
+		c.Fail(err)
+		return
+	}
+	ret := c.Origin() + "/pay/" + url.PathEscape(inv.ID) + "/return?" + url.Values{"r": {base64.RawURLEncoding.EncodeToString(sealed)}}.Encode()
+	u, err := url.Parse(redirect)
+	if err != nil { // the backend package checked it
+		failure(c, inv, backend.ErrInvalidResponse)
+		return
+	}
+	q := u.Query()
+	q.Set("return_url", ret)
+	u.RawQuery = q.Encode()
+	c.Redirect(u.String())
+}
+
+// payReturn is where the backend's page sends the customer back: the invoice as it stands now.
+func payReturn(c plugins.ActionContext) {
+	inv := findInvoice(c)
+	if inv == nil {
+		notFound(c)
+		return
+	}
+	sealed, err := base64.RawURLEncoding.DecodeString(c.QueryValue("r"))
+	ok := err == nil
+	if ok {
+		var p []byte
+		p, err = c.Unseal("pay-return", sealed)
+		parts := strings.Split(string(p), "|")
+		ok = err == nil && len(parts) == 3 && parts[0] == c.SessionID() && parts[1] == inv.ID
+		if ok {
+			n, err := strconv.ParseInt(parts[2], 10, 64)
+			ok = err == nil && c.Now().Unix() < n
+		}
+	}
+	if !ok {
+		c.Message(400, "invoices.returnInvalid.title", "invoices.returnInvalid.body")
+		return
+	}
+	stateResult(c, inv, true)
+}
