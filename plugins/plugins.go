@@ -152,6 +152,50 @@ type registry struct {
 	nswitch  int
 	// routes names the section of each action route ("POST /billing/edit").
 	routes map[string]string
+	// events names the section of each event type it declared (Eventer).
+	events map[string]string
+}
+
+// Eventer is implemented by a section whose actions emit webhook event types of its own: it
+// declares them so that endpoints can subscribe to them by name (webhooks.Config.EventTypes).
+type Eventer interface {
+	// EventTypes lists the section's event types: lower-case dotted names ("account.locale.updated").
+	EventTypes() []string
+}
+
+// eventRE is the form of an event type.
+var eventRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
+
+// EventTypes lists the event types the registered sections declare, sorted.
+func EventTypes() []string { return defaultRegistry.eventTypes() }
+
+func (r *registry) eventTypes() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.events))
+	for e := range r.events {
+		out = append(out, e)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (r *registry) registerEvents(name string, types []string) {
+	if r.events == nil {
+		r.events = make(map[string]string)
+	}
+	for _, e := range types {
+		if !eventRE.MatchString(e) || len(e) > 64 {
+			panic(fmt.Sprintf("plugins: Register section %s: invalid event type %q (want lower-case dotted words, at most 64 bytes)", name, e))
+		}
+		if slices.Contains(tenants.EventTypes, e) || e == tenants.EventWebhookTest {
+			panic(fmt.Sprintf("plugins: Register section %s: event type %q is Portico's own", name, e))
+		}
+		if other, dup := r.events[e]; dup {
+			panic(fmt.Sprintf("plugins: Register section %s: event type %q is declared by section %s too", name, e, other))
+		}
+		r.events[e] = name
+	}
 }
 
 var defaultRegistry = &registry{sections: make(map[string]Section)}
@@ -199,6 +243,9 @@ func (r *registry) register(s Section) {
 	}
 	if a, ok := s.(Actor); ok {
 		r.registerActions(name, a.Actions())
+	}
+	if ev, ok := s.(Eventer); ok {
+		r.registerEvents(name, ev.EventTypes())
 	}
 	if m, ok := s.(Messenger); ok {
 		if err := i18n.AddCatalog(name, m.Messages()); err != nil {

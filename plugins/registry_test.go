@@ -154,3 +154,36 @@ func TestPackageRegistry(t *testing.T) {
 		t.Fatalf("second Register panicked with %q", msg)
 	}
 }
+
+type eventer struct {
+	fake
+	types []string
+}
+
+func (e eventer) EventTypes() []string { return e.types }
+
+var _ Eventer = eventer{}
+
+// TestSectionEventTypes: a section's declared event types are listed, sorted, for webhook
+// subscriptions; a malformed name, one of Portico's own and one another section declared panic.
+func TestSectionEventTypes(t *testing.T) {
+	t.Parallel()
+	r := newRegistry()
+	r.register(eventer{fake{"usage"}, []string{"usage.threshold_reached", "usage.alert_set"}})
+	r.register(eventer{fake{"language"}, []string{"account.locale.updated"}})
+	if got, want := r.eventTypes(), []string{"account.locale.updated", "usage.alert_set", "usage.threshold_reached"}; !slices.Equal(got, want) {
+		t.Fatalf("event types %q, want %q", got, want)
+	}
+	for _, tt := range []struct{ typ, want string }{
+		{"Usage.Alert", `invalid event type "Usage.Alert"`},
+		{"usage", `invalid event type "usage"`},
+		{"usage..alert", `invalid event type "usage..alert"`},
+		{"subscription.canceled", `event type "subscription.canceled" is Portico's own`},
+		{"account.locale.updated", `event type "account.locale.updated" is declared by section language too`},
+	} {
+		msg := panicMessage(func() { r.register(eventer{fake{"other"}, []string{tt.typ}}) })
+		if !strings.Contains(msg, tt.want) {
+			t.Errorf("declaring %q: panic %q, want %q", tt.typ, msg, tt.want)
+		}
+	}
+}

@@ -204,12 +204,20 @@ func resolvesIntoAllowed(ctx context.Context, host string, allow []netip.Prefix)
 	return len(addrs) > 0
 }
 
+// EventTypes lists the event types an endpoint can subscribe to: Portico's own (tenants.EventTypes)
+// and those of Config.EventTypes, sorted.
+func (s *Service) EventTypes() []string {
+	types := slices.Concat(tenants.EventTypes, s.cfg.EventTypes)
+	slices.Sort(types)
+	return slices.Compact(types)
+}
+
 // checkEvents validates an event filter and returns it without duplicates.
-func checkEvents(events []string) ([]string, error) {
+func (s *Service) checkEvents(events []string) ([]string, error) {
 	out := make([]string, 0, len(events))
 	for _, e := range events {
-		if !slices.Contains(tenants.EventTypes, e) && e != tenants.EventWebhookTest {
-			return nil, fmt.Errorf("%w: unknown event type %q (known: %s)", ErrInvalid, e, strings.Join(tenants.EventTypes, ", "))
+		if !slices.Contains(tenants.EventTypes, e) && !slices.Contains(s.cfg.EventTypes, e) && e != tenants.EventWebhookTest {
+			return nil, fmt.Errorf("%w: unknown event type %q (known: %s)", ErrInvalid, e, strings.Join(s.EventTypes(), ", "))
 		}
 		if !slices.Contains(out, e) {
 			out = append(out, e)
@@ -245,7 +253,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, tenantID string, req Endpo
 	if err != nil {
 		return nil, "", err
 	}
-	events, err := checkEvents(req.Events)
+	events, err := s.checkEvents(req.Events)
 	if err != nil {
 		return nil, "", err
 	}
@@ -394,7 +402,7 @@ func (s *Service) UpdateEndpoint(ctx context.Context, tenantID, id string, u End
 		}
 	}
 	if u.Events != nil {
-		if newEvents, err = checkEvents(*u.Events); err != nil {
+		if newEvents, err = s.checkEvents(*u.Events); err != nil {
 			return nil, err
 		}
 	}

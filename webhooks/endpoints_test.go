@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -361,5 +362,27 @@ func TestRotation(t *testing.T) {
 	}
 	if err := verify(g, oldS); !errors.Is(err, ErrNoMatchingSignature) {
 		t.Errorf("old secret after 24 h: %v, want ErrNoMatchingSignature", err)
+	}
+}
+
+// TestSectionEventTypesSubscribable: endpoints subscribe by name to the event types the sections
+// declare (Config.EventTypes) besides Portico's own; without them such a type is refused with the
+// list of known ones.
+func TestSectionEventTypesSubscribable(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const typ = "account.locale.updated"
+	plain := e.service(e.store, nil)
+	_, _, err := plain.CreateEndpoint(context.Background(), e.tenant.ID, EndpointRequest{URL: "http://127.0.0.1:9/hook", Events: []string{typ}})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `unknown event type "`+typ+`"`) {
+		t.Fatalf("a section's type without Config.EventTypes: %v", err)
+	}
+	withSections := e.service(e.store, func(c *Config) { c.EventTypes = []string{typ} })
+	ep, _ := e.createEndpoint(withSections, e.tenant.ID, "http://127.0.0.1:9/hook", typ, tenants.EventAutopayUpdated)
+	if !slices.Equal(ep.Events, []string{typ, tenants.EventAutopayUpdated}) {
+		t.Fatalf("subscribed to %q", ep.Events)
+	}
+	if types := withSections.EventTypes(); !slices.Contains(types, typ) || !slices.Contains(types, tenants.EventAutopayUpdated) || !slices.IsSorted(types) {
+		t.Fatalf("EventTypes %q", types)
 	}
 }

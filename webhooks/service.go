@@ -72,6 +72,9 @@ type Config struct {
 	// Store is the data layer: the etcd client, the key prefix, the tenants and the outbox.
 	// Required.
 	Store Store
+	// EventTypes are the event types endpoints may subscribe to besides Portico's own
+	// (tenants.EventTypes): those the sections declare (plugins.EventTypes; default none).
+	EventTypes []string
 	// Keyring seals endpoint secrets at rest; it must hold a key (required).
 	Keyring *keyring.Keyring
 	// Client sends deliveries (default NewClient(AllowCIDRs): refuses blocked addresses, no proxy).

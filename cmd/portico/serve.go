@@ -25,6 +25,7 @@ import (
 	"github.com/portico-billing/portico/internal/lifecycle"
 	"github.com/portico-billing/portico/keyring"
 	"github.com/portico-billing/portico/mail"
+	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/webhooks"
 	"github.com/prometheus/client_golang/prometheus"
@@ -161,7 +162,7 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	if f.dnsResolver != "" {
 		verifier.Resolver = domains.NewResolver(f.dnsResolver)
 	}
-	hooks, err := webhooks.New(webhooks.Config{Store: store, Keyring: ring, AllowCIDRs: opts.webhookAllow, Logger: log,
+	hooks, err := webhooks.New(webhooks.Config{Store: store, Keyring: ring, EventTypes: plugins.EventTypes(), AllowCIDRs: opts.webhookAllow, Logger: log,
 		Timeout: f.webhookTimeout, Concurrency: f.webhookConcurrency})
 	if err != nil {
 		return err

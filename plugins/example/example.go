@@ -53,7 +53,11 @@ var (
 	_ plugins.Configurable = section{}
 	_ plugins.Messenger    = section{}
 	_ plugins.Actor        = section{}
+	_ plugins.Eventer      = section{}
 )
+
+// EventTypes declares the section's event, so endpoints can subscribe to it by name.
+func (section) EventTypes() []string { return []string{EventLocaleUpdated} }
 
 // Settings declares exampleLanguageSettings.
 func (section) Settings() plugins.SettingsObject {

@@ -23,6 +23,7 @@ import (
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/internal/testwait"
 	"github.com/portico-billing/portico/keyring"
+	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/plugins/example"
 	_ "github.com/portico-billing/portico/plugins/standard" // the compiled-in sections, as cmd/portico links them
 	"github.com/portico-billing/portico/tenants"
@@ -118,7 +119,7 @@ func TestSectionEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Built in the order portico serve builds them: webhooks first, then the gateway that uses them.
-	hooks, err := webhooks.New(webhooks.Config{Store: store, Keyring: ring, AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+	hooks, err := webhooks.New(webhooks.Config{Store: store, Keyring: ring, EventTypes: plugins.EventTypes(), AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Schedule: []time.Duration{0, 50 * time.Millisecond, 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +161,7 @@ func TestSectionEndToEnd(t *testing.T) {
 	rc := &receiver{events: make(chan map[string]any, 64)}
 	hook := httptest.NewServer(rc)
 	defer hook.Close()
-	r := c.do("POST", "api."+base, "/v1/webhook-endpoints", []byte(`{"url":"`+hook.URL+`/hooks"}`), auth...)
+	r := c.do("POST", "api."+base, "/v1/webhook-endpoints", []byte(`{"url":"`+hook.URL+`/hooks","events":["`+example.EventLocaleUpdated+`"]}`), auth...)
 	var ep struct{ Secret string }
 	if err := json.Unmarshal(r.Body(), &ep); err != nil || r.StatusCode() != 201 {
 		t.Fatalf("create endpoint: %d %s", r.StatusCode(), r.Body())
