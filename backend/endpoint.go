@@ -203,16 +203,9 @@ func (s *Service) RotateSecret(ctx context.Context, tenantID string) (string, er
 // signingKeys opens the secrets that sign at now: the current one, and the previous one during
 // its overlap.
 func (s *Service) signingKeys(tenantID string, r *record, now time.Time) ([][]byte, error) {
-	ad := secretAD(tenantID)
-	cur, err := s.kr.OpenBytes(ad, r.Secret)
+	keys, err := webhooks.SigningKeys(s.kr, secretAD(tenantID), r.Secret, r.PreviousSecret, r.PreviousSecretExpiresAt, now)
 	if err != nil {
 		return nil, fmt.Errorf("backend: opening the secret: %w", err)
-	}
-	keys := [][]byte{cur}
-	if len(r.PreviousSecret) > 0 && now.Before(r.PreviousSecretExpiresAt) {
-		if prev, err := s.kr.OpenBytes(ad, r.PreviousSecret); err == nil {
-			keys = append(keys, prev)
-		}
 	}
 	return keys, nil
 }

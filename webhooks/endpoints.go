@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/portico-billing/portico/keyring"
 	"github.com/portico-billing/portico/tenants"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -502,15 +503,25 @@ func (s *Service) SendTest(ctx context.Context, tenantID, id string) (string, er
 // signingKeys opens the endpoint's secrets that sign at now: the current one, and the previous
 // one during its overlap.
 func (s *Service) signingKeys(r *endpointRecord, now time.Time) ([][]byte, error) {
-	ad := secretAD(r.TenantID, r.ID)
-	cur, err := s.kr.OpenBytes(ad, r.Secret)
+	keys, err := SigningKeys(s.kr, secretAD(r.TenantID, r.ID), r.Secret, r.PreviousSecret, r.PreviousSecretExpiresAt, now)
 	if err != nil {
 		return nil, fmt.Errorf("opening the endpoint secret: %w", err)
 	}
-	keys := [][]byte{cur}
-	if len(r.PreviousSecret) > 0 && now.Before(r.PreviousSecretExpiresAt) {
-		if prev, err := s.kr.OpenBytes(ad, r.PreviousSecret); err == nil {
-			keys = append(keys, prev)
+	return keys, nil
+}
+
+// SigningKeys opens the sealed secrets that sign at now: the current one, and the previous one
+// until prevExpires (RotationOverlap after a rotation); a previous secret that no longer opens is
+// left out. The tenant backend protocol signs its calls the same way.
+func SigningKeys(kr *keyring.Keyring, ad string, cur, prev []byte, prevExpires, now time.Time) ([][]byte, error) {
+	key, err := kr.OpenBytes(ad, cur)
+	if err != nil {
+		return nil, err
+	}
+	keys := [][]byte{key}
+	if len(prev) > 0 && now.Before(prevExpires) {
+		if p, err := kr.OpenBytes(ad, prev); err == nil {
+			keys = append(keys, p)
 		}
 	}
 	return keys, nil
