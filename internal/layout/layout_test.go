@@ -23,6 +23,17 @@ type pkg struct {
 // within reports whether rel is dir or a package under it.
 func within(rel, dir string) bool { return rel == dir || strings.HasPrefix(rel, dir+"/") }
 
+// section is the directory under plugins/ that rel is in ("invoices" for plugins/invoices and
+// its subpackages), "" outside one (plugins itself, other trees).
+func section(rel string) string {
+	rest, ok := strings.CutPrefix(rel, "plugins/")
+	if !ok {
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, "/")
+	return name
+}
+
 // violations are the imports that run the wrong way.
 func violations(pkgs []pkg) []string {
 	var out []string
@@ -30,6 +41,9 @@ func violations(pkgs []pkg) []string {
 		for _, imp := range p.imports {
 			if within(imp, "gateway") && !within(p.path, "gateway") && !within(p.path, "cmd") {
 				out = append(out, fmt.Sprintf("%s imports %s: only gateway/ and cmd/ may import the edge", p.path, imp))
+			}
+			if from, to := section(p.path), section(imp); from != "" && to != "" && from != to && from != "standard" && to != "internal" {
+				out = append(out, fmt.Sprintf("%s imports %s: a section does not import another (what both need belongs in plugins, tenants/account or i18n); only plugins/standard gathers them", p.path, imp))
 			}
 		}
 		switch {
@@ -60,6 +74,12 @@ func TestViolationsRules(t *testing.T) {
 		{"a package named like the gateway", pkg{path: "plugins", imports: []string{"gatewayish"}}, false},
 		{"the API needs the dashboard through another package", pkg{path: "gateway", deps: []string{"gateway/links", "gateway/dashboard"}}, true},
 		{"the dashboard needs the gateway's links", pkg{path: "gateway/dashboard", deps: []string{"gateway/links"}}, false},
+		{"a section imports another", pkg{path: "plugins/invoices", imports: []string{"plugins", "plugins/billingdetails"}}, true},
+		{"a section's subpackage imports another section", pkg{path: "plugins/invoices/pay", imports: []string{"plugins/planoverview"}}, true},
+		{"a section imports its own subpackage", pkg{path: "plugins/invoices", imports: []string{"plugins/invoices/pay"}}, false},
+		{"a section imports the sections' shared helpers", pkg{path: "plugins/example", imports: []string{"plugins/internal/sectiontest"}}, false},
+		{"standard gathers the sections", pkg{path: "plugins/standard", imports: []string{"plugins/billingdetails", "plugins/invoices"}}, false},
+		{"the gateway imports a section", pkg{path: "gateway", imports: []string{"plugins/invoices"}}, false},
 		{"i18n imports the account", pkg{path: "i18n", imports: []string{"tenants/account"}, deps: []string{"tenants/account"}}, true},
 		{"the account imports i18n", pkg{path: "tenants/account", imports: []string{"i18n"}, deps: []string{"i18n"}}, false},
 		{"the account imports tenants", pkg{path: "tenants/account", imports: []string{"tenants"}, deps: []string{"tenants", "i18n"}}, true},

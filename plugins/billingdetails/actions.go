@@ -309,40 +309,17 @@ type autopayPage struct {
 	Errors         plugins.FormErrors
 }
 
-// describeMethod names a payment method on the auto-pay form: its brand, else its type in
-// language l, with its bank and last four digits.
-func describeMethod(pm *account.PaymentMethod, l *i18n.Printer) string {
-	if pm == nil {
-		return ""
-	}
-	name := pm.Brand
-	if name == "" {
-		if key := "method.type." + pm.Type; i18n.Has(key) {
-			name = l.T(key)
-		} else {
-			name = strings.ReplaceAll(pm.Type, "_", " ")
-		}
-	}
-	if pm.BankName != "" {
-		name += ", " + pm.BankName
-	}
-	if pm.Last4 != "" {
-		name += " •••• " + pm.Last4
-	}
-	if name != "" {
-		name = strings.ToUpper(name[:1]) + name[1:]
-	}
-	return name
-}
-
 // autopayMethod names the payment method auto-pay charges when on: its own, else the default.
 func autopayMethod(a *account.Account, l *i18n.Printer) string {
 	if ap := a.AutoPay; ap != nil {
 		if pm := a.PaymentMethod(ap.PaymentMethodID); pm != nil {
-			return describeMethod(pm, l)
+			return pm.Describe(l)
 		}
 	}
-	return describeMethod(a.DefaultPaymentMethod(), l)
+	if pm := a.DefaultPaymentMethod(); pm != nil {
+		return pm.Describe(l)
+	}
+	return ""
 }
 
 func autopayForm(c plugins.ActionContext) {

@@ -11,7 +11,6 @@ package billingdetails
 import (
 	_ "embed"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/portico-billing/portico/i18n"
@@ -107,7 +106,7 @@ func newPage(v *plugins.View) page {
 	}
 	for i := range a.PaymentMethods {
 		pm := &a.PaymentMethods[i]
-		m := method{ID: pm.ID, Description: Describe(pm, tr), Default: pm.Default}
+		m := method{ID: pm.ID, Description: pm.Describe(tr), Default: pm.Default}
 		if pm.ExpMonth != 0 && pm.ExpYear != 0 {
 			date := fmt.Sprintf("%02d/%d", pm.ExpMonth, pm.ExpYear)
 			// A card can be used until the end of its expiry month.
@@ -153,62 +152,5 @@ func autoPay(a *account.Account, tr *i18n.Printer) string {
 	if pm == nil {
 		return tr.T(key + "NoMethod")
 	}
-	return tr.T(key, "method", Describe(pm, tr))
-}
-
-// cardBrands are the display names of card brands as billing systems report them.
-var cardBrands = map[string]string{
-	"visa":             "Visa",
-	"mastercard":       "Mastercard",
-	"amex":             "American Express",
-	"american_express": "American Express",
-	"discover":         "Discover",
-	"diners":           "Diners Club",
-	"diners_club":      "Diners Club",
-	"jcb":              "JCB",
-	"unionpay":         "UnionPay",
-	"cartes_bancaires": "Cartes Bancaires",
-	"maestro":          "Maestro",
-	"eftpos_au":        "eftpos",
-	"interac":          "Interac",
-}
-
-const dots = "••••"
-
-// Describe names a payment method the way its owner recognises it, in the printer's language:
-// "Visa •••• 4242", "SEPA Direct Debit, Deutsche Bank •••• 3000", "PayPal, jane@example.com"
-// ("SEPA-Lastschrift, Deutsche Bank •••• 3000" in German). Card brands are names and stay as
-// they are; a card of unknown brand is a "Card". The gateway's auto-pay form uses it too.
-func Describe(pm *account.PaymentMethod, tr *i18n.Printer) string {
-	var s string
-	switch pm.Type {
-	case account.PaymentCard:
-		s = brand(pm.Brand, tr)
-	default:
-		key := "method.type." + pm.Type
-		if !i18n.Has(key) {
-			key = "method.type.other"
-		}
-		s = tr.T(key)
-		switch {
-		case pm.BankName != "":
-			s += ", " + pm.BankName
-		case pm.Email != "":
-			s += ", " + pm.Email
-		}
-	}
-	if pm.Last4 != "" {
-		s += " " + dots + " " + pm.Last4
-	}
-	return s
-}
-
-func brand(b string, tr *i18n.Printer) string {
-	if name, ok := cardBrands[strings.ToLower(b)]; ok {
-		return name
-	}
-	if b == "" || b == "unknown" {
-		return tr.T("method.type.card")
-	}
-	return b
+	return tr.T(key, "method", pm.Describe(tr))
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/portico-billing/portico/backend"
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/plugins"
-	"github.com/portico-billing/portico/plugins/billingdetails"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 )
@@ -140,7 +139,7 @@ func newPayPage(c plugins.ActionContext, inv *account.Invoice, chosen, notice st
 	}
 	for i := range a.PaymentMethods {
 		pm := &a.PaymentMethods[i]
-		label := billingdetails.Describe(pm, tr)
+		label := pm.Describe(tr)
 		if pm.Default {
 			label = tr.T("invoices.pay.defaultMethod", "method", label)
 		}
@@ -357,7 +356,7 @@ func paidResult(c plugins.ActionContext, inv *account.Invoice, pm *account.Payme
 	tr := c.Printer()
 	number, amount := invoiceOf(c, inv)
 	r := &resultPage{Kind: "paid", Title: tr.T("invoices.result.paid.title"), Message: message, InvoiceNumber: number}
-	r.Paragraphs = []string{tr.T("invoices.result.paid.body", "amount", amount, "number", number, "method", billingdetails.Describe(pm, tr))}
+	r.Paragraphs = []string{tr.T("invoices.result.paid.body", "amount", amount, "number", number, "method", pm.Describe(tr))}
 	recorded := false
 	if stored != nil {
 		if si := stored.Invoice(inv.ID); si != nil && si.Status == account.InvPaid {
@@ -377,7 +376,7 @@ func declinedResult(c plugins.ActionContext, inv *account.Invoice, pm *account.P
 	tr := c.Printer()
 	number, amount := invoiceOf(c, inv)
 	r := &resultPage{Kind: "declined", Title: tr.T("invoices.result.declined.title"), Message: message, InvoiceNumber: number}
-	r.Paragraphs = []string{tr.T("invoices.result.declined.body", "method", billingdetails.Describe(pm, tr), "amount", amount, "number", number)}
+	r.Paragraphs = []string{tr.T("invoices.result.declined.body", "method", pm.Describe(tr), "amount", amount, "number", number)}
 	r.Retry, r.RetryLabel = "/pay/"+url.PathEscape(inv.ID), tr.T("invoices.result.otherMethod")
 	result(c, 200, r)
 }
