@@ -409,14 +409,64 @@ func TestPayRefusals(t *testing.T) {
 	if body := ps.get("/pay/inv_2026_0005"); !strings.Contains(body, "Invoice paid") {
 		t.Errorf("paid invoice's pay page:\n%s", body)
 	}
-	// The document changed since the page was shown: asked again, no call.
-	stale := url.Values{}
-	for k, v := range form {
-		stale[k] = v
-	}
-	stale.Set("rev", "1")
-	if st, body, _ := ps.submit("/pay/inv_2026_0007", stale, "https://"+ps.host); st != 409 || !strings.Contains(body, "This invoice changed") {
-		t.Errorf("stale form: %d\n%s", st, body)
+	// A confirmation the page could not have sent (the document changed since it was shown, a
+	// forged amount or method): asked again with the form error summary, which links each field
+	// in error, and the field marked; no call.
+	for _, c := range []struct {
+		name    string
+		change  map[string]string
+		status  int
+		summary []string // the fields the summary links, in order
+	}{
+		{"stale revision", map[string]string{"rev": "1"}, 409, []string{"amount"}},
+		{"forged amount", map[string]string{"amount": "1"}, 409, []string{"amount"}},
+		{"forged currency", map[string]string{"currency": "USD"}, 409, []string{"amount"}},
+		{"another account's method", map[string]string{"method": "pm_elsewhere"}, 422, []string{"method"}},
+		{"no method", map[string]string{"method": ""}, 422, []string{"method"}},
+		{"forged amount and method", map[string]string{"amount": "-5", "method": "<b>"}, 409, []string{"amount", "method"}},
+	} {
+		forged := url.Values{}
+		for k, v := range form {
+			forged[k] = v
+		}
+		for k, v := range c.change {
+			forged.Set(k, v)
+		}
+		st, body, _ := ps.submit("/pay/inv_2026_0007", forged, "https://"+ps.host)
+		if st != c.status {
+			t.Errorf("%s: %d, want %d\n%s", c.name, st, c.status, body)
+			continue
+		}
+		if n := strings.Count(body, `class="error-summary" role="alert" tabindex="-1" autofocus`); n != 1 || strings.Count(body, `role="alert"`) != 1 {
+			t.Errorf("%s: %d error summaries, %d alerts, want one of each:\n%s", c.name, n, strings.Count(body, `role="alert"`), body)
+		}
+		var linked []string
+		for _, m := range regexp.MustCompile(`<li><a href="#([a-z]+)">`).FindAllStringSubmatch(body, -1) {
+			linked = append(linked, m[1])
+		}
+		if strings.Join(linked, " ") != strings.Join(c.summary, " ") {
+			t.Errorf("%s: the summary links %v, want %v", c.name, linked, c.summary)
+		}
+		for _, f := range c.summary {
+			want := map[string][]string{
+				"amount": {`<dd id="amount" class="has-error" tabindex="-1">`, `<span class="field-error" id="amount-error">This invoice changed since the page was opened.`},
+				"method": {`<fieldset class="field has-error">`, `<p class="field-error" id="method-error">Choose a payment method.</p>`,
+					`<input type="radio" id="method" name="method" value="pm_card_1" aria-invalid="true" aria-describedby="method-error">`},
+			}[f]
+			for _, w := range want {
+				if !strings.Contains(body, w) {
+					t.Errorf("%s: the page lacks %s:\n%s", c.name, w, body)
+				}
+			}
+		}
+		// A method of the account stays chosen; after a bad one none is, for the customer to choose.
+		_, badMethod := c.change["method"]
+		if chosen := strings.Contains(body, `value="pm_card_1" checked`); chosen == badMethod || (badMethod && strings.Contains(body, " checked")) {
+			t.Errorf("%s: pm_card_1 checked %v, want %v", c.name, chosen, !badMethod)
+		}
+		if strings.Contains(body, "&lt;b&gt;") || strings.Contains(body, "<b>") {
+			t.Errorf("%s: the forged method is echoed:\n%s", c.name, body)
+		}
 	}
 	if b.calls.Load() != 0 || len(ps.events(tenants.EventInvoicePaymentSucceeded)) != 0 {
 		t.Fatalf("a refused submit called the backend (%d) or emitted an event", b.calls.Load())

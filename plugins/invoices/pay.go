@@ -49,7 +49,7 @@ import (
 //go:embed pay.html
 var payHTML string
 
-var payTmpl = i18n.NewTemplates(template.Must(template.New("pay").Funcs(plugins.Funcs()).Parse(payHTML)))
+var payTmpl = i18n.NewTemplates(plugins.ParseTemplate("pay", payHTML))
 
 // Actions are the pay pages, permitted by AllowPayment.
 func (section) Actions() []plugins.Action {
@@ -97,8 +97,11 @@ type payPage struct {
 	Currency                                                 string
 	Revision                                                 int64
 	Methods                                                  []payMethod
-	Notice                                                   string
 	Tenant                                                   string
+	// Errors are the problems of a refused confirmation, shown in the form error summary and
+	// next to their field: "amount" (the amount due or the document changed since the page
+	// was shown) and "method" (no payment method of the account chosen).
+	Errors plugins.FormErrors
 }
 
 type payMethod struct {
@@ -117,19 +120,19 @@ func render(c plugins.ActionContext, status int, title, name string, data any) {
 	c.Page(status, title, template.HTML(b.String()))
 }
 
-func newPayPage(c plugins.ActionContext, inv *account.Invoice, chosen, notice string) *payPage {
+func newPayPage(c plugins.ActionContext, inv *account.Invoice, chosen string, errs plugins.FormErrors) *payPage {
 	a, tr, loc := c.Account(), c.Printer(), c.Locale()
 	cur := a.InvoiceCurrency(inv)
 	p := &payPage{
 		ID: inv.ID, Number: cmp.Or(inv.Number, inv.ID), Amount: i18n.Money(inv.AmountDue(), cur, loc),
-		AmountMinor: inv.AmountDue(), Currency: cur, Revision: c.Revision(), Notice: notice, Tenant: c.Tenant().Name,
+		AmountMinor: inv.AmountDue(), Currency: cur, Revision: c.Revision(), Errors: errs, Tenant: c.Tenant().Name,
 		Status: inv.DisplayStatus(c.Now()),
 	}
 	p.StatusLabel = tr.T(statusKeys[p.Status])
 	if inv.DueDate != "" {
 		p.DueDate = i18n.Date(inv.DueDate.Civil(), loc)
 	}
-	if a.PaymentMethod(chosen) == nil {
+	if a.PaymentMethod(chosen) == nil && errs.Of("method") == "" {
 		chosen = ""
 		if def := a.DefaultPaymentMethod(); def != nil {
 			chosen = def.ID
@@ -167,7 +170,7 @@ func payForm(c plugins.ActionContext) {
 		failure(c, inv, backend.ErrNoBackend)
 		return
 	}
-	p := newPayPage(c, inv, c.QueryValue("method"), "")
+	p := newPayPage(c, inv, c.QueryValue("method"), nil)
 	tr := c.Printer()
 	if len(p.Methods) == 0 {
 		render(c, 200, tr.T("invoices.pay.title", "number", p.Number), "no-method", p)
@@ -225,15 +228,21 @@ func paySubmit(c plugins.ActionContext) {
 	cur := a.InvoiceCurrency(inv)
 	rev, _ := strconv.ParseInt(c.FormValue("rev"), 10, 64)
 	amount, _ := strconv.ParseInt(c.FormValue("amount"), 10, 64)
-	if rev != c.Revision() || amount != inv.AmountDue() || c.FormValue("currency") != cur {
-		p := newPayPage(c, inv, c.FormValue("method"), tr.T("invoices.pay.changed"))
-		render(c, 409, tr.T("invoices.pay.title", "number", p.Number), "pay", p)
-		return
-	}
 	pm := a.PaymentMethod(c.FormValue("method"))
+	var errs plugins.FormErrors
+	status := 422
+	if rev != c.Revision() || amount != inv.AmountDue() || c.FormValue("currency") != cur {
+		errs.Add("amount", tr.T("invoices.pay.changed"))
+		status = 409
+	}
 	if pm == nil {
-		p := newPayPage(c, inv, "", tr.T("invoices.pay.chooseMethod"))
-		render(c, 422, tr.T("invoices.pay.title", "number", p.Number), "pay", p)
+		errs.Add("method", tr.T("invoices.pay.chooseMethod"))
+	}
+	if len(errs) > 0 {
+		// Asked again with the page as it stands now (its amount and revision); a method of
+		// the account stays chosen, another one is not (the default is).
+		p := newPayPage(c, inv, c.FormValue("method"), errs)
+		render(c, status, tr.T("invoices.pay.title", "number", p.Number), "pay", p)
 		return
 	}
 	data := backend.InvoicePayData{AccountID: a.ID, InvoiceID: inv.ID, Amount: amount, Currency: cur, PaymentMethodID: pm.ID, SessionID: c.SessionID()}
