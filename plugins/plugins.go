@@ -8,6 +8,13 @@
 // they never touch etcd, the network, the clock or any other I/O, and they must not modify the
 // account, which is shared by concurrent renders.
 //
+// Beyond rendering, a section declares what else it owns through small optional interfaces that
+// Register type-asserts (Caddy's style; the section guards each with var _ plugins.Actor =
+// section{}): its place and title (Positioner, Titler), its settings object in the session
+// request (Configurable), its message catalogs (Messenger), its form pages and posts (Actor),
+// the webhook event types those emit (Eventer) and its deep-link flows (Flower). The host knows
+// no section, action or flow by name.
+//
 // Texts come from the message catalogs of package i18n: a section's template calls "t" with a
 // message key ({{t "plan.title"}}), and the section executes its template through i18n.Templates
 // in the language of View.Locale (Printer), so every text follows the session's language.
@@ -154,6 +161,8 @@ type registry struct {
 	routes map[string]string
 	// events names the section of each event type it declared (Eventer).
 	events map[string]string
+	// flows are the deep-link flows by name (Flower).
+	flows map[string]sectionFlow
 }
 
 // Eventer is implemented by a section whose actions emit webhook event types of its own: it
@@ -246,6 +255,9 @@ func (r *registry) register(s Section) {
 	}
 	if ev, ok := s.(Eventer); ok {
 		r.registerEvents(name, ev.EventTypes())
+	}
+	if f, ok := s.(Flower); ok {
+		r.registerFlows(name, f.Flows())
 	}
 	if m, ok := s.(Messenger); ok {
 		if err := i18n.AddCatalog(name, m.Messages()); err != nil {

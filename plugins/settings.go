@@ -87,9 +87,10 @@ var (
 	fieldRE  = regexp.MustCompile(`^[a-z][a-zA-Z0-9]{0,63}$`)
 )
 
-// reservedFields are the session request's own fields, which no settings object may be named.
+// reservedFields are the session request's own fields, which no settings object and no flow
+// param (Flow.Params) may be named.
 var reservedFields = map[string]bool{
-	"accountId": true, "accountAlias": true, "locale": true, "flow": true, "subscriptionId": true, "returnUrl": true,
+	"accountId": true, "accountAlias": true, "locale": true, "flow": true, "returnUrl": true,
 }
 
 // registerSettings checks a section's settings object and assigns its switches their bits. The
