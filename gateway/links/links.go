@@ -8,14 +8,14 @@
 // # Deep links
 //
 // A request may name a flow, the step the customer lands on after opening the link instead of the
-// overview (Landing): cancel_subscription (the subscription of subscriptionId, else the account's
-// first cancellable one) opens its cancel form, update_payment_method the tenant's payment-method
-// setup (or the Billing information section when the tenant has no setup page), billing_details
-// the billing details form, pay_invoice the pay page of invoiceId (an open invoice of the
-// account). A flow is checked when the session is created: an unknown flow, a flow the session's
-// settings forbid (cancelling needs allowSubscriptionCancel, paying allowPayment, the other two
-// allowDetailsEdit), a subscription that cannot be cancelled or an invoice with nothing to pay
-// is refused (ErrBadFlow). Flows name their sections' settings and pages here, by name.
+// overview. Flows belong to the sections whose pages they open (plugins.Flower): Plan overview
+// has cancel_subscription, Billing information update_payment_method and billing_details,
+// Invoices pay_invoice; this package names none of them. Each flow declares the request's string
+// fields it takes (subscriptionId, invoiceId: Request.FlowParams), checks a request when the
+// session is created against the session's resolved settings, its params and the account, and
+// says where a redeemed link lands (Landing). An unknown flow (the refusal lists the registered
+// ones), a param given without a flow that takes it and every refusal of a flow's check are
+// client errors (ErrBadFlow).
 //
 // A request may also give a returnUrl for the portal's "Back to <tenant>" link. Tenants have no
 // list of allowed return hosts of their own, so the hosts a tenant already trusts stand for it
@@ -54,8 +54,9 @@ var (
 	ErrNoAccount       = errors.New("links: accountId or accountAlias is required")
 	ErrAccountMismatch = errors.New("links: accountId and accountAlias name different accounts")
 	ErrBadLocale       = errors.New("links: locale is not a BCP 47 language tag")
-	// ErrBadFlow is wrapped by the errors about flow and subscriptionId.
-	ErrBadFlow = errors.New("links: invalid flow")
+	// ErrBadFlow is wrapped by the errors about flow and its params; it is plugins.ErrBadFlow,
+	// which the sections' flows refuse requests with.
+	ErrBadFlow = plugins.ErrBadFlow
 	// ErrBadReturnURL is wrapped by the errors about returnUrl.
 	ErrBadReturnURL = errors.New("links: invalid returnUrl")
 )
@@ -80,15 +81,6 @@ func badFlow(format string, args ...any) error {
 func badReturnURL(format string, args ...any) error {
 	return &requestError{ErrBadReturnURL, fmt.Sprintf(format, args...)}
 }
-
-// Flows a session request may name.
-const (
-	FlowCancelSubscription  = "cancel_subscription"
-	FlowUpdatePaymentMethod = "update_payment_method"
-	FlowBillingDetails      = "billing_details"
-	// FlowPayInvoice lands on the pay page of InvoiceID (section invoices' /pay/{id}).
-	FlowPayInvoice = "pay_invoice"
-)
 
 // MaxReturnURL is the longest returnUrl accepted, in bytes.
 const MaxReturnURL = 1024
@@ -152,15 +144,13 @@ type Request struct {
 	Sections map[string]map[string]bool `json:"-"`
 	// Locale is an optional BCP 47 tag for the portal's language and formats.
 	Locale string `json:"locale,omitempty"`
-	// Flow optionally lands the customer on a step: FlowCancelSubscription,
-	// FlowUpdatePaymentMethod or FlowBillingDetails.
+	// Flow optionally lands the customer on a step: the name of a registered flow
+	// (plugins.FlowNames: "cancel_subscription", "pay_invoice", …).
 	Flow string `json:"flow,omitempty"`
-	// SubscriptionID is the subscription of FlowCancelSubscription; empty picks the account's
-	// first cancellable subscription.
-	SubscriptionID string `json:"subscriptionId,omitempty"`
-	// InvoiceID is the invoice of FlowPayInvoice (required with it): an open invoice of the
-	// account.
-	InvoiceID string `json:"invoiceId,omitempty"`
+	// FlowParams are the request's string fields that registered flows declare (plugins.Flow's
+	// Params), by field: {"invoiceId":"inv_1"} is FlowParams["invoiceId"] = "inv_1". An empty
+	// value counts as not given; UnmarshalJSON refuses fields no registered flow declares.
+	FlowParams map[string]string `json:"-"`
 	// ReturnURL is the target of the portal's "Back to <tenant>" link: https, on a host the
 	// tenant allows (ReturnHosts).
 	ReturnURL string `json:"returnUrl,omitempty"`
@@ -198,10 +188,11 @@ type Issuer struct {
 // requestFields is Request without its methods, for decoding its fixed fields.
 type requestFields Request
 
-// UnmarshalJSON decodes a session request strictly: its fixed fields, and the settings objects of
-// the registered sections with their boolean switches (null leaves a field to its default). Any
-// other field is refused with encoding/json's "unknown field" error, a value of the wrong type
-// with a *json.UnmarshalTypeError naming the field ("planOverviewSettings.showSection").
+// UnmarshalJSON decodes a session request strictly: its fixed fields, the settings objects of
+// the registered sections with their boolean switches (null leaves a field to its default) and
+// the string params of the registered flows. Any other field is refused with encoding/json's
+// "unknown field" error, a value of the wrong type with a *json.UnmarshalTypeError naming the
+// field ("planOverviewSettings.showSection").
 func (r *Request) UnmarshalJSON(b []byte) error {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
@@ -209,7 +200,18 @@ func (r *Request) UnmarshalJSON(b []byte) error {
 	}
 	rest := make(map[string]json.RawMessage, len(raw))
 	sections := map[string]map[string]bool{}
+	params := map[string]string{}
 	for name, v := range raw {
+		if _, ok := plugins.FlowParam(name); ok {
+			var p *string
+			if err := json.Unmarshal(v, &p); err != nil {
+				return typeError(name, v, reflect.TypeFor[string]())
+			}
+			if p != nil && *p != "" {
+				params[name] = *p
+			}
+			continue
+		}
 		o, ok := plugins.Object(name)
 		if !ok {
 			rest[name] = v
@@ -251,13 +253,16 @@ func (r *Request) UnmarshalJSON(b []byte) error {
 	if len(sections) > 0 {
 		r.Sections = sections
 	}
+	if len(params) > 0 {
+		r.FlowParams = params
+	}
 	return nil
 }
 
 // MarshalJSON encodes the request as UnmarshalJSON reads it.
 func (r Request) MarshalJSON() ([]byte, error) {
 	b, err := json.Marshal(requestFields(r))
-	if err != nil || len(r.Sections) == 0 {
+	if err != nil || len(r.Sections) == 0 && len(r.FlowParams) == 0 {
 		return b, err
 	}
 	var m map[string]any
@@ -266,6 +271,11 @@ func (r Request) MarshalJSON() ([]byte, error) {
 	}
 	for name, fields := range r.Sections {
 		m[name] = fields
+	}
+	for name, v := range r.FlowParams {
+		if v != "" {
+			m[name] = v
+		}
 	}
 	return json.Marshal(m)
 }
@@ -336,11 +346,8 @@ func (i *Issuer) Create(ctx context.Context, t *tenants.Tenant, r *Request, opt 
 	if err != nil {
 		return nil, false, err
 	}
-	if r.Flow == "" && r.SubscriptionID != "" {
-		return nil, false, badFlow("subscriptionId is only used with flow %s", FlowCancelSubscription)
-	}
-	if r.Flow != FlowPayInvoice && r.InvoiceID != "" {
-		return nil, false, badFlow("invoiceId is only used with flow %s", FlowPayInvoice)
+	if err := checkParams(r); err != nil {
+		return nil, false, err
 	}
 	aid, err := i.ResolveAccount(ctx, t, r)
 	if err != nil {
@@ -427,102 +434,74 @@ func wellFormedLocale(s string) bool {
 	return err == nil || errors.As(err, &unknown)
 }
 
-// checkFlow validates the request's flow against the session's settings and the account, and
-// returns what the link stores (Link.Flow).
+// checkParams refuses a flow param given without a flow that takes it. A request naming an
+// unknown flow is left to checkFlow, which says so.
+func checkParams(r *Request) error {
+	f, known := plugins.LookupFlow(r.Flow)
+	if r.Flow != "" && !known {
+		return nil
+	}
+	for _, p := range slices.Sorted(maps.Keys(r.FlowParams)) {
+		if r.FlowParams[p] == "" || slices.Contains(f.Params, p) {
+			continue
+		}
+		flows, ok := plugins.FlowParam(p)
+		if !ok {
+			return badFlow("%s is not a param of any flow", p)
+		}
+		return badFlow("%s is only used with flow %s", p, strings.Join(flows, " or "))
+	}
+	return nil
+}
+
+// checkFlow checks the request's flow with the check of the section that owns it, against the
+// session's settings, the flow's params and the account, and returns what the link stores
+// (Link.Flow): the flow's name, or "<name>:<arg>" when the check returns an argument.
 func (i *Issuer) checkFlow(ctx context.Context, t *tenants.Tenant, accountID string, r *Request, s map[string]bool) (string, error) {
-	switch r.Flow {
-	case "":
+	if r.Flow == "" {
 		return "", nil
-	case FlowCancelSubscription:
-		if !s["planOverviewSettings.allowSubscriptionCancel"] {
-			return "", badFlow("flow %s needs planOverviewSettings.allowSubscriptionCancel", r.Flow)
-		}
-		snap, err := i.Store.Account(ctx, t.ID, accountID)
-		if err != nil {
-			return "", err
-		}
-		if r.SubscriptionID != "" {
-			sub := snap.Account.Subscription(r.SubscriptionID)
-			if sub == nil {
-				return "", badFlow("subscriptionId %q is not a subscription of the account", r.SubscriptionID)
-			}
-			if !sub.Cancellable() {
-				return "", badFlow("subscription %q cannot be cancelled (status %s%s)", sub.ID, sub.Status, scheduledNote(sub))
-			}
-			return r.Flow + ":" + sub.ID, nil
-		}
-		for k := range snap.Account.Subscriptions {
-			if sub := &snap.Account.Subscriptions[k]; sub.Cancellable() {
-				return r.Flow + ":" + sub.ID, nil
-			}
-		}
-		return "", badFlow("flow %s: the account has no subscription that can be cancelled", r.Flow)
-	case FlowUpdatePaymentMethod, FlowBillingDetails:
-		if r.SubscriptionID != "" {
-			return "", badFlow("subscriptionId is only used with flow %s", FlowCancelSubscription)
-		}
-		if !s["billingDetailsSettings.allowDetailsEdit"] {
-			return "", badFlow("flow %s needs billingDetailsSettings.allowDetailsEdit", r.Flow)
-		}
-		if r.Flow == FlowUpdatePaymentMethod && t.PaymentSetupURL == "" && !s["billingDetailsSettings.showSection"] {
-			// Without a setup page the flow lands on the Billing information section.
-			return "", badFlow("flow %s needs billingDetailsSettings.showSection when the tenant has no payment setup URL", r.Flow)
-		}
-		return r.Flow, nil
-	case FlowPayInvoice:
-		if r.SubscriptionID != "" {
-			return "", badFlow("subscriptionId is only used with flow %s", FlowCancelSubscription)
-		}
-		if !s["invoiceListSettings.allowPayment"] {
-			return "", badFlow("flow %s needs invoiceListSettings.allowPayment", r.Flow)
-		}
-		if r.InvoiceID == "" {
-			return "", badFlow("flow %s needs invoiceId", r.Flow)
-		}
-		snap, err := i.Store.Account(ctx, t.ID, accountID)
-		if err != nil {
-			return "", err
-		}
-		inv := snap.Account.Invoice(r.InvoiceID)
-		if inv == nil || !inv.Visible() {
-			return "", badFlow("invoiceId %q is not an invoice of the account", r.InvoiceID)
-		}
-		if !inv.Open() {
-			return "", badFlow("invoice %q has nothing to pay (status %s)", inv.ID, inv.Status)
-		}
-		return r.Flow + ":" + inv.ID, nil
 	}
-	return "", badFlow("flow %q is not one of %s, %s, %s, %s", r.Flow, FlowCancelSubscription, FlowUpdatePaymentMethod, FlowBillingDetails, FlowPayInvoice)
+	f, ok := plugins.LookupFlow(r.Flow)
+	if !ok {
+		return "", badFlow("flow %q is not one of %s", r.Flow, strings.Join(plugins.FlowNames(), ", "))
+	}
+	fr := &plugins.FlowRequest{
+		Tenant:   t,
+		Settings: s,
+		Params:   make(map[string]string, len(f.Params)),
+		Account: func(ctx context.Context) (*account.Account, error) {
+			snap, err := i.Store.Account(ctx, t.ID, accountID)
+			if err != nil {
+				return nil, err
+			}
+			return snap.Account, nil
+		},
+	}
+	for _, p := range f.Params {
+		if v := r.FlowParams[p]; v != "" {
+			fr.Params[p] = v
+		}
+	}
+	arg, err := f.Check(ctx, fr)
+	switch {
+	case errors.Is(err, plugins.ErrBadFlow):
+		return "", badFlow("%s", strings.TrimPrefix(err.Error(), "plugins: "))
+	case err != nil:
+		return "", fmt.Errorf("links: checking flow %s: %w", f.Name, err)
+	case arg == "":
+		return f.Name, nil
+	}
+	return f.Name + ":" + arg, nil
 }
 
-func scheduledNote(s *account.Subscription) string {
-	if s.CancelAtPeriodEnd {
-		return ", cancellation already scheduled"
-	}
-	return ""
-}
-
-// Landing is the path a redeemed link redirects to for its stored flow (Link.Flow): the step's
-// page, or "/" for no flow or one this version does not know. update_payment_method goes to the
-// tenant's setup page through /payment-methods/add, or to the Billing information section when
-// the tenant has no setup URL (any more).
+// Landing is the path a redeemed link redirects to for its stored flow (Link.Flow): the Landing
+// of the registered flow of that name given the stored argument, or "/" for no flow, one this
+// build does not know or a Landing of "".
 func Landing(t *tenants.Tenant, flow string) string {
 	name, arg, _ := strings.Cut(flow, ":")
-	switch name {
-	case FlowCancelSubscription:
-		if arg != "" {
-			return "/subscriptions/" + url.PathEscape(arg) + "/cancel"
-		}
-	case FlowUpdatePaymentMethod:
-		if t.PaymentSetupURL != "" {
-			return "/payment-methods/add"
-		}
-		return "/#billing_details"
-	case FlowBillingDetails:
-		return "/billing/edit"
-	case FlowPayInvoice:
-		if arg != "" {
-			return "/pay/" + url.PathEscape(arg)
+	if f, ok := plugins.LookupFlow(name); ok && name != "" {
+		if p := f.Landing(t, arg); p != "" {
+			return p
 		}
 	}
 	return "/"

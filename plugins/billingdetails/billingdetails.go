@@ -4,8 +4,9 @@
 // details, choose the default payment method and change auto-pay.
 //
 // It registers itself as "billing_details" when imported. Like every section it renders from the
-// plugins.View alone and performs no I/O; the edit actions are handled by the gateway at the URLs
-// the controls point to.
+// plugins.View alone and performs no I/O. The edit forms and posts are its actions (actions.go);
+// the deep-link flows billing_details and update_payment_method land on the details form and on
+// the tenant's payment-method setup (flows.go).
 package billingdetails
 
 import (

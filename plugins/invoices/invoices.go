@@ -10,7 +10,8 @@
 // portal's pay page when the tenant registered a backend (the tenant backend protocol, package
 // backend), else to the invoice's paymentUrl (the tenant's hosted payment page), else none. The
 // pay pages are this section's actions (pay.go); "Pay all overdue" walks the overdue invoices
-// one pay page after another.
+// one pay page after another. The deep-link flow pay_invoice lands on the pay page of an open
+// invoice (flows.go).
 //
 // It registers itself as "invoices" when imported. Like every section it renders from the
 // plugins.View alone and performs no I/O; the invoice page and PDF are served by the gateway at

@@ -4,8 +4,9 @@
 // the session allows them.
 //
 // It registers itself as "plan_overview" when imported. Like every section it renders from the
-// plugins.View alone and performs no I/O; the cancel and reactivate actions are handled by the
-// gateway at the URLs the controls point to.
+// plugins.View alone and performs no I/O. The cancel form and the cancel and reactivate posts are
+// its actions (actions.go), permitted by planOverviewSettings.allowSubscriptionCancel; the deep-link
+// flow cancel_subscription lands on the cancel form (flows.go).
 package planoverview
 
 import (

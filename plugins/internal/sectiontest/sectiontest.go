@@ -5,6 +5,7 @@ package sectiontest
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/net/html/atom"
 
 	"github.com/portico-billing/portico/plugins"
+	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 )
 
@@ -231,4 +233,38 @@ func Text(t testing.TB, out string) string {
 		t.Fatalf("parse: %v", err)
 	}
 	return strings.Join(strings.Fields(text(doc)), " ")
+}
+
+// Flow returns the registered flow of the name.
+func Flow(t testing.TB, name string) plugins.Flow {
+	t.Helper()
+	f, ok := plugins.LookupFlow(name)
+	if !ok {
+		t.Fatalf("sectiontest: flow %q is not registered (flows: %q)", name, plugins.FlowNames())
+	}
+	return f
+}
+
+// FlowRequest is a session request for a flow's Check: the tenant, every registered switch off
+// but on, the params and the account a (nil: loading it fails with tenants.ErrAccountNotFound).
+func FlowRequest(tn *tenants.Tenant, a *account.Account, params map[string]string, on ...*plugins.Switch) *plugins.FlowRequest {
+	settings := map[string]bool{}
+	for _, o := range plugins.Objects() {
+		for _, sw := range o.Switches {
+			settings[sw.Key()] = false
+		}
+	}
+	for _, sw := range on {
+		settings[sw.Key()] = true
+	}
+	return &plugins.FlowRequest{Tenant: tn, Settings: settings, Params: params,
+		Account: func(ctx context.Context) (*account.Account, error) {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if a == nil {
+				return nil, tenants.ErrAccountNotFound
+			}
+			return a, nil
+		}}
 }

@@ -1,0 +1,101 @@
+package planoverview_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/portico-billing/portico/plugins"
+	"github.com/portico-billing/portico/plugins/internal/sectiontest"
+	"github.com/portico-billing/portico/plugins/planoverview"
+	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/tenants/account"
+)
+
+// TestCancelFlowCheck: cancel_subscription needs allowSubscriptionCancel and a subscription that
+// can be cancelled, the one named or else the account's first; the link stores its id.
+func TestCancelFlowCheck(t *testing.T) {
+	t.Parallel()
+	f := sectiontest.Flow(t, planoverview.FlowCancelSubscription)
+	if !slices.Equal(f.Params, []string{"subscriptionId"}) {
+		t.Fatalf("params %q, want [subscriptionId]", f.Params)
+	}
+	scheduled := func(a *account.Account) { a.Subscriptions[0].CancelAtPeriodEnd = true }
+	canceled := func(a *account.Account) { a.Subscriptions[0].Status = account.SubCanceled }
+	second := func(a *account.Account) {
+		b := a.Subscriptions[0]
+		b.ID = "sub_Team_02"
+		a.Subscriptions[0].Status = account.SubCanceled
+		a.Subscriptions = append(a.Subscriptions, b)
+	}
+	tests := []struct {
+		name    string
+		edit    func(*account.Account)
+		sub     string
+		allow   bool
+		want    string // the stored argument
+		refusal string // the refusal's detail
+	}{
+		{"named", nil, "sub_Pro_01", true, "sub_Pro_01", ""},
+		{"first cancellable", nil, "", true, "sub_Pro_01", ""},
+		{"first cancellable after an ended one", second, "", true, "sub_Team_02", ""},
+		{"not allowed", nil, "sub_Pro_01", false, "", "flow cancel_subscription needs planOverviewSettings.allowSubscriptionCancel"},
+		{"unknown subscription", nil, "sub_nope", true, "", `subscriptionId "sub_nope" is not a subscription of the account`},
+		{"scheduled", scheduled, "sub_Pro_01", true, "", `subscription "sub_Pro_01" cannot be cancelled (status active, cancellation already scheduled)`},
+		{"canceled", canceled, "sub_Pro_01", true, "", `subscription "sub_Pro_01" cannot be cancelled (status canceled)`},
+		{"none cancellable", scheduled, "", true, "", "flow cancel_subscription: the account has no subscription that can be cancelled"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := sectiontest.Example(t)
+			if tt.edit != nil {
+				tt.edit(a)
+			}
+			var on []*plugins.Switch
+			if tt.allow {
+				on = append(on, planoverview.AllowCancel)
+			}
+			params := map[string]string{}
+			if tt.sub != "" {
+				params["subscriptionId"] = tt.sub
+			}
+			arg, err := f.Check(context.Background(), sectiontest.FlowRequest(&tenants.Tenant{}, a, params, on...))
+			if tt.refusal != "" {
+				var fe *plugins.FlowError
+				if !errors.Is(err, plugins.ErrBadFlow) || !errors.As(err, &fe) || fe.Detail != tt.refusal || arg != "" {
+					t.Fatalf("Check = %q, %v; want the refusal %q", arg, err, tt.refusal)
+				}
+				return
+			}
+			if err != nil || arg != tt.want {
+				t.Fatalf("Check = %q, %v; want %q", arg, err, tt.want)
+			}
+		})
+	}
+	// The permission is checked before the account is read; an account that cannot be read is
+	// not the request's fault.
+	if _, err := f.Check(context.Background(), sectiontest.FlowRequest(&tenants.Tenant{}, nil, nil)); !errors.Is(err, plugins.ErrBadFlow) {
+		t.Errorf("not allowed, account gone: %v, want the refusal", err)
+	}
+	if _, err := f.Check(context.Background(), sectiontest.FlowRequest(&tenants.Tenant{}, nil, nil, planoverview.AllowCancel)); !errors.Is(err, tenants.ErrAccountNotFound) || errors.Is(err, plugins.ErrBadFlow) {
+		t.Errorf("account gone: %v, want ErrAccountNotFound", err)
+	}
+}
+
+// TestCancelFlowLanding: a link lands on the cancel form of its subscription (the id escaped),
+// and on the overview without one.
+func TestCancelFlowLanding(t *testing.T) {
+	t.Parallel()
+	f := sectiontest.Flow(t, planoverview.FlowCancelSubscription)
+	for arg, want := range map[string]string{
+		"sub_Pro_01": "/subscriptions/sub_Pro_01/cancel",
+		"sub/a b":    "/subscriptions/sub%2Fa%20b/cancel",
+		"":           "",
+	} {
+		if got := f.Landing(&tenants.Tenant{}, arg); got != want {
+			t.Errorf("Landing(%q) = %q, want %q", arg, got, want)
+		}
+	}
+}
