@@ -225,6 +225,28 @@ func (r *runner) keepLease(ctx context.Context) {
 	}
 }
 
+// refresh renews l at once and reports whether it then stays valid for need. A task is claimed
+// only while the lease stays valid for a whole request, but the claim and the reads before the
+// request take time: under a slow etcd they took more than the slack between the lease's TTL and
+// a request's timeout, every claimed task was let go before its request, and nothing was ever
+// sent. Renewing just before the request leaves the whole TTL, less one round trip.
+func (r *runner) refresh(ctx context.Context, l *workerLease, need time.Duration) bool {
+	start := time.Now()
+	kctx, cancel := context.WithTimeout(ctx, opTimeout)
+	ka, err := r.s.c.KeepAliveOnce(kctx, l.id)
+	cancel()
+	if err != nil || ka.TTL <= 0 {
+		return false
+	}
+	until := start.Add(time.Duration(ka.TTL) * time.Second)
+	r.mu.Lock()
+	if r.lease == l && until.After(r.validUntil) {
+		r.validUntil = until
+	}
+	r.mu.Unlock()
+	return r.remaining(l) >= need
+}
+
 // schedule runs the claim loop until ctx ends.
 func (r *runner) schedule(ctx context.Context) {
 	timer := time.NewTimer(0)
@@ -241,7 +263,9 @@ func (r *runner) schedule(ctx context.Context) {
 }
 
 // scan claims and starts the tasks due now that no one holds, as far as capacity allows, and
-// returns how long to sleep: until the next task is due, unless a watch wakes it sooner.
+// returns how long to sleep: until the next task is due, unless a watch wakes it sooner. Each
+// etcd request has its own opTimeout: under a slow etcd, one deadline for the whole scan ran out
+// before the first claim, every time.
 func (r *runner) scan(ctx context.Context) time.Duration {
 	s := r.s
 	l := r.usableLease(s.cfg.Timeout + claimMargin)
@@ -250,25 +274,31 @@ func (r *runner) scan(ctx context.Context) time.Duration {
 	}
 	now := s.now()
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
-	claims, err := s.c.Get(cctx, s.k.claims(), clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	claims, err := s.c.Get(cctx, s.k.claims(), clientv3.WithPrefix())
+	cancel()
 	if err != nil {
 		r.logEtcd(ctx, "reading claims", err)
 		return retryWait
 	}
-	claimed := make(map[string]bool, len(claims.Kvs))
+	holder := make(map[string]string, len(claims.Kvs))
 	for _, kv := range claims.Kvs {
-		claimed[string(kv.Key[len(s.k.claims()):])] = true
+		holder[string(kv.Key[len(s.k.claims()):])] = string(kv.Value)
 	}
 	bound := s.k.dueBound(now.Add(1))
-	due, err := s.c.Get(cctx, s.k.tasks(), clientv3.WithRange(bound), clientv3.WithLimit(int64(len(claimed)+2*cap(r.sem)+16)))
+	cctx, cancel = context.WithTimeout(ctx, opTimeout)
+	due, err := s.c.Get(cctx, s.k.tasks(), clientv3.WithRange(bound), clientv3.WithLimit(int64(len(holder)+2*cap(r.sem)+16)))
+	cancel()
 	if err != nil {
 		r.logEtcd(ctx, "reading due tasks", err)
 		return retryWait
 	}
 	for _, kv := range due.Kvs {
 		_, did, ok := s.k.taskDue(string(kv.Key))
-		if !ok || claimed[did] || r.isInflight(did) {
+		if !ok || r.isInflight(did) {
+			continue
+		}
+		h, held := holder[did]
+		if held && h != l.token {
 			continue
 		}
 		select {
@@ -276,7 +306,12 @@ func (r *runner) scan(ctx context.Context) time.Duration {
 		default:
 			return idleWait
 		}
-		won, err := r.claim(cctx, l, kv, did)
+		// A claim of this lease with no worker behind it is one whose request timed out here
+		// after etcd applied it: this instance takes it up again, else the lease it keeps alive
+		// would hold the task for ever.
+		cctx, cancel := context.WithTimeout(ctx, opTimeout)
+		won, err := r.claim(cctx, l, kv, did, held)
+		cancel()
 		if err != nil || !won {
 			<-r.sem
 			if err != nil {
@@ -287,7 +322,9 @@ func (r *runner) scan(ctx context.Context) time.Duration {
 		}
 		r.start(ctx, l, kv, did)
 	}
+	cctx, cancel = context.WithTimeout(ctx, opTimeout)
 	next, err := s.c.Get(cctx, bound, clientv3.WithRange(clientv3.GetPrefixRangeEnd(s.k.tasks())), clientv3.WithLimit(1), clientv3.WithKeysOnly())
+	cancel()
 	if err != nil {
 		r.logEtcd(ctx, "reading the next due task", err)
 		return retryWait
@@ -311,11 +348,16 @@ func (r *runner) isInflight(did string) bool {
 	return r.inflight[did]
 }
 
-// claim takes a task for this instance, if no one holds it and it has not moved.
-func (r *runner) claim(ctx context.Context, l *workerLease, kv *mvccpb.KeyValue, did string) (bool, error) {
+// claim takes a task for this instance, if it has not moved and no one holds it (own: if this
+// lease holds it, for a claim no worker of this instance has taken up).
+func (r *runner) claim(ctx context.Context, l *workerLease, kv *mvccpb.KeyValue, did string, own bool) (bool, error) {
 	ck := r.s.k.claim(did)
+	free := clientv3.Compare(clientv3.CreateRevision(ck), "=", 0)
+	if own {
+		free = clientv3.Compare(clientv3.Value(ck), "=", l.token)
+	}
 	resp, err := r.s.c.Txn(ctx).If(
-		clientv3.Compare(clientv3.CreateRevision(ck), "=", 0),
+		free,
 		clientv3.Compare(clientv3.ModRevision(string(kv.Key)), "=", kv.ModRevision),
 	).Then(clientv3.OpPut(ck, l.token, clientv3.WithLease(l.id))).Commit()
 	if err != nil {
@@ -391,8 +433,7 @@ func (r *runner) deliver(ctx context.Context, l *workerLease, kv *mvccpb.KeyValu
 		s.log.Error("webhooks: cannot open an endpoint's secret", "tenant", t.TenantID, "endpoint", t.EndpointID, "err", err)
 		a.Error = "the endpoint's secret cannot be opened"
 	} else {
-		left := r.remaining(l) - claimMargin
-		if left < s.cfg.Timeout {
+		if need := s.cfg.Timeout + claimMargin; r.remaining(l) < need && !r.refresh(ctx, l, need) {
 			r.release(ctx, l, t.DeliveryID) // too close to the lease's end: let whoever claims next send it
 			return
 		}
@@ -782,16 +823,17 @@ func (r *runner) fanOut(ctx context.Context, kv *mvccpb.KeyValue) {
 	if ctx.Err() != nil {
 		return
 	}
-	octx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
 	guard := clientv3.Compare(clientv3.ModRevision(string(kv.Key)), "=", kv.ModRevision)
 	var ev tenants.Event
 	if err := json.Unmarshal(kv.Value, &ev); err != nil || ev.ID == "" || !validTenantID(ev.TenantID) {
 		s.log.Error("webhooks: dropping an unreadable outbox event", "key", string(kv.Key), "err", err)
-		s.c.Txn(octx).If(guard).Then(clientv3.OpDelete(string(kv.Key))).Commit()
+		r.drop(ctx, kv, guard)
 		return
 	}
+	// Each request has its own deadline: under a slow etcd, one for the three ran out.
+	octx, cancel := context.WithTimeout(ctx, opTimeout)
 	recs, err := s.endpointRecords(octx, ev.TenantID)
+	cancel()
 	if err != nil {
 		r.logEtcd(ctx, "reading endpoints for an event", err)
 		return // the next listing tries again
@@ -816,9 +858,7 @@ func (r *runner) fanOut(ctx context.Context, kv *mvccpb.KeyValue) {
 		}
 	}
 	if len(to) == 0 {
-		if _, err := s.c.Txn(octx).If(guard).Then(clientv3.OpDelete(string(kv.Key))).Commit(); err != nil {
-			r.logEtcd(ctx, "pruning an event", err)
-		}
+		r.drop(ctx, kv, guard)
 		return
 	}
 	data := ev.Data
@@ -828,7 +868,7 @@ func (r *runner) fanOut(ctx context.Context, kv *mvccpb.KeyValue) {
 	body, err := json.Marshal(envelope{Type: ev.Type, Timestamp: ev.Timestamp.UTC(), Data: data})
 	if err != nil {
 		s.log.Error("webhooks: dropping an event whose data is not JSON", "key", string(kv.Key), "err", err)
-		s.c.Txn(octx).If(guard).Then(clientv3.OpDelete(string(kv.Key))).Commit()
+		r.drop(ctx, kv, guard)
 		return
 	}
 	now := s.now()
@@ -843,6 +883,8 @@ func (r *runner) fanOut(ctx context.Context, kv *mvccpb.KeyValue) {
 		db, _ := json.Marshal(d)
 		pairs[i] = pair{s.k.task(due, t.DeliveryID), string(tb), string(db), s.k.delivery(t.TenantID, t.DeliveryID)}
 	}
+	octx, cancel = context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	resp, err := s.commitWithRecordLease(octx, []clientv3.Cmp{guard}, func(lease clientv3.LeaseID) []clientv3.Op {
 		ops := []clientv3.Op{clientv3.OpDelete(string(kv.Key))}
 		for _, p := range pairs {
@@ -856,5 +898,14 @@ func (r *runner) fanOut(ctx context.Context, kv *mvccpb.KeyValue) {
 	}
 	if resp.Succeeded {
 		s.log.Debug("webhooks: event queued", "tenant", ev.TenantID, "event", ev.ID, "type", ev.Type, "endpoints", len(to))
+	}
+}
+
+// drop deletes an outbox event no endpoint takes, unless it moved.
+func (r *runner) drop(ctx context.Context, kv *mvccpb.KeyValue, guard clientv3.Cmp) {
+	octx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	if _, err := r.s.c.Txn(octx).If(guard).Then(clientv3.OpDelete(string(kv.Key))).Commit(); err != nil {
+		r.logEtcd(ctx, "dropping an outbox event", err)
 	}
 }
