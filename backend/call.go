@@ -19,6 +19,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 	"github.com/portico-billing/portico/webhooks"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -242,7 +243,7 @@ func (s *Service) Call(ctx context.Context, tenantID string, req Request) (Respo
 		}
 		resp, err := s.c.Get(ctx, key)
 		if err != nil {
-			return Response{}, fmt.Errorf("backend: reading the attempt: %w", unavailable(err))
+			return Response{}, fmt.Errorf("backend: reading the attempt: %w", tenants.Unavailable(err))
 		}
 		if len(resp.Kvs) == 0 {
 			r, err, claimed := s.claimAndCall(ctx, tenantID, key, req, data, fp)
@@ -309,7 +310,7 @@ func (s *Service) claimAndCall(ctx context.Context, tenantID, key string, req Re
 	ttl := int64((s.cfg.Timeout + claimMargin + time.Second - 1) / time.Second)
 	lease, err := s.c.Grant(ctx, ttl)
 	if err != nil {
-		return Response{}, fmt.Errorf("backend: claiming the attempt: %w", unavailable(err)), true
+		return Response{}, fmt.Errorf("backend: claiming the attempt: %w", tenants.Unavailable(err)), true
 	}
 	now := s.now()
 	a := attempt{State: stateInFlight, Fingerprint: fp, RequestID: newRequestID(now), StartedAt: now.UTC()}
@@ -317,7 +318,7 @@ func (s *Service) claimAndCall(ctx context.Context, tenantID, key string, req Re
 	tr, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 		Then(clientv3.OpPut(key, string(b), clientv3.WithLease(lease.ID))).Commit()
 	if err != nil {
-		return Response{}, fmt.Errorf("backend: claiming the attempt: %w", unavailable(err)), true
+		return Response{}, fmt.Errorf("backend: claiming the attempt: %w", tenants.Unavailable(err)), true
 	}
 	if !tr.Succeeded {
 		s.c.Revoke(context.WithoutCancel(ctx), lease.ID)
@@ -375,7 +376,7 @@ func (s *Service) writeOutcome(ctx context.Context, key string, claimRev int64, 
 			continue
 		}
 		if err != nil {
-			return unavailable(err)
+			return tenants.Unavailable(err)
 		}
 		if a.State == stateDone {
 			s.c.Revoke(ctx, claimLease) // the claim's lease holds nothing any more

@@ -72,7 +72,7 @@ func (s *Service) load(ctx context.Context, tenantID string) (*record, int64, er
 	}
 	resp, err := s.c.Get(ctx, s.store.BackendKey(tenantID))
 	if err != nil {
-		return nil, 0, unavailable(err)
+		return nil, 0, tenants.Unavailable(err)
 	}
 	if len(resp.Kvs) == 0 {
 		return nil, 0, ErrNoBackend
@@ -104,7 +104,7 @@ func (s *Service) update(ctx context.Context, tenantID string, change func(r *re
 		b, _ := json.Marshal(r)
 		resp, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).Then(clientv3.OpPut(key, string(b))).Commit()
 		if err != nil {
-			return nil, unavailable(err)
+			return nil, tenants.Unavailable(err)
 		}
 		if resp.Succeeded {
 			return r, nil
@@ -171,7 +171,7 @@ func (s *Service) Delete(ctx context.Context, tenantID string) error {
 	}
 	resp, err := s.c.Delete(ctx, s.store.BackendKey(tenantID))
 	if err != nil {
-		return fmt.Errorf("backend: deleting the registration: %w", unavailable(err))
+		return fmt.Errorf("backend: deleting the registration: %w", tenants.Unavailable(err))
 	}
 	if resp.Deleted == 0 {
 		return fmt.Errorf("backend: deleting the registration: %w", ErrNoBackend)

@@ -172,14 +172,6 @@ func New(cfg Config) (*Service, error) {
 // Timeout is the bound of each call.
 func (s *Service) Timeout() time.Duration { return s.cfg.Timeout }
 
-// unavailable marks an etcd failure the way package tenants does, so callers answer 503.
-func unavailable(err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("%w: %w", tenants.ErrUnavailable, err)
-}
-
 // outcomeLease returns the lease outcomes are written with. One lease serves every outcome
 // written within an hour, so outcomes live between OutcomeTTL and OutcomeTTL + 1 h.
 func (s *Service) outcomeLease(ctx context.Context) (clientv3.LeaseID, error) {
@@ -190,7 +182,7 @@ func (s *Service) outcomeLease(ctx context.Context) (clientv3.LeaseID, error) {
 	}
 	resp, err := s.c.Grant(ctx, int64((s.cfg.OutcomeTTL+time.Hour)/time.Second))
 	if err != nil {
-		return 0, unavailable(err)
+		return 0, tenants.Unavailable(err)
 	}
 	s.outLease, s.outLeaseAt = resp.ID, time.Now()
 	return resp.ID, nil

@@ -47,7 +47,7 @@ func (s *Store) Account(ctx context.Context, tenantID, accountID string) (*Accou
 	resp, err := s.c.Get(rctx, s.k.account(tenantID, accountID))
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("tenants: loading account %q: %w", accountID, wrapEtcd(err))
+		return nil, fmt.Errorf("tenants: loading account %q: %w", accountID, Unavailable(err))
 	}
 	if len(resp.Kvs) == 0 {
 		return nil, fmt.Errorf("loading account %q: %w", accountID, ErrAccountNotFound)
@@ -70,7 +70,7 @@ func (s *Store) AccountIDByAlias(ctx context.Context, tenantID, alias string) (s
 	defer cancel()
 	resp, err := s.c.Get(ctx, s.k.alias(tenantID, alias))
 	if err != nil {
-		return "", fmt.Errorf("tenants: resolving alias %q: %w", alias, wrapEtcd(err))
+		return "", fmt.Errorf("tenants: resolving alias %q: %w", alias, Unavailable(err))
 	}
 	if len(resp.Kvs) == 0 {
 		return "", fmt.Errorf("resolving alias %q: %w", alias, ErrAccountNotFound)
@@ -134,7 +134,7 @@ func (s *Store) putAccountOnce(ctx context.Context, tid string, a *account.Accou
 	}
 	cur, err := s.c.Txn(ctx).Then(gets...).Commit()
 	if err != nil {
-		return 0, false, false, fmt.Errorf("tenants: storing account %q: %w", a.ID, wrapEtcd(err))
+		return 0, false, false, fmt.Errorf("tenants: storing account %q: %w", a.ID, Unavailable(err))
 	}
 	tkv := cur.Responses[1].GetResponseRange().Kvs
 	if len(tkv) == 0 {
@@ -198,7 +198,7 @@ func (s *Store) putAccountOnce(ctx context.Context, tid string, a *account.Accou
 	}
 	resp, err := s.c.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
-		return 0, false, false, fmt.Errorf("tenants: storing account %q: %w", a.ID, wrapEtcd(err))
+		return 0, false, false, fmt.Errorf("tenants: storing account %q: %w", a.ID, Unavailable(err))
 	}
 	if !resp.Succeeded {
 		// Either the document moved (If-Match fails on the next read) or another write of the
@@ -234,7 +234,7 @@ func (s *Store) deleteAccountOnce(ctx context.Context, tenantID, accountID strin
 	akey := s.k.account(tenantID, accountID)
 	cur, err := s.c.Txn(ctx).Then(clientv3.OpGet(akey), s.usageGet(tenantID)).Commit()
 	if err != nil {
-		return false, fmt.Errorf("tenants: deleting account %q: %w", accountID, wrapEtcd(err))
+		return false, fmt.Errorf("tenants: deleting account %q: %w", accountID, Unavailable(err))
 	}
 	kvs := cur.Responses[0].GetResponseRange().Kvs
 	if len(kvs) == 0 {
@@ -260,7 +260,7 @@ func (s *Store) deleteAccountOnce(ctx context.Context, tenantID, accountID strin
 	}
 	resp, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(akey), "=", kv.ModRevision), ucmp).Then(ops...).Commit()
 	if err != nil {
-		return false, fmt.Errorf("tenants: deleting account %q: %w", accountID, wrapEtcd(err))
+		return false, fmt.Errorf("tenants: deleting account %q: %w", accountID, Unavailable(err))
 	}
 	if !resp.Succeeded {
 		return false, nil
@@ -288,7 +288,7 @@ func (s *Store) AccountIDs(ctx context.Context, tenantID, after string, limit in
 	}
 	resp, err := s.c.Get(ctx, from, clientv3.WithRange(clientv3.GetPrefixRangeEnd(prefix)), clientv3.WithKeysOnly(), clientv3.WithLimit(limit))
 	if err != nil {
-		return nil, fmt.Errorf("tenants: listing accounts: %w", wrapEtcd(err))
+		return nil, fmt.Errorf("tenants: listing accounts: %w", Unavailable(err))
 	}
 	ids := make([]string, 0, len(resp.Kvs))
 	for _, kv := range resp.Kvs {

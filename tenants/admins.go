@@ -81,7 +81,7 @@ func (s *Store) CreateAdmin(ctx context.Context, tenantID, email, password strin
 		Then(clientv3.OpPut(key, string(b))).
 		Else(clientv3.OpGet(key, clientv3.WithKeysOnly())).Commit()
 	if err != nil {
-		return nil, fmt.Errorf("tenants: creating admin %q: %w", email, wrapEtcd(err))
+		return nil, fmt.Errorf("tenants: creating admin %q: %w", email, Unavailable(err))
 	}
 	if !resp.Succeeded {
 		if len(resp.Responses[0].GetResponseRange().Kvs) > 0 {
@@ -106,7 +106,7 @@ func (s *Store) admin(ctx context.Context, tenantID, email string) (*Admin, int6
 	defer cancel()
 	resp, err := s.c.Get(ctx, s.k.admin(tenantID, email))
 	if err != nil {
-		return nil, 0, fmt.Errorf("tenants: loading admin %q: %w", email, wrapEtcd(err))
+		return nil, 0, fmt.Errorf("tenants: loading admin %q: %w", email, Unavailable(err))
 	}
 	if len(resp.Kvs) == 0 {
 		return nil, 0, fmt.Errorf("loading admin %q: %w", email, ErrAdminNotFound)
@@ -124,7 +124,7 @@ func (s *Store) Admins(ctx context.Context, tenantID string) ([]*Admin, error) {
 	defer cancel()
 	resp, err := s.c.Get(ctx, s.k.admins(tenantID), clientv3.WithPrefix())
 	if err != nil {
-		return nil, fmt.Errorf("tenants: listing admins: %w", wrapEtcd(err))
+		return nil, fmt.Errorf("tenants: listing admins: %w", Unavailable(err))
 	}
 	out := make([]*Admin, 0, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
@@ -144,7 +144,7 @@ func (s *Store) DeleteAdmin(ctx context.Context, tenantID, email string) error {
 	defer cancel()
 	resp, err := s.c.Delete(ctx, s.k.admin(tenantID, email))
 	if err != nil {
-		return fmt.Errorf("tenants: deleting admin %q: %w", email, wrapEtcd(err))
+		return fmt.Errorf("tenants: deleting admin %q: %w", email, Unavailable(err))
 	}
 	if resp.Deleted == 0 {
 		return fmt.Errorf("deleting admin %q: %w", email, ErrAdminNotFound)
@@ -196,7 +196,7 @@ func (s *Store) putAdminIf(ctx context.Context, a *Admin, rev int64) (ok bool, n
 	resp, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
 		Then(clientv3.OpPut(key, string(b))).Commit()
 	if err != nil {
-		return false, 0, fmt.Errorf("tenants: updating admin %q: %w", a.Email, wrapEtcd(err))
+		return false, 0, fmt.Errorf("tenants: updating admin %q: %w", a.Email, Unavailable(err))
 	}
 	return resp.Succeeded, resp.Header.Revision, nil
 }

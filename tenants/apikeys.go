@@ -56,7 +56,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, tenantID, name string) (*APIKe
 			clientv3.Compare(clientv3.CreateRevision(s.k.tenant(tenantID)), ">", 0)).
 		Then(clientv3.OpPut(s.k.apikey(id), string(b))).Commit()
 	if err != nil {
-		return nil, "", fmt.Errorf("tenants: creating API key: %w", wrapEtcd(err))
+		return nil, "", fmt.Errorf("tenants: creating API key: %w", Unavailable(err))
 	}
 	if !resp.Succeeded {
 		return nil, "", fmt.Errorf("creating API key: %w", ErrTenantNotFound)
@@ -91,7 +91,7 @@ func (s *Store) Authenticate(ctx context.Context, key string) (*APIKey, error) {
 		resp, err := s.c.Get(rctx, s.k.apikey(id))
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("tenants: loading API key: %w", wrapEtcd(err))
+			return nil, fmt.Errorf("tenants: loading API key: %w", Unavailable(err))
 		}
 		if len(resp.Kvs) == 0 {
 			return nil, ErrKeyInvalid
@@ -117,7 +117,7 @@ func (s *Store) APIKeys(ctx context.Context, tenantID string) ([]*APIKey, error)
 	defer cancel()
 	resp, err := s.c.Get(ctx, s.k.apikeys(), clientv3.WithPrefix())
 	if err != nil {
-		return nil, fmt.Errorf("tenants: listing API keys: %w", wrapEtcd(err))
+		return nil, fmt.Errorf("tenants: listing API keys: %w", Unavailable(err))
 	}
 	var out []*APIKey
 	for _, kv := range resp.Kvs {
@@ -136,7 +136,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, tenantID, id string) error {
 	defer cancel()
 	resp, err := s.c.Get(ctx, s.k.apikey(id))
 	if err != nil {
-		return fmt.Errorf("tenants: revoking API key %q: %w", id, wrapEtcd(err))
+		return fmt.Errorf("tenants: revoking API key %q: %w", id, Unavailable(err))
 	}
 	var k APIKey
 	if len(resp.Kvs) == 0 || json.Unmarshal(resp.Kvs[0].Value, &k) != nil || k.TenantID != tenantID {
@@ -145,7 +145,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, tenantID, id string) error {
 	_, err = s.c.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(s.k.apikey(id)), "=", resp.Kvs[0].ModRevision)).
 		Then(clientv3.OpDelete(s.k.apikey(id))).Commit()
 	if err != nil {
-		return fmt.Errorf("tenants: revoking API key %q: %w", id, wrapEtcd(err))
+		return fmt.Errorf("tenants: revoking API key %q: %w", id, Unavailable(err))
 	}
 	return nil
 }

@@ -55,7 +55,7 @@ type RedeemInfo struct {
 func (s *Store) auditOps(ctx context.Context, tid, aid, sid string, e AuditEntry, index bool) ([]clientv3.Op, error) {
 	lease, err := s.linkLeases.get(ctx, s.c, e.At.Add(s.auditRetention))
 	if err != nil {
-		return nil, fmt.Errorf("tenants: recording audit entry: %w", wrapEtcd(err))
+		return nil, fmt.Errorf("tenants: recording audit entry: %w", Unavailable(err))
 	}
 	if len(e.UserAgent) > 512 {
 		e.UserAgent = e.UserAgent[:512]
@@ -99,7 +99,7 @@ func (s *Store) RecordAudit(ctx context.Context, tenantID, sessionID string, e A
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	if _, err := s.c.Txn(ctx).Then(ops...).Commit(); err != nil {
-		return fmt.Errorf("tenants: recording audit entry: %w", wrapEtcd(err))
+		return fmt.Errorf("tenants: recording audit entry: %w", Unavailable(err))
 	}
 	return nil
 }
@@ -111,14 +111,14 @@ func (s *Store) SessionAudits(ctx context.Context, tenantID, accountID string) (
 	defer cancel()
 	idx, err := s.c.Get(ctx, s.k.auditAccounts(tenantID, accountID), clientv3.WithPrefix())
 	if err != nil {
-		return nil, fmt.Errorf("tenants: listing portal sessions: %w", wrapEtcd(err))
+		return nil, fmt.Errorf("tenants: listing portal sessions: %w", Unavailable(err))
 	}
 	var out []SessionAudit
 	for _, kv := range idx.Kvs {
 		sid := string(kv.Value)
 		resp, err := s.c.Get(ctx, s.k.auditSession(tenantID, sid), clientv3.WithPrefix())
 		if err != nil {
-			return nil, fmt.Errorf("tenants: loading audit trail: %w", wrapEtcd(err))
+			return nil, fmt.Errorf("tenants: loading audit trail: %w", Unavailable(err))
 		}
 		sa := SessionAudit{SessionID: sid, AccountID: accountID, Entries: []AuditEntry{}}
 		for _, e := range resp.Kvs {

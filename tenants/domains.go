@@ -136,7 +136,7 @@ func (s *Store) AddDomain(ctx context.Context, tenantID, name string, now, expir
 		Then(clientv3.OpPut(key, string(b))).
 		Else(clientv3.OpGet(s.k.tenant(tenantID), clientv3.WithKeysOnly())).Commit()
 	if err != nil {
-		return nil, fmt.Errorf("tenants: adding domain %q: %w", host, wrapEtcd(err))
+		return nil, fmt.Errorf("tenants: adding domain %q: %w", host, Unavailable(err))
 	}
 	if !resp.Succeeded {
 		if len(resp.Responses[0].GetResponseRange().Kvs) > 0 {
@@ -166,7 +166,7 @@ func (s *Store) Domain(ctx context.Context, tenantID, name string) (*Domain, int
 	defer cancel()
 	resp, err := s.c.Txn(ctx).Then(clientv3.OpGet(s.k.domain(host, tenantID)), clientv3.OpGet(s.k.domainOwner(host))).Commit()
 	if err != nil {
-		return nil, 0, fmt.Errorf("tenants: loading domain %q: %w", host, wrapEtcd(err))
+		return nil, 0, fmt.Errorf("tenants: loading domain %q: %w", host, Unavailable(err))
 	}
 	kvs := resp.Responses[0].GetResponseRange().Kvs
 	var d Domain
@@ -188,7 +188,7 @@ func (s *Store) Domains(ctx context.Context, tenantID string) ([]*Domain, error)
 	resp, err := s.c.Txn(ctx).Then(clientv3.OpGet(s.k.domains(), clientv3.WithPrefix()),
 		clientv3.OpGet(s.k.domainOwners(), clientv3.WithPrefix())).Commit()
 	if err != nil {
-		return nil, fmt.Errorf("tenants: listing domains: %w", wrapEtcd(err))
+		return nil, fmt.Errorf("tenants: listing domains: %w", Unavailable(err))
 	}
 	owners := map[string]string{}
 	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
@@ -222,7 +222,7 @@ func (s *Store) SetDomainStatus(ctx context.Context, d *Domain, rev int64, statu
 	for range 3 {
 		o, err := s.c.Get(ctx, ownerKey)
 		if err != nil {
-			return nil, fmt.Errorf("tenants: updating domain %q: %w", d.Name, wrapEtcd(err))
+			return nil, fmt.Errorf("tenants: updating domain %q: %w", d.Name, Unavailable(err))
 		}
 		owner, ownerRev := "", int64(0)
 		if len(o.Kvs) > 0 {
@@ -254,7 +254,7 @@ func (s *Store) SetDomainStatus(ctx context.Context, d *Domain, rev int64, statu
 			Then(append(ops, clientv3.OpPut(key, string(b)))...).
 			Else(clientv3.OpGet(key, clientv3.WithKeysOnly())).Commit()
 		if err != nil {
-			return nil, fmt.Errorf("tenants: updating domain %q: %w", d.Name, wrapEtcd(err))
+			return nil, fmt.Errorf("tenants: updating domain %q: %w", d.Name, Unavailable(err))
 		}
 		if resp.Succeeded {
 			return shown(&next, owner), nil
@@ -294,7 +294,7 @@ func (s *Store) removeDomain(ctx context.Context, d *Domain, rev int64) error {
 			[]clientv3.Cmp{clientv3.Compare(clientv3.Value(ownerKey), "=", d.TenantID)},
 			[]clientv3.Op{clientv3.OpDelete(ownerKey)}, nil)).Commit()
 	if err != nil {
-		return fmt.Errorf("tenants: removing domain %q: %w", d.Name, wrapEtcd(err))
+		return fmt.Errorf("tenants: removing domain %q: %w", d.Name, Unavailable(err))
 	}
 	if !resp.Succeeded {
 		return fmt.Errorf("removing domain %q: %w", d.Name, ErrConflict)
@@ -312,7 +312,7 @@ func (s *Store) migrateDomains(ctx context.Context) error {
 	defer cancel()
 	resp, err := s.c.Get(ctx, s.k.domains(), clientv3.WithPrefix())
 	if err != nil {
-		return fmt.Errorf("tenants: listing domains to migrate: %w", wrapEtcd(err))
+		return fmt.Errorf("tenants: listing domains to migrate: %w", Unavailable(err))
 	}
 	for _, kv := range resp.Kvs {
 		host := strings.TrimPrefix(string(kv.Key), s.k.domains())
@@ -329,7 +329,7 @@ func (s *Store) migrateDomains(ctx context.Context) error {
 			then = append(then, clientv3.OpPut(s.k.domainOwner(host), d.TenantID))
 		}
 		if _, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(string(kv.Key)), "=", kv.ModRevision)).Then(then...).Commit(); err != nil {
-			return fmt.Errorf("tenants: migrating domain %q: %w", host, wrapEtcd(err))
+			return fmt.Errorf("tenants: migrating domain %q: %w", host, Unavailable(err))
 		}
 		s.log.Info("tenants: domain record moved to the per-tenant layout", "domain", host, "tenant", d.TenantID)
 	}

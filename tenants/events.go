@@ -85,7 +85,7 @@ func (s *Store) AppendEvents(ctx context.Context, events ...*Event) error {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	if _, err := s.c.Txn(ctx).Then(append(s.eventOps(events), audit...)...).Commit(); err != nil {
-		return fmt.Errorf("tenants: writing events: %w", wrapEtcd(err))
+		return fmt.Errorf("tenants: writing events: %w", Unavailable(err))
 	}
 	return nil
 }
@@ -114,7 +114,7 @@ func (s *Store) UpdateAccount(ctx context.Context, tenantID, accountID string, c
 		resp, err := s.c.Txn(rctx).Then(clientv3.OpGet(key), s.usageGet(tenantID)).Commit()
 		cancel()
 		if err != nil {
-			return 0, fmt.Errorf("tenants: updating account %q: %w", accountID, wrapEtcd(err))
+			return 0, fmt.Errorf("tenants: updating account %q: %w", accountID, Unavailable(err))
 		}
 		kvs := resp.Responses[0].GetResponseRange().Kvs
 		if len(kvs) == 0 {
@@ -161,7 +161,7 @@ func (s *Store) UpdateAccount(ctx context.Context, tenantID, accountID string, c
 		tr, err := s.c.Txn(wctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision), ucmp).Then(ops...).Commit()
 		cancel()
 		if err != nil {
-			return 0, fmt.Errorf("tenants: updating account %q: %w", accountID, wrapEtcd(err))
+			return 0, fmt.Errorf("tenants: updating account %q: %w", accountID, Unavailable(err))
 		}
 		if tr.Succeeded {
 			s.dropAccount(tenantID, accountID)

@@ -23,7 +23,7 @@ func (s *Store) CountLinkEmail(ctx context.Context, tenantID, accountID string, 
 	key := s.k.linkMail(tenantID, accountID, hour)
 	lease, err := s.linkLeases.get(ctx, s.c, time.Unix((hour+1)*3600, 0))
 	if err != nil {
-		return 0, fmt.Errorf("tenants: counting link emails: %w", wrapEtcd(err))
+		return 0, fmt.Errorf("tenants: counting link emails: %w", Unavailable(err))
 	}
 	tctx, cancel := s.opCtx(ctx)
 	defer cancel()
@@ -37,7 +37,7 @@ func (s *Store) CountLinkEmail(ctx context.Context, tenantID, accountID string, 
 		return s.CountLinkEmail(ctx, tenantID, accountID, now)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("tenants: counting link emails: %w", wrapEtcd(err))
+		return 0, fmt.Errorf("tenants: counting link emails: %w", Unavailable(err))
 	}
 	kvs := resp.Responses[1].GetResponseRange().Kvs
 	if len(kvs) == 0 {
@@ -58,7 +58,7 @@ func (s *Store) LinkEmailCount(ctx context.Context, tenantID, accountID string, 
 	defer cancel()
 	resp, err := s.c.Get(tctx, s.k.linkMail(tenantID, accountID, now.Unix()/3600), clientv3.WithKeysOnly())
 	if err != nil {
-		return 0, fmt.Errorf("tenants: reading link email count: %w", wrapEtcd(err))
+		return 0, fmt.Errorf("tenants: reading link email count: %w", Unavailable(err))
 	}
 	if len(resp.Kvs) == 0 {
 		return 0, nil

@@ -133,7 +133,7 @@ func (s *Store) CreateLink(ctx context.Context, tenantID string, l *Link, opt Cr
 	}
 	lease, err := s.linkLeases.get(ctx, s.c, l.ExpiresAt.Add(LinkGrace))
 	if err != nil {
-		return "", nil, fmt.Errorf("tenants: creating link: %w", wrapEtcd(err))
+		return "", nil, fmt.Errorf("tenants: creating link: %w", Unavailable(err))
 	}
 	ops := append([]clientv3.Op{clientv3.OpPut(s.k.link(tenantID, hashHex(token)), string(rec), clientv3.WithLease(lease))}, s.eventOps([]*Event{ev})...)
 	audit, err := s.auditOps(ctx, tenantID, l.AccountID, l.SessionID, AuditEntry{Type: AuditCreated, At: l.CreatedAt, By: l.CreatedBy}, true)
@@ -151,7 +151,7 @@ func (s *Store) CreateLink(ctx context.Context, tenantID string, l *Link, opt Cr
 		}
 		ilease, err := s.linkLeases.get(ctx, s.c, time.Now().Add(IdempotencyTTL))
 		if err != nil {
-			return "", nil, fmt.Errorf("tenants: creating link: %w", wrapEtcd(err))
+			return "", nil, fmt.Errorf("tenants: creating link: %w", Unavailable(err))
 		}
 		ib, _ := json.Marshal(Idempotency{RequestHash: opt.RequestHash, Response: resp})
 		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(ikey), "=", 0))
@@ -169,7 +169,7 @@ func (s *Store) CreateLink(ctx context.Context, tenantID string, l *Link, opt Cr
 		return s.CreateLink(ctx, tenantID, l, opt)
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("tenants: creating link: %w", wrapEtcd(err))
+		return "", nil, fmt.Errorf("tenants: creating link: %w", Unavailable(err))
 	}
 	if !resp.Succeeded {
 		kvs := resp.Responses[0].GetResponseRange().Kvs
@@ -201,7 +201,7 @@ func isUsed(v []byte) bool { return bytes.HasPrefix(v, []byte(usedPrefix)) }
 func (s *Store) readLink(ctx context.Context, key string, now time.Time) (*Link, *mvccpb.KeyValue, error) {
 	resp, err := s.c.Get(ctx, key)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tenants: reading link: %w", wrapEtcd(err))
+		return nil, nil, fmt.Errorf("tenants: reading link: %w", Unavailable(err))
 	}
 	if len(resp.Kvs) == 0 {
 		return nil, nil, ErrLinkNotFound
@@ -275,7 +275,7 @@ func (s *Store) RedeemLink(ctx context.Context, tenantID, token string, now time
 		if r, rerr := s.c.Get(rctx, key); rerr == nil && len(r.Kvs) == 1 && string(r.Kvs[0].Value) == marker {
 			return l, nil
 		}
-		return nil, fmt.Errorf("tenants: redeeming link: %w", wrapEtcd(err))
+		return nil, fmt.Errorf("tenants: redeeming link: %w", Unavailable(err))
 	}
 	if !tr.Succeeded {
 		return nil, ErrLinkUsed

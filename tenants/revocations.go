@@ -97,12 +97,12 @@ func (s *Store) putRevocation(ctx context.Context, key, value string, now time.T
 func (s *Store) putRevocationUntil(ctx context.Context, key, value string, until time.Time) error {
 	lease, err := s.linkLeases.get(ctx, s.c, until)
 	if err != nil {
-		return fmt.Errorf("tenants: revoking: %w", wrapEtcd(err))
+		return fmt.Errorf("tenants: revoking: %w", Unavailable(err))
 	}
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	if _, err := s.c.Put(ctx, key, value, clientv3.WithLease(lease)); err != nil {
-		return fmt.Errorf("tenants: revoking: %w", wrapEtcd(err))
+		return fmt.Errorf("tenants: revoking: %w", Unavailable(err))
 	}
 	return nil
 }

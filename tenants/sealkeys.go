@@ -69,11 +69,11 @@ func (s *Store) EnsureSealKey(ctx context.Context) error {
 		If(clientv3.Compare(clientv3.CreateRevision(s.k.sealkey(k.ID)), "=", 0)).
 		Then(clientv3.OpPut(s.k.sealkey(k.ID), string(b))).Commit()
 	if err != nil {
-		return fmt.Errorf("tenants: creating sealing key: %w", wrapEtcd(err))
+		return fmt.Errorf("tenants: creating sealing key: %w", Unavailable(err))
 	}
 	resp, err := s.c.Get(rctx, s.k.sealkeys(), clientv3.WithPrefix())
 	if err != nil {
-		return fmt.Errorf("tenants: loading sealing keys: %w", wrapEtcd(err))
+		return fmt.Errorf("tenants: loading sealing keys: %w", Unavailable(err))
 	}
 	var keys []SealKey
 	for _, kv := range resp.Kvs {
@@ -93,7 +93,7 @@ func (s *Store) SetMeta(ctx context.Context, name string, value []byte) error {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	if _, err := s.c.Put(ctx, s.k.meta(name), string(value)); err != nil {
-		return fmt.Errorf("tenants: storing %s: %w", name, wrapEtcd(err))
+		return fmt.Errorf("tenants: storing %s: %w", name, Unavailable(err))
 	}
 	return nil
 }
@@ -104,7 +104,7 @@ func (s *Store) Meta(ctx context.Context, name string) ([]byte, error) {
 	defer cancel()
 	resp, err := s.c.Get(ctx, s.k.meta(name))
 	if err != nil {
-		return nil, fmt.Errorf("tenants: loading %s: %w", name, wrapEtcd(err))
+		return nil, fmt.Errorf("tenants: loading %s: %w", name, Unavailable(err))
 	}
 	if len(resp.Kvs) == 0 {
 		return nil, nil
@@ -127,7 +127,7 @@ func (s *Store) RotateSealKey(ctx context.Context, now time.Time) (SealKey, erro
 	resp, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(s.k.sealkey(k.ID)), "=", 0)).
 		Then(clientv3.OpPut(s.k.sealkey(k.ID), string(b))).Commit()
 	if err != nil {
-		return SealKey{}, fmt.Errorf("tenants: rotating sealing key: %w", wrapEtcd(err))
+		return SealKey{}, fmt.Errorf("tenants: rotating sealing key: %w", Unavailable(err))
 	}
 	if !resp.Succeeded {
 		return SealKey{}, fmt.Errorf("rotating sealing key: %w", ErrConflict)
@@ -156,7 +156,7 @@ func (s *Store) RetireSealKey(ctx context.Context, id string, now time.Time, for
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	if _, err := s.c.Delete(ctx, s.k.sealkey(id)); err != nil {
-		return fmt.Errorf("tenants: retiring sealing key %q: %w", id, wrapEtcd(err))
+		return fmt.Errorf("tenants: retiring sealing key %q: %w", id, Unavailable(err))
 	}
 	return nil
 }

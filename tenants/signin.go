@@ -103,7 +103,7 @@ func (s *Store) CheckSignInThrottle(ctx context.Context, src SignInSource, now t
 		clientv3.OpGet(keys[2], clientv3.WithKeysOnly()),
 	).Commit()
 	if err != nil {
-		return fmt.Errorf("tenants: checking sign-in attempts: %w", wrapEtcd(err))
+		return fmt.Errorf("tenants: checking sign-in attempts: %w", Unavailable(err))
 	}
 	var n [3]int64
 	for i := range n {
@@ -136,7 +136,7 @@ func (s *Store) clearSignInFailures(ctx context.Context, src SignInSource, now t
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	if _, err := s.c.Delete(ctx, s.signInKeys(src, window)[1]); err != nil {
-		return fmt.Errorf("tenants: clearing failed sign-ins: %w", wrapEtcd(err))
+		return fmt.Errorf("tenants: clearing failed sign-ins: %w", Unavailable(err))
 	}
 	return nil
 }
@@ -146,7 +146,7 @@ func (s *Store) countOnLease(ctx context.Context, key string, until time.Time) e
 	for range 3 {
 		lease, err := s.linkLeases.get(ctx, s.c, until)
 		if err != nil {
-			return wrapEtcd(err)
+			return Unavailable(err)
 		}
 		tctx, cancel := s.opCtx(ctx)
 		_, err = s.c.Txn(tctx).
@@ -159,7 +159,7 @@ func (s *Store) countOnLease(ctx context.Context, key string, until time.Time) e
 			s.linkLeases.forget(lease)
 			continue
 		}
-		return wrapEtcd(err)
+		return Unavailable(err)
 	}
 	return ErrConflict
 }

@@ -67,7 +67,7 @@ func (s *Store) CheckSpace(ctx context.Context) (full bool, err error) {
 	case isNoSpace(perr):
 		return true, nil
 	}
-	return true, fmt.Errorf("tenants: checking etcd's space alarm: %w", wrapEtcd(err))
+	return true, fmt.Errorf("tenants: checking etcd's space alarm: %w", Unavailable(err))
 }
 
 // watchSpace runs CheckSpace every interval until ctx ends.
@@ -153,14 +153,14 @@ func (s *Store) compactOnce(ctx context.Context, last, keep int64) (int64, error
 	defer cancel()
 	resp, err := s.c.Get(ctx, s.k.ping(), clientv3.WithCountOnly())
 	if err != nil {
-		return last, wrapEtcd(err)
+		return last, Unavailable(err)
 	}
 	target := resp.Header.Revision - keep
 	if target <= last+keep {
 		return last, nil
 	}
 	if _, err := s.c.Compact(ctx, target); err != nil && !errors.Is(err, rpctypes.ErrCompacted) {
-		return last, wrapEtcd(err)
+		return last, Unavailable(err)
 	}
 	return target, nil
 }
@@ -193,25 +193,25 @@ func Maintain(ctx context.Context, c *clientv3.Client) (*MaintenanceReport, erro
 	rep := &MaintenanceReport{}
 	resp, err := c.Get(ctx, "\x00", clientv3.WithCountOnly())
 	if err != nil {
-		return nil, fmt.Errorf("tenants: reading etcd's revision: %w", wrapEtcd(err))
+		return nil, fmt.Errorf("tenants: reading etcd's revision: %w", Unavailable(err))
 	}
 	rep.CompactedTo = resp.Header.Revision
 	if _, err := c.Compact(ctx, rep.CompactedTo, clientv3.WithCompactPhysical()); err != nil && !errors.Is(err, rpctypes.ErrCompacted) {
-		return nil, fmt.Errorf("tenants: compacting etcd to revision %d: %w", rep.CompactedTo, wrapEtcd(err))
+		return nil, fmt.Errorf("tenants: compacting etcd to revision %d: %w", rep.CompactedTo, Unavailable(err))
 	}
 	over := false
 	for _, ep := range c.Endpoints() {
 		es := EndpointSpace{Endpoint: ep}
 		st, err := c.Status(ctx, ep)
 		if err != nil {
-			return nil, fmt.Errorf("tenants: reading the status of %s: %w", ep, wrapEtcd(err))
+			return nil, fmt.Errorf("tenants: reading the status of %s: %w", ep, Unavailable(err))
 		}
 		es.BytesBefore = st.DbSize
 		if _, err := c.Defragment(ctx, ep); err != nil {
-			return nil, fmt.Errorf("tenants: defragmenting %s: %w", ep, wrapEtcd(err))
+			return nil, fmt.Errorf("tenants: defragmenting %s: %w", ep, Unavailable(err))
 		}
 		if st, err = c.Status(ctx, ep); err != nil {
-			return nil, fmt.Errorf("tenants: reading the status of %s: %w", ep, wrapEtcd(err))
+			return nil, fmt.Errorf("tenants: reading the status of %s: %w", ep, Unavailable(err))
 		}
 		es.BytesAfter, es.InUse, es.Quota = st.DbSize, st.DbSizeInUse, st.DbSizeQuota
 		if es.Quota > 0 && es.BytesAfter >= es.Quota {
@@ -224,14 +224,14 @@ func Maintain(ctx context.Context, c *clientv3.Client) (*MaintenanceReport, erro
 	}
 	alarms, err := c.AlarmList(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("tenants: listing etcd's alarms: %w", wrapEtcd(err))
+		return nil, fmt.Errorf("tenants: listing etcd's alarms: %w", Unavailable(err))
 	}
 	for _, a := range alarms.Alarms {
 		if a.Alarm != etcdserverpb.AlarmType_NOSPACE {
 			continue
 		}
 		if _, err := c.AlarmDisarm(ctx, (*clientv3.AlarmMember)(a)); err != nil {
-			return rep, fmt.Errorf("tenants: disarming the NOSPACE alarm of member %x: %w", a.MemberID, wrapEtcd(err))
+			return rep, fmt.Errorf("tenants: disarming the NOSPACE alarm of member %x: %w", a.MemberID, Unavailable(err))
 		}
 		rep.Disarmed = append(rep.Disarmed, fmt.Sprintf("NOSPACE on member %x", a.MemberID))
 	}

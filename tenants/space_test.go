@@ -41,3 +41,31 @@ func TestCompactByRevisionCount(t *testing.T) {
 		t.Fatalf("second compactOnce with little new history = %d, %v; want %d (nothing done)", again, err, rev)
 	}
 }
+
+// TestUnavailable: an etcd failure wrapped by Unavailable (as tenants, webhooks and backend wrap
+// theirs) is ErrUnavailable and still the original error; a refused write for lack of space is
+// ErrStorageFull as well; nil stays nil.
+func TestUnavailable(t *testing.T) {
+	t.Parallel()
+	if err := Unavailable(nil); err != nil {
+		t.Fatalf("Unavailable(nil) = %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		full bool
+	}{
+		{"deadline", context.DeadlineExceeded, false},
+		{"no leader", rpctypes.ErrNoLeader, false},
+		{"no space", rpctypes.ErrNoSpace, true},
+		{"no space over gRPC", rpctypes.ErrGRPCNoSpace, true},
+	} {
+		got := Unavailable(tc.err)
+		if !errors.Is(got, ErrUnavailable) || !errors.Is(got, tc.err) {
+			t.Errorf("%s: %v is not both ErrUnavailable and the original error", tc.name, got)
+		}
+		if errors.Is(got, ErrStorageFull) != tc.full {
+			t.Errorf("%s: errors.Is(%v, ErrStorageFull) = %v, want %v", tc.name, got, !tc.full, tc.full)
+		}
+	}
+}

@@ -178,7 +178,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	if _, err := s.c.Get(ctx, s.k.ping(), clientv3.WithCountOnly()); err != nil {
-		return wrapEtcd(err)
+		return Unavailable(err)
 	}
 	return nil
 }
@@ -219,9 +219,11 @@ func (s *Store) opCtx(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, s.timeout)
 }
 
-// wrapEtcd marks etcd failures as ErrUnavailable, keeping context errors recognisable; a write
-// refused for lack of space is ErrStorageFull as well.
-func wrapEtcd(err error) error {
+// Unavailable marks a failure of etcd itself as ErrUnavailable (callers answer 503), keeping
+// context errors recognisable; a write refused for lack of space is ErrStorageFull as well. It
+// returns nil for nil. Packages that keep keys of their own in etcd (webhooks, backend) wrap
+// their etcd errors with it too, so every user of the data layer tells the same failures apart.
+func Unavailable(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -243,7 +245,7 @@ func (s *Store) relist(ctx context.Context) (int64, error) {
 		clientv3.OpGet(s.k.backends(), clientv3.WithPrefix(), clientv3.WithKeysOnly()),
 	).Commit()
 	if err != nil {
-		return 0, fmt.Errorf("tenants: listing tenants: %w", wrapEtcd(err))
+		return 0, fmt.Errorf("tenants: listing tenants: %w", Unavailable(err))
 	}
 	idx := &index{byID: map[string]*Tenant{}, bySlug: map[string]*Tenant{}, domains: map[string]*Domain{}, backends: map[string]bool{}}
 	for _, kv := range resp.Responses[4].GetResponseRange().Kvs {

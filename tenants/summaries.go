@@ -187,7 +187,7 @@ func (s *Store) ListAccountSummaries(ctx context.Context, tenantID, after string
 		return nil, "", 0, fmt.Errorf("listing accounts at revision %d: %w", rev, ErrCompacted)
 	}
 	if err != nil {
-		return nil, "", 0, fmt.Errorf("tenants: listing accounts: %w", wrapEtcd(err))
+		return nil, "", 0, fmt.Errorf("tenants: listing accounts: %w", Unavailable(err))
 	}
 	out = make([]AccountSummary, 0, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
@@ -246,7 +246,7 @@ func (s *Store) ScanAccountSummaries(ctx context.Context, tenantID string, fn fu
 		return s.scanPaged(ctx, tenantID, fn)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("tenants: listing accounts: %w", wrapEtcd(err))
+		return 0, fmt.Errorf("tenants: listing accounts: %w", Unavailable(err))
 	}
 	return rev, nil
 }
@@ -284,7 +284,7 @@ func (s *Store) WatchAccountSummaries(ctx context.Context, tenantID string, rev 
 			return fmt.Errorf("watching accounts from revision %d: %w", rev, ErrCompacted)
 		}
 		if err := resp.Err(); err != nil {
-			return fmt.Errorf("tenants: watching accounts: %w", wrapEtcd(err))
+			return fmt.Errorf("tenants: watching accounts: %w", Unavailable(err))
 		}
 		for _, ev := range resp.Events {
 			id := string(ev.Kv.Key[len(prefix):])

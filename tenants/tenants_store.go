@@ -60,7 +60,7 @@ func (s *Store) Tenant(ctx context.Context, idOrSlug string) (*Tenant, error) {
 	if ValidSlug(idOrSlug) {
 		resp, err := s.c.Get(ctx, s.k.slug(idOrSlug))
 		if err != nil {
-			return nil, fmt.Errorf("tenants: loading tenant %q: %w", idOrSlug, wrapEtcd(err))
+			return nil, fmt.Errorf("tenants: loading tenant %q: %w", idOrSlug, Unavailable(err))
 		}
 		if len(resp.Kvs) == 1 {
 			id = string(resp.Kvs[0].Value)
@@ -68,7 +68,7 @@ func (s *Store) Tenant(ctx context.Context, idOrSlug string) (*Tenant, error) {
 	}
 	resp, err := s.c.Get(ctx, s.k.tenant(id))
 	if err != nil {
-		return nil, fmt.Errorf("tenants: loading tenant %q: %w", idOrSlug, wrapEtcd(err))
+		return nil, fmt.Errorf("tenants: loading tenant %q: %w", idOrSlug, Unavailable(err))
 	}
 	if len(resp.Kvs) == 0 {
 		return nil, fmt.Errorf("loading tenant %q: %w", idOrSlug, ErrTenantNotFound)
@@ -94,7 +94,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *Tenant) (*Tenant, error) {
 		Then(clientv3.OpPut(s.k.slug(t.Slug), t.ID), clientv3.OpPut(s.k.tenant(t.ID), string(b))).
 		Commit()
 	if err != nil {
-		return nil, fmt.Errorf("tenants: creating tenant %q: %w", t.Slug, wrapEtcd(err))
+		return nil, fmt.Errorf("tenants: creating tenant %q: %w", t.Slug, Unavailable(err))
 	}
 	if !resp.Succeeded {
 		return nil, fmt.Errorf("creating tenant %q: %w", t.Slug, ErrSlugTaken)
@@ -157,7 +157,7 @@ func (s *Store) UpdateTenant(ctx context.Context, idOrSlug string, change func(*
 		resp, err := s.c.Txn(tctx).If(cmps...).Then(ops...).Commit()
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("tenants: updating tenant %q: %w", idOrSlug, wrapEtcd(err))
+			return nil, fmt.Errorf("tenants: updating tenant %q: %w", idOrSlug, Unavailable(err))
 		}
 		if resp.Succeeded {
 			next.Revision = resp.Header.Revision
@@ -222,7 +222,7 @@ func (s *Store) DeleteTenant(ctx context.Context, idOrSlug string) error {
 		If(clientv3.Compare(clientv3.ModRevision(s.k.tenant(t.ID)), "=", t.Revision)).
 		Then(ops...).Commit()
 	if err != nil {
-		return fmt.Errorf("tenants: deleting tenant %q: %w", idOrSlug, wrapEtcd(err))
+		return fmt.Errorf("tenants: deleting tenant %q: %w", idOrSlug, Unavailable(err))
 	}
 	if !resp.Succeeded {
 		return fmt.Errorf("deleting tenant %q: %w", idOrSlug, ErrConflict)
@@ -251,7 +251,7 @@ func (s *Store) Logo(ctx context.Context, t *Tenant) (*Logo, error) {
 	defer cancel()
 	resp, err := s.c.Get(ctx, s.k.logo(t.ID))
 	if err != nil {
-		return nil, fmt.Errorf("tenants: loading logo of %q: %w", t.Slug, wrapEtcd(err))
+		return nil, fmt.Errorf("tenants: loading logo of %q: %w", t.Slug, Unavailable(err))
 	}
 	if len(resp.Kvs) == 0 {
 		return nil, nil

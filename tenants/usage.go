@@ -79,7 +79,7 @@ func (s *Store) readUsage(ctx context.Context, tid string, rr *etcdserverpb.Rang
 		resp, err := s.c.Get(rctx, from, opts...)
 		cancel()
 		if err != nil {
-			return usageRead{}, fmt.Errorf("tenants: counting the accounts of tenant %q: %w", tid, wrapEtcd(err))
+			return usageRead{}, fmt.Errorf("tenants: counting the accounts of tenant %q: %w", tid, Unavailable(err))
 		}
 		rev = resp.Header.Revision
 		for _, kv := range resp.Kvs {
@@ -125,7 +125,7 @@ func (s *Store) Usage(ctx context.Context, tenantID string) (Usage, error) {
 	resp, err := s.c.Get(rctx, s.k.usage(tenantID))
 	cancel()
 	if err != nil {
-		return Usage{}, fmt.Errorf("tenants: reading the usage of tenant %q: %w", tenantID, wrapEtcd(err))
+		return Usage{}, fmt.Errorf("tenants: reading the usage of tenant %q: %w", tenantID, Unavailable(err))
 	}
 	u, err := s.readUsage(ctx, tenantID, (*etcdserverpb.RangeResponse)(resp))
 	return u.Usage, err

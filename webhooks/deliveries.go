@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/portico-billing/portico/tenants"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -82,7 +83,7 @@ func (s *Service) ListDeliveries(ctx context.Context, tenantID string, f Deliver
 		resp, err := s.c.Get(ctx, prefix, clientv3.WithRange(end), clientv3.WithLimit(int64(limit)),
 			clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend))
 		if err != nil {
-			return nil, fmt.Errorf("webhooks: listing deliveries: %w", unavailable(err))
+			return nil, fmt.Errorf("webhooks: listing deliveries: %w", tenants.Unavailable(err))
 		}
 		for _, kv := range resp.Kvs {
 			var d Delivery
@@ -114,7 +115,7 @@ func (s *Service) failPendingTasks(ctx context.Context, tenantID, endpointID, st
 	for {
 		resp, err := s.c.Get(ctx, key, clientv3.WithRange(end), clientv3.WithLimit(500))
 		if err != nil {
-			return unavailable(err)
+			return tenants.Unavailable(err)
 		}
 		for _, kv := range resp.Kvs {
 			var t task
@@ -152,7 +153,7 @@ func (s *Service) failPendingTasks(ctx context.Context, tenantID, endpointID, st
 func (s *Service) deliveryRecord(ctx context.Context, t *task) (*Delivery, error) {
 	resp, err := s.c.Get(ctx, s.k.delivery(t.TenantID, t.DeliveryID))
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, tenants.Unavailable(err)
 	}
 	return t.record(resp.Kvs, s.now()), nil
 }

@@ -267,7 +267,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, tenantID string, req Endpo
 	}
 	cnt, err := s.c.Get(ctx, s.k.endpoints(tenantID), clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
-		return nil, "", fmt.Errorf("webhooks: counting endpoints: %w", unavailable(err))
+		return nil, "", fmt.Errorf("webhooks: counting endpoints: %w", tenants.Unavailable(err))
 	}
 	if cnt.Count >= MaxEndpoints {
 		return nil, "", fmt.Errorf("%w: a tenant can have at most %d webhook endpoints", ErrInvalid, MaxEndpoints)
@@ -286,7 +286,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, tenantID string, req Endpo
 	k := s.k.endpoint(tenantID, rec.ID)
 	resp, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).Then(clientv3.OpPut(k, string(b))).Commit()
 	if err != nil {
-		return nil, "", fmt.Errorf("webhooks: creating endpoint: %w", unavailable(err))
+		return nil, "", fmt.Errorf("webhooks: creating endpoint: %w", tenants.Unavailable(err))
 	}
 	if !resp.Succeeded {
 		return nil, "", fmt.Errorf("webhooks: creating endpoint: id %s collided, try again", rec.ID)
@@ -320,7 +320,7 @@ func (s *Service) ListEndpoints(ctx context.Context, tenantID string) ([]*Endpoi
 func (s *Service) endpointRecords(ctx context.Context, tenantID string) ([]*endpointRecord, error) {
 	resp, err := s.c.Get(ctx, s.k.endpoints(tenantID), clientv3.WithPrefix())
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, tenants.Unavailable(err)
 	}
 	out := make([]*endpointRecord, 0, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
@@ -350,7 +350,7 @@ func (s *Service) endpointRecord(ctx context.Context, tenantID, id string) (*end
 	}
 	resp, err := s.c.Get(ctx, s.k.endpoint(tenantID, id))
 	if err != nil {
-		return nil, 0, unavailable(err)
+		return nil, 0, tenants.Unavailable(err)
 	}
 	if len(resp.Kvs) == 0 {
 		return nil, 0, ErrNotFound
@@ -378,7 +378,7 @@ func (s *Service) updateEndpoint(ctx context.Context, tenantID, id string, chang
 		k := s.k.endpoint(tenantID, id)
 		resp, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(k), "=", rev)).Then(clientv3.OpPut(k, string(b))).Commit()
 		if err != nil {
-			return nil, unavailable(err)
+			return nil, tenants.Unavailable(err)
 		}
 		if resp.Succeeded {
 			return r, nil
@@ -440,7 +440,7 @@ func (s *Service) DeleteEndpoint(ctx context.Context, tenantID, id string) error
 	}
 	resp, err := s.c.Delete(ctx, s.k.endpoint(tenantID, id))
 	if err != nil {
-		return fmt.Errorf("webhooks: deleting endpoint %q: %w", id, unavailable(err))
+		return fmt.Errorf("webhooks: deleting endpoint %q: %w", id, tenants.Unavailable(err))
 	}
 	if resp.Deleted == 0 {
 		return fmt.Errorf("webhooks: deleting endpoint %q: %w", id, ErrNotFound)

@@ -240,14 +240,6 @@ func newDeliveryID(now time.Time) string {
 	return fmt.Sprintf("wd_%016x%s", now.UnixNano(), hex.EncodeToString(r[:]))
 }
 
-// unavailable marks an etcd failure the way package tenants does, so callers answer 503.
-func unavailable(err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("%w: %w", tenants.ErrUnavailable, err)
-}
-
 // recordLease returns the lease delivery records are written with. One lease serves every
 // record written within an hour, so records live between RecordTTL and RecordTTL + 1 h after
 // their last write.
@@ -259,7 +251,7 @@ func (s *Service) recordLease(ctx context.Context) (clientv3.LeaseID, error) {
 	}
 	resp, err := s.c.Grant(ctx, int64((RecordTTL+time.Hour)/time.Second))
 	if err != nil {
-		return 0, unavailable(err)
+		return 0, tenants.Unavailable(err)
 	}
 	s.recLease, s.recLeaseAt = resp.ID, time.Now()
 	return resp.ID, nil
@@ -288,7 +280,7 @@ func (s *Service) commitWithRecordLease(ctx context.Context, cmps []clientv3.Cmp
 			continue
 		}
 		if err != nil {
-			return nil, unavailable(err)
+			return nil, tenants.Unavailable(err)
 		}
 		return resp, nil
 	}
