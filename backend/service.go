@@ -157,15 +157,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Now = time.Now
 	}
 	cfg.AllowCIDRs = append([]netip.Prefix(nil), cfg.AllowCIDRs...)
-	var client *http.Client
-	if cfg.Client == nil {
-		client = webhooks.NewClient(cfg.AllowCIDRs)
-	} else {
-		c := *cfg.Client
-		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-		client = &c
-	}
-	return &Service{cfg: cfg, store: cfg.Store, kr: cfg.Keyring, c: cfg.Store.Client(), client: client,
+	return &Service{cfg: cfg, store: cfg.Store, kr: cfg.Keyring, c: cfg.Store.Client(), client: webhooks.OutboundClient(cfg.Client, cfg.AllowCIDRs),
 		log: cfg.Logger, now: cfg.Now}, nil
 }
 

@@ -120,5 +120,18 @@ func NewClient(allow []netip.Prefix) *http.Client {
 	return &http.Client{Transport: tr, CheckRedirect: noRedirects}
 }
 
+// OutboundClient returns the client a service calls tenants' URLs with, from its Config.Client
+// and Config.AllowCIDRs: NewClient(allow) when given is nil, else a copy of given that never
+// follows redirects either (a given client does its own address checks). The webhooks and the
+// backend services both use it.
+func OutboundClient(given *http.Client, allow []netip.Prefix) *http.Client {
+	if given == nil {
+		return NewClient(allow)
+	}
+	c := *given
+	c.CheckRedirect = noRedirects
+	return &c
+}
+
 // noRedirects makes a client return a redirect response as it is.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

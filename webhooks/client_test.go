@@ -91,3 +91,37 @@ func TestClientRefusesBlockedAddresses(t *testing.T) {
 		t.Error("the client uses a proxy")
 	}
 }
+
+// TestOutboundClient: without a client of its own a service gets NewClient's address checks; a
+// client it is given is copied and never follows redirects, and the given one is left alone.
+func TestOutboundClient(t *testing.T) {
+	t.Parallel()
+	var elsewhere atomic.Int32
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/elsewhere" {
+			elsewhere.Add(1)
+			return
+		}
+		http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
+	}))
+	defer s.Close()
+	get := func(c *http.Client) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, s.URL, nil)
+		return c.Do(req)
+	}
+	if _, err := get(OutboundClient(nil, nil)); !errors.Is(err, ErrAddressNotAllowed) {
+		t.Errorf("default client to loopback: %v, want ErrAddressNotAllowed", err)
+	}
+	given := &http.Client{}
+	resp, err := get(OutboundClient(given, nil))
+	if err != nil {
+		t.Fatalf("given client: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTemporaryRedirect || elsewhere.Load() != 0 {
+		t.Errorf("given client answered %d after %d requests of the redirect's target; want the 307 itself", resp.StatusCode, elsewhere.Load())
+	}
+	if given.CheckRedirect != nil {
+		t.Error("the given client was changed")
+	}
+}

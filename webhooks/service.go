@@ -178,16 +178,8 @@ func New(cfg Config) (*Service, error) {
 		cfg.WorkerID = "wk_" + hex.EncodeToString(b[:])
 	}
 	cfg.AllowCIDRs = append([]netip.Prefix(nil), cfg.AllowCIDRs...)
-	var client *http.Client
-	if cfg.Client == nil {
-		client = NewClient(cfg.AllowCIDRs)
-	} else {
-		c := *cfg.Client
-		c.CheckRedirect = noRedirects
-		client = &c
-	}
 	return &Service{
-		cfg: cfg, store: cfg.Store, kr: cfg.Keyring, c: cfg.Store.Client(), client: client,
+		cfg: cfg, store: cfg.Store, kr: cfg.Keyring, c: cfg.Store.Client(), client: OutboundClient(cfg.Client, cfg.AllowCIDRs),
 		log: cfg.Logger, now: cfg.Now, k: keys{cfg.Store.WebhooksPrefix()},
 	}, nil
 }
