@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -18,7 +17,7 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/internal/etcdtest"
-	"github.com/portico-billing/portico/internal/testwait"
+	"github.com/portico-billing/portico/internal/storetest"
 	"github.com/portico-billing/portico/keyring"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
@@ -49,48 +48,22 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
+// openStore opens a store of the env's prefix on client, with the shared sealing key.
 func (e *env) openStore(c *clientv3.Client) *tenants.Store {
-	t := e.t
-	t.Helper()
-	ctx := context.Background()
-	s, err := tenants.Open(ctx, tenants.Config{RequestTimeout: testwait.Patience, Client: c, Prefix: e.prefix, Logger: quiet()})
-	if err != nil {
-		t.Fatalf("tenants.Open: %v", err)
-	}
-	t.Cleanup(s.Close)
-	if err := s.EnsureSealKey(ctx); err != nil {
-		t.Fatalf("EnsureSealKey: %v", err)
-	}
+	e.t.Helper()
+	s, r := storetest.Open(e.t, c, e.prefix)
 	if e.keyring == nil {
-		r, err := keyring.Follow(s)
-		if err != nil {
-			t.Fatal(err)
-		}
 		e.keyring = r
 	}
 	return s
 }
 
-func (e *env) newTenant(slug string) *tenants.Tenant {
-	e.t.Helper()
-	tn, err := e.store.CreateTenant(context.Background(), &tenants.Tenant{Slug: slug, Name: "Tenant " + slug})
-	if err != nil {
-		e.t.Fatalf("CreateTenant: %v", err)
-	}
-	return tn
-}
-
-func quiet() *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
+func (e *env) newTenant(slug string) *tenants.Tenant { return storetest.Tenant(e.t, e.store, slug) }
 
 // service makes a Service on store allowing loopback, changed by mod.
 func (e *env) service(store *tenants.Store, mod func(*Config)) *Service {
 	e.t.Helper()
-	cfg := Config{Store: store, Keyring: e.keyring, AllowCIDRs: loopback, Timeout: 5 * time.Second, Logger: quiet()}
+	cfg := Config{Store: store, Keyring: e.keyring, AllowCIDRs: loopback, Timeout: 5 * time.Second, Logger: storetest.Logger()}
 	if mod != nil {
 		mod(&cfg)
 	}

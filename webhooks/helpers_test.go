@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/internal/storetest"
 	"github.com/portico-billing/portico/internal/testwait"
 	"github.com/portico-billing/portico/keyring"
 	"github.com/portico-billing/portico/tenants"
@@ -49,53 +49,21 @@ func newEnv(t *testing.T) *env {
 
 // openStore opens a store of the env's prefix on client, with the shared sealing key.
 func (e *env) openStore(c *clientv3.Client) *tenants.Store {
-	t := e.t
-	t.Helper()
-	ctx := context.Background()
-	s, err := tenants.Open(ctx, tenants.Config{RequestTimeout: testwait.Patience, Client: c, Prefix: e.prefix, Logger: quietLogger()})
-	if err != nil {
-		t.Fatalf("tenants.Open: %v", err)
-	}
-	t.Cleanup(s.Close)
-	if err := s.EnsureSealKey(ctx); err != nil {
-		t.Fatalf("EnsureSealKey: %v", err)
-	}
+	e.t.Helper()
+	s, r := storetest.Open(e.t, c, e.prefix)
 	if e.keyring == nil {
-		var keys []*keyring.Key
-		for _, k := range s.SealKeys() {
-			sk, err := keyring.NewKey(k.ID, k.Key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			keys = append(keys, sk)
-		}
-		e.keyring = new(keyring.Keyring)
-		e.keyring.Set(keys)
+		e.keyring = r
 	}
 	return s
 }
 
-func (e *env) newTenant(slug string) *tenants.Tenant {
-	e.t.Helper()
-	tn, err := e.store.CreateTenant(context.Background(), &tenants.Tenant{Slug: slug, Name: "Tenant " + slug})
-	if err != nil {
-		e.t.Fatalf("CreateTenant: %v", err)
-	}
-	return tn
-}
+func (e *env) newTenant(slug string) *tenants.Tenant { return storetest.Tenant(e.t, e.store, slug) }
 
 var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
 // fastSchedule keeps retries quick: 8 attempts within about a second.
 var fastSchedule = []time.Duration{0, 50 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond,
 	200 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond, 300 * time.Millisecond}
-
-func quietLogger() *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
 
 // service makes a Service on store with test defaults (loopback allowed, fast schedule, no
 // jitter), changed by mod.
@@ -106,7 +74,7 @@ func (e *env) service(store *tenants.Store, mod func(*Config)) *Service {
 		// A patient attempt timeout: on a loaded machine a loopback POST or a DNS answer can take
 		// seconds, and a run of timed-out attempts would fail deliveries the test expects to land.
 		// Tests of timeouts and of killed instances set their own.
-		Timeout: 30 * time.Second, Logger: quietLogger(),
+		Timeout: 30 * time.Second, Logger: storetest.Logger(),
 	}
 	if mod != nil {
 		mod(&cfg)
