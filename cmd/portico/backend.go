@@ -41,23 +41,11 @@ line per request. The gateway must allow the address (portico serve --webhook-al
 				return errors.New("give --tenant: the tenant whose backend this is")
 			}
 			return g.withStore(cmd, func(_ context.Context, s *tenants.Store) error {
-				t, err := s.Tenant(ctx, tenant)
+				t, ring, allow, err := localReceiver(ctx, s, tenant, addr)
 				if err != nil {
 					return err
 				}
-				ring, err := sealingKeys(s)
-				if err != nil {
-					return err
-				}
-				host, _, err := net.SplitHostPort(addr)
-				if err != nil {
-					return fmt.Errorf("--addr %q: %w", addr, err)
-				}
-				ip, err := netip.ParseAddr(host)
-				if err != nil {
-					return fmt.Errorf("--addr must be an IP address and port, not %q", addr)
-				}
-				svc, err := backend.New(backend.Config{Store: s, Keyring: ring, AllowCIDRs: []netip.Prefix{netip.PrefixFrom(ip, ip.BitLen())}})
+				svc, err := backend.New(backend.Config{Store: s, Keyring: ring, AllowCIDRs: allow})
 				if err != nil {
 					return err
 				}

@@ -38,23 +38,11 @@ verifies with the secret(s) of an endpoint created elsewhere.`,
 				return webhooks.Listen(ctx, addr, secrets, g.stdout)
 			}
 			return g.withStore(cmd, func(_ context.Context, s *tenants.Store) error {
-				t, err := s.Tenant(ctx, tenant)
+				t, ring, allow, err := localReceiver(ctx, s, tenant, addr)
 				if err != nil {
 					return err
 				}
-				ring, err := sealingKeys(s)
-				if err != nil {
-					return err
-				}
-				host, _, err := net.SplitHostPort(addr)
-				if err != nil {
-					return fmt.Errorf("--addr %q: %w", addr, err)
-				}
-				ip, err := netip.ParseAddr(host)
-				if err != nil {
-					return fmt.Errorf("--addr must be an IP address and port with --tenant, not %q", addr)
-				}
-				svc, err := webhooks.New(webhooks.Config{Store: s, Keyring: ring, AllowCIDRs: []netip.Prefix{netip.PrefixFrom(ip, ip.BitLen())}})
+				svc, err := webhooks.New(webhooks.Config{Store: s, Keyring: ring, AllowCIDRs: allow})
 				if err != nil {
 					return err
 				}
@@ -73,6 +61,29 @@ verifies with the secret(s) of an endpoint created elsewhere.`,
 	fl.StringVar(&tenant, "tenant", "", "register as a webhook endpoint of this tenant for as long as it runs")
 	fl.StringSliceVar(&secrets, "secret", nil, "whsec_ secret(s) to verify with (instead of --tenant)")
 	return cmd
+}
+
+// localReceiver is what a command that registers itself as a receiver of tenant at addr
+// (webhook-listen --tenant, backend-example) needs: the tenant, the store's sealing keys, and the
+// range that lets a service reach addr, its IP alone (addr must be an IP address and port).
+func localReceiver(ctx context.Context, s *tenants.Store, tenant, addr string) (*tenants.Tenant, *keyring.Keyring, []netip.Prefix, error) {
+	t, err := s.Tenant(ctx, tenant)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ring, err := sealingKeys(s)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("--addr %q: %w", addr, err)
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("--addr must be an IP address and port with --tenant, not %q", addr)
+	}
+	return t, ring, []netip.Prefix{netip.PrefixFrom(ip, ip.BitLen())}, nil
 }
 
 // sealingKeys returns a keyring of the store's sealing keys (a gateway creates the first at start).
