@@ -16,6 +16,41 @@ var srv *etcdtest.Server
 
 func TestMain(m *testing.M) { os.Exit(etcdtest.Main(m, &srv)) }
 
+// openStore opens a store, still without sealing keys, under a prefix of the test's own.
+func openStore(t *testing.T) *tenants.Store {
+	t.Helper()
+	s, err := tenants.Open(context.Background(), tenants.Config{RequestTimeout: testwait.Patience, Client: srv.Client(t), Prefix: etcdtest.Prefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// follow gives the store its first sealing key and returns a keyring following it.
+func follow(t *testing.T, s *tenants.Store) *Keyring {
+	t.Helper()
+	if err := s.EnsureSealKey(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Follow(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// rotate adds a sealing key to the store, waits until its watch has it, and returns it.
+func rotate(t *testing.T, s *tenants.Store) tenants.SealKey {
+	t.Helper()
+	k, err := s.RotateSealKey(context.Background(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcdtest.Wait(t, "rotated key watched", func() bool { return len(s.SealKeys()) == 2 })
+	return k
+}
+
 func TestNewKeyRejects(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -81,28 +116,13 @@ func TestSealBytesOpensOnlyBound(t *testing.T) {
 // A followed keyring picks up a rotation on Sync: the new key seals, the old one still opens.
 func TestFollowSyncsRotation(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	s, err := tenants.Open(ctx, tenants.Config{RequestTimeout: testwait.Patience, Client: srv.Client(t), Prefix: etcdtest.Prefix(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openStore(t)
 	if _, err := Follow(s); !errors.Is(err, ErrNoKeys) {
 		t.Fatalf("Follow of a store without keys: %v", err)
 	}
-	if err := s.EnsureSealKey(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Follow(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := follow(t, s)
 	sealed, _ := r.SealBytes("ad", []byte("secret"))
-	k, err := s.RotateSealKey(ctx, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	etcdtest.Wait(t, "rotated key watched", func() bool { return len(s.SealKeys()) == 2 })
+	k := rotate(t, s)
 	if err := r.Sync(); err != nil {
 		t.Fatal(err)
 	}
@@ -118,25 +138,10 @@ func TestFollowSyncsRotation(t *testing.T) {
 // delivery) uses the newest key after a rotation on any instance, with no Sync call of its own.
 func TestSealFollowsRotationWithoutSync(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	s, err := tenants.Open(ctx, tenants.Config{RequestTimeout: testwait.Patience, Client: srv.Client(t), Prefix: etcdtest.Prefix(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.EnsureSealKey(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Follow(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openStore(t)
+	r := follow(t, s)
 	old, _ := r.SealBytes("ad", []byte("before"))
-	k, err := s.RotateSealKey(ctx, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	etcdtest.Wait(t, "rotated key watched", func() bool { return len(s.SealKeys()) == 2 })
+	k := rotate(t, s)
 	sealed, err := r.SealBytes("ad", []byte("after"))
 	if err != nil {
 		t.Fatal(err)
