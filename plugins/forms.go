@@ -45,6 +45,10 @@ func (e FormErrors) Of(name string) string {
 	return ""
 }
 
+// FormTemplates adds the shared form templates ("form-errors") to t, a template set parsed apart
+// from ParseTemplate (the dashboard's pages), and returns it. t must have "t" among its funcs.
+func FormTemplates(t *template.Template) (*template.Template, error) { return t.Parse(formsHTML) }
+
 // ParseTemplate parses source as an html/template of the name with Funcs and the shared form
 // templates ("form-errors"). It panics if source does not parse: it is meant for package
 // variables, like template.Must. Execute the result through i18n.Templates, for "t".
@@ -57,7 +61,7 @@ func ParseTemplate(name, source string) *template.Template {
 }
 
 func parseTemplate(name, source string) (*template.Template, error) {
-	t, err := template.New(name).Funcs(Funcs()).Parse(formsHTML)
+	t, err := FormTemplates(template.New(name).Funcs(Funcs()))
 	if err != nil {
 		return nil, err
 	}

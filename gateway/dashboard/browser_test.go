@@ -336,6 +336,12 @@ func TestBrowserSellerForm(t *testing.T) {
 	if got := e.Text(`#seller .has-error`); !strings.Contains(got, "An address needs this") || !strings.Contains(got, "City") {
 		t.Fatalf("the refused form marks %q", got)
 	}
+	// The problem is summed up at the seller form, far down the page, which the focused summary
+	// brings into view; its link leads to the field.
+	if got := browsertest.Eval[string](e.Browser, `(() => { const a = document.activeElement, r = a.getBoundingClientRect();
+		return [a.matches("#seller .error-summary"), r.top >= 0 && r.bottom <= innerHeight, a.querySelector("a") && a.querySelector("a").getAttribute("href"), a.innerText.includes("An address needs this")].join("|") })()`); got != "true|true|#city|true" {
+		t.Errorf("the focused element after the refusal (in the seller form | in view | its link | the message): %s", got)
+	}
 	if got := browsertest.Eval[string](e.Browser, `document.getElementById("legal_name").value + "|" + document.getElementById("country").value`); got != "Acme Cloud GmbH|DE" {
 		t.Fatalf("the refused form lost what was typed: %q", got)
 	}

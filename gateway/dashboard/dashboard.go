@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/internal/lifecycle"
+	"github.com/portico-billing/portico/plugins"
 
 	"github.com/portico-billing/portico/certs/domains"
 	"github.com/portico-billing/portico/gateway/links"
@@ -208,8 +209,9 @@ var (
 	// dashboardCSS is the base stylesheet shared with the portal, then the dashboard's own rules.
 	dashboardCSS = append(append(append([]byte{}, web.CSS...), '\n'), mustRead("web/dashboard.css")...)
 	cssVersion   = func() string { s := sha256.Sum256(dashboardCSS); return hex.EncodeToString(s[:6]) }()
-	// pages are the dashboard's templates; their texts are translated per language ("t").
-	pages = i18n.NewTemplates(template.Must(template.New("").Funcs(i18n.Funcs()).Funcs(funcs).ParseFS(webFS, "web/*.html")))
+	// pages are the dashboard's templates, with the form templates every form page shares
+	// (plugins.FormErrors); their texts are translated per language ("t").
+	pages = i18n.NewTemplates(template.Must(template.Must(plugins.FormTemplates(template.New("").Funcs(i18n.Funcs()).Funcs(funcs))).ParseFS(webFS, "web/*.html")))
 )
 
 func mustRead(name string) []byte {

@@ -134,10 +134,24 @@ func TestSellerRefused(t *testing.T) {
 			p := i18n.ForLocale(lang)
 			r := a.sellerIn(lang, tt.values...)
 			body := page(t, tt.name+" in "+lang, r, 400, p, map[string][]any{
-				tt.key: tt.args, "dash.portal.error.correct": nil, "dash.seller.title": nil, "dash.seller.save": nil,
+				tt.key: tt.args, "form.correct": nil, "dash.seller.title": nil, "dash.seller.save": nil,
 			}, `<div class="field has-error"><label for="`+tt.field+`">`, `id="`+tt.field+`-error"`)
 			if n := strings.Count(body, "has-error"); n != 1 {
 				t.Errorf("%s in %s: %d fields marked, want 1", tt.name, lang, n)
+			}
+			// The summary stands at the top of the seller form, linking to the field, and no
+			// banner at the top of the page says it far from the form.
+			form := body[strings.Index(body, `id="seller"`):]
+			form = form[:strings.Index(form, "</form>")]
+			at := strings.Index(form, `<div class="error-summary" role="alert" tabindex="-1" autofocus`)
+			if at < 0 || at > strings.Index(form, `<div class="field`) {
+				t.Errorf("%s in %s: no error summary at the top of the seller form:\n%s", tt.name, lang, form)
+			}
+			if link := `<a href="#` + tt.field + `">` + template.HTMLEscapeString(p.T(tt.key, tt.args...)) + `</a>`; !strings.Contains(form, link) {
+				t.Errorf("%s in %s: the summary lacks %s", tt.name, lang, link)
+			}
+			if strings.Contains(body, "alert-error") || strings.Count(body, `id="error-summary-title"`) != 1 {
+				t.Errorf("%s in %s: another error banner besides the seller form's summary:\n%s", tt.name, lang, body)
 			}
 		}
 		if now := h.tenantNow(h.acme.ID); now.Revision != before.Revision {

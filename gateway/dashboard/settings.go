@@ -12,6 +12,7 @@ import (
 	"github.com/portico-billing/portico/certs/domains"
 	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/i18n"
+	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 	"github.com/valyala/fasthttp"
@@ -51,7 +52,7 @@ func (d *Dashboard) portalPage(ctx *fasthttp.RequestCtx, r *request, status int,
 	f.Seller.fields(r)
 	v := r.view("portal", r.T("dash.portal.title"))
 	v.Flash, v.Data = flash, f
-	if len(errs) > 0 || len(f.Seller.Errors) > 0 {
+	if len(errs) > 0 { // the seller form's problems are summed up at that form
 		v.Error = r.T("dash.portal.error.correct")
 	}
 	d.render(ctx, status, "portal", v)
@@ -126,11 +127,16 @@ func (d *Dashboard) savePortal(ctx *fasthttp.RequestCtx, r *request) {
 
 // ---- Settings → Portal → Seller on invoices
 
-// sellerForm is the seller as typed, with the problems found, by field name.
+// sellerForm is the seller as typed, with the problems found, by field name ("form": one of the
+// whole tenant).
 type sellerForm struct {
 	tenants.Seller
 	Errors map[string]string
 	Fields []sellerField // set by fields
+	// Summary lists the fields' problems in their order, for the summary at the top of the form
+	// (template "form-errors"), which is focused on load: the form is far down the page. Set by
+	// fields.
+	Summary plugins.FormErrors
 }
 
 // sellerField is one field of the seller form as the page shows it.
@@ -160,6 +166,12 @@ func (f *sellerForm) fields(r *request) {
 		field("region", "region", ad.Region, "address-level1"),
 		country,
 		tax,
+	}
+	f.Summary = nil
+	for _, fl := range f.Fields {
+		if fl.Error != "" {
+			f.Summary.Add(fl.Name, fl.Error)
+		}
 	}
 }
 
