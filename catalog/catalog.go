@@ -82,7 +82,7 @@ type Policy struct {
 // Offer is a retention offer for one cancellation reason: PercentOff off the next Periods
 // periods (e.g. 50 % for 2 periods), accepted like a change.
 type Offer struct {
-	// Reason is a cancellation reason of the portal's cancel form (planoverview.CancelReasons:
+	// Reason is a cancellation reason of the portal's cancel form (account.CancelReasons:
 	// "pricing", "features", …), or "" for any reason without an offer of its own.
 	Reason     string `json:"reason"`
 	PercentOff int    `json:"percentOff"`

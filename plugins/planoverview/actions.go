@@ -21,8 +21,9 @@ var cancelHTML string
 var cancelTmpl = i18n.NewTemplates(plugins.ParseTemplate("cancel", cancelHTML))
 
 // CancelReasons are the cancellation reasons a customer picks from, in the order shown; each is
-// labelled by the message "cancel.reason.<value>".
-var CancelReasons = []string{"no_longer_required", "moving_provider", "pricing", "support", "features", "upgraded", "other"}
+// labelled by the message "cancel.reason.<value>". The list is the account document's
+// (account.CancelReasons), which the catalog's retention offers name too.
+var CancelReasons = account.CancelReasons
 
 // MaxCommentLen bounds a cancellation comment, in characters.
 const MaxCommentLen = 1000

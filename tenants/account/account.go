@@ -104,6 +104,11 @@ const (
 	SubPending  = "pending"
 )
 
+// CancelReasons are the cancellation reasons a customer picks from in the portal's cancel form,
+// in the order shown (package planoverview labels each by the message "cancel.reason.<value>");
+// the catalog's retention offers are made per reason.
+var CancelReasons = []string{"no_longer_required", "moving_provider", "pricing", "support", "features", "upgraded", "other"}
+
 // Subscription is a plan the account is on, with its priced items.
 type Subscription struct {
 	ID                 string `json:"id"`

@@ -262,12 +262,16 @@ func (s *Subscription) NextCharge() (int64, error) {
 
 // ItemsTotal is the sum of the subscription's items, each priced for one period. A sum beyond
 // MaxAmount is an ErrOverflow error.
-func (s *Subscription) ItemsTotal() (int64, error) {
+func (s *Subscription) ItemsTotal() (int64, error) { return ItemsTotal(s.Items) }
+
+// ItemsTotal is the sum of items each priced for one period, as Subscription.ItemsTotal (the
+// catalog's plans are priced the same way). A sum beyond MaxAmount is an ErrOverflow error.
+func ItemsTotal(items []Item) (int64, error) {
 	var sum int64
-	for i := range s.Items {
-		c, err := s.Items[i].Charge()
+	for i := range items {
+		c, err := items[i].Charge()
 		if err != nil {
-			return 0, fmt.Errorf("pricing item %q: %w", s.Items[i].Product, err)
+			return 0, fmt.Errorf("pricing item %q: %w", items[i].Product, err)
 		}
 		var ok bool
 		if sum, ok = addAmounts(sum, c.Amount); !ok {

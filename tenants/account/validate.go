@@ -325,33 +325,7 @@ func (a *Account) validateSubscriptions(p *problems) {
 		}
 		priced := true
 		for j := range s.Items {
-			it := &s.Items[j]
-			fi := fmt.Sprintf("%s.items[%d]", f, j)
-			p.text(fi+".product", it.Product, true, 200)
-			p.text(fi+".unit", it.Unit, false, 40)
-			if !pricingModels[it.PricingModel] {
-				p.add(fi+".pricingModel", "%q is not one of flat, per_unit, tiered, volume, fee", it.PricingModel)
-				continue
-			}
-			if it.Quantity < 0 {
-				p.add(fi+".quantity", "must not be negative")
-				continue
-			}
-			if len(it.Tiers) > MaxTiers {
-				p.add(fi+".tiers", "has %d entries, the limit is %d", len(it.Tiers), MaxTiers)
-				continue
-			}
-			tiered := it.PricingModel == PricingTiered || it.PricingModel == PricingVolume
-			if !tiered && len(it.Tiers) > 0 {
-				p.add(fi+".tiers", "are only allowed with tiered or volume pricing")
-				continue
-			}
-			if tiered && (it.UnitAmount != nil || it.UnitAmountDecimal != "") {
-				p.add(fi+".unitAmount", "is not used with %s pricing; give the price per tier", it.PricingModel)
-				continue
-			}
-			if _, err := it.Charge(); err != nil {
-				p.add(fi, "%s", strings.TrimPrefix(err.Error(), ErrPricing.Error()+": "))
+			if !p.item(fmt.Sprintf("%s.items[%d]", f, j), &s.Items[j]) {
 				priced = false
 			}
 		}
@@ -361,6 +335,50 @@ func (a *Account) validateSubscriptions(p *problems) {
 			p.add(f+".items", "%s", strings.TrimPrefix(err.Error(), ErrPricing.Error()+": "))
 		}
 	}
+}
+
+// ItemProblems checks one priced item by the rules Validate applies to the items of a
+// subscription (product and unit texts, pricing model, quantity, tiers, a price that can be
+// computed), for other documents that hold such items (the catalog's plans). Each problem is
+// "<path>.<field>: <what is wrong>", path naming the item ("items[0]"); none means the item is
+// valid and Charge prices it.
+func ItemProblems(path string, it *Item) []string {
+	var p problems
+	p.item(path, it)
+	return p.list
+}
+
+// item adds the problems of the item at path fi; it returns false when the item's price cannot
+// be computed (its other problems leave it priced: the sum of the items reports them no more).
+func (p *problems) item(fi string, it *Item) (priced bool) {
+	p.text(fi+".product", it.Product, true, 200)
+	p.text(fi+".unit", it.Unit, false, 40)
+	if !pricingModels[it.PricingModel] {
+		p.add(fi+".pricingModel", "%q is not one of flat, per_unit, tiered, volume, fee", it.PricingModel)
+		return true
+	}
+	if it.Quantity < 0 {
+		p.add(fi+".quantity", "must not be negative")
+		return true
+	}
+	if len(it.Tiers) > MaxTiers {
+		p.add(fi+".tiers", "has %d entries, the limit is %d", len(it.Tiers), MaxTiers)
+		return true
+	}
+	tiered := it.PricingModel == PricingTiered || it.PricingModel == PricingVolume
+	if !tiered && len(it.Tiers) > 0 {
+		p.add(fi+".tiers", "are only allowed with tiered or volume pricing")
+		return true
+	}
+	if tiered && (it.UnitAmount != nil || it.UnitAmountDecimal != "") {
+		p.add(fi+".unitAmount", "is not used with %s pricing; give the price per tier", it.PricingModel)
+		return true
+	}
+	if _, err := it.Charge(); err != nil {
+		p.add(fi, "%s", strings.TrimPrefix(err.Error(), ErrPricing.Error()+": "))
+		return false
+	}
+	return true
 }
 
 func (a *Account) validateInvoices(p *problems) {
