@@ -22,6 +22,8 @@
 //	state/revoked/<tenantID>/s/<sessionID> a revoked portal session (leased past any session's end)
 //	state/revoked/<tenantID>/d/<sessionID> a signed-out dashboard admin session (leased until its cookie's end)
 //	state/revoked/<tenantID>/a/<accountID> every session of the account issued before this Unix time is revoked
+//	state/catalog/<tenantID>/plans/<planID> a plan of the tenant's catalog (JSON, see package catalog); archived plans stay
+//	state/catalog/<tenantID>/policy       the tenant's change policy (JSON, catalog.Policy)
 //	state/admins/<tenantID>/<email>       dashboard admin (JSON, see Admin): argon2id PHC password hash
 //	state/sealkeys/<keyID>                session sealing key (AEAD key for portal cookies)
 //	state/backends/<tenantID>             the tenant's backend registration (JSON, package backend): URL, signing secrets sealed with the keyring
@@ -34,7 +36,7 @@
 //	audit/<tenantID>/s/<sessionID>/<unix ns, 16 hex digits>-<type> audit trail of a portal session (leased: retention)
 //	audit/<tenantID>/a/<accountID>/<sessionID> the account's sessions, for listing trails by account
 //	outbox/<tenantID>/<eventID>           transactional outbox: events written in the Txn of their change
-//	usage/<tenantID>                      bytes and number of the tenant's account documents (JSON, see Usage), written in the Txn of every account change
+//	usage/<tenantID>                      bytes of the tenant's account documents and catalog, number of accounts and plans (JSON, see Usage), written in the Txn of every account and catalog change
 //	probe/space                           written while etcd's NOSPACE alarm is raised, to see whether writes pass again (see CheckSpace)
 //	webhooks/…                            package webhooks' keys (endpoints/<tenantID>/, deliveries/<tenantID>/, tasks/, claims/; see its doc); DeleteTenant removes the tenant's endpoints and deliveries
 //	certs/…                               package certs' keys: TLS certificates, their metadata and locks (see its doc)
@@ -49,9 +51,10 @@
 // # Caches
 //
 // Tenants (all of them: they are few and every request needs one) live in an in-memory index
-// swapped atomically. Accounts, API keys and logos live in ristretto caches filled on a miss. One
-// watch per process, from the revision the initial listing saw, applies every change: tenant
-// records update the index, account/key/logo changes evict. A fill that raced a change is dropped
+// swapped atomically. Accounts, API keys, logos and catalogs (a tenant's plans and policy, read
+// together) live in ristretto caches filled on a miss. One watch per process, from the revision
+// the initial listing saw, applies every change: tenant records update the index,
+// account/key/logo/catalog changes evict. A fill that raced a change is dropped
 // (each cache shard carries a generation the watch bumps, and a fill only lands if its shard's
 // generation did not move while etcd was read), so a stale document can never be cached after a
 // delete or an update. After a compaction the watch cannot resume: the store re-lists tenants,

@@ -45,13 +45,19 @@ func (k keyspace) admins(tid string) string { return k.p + "state/admins/" + tid
 func (k keyspace) admin(tid, email string) string {
 	return k.p + "state/admins/" + tid + "/" + email
 }
-func (k keyspace) sealkeys() string          { return k.p + "state/sealkeys/" }
-func (k keyspace) sealkey(kid string) string { return k.p + "state/sealkeys/" + kid }
-func (k keyspace) backend(tid string) string { return k.p + "state/backends/" + tid }
-func (k keyspace) backends() string          { return k.p + "state/backends/" }
-func (k keyspace) meta(name string) string   { return k.p + "state/meta/" + name }
-func (k keyspace) ping() string              { return k.p + "state/ping" }      // never written: read to ping
-func (k keyspace) watchProbe() string        { return k.p + "state/\x00probe" } // never written: read at a revision to see a compaction
+func (k keyspace) catalog(tid string) string { return k.p + "state/catalog/" + tid + "/" }
+func (k keyspace) plans(tid string) string   { return k.p + "state/catalog/" + tid + "/plans/" }
+func (k keyspace) plan(tid, pid string) string {
+	return k.p + "state/catalog/" + tid + "/plans/" + pid
+}
+func (k keyspace) planPolicy(tid string) string { return k.p + "state/catalog/" + tid + "/policy" }
+func (k keyspace) sealkeys() string             { return k.p + "state/sealkeys/" }
+func (k keyspace) sealkey(kid string) string    { return k.p + "state/sealkeys/" + kid }
+func (k keyspace) backend(tid string) string    { return k.p + "state/backends/" + tid }
+func (k keyspace) backends() string             { return k.p + "state/backends/" }
+func (k keyspace) meta(name string) string      { return k.p + "state/meta/" + name }
+func (k keyspace) ping() string                 { return k.p + "state/ping" }      // never written: read to ping
+func (k keyspace) watchProbe() string           { return k.p + "state/\x00probe" } // never written: read at a revision to see a compaction
 
 // Durable keys outside state/, not watched by the store: the outbox (watched by package webhooks),
 // usage counters (read on demand) and the space probe.

@@ -29,6 +29,9 @@ type Config struct {
 	AccountCacheSize int64
 	// LogoCacheBytes bounds the memory for cached logos (default 64 MiB).
 	LogoCacheBytes int64
+	// CatalogCacheBytes bounds the memory for cached catalogs, counted in bytes of their JSON
+	// (default 64 MiB).
+	CatalogCacheBytes int64
 	// RequestTimeout bounds each etcd request the store makes on its own behalf (default 5 s).
 	RequestTimeout time.Duration
 	// Logger receives watch and cache events (default slog.Default()).
@@ -53,6 +56,7 @@ type Store struct {
 	accounts *ristretto.Cache[string, *AccountSnapshot]
 	apikeys  *ristretto.Cache[string, *APIKey]
 	logos    *ristretto.Cache[string, *Logo]
+	catalogs *ristretto.Cache[string, *CatalogSnapshot]
 	gens     [64]shardGen
 	seed     maphash.Seed
 
@@ -120,6 +124,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.LogoCacheBytes <= 0 {
 		cfg.LogoCacheBytes = 64 << 20
 	}
+	if cfg.CatalogCacheBytes <= 0 {
+		cfg.CatalogCacheBytes = 64 << 20
+	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 5 * time.Second
 	}
@@ -150,6 +157,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	})
 	s.logos, _ = ristretto.NewCache(&ristretto.Config[string, *Logo]{
 		NumCounters: 100_000, MaxCost: cfg.LogoCacheBytes, BufferItems: 64, IgnoreInternalCost: true,
+	})
+	s.catalogs, _ = ristretto.NewCache(&ristretto.Config[string, *CatalogSnapshot]{
+		NumCounters: 100_000, MaxCost: cfg.CatalogCacheBytes, BufferItems: 64, IgnoreInternalCost: true,
 	})
 	if err := s.migrateDomains(ctx); err != nil {
 		s.closeCaches()
@@ -189,6 +199,7 @@ func (s *Store) Wait() {
 	s.accounts.Wait()
 	s.apikeys.Wait()
 	s.logos.Wait()
+	s.catalogs.Wait()
 }
 
 // Close stops the watch and releases the caches.
@@ -203,6 +214,7 @@ func (s *Store) closeCaches() {
 	s.accounts.Close()
 	s.apikeys.Close()
 	s.logos.Close()
+	s.catalogs.Close()
 }
 
 // Client returns the etcd client the store uses.
@@ -286,6 +298,7 @@ func (s *Store) relist(ctx context.Context) (int64, error) {
 	s.accounts.Clear()
 	s.apikeys.Clear()
 	s.logos.Clear()
+	s.catalogs.Clear()
 	for i := range s.gens {
 		s.gens[i].mu.Lock()
 		s.gens[i].gen++
@@ -382,6 +395,9 @@ func (s *Store) apply(ev *clientv3.Event) {
 		s.invalidate(rest, func() { s.apikeys.Del(rest) })
 	case "logos":
 		s.invalidate(rest, func() { s.logos.Del(rest) })
+	case "catalog":
+		tid, _, _ := strings.Cut(rest, "/")
+		s.invalidate(tid, func() { s.catalogs.Del(tid) })
 	case "sealkeys":
 		s.applySealKey(ev)
 	case "domains":

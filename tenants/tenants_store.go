@@ -191,6 +191,7 @@ func (s *Store) DeleteTenant(ctx context.Context, idOrSlug string) error {
 		clientv3.OpDelete(s.k.logo(t.ID)),
 		clientv3.OpDelete(s.k.accounts(t.ID), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.usage(t.ID)),
+		clientv3.OpDelete(s.k.catalog(t.ID), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.aliases(t.ID), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.links(t.ID), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.idempotencies(t.ID), clientv3.WithPrefix()),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -25,10 +26,13 @@ const (
 // storage quota; nothing is stored.
 var ErrQuotaExceeded = errors.New("tenants: tenant storage quota exceeded")
 
-// Usage is what a tenant's accounts hold: the bytes of their JSON documents and their number.
+// Usage is what a tenant stores: the bytes of the JSON of its account documents and of its
+// catalog (plans and change policy), which count together against Tenant.MaxAccountBytes, and
+// the number of its accounts and plans.
 type Usage struct {
 	Bytes    int64 `json:"bytes"`
 	Accounts int64 `json:"accounts"`
+	Plans    int64 `json:"plans,omitempty"`
 }
 
 // AccountByteLimit is the tenant's MaxAccountBytes, or the default when it is zero.
@@ -54,9 +58,10 @@ type usageRead struct {
 }
 
 // readUsage decodes the counter from the range response of usageGet. A tenant without one (its
-// accounts predate the counter) is counted from its documents; the write that stores the count
-// compares CreateRevision == 0, and every account write stores the counter, so a write that came
-// in between makes that Txn fail and the caller read again.
+// accounts predate the counter) is counted from its documents and catalog, at one revision; the
+// write that stores the count compares CreateRevision == 0, and every account and catalog write
+// stores the counter, so a write that came in between makes that Txn fail and the caller read
+// again.
 func (s *Store) readUsage(ctx context.Context, tid string, rr *etcdserverpb.RangeResponse) (usageRead, error) {
 	if len(rr.Kvs) == 1 {
 		var u usageRead
@@ -67,30 +72,41 @@ func (s *Store) readUsage(ctx context.Context, tid string, rr *etcdserverpb.Rang
 		return u, nil
 	}
 	var u usageRead
-	prefix := s.k.accounts(tid)
-	end := clientv3.GetPrefixRangeEnd(prefix)
-	from, rev := prefix, int64(0)
-	for {
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(500)}
-		if rev != 0 {
-			opts = append(opts, clientv3.WithRev(rev))
+	var rev int64
+	catalog, plans := s.k.catalog(tid), s.k.plans(tid)
+	for _, prefix := range []string{s.k.accounts(tid), catalog} {
+		end := clientv3.GetPrefixRangeEnd(prefix)
+		from := prefix
+		for {
+			opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(500)}
+			if rev != 0 {
+				opts = append(opts, clientv3.WithRev(rev))
+			}
+			rctx, cancel := s.opCtx(ctx)
+			resp, err := s.c.Get(rctx, from, opts...)
+			cancel()
+			if err != nil {
+				return usageRead{}, fmt.Errorf("tenants: counting the accounts of tenant %q: %w", tid, Unavailable(err))
+			}
+			if rev == 0 {
+				rev = resp.Header.Revision
+			}
+			for _, kv := range resp.Kvs {
+				u.Bytes += int64(len(kv.Value))
+				switch key := string(kv.Key); {
+				case !strings.HasPrefix(key, catalog):
+					u.Accounts++
+				case strings.HasPrefix(key, plans):
+					u.Plans++
+				}
+			}
+			if !resp.More || len(resp.Kvs) == 0 {
+				break
+			}
+			from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 		}
-		rctx, cancel := s.opCtx(ctx)
-		resp, err := s.c.Get(rctx, from, opts...)
-		cancel()
-		if err != nil {
-			return usageRead{}, fmt.Errorf("tenants: counting the accounts of tenant %q: %w", tid, Unavailable(err))
-		}
-		rev = resp.Header.Revision
-		for _, kv := range resp.Kvs {
-			u.Bytes += int64(len(kv.Value))
-			u.Accounts++
-		}
-		if !resp.More || len(resp.Kvs) == 0 {
-			return u, nil
-		}
-		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}
+	return u, nil
 }
 
 // usageGet is the read of the counter, for the first Txn of an account write.
@@ -114,7 +130,7 @@ func checkQuota(t *Tenant, u, next Usage) error {
 		return fmt.Errorf("%w: the tenant has %d accounts, the limit (max-accounts) is %d", ErrQuotaExceeded, u.Accounts, lim)
 	}
 	if lim := t.AccountByteLimit(); next.Bytes > lim && next.Bytes > u.Bytes {
-		return fmt.Errorf("%w: the tenant's accounts would hold %d bytes, the limit (max-account-bytes) is %d", ErrQuotaExceeded, next.Bytes, lim)
+		return fmt.Errorf("%w: the tenant's accounts and plans would hold %d bytes, the limit (max-account-bytes) is %d", ErrQuotaExceeded, next.Bytes, lim)
 	}
 	return nil
 }
