@@ -152,7 +152,7 @@ func TestPayInvoiceResults(t *testing.T) {
 	}{
 		{name: "succeeded", answer: func(w http.ResponseWriter, d backend.InvoicePayData) {
 			w.Write([]byte(`{"result":"succeeded","message":"Thanks!","account":` + paidDoc(t, d.InvoiceID) + `}`))
-		}, method: "pm_card_1", status: 200, want: []string{"Payment received", "€1,190.00 for invoice GLX-2026-0007 was paid with Visa •••• 4242", "Thanks!", `href="/invoices/inv_2026_0007.pdf"`, "View receipt"},
+		}, method: "pm_card_1", status: 200, want: []string{"Payment received", `€1,190.00 for invoice <span class="nowrap">GLX-2026-0007</span> was paid with Visa •••• 4242`, "Thanks!", `href="/invoices/inv_2026_0007.pdf"`, "View receipt"},
 			paid: true, event: tenants.EventInvoicePaymentSucceeded, audit: tenants.EventInvoicePaymentSucceeded},
 		{name: "succeeded without document", answer: answerJSON(`{"result":"succeeded"}`), method: "pm_card_1", status: 200,
 			want: []string{"Payment received", "Your receipt will be here once Tenant SUCCEEDED-WITHOUT-DOCUMENT has recorded the payment."}, event: tenants.EventInvoicePaymentSucceeded, audit: tenants.EventInvoicePaymentSucceeded},

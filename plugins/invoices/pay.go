@@ -333,9 +333,9 @@ func failureName(err error) string {
 type resultPage struct {
 	Kind                     string // paid, declined, pending, open, failure
 	Title                    string
-	Paragraphs               []string
-	Message                  string // the backend's words, quoted as such
-	Receipt                  string // the receipt's page, "" when not recorded yet
+	Paragraphs               []template.HTML // the invoice number kept on one line (para)
+	Message                  string          // the backend's words, quoted as such
+	Receipt                  string          // the receipt's page, "" when not recorded yet
 	ReceiptPDF               string
 	Retry                    string // the pay page again (another method, try again)
 	RetryLabel               string
@@ -365,7 +365,7 @@ func paidResult(c plugins.ActionContext, inv *account.Invoice, pm *account.Payme
 	tr := c.Printer()
 	number, amount := invoiceOf(c, inv)
 	r := &resultPage{Kind: "paid", Title: tr.T("invoices.result.paid.title"), Message: message, InvoiceNumber: number}
-	r.Paragraphs = []string{tr.T("invoices.result.paid.body", "amount", amount, "number", number, "method", pm.Describe(tr))}
+	r.Paragraphs = []template.HTML{para(tr, "invoices.result.paid.body", number, "amount", amount, "method", pm.Describe(tr))}
 	recorded := false
 	if stored != nil {
 		if si := stored.Invoice(inv.ID); si != nil && si.Status == account.InvPaid {
@@ -375,7 +375,7 @@ func paidResult(c plugins.ActionContext, inv *account.Invoice, pm *account.Payme
 	if recorded {
 		r.Receipt, r.ReceiptPDF = "/invoices/"+url.PathEscape(inv.ID), "/invoices/"+url.PathEscape(inv.ID)+".pdf"
 	} else {
-		r.Paragraphs = append(r.Paragraphs, tr.T("invoices.result.receiptLater", "tenant", c.Tenant().Name))
+		r.Paragraphs = append(r.Paragraphs, para(tr, "invoices.result.receiptLater", number, "tenant", c.Tenant().Name))
 	}
 	withNext(c, r, inv.ID)
 	result(c, 200, r)
@@ -385,7 +385,7 @@ func declinedResult(c plugins.ActionContext, inv *account.Invoice, pm *account.P
 	tr := c.Printer()
 	number, amount := invoiceOf(c, inv)
 	r := &resultPage{Kind: "declined", Title: tr.T("invoices.result.declined.title"), Message: message, InvoiceNumber: number}
-	r.Paragraphs = []string{tr.T("invoices.result.declined.body", "method", pm.Describe(tr), "amount", amount, "number", number)}
+	r.Paragraphs = []template.HTML{para(tr, "invoices.result.declined.body", number, "method", pm.Describe(tr), "amount", amount)}
 	r.Retry, r.RetryLabel = "/pay/"+url.PathEscape(inv.ID), tr.T("invoices.result.otherMethod")
 	result(c, 200, r)
 }
@@ -394,7 +394,7 @@ func pendingResult(c plugins.ActionContext, inv *account.Invoice, message string
 	tr := c.Printer()
 	number, amount := invoiceOf(c, inv)
 	r := &resultPage{Kind: "pending", Title: tr.T("invoices.result.pending.title"), Message: message, InvoiceNumber: number}
-	r.Paragraphs = []string{tr.T("invoices.result.pending.body", "amount", amount, "number", number, "tenant", c.Tenant().Name)}
+	r.Paragraphs = []template.HTML{para(tr, "invoices.result.pending.body", number, "amount", amount, "tenant", c.Tenant().Name)}
 	result(c, 200, r)
 }
 
@@ -407,21 +407,29 @@ func stateResult(c plugins.ActionContext, inv *account.Invoice, returned bool) {
 	switch {
 	case inv.Status == account.InvPaid:
 		r.Kind, r.Title = "paid", tr.T("invoices.result.isPaid.title")
-		r.Paragraphs = []string{tr.T("invoices.result.isPaid.body", "number", number)}
+		r.Paragraphs = []template.HTML{para(tr, "invoices.result.isPaid.body", number)}
 		r.Receipt, r.ReceiptPDF = "/invoices/"+url.PathEscape(inv.ID), "/invoices/"+url.PathEscape(inv.ID)+".pdf"
 		withNext(c, r, inv.ID)
 	case !inv.Open():
 		r.Kind, r.Title = "settled", tr.T("invoices.result.nothingDue.title")
-		r.Paragraphs = []string{tr.T("invoices.result.nothingDue.body", "number", number)}
+		r.Paragraphs = []template.HTML{para(tr, "invoices.result.nothingDue.body", number)}
 	case returned:
 		r.Kind, r.Title = "open", tr.T("invoices.result.notYet.title")
-		r.Paragraphs = []string{tr.T("invoices.result.notYet.body", "number", number, "amount", amount, "tenant", c.Tenant().Name)}
+		r.Paragraphs = []template.HTML{para(tr, "invoices.result.notYet.body", number, "amount", amount, "tenant", c.Tenant().Name)}
 		r.Retry, r.RetryLabel = "/pay/"+url.PathEscape(inv.ID), tr.T("invoices.result.tryAgain")
 	default:
 		r.Kind, r.Title = "open", tr.T("invoices.result.notYet.title")
-		r.Paragraphs = []string{tr.T("invoices.result.notYet.body", "number", number, "amount", amount, "tenant", c.Tenant().Name)}
+		r.Paragraphs = []template.HTML{para(tr, "invoices.result.notYet.body", number, "amount", amount, "tenant", c.Tenant().Name)}
 	}
 	result(c, 200, r)
+}
+
+// para is the message of key, HTML-escaped, with its {number} the invoice number kept on one
+// line (an invoice number such as GLX-0006 would break at its hyphen on a phone).
+func para(tr *i18n.Printer, key, number string, args ...any) template.HTML {
+	const mark = "\uE000" // a private-use character: in no message, number or name
+	s := template.HTMLEscapeString(tr.T(key, append(args, "number", mark)...))
+	return template.HTML(strings.ReplaceAll(s, mark, `<span class="nowrap">`+template.HTMLEscapeString(number)+`</span>`))
 }
 
 // failureKeys are the title and body of each failure class's page.
@@ -458,7 +466,7 @@ func failure(c plugins.ActionContext, inv *account.Invoice, err error) {
 	}
 	keys := failureKeys[name]
 	r := &resultPage{Kind: "failure", Title: tr.T(keys[0]), InvoiceNumber: number}
-	r.Paragraphs = []string{tr.T(keys[1], "tenant", c.Tenant().Name, "number", number)}
+	r.Paragraphs = []template.HTML{para(tr, keys[1], number, "tenant", c.Tenant().Name)}
 	if name != "noBackend" && name != "document" && name != "timeout" {
 		r.Retry, r.RetryLabel = "/pay/"+url.PathEscape(inv.ID), tr.T("invoices.result.tryAgain")
 	}
