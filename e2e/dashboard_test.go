@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/portico-billing/portico/internal/browsertest"
+	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/internal/testwait"
 	"github.com/portico-billing/portico/theme"
 )
@@ -22,9 +23,9 @@ import (
 // TestDashboardTour signs in to the dashboard and walks every page and state a tenant admin
 // meets — sign-in and its error, customers, search without results, a customer, a sent portal
 // link and the email it sent, branding with colours too light to read, portal settings, a pending
-// domain, a new API key, a webhook endpoint with a delivered test event and its log, the password
-// form and its error, a missing page — then opens the portal in those light colours, which must
-// still pass. It does so in English, in German (the longest words) and in Japanese, each with a
+// domain, a new API key, a webhook endpoint with a delivered test event and its log, the demo's
+// tenant backend with a test request it answered, the password form and its error, a missing
+// page — then opens the portal in those light colours, which must still pass. It does so in English, in German (the longest words) and in Japanese, each with a
 // browser asking for that language.
 func TestDashboardTour(t *testing.T) {
 	t.Parallel()
@@ -166,6 +167,22 @@ func dashboardTour(t *testing.T, s *stack, lang, hookURL string, received <-chan
 	page("webhooks")
 	b.Do(chromedp.Click(chromedp.CSS(`a[href^="/settings/webhooks/"]`)), chromedp.WaitVisible(chromedp.CSS(".breadcrumb")))
 	page("webhook-deliveries")
+
+	// Settings → Backend: the demo's example backend, which answers a test request.
+	etcdtest.Wait(t, "the demo's example backend registered", func() bool {
+		status, _ := s.call("GET", "/v1/backend", nil, nil)
+		return status == 200
+	})
+	open(b, dash+"/settings/backend")
+	if got := b.Text(".endpoint code"); !strings.HasPrefix(got, "http://127.0.0.1:") {
+		t.Errorf("the backend page shows %q, want the demo's example backend", got)
+	}
+	page("backend")
+	b.Do(chromedp.Click(chromedp.CSS(`form input[value="test"] ~ button`)), chromedp.WaitVisible(chromedp.CSS(".alert-ok")))
+	if got, want := b.Text(".alert-ok"), i18n.ForLocale(lang).T("dash.backend.test.answerMessage", "result", "succeeded", "message", "pong"); got != want {
+		t.Errorf("the backend's test says %q, want %q", got, want)
+	}
+	page("backend-tested")
 
 	open(b, dash+"/settings/password")
 	page("password")
