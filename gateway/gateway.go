@@ -105,6 +105,7 @@ const (
 type Gateway struct {
 	cfg     Config
 	store   *tenants.Store
+	plans   planStore
 	log     *slog.Logger
 	urls    links.URLs
 	issuer  *links.Issuer
@@ -171,7 +172,7 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	g := &Gateway{
 		routes: routes,
-		cfg:    cfg, store: cfg.Store, log: cfg.Logger,
+		cfg:    cfg, store: cfg.Store, plans: cfg.Store, log: cfg.Logger,
 		urls:       links.URLs{Scheme: cfg.PublicScheme, BaseDomain: cfg.BaseDomain, Port: cfg.PublicPort},
 		apiHost:    "api." + cfg.BaseDomain,
 		dashHost:   "dashboard." + cfg.BaseDomain,
