@@ -86,3 +86,13 @@ func roundHalfUp(r *big.Rat) (int64, bool) {
 	}
 	return q.Int64(), true
 }
+
+// RoundHalfUp rounds a non-negative rational number of minor units to a whole minor unit, halves
+// up: Portico's one rounding rule for money (item and tier amounts, invoice tax, proration in
+// package catalog). ok is false when r is negative or the result does not fit in an int64.
+func RoundHalfUp(r *big.Rat) (amount int64, ok bool) {
+	if r.Sign() < 0 {
+		return 0, false
+	}
+	return roundHalfUp(r)
+}

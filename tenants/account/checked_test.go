@@ -3,6 +3,7 @@ package account
 import (
 	"errors"
 	"math"
+	"math/big"
 	"strings"
 	"testing"
 )
@@ -144,6 +145,31 @@ func TestItemsTotalOverflow(t *testing.T) {
 		}
 		if n, err2 := s.NextCharge(); !tt.ok && (err2 == nil || n != 0) {
 			t.Errorf("%s: NextCharge = %d, %v; want an error", tt.name, n, err2)
+		}
+	}
+}
+
+func TestRoundHalfUp(t *testing.T) {
+	t.Parallel()
+	huge := new(big.Rat).SetInt(new(big.Int).Lsh(big.NewInt(1), 63))
+	tests := []struct {
+		r    *big.Rat
+		want int64
+		ok   bool
+	}{
+		{big.NewRat(0, 1), 0, true},
+		{big.NewRat(1, 2), 1, true},    // a half goes up
+		{big.NewRat(49, 100), 0, true}, // below a half goes down
+		{big.NewRat(5, 2), 3, true},    // halves go up, not to even
+		{big.NewRat(7, 3), 2, true},
+		{big.NewRat(math.MaxInt64, 1), math.MaxInt64, true},
+		{huge, 0, false},
+		{big.NewRat(-1, 2), 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := RoundHalfUp(tt.r)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("RoundHalfUp(%s) = %d, %v; want %d, %v", tt.r, got, ok, tt.want, tt.ok)
 		}
 	}
 }
