@@ -17,7 +17,8 @@ FUZZ_TARGETS := \
 	./tenants/account:FuzzDecode:10000x \
 	./gateway:FuzzNormalizeHost:1000x \
 	./gateway:FuzzAPIRequestDecode:1000x \
-	./mail:FuzzBuildPortalLink:3000x
+	./mail:FuzzBuildPortalLink:3000x \
+	./catalog:FuzzPreview:3000x
 
 .PHONY: all build run test deps deps-run deps-test unit allocs fuzz-short fuzz lint bench bench-micro screenshots clean
 
