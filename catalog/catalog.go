@@ -4,6 +4,12 @@
 // such a change. It is pure data and arithmetic on integer minor units, like the account document
 // (package tenants/account) whose priced items it reuses; storing it is package tenants', serving
 // it the API's and the portal's.
+//
+// A preview (Change.Preview) prorates by civil days: the current period's days both included,
+// the change day on the new items; credit and charge are each computed exactly (math/big) from
+// the items' period charges and rounded once, half up, to a whole minor unit of the currency
+// (account.RoundHalfUp), their lines sharing the rounded amount by largest remainder so that
+// every number adds up. The full rules are Change.Preview's and the README's "Proration".
 package catalog
 
 import "github.com/portico-billing/portico/tenants/account"
