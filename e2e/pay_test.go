@@ -79,7 +79,7 @@ func payTour(t *testing.T, s *stack, b *browsertest.Browser, loc string) {
 		t.Errorf("balance %q, %q; want %q, %q", due, overdue, money(overdueDue+issuedDue), p.T("invoices.balance.overdue", "amount", money(overdueDue)))
 	}
 	before := minorUnits(t, due)
-	if n := browsertest.Eval[int](b, `document.querySelectorAll('a[href="/pay/overdue"]').length`); n != 0 {
+	if n := browsertest.Eval[int](b, `document.querySelectorAll('a[href="/pay-overdue"]').length`); n != 0 {
 		t.Errorf("Pay all overdue offered with one overdue invoice (%d links)", n)
 	}
 	check(t, b, dir, "overview", lang)
@@ -193,7 +193,7 @@ func payTour(t *testing.T, s *stack, b *browsertest.Browser, loc string) {
 	if due != money(overdueDue+issuedDue) || overdue != p.T("invoices.balance.overdue", "amount", money(overdueDue+issuedDue)) {
 		t.Errorf("balance with two overdue %q, %q", due, overdue)
 	}
-	b.Do(chromedp.Click(chromedp.CSS(`a[href="/pay/overdue"]`)), chromedp.WaitVisible(chromedp.ID("pay-title")))
+	b.Do(chromedp.Click(chromedp.CSS(`a[href="/pay-overdue"]`)), chromedp.WaitVisible(chromedp.ID("pay-title")))
 	if got, want := b.Text("#pay-title"), p.T("invoices.pay.title", "number", overdueNumber); got != want {
 		t.Errorf("Pay all overdue opened %q, want %q (the oldest)", got, want)
 	}

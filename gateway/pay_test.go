@@ -551,3 +551,27 @@ func TestPayDeepLink(t *testing.T) {
 		}
 	}
 }
+
+// TestPayInvoiceNamedOverdue: an invoice whose id is "overdue" has its own pay page; "Pay all
+// overdue" lives at a path no invoice id can take (it was /pay/overdue, which such an invoice's
+// Pay now opened instead).
+func TestPayInvoiceNamedOverdue(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.withPayBackend(0, false)
+	tn, key := h.tenant("named")
+	raw, _ := os.ReadFile("../tenants/account/testdata/account.json")
+	a, _ := account.Decode(raw)
+	a.Invoice("inv_2026_0007").ID = "overdue"
+	doc, _ := json.Marshal(a)
+	if r := h.do("PUT", "api."+base, "/v1/accounts/acc_7Hq2LmX9", doc, "Authorization", "Bearer "+key); r.StatusCode() != 200 {
+		t.Fatalf("PUT: %d %s", r.StatusCode(), r.Body())
+	}
+	registerBackend(t, h, tn.ID, newPayBackend(t, answerJSON(`{"result":"pending"}`)).srv.URL)
+	cookie := h.customerOf(key, `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
+	inv := a.Invoice("overdue")
+	r := h.do("GET", "named."+base, "/pay/overdue", nil, "Cookie", cookie)
+	if page := string(r.Body()); r.StatusCode() != 200 || !strings.Contains(page, inv.Number) || !strings.Contains(page, `action="/pay/overdue"`) {
+		t.Errorf("/pay/overdue: %d, want the pay page of invoice %s:\n%s", r.StatusCode(), inv.Number, page)
+	}
+}

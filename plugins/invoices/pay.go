@@ -41,7 +41,7 @@ import (
 // backend's answer to a key is kept for 24 h: the same card, confirmed again on an unchanged
 // document in the same session, sees the same decline; another method is a new attempt.
 //
-// "Pay all overdue" (GET /pay/overdue) pays the overdue invoices one after another, each with
+// "Pay all overdue" (GET /pay-overdue) pays the overdue invoices one after another, each with
 // its own confirmation and request: it opens the pay page of the oldest, and each paid result
 // offers the next. One request per invoice keeps invoice.pay as it is and every invoice's
 // outcome its own.
@@ -54,7 +54,7 @@ var payTmpl = i18n.NewTemplates(plugins.ParseTemplate("pay", payHTML))
 // Actions are the pay pages, permitted by AllowPayment.
 func (section) Actions() []plugins.Action {
 	return []plugins.Action{
-		{Method: "GET", Path: "/pay/overdue", Needs: AllowPayment, Refusal: "invoices.pay.forbidden", Handle: payOverdue},
+		{Method: "GET", Path: "/pay-overdue", Needs: AllowPayment, Refusal: "invoices.pay.forbidden", Handle: payOverdue},
 		{Method: "GET", Path: "/pay/{id}", Needs: AllowPayment, Refusal: "invoices.pay.forbidden", Handle: payForm},
 		{Method: "POST", Path: "/pay/{id}", Needs: AllowPayment, Refusal: "invoices.pay.forbidden", Handle: paySubmit},
 		{Method: "GET", Path: "/pay/{id}/return", Handle: payReturn},

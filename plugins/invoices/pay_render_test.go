@@ -74,7 +74,7 @@ func TestPayNowButtons(t *testing.T) {
 		want, not []string
 	}{
 		{"backend", true, allowed(),
-			[]string{payLink("inv_o1"), payLink("inv_o2"), payLink("inv_i1"), payLink("inv_usd"), `href="/pay/overdue"`},
+			[]string{payLink("inv_o1"), payLink("inv_o2"), payLink("inv_i1"), payLink("inv_usd"), `href="/pay-overdue"`},
 			[]string{payLink("inv_p"), payLink("inv_v"), "pay.acme.example"}},
 		{"paymentUrl", false, allowed(),
 			[]string{`href="https://pay.acme.example/i1?t=1" rel="noopener noreferrer"`},
@@ -97,7 +97,7 @@ func TestPayNowButtons(t *testing.T) {
 	// One overdue invoice: no "Pay all overdue".
 	a := payAccount(t)
 	a.Invoices = a.Invoices[1:]
-	if out := render(t, &plugins.View{Account: a, Locale: "en", Now: payNow, Switches: allowed(), Backend: true}); strings.Contains(out, "/pay/overdue") {
+	if out := render(t, &plugins.View{Account: a, Locale: "en", Now: payNow, Switches: allowed(), Backend: true}); strings.Contains(out, "/pay-overdue") {
 		t.Error("Pay all overdue offered for one overdue invoice")
 	}
 }
