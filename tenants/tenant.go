@@ -174,13 +174,19 @@ type PortalDefaults struct {
 	// AllowInvoicePayment offers "Pay now" for open invoices (invoiceListSettings.allowPayment).
 	// A record stored before the field existed reads true (UnmarshalJSON).
 	AllowInvoicePayment bool `json:"allowInvoicePayment"`
+	// AllowPlanChange offers "Change plan" on subscriptions that are on a catalog plan
+	// (planOverviewSettings.allowPlanChange); AllowQuantityChange offers "Change seats" on their
+	// per_unit items (planOverviewSettings.allowQuantityChange). Records stored before the
+	// fields existed read true (UnmarshalJSON).
+	AllowPlanChange     bool `json:"allowPlanChange"`
+	AllowQuantityChange bool `json:"allowQuantityChange"`
 }
 
 // UnmarshalJSON decodes portal defaults; a field added after a record was stored takes its
-// default (AllowInvoicePayment: true) instead of false.
+// default (AllowInvoicePayment, AllowPlanChange, AllowQuantityChange: true) instead of false.
 func (p *PortalDefaults) UnmarshalJSON(b []byte) error {
 	type plain PortalDefaults
-	v := plain{AllowInvoicePayment: true}
+	v := plain{AllowInvoicePayment: true, AllowPlanChange: true, AllowQuantityChange: true}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
@@ -197,7 +203,8 @@ const (
 // DefaultPortal shows every section and allows every action, as the seed specifies.
 func DefaultPortal() PortalDefaults {
 	return PortalDefaults{ShowPlanOverview: true, AllowSubscriptionCancel: true, ShowInvoices: true, ShowBillingDetails: true,
-		AllowDetailsEdit: true, AllowAutopayEdit: true, CancelMode: CancelEndOfTerm, AllowInvoicePayment: true}
+		AllowDetailsEdit: true, AllowAutopayEdit: true, CancelMode: CancelEndOfTerm, AllowInvoicePayment: true,
+		AllowPlanChange: true, AllowQuantityChange: true}
 }
 
 // Default branding colours.

@@ -33,3 +33,29 @@ func TestPortalDefaultsAllowPaymentDefault(t *testing.T) {
 		t.Error("DefaultPortal does not allow paying")
 	}
 }
+
+// TestPortalDefaultsPlanChangeDefault: a record stored before allowPlanChange and
+// allowQuantityChange existed allows both; a record that says false keeps false.
+func TestPortalDefaultsPlanChangeDefault(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		json           string
+		plan, quantity bool
+	}{
+		{`{"showPlanOverview":true}`, true, true},
+		{`{"allowPlanChange":false}`, false, true},
+		{`{"allowQuantityChange":false}`, true, false},
+		{`{"allowPlanChange":false,"allowQuantityChange":false}`, false, false},
+	} {
+		var p PortalDefaults
+		if err := json.Unmarshal([]byte(c.json), &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.AllowPlanChange != c.plan || p.AllowQuantityChange != c.quantity {
+			t.Errorf("%s: AllowPlanChange %v, AllowQuantityChange %v; want %v, %v", c.json, p.AllowPlanChange, p.AllowQuantityChange, c.plan, c.quantity)
+		}
+	}
+	if d := DefaultPortal(); !d.AllowPlanChange || !d.AllowQuantityChange {
+		t.Errorf("DefaultPortal: %+v", d)
+	}
+}

@@ -37,6 +37,12 @@ var (
 	// AllowCancel shows the cancel and reactivate controls and permits their actions (tenant
 	// default: PortalDefaults.AllowSubscriptionCancel).
 	AllowCancel = &plugins.Switch{Field: "allowSubscriptionCancel", Default: func(p tenants.PortalDefaults) bool { return p.AllowSubscriptionCancel }}
+	// AllowPlanChange shows "Change plan" on subscriptions that are on a catalog plan and
+	// permits its pages (tenant default: PortalDefaults.AllowPlanChange).
+	AllowPlanChange = &plugins.Switch{Field: "allowPlanChange", Default: func(p tenants.PortalDefaults) bool { return p.AllowPlanChange }}
+	// AllowQuantityChange shows "Change seats" on the per_unit items of subscriptions on a
+	// catalog plan and permits its pages (tenant default: PortalDefaults.AllowQuantityChange).
+	AllowQuantityChange = &plugins.Switch{Field: "allowQuantityChange", Default: func(p tenants.PortalDefaults) bool { return p.AllowQuantityChange }}
 )
 
 // section is the Plan overview: a template section with its settings object.
@@ -46,7 +52,8 @@ var _ plugins.Configurable = section{}
 
 // Settings declares planOverviewSettings.
 func (section) Settings() plugins.SettingsObject {
-	return plugins.SettingsObject{Name: "planOverviewSettings", Show: ShowSection, Switches: []*plugins.Switch{ShowSection, AllowCancel}}
+	return plugins.SettingsObject{Name: "planOverviewSettings", Show: ShowSection, Switches: []*plugins.Switch{ShowSection, AllowCancel,
+		AllowPlanChange, AllowQuantityChange}}
 }
 
 // page is what the template renders: every value is already formatted text.

@@ -124,7 +124,30 @@ type Subscription struct {
 	// CanceledAt is the date a cancellation took or takes effect, when known.
 	CanceledAt Date   `json:"canceledAt,omitempty"`
 	Items      []Item `json:"items,omitempty"`
+	// PlanID is the id of the tenant's catalog plan the subscription is on (package catalog),
+	// when it is on one: the portal offers the plans the catalog lets it move to.
+	PlanID string `json:"planId,omitempty"`
+	// PendingChange is a change the customer asked for in the portal that the tenant has not
+	// carried out yet (a tenant without a backend): Portico records it and shows it until the
+	// tenant pushes the document with the change made (and without PendingChange).
+	PendingChange *PendingChange `json:"pendingChange,omitempty"`
 }
+
+// PendingChange is a plan or seat change asked for and not carried out yet: either PlanID (move
+// to that catalog plan) or Item and Quantity (the new quantity of the per_unit item at that
+// index of the subscription's items).
+type PendingChange struct {
+	PlanID   string `json:"planId,omitempty"`
+	Item     *int   `json:"item,omitempty"`
+	Quantity *int64 `json:"quantity,omitempty"`
+	// EffectiveDate is the day the change is to take effect; RequestedAt the day it was asked
+	// for.
+	EffectiveDate Date `json:"effectiveDate"`
+	RequestedAt   Date `json:"requestedAt"`
+}
+
+// MaxQuantity bounds an item's quantity in a pending change.
+const MaxQuantity = 1 << 40
 
 // Pricing models of an item.
 const (

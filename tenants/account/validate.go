@@ -319,6 +319,12 @@ func (a *Account) validateSubscriptions(p *problems) {
 		if s.EstimatedNextCharge != nil {
 			p.amount(f+".estimatedNextCharge", *s.EstimatedNextCharge)
 		}
+		if s.PlanID != "" && !ValidID(s.PlanID) {
+			p.add(f+".planId", "must be an identifier")
+		}
+		if pc := s.PendingChange; pc != nil {
+			p.pendingChange(f+".pendingChange", pc, s.Items)
+		}
 		if len(s.Items) > MaxItems {
 			p.add(f+".items", "has %d entries, the limit is %d", len(s.Items), MaxItems)
 			continue
@@ -335,6 +341,38 @@ func (a *Account) validateSubscriptions(p *problems) {
 			p.add(f+".items", "%s", strings.TrimPrefix(err.Error(), ErrPricing.Error()+": "))
 		}
 	}
+}
+
+// pendingChange adds the problems of a subscription's pending change: a plan, or an item of the
+// subscription's priced per unit and its new quantity, and both dates.
+func (p *problems) pendingChange(f string, pc *PendingChange, items []Item) {
+	switch {
+	case pc.PlanID != "" && (pc.Item != nil || pc.Quantity != nil):
+		p.add(f, "is either a planId or an item and a quantity, not both")
+	case pc.PlanID != "":
+		if !ValidID(pc.PlanID) {
+			p.add(f+".planId", "must be an identifier")
+		}
+	case pc.Item == nil || pc.Quantity == nil:
+		p.add(f, "needs a planId, or an item and a quantity")
+	default:
+		if i := *pc.Item; i < 0 || i >= len(items) {
+			p.add(f+".item", "%d is not the index of one of the subscription's items", i)
+		} else if items[i].PricingModel != PricingPerUnit {
+			p.add(f+".item", "item %d is priced %s; only per_unit items change quantity", i, items[i].PricingModel)
+		}
+		if q := *pc.Quantity; q < 0 || q > MaxQuantity {
+			p.add(f+".quantity", "must be between 0 and %d", int64(MaxQuantity))
+		}
+	}
+	if pc.EffectiveDate == "" {
+		p.add(f+".effectiveDate", "is required")
+	}
+	p.date(f+".effectiveDate", pc.EffectiveDate)
+	if pc.RequestedAt == "" {
+		p.add(f+".requestedAt", "is required")
+	}
+	p.date(f+".requestedAt", pc.RequestedAt)
 }
 
 // ItemProblems checks one priced item by the rules Validate applies to the items of a

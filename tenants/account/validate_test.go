@@ -59,6 +59,15 @@ func TestDecodeRejects(t *testing.T) {
 		{"relative paymentUrl", valid + `,"invoices":[{"id":"i","status":"issued","paymentUrl":"/pay/i"}]}`, "invoices[0].paymentUrl"},
 		{"paymentUrl with user", valid + `,"invoices":[{"id":"i","status":"issued","paymentUrl":"https://a@pay.example/i"}]}`, "invoices[0].paymentUrl"},
 		{"paymentUrl with space", valid + `,"invoices":[{"id":"i","status":"issued","paymentUrl":"https://pay.example/a b"}]}`, "invoices[0].paymentUrl"},
+		{"bad planId", valid + `,"subscriptions":[{"id":"s","name":"S","status":"active","planId":"a b"}]}`, "subscriptions[0].planId: must be an identifier"},
+		{"pending change without target", valid + `,"subscriptions":[` + pendingSub(`{"effectiveDate":"2027-01-01","requestedAt":"2026-12-01"}`) + `]}`, "subscriptions[0].pendingChange: needs a planId, or an item and a quantity"},
+		{"pending change both", valid + `,"subscriptions":[` + pendingSub(`{"planId":"team","item":0,"quantity":3,"effectiveDate":"2027-01-01","requestedAt":"2026-12-01"}`) + `]}`, "not both"},
+		{"pending change bad plan", valid + `,"subscriptions":[` + pendingSub(`{"planId":"../x","effectiveDate":"2027-01-01","requestedAt":"2026-12-01"}`) + `]}`, "subscriptions[0].pendingChange.planId: must be an identifier"},
+		{"pending change no such item", valid + `,"subscriptions":[` + pendingSub(`{"item":2,"quantity":3,"effectiveDate":"2027-01-01","requestedAt":"2026-12-01"}`) + `]}`, "subscriptions[0].pendingChange.item: 2 is not the index"},
+		{"pending change flat item", valid + `,"subscriptions":[` + pendingSub(`{"item":0,"quantity":3,"effectiveDate":"2027-01-01","requestedAt":"2026-12-01"}`) + `]}`, "item 0 is priced flat"},
+		{"pending change negative quantity", valid + `,"subscriptions":[` + pendingSub(`{"item":1,"quantity":-1,"effectiveDate":"2027-01-01","requestedAt":"2026-12-01"}`) + `]}`, "subscriptions[0].pendingChange.quantity: must be between 0 and"},
+		{"pending change without dates", valid + `,"subscriptions":[` + pendingSub(`{"planId":"team"}`) + `]}`, "pendingChange.effectiveDate: is required; subscriptions[0].pendingChange.requestedAt: is required"},
+		{"pending change bad date", valid + `,"subscriptions":[` + pendingSub(`{"planId":"team","effectiveDate":"1 Jan","requestedAt":"2026-12-01"}`) + `]}`, `pendingChange.effectiveDate: "1 Jan" is not a date`},
 		{"long paymentUrl", valid + `,"invoices":[{"id":"i","status":"issued","paymentUrl":"https://pay.example/` + strings.Repeat("a", MaxPaymentURL) + `"}]}`, "invoices[0].paymentUrl"},
 	}
 	for _, tt := range tests {
@@ -72,6 +81,37 @@ func TestDecodeRejects(t *testing.T) {
 				t.Fatalf("Decode error = %q, want it to mention %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// pendingSub is a subscription with a flat and a per_unit item and the pending change pc.
+func pendingSub(pc string) string {
+	return `{"id":"s","name":"S","status":"active","planId":"starter","items":[` +
+		`{"product":"Base","pricingModel":"flat","quantity":1,"unitAmount":900},` +
+		`{"product":"Seats","pricingModel":"per_unit","quantity":2,"unitAmount":500}],"pendingChange":` + pc + `}`
+}
+
+// TestPendingChangeAccepted: a subscription's planId and a pending plan or seat change decode
+// and encode back as given.
+func TestPendingChangeAccepted(t *testing.T) {
+	t.Parallel()
+	for _, pc := range []string{
+		`{"planId":"team","effectiveDate":"2027-01-01","requestedAt":"2026-12-01"}`,
+		`{"item":1,"quantity":7,"effectiveDate":"2026-12-01","requestedAt":"2026-12-01"}`,
+	} {
+		doc := `{"id":"a1","name":"N","currency":"EUR","subscriptions":[` + pendingSub(pc) + `]}`
+		a, err := Decode([]byte(doc))
+		if err != nil {
+			t.Fatalf("%s: %v", pc, err)
+		}
+		s := a.Subscriptions[0]
+		if s.PlanID != "starter" || s.PendingChange == nil {
+			t.Fatalf("%s: planId %q, pendingChange %v", pc, s.PlanID, s.PendingChange)
+		}
+		b, _ := json.Marshal(s.PendingChange)
+		if string(b) != pc {
+			t.Errorf("pendingChange encodes as %s, want %s", b, pc)
+		}
 	}
 }
 
