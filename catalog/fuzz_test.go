@@ -56,6 +56,9 @@ func FuzzPreview(f *testing.F) {
 			return
 		}
 		checkPreview(t, &c, p)
+		if err := p.Check(); err != nil {
+			t.Fatalf("Check refuses Change.Preview's preview: %v", err)
+		}
 		if p.Timing == Now && !p.IntervalChanged {
 			exact := new(big.Rat).SetFrac(new(big.Int).Mul(new(big.Int).Sub(big.NewInt(p.NewAmount), big.NewInt(p.CurrentAmount)),
 				big.NewInt(p.RemainingDays)), big.NewInt(p.PeriodDays))

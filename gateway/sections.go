@@ -126,6 +126,10 @@ func (c *actionCtx) event(ev plugins.Event) (*tenants.Event, error) {
 	return tenants.NewEvent(c.t.ID, ev.Type, ev.Data, c.g.cfg.Now())
 }
 
+func (c *actionCtx) Catalog() (*tenants.CatalogSnapshot, error) {
+	return c.g.plans.Catalog(web.Detach(c.ctx), c.t.ID)
+}
+
 func (c *actionCtx) Backend() plugins.Backend { return actionBackend{c} }
 
 // actionBackend is the tenant backend protocol as a section's action reaches it.

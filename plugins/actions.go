@@ -74,6 +74,11 @@ type ActionContext interface {
 	Seal(purpose string, data []byte) ([]byte, error)
 	Unseal(purpose string, sealed []byte) ([]byte, error)
 
+	// Catalog is the tenant's catalog of plans and its change policy (package catalog), as
+	// tenants.Store.Catalog reads it (cached; shared and read-only); a tenant without one has
+	// no plans and the zero policy. Errors are tenants.ErrUnavailable's (answer with Fail).
+	Catalog() (*tenants.CatalogSnapshot, error)
+
 	// Backend reaches the tenant's backend for the session's account; it is never nil (without
 	// a registered backend, or a host without the protocol, its Call returns
 	// backend.ErrNoBackend).

@@ -56,6 +56,9 @@ type FlowRequest struct {
 	Params map[string]string
 	// Account loads the session's account document; it is shared and must not be modified.
 	Account func(ctx context.Context) (*account.Account, error)
+	// Catalog loads the tenant's catalog of plans and change policy; it is shared and must not
+	// be modified.
+	Catalog func(ctx context.Context) (*tenants.CatalogSnapshot, error)
 }
 
 // On reports whether the session has the switch on.

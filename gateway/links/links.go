@@ -164,12 +164,14 @@ type Result struct {
 }
 
 // IssuerStore is what an Issuer needs of the data layer: resolving the account, the tenant's
-// primary domain and writing the link. *tenants.Store is one.
+// primary domain, its catalog (for flows that name a plan) and writing the link. *tenants.Store
+// is one.
 type IssuerStore interface {
 	Account(ctx context.Context, tenantID, accountID string) (*tenants.AccountSnapshot, error)
 	AccountIDByAlias(ctx context.Context, tenantID, alias string) (string, error)
 	PrimaryDomain(tenantID string) string
 	CreateLink(ctx context.Context, tenantID string, l *tenants.Link, opt tenants.CreateLinkOptions) (token string, replay []byte, err error)
+	Catalog(ctx context.Context, tenantID string) (*tenants.CatalogSnapshot, error)
 }
 
 var _ IssuerStore = (*tenants.Store)(nil)
@@ -476,6 +478,7 @@ func (i *Issuer) checkFlow(ctx context.Context, t *tenants.Tenant, accountID str
 			}
 			return snap.Account, nil
 		},
+		Catalog: func(ctx context.Context) (*tenants.CatalogSnapshot, error) { return i.Store.Catalog(ctx, t.ID) },
 	}
 	for _, p := range f.Params {
 		if v := r.FlowParams[p]; v != "" {

@@ -56,6 +56,25 @@ func (section) Settings() plugins.SettingsObject {
 		AllowPlanChange, AllowQuantityChange}}
 }
 
+// Webhook event types of the section's changes (plugins.Eventer), beside Portico's own
+// subscription.* events of cancelling.
+const (
+	// EventChangeRequested: a plan or seat change was recorded as pending on the subscription
+	// (the tenant has no backend): the tenant carries it out and pushes the updated document.
+	EventChangeRequested = "subscription.change_requested"
+	// EventChangeSucceeded and EventChangeFailed: the tenant's backend answered a
+	// subscription.change request succeeded or declined.
+	EventChangeSucceeded = "subscription.change_succeeded"
+	EventChangeFailed    = "subscription.change_failed"
+)
+
+var _ plugins.Eventer = section{}
+
+// EventTypes declares the section's event types.
+func (section) EventTypes() []string {
+	return []string{EventChangeRequested, EventChangeSucceeded, EventChangeFailed}
+}
+
 // page is what the template renders: every value is already formatted text.
 type page struct {
 	Name       string

@@ -246,7 +246,8 @@ func Flow(t testing.TB, name string) plugins.Flow {
 }
 
 // FlowRequest is a session request for a flow's Check: the tenant, every registered switch off
-// but on, the params and the account a (nil: loading it fails with tenants.ErrAccountNotFound).
+// but on, the params and the account a (nil: loading it fails with tenants.ErrAccountNotFound);
+// the tenant has no catalog (set the request's Catalog for one).
 func FlowRequest(tn *tenants.Tenant, a *account.Account, params map[string]string, on ...*plugins.Switch) *plugins.FlowRequest {
 	settings := map[string]bool{}
 	for _, o := range plugins.Objects() {
@@ -266,5 +267,8 @@ func FlowRequest(tn *tenants.Tenant, a *account.Account, params map[string]strin
 				return nil, tenants.ErrAccountNotFound
 			}
 			return a, nil
+		},
+		Catalog: func(ctx context.Context) (*tenants.CatalogSnapshot, error) {
+			return &tenants.CatalogSnapshot{TenantID: tn.ID}, ctx.Err()
 		}}
 }
