@@ -136,6 +136,9 @@ func dashboardTour(t *testing.T, s *stack, lang, hookURL string, received <-chan
 	}
 	page("portal-settings-error")
 
+	open(b, dash+"/settings/plans")
+	page("plans")
+
 	open(b, dash+"/settings/domains")
 	set("domain", "billing-"+lang+".globex.example")
 	submit(`form[action="/settings/domains"].inline`)

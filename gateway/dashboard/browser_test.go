@@ -364,3 +364,49 @@ func TestBrowserSellerForm(t *testing.T) {
 	e.Viewport(360)
 	e.Screenshot("dashboard-tests/dashboard-seller-360.png")
 }
+
+// TestBrowserPlansPage: Settings → Plans with a catalog, at 1280 and 360 px, axe-core clean; a
+// refused policy focuses the shared error summary, whose link leads to the field, and keeps what
+// was typed; the corrected form saves.
+func TestBrowserPlansPage(t *testing.T) {
+	t.Parallel()
+	e := newBrowserEnv(t)
+	e.h.putPlan(e.h.acme, "team-monthly", "Team", "team", "EUR", "month", 0, 4900, false)
+	e.h.putPlan(e.h.acme, "team-yearly", "Team yearly", "team", "EUR", "year", 0, 49000, false)
+	e.h.putPlan(e.h.acme, "starter-2019", "Starter (2019)", "", "EUR", "month", 0, 900, true)
+	e.signIn()
+	e.Do(
+		chromedp.Navigate(e.dashURL+"/settings/plans"),
+		chromedp.WaitVisible(chromedp.ID("policy")),
+		chromedp.Click(chromedp.CSS(`input[name="upgrades"][value="now"]`)),
+		chromedp.Click(chromedp.CSS(`input[name="pause"]`)),
+		chromedp.SetValue(chromedp.ID("pause_max"), "3"),
+		chromedp.SendKeys(chromedp.ID("offer_pricing_percent"), "150"),
+		chromedp.SendKeys(chromedp.ID("offer_pricing_periods"), "2"),
+		chromedp.SetAttributeValue(chromedp.ID("offer_pricing_percent"), "max", "1000"), // past the browser's own check, to the server's
+		chromedp.Click(chromedp.CSS(`#policy button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#policy .error-summary`)),
+	)
+	if got := browsertest.Eval[string](e.Browser, `(() => { const a = document.activeElement;
+		return [a.matches(".error-summary"), a.querySelector("a").getAttribute("href"), document.getElementById("offer_pricing_percent").value, document.querySelector('input[name="upgrades"][value="now"]').checked].join("|") })()`); got != "true|#offer_pricing_percent|150|true" {
+		t.Errorf("after the refusal (summary focused | its link | the typed percent | the chosen timing): %s", got)
+	}
+	e.CheckA11y("plans page with a refused policy")
+	e.Screenshot("dashboard-tests/dashboard-plans-refused.png")
+	e.Do(
+		chromedp.SetValue(chromedp.ID("offer_pricing_percent"), "50"),
+		chromedp.Click(chromedp.CSS(`#policy button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(".alert-ok")),
+	)
+	if p := e.h.catalogNow(e.h.acme).Policy; p.Upgrades != "now" || !p.Pause || p.PauseMaxPeriods != 3 || len(p.Offers) != 1 || p.Offers[0].PercentOff != 50 {
+		t.Fatalf("stored policy %+v", p)
+	}
+	e.CheckA11y("plans page")
+	e.Screenshot("dashboard-tests/dashboard-plans-1280.png")
+	e.Viewport(360)
+	if w := browsertest.Eval[int](e.Browser, `document.documentElement.scrollWidth`); w > 360 {
+		t.Errorf("the plans page is %d px wide at 360 px", w)
+	}
+	e.CheckA11y("plans page at 360 px")
+	e.Screenshot("dashboard-tests/dashboard-plans-360.png")
+}

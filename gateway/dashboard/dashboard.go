@@ -102,11 +102,13 @@ type Config struct {
 
 // Dashboard serves the dashboard host.
 type Dashboard struct {
-	cfg    Config
-	store  *tenants.Store
-	log    *slog.Logger
-	search *searchIndexes
-	links  *links.Emailer
+	cfg   Config
+	store *tenants.Store
+	// catalog is the store as Settings → Plans sees it.
+	catalog catalogStore
+	log     *slog.Logger
+	search  *searchIndexes
+	links   *links.Emailer
 
 	cookieName, loginCookieName, deviceCookieName string
 
@@ -163,7 +165,7 @@ func New(cfg Config) (*Dashboard, error) {
 		cfg.Domains = &domains.Verifier{Store: cfg.Store, BaseDomain: base, Logger: cfg.Logger, Now: cfg.Now}
 	}
 	d := &Dashboard{
-		cfg: cfg, store: cfg.Store, log: cfg.Logger,
+		cfg: cfg, store: cfg.Store, catalog: cfg.Store, log: cfg.Logger,
 		search:           newSearchIndexes(cfg.Store, cfg.Logger, cfg.SearchIdle),
 		cookieName:       "__Host-portico_admin",
 		loginCookieName:  "__Host-portico_login",
@@ -316,7 +318,14 @@ var funcs = template.FuncMap{
 		return label(s)
 	},
 	"ratio": func(f float64, locale string) string { return decimal(f, locale) + ":1" },
+	// list3 pairs three names with their values, to range over fields laid out alike.
+	"list3": func(n1, v1, n2, v2, n3, v3 string) []namedValue {
+		return []namedValue{{n1, v1}, {n2, v2}, {n3, v3}}
+	},
 }
+
+// namedValue is a field's name and value (template function list3).
+type namedValue struct{ Name, Value string }
 
 // view is what every page template gets.
 type view struct {
@@ -516,6 +525,12 @@ func (d *Dashboard) route(ctx *fasthttp.RequestCtx, r *request, path string, get
 			d.portalPage(ctx, r, fasthttp.StatusOK, nil, "", nil)
 		} else {
 			d.savePortal(ctx, r)
+		}
+	case path == "/settings/plans":
+		if get {
+			d.plansPage(ctx, r, fasthttp.StatusOK, nil, "")
+		} else {
+			d.savePolicy(ctx, r)
 		}
 	case path == "/settings/seller":
 		if get {
