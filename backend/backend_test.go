@@ -626,3 +626,58 @@ func TestResealSecrets(t *testing.T) {
 		t.Fatalf("Ping after re-sealing: %v", err)
 	}
 }
+
+// previewJSON is a preview that adds up: credit 500, charge 1200, due 700; next invoice 2500.
+const previewJSON = `{"kind":"upgrade","timing":"now","currency":"EUR","date":"2026-03-16","effectiveDate":"2026-03-16",
+ "periodStart":"2026-03-01","periodEnd":"2026-03-31","periodDays":31,"remainingDays":16,"currentAmount":1000,"newAmount":2500,
+ "credit":500,"creditLines":[{"kind":"credit","product":"Basic","amount":500}],
+ "charge":1200,"chargeLines":[{"kind":"prorated","product":"Pro","amount":1200}],
+ "amountDue":700,"creditCarried":0,
+ "nextInvoice":{"date":"2026-04-01","lines":[{"kind":"period","product":"Pro","amount":2500}],"subtotal":2500,"creditApplied":0,"creditLeft":0,"amount":2500}}`
+
+// TestCallPreview: a subscription.preview answer's preview is checked and returned, and replays
+// carry it; one that does not add up is an invalid answer; an answer without one has none.
+func TestCallPreview(t *testing.T) {
+	t.Parallel()
+	one := 1
+	req := func(key string) Request {
+		return Request{Type: TypeSubscriptionPreview, IdempotencyKey: key, Data: SubscriptionPreviewData{
+			AccountID: "acc_1", SubscriptionID: "sub_1", Item: &one, Quantity: new(int64), Date: "2026-03-16", SessionID: "ps_1"}}
+	}
+	e := newEnv(t)
+	svc := e.service(e.store, nil)
+	for _, c := range []struct {
+		name, body string
+		want       error
+		preview    bool
+	}{
+		{"given", `{"result":"succeeded","preview":` + previewJSON + `}`, nil, true},
+		{"none", `{"result":"succeeded"}`, nil, false},
+		{"null", `{"result":"succeeded","preview":null}`, nil, false},
+		{"does not add up", `{"result":"succeeded","preview":` + strings.Replace(previewJSON, `"amountDue":700`, `"amountDue":699`, 1) + `}`, ErrInvalidResponse, false},
+		{"wrong type", `{"result":"succeeded","preview":{"credit":"5"}}`, ErrInvalidResponse, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := newBackend(t, answerJSON(c.body))
+			e.register(svc, e.tenant.ID, b)
+			got, err := svc.Call(context.Background(), e.tenant.ID, req("pv-"+strings.ReplaceAll(c.name, " ", "-")))
+			if !errors.Is(err, c.want) || (got.Preview != nil) != c.preview {
+				t.Fatalf("Call = %+v, %v; want error %v, preview %v", got, err, c.want, c.preview)
+			}
+			if c.preview && (got.Preview.AmountDue != 700 || got.Preview.Next.Date != "2026-04-01") {
+				t.Fatalf("preview %+v", got.Preview)
+			}
+			again, err := svc.Call(context.Background(), e.tenant.ID, req("pv-"+strings.ReplaceAll(c.name, " ", "-")))
+			if !errors.Is(err, c.want) || (again.Preview != nil) != c.preview || b.calls.Load() != 1 {
+				t.Fatalf("replay = %+v, %v after %d calls", again, err, b.calls.Load())
+			}
+			if c.preview && (!again.Replayed || again.Preview.Charge != 1200) {
+				t.Fatalf("replayed preview %+v", again)
+			}
+			var data SubscriptionPreviewData
+			if err := json.Unmarshal(b.requests()[0].Body.Data, &data); err != nil || data.SubscriptionID != "sub_1" || *data.Item != 1 || data.Date != "2026-03-16" {
+				t.Fatalf("data %s (%v)", b.requests()[0].Body.Data, err)
+			}
+		})
+	}
+}

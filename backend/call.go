@@ -19,6 +19,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/portico-billing/portico/catalog"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 	"github.com/portico-billing/portico/webhooks"
@@ -30,6 +31,11 @@ import (
 const (
 	TypePing       = "ping"
 	TypeInvoicePay = "invoice.pay"
+	// TypeSubscriptionChange carries out a plan or seat change (SubscriptionChangeData).
+	TypeSubscriptionChange = "subscription.change"
+	// TypeSubscriptionPreview asks the backend for its own preview of a change
+	// (SubscriptionPreviewData); an answer without "preview" lets Portico show its own.
+	TypeSubscriptionPreview = "subscription.preview"
 )
 
 // Request is one call to a tenant's backend.
@@ -54,6 +60,33 @@ type InvoicePayData struct {
 	Currency        string `json:"currency"`
 	PaymentMethodID string `json:"paymentMethodId"`
 	SessionID       string `json:"sessionId"`
+}
+
+// SubscriptionChangeData is the data of a "subscription.change" request: a move of the
+// subscription to the catalog plan PlanID, or a new Quantity of the per_unit item at index Item
+// of its items, as the customer confirmed it after seeing Preview (Portico's own, or the one the
+// backend answered to subscription.preview).
+type SubscriptionChangeData struct {
+	AccountID      string           `json:"accountId"`
+	SubscriptionID string           `json:"subscriptionId"`
+	PlanID         string           `json:"planId,omitempty"`
+	Item           *int             `json:"item,omitempty"`
+	Quantity       *int64           `json:"quantity,omitempty"`
+	Preview        *catalog.Preview `json:"preview"`
+	SessionID      string           `json:"sessionId"`
+}
+
+// SubscriptionPreviewData is the data of a "subscription.preview" request: the change the
+// customer is about to see a preview of (PlanID, or Item and Quantity), asked on Date (the
+// customer's today, UTC).
+type SubscriptionPreviewData struct {
+	AccountID      string       `json:"accountId"`
+	SubscriptionID string       `json:"subscriptionId"`
+	PlanID         string       `json:"planId,omitempty"`
+	Item           *int         `json:"item,omitempty"`
+	Quantity       *int64       `json:"quantity,omitempty"`
+	Date           account.Date `json:"date"`
+	SessionID      string       `json:"sessionId"`
 }
 
 // Result is the backend's answer to a request.
@@ -81,6 +114,10 @@ type Response struct {
 	// when it returned none, and in replays (the caller whose call reached the backend stores
 	// it with StoreAccount).
 	Account *account.Account
+	// Preview is the backend's own preview of a change (the answer's "preview", for
+	// subscription.preview), checked by catalog.Preview.Check; nil when it gave none. Replays
+	// carry it too.
+	Preview *catalog.Preview
 	// Replayed says the answer is an earlier call's outcome for the same idempotency key: the
 	// backend was not called again.
 	Replayed bool
@@ -100,6 +137,7 @@ type wireResponse struct {
 	Message     string          `json:"message"`
 	RedirectURL string          `json:"redirectUrl"`
 	Account     json.RawMessage `json:"account"`
+	Preview     json.RawMessage `json:"preview"`
 }
 
 // Attempt states.
@@ -127,7 +165,8 @@ type attempt struct {
 	Result       Result `json:"result,omitempty"`
 	Message      string `json:"message,omitempty"`
 	RedirectURL  string `json:"redirectUrl,omitempty"`
-	AccountError string `json:"accountError,omitempty"`
+	AccountError string           `json:"accountError,omitempty"`
+	Preview      *catalog.Preview `json:"preview,omitempty"`
 	// Failure (failed).
 	Failure string `json:"failure,omitempty"`
 	Status  int    `json:"status,omitempty"`
@@ -138,7 +177,7 @@ type attempt struct {
 func (a *attempt) outcome(replayed bool) (Response, error) {
 	switch a.State {
 	case stateDone:
-		r := Response{RequestID: a.RequestID, Result: a.Result, Message: a.Message, RedirectURL: a.RedirectURL, Replayed: replayed}
+		r := Response{RequestID: a.RequestID, Result: a.Result, Message: a.Message, RedirectURL: a.RedirectURL, Preview: a.Preview, Replayed: replayed}
 		if a.AccountError != "" {
 			return r, fmt.Errorf("%w: %s", ErrInvalidAccount, a.AccountError)
 		}
@@ -330,7 +369,7 @@ func (s *Service) claimAndCall(ctx context.Context, tenantID, key string, req Re
 	// The outcome replaces the claim, guarded by it: a claim that expired meanwhile (and was
 	// taken by another caller) is not overwritten.
 	if callErr == nil || errors.Is(callErr, ErrInvalidAccount) {
-		a.State, a.Result, a.Message, a.RedirectURL = stateDone, r.Result, r.Message, r.RedirectURL
+		a.State, a.Result, a.Message, a.RedirectURL, a.Preview = stateDone, r.Result, r.Message, r.RedirectURL, r.Preview
 		if callErr != nil {
 			a.AccountError = strings.TrimPrefix(strings.TrimPrefix(callErr.Error(), ErrInvalidAccount.Error()), ": ")
 		}
@@ -491,6 +530,16 @@ func (s *Service) parse(raw []byte) (Response, error) {
 		r.RedirectURL = u
 	case w.RedirectURL != "":
 		return Response{}, fmt.Errorf("%w: redirectUrl is only for requires_action", ErrInvalidResponse)
+	}
+	if pv := bytes.TrimSpace(w.Preview); len(pv) > 0 && !bytes.Equal(pv, []byte("null")) {
+		var p catalog.Preview
+		if err := json.Unmarshal(pv, &p); err != nil {
+			return Response{}, fmt.Errorf("%w: preview: %s", ErrInvalidResponse, account.DescribeJSONError(err))
+		}
+		if err := p.Check(); err != nil {
+			return Response{}, fmt.Errorf("%w: %s", ErrInvalidResponse, strings.TrimPrefix(err.Error(), catalog.ErrInvalid.Error()+": "))
+		}
+		r.Preview = &p
 	}
 	if a := bytes.TrimSpace(w.Account); len(a) > 0 && !bytes.Equal(a, []byte("null")) {
 		doc, err := account.Decode(a)

@@ -17,7 +17,9 @@
 //
 //	{"type": "invoice.pay", "id": "breq_…", "idempotencyKey": "…", "data": {…}}
 //
-// "invoice.pay" carries InvoicePayData; "ping" (the dashboard's "Send test request") carries {}.
+// "invoice.pay" carries InvoicePayData, "subscription.change" SubscriptionChangeData,
+// "subscription.preview" SubscriptionPreviewData; "ping" (the dashboard's "Send test request")
+// carries {}.
 // The backend answers 200 with
 //
 //	{"result": "succeeded" | "declined" | "requires_action" | "pending",
@@ -25,7 +27,9 @@
 //
 // message (optional, at most MaxMessageLength characters) is shown to the customer; redirectUrl
 // is required for, and only allowed with, requires_action (https); account (optional) is the
-// whole updated account document. Unknown fields are ignored; anything else malformed is
+// whole updated account document; preview (optional, for subscription.preview) is the backend's
+// own preview of the change in catalog.Preview's JSON shape, every total the sum of its lines
+// (catalog.Preview.Check), shown to the customer as given. Unknown fields are ignored; anything else malformed is
 // ErrInvalidResponse. Redirects are never followed; the answer is read up to MaxResponseBody;
 // the whole call is bounded by Config.Timeout (default 10 s, `portico serve --backend-timeout`).
 // The egress rules are webhook delivery's (webhooks.NewClient, webhooks.CheckURL): no private,

@@ -137,7 +137,10 @@ type Subscription struct {
 // to that catalog plan) or Item and Quantity (the new quantity of the per_unit item at that
 // index of the subscription's items).
 type PendingChange struct {
-	PlanID   string `json:"planId,omitempty"`
+	PlanID string `json:"planId,omitempty"`
+	// PlanName is the plan's name when it was asked for, for the portal's notice ("Change to
+	// Team on 1 Jan 2027 requested"); without it the notice names PlanID.
+	PlanName string `json:"planName,omitempty"`
 	Item     *int   `json:"item,omitempty"`
 	Quantity *int64 `json:"quantity,omitempty"`
 	// EffectiveDate is the day the change is to take effect; RequestedAt the day it was asked

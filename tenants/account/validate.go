@@ -353,6 +353,7 @@ func (p *problems) pendingChange(f string, pc *PendingChange, items []Item) {
 		if !ValidID(pc.PlanID) {
 			p.add(f+".planId", "must be an identifier")
 		}
+		p.text(f+".planName", pc.PlanName, false, 100)
 	case pc.Item == nil || pc.Quantity == nil:
 		p.add(f, "needs a planId, or an item and a quantity")
 	default:

@@ -67,6 +67,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"pending change flat item", valid + `,"subscriptions":[` + pendingSub(`{"item":0,"quantity":3,"effectiveDate":"2027-01-01","requestedAt":"2026-12-01"}`) + `]}`, "item 0 is priced flat"},
 		{"pending change negative quantity", valid + `,"subscriptions":[` + pendingSub(`{"item":1,"quantity":-1,"effectiveDate":"2027-01-01","requestedAt":"2026-12-01"}`) + `]}`, "subscriptions[0].pendingChange.quantity: must be between 0 and"},
 		{"pending change without dates", valid + `,"subscriptions":[` + pendingSub(`{"planId":"team"}`) + `]}`, "pendingChange.effectiveDate: is required; subscriptions[0].pendingChange.requestedAt: is required"},
+		{"pending change long plan name", valid + `,"subscriptions":[` + pendingSub(`{"planId":"team","planName":"`+strings.Repeat("x", 101)+`","effectiveDate":"2027-01-01","requestedAt":"2026-12-01"}`) + `]}`, "pendingChange.planName: is longer than 100"},
 		{"pending change bad date", valid + `,"subscriptions":[` + pendingSub(`{"planId":"team","effectiveDate":"1 Jan","requestedAt":"2026-12-01"}`) + `]}`, `pendingChange.effectiveDate: "1 Jan" is not a date`},
 		{"long paymentUrl", valid + `,"invoices":[{"id":"i","status":"issued","paymentUrl":"https://pay.example/` + strings.Repeat("a", MaxPaymentURL) + `"}]}`, "invoices[0].paymentUrl"},
 	}
@@ -97,6 +98,7 @@ func TestPendingChangeAccepted(t *testing.T) {
 	t.Parallel()
 	for _, pc := range []string{
 		`{"planId":"team","effectiveDate":"2027-01-01","requestedAt":"2026-12-01"}`,
+		`{"planId":"team","planName":"Team","effectiveDate":"2027-01-01","requestedAt":"2026-12-01"}`,
 		`{"item":1,"quantity":7,"effectiveDate":"2026-12-01","requestedAt":"2026-12-01"}`,
 	} {
 		doc := `{"id":"a1","name":"N","currency":"EUR","subscriptions":[` + pendingSub(pc) + `]}`
