@@ -30,13 +30,14 @@ const MaxCommentLen = 1000
 
 var _ plugins.Actor = section{}
 
-// Actions are the cancel form and post and the reactivate post, permitted by AllowCancel.
+// Actions are the cancel form and post and the reactivate post, permitted by AllowCancel, and
+// the change plan and change seats pages (change.go).
 func (section) Actions() []plugins.Action {
-	return []plugins.Action{
+	return append([]plugins.Action{
 		{Method: "GET", Path: "/subscriptions/{id}/cancel", Needs: AllowCancel, Refusal: "error.forbidden.cancel", Handle: cancelForm},
 		{Method: "POST", Path: "/subscriptions/{id}/cancel", Needs: AllowCancel, Refusal: "error.forbidden.cancel", Handle: cancelSave},
 		{Method: "POST", Path: "/subscriptions/{id}/reactivate", Needs: AllowCancel, Refusal: "error.forbidden.subscription", Handle: reactivate},
-	}
+	}, changeActions()...)
 }
 
 type option struct{ Value, Label string }

@@ -12,6 +12,8 @@ package planoverview
 import (
 	"cmp"
 	_ "embed"
+	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/portico-billing/portico/i18n"
@@ -100,6 +102,10 @@ type sub struct {
 	Scheduled      bool
 	ScheduledOn    string // date the scheduled cancellation takes effect (period end), may be ""
 	CanReactivate  bool
+	// ChangePlan and ChangeSeats are the change pages' paths, "" when not offered; Pending
+	// says the change requested and not carried out yet.
+	ChangePlan, ChangeSeats string
+	Pending                 string
 }
 
 type item struct {
@@ -212,6 +218,25 @@ func subscription(s *account.Subscription, index int, cur string, v *plugins.Vie
 
 	out.CanCancel = v.On(AllowCancel) && s.Cancellable()
 	out.CanReactivate = v.On(AllowCancel) && out.Scheduled
+	if Changeable(s) {
+		esc := v.PathPrefix + "/subscriptions/" + url.PathEscape(s.ID)
+		if v.On(AllowPlanChange) {
+			out.ChangePlan = esc + "/change"
+		}
+		if v.On(AllowQuantityChange) && slices.ContainsFunc(s.Items, func(it account.Item) bool { return it.PricingModel == account.PricingPerUnit }) {
+			out.ChangeSeats = esc + "/seats"
+		}
+	}
+	if pc := s.PendingChange; pc != nil && s.Bills() {
+		date := i18n.Date(pc.EffectiveDate.Civil(), loc)
+		switch {
+		case pc.PlanID != "":
+			out.Pending = tr.T("plan.pendingPlan", "plan", cmp.Or(pc.PlanName, pc.PlanID), "date", date)
+		case pc.Item != nil && pc.Quantity != nil && *pc.Item >= 0 && *pc.Item < len(s.Items):
+			it := &s.Items[*pc.Item]
+			out.Pending = tr.T("plan.pendingSeats", "product", it.Product, "quantity", quantity(*pc.Quantity, it.Unit, loc), "date", date)
+		}
+	}
 
 	out.Items = make([]item, 0, len(s.Items))
 	for i := range s.Items {

@@ -1,0 +1,829 @@
+package planoverview
+
+import (
+	"crypto/sha256"
+	_ "embed"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portico-billing/portico/backend"
+	"github.com/portico-billing/portico/catalog"
+	"github.com/portico-billing/portico/i18n"
+	"github.com/portico-billing/portico/plugins"
+	"github.com/portico-billing/portico/tenants"
+	"github.com/portico-billing/portico/tenants/account"
+)
+
+// Changing a subscription's plan or seats (issue 16).
+//
+// "Change plan" (GET /subscriptions/{id}/change) shows the plans the customer may move to side by
+// side, the current one marked: the catalog's plans named by the current plan's movesTo, else
+// the other plans of its family, never archived ones, only in the account's currency. Each
+// leads to the preview (GET …/change/preview?plan=P): what is credited for unused time, what is
+// charged now, the next invoice's estimate and date, and when the change takes effect, every
+// number from catalog.Change.Preview under the tenant's policy, or from the tenant's backend
+// when it answers subscription.preview with one (shown as given). "Change seats" (GET
+// /subscriptions/{id}/seats) asks for a new quantity of a per_unit item within the plan's
+// minQuantity and maxQuantity, then shows the same preview (…/seats/preview?item=I&quantity=Q).
+//
+// Confirming posts the preview's revision, effective date and amount due: a document that moved
+// since, or a preview that came out otherwise, shows the preview again (409) without changing
+// anything. With a backend the change is a subscription.change request whose idempotency key
+// names the confirmation (session, subscription, target, revision, preview), so a double
+// click, a reload, two tabs or two instances make one call; its answer is handled like
+// invoice.pay's (the returned document stored with subscription.change_succeeded or
+// …change_failed in one Txn). Without one the change is recorded as the subscription's
+// pendingChange with subscription.change_requested in one Txn, and the overview shows it as
+// requested until the tenant pushes the document with the change made.
+
+//go:embed change.html
+var changeHTML string
+
+var changeTmpl = i18n.NewTemplates(plugins.ParseTemplate("change", changeHTML))
+
+// Audit entry types of change attempts that write no event.
+const (
+	AuditChangeRequiresAction = "subscription.change_requires_action"
+	AuditChangePending        = "subscription.change_pending"
+	AuditChangeError          = "subscription.change_error"
+)
+
+// changeActions are the change plan and change seats pages.
+func changeActions() []plugins.Action {
+	return []plugins.Action{
+		{Method: "GET", Path: "/subscriptions/{id}/change", Needs: AllowPlanChange, Refusal: "change.forbidden.plan", Handle: choosePlan},
+		{Method: "GET", Path: "/subscriptions/{id}/change/preview", Needs: AllowPlanChange, Refusal: "change.forbidden.plan", Handle: previewPlan},
+		{Method: "POST", Path: "/subscriptions/{id}/change", Needs: AllowPlanChange, Refusal: "change.forbidden.plan", Handle: confirmPlan},
+		{Method: "GET", Path: "/subscriptions/{id}/seats", Needs: AllowQuantityChange, Refusal: "change.forbidden.seats", Handle: seatsForm},
+		{Method: "GET", Path: "/subscriptions/{id}/seats/preview", Needs: AllowQuantityChange, Refusal: "change.forbidden.seats", Handle: previewSeats},
+		{Method: "POST", Path: "/subscriptions/{id}/seats", Needs: AllowQuantityChange, Refusal: "change.forbidden.seats", Handle: confirmSeats},
+		{Method: "GET", Path: "/subscriptions/{id}/change/return", Handle: changeReturn},
+	}
+}
+
+// Changeable reports whether the customer may change the subscription's plan or seats now: it is
+// on a catalog plan, bills, has no cancellation scheduled and no change pending.
+func Changeable(s *account.Subscription) bool {
+	return s.PlanID != "" && s.Bills() && !s.CancelAtPeriodEnd && s.PendingChange == nil
+}
+
+// Offered returns the plans of the catalog a subscription on plan cur may move to: those cur's
+// MovesTo names, else the other plans of its family; never cur itself, an archived plan or one
+// in another currency than the account's. A plan the catalog does not hold offers nothing.
+func Offered(snap *tenants.CatalogSnapshot, cur *catalog.Plan, currency string) []*catalog.Plan {
+	if cur == nil {
+		return nil
+	}
+	var out []*catalog.Plan
+	ok := func(p *catalog.Plan) bool { return p.ID != cur.ID && !p.Archived && p.Currency == currency }
+	if len(cur.MovesTo) > 0 {
+		for _, id := range cur.MovesTo {
+			if sp, found := snap.Plan(id); found && ok(sp.Plan) {
+				out = append(out, sp.Plan)
+			}
+		}
+		return out
+	}
+	if cur.Family == "" {
+		return nil
+	}
+	for _, sp := range snap.Plans {
+		if sp.Plan.Family == cur.Family && ok(sp.Plan) {
+			out = append(out, sp.Plan)
+		}
+	}
+	return out
+}
+
+// target is what a customer asks to change to: a plan, or a quantity of an item.
+type target struct {
+	Plan     *catalog.Plan
+	Item     int
+	Quantity int64
+}
+
+func (t *target) seats() bool { return t.Plan == nil }
+
+// changeState is what every change page starts from: the subscription, the catalog, the plan it
+// is on.
+type changeState struct {
+	sub  *account.Subscription
+	snap *tenants.CatalogSnapshot
+	cur  *catalog.Plan
+}
+
+// loadChange finds the path's subscription and the catalog, answering the page itself (and
+// returning nil) when there is nothing to change.
+func loadChange(c plugins.ActionContext) *changeState {
+	id := c.Arg()
+	var sub *account.Subscription
+	if account.ValidID(id) {
+		sub = c.Account().Subscription(id)
+	}
+	if sub == nil {
+		c.Message(404, "error.subscriptionNotFound.title", "error.subscriptionNotFound.body")
+		return nil
+	}
+	if !Changeable(sub) {
+		c.Done() // the overview says why (ended, scheduled, a change requested)
+		return nil
+	}
+	snap, err := c.Catalog()
+	if err != nil {
+		c.Fail(err)
+		return nil
+	}
+	st := &changeState{sub: sub, snap: snap}
+	if sp, ok := snap.Plan(sub.PlanID); ok {
+		st.cur = sp.Plan
+	}
+	return st
+}
+
+// planTarget is the offered plan of the form or query, or nil after answering 404.
+func (st *changeState) planTarget(c plugins.ActionContext, id string) *target {
+	for _, p := range Offered(st.snap, st.cur, c.Account().Currency) {
+		if p.ID == id {
+			return &target{Plan: p}
+		}
+	}
+	c.Message(404, "change.unavailable.title", "change.unavailable.body")
+	return nil
+}
+
+// seatItem is a per_unit item of the subscription whose plan item sets the seats a customer may
+// choose.
+type seatItem struct {
+	Index              int
+	Product, Unit      string
+	Current, Min, Max  int64
+	Label, Hint, Value string
+	Error              string
+}
+
+// seatItems are the subscription's per_unit items the current plan gives limits to.
+func (st *changeState) seatItems(c plugins.ActionContext) []seatItem {
+	if st.cur == nil {
+		return nil
+	}
+	tr, loc := c.Printer(), c.Locale()
+	var out []seatItem
+	for i := range st.sub.Items {
+		it := &st.sub.Items[i]
+		if it.PricingModel != account.PricingPerUnit {
+			continue
+		}
+		for j := range st.cur.Items {
+			pi := &st.cur.Items[j]
+			if pi.Product != it.Product || pi.PricingModel != account.PricingPerUnit {
+				continue
+			}
+			lo, hi := pi.Quantity, pi.Quantity
+			if pi.MinQuantity != nil {
+				lo = *pi.MinQuantity
+			}
+			if pi.MaxQuantity != nil {
+				hi = *pi.MaxQuantity
+			}
+			if lo < hi {
+				out = append(out, seatItem{Index: i, Product: it.Product, Unit: it.Unit, Current: it.Quantity, Min: lo, Max: hi,
+					Label: tr.T("change.seats.label", "product", it.Product, "current", quantity(it.Quantity, it.Unit, loc)),
+					Hint:  tr.T("change.seats.hint", "min", i18n.Number(lo, loc), "max", i18n.Number(hi, loc)),
+					Value: strconv.FormatInt(it.Quantity, 10)})
+			}
+			break
+		}
+	}
+	return out
+}
+
+// preview computes the change's preview: the backend's when it answers one, else Portico's.
+// It answers the page itself and returns nil when the change cannot be previewed.
+func (st *changeState) preview(c plugins.ActionContext, t *target) (*catalog.Preview, bool) {
+	date := today(c.Now())
+	if be := c.Backend(); be.Registered() {
+		data := backend.SubscriptionPreviewData{AccountID: c.Account().ID, SubscriptionID: st.sub.ID, Date: date, SessionID: c.SessionID()}
+		setTarget(t, &data.PlanID, &data.Item, &data.Quantity)
+		key := changeKey("pv_", c.SessionID(), st.sub.ID, t, c.Revision(), string(date))
+		resp, err := be.Call(backend.Request{Type: backend.TypeSubscriptionPreview, IdempotencyKey: key, Data: data})
+		switch {
+		case err == nil && resp.Preview != nil:
+			return resp.Preview, true
+		case err != nil && !errors.Is(err, backend.ErrNoBackend):
+			slog.Warn("planoverview: the backend gave no preview; showing Portico's", "subscription", st.sub.ID, "err", err)
+		}
+	}
+	ch := catalog.Change{Subscription: st.sub, Currency: c.Account().Currency, Current: st.cur, Date: date}
+	if t.seats() {
+		ch.Seats = &catalog.Seats{Item: t.Item, Quantity: t.Quantity}
+	} else {
+		ch.Target = t.Plan
+	}
+	p, err := ch.Preview(&st.snap.Policy)
+	if err != nil {
+		slog.Info("planoverview: a change cannot be previewed", "subscription", st.sub.ID, "err", err)
+		c.Message(409, "change.cannotPreview.title", "change.cannotPreview.body")
+		return nil, false
+	}
+	return p, false
+}
+
+func setTarget(t *target, plan *string, item **int, qty **int64) {
+	if t.seats() {
+		i, q := t.Item, t.Quantity
+		*item, *qty = &i, &q
+		return
+	}
+	*plan = t.Plan.ID
+}
+
+// changeKey names one preview or confirmation: the same inputs, the same key, on any instance.
+func changeKey(prefix, session, sub string, t *target, rev int64, extra string) string {
+	h := sha256.New()
+	tgt := "seats:" + strconv.Itoa(t.Item) + ":" + strconv.FormatInt(t.Quantity, 10)
+	if !t.seats() {
+		tgt = "plan:" + t.Plan.ID
+	}
+	for _, s := range []string{session, sub, tgt, strconv.FormatInt(rev, 10), extra} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return prefix + hex.EncodeToString(h.Sum(nil))
+}
+
+// renderChange writes one of change.html's templates as a page.
+func renderChange(c plugins.ActionContext, status int, title, name string, data any) {
+	var b strings.Builder
+	if err := changeTmpl.Execute(&b, c.Printer(), name, data); err != nil {
+		slog.Error("planoverview: rendering a change page", "page", name, "err", err)
+		c.Message(500, "error.internal.title", "error.internal.page")
+		return
+	}
+	c.Page(status, title, template.HTML(b.String()))
+}
+
+// planCard is a plan of the chooser.
+type planCard struct {
+	ID, Name, Description string
+	Price                 string // per interval
+	Fees                  string // "plus €… one-off", ""
+	Features              []string
+	Current               bool
+	Choose                string // the preview's URL; "" for the current plan
+	ChooseLabel           string
+}
+
+type choosePage struct {
+	Sub      *account.Subscription
+	Plans    []planCard
+	Offered  bool
+	Seats    string // the seats page, when the plan has seats to change
+	Heading  string
+	Interval string
+}
+
+// interval says a plan's period: "month", "3 months".
+func intervalText(tr *i18n.Printer, p *catalog.Plan) string {
+	if n := p.IntervalCount; n > 1 {
+		return tr.T("change.intervalN."+p.Interval, "count", n)
+	}
+	return tr.T("change.interval." + p.Interval)
+}
+
+func card(c plugins.ActionContext, p *catalog.Plan, current bool, subID string) planCard {
+	tr, loc := c.Printer(), c.Locale()
+	out := planCard{ID: p.ID, Name: p.Name, Description: p.Description, Features: p.Features, Current: current}
+	var recurring, fees []account.Item
+	for i := range p.Items {
+		if p.Items[i].PricingModel == account.PricingFee {
+			fees = append(fees, p.Items[i].Item)
+		} else {
+			recurring = append(recurring, p.Items[i].Item)
+		}
+	}
+	if n, err := account.ItemsTotal(recurring); err == nil {
+		out.Price = tr.T("change.pricePer", "amount", i18n.Money(n, p.Currency, loc), "interval", intervalText(tr, p))
+	} else {
+		out.Price = tr.T("common.notAvailable")
+	}
+	if len(fees) > 0 {
+		if n, err := account.ItemsTotal(fees); err == nil && n > 0 {
+			out.Fees = tr.T("change.oneOff", "amount", i18n.Money(n, p.Currency, loc))
+		}
+	}
+	if !current {
+		out.Choose = "/subscriptions/" + url.PathEscape(subID) + "/change/preview?" + url.Values{"plan": {p.ID}}.Encode()
+		out.ChooseLabel = tr.T("change.choose", "plan", p.Name)
+	}
+	return out
+}
+
+// choosePlan shows the plans side by side.
+func choosePlan(c plugins.ActionContext) {
+	st := loadChange(c)
+	if st == nil {
+		return
+	}
+	tr := c.Printer()
+	p := &choosePage{Sub: st.sub, Heading: tr.T("change.heading", "name", st.sub.Name)}
+	if st.cur != nil {
+		p.Plans = append(p.Plans, card(c, st.cur, true, st.sub.ID))
+	}
+	for _, pl := range Offered(st.snap, st.cur, c.Account().Currency) {
+		p.Plans = append(p.Plans, card(c, pl, false, st.sub.ID))
+		p.Offered = true
+	}
+	if c.On(AllowQuantityChange) && len(st.seatItems(c)) > 0 {
+		p.Seats = "/subscriptions/" + url.PathEscape(st.sub.ID) + "/seats"
+	}
+	renderChange(c, 200, tr.T("change.pageTitle"), "choose", p)
+}
+
+// previewLine is a line of the preview's tables, formatted.
+type previewLine struct {
+	Label, Detail, Amount string
+}
+
+type previewPage struct {
+	Sub                     *account.Subscription
+	Heading                 string
+	Action                  string // the confirm form's action
+	Back, BackLabel         string
+	Revision                int64
+	PlanID                  string
+	Item                    int
+	Quantity                int64
+	Seats                   bool
+	Effective               string
+	EffectiveDate           string
+	AmountDueMinor          int64
+	Now                     bool // something is credited or charged now
+	NowLines                []previewLine
+	DueLabel, Due           string
+	Carried                 string // credit carried to the next invoice, ""
+	NextHeading             string
+	NextLines               []previewLine
+	NextCredit              string
+	NextTotal               string
+	Summary                 string // one sentence: when, and what is charged now
+	ByBackend               bool
+	Tenant                  string
+	Confirm                 string
+	Errors                  plugins.FormErrors
+}
+
+func lineLabel(tr *i18n.Printer, l *catalog.Line, loc string) (label, detail string) {
+	label = l.Product
+	switch l.Kind {
+	case catalog.LineCredit:
+		detail = tr.T("change.line.credit", "days", i18n.Number(l.Days, loc), "of", i18n.Number(l.PeriodDays, loc))
+	case catalog.LineProrated:
+		detail = tr.T("change.line.prorated", "days", i18n.Number(l.Days, loc), "of", i18n.Number(l.PeriodDays, loc))
+	case catalog.LinePeriod:
+		detail = tr.T("change.line.period")
+	case catalog.LineFee:
+		detail = tr.T("change.line.fee")
+	case catalog.LineBalance:
+		label, detail = tr.T("change.line.balance"), ""
+	}
+	if l.Quantity > 1 && l.PricingModel == account.PricingPerUnit {
+		label = tr.T("change.line.quantity", "product", l.Product, "quantity", i18n.Number(l.Quantity, loc))
+	}
+	return label, detail
+}
+
+func newPreviewPage(c plugins.ActionContext, st *changeState, t *target, pv *catalog.Preview, byBackend bool, errs plugins.FormErrors) *previewPage {
+	tr, loc, cur := c.Printer(), c.Locale(), pv.Currency
+	money := func(n int64) string { return i18n.Money(n, cur, loc) }
+	p := &previewPage{Sub: st.sub, Revision: c.Revision(), ByBackend: byBackend, Tenant: c.Tenant().Name, Errors: errs,
+		AmountDueMinor: pv.AmountDue, EffectiveDate: string(pv.EffectiveDate)}
+	p.Effective = i18n.Date(pv.EffectiveDate.Civil(), loc)
+	esc := url.PathEscape(st.sub.ID)
+	if t.seats() {
+		it := &st.sub.Items[t.Item]
+		p.Seats, p.Item, p.Quantity = true, t.Item, t.Quantity
+		p.Heading = tr.T("change.preview.seatsHeading", "product", it.Product, "quantity", quantity(t.Quantity, it.Unit, loc))
+		p.Action, p.Back, p.BackLabel = "/subscriptions/"+esc+"/seats", "/subscriptions/"+esc+"/seats", tr.T("change.backSeats")
+	} else {
+		p.PlanID = t.Plan.ID
+		p.Heading = tr.T("change.preview.planHeading", "plan", t.Plan.Name)
+		p.Action, p.Back, p.BackLabel = "/subscriptions/"+esc+"/change", "/subscriptions/"+esc+"/change", tr.T("change.backPlans")
+	}
+	for i := range pv.CreditLines {
+		l, d := lineLabel(tr, &pv.CreditLines[i], loc)
+		p.NowLines = append(p.NowLines, previewLine{l, d, money(-pv.CreditLines[i].Amount)})
+	}
+	for i := range pv.ChargeLines {
+		l, d := lineLabel(tr, &pv.ChargeLines[i], loc)
+		p.NowLines = append(p.NowLines, previewLine{l, d, money(pv.ChargeLines[i].Amount)})
+	}
+	p.Now = len(p.NowLines) > 0
+	p.DueLabel, p.Due = tr.T("change.preview.dueNow"), money(pv.AmountDue)
+	if pv.CreditCarried > 0 {
+		p.Carried = money(pv.CreditCarried)
+	}
+	p.NextHeading = tr.T("change.preview.next", "date", i18n.Date(pv.Next.Date.Civil(), loc))
+	for i := range pv.Next.Lines {
+		l := &pv.Next.Lines[i]
+		label, d := lineLabel(tr, l, loc)
+		amt := money(l.Amount)
+		if l.Kind == catalog.LineBalance {
+			amt = money(-l.Amount)
+		}
+		p.NextLines = append(p.NextLines, previewLine{label, d, amt})
+	}
+	p.NextTotal = money(pv.Next.Amount)
+	switch {
+	case pv.Timing == catalog.PeriodEnd:
+		p.Summary = tr.T("change.preview.atPeriodEnd", "date", p.Effective)
+	case pv.AmountDue > 0:
+		p.Summary = tr.T("change.preview.nowCharged", "date", p.Effective, "amount", p.Due)
+	case pv.CreditCarried > 0:
+		p.Summary = tr.T("change.preview.nowCredited", "date", p.Effective, "amount", p.Carried)
+	default:
+		p.Summary = tr.T("change.preview.nowNothing", "date", p.Effective)
+	}
+	if pv.AmountDue > 0 {
+		p.Confirm = tr.T("change.confirmPay", "amount", p.Due)
+	} else {
+		p.Confirm = tr.T("change.confirm")
+	}
+	return p
+}
+
+func showPreview(c plugins.ActionContext, status int, st *changeState, t *target, errs plugins.FormErrors) {
+	pv, byBackend := st.preview(c, t)
+	if pv == nil {
+		return
+	}
+	p := newPreviewPage(c, st, t, pv, byBackend, errs)
+	renderChange(c, status, p.Heading, "preview", p)
+}
+
+func previewPlan(c plugins.ActionContext) {
+	st := loadChange(c)
+	if st == nil {
+		return
+	}
+	if t := st.planTarget(c, c.QueryValue("plan")); t != nil {
+		showPreview(c, 200, st, t, nil)
+	}
+}
+
+// seatsPage is the seats form.
+type seatsPage struct {
+	Sub     *account.Subscription
+	Heading string
+	Items   []seatItem
+	Errors  plugins.FormErrors
+	Back    string
+}
+
+func seatsPageOf(c plugins.ActionContext, st *changeState, status int, items []seatItem, errs plugins.FormErrors) {
+	tr := c.Printer()
+	if len(items) == 0 {
+		c.Message(404, "change.noSeats.title", "change.noSeats.body")
+		return
+	}
+	p := &seatsPage{Sub: st.sub, Heading: tr.T("change.seats.heading", "name", st.sub.Name), Items: items, Errors: errs}
+	if c.On(AllowPlanChange) {
+		p.Back = "/subscriptions/" + url.PathEscape(st.sub.ID) + "/change"
+	}
+	renderChange(c, status, tr.T("change.seats.pageTitle"), "seats", p)
+}
+
+func seatsForm(c plugins.ActionContext) {
+	if st := loadChange(c); st != nil {
+		seatsPageOf(c, st, 200, st.seatItems(c), nil)
+	}
+}
+
+// seatTarget reads item and quantity (query or form) against the plan's limits; on a problem
+// it answers the seats form with the error (422) and returns nil.
+func (st *changeState) seatTarget(c plugins.ActionContext, itemS, qtyS string) *target {
+	items := st.seatItems(c)
+	idx, err := strconv.Atoi(itemS)
+	var si *seatItem
+	for k := range items {
+		if err == nil && items[k].Index == idx {
+			si = &items[k]
+		}
+	}
+	if si == nil {
+		c.Message(404, "change.noSeats.title", "change.noSeats.body")
+		return nil
+	}
+	tr, loc := c.Printer(), c.Locale()
+	q, err := strconv.ParseInt(strings.TrimSpace(qtyS), 10, 64)
+	var msg string
+	switch {
+	case err != nil || q < si.Min || q > si.Max:
+		msg = tr.T("change.seats.error.range", "min", i18n.Number(si.Min, loc), "max", i18n.Number(si.Max, loc))
+	case q == si.Current:
+		msg = tr.T("change.seats.error.same", "current", i18n.Number(si.Current, loc))
+	}
+	if msg != "" {
+		var errs plugins.FormErrors
+		field := "quantity-" + strconv.Itoa(si.Index)
+		errs.Add(field, msg)
+		si.Error, si.Value = msg, qtyS
+		seatsPageOf(c, st, 422, items, errs)
+		return nil
+	}
+	return &target{Item: si.Index, Quantity: q}
+}
+
+func previewSeats(c plugins.ActionContext) {
+	st := loadChange(c)
+	if st == nil {
+		return
+	}
+	if t := st.seatTarget(c, c.QueryValue("item"), c.QueryValue("quantity")); t != nil {
+		showPreview(c, 200, st, t, nil)
+	}
+}
+
+func confirmPlan(c plugins.ActionContext) {
+	st := loadConfirm(c)
+	if st == nil {
+		return
+	}
+	if t := st.planTarget(c, c.FormValue("plan")); t != nil {
+		confirm(c, st, t)
+	}
+}
+
+func confirmSeats(c plugins.ActionContext) {
+	st := loadConfirm(c)
+	if st == nil {
+		return
+	}
+	if t := st.seatTarget(c, c.FormValue("item"), c.FormValue("quantity")); t != nil {
+		confirm(c, st, t)
+	}
+}
+
+// loadConfirm is loadChange for a confirmation: a change already made or already requested by
+// an earlier submit of the same form (a double click, a reload) shows that state instead.
+func loadConfirm(c plugins.ActionContext) *changeState {
+	id := c.Arg()
+	if account.ValidID(id) {
+		if sub := c.Account().Subscription(id); sub != nil && sub.PendingChange != nil && sameRequest(sub.PendingChange, c) {
+			c.Done()
+			return nil
+		}
+		if sub := c.Account().Subscription(id); sub != nil && inEffect(sub, c) {
+			doneResult(c, sub)
+			return nil
+		}
+	}
+	return loadChange(c)
+}
+
+// sameRequest reports whether the pending change is the one the form asks for.
+func sameRequest(pc *account.PendingChange, c plugins.ActionContext) bool {
+	if plan := c.FormValue("plan"); plan != "" {
+		return pc.PlanID == plan
+	}
+	return pc.Item != nil && pc.Quantity != nil && strconv.Itoa(*pc.Item) == c.FormValue("item") &&
+		strconv.FormatInt(*pc.Quantity, 10) == strings.TrimSpace(c.FormValue("quantity"))
+}
+
+// inEffect reports whether the subscription already is as the form asks, after the document
+// moved (the backend carried out this confirmation's first submit).
+func inEffect(s *account.Subscription, c plugins.ActionContext) bool {
+	rev, _ := strconv.ParseInt(c.FormValue("rev"), 10, 64)
+	if rev == c.Revision() {
+		return false
+	}
+	if plan := c.FormValue("plan"); plan != "" {
+		return s.PlanID == plan
+	}
+	i, err := strconv.Atoi(c.FormValue("item"))
+	q, err2 := strconv.ParseInt(strings.TrimSpace(c.FormValue("quantity")), 10, 64)
+	return err == nil && err2 == nil && i >= 0 && i < len(s.Items) && s.Items[i].Quantity == q
+}
+
+// confirm carries out a confirmed change: checked against what the preview page showed, then
+// through the backend, or recorded as pending without one.
+func confirm(c plugins.ActionContext, st *changeState, t *target) {
+	tr := c.Printer()
+	rev, _ := strconv.ParseInt(c.FormValue("rev"), 10, 64)
+	pv, byBackend := st.preview(c, t)
+	if pv == nil {
+		return
+	}
+	due, _ := strconv.ParseInt(c.FormValue("due"), 10, 64)
+	if rev != c.Revision() || due != pv.AmountDue || c.FormValue("effective") != string(pv.EffectiveDate) {
+		var errs plugins.FormErrors
+		errs.Add("preview-numbers", tr.T("change.changed"))
+		p := newPreviewPage(c, st, t, pv, byBackend, errs)
+		renderChange(c, 409, p.Heading, "preview", p)
+		return
+	}
+	if c.Backend().Registered() {
+		changeThroughBackend(c, st, t, pv)
+		return
+	}
+	pc := &account.PendingChange{EffectiveDate: pv.EffectiveDate, RequestedAt: today(c.Now())}
+	setTarget(t, &pc.PlanID, &pc.Item, &pc.Quantity)
+	if !t.seats() {
+		pc.PlanName = t.Plan.Name
+	}
+	data := eventData(st.sub.ID, t, pv)
+	err := c.Update(func(a *account.Account) (plugins.Event, error) {
+		sub := a.Subscription(st.sub.ID)
+		if sub == nil {
+			return plugins.Event{}, notFound()
+		}
+		if sub.PendingChange != nil {
+			return plugins.Event{}, tenants.ErrNoChange // the first of a double submit recorded it
+		}
+		if t.seats() && (t.Item >= len(sub.Items) || sub.Items[t.Item].PricingModel != account.PricingPerUnit) {
+			return plugins.Event{}, tenants.ErrNoChange
+		}
+		sub.PendingChange = pc
+		return plugins.Event{Type: EventChangeRequested, Data: data}, nil
+	})
+	finish(c, err)
+}
+
+// eventData is the data of a change's events.
+func eventData(subID string, t *target, pv *catalog.Preview) map[string]any {
+	d := map[string]any{"subscriptionId": subID, "effectiveDate": pv.EffectiveDate, "currency": pv.Currency,
+		"amountDue": pv.AmountDue, "creditCarried": pv.CreditCarried, "preview": pv}
+	if t.seats() {
+		d["item"], d["quantity"] = t.Item, t.Quantity
+	} else {
+		d["planId"] = t.Plan.ID
+	}
+	return d
+}
+
+// changeThroughBackend sends subscription.change once per confirmation and answers its result.
+func changeThroughBackend(c plugins.ActionContext, st *changeState, t *target, pv *catalog.Preview) {
+	fp, _ := json.Marshal(pv)
+	key := changeKey("chg_", c.SessionID(), st.sub.ID, t, c.Revision(), string(fp))
+	data := backend.SubscriptionChangeData{AccountID: c.Account().ID, SubscriptionID: st.sub.ID, Preview: pv, SessionID: c.SessionID()}
+	setTarget(t, &data.PlanID, &data.Item, &data.Quantity)
+	be := c.Backend()
+	resp, err := be.Call(backend.Request{Type: backend.TypeSubscriptionChange, IdempotencyKey: key, Data: data})
+	detail := eventData(st.sub.ID, t, pv)
+	detail["requestId"] = resp.RequestID
+	audit := func(typ string) {
+		if aerr := be.Audit(typ, detail); aerr != nil {
+			slog.Warn("planoverview: recording a change attempt", "err", aerr)
+		}
+	}
+	if err != nil {
+		if !resp.Replayed && !errors.Is(err, backend.ErrNoBackend) {
+			detail["failure"] = failureName(err)
+			audit(AuditChangeError)
+		}
+		changeFailure(c, st.sub, err)
+		return
+	}
+	if !resp.Replayed {
+		var ev plugins.Event
+		switch resp.Result {
+		case backend.Succeeded:
+			ev = plugins.Event{Type: EventChangeSucceeded, Data: detail}
+		case backend.Declined:
+			detail["message"] = resp.Message
+			ev = plugins.Event{Type: EventChangeFailed, Data: detail}
+		}
+		if err := be.Store(resp.Account, ev); errors.Is(err, backend.ErrInvalidAccount) {
+			detail["failure"], detail["result"] = "invalid_account", string(resp.Result)
+			audit(AuditChangeError)
+			changeFailure(c, st.sub, err)
+			return
+		} else if err != nil && !errors.Is(err, tenants.ErrRevisionMismatch) {
+			slog.Error("planoverview: storing a change's outcome", "subscription", st.sub.ID, "err", err)
+		}
+		switch resp.Result {
+		case backend.RequiresAction:
+			detail["redirectUrl"] = resp.RedirectURL
+			audit(AuditChangeRequiresAction)
+		case backend.Pending:
+			audit(AuditChangePending)
+		}
+	}
+	switch resp.Result {
+	case backend.Succeeded:
+		changeResult(c, 200, "succeeded", "change.result.succeeded.title", tmsg(c, "change.result.succeeded.body", "name", st.sub.Name), resp.Message)
+	case backend.Declined:
+		changeResult(c, 200, "declined", "change.result.declined.title", tmsg(c, "change.result.declined.body", "name", st.sub.Name), resp.Message)
+	case backend.RequiresAction:
+		redirectForChange(c, st.sub, resp.RedirectURL)
+	default:
+		changeResult(c, 200, "pending", "change.result.pending.title", tmsg(c, "change.result.pending.body", "name", st.sub.Name, "tenant", c.Tenant().Name), resp.Message)
+	}
+}
+
+func tmsg(c plugins.ActionContext, key string, args ...any) string { return c.Printer().T(key, args...) }
+
+// failureName names an error's failure class for the audit trail.
+func failureName(err error) string {
+	switch {
+	case errors.Is(err, backend.ErrTimeout):
+		return "timeout"
+	case errors.Is(err, backend.ErrForbiddenAddress):
+		return "forbidden_address"
+	case errors.Is(err, backend.ErrUnreachable):
+		return "unreachable"
+	case errors.Is(err, backend.ErrStatus):
+		return "status"
+	case errors.Is(err, backend.ErrInvalidResponse):
+		return "invalid_response"
+	case errors.Is(err, backend.ErrInvalidAccount):
+		return "invalid_account"
+	}
+	return "unavailable"
+}
+
+type resultPage struct {
+	Kind, Title, Body, Message string
+}
+
+func changeResult(c plugins.ActionContext, status int, kind, titleKey, body, message string) {
+	r := &resultPage{Kind: kind, Title: tmsg(c, titleKey), Body: body, Message: message}
+	renderChange(c, status, r.Title, "result", r)
+}
+
+// doneResult shows a change already in effect (a later submit of a confirmation the backend
+// carried out).
+func doneResult(c plugins.ActionContext, s *account.Subscription) {
+	changeResult(c, 200, "succeeded", "change.result.succeeded.title", tmsg(c, "change.result.succeeded.body", "name", s.Name), "")
+}
+
+// changeFailure answers the page of a failure class: nothing was changed.
+func changeFailure(c plugins.ActionContext, s *account.Subscription, err error) {
+	name, status := "unavailable", 503
+	switch {
+	case errors.Is(err, backend.ErrTimeout):
+		name, status = "timeout", 504
+	case errors.Is(err, backend.ErrUnreachable), errors.Is(err, backend.ErrForbiddenAddress):
+		name, status = "unreachable", 502
+	case errors.Is(err, backend.ErrStatus), errors.Is(err, backend.ErrInvalidResponse):
+		name, status = "failed", 502
+	case errors.Is(err, backend.ErrInvalidAccount):
+		name, status = "document", 502
+	default:
+		slog.Error("planoverview: changing a subscription", "subscription", s.ID, "err", err)
+	}
+	changeResult(c, status, "failure", "change.fail."+name+".title", tmsg(c, "change.fail."+name+".body", "name", s.Name, "tenant", c.Tenant().Name), "")
+}
+
+// returnTTL is how long a requires_action return URL is honoured.
+const returnTTL = time.Hour
+
+// redirectForChange sends the customer to the backend's page with a return URL only this
+// session can use, for an hour.
+func redirectForChange(c plugins.ActionContext, s *account.Subscription, redirect string) {
+	exp := c.Now().Add(returnTTL).Unix()
+	sealed, err := c.Seal("change-return", []byte(c.SessionID()+"|"+s.ID+"|"+strconv.FormatInt(exp, 10)))
+	if err != nil {
+		c.Fail(err)
+		return
+	}
+	ret := c.Origin() + "/subscriptions/" + url.PathEscape(s.ID) + "/change/return?" + url.Values{"r": {base64.RawURLEncoding.EncodeToString(sealed)}}.Encode()
+	u, err := url.Parse(redirect)
+	if err != nil {
+		changeFailure(c, s, backend.ErrInvalidResponse)
+		return
+	}
+	q := u.Query()
+	q.Set("return_url", ret)
+	u.RawQuery = q.Encode()
+	c.Redirect(u.String())
+}
+
+// changeReturn is where the backend's page sends the customer back: the overview, which shows
+// the subscription as it stands now.
+func changeReturn(c plugins.ActionContext) {
+	sealed, err := base64.RawURLEncoding.DecodeString(c.QueryValue("r"))
+	ok := err == nil
+	if ok {
+		var p []byte
+		p, err = c.Unseal("change-return", sealed)
+		parts := strings.Split(string(p), "|")
+		ok = err == nil && len(parts) == 3 && parts[0] == c.SessionID() && parts[1] == c.Arg()
+		if ok {
+			n, err := strconv.ParseInt(parts[2], 10, 64)
+			ok = err == nil && c.Now().Unix() < n
+		}
+	}
+	if !ok {
+		c.Message(400, "change.returnInvalid.title", "change.returnInvalid.body")
+		return
+	}
+	c.Done()
+}
