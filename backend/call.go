@@ -162,9 +162,9 @@ type attempt struct {
 	RequestID   string    `json:"requestId"`
 	StartedAt   time.Time `json:"startedAt"`
 	// Outcome (done).
-	Result       Result `json:"result,omitempty"`
-	Message      string `json:"message,omitempty"`
-	RedirectURL  string `json:"redirectUrl,omitempty"`
+	Result       Result           `json:"result,omitempty"`
+	Message      string           `json:"message,omitempty"`
+	RedirectURL  string           `json:"redirectUrl,omitempty"`
 	AccountError string           `json:"accountError,omitempty"`
 	Preview      *catalog.Preview `json:"preview,omitempty"`
 	// Failure (failed).

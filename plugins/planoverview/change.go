@@ -353,40 +353,40 @@ type previewLine struct {
 }
 
 type previewPage struct {
-	Sub                     *account.Subscription
-	Heading                 string
-	Action                  string // the confirm form's action
-	Back, BackLabel         string
-	Revision                int64
-	PlanID                  string
-	Item                    int
-	Quantity                int64
-	Seats                   bool
-	Effective               string
-	EffectiveDate           string
-	AmountDueMinor          int64
-	Now                     bool // something is credited or charged now
-	NowLines                []previewLine
-	DueLabel, Due           string
-	Carried                 string // credit carried to the next invoice, ""
-	NextHeading             string
-	NextLines               []previewLine
-	NextCredit              string
-	NextTotal               string
-	Summary                 string // one sentence: when, and what is charged now
-	ByBackend               bool
-	Tenant                  string
-	Confirm                 string
-	Errors                  plugins.FormErrors
+	Sub             *account.Subscription
+	Heading         string
+	Action          string // the confirm form's action
+	Back, BackLabel string
+	Revision        int64
+	PlanID          string
+	Item            int
+	Quantity        int64
+	Seats           bool
+	Effective       string
+	EffectiveDate   string
+	AmountDueMinor  int64
+	Now             bool // something is credited or charged now
+	NowLines        []previewLine
+	DueLabel, Due   string
+	Carried         string // credit carried to the next invoice, ""
+	NextHeading     string
+	NextLines       []previewLine
+	NextCredit      string
+	NextTotal       string
+	Summary         string // one sentence: when, and what is charged now
+	ByBackend       bool
+	Tenant          string
+	Confirm         string
+	Errors          plugins.FormErrors
 }
 
 func lineLabel(tr *i18n.Printer, l *catalog.Line, loc string) (label, detail string) {
 	label = l.Product
 	switch l.Kind {
-	case catalog.LineCredit:
-		detail = tr.T("change.line.credit", "days", i18n.Number(l.Days, loc), "of", i18n.Number(l.PeriodDays, loc))
-	case catalog.LineProrated:
-		detail = tr.T("change.line.prorated", "days", i18n.Number(l.Days, loc), "of", i18n.Number(l.PeriodDays, loc))
+	case catalog.LineCredit, catalog.LineProrated:
+		if l.PeriodDays > 0 { // a backend's preview may leave the days out
+			detail = tr.T("change.line."+l.Kind, "days", i18n.Number(l.Days, loc), "of", i18n.Number(l.PeriodDays, loc))
+		}
 	case catalog.LinePeriod:
 		detail = tr.T("change.line.period")
 	case catalog.LineFee:
@@ -728,7 +728,9 @@ func changeThroughBackend(c plugins.ActionContext, st *changeState, t *target, p
 	}
 }
 
-func tmsg(c plugins.ActionContext, key string, args ...any) string { return c.Printer().T(key, args...) }
+func tmsg(c plugins.ActionContext, key string, args ...any) string {
+	return c.Printer().T(key, args...)
+}
 
 // failureName names an error's failure class for the audit trail.
 func failureName(err error) string {

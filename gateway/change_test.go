@@ -1,0 +1,511 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/portico-billing/portico/backend"
+	"github.com/portico-billing/portico/catalog"
+	"github.com/portico-billing/portico/i18n"
+	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/tenants/account"
+)
+
+// Changing a subscription's plan or seats from the portal (section plan_overview's change
+// pages), with and without a tenant backend.
+
+const sub = "sub_Pro_01"
+
+// changeCatalog stores Starter, Team and Business monthly in EUR in family "main" (Team with
+// 1–50 seats), an archived Legacy and a USD plan in the same family, and Solo in another family;
+// the policy: upgrades now, downgrades at the period end, seats now. The account's subscription
+// is on Team with 5 seats for the current month.
+func changeCatalog(t *testing.T, ps *portalSession) {
+	t.Helper()
+	h := ps.h
+	put := func(path, body string) {
+		t.Helper()
+		r := h.do("PUT", "api."+base, path, []byte(body), "Authorization", "Bearer "+ps.key)
+		if r.StatusCode() != 200 && r.StatusCode() != 201 {
+			t.Fatalf("PUT %s: %d %s", path, r.StatusCode(), r.Body())
+		}
+	}
+	plan := func(id, name, cur, family string, items string) {
+		put("/v1/plans/"+id, `{"name":"`+name+`","currency":"`+cur+`","interval":"month","family":"`+family+`","features":["`+name+` feature"],"items":[`+items+`]}`)
+	}
+	plan("starter", "Starter", "EUR", "main", `{"product":"Starter","pricingModel":"flat","quantity":1,"unitAmount":900}`)
+	plan("team", "Team", "EUR", "main", `{"product":"Team","pricingModel":"flat","quantity":1,"unitAmount":2900},
+		{"product":"Seats","pricingModel":"per_unit","quantity":5,"unitAmount":1000,"minQuantity":1,"maxQuantity":50}`)
+	plan("business", "Business", "EUR", "main", `{"product":"Business","pricingModel":"flat","quantity":1,"unitAmount":9900}`)
+	plan("legacy", "Legacy", "EUR", "main", `{"product":"Legacy","pricingModel":"flat","quantity":1,"unitAmount":500}`)
+	plan("usd", "Dollar", "USD", "main", `{"product":"Dollar","pricingModel":"flat","quantity":1,"unitAmount":5000}`)
+	plan("solo", "Solo", "EUR", "other", `{"product":"Solo","pricingModel":"flat","quantity":1,"unitAmount":300}`)
+	if r := h.do("DELETE", "api."+base, "/v1/plans/legacy", nil, "Authorization", "Bearer "+ps.key); r.StatusCode() != 200 {
+		t.Fatalf("archive: %d", r.StatusCode())
+	}
+	put("/v1/plan-policy", `{"upgrades":"now","downgrades":"period_end","seats":"now"}`)
+	put("/v1/accounts/acc_7Hq2LmX9", teamDoc(t, ps.h.gw.cfg.Now(), nil))
+}
+
+// teamDoc is the example account with its subscription on Team (5 seats) for the current month
+// of now, changed by edit.
+func teamDoc(t testing.TB, now time.Time, edit func(s *account.Subscription)) string {
+	raw, err := os.ReadFile("../tenants/account/testdata/account.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := account.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, m, _ := now.UTC().Date()
+	first := time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+	s := a.Subscription(sub)
+	s.PlanID, s.Name = "team", "Team"
+	s.CurrentPeriodStart = account.Date(first.Format(time.DateOnly))
+	s.CurrentPeriodEnd = account.Date(first.AddDate(0, 1, -1).Format(time.DateOnly))
+	s.NextChargeDate = account.Date(first.AddDate(0, 1, 0).Format(time.DateOnly))
+	s.EstimatedNextCharge = nil
+	p29, p10 := int64(2900), int64(1000)
+	s.Items = []account.Item{{Product: "Team", PricingModel: account.PricingFlat, Quantity: 1, UnitAmount: &p29},
+		{Product: "Seats", PricingModel: account.PricingPerUnit, Quantity: 5, UnitAmount: &p10}}
+	if edit != nil {
+		edit(s)
+	}
+	b, _ := json.Marshal(a)
+	return string(b)
+}
+
+// expectedPreview is Portico's own preview of the change, as the page must show it.
+func expectedPreview(t *testing.T, ps *portalSession, target string, seats int64) *catalog.Preview {
+	t.Helper()
+	snap, err := ps.h.store.Catalog(context.Background(), ps.t.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ps.account()
+	cur, _ := snap.Plan("team")
+	c := catalog.Change{Subscription: a.Subscription(sub), Currency: "EUR", Current: cur.Plan,
+		Date: account.Date(ps.h.gw.cfg.Now().UTC().Format(time.DateOnly))}
+	if target != "" {
+		tp, _ := snap.Plan(target)
+		c.Target = tp.Plan
+	} else {
+		c.Seats = &catalog.Seats{Item: 1, Quantity: seats}
+	}
+	p, err := c.Preview(&snap.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+var changeHiddenRE = regexp.MustCompile(`<input type="hidden" name="(rev|due|effective|plan|item|quantity)" value="([^"]*)">`)
+
+// changeForm opens a preview page and returns its confirmation form and the page.
+func (ps *portalSession) changeForm(path string) (url.Values, string) {
+	ps.h.t.Helper()
+	page := ps.get(path)
+	form := url.Values{}
+	for _, m := range changeHiddenRE.FindAllStringSubmatch(page, -1) {
+		form.Set(m[1], m[2])
+	}
+	if form.Get("rev") == "" || form.Get("effective") == "" {
+		ps.h.t.Fatalf("preview page lacks its hidden fields:\n%s", page)
+	}
+	return form, page
+}
+
+// checkPreviewShown checks that the page shows each of the preview's amounts and dates.
+func checkPreviewShown(t *testing.T, page string, p *catalog.Preview, loc string) {
+	t.Helper()
+	money := func(n int64) string { return i18n.Money(n, p.Currency, loc) }
+	want := []string{money(p.AmountDue), money(p.Next.Amount), i18n.Date(p.EffectiveDate.Civil(), loc), i18n.Date(p.Next.Date.Civil(), loc)}
+	for _, l := range p.CreditLines {
+		want = append(want, money(-l.Amount))
+	}
+	for _, l := range p.ChargeLines {
+		want = append(want, money(l.Amount))
+	}
+	for _, w := range want {
+		if !strings.Contains(page, w) {
+			t.Errorf("preview page lacks %q:\n%s", w, page)
+		}
+	}
+}
+
+func TestChangePlanWithoutBackend(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ps := h.customer("change-nobe", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
+	changeCatalog(t, ps)
+	page := ps.get("/")
+	if !strings.Contains(page, `href="/subscriptions/sub_Pro_01/change">Change plan</a>`) || !strings.Contains(page, `href="/subscriptions/sub_Pro_01/seats">Change seats</a>`) {
+		t.Fatalf("overview lacks the change buttons:\n%s", page)
+	}
+	choose := ps.get("/subscriptions/sub_Pro_01/change")
+	for _, w := range []string{"Starter", "€9.00 per month", "Business", "€99.00 per month", "Business feature", "Current plan",
+		`href="/subscriptions/sub_Pro_01/change/preview?plan=business"`, `href="/subscriptions/sub_Pro_01/change/preview?plan=starter"`} {
+		if !strings.Contains(choose, w) {
+			t.Errorf("plans page lacks %q", w)
+		}
+	}
+	for _, bad := range []string{"Legacy", "Dollar", "Solo", "plan=team"} {
+		if strings.Contains(choose, bad) {
+			t.Errorf("plans page offers %q:\n%s", bad, choose)
+		}
+	}
+	// Upgrade to Business: now, prorated.
+	want := expectedPreview(t, ps, "business", 0)
+	form, preview := ps.changeForm("/subscriptions/sub_Pro_01/change/preview?plan=business")
+	checkPreviewShown(t, preview, want, "en")
+	if want.Timing != catalog.Now || !strings.Contains(preview, "Change to Business") {
+		t.Fatalf("timing %s; page:\n%s", want.Timing, preview)
+	}
+	// Confirm twice (a double click): one pending change, one event.
+	for range 2 {
+		st, body, loc := ps.submit("/subscriptions/sub_Pro_01/change", form, "https://"+ps.host)
+		if st != 303 || loc != "/" {
+			t.Fatalf("confirm: %d %q\n%s", st, loc, body)
+		}
+	}
+	pc := ps.account().Subscription(sub).PendingChange
+	if pc == nil || pc.PlanID != "business" || pc.PlanName != "Business" || pc.EffectiveDate != want.EffectiveDate || pc.Item != nil {
+		t.Fatalf("pending change %+v", pc)
+	}
+	evs := ps.events("subscription.change_requested")
+	if len(evs) != 1 || evs[0]["planId"] != "business" || evs[0]["subscriptionId"] != sub || evs[0]["amountDue"] != float64(want.AmountDue) || evs[0]["sessionId"] == "" {
+		t.Fatalf("events %v", evs)
+	}
+	page = ps.get("/")
+	if !strings.Contains(page, "Change to Business on "+i18n.Date(want.EffectiveDate.Civil(), "en")+" requested") || strings.Contains(page, "/change\">Change plan") {
+		t.Fatalf("overview does not show the pending change:\n%s", page)
+	}
+	// The tenant carries it out: the pending state goes.
+	ps.h.do("PUT", "api."+base, "/v1/accounts/acc_7Hq2LmX9", []byte(teamDoc(t, h.gw.cfg.Now(), func(s *account.Subscription) { s.PlanID, s.Name = "business", "Business" })), "Authorization", "Bearer "+ps.key)
+	etcdtest.Wait(t, "the overview shows no pending change", func() bool { return !strings.Contains(ps.get("/"), "requested") })
+}
+
+func TestChangeSeatsWithoutBackendGerman(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ps := h.customer("seats-nobe", `{"accountId":"acc_7Hq2LmX9","locale":"de"}`)
+	changeCatalog(t, ps)
+	form := ps.get("/subscriptions/sub_Pro_01/seats")
+	for _, w := range []string{`min="1" max="50"`, `value="5"`, "Zwischen 1 und 50."} {
+		if !strings.Contains(form, w) {
+			t.Errorf("seats form lacks %q:\n%s", w, form)
+		}
+	}
+	want := expectedPreview(t, ps, "", 12)
+	f, page := ps.changeForm("/subscriptions/sub_Pro_01/seats/preview?item=1&quantity=12")
+	checkPreviewShown(t, page, want, "de")
+	if st, body, _ := ps.submit("/subscriptions/sub_Pro_01/seats", f, "https://"+ps.host); st != 303 {
+		t.Fatalf("confirm: %d\n%s", st, body)
+	}
+	pc := ps.account().Subscription(sub).PendingChange
+	if pc == nil || pc.Item == nil || *pc.Item != 1 || *pc.Quantity != 12 || pc.PlanID != "" {
+		t.Fatalf("pending change %+v", pc)
+	}
+	if page := ps.get("/"); !strings.Contains(page, "Änderung von Seats auf 12 am "+i18n.Date(want.EffectiveDate.Civil(), "de")+" beantragt") {
+		t.Fatalf("overview:\n%s", page)
+	}
+}
+
+// TestChangeRefusals: a forged plan, a plan of another family, an archived plan, one in another
+// currency, seats outside the limits, a stale revision, another origin, a session without the
+// permission: nothing changes, no event.
+func TestChangeRefusals(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ps := h.customer("change-refuse", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
+	changeCatalog(t, ps)
+	form, _ := ps.changeForm("/subscriptions/sub_Pro_01/change/preview?plan=business")
+	with := func(k, v string) url.Values {
+		f := url.Values{}
+		for kk, vv := range form {
+			f[kk] = vv
+		}
+		f.Set(k, v)
+		return f
+	}
+	seats, _ := ps.changeForm("/subscriptions/sub_Pro_01/seats/preview?item=1&quantity=6")
+	seatsWith := func(q string) url.Values {
+		f := url.Values{}
+		for k, v := range seats {
+			f[k] = v
+		}
+		f.Set("quantity", q)
+		return f
+	}
+	before := ps.account()
+	for _, c := range []struct {
+		name, path string
+		form       url.Values
+		origin     string
+		status     int
+		want       string
+	}{
+		{"forged plan", "/subscriptions/sub_Pro_01/change", with("plan", "enterprise"), "", 404, "Plan not available"},
+		{"another family", "/subscriptions/sub_Pro_01/change", with("plan", "solo"), "", 404, "Plan not available"},
+		{"archived", "/subscriptions/sub_Pro_01/change", with("plan", "legacy"), "", 404, "Plan not available"},
+		{"another currency", "/subscriptions/sub_Pro_01/change", with("plan", "usd"), "", 404, "Plan not available"},
+		{"current plan", "/subscriptions/sub_Pro_01/change", with("plan", "team"), "", 404, "Plan not available"},
+		{"stale revision", "/subscriptions/sub_Pro_01/change", with("rev", "1"), "", 409, "The amounts changed since this page was shown"},
+		{"other amount", "/subscriptions/sub_Pro_01/change", with("due", "1"), "", 409, `href="#preview-numbers"`},
+		{"another subscription", "/subscriptions/sub_other/change", form, "", 404, "Subscription not found"},
+		{"other origin", "/subscriptions/sub_Pro_01/change", form, "https://evil.example", 403, ""},
+		{"no seats", "/subscriptions/sub_Pro_01/seats", seatsWith("0"), "", 422, "Enter a whole number from 1 to 50."},
+		{"too many seats", "/subscriptions/sub_Pro_01/seats", seatsWith("51"), "", 422, `href="#quantity-1"`},
+		{"not a number", "/subscriptions/sub_Pro_01/seats", seatsWith("ten"), "", 422, `aria-invalid="true"`},
+		{"same seats", "/subscriptions/sub_Pro_01/seats", seatsWith("5"), "", 422, "You have 5 already."},
+		{"flat item", "/subscriptions/sub_Pro_01/seats", func() url.Values { f := seatsWith("3"); f.Set("item", "0"); return f }(), "", 404, "No seats to change"},
+	} {
+		origin := c.origin
+		if origin == "" {
+			origin = "https://" + ps.host
+		}
+		st, body, _ := ps.submit(c.path, c.form, origin)
+		if st != c.status || !strings.Contains(body, c.want) {
+			t.Errorf("%s: %d, want %d with %q\n%s", c.name, st, c.status, c.want, body)
+		}
+	}
+	for _, q := range []string{"?plan=solo", "?plan=legacy", "?plan=nope"} {
+		if r := h.do("GET", ps.host, "/subscriptions/sub_Pro_01/change/preview"+q, nil, "Cookie", ps.cookie); r.StatusCode() != 404 {
+			t.Errorf("preview %s: %d", q, r.StatusCode())
+		}
+	}
+	if r := h.do("GET", ps.host, "/subscriptions/sub_Pro_01/seats/preview?item=1&quantity=99", nil, "Cookie", ps.cookie); r.StatusCode() != 422 {
+		t.Errorf("seats preview out of limits: %d", r.StatusCode())
+	}
+	if !equalJSON(t, before, ps.account()) || len(ps.events("subscription.change_requested")) != 0 {
+		t.Fatal("a refused change changed the account or emitted an event")
+	}
+	// A session without the permissions: no buttons, 403 for the pages and the posts.
+	other := h.customerOf(ps.key, `{"accountId":"acc_7Hq2LmX9","planOverviewSettings":{"allowPlanChange":false,"allowQuantityChange":false}}`)
+	if r := h.do("GET", ps.host, "/", nil, "Cookie", other); strings.Contains(string(r.Body()), "/change\"") || strings.Contains(string(r.Body()), "/seats\"") {
+		t.Error("a session without the permissions shows change buttons")
+	}
+	for _, p := range []string{"/subscriptions/sub_Pro_01/change", "/subscriptions/sub_Pro_01/seats", "/subscriptions/sub_Pro_01/change/preview?plan=business"} {
+		if r := h.do("GET", ps.host, p, nil, "Cookie", other); r.StatusCode() != 403 {
+			t.Errorf("GET %s without permission: %d", p, r.StatusCode())
+		}
+	}
+}
+
+// changeBackend is a tenant backend over HTTP answering subscription.preview and
+// subscription.change; it counts the calls of each.
+type changeBackend struct {
+	srv              *httptest.Server
+	previews, change atomic.Int32
+	mu               sync.Mutex
+	last             map[string]any
+	preview          string // the answer to subscription.preview
+	answer           func(w http.ResponseWriter, d backend.SubscriptionChangeData)
+}
+
+func newChangeBackend(t *testing.T, preview string, answer func(http.ResponseWriter, backend.SubscriptionChangeData)) *changeBackend {
+	b := &changeBackend{preview: preview, answer: answer}
+	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var req struct {
+			Type string                         `json:"type"`
+			Data backend.SubscriptionChangeData `json:"data"`
+		}
+		json.Unmarshal(body, &req)
+		switch req.Type {
+		case backend.TypeSubscriptionPreview:
+			b.previews.Add(1)
+			w.Write([]byte(b.preview))
+		case backend.TypeSubscriptionChange:
+			b.change.Add(1)
+			var all map[string]any
+			json.Unmarshal(body, &all)
+			b.mu.Lock()
+			b.last = all
+			b.mu.Unlock()
+			b.answer(w, req.Data)
+		default:
+			w.Write([]byte(`{"result":"succeeded"}`))
+		}
+	}))
+	t.Cleanup(b.srv.Close)
+	return b
+}
+
+func TestChangeThroughBackend(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		answer  func(t *testing.T, now time.Time) func(http.ResponseWriter, backend.SubscriptionChangeData)
+		status  int
+		want    string
+		event   string
+		changed bool
+	}{
+		{"succeeded", func(t *testing.T, now time.Time) func(http.ResponseWriter, backend.SubscriptionChangeData) {
+			return func(w http.ResponseWriter, d backend.SubscriptionChangeData) {
+				doc := teamDoc(t, now, func(s *account.Subscription) { s.PlanID, s.Name = d.PlanID, "Business" })
+				w.Write([]byte(`{"result":"succeeded","message":"Welcome to Business!","account":` + doc + `}`))
+			}
+		}, 200, "Welcome to Business!", "subscription.change_succeeded", true},
+		{"declined", func(*testing.T, time.Time) func(http.ResponseWriter, backend.SubscriptionChangeData) {
+			return func(w http.ResponseWriter, _ backend.SubscriptionChangeData) {
+				w.Write([]byte(`{"result":"declined","message":"Business needs a signed contract."}`))
+			}
+		}, 200, "Business needs a signed contract.", "subscription.change_failed", false},
+		{"pending", func(*testing.T, time.Time) func(http.ResponseWriter, backend.SubscriptionChangeData) {
+			return func(w http.ResponseWriter, _ backend.SubscriptionChangeData) { w.Write([]byte(`{"result":"pending"}`)) }
+		}, 200, "Change in progress", "", false},
+		{"500", func(*testing.T, time.Time) func(http.ResponseWriter, backend.SubscriptionChangeData) {
+			return func(w http.ResponseWriter, _ backend.SubscriptionChangeData) { http.Error(w, "boom", 500) }
+		}, 502, "The billing service failed", "", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.withPayBackend(0, false)
+			b := newChangeBackend(t, `{"result":"succeeded"}`, c.answer(t, h.gw.cfg.Now()))
+			ps := h.customer("chg-"+c.name, `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
+			registerBackend(t, h, ps.t.ID, b.srv.URL)
+			changeCatalog(t, ps)
+			want := expectedPreview(t, ps, "business", 0)
+			form, page := ps.changeForm("/subscriptions/sub_Pro_01/change/preview?plan=business")
+			checkPreviewShown(t, page, want, "en") // the backend gave no preview: Portico's own
+			st, body, _ := ps.submit("/subscriptions/sub_Pro_01/change", form, "https://"+ps.host)
+			if st != c.status || !strings.Contains(body, c.want) {
+				t.Fatalf("confirm: %d, want %d with %q\n%s", st, c.status, c.want, body)
+			}
+			if n := b.change.Load(); n != 1 {
+				t.Fatalf("subscription.change calls: %d", n)
+			}
+			b.mu.Lock()
+			data, _ := b.last["data"].(map[string]any)
+			key, _ := b.last["idempotencyKey"].(string)
+			b.mu.Unlock()
+			pv, _ := data["preview"].(map[string]any)
+			if data["planId"] != "business" || data["subscriptionId"] != sub || !strings.HasPrefix(key, "chg_") || pv["amountDue"] != float64(want.AmountDue) {
+				t.Fatalf("request data %v key %q", data, key)
+			}
+			if got := ps.account().Subscription(sub).PlanID == "business"; got != c.changed {
+				t.Fatalf("stored plan changed = %v, want %v", got, c.changed)
+			}
+			for _, typ := range []string{"subscription.change_succeeded", "subscription.change_failed"} {
+				if n := len(ps.events(typ)); n != map[bool]int{true: 1, false: 0}[typ == c.event] {
+					t.Errorf("%s events: %d", typ, n)
+				}
+			}
+			if ps.account().Subscription(sub).PendingChange != nil {
+				t.Error("a change through the backend was recorded as pending")
+			}
+		})
+	}
+}
+
+// TestChangeBackendPreview: a backend's preview is shown as given, and its confirmation sends it
+// back; an invalid one falls back to Portico's own.
+func TestChangeBackendPreview(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.withPayBackend(0, false)
+	now := h.gw.cfg.Now().UTC()
+	day := account.Date(now.Format(time.DateOnly))
+	pv := `{"kind":"upgrade","timing":"now","currency":"EUR","date":"` + string(day) + `","effectiveDate":"` + string(day) + `",
+	 "periodStart":"` + string(day) + `","periodEnd":"` + string(day) + `","periodDays":1,"remainingDays":1,"currentAmount":7900,"newAmount":9900,
+	 "credit":1234,"creditLines":[{"kind":"credit","product":"Team","amount":1234}],
+	 "charge":4321,"chargeLines":[{"kind":"prorated","product":"Business","amount":4321}],"amountDue":3087,"creditCarried":0,
+	 "nextInvoice":{"date":"2031-01-01","lines":[{"kind":"period","product":"Business","amount":9900}],"subtotal":9900,"creditApplied":0,"creditLeft":0,"amount":9900}}`
+	b := newChangeBackend(t, `{"result":"succeeded","preview":`+pv+`}`, func(w http.ResponseWriter, _ backend.SubscriptionChangeData) {
+		w.Write([]byte(`{"result":"pending"}`))
+	})
+	ps := h.customer("chg-bepv", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
+	registerBackend(t, h, ps.t.ID, b.srv.URL)
+	changeCatalog(t, ps)
+	form, page := ps.changeForm("/subscriptions/sub_Pro_01/change/preview?plan=business")
+	for _, w := range []string{"-€12.34", "€43.21", "€30.87", "Jan 1, 2031", "Amounts as calculated by Tenant CHG-BEPV, before tax.", `name="due" value="3087"`} {
+		if !strings.Contains(page, w) {
+			t.Errorf("preview lacks %q:\n%s", w, page)
+		}
+	}
+	ps.get("/subscriptions/sub_Pro_01/change/preview?plan=business") // a reload: the answer is kept
+	if st, body, _ := ps.submit("/subscriptions/sub_Pro_01/change", form, "https://"+ps.host); st != 200 || !strings.Contains(body, "Change in progress") {
+		t.Fatalf("confirm: %d\n%s", st, body)
+	}
+	b.mu.Lock()
+	data, _ := b.last["data"].(map[string]any)
+	b.mu.Unlock()
+	if p, _ := data["preview"].(map[string]any); p["amountDue"] != float64(3087) || p["charge"] != float64(4321) {
+		t.Errorf("the change did not carry the backend's preview: %v", data)
+	}
+	if n := b.previews.Load(); n != 1 {
+		t.Errorf("subscription.preview calls: %d, want 1 (reload and confirm reuse the answer)", n)
+	}
+}
+
+// TestChangeConcurrentConfirms: 12 confirms of one change through two gateway instances (double
+// clicks, reloads, two tabs) reach the backend once.
+func TestChangeConcurrentConfirms(t *testing.T) {
+	t.Parallel()
+	prefix := etcdtest.Prefix(t)
+	a := newHarnessOn(t, prefix)
+	bh := newHarnessOn(t, prefix)
+	a.withPayBackend(0, false)
+	bh.withPayBackend(0, false)
+	release := make(chan struct{})
+	now := a.gw.cfg.Now()
+	be := newChangeBackend(t, `{"result":"succeeded"}`, func(w http.ResponseWriter, d backend.SubscriptionChangeData) {
+		<-release
+		w.Write([]byte(`{"result":"succeeded","account":` + teamDoc(t, now, func(s *account.Subscription) { s.PlanID = d.PlanID }) + `}`))
+	})
+	ps := a.customer("chg-twice", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
+	registerBackend(t, a, ps.t.ID, be.srv.URL)
+	etcdtest.Wait(t, "instance b knows the backend", func() bool { return bh.store.HasBackend(ps.t.ID) })
+	changeCatalog(t, ps)
+	form, _ := ps.changeForm("/subscriptions/sub_Pro_01/change/preview?plan=business")
+	form.Set("csrf", ps.csrf)
+	const n = 12
+	var wg sync.WaitGroup
+	statuses, bodies := make([]int, n), make([]string, n)
+	for i := range n {
+		h := a
+		if i%2 == 1 {
+			h = bh
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := h.do("POST", ps.host, "/subscriptions/sub_Pro_01/change", []byte(form.Encode()), "Cookie", ps.cookie,
+				"Content-Type", "application/x-www-form-urlencoded", "Origin", "https://"+ps.host)
+			statuses[i], bodies[i] = r.StatusCode(), string(r.Body())
+		}()
+	}
+	etcdtest.Wait(t, "the first change reached the backend", func() bool { return be.change.Load() == 1 })
+	close(release)
+	wg.Wait()
+	for i := range n {
+		if statuses[i] != 200 || !strings.Contains(bodies[i], "Subscription changed") {
+			t.Errorf("confirm %d: %d\n%s", i, statuses[i], bodies[i])
+		}
+	}
+	if c := be.change.Load(); c != 1 {
+		t.Fatalf("subscription.change calls = %d, want 1", c)
+	}
+	if c := len(ps.events("subscription.change_succeeded")); c != 1 {
+		t.Fatalf("change_succeeded events = %d, want 1", c)
+	}
+	// A later reload of the confirmation shows the change made, and calls nothing.
+	if st, body, _ := ps.submit("/subscriptions/sub_Pro_01/change", form, "https://"+ps.host); st != 200 || !strings.Contains(body, "Subscription changed") || be.change.Load() != 1 {
+		t.Fatalf("reload: %d, calls %d\n%s", st, be.change.Load(), body)
+	}
+}
