@@ -195,7 +195,23 @@ type pageEntry struct {
 	tenantRev int64
 	day       int64 // sections show states relative to today (overdue), so pages expire daily
 	backend   bool  // the tenant had a backend registered (plugins.View.Backend)
+	catalog   int64 // catalogRevision of the catalog rendered with (plugins.View.Catalog)
 	page      *page
+}
+
+// catalogRevision names a version of a tenant's catalog for the page cache: the highest etcd
+// revision of its plans and policy (plans are archived, never deleted, so every write raises
+// it), 0 for an empty catalog and -1 for none. Two reads of the same catalog are equal by it
+// although the store's cache may hand out two snapshots. It does not allocate.
+func catalogRevision(c *tenants.CatalogSnapshot) int64 {
+	if c == nil {
+		return -1
+	}
+	rev := c.PolicyRevision
+	for i := range c.Plans {
+		rev = max(rev, c.Plans[i].Revision)
+	}
+	return rev
 }
 
 // maxPagesPerAccount bounds the variants kept for one account revision.
@@ -205,14 +221,14 @@ const memoPages = 0 // AccountSnapshot.Memo slot of the pageSet
 
 // cachedPage returns the page for the session if it was rendered for this account revision,
 // settings, locale, tenant revision and day. It does not allocate.
-func cachedPage(snap *tenants.AccountSnapshot, t *tenants.Tenant, s *session.Session, day int64, backend bool) *page {
+func cachedPage(snap *tenants.AccountSnapshot, t *tenants.Tenant, s *session.Session, day int64, backend bool, cat *tenants.CatalogSnapshot) *page {
 	ps, _ := snap.Memo[memoPages].Load().(*pageSet)
 	if ps == nil {
 		return nil
 	}
 	for i := range ps.entries {
 		e := &ps.entries[i]
-		if e.switches == s.Switches && e.tenantRev == t.Revision && e.day == day && e.backend == backend && e.locale == string(s.Locale) {
+		if e.switches == s.Switches && e.tenantRev == t.Revision && e.day == day && e.backend == backend && e.catalog == catalogRevision(cat) && e.locale == string(s.Locale) {
 			return e.page
 		}
 	}
@@ -221,7 +237,7 @@ func cachedPage(snap *tenants.AccountSnapshot, t *tenants.Tenant, s *session.Ses
 
 // storePage remembers p in the snapshot's memo. Concurrent renders of the same page may both
 // store; either result is the same page.
-func storePage(snap *tenants.AccountSnapshot, t *tenants.Tenant, s *session.Session, day int64, backend bool, p *page) {
+func storePage(snap *tenants.AccountSnapshot, t *tenants.Tenant, s *session.Session, day int64, backend bool, cat *tenants.CatalogSnapshot, p *page) {
 	old, _ := snap.Memo[memoPages].Load().(*pageSet)
 	next := &pageSet{}
 	if old != nil {
@@ -230,7 +246,7 @@ func storePage(snap *tenants.AccountSnapshot, t *tenants.Tenant, s *session.Sess
 			next.entries = next.entries[1:]
 		}
 	}
-	next.entries = append(next.entries, pageEntry{switches: s.Switches, locale: string(s.Locale), tenantRev: t.Revision, day: day, backend: backend, page: p})
+	next.entries = append(next.entries, pageEntry{switches: s.Switches, locale: string(s.Locale), tenantRev: t.Revision, day: day, backend: backend, catalog: catalogRevision(cat), page: p})
 	snap.Memo[memoPages].Store(next)
 }
 
@@ -249,7 +265,7 @@ func (g *Gateway) hasBackend(t *tenants.Tenant) bool {
 }
 
 // renderPage renders the customer page for a session's settings and locale.
-func (g *Gateway) renderPage(t *tenants.Tenant, snap *tenants.AccountSnapshot, s *session.Session, now time.Time, hasBackend bool) (*page, error) {
+func (g *Gateway) renderPage(t *tenants.Tenant, snap *tenants.AccountSnapshot, s *session.Session, now time.Time, hasBackend bool, cat *tenants.CatalogSnapshot) (*page, error) {
 	l := resolveLocale(string(s.Locale), snap, t)
 	v := &plugins.View{
 		Account:    snap.Account,
@@ -259,6 +275,7 @@ func (g *Gateway) renderPage(t *tenants.Tenant, snap *tenants.AccountSnapshot, s
 		Now:        now,
 		Switches:   plugins.Switches(s.Switches),
 		Backend:    hasBackend,
+		Catalog:    cat,
 	}
 	var body bytes.Buffer
 	for _, sec := range plugins.Ordered() {

@@ -153,16 +153,25 @@ func (g *Gateway) customerPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 	now := g.cfg.Now()
 	day := now.Unix() / 86400
 	hasBackend := g.hasBackend(t)
-	p := cachedPage(snap, t, s, day, hasBackend)
+	// The catalog (change policy: pause, offers) from the store's cache; when it cannot be read
+	// the page is rendered without it and not kept.
+	cat, catErr := g.plans.Catalog(web.Detach(ctx), t.ID)
+	if catErr != nil {
+		g.log.Warn("gateway: rendering the customer page without the catalog", "tenant", t.Slug, "err", catErr)
+		cat = nil
+	}
+	p := cachedPage(snap, t, s, day, hasBackend, cat)
 	g.cfg.Metrics.pageLookup(p != nil)
 	if p == nil {
 		var err error
-		if p, err = g.renderPage(t, snap, s, now, hasBackend); err != nil {
+		if p, err = g.renderPage(t, snap, s, now, hasBackend, cat); err != nil {
 			g.log.Error("gateway: rendering customer page", "tenant", t.Slug, "err", err)
 			g.messagePageText(ctx, t, sessionLang(string(s.Locale), snap, t), fasthttp.StatusInternalServerError, "error.internal.title", "error.internal.page")
 			return
 		}
-		storePage(snap, t, s, day, hasBackend, p)
+		if catErr == nil {
+			storePage(snap, t, s, day, hasBackend, cat, p)
+		}
 	}
 	setPortalHeaders(ctx, t)
 	ctx.Response.Header.Set("Cache-Control", "no-store")

@@ -88,6 +88,10 @@ type View struct {
 	// backend): a section may offer actions that call it through ActionContext.Backend. The
 	// host's cache is keyed by it.
 	Backend bool
+	// Catalog is the tenant's catalog: its plans and change policy (package catalog; the zero
+	// policy allows no pause and has no offers), or nil when the host has none to give. It is
+	// shared and must not be modified; the host's cache is keyed by it.
+	Catalog *tenants.CatalogSnapshot
 	// PathPrefix is prepended to every link and form action a section renders; it is "" unless
 	// the portal is mounted below a path. It must not end with "/".
 	PathPrefix string

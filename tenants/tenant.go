@@ -180,13 +180,16 @@ type PortalDefaults struct {
 	// fields existed read true (UnmarshalJSON).
 	AllowPlanChange     bool `json:"allowPlanChange"`
 	AllowQuantityChange bool `json:"allowQuantityChange"`
+	// AllowPause offers "Pause" and "Resume" where the change policy allows pausing
+	// (planOverviewSettings.allowPause). A record stored before the field existed reads true.
+	AllowPause bool `json:"allowPause"`
 }
 
 // UnmarshalJSON decodes portal defaults; a field added after a record was stored takes its
-// default (AllowInvoicePayment, AllowPlanChange, AllowQuantityChange: true) instead of false.
+// default (AllowInvoicePayment, AllowPlanChange, AllowQuantityChange, AllowPause: true) instead of false.
 func (p *PortalDefaults) UnmarshalJSON(b []byte) error {
 	type plain PortalDefaults
-	v := plain{AllowInvoicePayment: true, AllowPlanChange: true, AllowQuantityChange: true}
+	v := plain{AllowInvoicePayment: true, AllowPlanChange: true, AllowQuantityChange: true, AllowPause: true}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
@@ -204,7 +207,7 @@ const (
 func DefaultPortal() PortalDefaults {
 	return PortalDefaults{ShowPlanOverview: true, AllowSubscriptionCancel: true, ShowInvoices: true, ShowBillingDetails: true,
 		AllowDetailsEdit: true, AllowAutopayEdit: true, CancelMode: CancelEndOfTerm, AllowInvoicePayment: true,
-		AllowPlanChange: true, AllowQuantityChange: true}
+		AllowPlanChange: true, AllowQuantityChange: true, AllowPause: true}
 }
 
 // Default branding colours.

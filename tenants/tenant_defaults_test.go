@@ -59,3 +59,28 @@ func TestPortalDefaultsPlanChangeDefault(t *testing.T) {
 		t.Errorf("DefaultPortal: %+v", d)
 	}
 }
+
+// TestPortalDefaultsAllowPauseDefault: a record stored before allowPause existed allows pausing
+// (the change policy still decides whether a pause is possible); false stays false.
+func TestPortalDefaultsAllowPauseDefault(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		json string
+		want bool
+	}{
+		{`{"showPlanOverview":true}`, true},
+		{`{"allowPause":false}`, false},
+		{`{"allowPause":true}`, true},
+	} {
+		var p PortalDefaults
+		if err := json.Unmarshal([]byte(c.json), &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.AllowPause != c.want {
+			t.Errorf("%s: AllowPause = %v, want %v", c.json, p.AllowPause, c.want)
+		}
+	}
+	if !DefaultPortal().AllowPause {
+		t.Error("DefaultPortal does not allow pausing")
+	}
+}

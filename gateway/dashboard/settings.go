@@ -79,6 +79,7 @@ func (d *Dashboard) savePortal(ctx *fasthttp.RequestCtx, r *request) {
 			AllowDetailsEdit: on("allow_details_edit"), AllowAutopayEdit: on("allow_autopay_edit"),
 			AllowInvoicePayment: on("allow_invoice_payment"),
 			AllowPlanChange:     on("allow_plan_change"), AllowQuantityChange: on("allow_quantity_change"),
+			AllowPause: on("allow_pause"),
 			CancelMode: string(args.Peek("cancel_mode")),
 		},
 		LinkTTLMinutes:    string(args.Peek("link_ttl")),

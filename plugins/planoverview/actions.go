@@ -30,14 +30,15 @@ const MaxCommentLen = 1000
 
 var _ plugins.Actor = section{}
 
-// Actions are the cancel form and post and the reactivate post, permitted by AllowCancel, and
-// the change plan and change seats pages (change.go).
+// Actions are the cancel form and post, the reactivate post and the retention offer's accept
+// (offers.go), permitted by AllowCancel, the change plan and change seats pages (change.go), and
+// the pause and resume pages (pause.go), permitted by AllowPause.
 func (section) Actions() []plugins.Action {
-	return append([]plugins.Action{
+	return slices.Concat([]plugins.Action{
 		{Method: "GET", Path: "/subscriptions/{id}/cancel", Needs: AllowCancel, Refusal: "error.forbidden.cancel", Handle: cancelForm},
 		{Method: "POST", Path: "/subscriptions/{id}/cancel", Needs: AllowCancel, Refusal: "error.forbidden.cancel", Handle: cancelSave},
 		{Method: "POST", Path: "/subscriptions/{id}/reactivate", Needs: AllowCancel, Refusal: "error.forbidden.subscription", Handle: reactivate},
-	}, changeActions()...)
+	}, changeActions(), offerActions(), pauseActions())
 }
 
 type option struct{ Value, Label string }
@@ -111,6 +112,9 @@ func cancelSave(c plugins.ActionContext) {
 		cancelPageOf(c, 422, reason, comment, errs)
 		return
 	}
+	if s := c.Account().Subscription(id); s != nil && s.Cancellable() && offerBeforeCancel(c, s, reason, comment) {
+		return
+	}
 	err := c.Update(func(a *account.Account) (plugins.Event, error) {
 		sub := a.Subscription(id)
 		if sub == nil {
@@ -120,6 +124,9 @@ func cancelSave(c plugins.ActionContext) {
 			return plugins.Event{}, tenants.ErrNoChange // a double submit, or cancelled meanwhile
 		}
 		data := map[string]any{"subscriptionId": sub.ID, "reason": reason, "comment": comment}
+		if o := sub.RetentionOffer; o != nil && o.AcceptedAt == "" {
+			data["retentionOffer"] = "declined"
+		}
 		if imm, date := cancelEffect(c.Tenant(), sub); imm {
 			sub.Status, sub.CanceledAt, sub.CancelAtPeriodEnd, sub.NextChargeDate = account.SubCanceled, today(c.Now()), false, ""
 			data["canceledAt"] = sub.CanceledAt

@@ -45,6 +45,9 @@ var (
 	// AllowQuantityChange shows "Change seats" on the per_unit items of subscriptions on a
 	// catalog plan and permits its pages (tenant default: PortalDefaults.AllowQuantityChange).
 	AllowQuantityChange = &plugins.Switch{Field: "allowQuantityChange", Default: func(p tenants.PortalDefaults) bool { return p.AllowQuantityChange }}
+	// AllowPause shows "Pause" where the tenant's change policy allows pausing, and "Resume" on
+	// a paused subscription, and permits their actions (tenant default: PortalDefaults.AllowPause).
+	AllowPause = &plugins.Switch{Field: "allowPause", Default: func(p tenants.PortalDefaults) bool { return p.AllowPause }}
 )
 
 // section is the Plan overview: a template section with its settings object.
@@ -55,7 +58,7 @@ var _ plugins.Configurable = section{}
 // Settings declares planOverviewSettings.
 func (section) Settings() plugins.SettingsObject {
 	return plugins.SettingsObject{Name: "planOverviewSettings", Show: ShowSection, Switches: []*plugins.Switch{ShowSection, AllowCancel,
-		AllowPlanChange, AllowQuantityChange}}
+		AllowPlanChange, AllowQuantityChange, AllowPause}}
 }
 
 // Webhook event types of the section's changes (plugins.Eventer), beside Portico's own
@@ -74,7 +77,7 @@ var _ plugins.Eventer = section{}
 
 // EventTypes declares the section's event types.
 func (section) EventTypes() []string {
-	return []string{EventChangeRequested, EventChangeSucceeded, EventChangeFailed}
+	return append([]string{EventChangeRequested, EventChangeSucceeded, EventChangeFailed}, pauseEvents...)
 }
 
 // page is what the template renders: every value is already formatted text.
@@ -106,6 +109,9 @@ type sub struct {
 	// says the change requested and not carried out yet.
 	ChangePlan, ChangeSeats string
 	Pending                 string
+	// Pause and offers (pause.go, offers.go).
+	CanPause, CanResume bool
+	Notices             []string // a requested pause or resume, the pause's end, an accepted offer
 }
 
 type item struct {
@@ -237,6 +243,7 @@ func subscription(s *account.Subscription, index int, cur string, v *plugins.Vie
 			out.Pending = tr.T("plan.pendingSeats", "product", it.Product, "quantity", quantity(*pc.Quantity, it.Unit, loc), "date", date)
 		}
 	}
+	pauseState(&out, s, v)
 
 	out.Items = make([]item, 0, len(s.Items))
 	for i := range s.Items {

@@ -131,6 +131,54 @@ type Subscription struct {
 	// carried out yet (a tenant without a backend): Portico records it and shows it until the
 	// tenant pushes the document with the change made (and without PendingChange).
 	PendingChange *PendingChange `json:"pendingChange,omitempty"`
+	// ResumesAt is the day billing resumes of a paused subscription, when known.
+	ResumesAt Date `json:"resumesAt,omitempty"`
+	// PauseRequest is a pause or resume the customer asked for in the portal that the tenant has
+	// not carried out yet (no backend carried it out): the portal shows it as requested until the
+	// tenant pushes the document without it.
+	PauseRequest *PauseRequest `json:"pauseRequest,omitempty"`
+	// RetentionOffer is the offer the portal showed before a cancellation (once per
+	// subscription), and whether the customer accepted it.
+	RetentionOffer *RetentionOffer `json:"retentionOffer,omitempty"`
+}
+
+// Actions of a PauseRequest.
+const (
+	PauseActionPause  = "pause"
+	PauseActionResume = "resume"
+)
+
+// MaxPauseRequestPeriods bounds PauseRequest.Periods (the catalog's policies allow fewer).
+const MaxPauseRequestPeriods = 12
+
+// PauseRequest is a pause or resume asked for in the portal and not carried out yet.
+type PauseRequest struct {
+	// Action is "pause" or "resume".
+	Action string `json:"action"`
+	// Periods is the number of billing periods paused (pause only).
+	Periods int `json:"periods,omitempty"`
+	// ResumesAt is the day billing resumes: the end of the pause, or for a resume the day asked.
+	ResumesAt Date `json:"resumesAt,omitempty"`
+	// RequestedAt is the day the customer asked.
+	RequestedAt Date `json:"requestedAt"`
+}
+
+// MaxOfferPeriods bounds RetentionOffer.Periods (the catalog's MaxOfferPeriods).
+const MaxOfferPeriods = 24
+
+// RetentionOffer is a retention offer shown to the customer before a cancellation: PercentOff
+// off the next Periods periods, for the cancellation reason Reason.
+type RetentionOffer struct {
+	Reason     string `json:"reason"`
+	PercentOff int    `json:"percentOff"`
+	Periods    int    `json:"periods"`
+	// ShownAt is the day the portal showed it; an offer is shown once per subscription.
+	ShownAt Date `json:"shownAt"`
+	// AcceptedAt is the day the customer accepted it, "" when not (yet) accepted.
+	AcceptedAt Date `json:"acceptedAt,omitempty"`
+	// Pending is true when the acceptance was recorded without a backend carrying it out: the
+	// tenant applies the discount and pushes the document with pending false (or without it).
+	Pending bool `json:"pending,omitempty"`
 }
 
 // PendingChange is a plan or seat change asked for and not carried out yet: either PlanID (move

@@ -11,6 +11,7 @@ import (
 	"net/mail"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -166,6 +167,14 @@ func (p *problems) date(field string, d Date) {
 	if _, ok := d.Time(); !ok {
 		p.add(field, "%q is not a date in the form YYYY-MM-DD", string(d))
 	}
+}
+
+func (p *problems) requiredDate(field string, d Date) {
+	if d == "" {
+		p.add(field, "is required")
+		return
+	}
+	p.date(field, d)
 }
 
 func (p *problems) amount(field string, v int64) {
@@ -324,6 +333,39 @@ func (a *Account) validateSubscriptions(p *problems) {
 		}
 		if pc := s.PendingChange; pc != nil {
 			p.pendingChange(f+".pendingChange", pc, s.Items)
+		}
+		p.date(f+".resumesAt", s.ResumesAt)
+		if r := s.PauseRequest; r != nil {
+			switch r.Action {
+			case PauseActionPause:
+				if r.Periods < 1 || r.Periods > MaxPauseRequestPeriods {
+					p.add(f+".pauseRequest.periods", "must be from 1 to %d", MaxPauseRequestPeriods)
+				}
+			case PauseActionResume:
+				if r.Periods != 0 {
+					p.add(f+".pauseRequest.periods", "is only for action pause")
+				}
+			default:
+				p.add(f+".pauseRequest.action", "%q is not one of pause, resume", r.Action)
+			}
+			p.date(f+".pauseRequest.resumesAt", r.ResumesAt)
+			p.requiredDate(f+".pauseRequest.requestedAt", r.RequestedAt)
+		}
+		if o := s.RetentionOffer; o != nil {
+			if o.Reason != "" && !slices.Contains(CancelReasons, o.Reason) {
+				p.add(f+".retentionOffer.reason", "%q is not one of %s, or \"\" for any reason", o.Reason, strings.Join(CancelReasons, ", "))
+			}
+			if o.PercentOff < 1 || o.PercentOff > 100 {
+				p.add(f+".retentionOffer.percentOff", "must be from 1 to 100")
+			}
+			if o.Periods < 1 || o.Periods > MaxOfferPeriods {
+				p.add(f+".retentionOffer.periods", "must be from 1 to %d", MaxOfferPeriods)
+			}
+			p.requiredDate(f+".retentionOffer.shownAt", o.ShownAt)
+			p.date(f+".retentionOffer.acceptedAt", o.AcceptedAt)
+			if o.Pending && o.AcceptedAt == "" {
+				p.add(f+".retentionOffer.pending", "is only for an accepted offer (acceptedAt)")
+			}
 		}
 		if len(s.Items) > MaxItems {
 			p.add(f+".items", "has %d entries, the limit is %d", len(s.Items), MaxItems)
