@@ -509,3 +509,41 @@ func TestChangeConcurrentConfirms(t *testing.T) {
 		t.Fatalf("reload: %d, calls %d\n%s", st, be.change.Load(), body)
 	}
 }
+
+// TestChangeDeepLinks: subscription_update lands on the plans, subscription_update_confirm with
+// planId on the plan's preview; a plan not offered is refused when the session is created.
+func TestChangeDeepLinks(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ps := h.customer("chg-deep", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
+	changeCatalog(t, ps)
+	for _, c := range []struct{ body, location, page string }{
+		{`{"accountId":"acc_7Hq2LmX9","flow":"subscription_update","locale":"en"}`, "/subscriptions/sub_Pro_01/change", "Change the plan of Team"},
+		{`{"accountId":"acc_7Hq2LmX9","flow":"subscription_update_confirm","subscriptionId":"sub_Pro_01","planId":"business","locale":"en"}`,
+			"/subscriptions/sub_Pro_01/change/preview?plan=business", "Change to Business"},
+	} {
+		st, res, raw := h.createSession(ps.key, c.body)
+		if st != 201 {
+			t.Fatalf("create session: %d %s", st, raw)
+		}
+		r := h.redeemLink(res["sessionUrl"].(string))
+		if r.status != 303 || r.location != c.location {
+			t.Fatalf("redeem: %d %q, want %q", r.status, r.location, c.location)
+		}
+		if step := h.do("GET", ps.host, c.location, nil, "Cookie", r.cookies); step.StatusCode() != 200 || !strings.Contains(string(step.Body()), c.page) {
+			t.Errorf("step %s: %d, want %q", c.location, step.StatusCode(), c.page)
+		}
+	}
+	for body, detail := range map[string]string{
+		`{"accountId":"acc_7Hq2LmX9","flow":"subscription_update_confirm","planId":"solo"}`:                          `planId "solo" is not a plan subscription "sub_Pro_01" may move to`,
+		`{"accountId":"acc_7Hq2LmX9","flow":"subscription_update_confirm","planId":"legacy"}`:                        `planId "legacy" is not a plan`,
+		`{"accountId":"acc_7Hq2LmX9","flow":"subscription_update_confirm"}`:                                          "flow subscription_update_confirm needs planId",
+		`{"accountId":"acc_7Hq2LmX9","flow":"subscription_update","planOverviewSettings":{"allowPlanChange":false}}`: "needs planOverviewSettings.allowPlanChange",
+		`{"accountId":"acc_7Hq2LmX9","flow":"subscription_update","subscriptionId":"sub_nope"}`:                      `subscriptionId "sub_nope" is not a subscription of the account`,
+	} {
+		st, res, raw := h.createSession(ps.key, body)
+		if d, _ := res["detail"].(string); st != 400 || !strings.Contains(d, detail) {
+			t.Errorf("%s: %d %s, want 400 with %q", body, st, raw, detail)
+		}
+	}
+}

@@ -107,7 +107,7 @@ func TestDeepLinkFlowRefused(t *testing.T) {
 	h := newHarness(t)
 	_, key := deepTenant(t, h, "deep-bad", false)
 	for _, tt := range []struct{ body, detail string }{
-		{`{"accountId":"acc_7Hq2LmX9","flow":"delete_account"}`, `flow "delete_account" is not one of billing_details, cancel_subscription, pay_invoice, update_payment_method`},
+		{`{"accountId":"acc_7Hq2LmX9","flow":"delete_account"}`, `flow "delete_account" is not one of billing_details, cancel_subscription, pay_invoice, subscription_update, subscription_update_confirm, update_payment_method`},
 		{`{"accountId":"acc_7Hq2LmX9","flow":"Cancel_Subscription"}`, "is not one of"},
 		{`{"accountId":"acc_7Hq2LmX9","flow":"cancel_subscription","planOverviewSettings":{"allowSubscriptionCancel":false}}`, "needs planOverviewSettings.allowSubscriptionCancel"},
 		{`{"accountId":"acc_7Hq2LmX9","flow":"billing_details","billingDetailsSettings":{"allowDetailsEdit":false}}`, "needs billingDetailsSettings.allowDetailsEdit"},
@@ -119,7 +119,8 @@ func TestDeepLinkFlowRefused(t *testing.T) {
 		{`{"accountId":"acc_7Hq2LmX9","flow":7}`, "flow"},
 		{`{"accountId":"acc_7Hq2LmX9","flow":"cancel_subscription","invoiceId":"inv_2026_0007"}`, "invoiceId is only used with flow pay_invoice"},
 		{`{"accountId":"acc_7Hq2LmX9","flow":"cancel_subscription","subscriptionId":7}`, "subscriptionId"},
-		{`{"accountId":"acc_7Hq2LmX9","flow":"cancel_subscription","planId":"p"}`, `unknown field "planId"`},
+		{`{"accountId":"acc_7Hq2LmX9","flow":"cancel_subscription","planId":"p"}`, "planId is only used with flow subscription_update_confirm"},
+		{`{"accountId":"acc_7Hq2LmX9","flow":"cancel_subscription","priceId":"p"}`, `unknown field "priceId"`},
 	} {
 		st, res, raw := h.createSession(key, tt.body)
 		if detail, _ := res["detail"].(string); st != 400 || !strings.Contains(detail, tt.detail) || strings.Contains(raw, "links:") {

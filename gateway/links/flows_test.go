@@ -153,13 +153,13 @@ func TestFlowsFromSections(t *testing.T) {
 		want string
 	}{
 		{"unknown flow", links.Request{Flow: "delete_account"},
-			`links: flow "delete_account" is not one of billing_details, cancel_subscription, open_probe, pay_invoice, update_payment_method`},
+			`links: flow "delete_account" is not one of billing_details, cancel_subscription, open_probe, pay_invoice, subscription_update, subscription_update_confirm, update_payment_method`},
 		{"not a lower-case name", links.Request{Flow: "Pay_Invoice"}, `links: flow "Pay_Invoice" is not one of billing_details,`},
 		{"param without flow", links.Request{FlowParams: map[string]string{"subscriptionId": "sub_Pro_01"}},
 			"links: subscriptionId is only used with flow cancel_subscription"},
 		{"param of another flow", links.Request{Flow: "pay_invoice", FlowParams: map[string]string{"invoiceId": "inv_2026_0007", "probeId": "p"}},
 			"links: probeId is only used with flow open_probe"},
-		{"param of no flow", links.Request{FlowParams: map[string]string{"planId": "p"}}, "links: planId is not a param of any flow"},
+		{"param of no flow", links.Request{FlowParams: map[string]string{"priceId": "p"}}, "links: priceId is not a param of any flow"},
 		{"refused by the section", links.Request{Flow: "open_probe", FlowParams: map[string]string{"probeId": "refuse"}},
 			`links: flow open_probe refuses probe "refuse"`},
 		{"refused by a standard section", links.Request{Flow: "pay_invoice", FlowParams: map[string]string{"invoiceId": "inv_2026_0005"}},

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/portico-billing/portico/catalog"
 	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/plugins/internal/sectiontest"
 	"github.com/portico-billing/portico/plugins/planoverview"
@@ -96,6 +98,85 @@ func TestCancelFlowLanding(t *testing.T) {
 	} {
 		if got := f.Landing(&tenants.Tenant{}, arg); got != want {
 			t.Errorf("Landing(%q) = %q, want %q", arg, got, want)
+		}
+	}
+}
+
+// updateCatalog is a catalog with Team (the subscription's), Business in its family, an archived
+// Legacy and Solo of another family.
+func updateCatalog() *tenants.CatalogSnapshot {
+	p := func(id, family string, archived bool) tenants.StoredPlan {
+		return tenants.StoredPlan{Plan: &catalog.Plan{ID: id, Name: id, Currency: "EUR", Interval: "month", Family: family, Archived: archived}}
+	}
+	return &tenants.CatalogSnapshot{Plans: []tenants.StoredPlan{p("business", "main", false), p("legacy", "main", true), p("team", "main", false), p("solo", "other", false)}}
+}
+
+// TestUpdateFlowsCheck: subscription_update and subscription_update_confirm need allowPlanChange
+// and a subscription on a catalog plan that can change; the confirm flow a plan offered to it.
+func TestUpdateFlowsCheck(t *testing.T) {
+	t.Parallel()
+	onTeam := func(a *account.Account) { a.Subscriptions[0].PlanID = "team" }
+	tests := []struct {
+		name, flow string
+		edit       func(*account.Account)
+		params     map[string]string
+		allow      bool
+		want       string
+		refusal    string
+	}{
+		{"update named", planoverview.FlowUpdate, onTeam, map[string]string{"subscriptionId": "sub_Pro_01"}, true, "sub_Pro_01", ""},
+		{"update first", planoverview.FlowUpdate, onTeam, nil, true, "sub_Pro_01", ""},
+		{"confirm", planoverview.FlowUpdateConfirm, onTeam, map[string]string{"planId": "business"}, true, "sub_Pro_01/business", ""},
+		{"not allowed", planoverview.FlowUpdate, onTeam, nil, false, "", "flow subscription_update needs planOverviewSettings.allowPlanChange"},
+		{"no plan", planoverview.FlowUpdate, nil, nil, true, "", "flow subscription_update: the account has no subscription that can change plan"},
+		{"not changeable", planoverview.FlowUpdate, func(a *account.Account) { onTeam(a); a.Subscriptions[0].CancelAtPeriodEnd = true },
+			map[string]string{"subscriptionId": "sub_Pro_01"}, true, "", `subscription "sub_Pro_01" cannot change plan`},
+		{"confirm without plan", planoverview.FlowUpdateConfirm, onTeam, nil, true, "", "flow subscription_update_confirm needs planId"},
+		{"confirm archived", planoverview.FlowUpdateConfirm, onTeam, map[string]string{"planId": "legacy"}, true, "", `planId "legacy" is not a plan subscription "sub_Pro_01" may move to`},
+		{"confirm other family", planoverview.FlowUpdateConfirm, onTeam, map[string]string{"planId": "solo"}, true, "", `planId "solo" is not a plan`},
+		{"confirm current", planoverview.FlowUpdateConfirm, onTeam, map[string]string{"planId": "team"}, true, "", `planId "team" is not a plan`},
+		{"unknown subscription", planoverview.FlowUpdateConfirm, onTeam, map[string]string{"planId": "business", "subscriptionId": "sub_x"}, true, "", `subscriptionId "sub_x" is not a subscription of the account`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := sectiontest.Example(t)
+			if tt.edit != nil {
+				tt.edit(a)
+			}
+			var on []*plugins.Switch
+			if tt.allow {
+				on = append(on, planoverview.AllowPlanChange)
+			}
+			r := sectiontest.FlowRequest(&tenants.Tenant{}, a, tt.params, on...)
+			r.Catalog = func(context.Context) (*tenants.CatalogSnapshot, error) { return updateCatalog(), nil }
+			arg, err := sectiontest.Flow(t, tt.flow).Check(context.Background(), r)
+			if tt.refusal != "" {
+				var fe *plugins.FlowError
+				if !errors.As(err, &fe) || !strings.Contains(fe.Detail, tt.refusal) {
+					t.Fatalf("Check = %q, %v; want the refusal %q", arg, err, tt.refusal)
+				}
+				return
+			}
+			if err != nil || arg != tt.want {
+				t.Fatalf("Check = %q, %v; want %q", arg, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestUpdateFlowsLanding: the plans page of the subscription, or the preview of the plan.
+func TestUpdateFlowsLanding(t *testing.T) {
+	t.Parallel()
+	for arg, want := range map[string]string{
+		"sub_Pro_01":          "/subscriptions/sub_Pro_01/change",
+		"sub_Pro_01/business": "/subscriptions/sub_Pro_01/change/preview?plan=business",
+		"":                    "",
+	} {
+		for _, f := range []string{planoverview.FlowUpdate, planoverview.FlowUpdateConfirm} {
+			if got := sectiontest.Flow(t, f).Landing(&tenants.Tenant{}, arg); got != want {
+				t.Errorf("%s Landing(%q) = %q, want %q", f, arg, got, want)
+			}
 		}
 	}
 }
