@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/portico-billing/portico/catalog"
 	"github.com/portico-billing/portico/tenants/account"
 	"github.com/portico-billing/portico/webhooks"
 )
@@ -31,6 +32,9 @@ type Example struct {
 	// Account returns the account document the request names; the example changes it, so it
 	// must be the caller's own copy.
 	Account func(ctx context.Context, accountID string) (*account.Account, error)
+	// Plan returns a plan of the tenant's catalog, for subscription.change (nil: plan changes
+	// are declined).
+	Plan func(ctx context.Context, planID string) (*catalog.Plan, error)
 	// Log receives one line per request (nil: none).
 	Log io.Writer
 	// Now is the clock of paid dates and signature checks (default time.Now).
@@ -82,6 +86,10 @@ func (e *Example) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			res = exampleAnswer{Result: Succeeded, Message: "pong"}
 		case TypeInvoicePay:
 			res = e.pay(r.Context(), req.Data, now())
+		case TypeSubscriptionPreview:
+			res = exampleAnswer{Result: Succeeded} // no preview of its own: Portico shows its own
+		case TypeSubscriptionChange:
+			res = e.change(r.Context(), req.Data, now())
 		default:
 			e.logf("%s %s %s: unknown type", now().UTC().Format(time.RFC3339), req.ID, req.Type)
 			http.Error(w, "unknown request type", http.StatusBadRequest)
@@ -153,6 +161,64 @@ func (e *Example) pay(ctx context.Context, raw json.RawMessage, now time.Time) e
 	return exampleAnswer{Result: Succeeded, Message: "Thank you for your payment.", Account: a}
 }
 
+// change carries out a subscription.change: a move to another catalog plan (the plan's name and
+// items; a seat count of the same product is kept within the plan's limits) or a new seat count;
+// a change the preview says takes effect later (period_end) is scheduled: the returned document
+// carries it as the subscription's pendingChange.
+func (e *Example) change(ctx context.Context, raw json.RawMessage, now time.Time) exampleAnswer {
+	var d SubscriptionChangeData
+	if err := json.Unmarshal(raw, &d); err != nil || d.Preview == nil {
+		return exampleAnswer{Result: Declined, Message: "The change request could not be read."}
+	}
+	a, err := e.Account(ctx, d.AccountID)
+	if err != nil {
+		return exampleAnswer{Result: Declined, Message: "The account could not be found."}
+	}
+	s := a.Subscription(d.SubscriptionID)
+	if s == nil {
+		return exampleAnswer{Result: Declined, Message: "The subscription could not be found."}
+	}
+	later := d.Preview.EffectiveDate > account.Date(now.UTC().Format(time.DateOnly))
+	if later {
+		pc := &account.PendingChange{PlanID: d.PlanID, Item: d.Item, Quantity: d.Quantity, EffectiveDate: d.Preview.EffectiveDate, RequestedAt: account.Date(now.UTC().Format(time.DateOnly))}
+		if d.PlanID != "" && e.Plan != nil {
+			if p, err := e.Plan(ctx, d.PlanID); err == nil {
+				pc.PlanName = p.Name
+			}
+		}
+		s.PendingChange = pc
+		return exampleAnswer{Result: Succeeded, Message: "Your change is scheduled for " + string(d.Preview.EffectiveDate) + ".", Account: a}
+	}
+	switch {
+	case d.PlanID != "":
+		if e.Plan == nil {
+			return exampleAnswer{Result: Declined, Message: "Plans cannot be changed here."}
+		}
+		p, err := e.Plan(ctx, d.PlanID)
+		if err != nil {
+			return exampleAnswer{Result: Declined, Message: "This plan is not available."}
+		}
+		items := make([]account.Item, len(p.Items))
+		for i, it := range p.Items {
+			items[i] = it.Item
+			for _, old := range s.Items {
+				if old.Product == it.Product && old.PricingModel == account.PricingPerUnit && it.PricingModel == account.PricingPerUnit &&
+					(it.MinQuantity == nil || old.Quantity >= *it.MinQuantity) && (it.MaxQuantity == nil || old.Quantity <= *it.MaxQuantity) {
+					items[i].Quantity = old.Quantity
+				}
+			}
+		}
+		s.PlanID, s.Name, s.Items, s.EstimatedNextCharge = p.ID, p.Name, items, nil
+	case d.Item != nil && d.Quantity != nil && *d.Item >= 0 && *d.Item < len(s.Items):
+		s.Items[*d.Item].Quantity = *d.Quantity
+		s.EstimatedNextCharge = nil
+	default:
+		return exampleAnswer{Result: Declined, Message: "The change request could not be read."}
+	}
+	s.PendingChange = nil
+	return exampleAnswer{Result: Succeeded, Message: "Your subscription has been changed.", Account: a}
+}
+
 func (e *Example) logf(format string, args ...any) {
 	if e.Log == nil {
 		return
@@ -175,7 +241,9 @@ func compact(raw json.RawMessage) string {
 // allow that address: Config.AllowCIDRs), then serves it on ln until ctx ends, and removes the
 // registration when it stops if it is still its own. ready, when not nil, is called once the
 // backend is registered, with its URL.
-func RunExample(ctx context.Context, svc *Service, tenantID string, ln net.Listener, accountOf func(ctx context.Context, accountID string) (*account.Account, error), log io.Writer, ready func(url string)) error {
+// planOf (may be nil) reads a plan of the tenant's catalog, for subscription.change.
+func RunExample(ctx context.Context, svc *Service, tenantID string, ln net.Listener, accountOf func(ctx context.Context, accountID string) (*account.Account, error),
+	planOf func(ctx context.Context, planID string) (*catalog.Plan, error), log io.Writer, ready func(url string)) error {
 	url := "http://" + ln.Addr().String() + "/"
 	_, secret, err := svc.Register(ctx, tenantID, url)
 	if err != nil {
@@ -190,7 +258,7 @@ func RunExample(ctx context.Context, svc *Service, tenantID string, ln net.Liste
 		}
 	}()
 	srv := &http.Server{
-		Handler:           &Example{Secrets: []string{secret}, Account: accountOf, Log: log},
+		Handler:           &Example{Secrets: []string{secret}, Account: accountOf, Plan: planOf, Log: log},
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 	}
 	if ready != nil {

@@ -53,7 +53,9 @@ func TestExampleBackend(t *testing.T) {
 	rctx, stop := context.WithCancel(ctx)
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- RunExample(rctx, svc, e.tenant.ID, ln, accountOf, &log, func(u string) { ready <- u }) }()
+	go func() {
+		done <- RunExample(rctx, svc, e.tenant.ID, ln, accountOf, nil, &log, func(u string) { ready <- u })
+	}()
 	url := <-ready
 
 	pay := func(key, pm string) (Response, error) {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/portico-billing/portico/backend"
+	"github.com/portico-billing/portico/catalog"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 	"github.com/portico-billing/portico/webhooks"
@@ -80,7 +81,19 @@ func runExampleBackend(ctx context.Context, svc *backend.Service, s *tenants.Sto
 		var a account.Account
 		return &a, json.Unmarshal(b, &a)
 	}
-	return backend.RunExample(ctx, svc, t.ID, ln, accountOf, log, ready)
+	planOf := func(ctx context.Context, id string) (*catalog.Plan, error) {
+		snap, err := s.Catalog(ctx, t.ID)
+		if err != nil {
+			return nil, err
+		}
+		sp, ok := snap.Plan(id)
+		if !ok || sp.Plan.Archived {
+			return nil, tenants.ErrPlanNotFound
+		}
+		p := *sp.Plan // the catalog is shared; the example copies the items it uses
+		return &p, nil
+	}
+	return backend.RunExample(ctx, svc, t.ID, ln, accountOf, planOf, log, ready)
 }
 
 // startDemoBackend runs the example backend for the demo tenant beside `serve --demo`, on a free

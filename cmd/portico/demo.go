@@ -12,6 +12,8 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/portico-billing/portico/catalog"
+
 	"github.com/portico-billing/portico/gateway/links"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
@@ -152,6 +154,9 @@ func seedDemo(ctx context.Context, g *globals, s *tenants.Store, urls links.URLs
 	if err != nil {
 		return fmt.Errorf("branding the demo tenant: %w", err)
 	}
+	if err := seedDemoCatalog(ctx, s, t.ID); err != nil {
+		return err
+	}
 	accounts, err := demoAccounts(now)
 	if err != nil {
 		return err
@@ -216,5 +221,41 @@ Demo tenant %q (%s) is ready.
       -d '{"accountAlias":"crm-001234"}'
 
 `, t.Name, t.Slug, res.ExpiresAt.Local().Format("15:04 MST"), res.SessionURL, key, t.Slug, demoAdmin, urls.Dashboard(), password, api, key))
+	return nil
+}
+
+// demoPlans are the demo's catalog: Starter, Team and Business monthly in EUR in one family,
+// seats per unit on Team (1–50) and Business (5–200); Globex's Team subscription is on Team.
+func demoPlans() []*catalog.Plan {
+	amt := func(n int64) *int64 { return &n }
+	flat := func(product string, n int64) catalog.Item {
+		return catalog.Item{Item: account.Item{Product: product, PricingModel: account.PricingFlat, Quantity: 1, UnitAmount: amt(n)}}
+	}
+	seats := func(q, unit, lo, hi int64) catalog.Item {
+		return catalog.Item{Item: account.Item{Product: "Seats", PricingModel: account.PricingPerUnit, Quantity: q, UnitAmount: amt(unit)}, MinQuantity: amt(lo), MaxQuantity: amt(hi)}
+	}
+	plan := func(id, name, desc string, features []string, items ...catalog.Item) *catalog.Plan {
+		return &catalog.Plan{ID: id, Name: name, Description: desc, Features: features, Currency: "EUR", Interval: catalog.IntervalMonth, Family: "team", Items: items}
+	}
+	return []*catalog.Plan{
+		plan("starter", "Starter", "For one person getting started.", []string{"1 project", "Community support"}, flat("Starter", 1900)),
+		plan("team", "Team", "For small teams.", []string{"10 projects", "Email support", "Seats at €9.00 each"}, flat("Team", 4900), seats(5, 900, 1, 50)),
+		plan("business", "Business", "For growing companies.", []string{"Unlimited projects", "Priority support", "Single sign-on", "Seats at €7.00 each"},
+			flat("Business", 14900), seats(10, 700, 5, 200)),
+	}
+}
+
+// seedDemoCatalog stores the demo's plans and its change policy: upgrades now (prorated),
+// downgrades at the end of the period, seats now.
+func seedDemoCatalog(ctx context.Context, s *tenants.Store, tenantID string) error {
+	for _, p := range demoPlans() {
+		if _, _, err := s.PutPlan(ctx, tenantID, p, 0); err != nil {
+			return fmt.Errorf("storing demo plan %s: %w", p.ID, err)
+		}
+	}
+	po := &catalog.Policy{Upgrades: catalog.Now, Downgrades: catalog.PeriodEnd, Seats: catalog.Now}
+	if _, err := s.PutPlanPolicy(ctx, tenantID, po, 0); err != nil {
+		return fmt.Errorf("storing the demo change policy: %w", err)
+	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-billing/portico/catalog"
 	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
@@ -168,5 +169,39 @@ func TestSeedDemoDatesFollowTheDay(t *testing.T) {
 	}
 	if tn, err := s.Tenant(ctx, demoSlug); err != nil || tn.Seller != mine {
 		t.Errorf("seeding again replaced the admin's seller: %+v, %v", tn, err)
+	}
+}
+
+// TestDemoCatalog: the demo's plans and policy are valid, Globex's Team subscription is on the
+// Team plan with its items, and on any seeding day an upgrade to Business is charged now and a
+// move to Starter waits for the end of the month, each with a preview.
+func TestDemoCatalog(t *testing.T) {
+	t.Parallel()
+	byID := map[string]*catalog.Plan{}
+	for _, p := range demoPlans() {
+		if err := p.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		byID[p.ID] = p
+	}
+	po := &catalog.Policy{Upgrades: catalog.Now, Downgrades: catalog.PeriodEnd, Seats: catalog.Now}
+	for _, now := range seedingDays {
+		accounts, err := demoAccounts(now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := accounts[0].Subscription("sub_Team_02")
+		if s == nil || byID[s.PlanID] == nil || s.Items[1].Quantity < *byID["team"].Items[1].MinQuantity {
+			t.Fatalf("Globex's Team subscription: %+v", s)
+		}
+		date := account.Date(now.UTC().Format(time.DateOnly))
+		up, err := (&catalog.Change{Subscription: s, Currency: "EUR", Current: byID["team"], Target: byID["business"], Date: date}).Preview(po)
+		if err != nil || up.Timing != catalog.Now || up.Kind != catalog.ChangeUpgrade || up.AmountDue <= 0 {
+			t.Errorf("%s: upgrade %+v, %v", date, up, err)
+		}
+		down, err := (&catalog.Change{Subscription: s, Currency: "EUR", Current: byID["team"], Target: byID["starter"], Date: date}).Preview(po)
+		if err != nil || down.Timing != catalog.PeriodEnd || down.EffectiveDate <= date {
+			t.Errorf("%s: downgrade %+v, %v", date, down, err)
+		}
 	}
 }

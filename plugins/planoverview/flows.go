@@ -38,14 +38,18 @@ func (section) Flows() []plugins.Flow {
 		Check:   checkCancel,
 		Landing: cancelLanding,
 	}, {
-		Name:    FlowUpdate,
-		Params:  []string{ParamSubscriptionID},
-		Check:   func(ctx context.Context, r *plugins.FlowRequest) (string, error) { return checkUpdate(ctx, r, FlowUpdate) },
+		Name:   FlowUpdate,
+		Params: []string{ParamSubscriptionID},
+		Check: func(ctx context.Context, r *plugins.FlowRequest) (string, error) {
+			return checkUpdate(ctx, r, FlowUpdate)
+		},
 		Landing: updateLanding,
 	}, {
-		Name:    FlowUpdateConfirm,
-		Params:  []string{ParamSubscriptionID, ParamPlanID},
-		Check:   func(ctx context.Context, r *plugins.FlowRequest) (string, error) { return checkUpdate(ctx, r, FlowUpdateConfirm) },
+		Name:   FlowUpdateConfirm,
+		Params: []string{ParamSubscriptionID, ParamPlanID},
+		Check: func(ctx context.Context, r *plugins.FlowRequest) (string, error) {
+			return checkUpdate(ctx, r, FlowUpdateConfirm)
+		},
 		Landing: updateLanding,
 	}}
 }
