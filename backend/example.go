@@ -162,7 +162,7 @@ func (e *Example) pay(ctx context.Context, raw json.RawMessage, now time.Time) e
 }
 
 // change carries out a subscription.change: a move to another catalog plan (the plan's name and
-// items; a seat count of the same product is kept within the plan's limits) or a new seat count;
+// items, as Portico's preview priced them) or a new seat count;
 // a change the preview says takes effect later (period_end) is scheduled: the returned document
 // carries it as the subscription's pendingChange.
 func (e *Example) change(ctx context.Context, raw json.RawMessage, now time.Time) exampleAnswer {
@@ -198,15 +198,9 @@ func (e *Example) change(ctx context.Context, raw json.RawMessage, now time.Time
 		if err != nil {
 			return exampleAnswer{Result: Declined, Message: "This plan is not available."}
 		}
-		items := make([]account.Item, len(p.Items))
+		items := make([]account.Item, len(p.Items)) // as the preview priced them: the plan's own
 		for i, it := range p.Items {
 			items[i] = it.Item
-			for _, old := range s.Items {
-				if old.Product == it.Product && old.PricingModel == account.PricingPerUnit && it.PricingModel == account.PricingPerUnit &&
-					(it.MinQuantity == nil || old.Quantity >= *it.MinQuantity) && (it.MaxQuantity == nil || old.Quantity <= *it.MaxQuantity) {
-					items[i].Quantity = old.Quantity
-				}
-			}
 		}
 		s.PlanID, s.Name, s.Items, s.EstimatedNextCharge = p.ID, p.Name, items, nil
 	case d.Item != nil && d.Quantity != nil && *d.Item >= 0 && *d.Item < len(s.Items):

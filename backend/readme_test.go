@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -109,5 +110,45 @@ func TestREADMEBackend(t *testing.T) {
 	var se *StatusError
 	if !errors.As(err, &se) || se.Code != http.StatusBadRequest {
 		t.Fatalf("unknown type: %v", err)
+	}
+}
+
+// TestREADMEChangeExample: the README's subscription.change request decodes strictly into the
+// request's fields and SubscriptionChangeData, and its preview is one Portico would accept from
+// a backend (it adds up).
+func TestREADMEChangeExample(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "**Changing a subscription**")
+	_, rest, ok2 := strings.Cut(rest, "```json\n")
+	block, _, ok3 := strings.Cut(rest, "```\n")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README: no subscription.change example after \"Changing a subscription\"")
+	}
+	var req struct {
+		Type           string          `json:"type"`
+		ID             string          `json:"id"`
+		IdempotencyKey string          `json:"idempotencyKey"`
+		Data           json.RawMessage `json:"data"`
+	}
+	dec := json.NewDecoder(strings.NewReader(block))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || req.Type != TypeSubscriptionChange {
+		t.Fatalf("README request: %v (%q)", err, req.Type)
+	}
+	var d SubscriptionChangeData
+	dec = json.NewDecoder(strings.NewReader(string(req.Data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil || d.PlanID == "" || d.Preview == nil {
+		t.Fatalf("README data: %v %+v", err, d)
+	}
+	if err := d.Preview.Check(); err != nil {
+		t.Fatalf("README preview: %v", err)
+	}
+	if d.Preview.AmountDue != d.Preview.Charge-d.Preview.Credit {
+		t.Fatalf("README preview: due %d", d.Preview.AmountDue)
 	}
 }
