@@ -298,7 +298,8 @@ func intervalText(tr *i18n.Printer, p *catalog.Plan) string {
 	return tr.T("change.interval." + p.Interval)
 }
 
-func card(c plugins.ActionContext, p *catalog.Plan, current bool, subID string) planCard {
+func card(c plugins.ActionContext, p *catalog.Plan, current bool, sub *account.Subscription) planCard {
+	subID := sub.ID
 	tr, loc := c.Printer(), c.Locale()
 	out := planCard{ID: p.ID, Name: p.Name, Description: p.Description, Features: p.Features, Current: current}
 	var recurring, fees []account.Item
@@ -307,6 +308,14 @@ func card(c plugins.ActionContext, p *catalog.Plan, current bool, subID string) 
 			fees = append(fees, p.Items[i].Item)
 		} else {
 			recurring = append(recurring, p.Items[i].Item)
+		}
+	}
+	if current { // what the customer pays now, their own quantities
+		recurring = recurring[:0]
+		for i := range sub.Items {
+			if sub.Items[i].PricingModel != account.PricingFee {
+				recurring = append(recurring, sub.Items[i])
+			}
 		}
 	}
 	if n, err := account.ItemsTotal(recurring); err == nil {
@@ -335,10 +344,10 @@ func choosePlan(c plugins.ActionContext) {
 	tr := c.Printer()
 	p := &choosePage{Sub: st.sub, Heading: tr.T("change.heading", "name", st.sub.Name)}
 	if st.cur != nil {
-		p.Plans = append(p.Plans, card(c, st.cur, true, st.sub.ID))
+		p.Plans = append(p.Plans, card(c, st.cur, true, st.sub))
 	}
 	for _, pl := range Offered(st.snap, st.cur, c.Account().Currency) {
-		p.Plans = append(p.Plans, card(c, pl, false, st.sub.ID))
+		p.Plans = append(p.Plans, card(c, pl, false, st.sub))
 		p.Offered = true
 	}
 	if c.On(AllowQuantityChange) && len(st.seatItems(c)) > 0 {

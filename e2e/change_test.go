@@ -1,0 +1,126 @@
+package e2e_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/portico-billing/portico/i18n"
+	"github.com/portico-billing/portico/internal/browsertest"
+	"github.com/portico-billing/portico/internal/etcdtest"
+)
+
+// sumPreviewJS adds up the amounts of the preview's first table (credit lines negative) in minor
+// units, reading them as the page prints them, and returns the sum and the "Charged now" total.
+const sumPreviewJS = `(() => {
+	const minor = s => { const neg = /[-−]/.test(s); const d = s.replace(/[^0-9]/g, ""); return (neg ? -1 : 1) * parseInt(d || "0", 10); };
+	const t = document.querySelector(".preview-table");
+	if (!t || !t.tFoot) return [0, -1];
+	const rows = [...t.tBodies[0].rows].map(r => minor(r.cells[r.cells.length - 1].innerText));
+	return [rows.reduce((a, b) => a + b, 0), minor(t.tFoot.rows[0].cells[1].innerText)];
+})()`
+
+// TestPortalChange changes Globex's Team subscription to Business and then its seats, with the
+// keyboard alone, through the demo's example backend (subscription.preview answered with none, so
+// Portico's preview shows; subscription.change answered with the updated document), in English
+// and German: the plans side by side with the current one marked, the preview whose lines add up
+// to what is charged now, the result, the overview on Business; then Change seats with a number
+// outside the limits refused with the focused error summary, a valid one previewed and carried
+// out. Every page passes axe-core at 360 and 1280 px, with screenshots in
+// test-artifacts/portal/change/<locale>/.
+func TestPortalChange(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	etcdtest.Wait(t, "the demo's example backend registered", func() bool {
+		status, _ := s.call("GET", "/v1/backend", nil, nil)
+		return status == 200
+	})
+	b := browsertest.Start(t)
+	for _, loc := range []string{"en", "de"} {
+		t.Run(loc, func(t *testing.T) { changeTour(t, s.in(t), b.In(t), loc) })
+	}
+}
+
+func changeTour(t *testing.T, s *stack, b *browsertest.Browser, loc string) {
+	p := i18n.ForLocale(loc)
+	lang, dir := p.Lang(), "portal/change/"+loc
+	s.resetAccount()
+	b.AcceptLanguage(loc)
+	open(b, s.session(map[string]any{"locale": loc}))
+	tabTo := func(sel string) {
+		t.Helper()
+		b.TabTo(sel, 80)
+		if !b.FocusVisible() {
+			t.Errorf("%s has the focus but no visible focus indicator", b.Focused())
+		}
+	}
+	enter := func(wait string) {
+		t.Helper()
+		b.Do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS(wait)))
+	}
+	checkAddsUp := func(where string) {
+		t.Helper()
+		got := browsertest.Eval[[]int64](b, sumPreviewJS)
+		if len(got) != 2 || got[0] != got[1] || got[1] <= 0 {
+			t.Errorf("%s: the lines add up to %v, want the amount charged now", where, got)
+		}
+	}
+
+	// Change plan: the plans side by side.
+	tabTo(`a[href="/subscriptions/sub_Team_02/change"]`)
+	enter(".plan-choices")
+	if got, want := b.Text(".plan-current .plan-choice-price"), p.T("change.pricePer", "amount", i18n.Money(12100, "EUR", loc), "interval", p.T("change.interval.month")); got != want {
+		t.Errorf("the current plan costs %q, want %q (its own 8 seats)", got, want)
+	}
+	if got := b.Text(".plan-current .plan-choice-name"); !strings.Contains(got, "Team") || !strings.Contains(got, p.T("change.current")) {
+		t.Errorf("the current plan is %q", got)
+	}
+	if got := b.Text("main"); !strings.Contains(got, p.T("change.pricePer", "amount", i18n.Money(21900, "EUR", loc), "interval", p.T("change.interval.month"))) {
+		t.Errorf("the plans page lacks Business's price per month (10 seats included):\n%s", got)
+	}
+	check(t, b, dir, "plans", lang)
+
+	// Choose Business: the preview.
+	tabTo(`a[href="/subscriptions/sub_Team_02/change/preview?plan=business"]`)
+	enter("#preview-numbers")
+	if got, want := b.Text("#preview-title"), p.T("change.preview.planHeading", "plan", "Business"); got != want {
+		t.Errorf("preview title %q, want %q", got, want)
+	}
+	checkAddsUp("plan preview")
+	check(t, b, dir, "preview-plan", lang)
+	tabTo(`form[action="/subscriptions/sub_Team_02/change"] button[type=submit]`)
+	enter(".change-result-succeeded")
+	if got := b.Text(".pay-message blockquote"); got != "Your subscription has been changed." {
+		t.Errorf("the result quotes %q, not the backend's message", got)
+	}
+	check(t, b, dir, "changed", lang)
+	tabTo(`.pay-result a[href="/"]`)
+	enter(".section-plan_overview")
+	etcdtest.Wait(t, "the overview shows Business", func() bool {
+		if strings.Contains(b.Text(".section-plan_overview"), "Business") {
+			return true
+		}
+		b.Do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("main")))
+		return false
+	})
+
+	// Change seats: out of the limits, refused; then 12.
+	tabTo(`a[href="/subscriptions/sub_Team_02/seats"]`)
+	enter("#quantity-1")
+	check(t, b, dir, "seats", lang)
+	tabTo("#quantity-1")
+	b.Do(chromedp.KeyEvent("\b\b\b\b"), chromedp.KeyEvent("300"), chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS(`.error-summary[role="alert"]`)))
+	checkFormError(t, b, "seats-errors", "#quantity-1", ".field.has-error", "border-left-color")
+	check(t, b, dir, "seats-errors", lang)
+	tabTo("#quantity-1")
+	b.Do(chromedp.KeyEvent("\b\b\b\b"), chromedp.KeyEvent("12"), chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS("#preview-numbers")))
+	checkAddsUp("seats preview")
+	check(t, b, dir, "preview-seats", lang)
+	tabTo(`form[action="/subscriptions/sub_Team_02/seats"] button[type=submit]`)
+	enter(".change-result-succeeded")
+	sub := s.account()["subscriptions"].([]any)[1].(map[string]any)
+	items := sub["items"].([]any)
+	if sub["planId"] != "business" || items[1].(map[string]any)["quantity"] != float64(12) {
+		t.Errorf("after the tour the subscription is %v", sub)
+	}
+}
