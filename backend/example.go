@@ -25,7 +25,9 @@ const DeclinedLast4 = "0002"
 // with a message for a card ending in DeclinedLast4 (and for an invoice that is unknown, has
 // nothing due or is asked for another amount), else succeeded with the whole account, the
 // invoice marked paid (amount paid = total, paid today). It answers an idempotency key it has
-// seen with its first answer, as a real backend must. Unknown types get 400.
+// seen with its first answer, as a real backend must. It answers "subscription.pause",
+// "subscription.resume" and "subscription.offer_accept" (example_subscription.go) with the
+// subscription changed in the whole account. Unknown types get 400.
 type Example struct {
 	// Secrets are the "whsec_…" secrets to verify with.
 	Secrets []string
@@ -90,6 +92,8 @@ func (e *Example) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			res = exampleAnswer{Result: Succeeded} // no preview of its own: Portico shows its own
 		case TypeSubscriptionChange:
 			res = e.change(r.Context(), req.Data, now())
+		case TypeSubscriptionPause, TypeSubscriptionResume, TypeSubscriptionOfferAccept:
+			res = e.subscription(r.Context(), req.Type, req.Data, now())
 		default:
 			e.logf("%s %s %s: unknown type", now().UTC().Format(time.RFC3339), req.ID, req.Type)
 			http.Error(w, "unknown request type", http.StatusBadRequest)

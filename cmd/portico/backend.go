@@ -31,8 +31,10 @@ tenant's backend (http://<addr>/) for as long as it runs.
 
 It verifies every request's signature, answers "ping", and answers "invoice.pay" from the account
 document in etcd: declined, with a message for the customer, for a card ending in 0002; otherwise
-succeeded, returning the account with the invoice marked paid (amount paid = total). It prints one
-line per request. The gateway must allow the address (portico serve --webhook-allow-cidr
+succeeded, returning the account with the invoice marked paid (amount paid = total). It answers
+"subscription.pause" (the subscription paused until the day asked), "subscription.resume" (active
+again) and "subscription.offer_accept" (the offer recorded, its percentage off the estimated next
+charge) the same way, returning the changed account. It prints one line per request. The gateway must allow the address (portico serve --webhook-allow-cidr
 127.0.0.0/8, as make run does); make run's demo starts one of its own.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -110,7 +112,7 @@ func startDemoBackend(ctx context.Context, svc *backend.Service, s *tenants.Stor
 	}
 	w := logLines{log}
 	err = runExampleBackend(ctx, svc, s, t, "127.0.0.1:0", w, func(url string) {
-		log.Info("demo: example billing backend (portico backend-example) registered: it pays invoices and declines cards ending in "+backend.DeclinedLast4, "url", url)
+		log.Info("demo: example billing backend (portico backend-example) registered: it pays invoices (declining cards ending in "+backend.DeclinedLast4+"), pauses and resumes subscriptions and applies retention offers", "url", url)
 	})
 	if err != nil {
 		log.Error("demo: example backend", "err", err)

@@ -246,15 +246,16 @@ func demoPlans() []*catalog.Plan {
 }
 
 // seedDemoCatalog stores the demo's plans and its change policy: upgrades now (prorated),
-// downgrades at the end of the period, seats now.
+// downgrades at the end of the period, seats now, pauses and the retention offer of demoPolicy.
 func seedDemoCatalog(ctx context.Context, s *tenants.Store, tenantID string) error {
 	for _, p := range demoPlans() {
 		if _, _, err := s.PutPlan(ctx, tenantID, p, 0); err != nil {
 			return fmt.Errorf("storing demo plan %s: %w", p.ID, err)
 		}
 	}
-	po := &catalog.Policy{Upgrades: catalog.Now, Downgrades: catalog.PeriodEnd, Seats: catalog.Now}
-	if _, err := s.PutPlanPolicy(ctx, tenantID, po, 0); err != nil {
+	po := demoPolicy
+	po.Upgrades, po.Downgrades, po.Seats = catalog.Now, catalog.PeriodEnd, catalog.Now
+	if _, err := s.PutPlanPolicy(ctx, tenantID, &po, 0); err != nil {
 		return fmt.Errorf("storing the demo change policy: %w", err)
 	}
 	return nil
