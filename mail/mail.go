@@ -12,6 +12,7 @@ package mail
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"crypto/tls"
 	_ "embed"
@@ -26,6 +27,7 @@ import (
 	texttemplate "text/template"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/portico-billing/portico/theme"
 	gomail "github.com/wneessen/go-mail"
@@ -308,7 +310,7 @@ func BuildPortalLink(m PortalLinkMessage, from *netmail.Address, now time.Time) 
 	}
 	msg.FromMailAddress(&netmail.Address{Name: displayName(name), Address: from.Address})
 	msg.ToMailAddress(&netmail.Address{Name: displayName(headerText(m.AccountName)), Address: to.Address})
-	msg.Subject(r.Subject)
+	msg.Subject(subjectHeader(r.Subject))
 	msg.SetDate()
 	msg.SetMessageID()
 	msg.SetGenHeader("Auto-Submitted", "auto-generated")
@@ -385,3 +387,23 @@ func (e *redacted) Error() string {
 }
 
 func (e *redacted) Unwrap() error { return e.err }
+
+// subjectHeader is the subject as it goes into the header. A subject that contains "=?" (a
+// tenant named "=?B??=") would be read by mail clients as an RFC 2047 encoded word, or refused
+// as a broken one, and the encoder leaves ASCII text alone: such a subject is sent as encoded
+// words itself, each of at most 75 characters (45 bytes of UTF-8, cut between runes).
+func subjectHeader(s string) string {
+	if !strings.Contains(s, "=?") {
+		return s
+	}
+	var words []string
+	for len(s) > 0 {
+		n := min(len(s), 45)
+		for n < len(s) && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		words = append(words, "=?UTF-8?b?"+base64.StdEncoding.EncodeToString([]byte(s[:n]))+"?=")
+		s = s[n:]
+	}
+	return strings.Join(words, " ")
+}

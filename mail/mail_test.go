@@ -405,7 +405,7 @@ func TestSendLocalized(t *testing.T) {
 // formatting them into `"name" <address>` (502 for every portal-link email of the tenant).
 var hostileNames = []string{
 	`Acme "Billing" <ops@evil.example>`, `"`, `>`, `\`, `Acme\r\nBcc: victim@evil.example`, "Ac\x00me\t\x7f",
-	"=?utf-8?q?=41cme?=", "Ünïcödé 請求 Ltd.", "\xff\xfe invalid UTF-8", strings.Repeat("long name ", 40), " ", "a@b.example, c@d.example",
+	"=?utf-8?q?=41cme?=", "=??B??=", "=?" + strings.Repeat("é", 60) + "?=", "Ünïcödé 請求 Ltd.", "\xff\xfe invalid UTF-8", strings.Repeat("long name ", 40), " ", "a@b.example, c@d.example",
 }
 
 // A tenant or account name with quotes, angle brackets, line breaks or control characters still
