@@ -12,10 +12,10 @@ package mail
 
 import (
 	"bytes"
-	"encoding/base64"
 	"context"
 	"crypto/tls"
 	_ "embed"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
