@@ -4,29 +4,16 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/portico-billing/portico/backend"
 )
 
-// withBackend gives the harness's gateway a backend service that may reach loopback.
-func (h *harness) withBackend() *backend.Service {
-	h.t.Helper()
-	svc, err := backend.New(backend.Config{Store: h.store, Keyring: h.gw.Keyring(),
-		AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.gw.cfg.Backend = svc // before the first request
-	return svc
-}
-
 func TestAPIBackend(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	svc := h.withBackend()
+	svc := h.withBackend(0, false)
 	tn, keyA := h.tenant("acme")
 	_, keyB := h.tenant("globex")
 	api := "api." + base

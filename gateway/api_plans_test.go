@@ -150,12 +150,7 @@ func TestPlansAPIRefuses(t *testing.T) {
 	h := newHarness(t)
 	_, key := h.tenant("plansbad")
 	auth := []string{"Authorization", "Bearer " + key}
-	tests := []struct {
-		name, method, path, body string
-		headers                  []string
-		status                   int
-		detail                   string
-	}{
+	tests := []apiRefusal{
 		{"oversize plan", "PUT", "/v1/plans/big", `{"name":"` + strings.Repeat("x", 70<<10) + `"}`, auth, 413, "plan is 71"},
 		{"oversize policy", "PUT", "/v1/plan-policy", `{"offers":[{"message":"` + strings.Repeat("x", 17<<10) + `"}]}`, auth, 413, "policy is 17"},
 		{"malformed", "PUT", "/v1/plans/p", `{"name":`, auth, 400, "ends in the middle"},
@@ -176,25 +171,7 @@ func TestPlansAPIRefuses(t *testing.T) {
 		{"policy wrong type", "PUT", "/v1/plan-policy", `{"pause":"yes"}`, auth, 400, `field "pause" must be a boolean`},
 		{"wrong method", "POST", "/v1/plans/p", teamPlan, auth, 405, "not allowed"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var body []byte
-			if tt.body != "" {
-				body = []byte(tt.body)
-			}
-			r := h.do(tt.method, "api."+base, tt.path, body, tt.headers...)
-			var p struct {
-				Status int    `json:"status"`
-				Detail string `json:"detail"`
-			}
-			if err := json.Unmarshal(r.Body(), &p); err != nil {
-				t.Fatalf("%d, body not JSON: %q", r.StatusCode(), r.Body())
-			}
-			if r.StatusCode() != tt.status || p.Status != tt.status || !strings.Contains(p.Detail, tt.detail) {
-				t.Fatalf("got %d %+v; want %d with detail containing %q", r.StatusCode(), p, tt.status, tt.detail)
-			}
-		})
-	}
+	checkRefusals(t, h, tests)
 	if got := h.planIDs(key); got != "" {
 		t.Fatalf("refused writes stored plans %q", got)
 	}

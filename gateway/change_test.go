@@ -2,16 +2,9 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,17 +54,19 @@ func changeCatalog(t *testing.T, ps *portalSession) {
 // teamDoc is the example account with its subscription on Team (5 seats) for the current month
 // of now, changed by edit.
 func teamDoc(t testing.TB, now time.Time, edit func(s *account.Subscription)) string {
-	raw, err := os.ReadFile("../tenants/account/testdata/account.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := account.Decode(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Helper()
+	return exampleDoc(t, func(a *account.Account) {
+		onTeam(a.Subscription(sub), now)
+		if edit != nil {
+			edit(a.Subscription(sub))
+		}
+	})
+}
+
+// onTeam puts s on Team (5 seats) for the current month of now.
+func onTeam(s *account.Subscription, now time.Time) {
 	y, m, _ := now.UTC().Date()
 	first := time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
-	s := a.Subscription(sub)
 	s.PlanID, s.Name = "team", "Team"
 	s.CurrentPeriodStart = account.Date(first.Format(time.DateOnly))
 	s.CurrentPeriodEnd = account.Date(first.AddDate(0, 1, -1).Format(time.DateOnly))
@@ -80,11 +75,6 @@ func teamDoc(t testing.TB, now time.Time, edit func(s *account.Subscription)) st
 	p29, p10 := int64(2900), int64(1000)
 	s.Items = []account.Item{{Product: "Team", PricingModel: account.PricingFlat, Quantity: 1, UnitAmount: &p29},
 		{Product: "Seats", PricingModel: account.PricingPerUnit, Quantity: 5, UnitAmount: &p10}}
-	if edit != nil {
-		edit(s)
-	}
-	b, _ := json.Marshal(a)
-	return string(b)
 }
 
 // expectedPreview is Portico's own preview of the change, as the page must show it.
@@ -232,23 +222,7 @@ func TestChangeRefusals(t *testing.T) {
 	ps := h.customer("change-refuse", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
 	changeCatalog(t, ps)
 	form, _ := ps.changeForm("/subscriptions/sub_Pro_01/change/preview?plan=business")
-	with := func(k, v string) url.Values {
-		f := url.Values{}
-		for kk, vv := range form {
-			f[kk] = vv
-		}
-		f.Set(k, v)
-		return f
-	}
 	seats, _ := ps.changeForm("/subscriptions/sub_Pro_01/seats/preview?item=1&quantity=6")
-	seatsWith := func(q string) url.Values {
-		f := url.Values{}
-		for k, v := range seats {
-			f[k] = v
-		}
-		f.Set("quantity", q)
-		return f
-	}
 	before := ps.account()
 	for _, c := range []struct {
 		name, path string
@@ -257,20 +231,20 @@ func TestChangeRefusals(t *testing.T) {
 		status     int
 		want       string
 	}{
-		{"forged plan", "/subscriptions/sub_Pro_01/change", with("plan", "enterprise"), "", 404, "Plan not available"},
-		{"another family", "/subscriptions/sub_Pro_01/change", with("plan", "solo"), "", 404, "Plan not available"},
-		{"archived", "/subscriptions/sub_Pro_01/change", with("plan", "legacy"), "", 404, "Plan not available"},
-		{"another currency", "/subscriptions/sub_Pro_01/change", with("plan", "usd"), "", 404, "Plan not available"},
-		{"current plan", "/subscriptions/sub_Pro_01/change", with("plan", "team"), "", 404, "Plan not available"},
-		{"stale revision", "/subscriptions/sub_Pro_01/change", with("rev", "1"), "", 409, "The amounts changed since this page was shown"},
-		{"other amount", "/subscriptions/sub_Pro_01/change", with("due", "1"), "", 409, `href="#preview-numbers"`},
+		{"forged plan", "/subscriptions/sub_Pro_01/change", with(form, "plan", "enterprise"), "", 404, "Plan not available"},
+		{"another family", "/subscriptions/sub_Pro_01/change", with(form, "plan", "solo"), "", 404, "Plan not available"},
+		{"archived", "/subscriptions/sub_Pro_01/change", with(form, "plan", "legacy"), "", 404, "Plan not available"},
+		{"another currency", "/subscriptions/sub_Pro_01/change", with(form, "plan", "usd"), "", 404, "Plan not available"},
+		{"current plan", "/subscriptions/sub_Pro_01/change", with(form, "plan", "team"), "", 404, "Plan not available"},
+		{"stale revision", "/subscriptions/sub_Pro_01/change", with(form, "rev", "1"), "", 409, "The amounts changed since this page was shown"},
+		{"other amount", "/subscriptions/sub_Pro_01/change", with(form, "due", "1"), "", 409, `href="#preview-numbers"`},
 		{"another subscription", "/subscriptions/sub_other/change", form, "", 404, "Subscription not found"},
 		{"other origin", "/subscriptions/sub_Pro_01/change", form, "https://evil.example", 403, ""},
-		{"no seats", "/subscriptions/sub_Pro_01/seats", seatsWith("0"), "", 422, "Enter a whole number from 1 to 50."},
-		{"too many seats", "/subscriptions/sub_Pro_01/seats", seatsWith("51"), "", 422, `href="#quantity-1"`},
-		{"not a number", "/subscriptions/sub_Pro_01/seats", seatsWith("ten"), "", 422, `aria-invalid="true"`},
-		{"same seats", "/subscriptions/sub_Pro_01/seats", seatsWith("5"), "", 422, "You have 5 already."},
-		{"flat item", "/subscriptions/sub_Pro_01/seats", func() url.Values { f := seatsWith("3"); f.Set("item", "0"); return f }(), "", 404, "No seats to change"},
+		{"no seats", "/subscriptions/sub_Pro_01/seats", with(seats, "quantity", "0"), "", 422, "Enter a whole number from 1 to 50."},
+		{"too many seats", "/subscriptions/sub_Pro_01/seats", with(seats, "quantity", "51"), "", 422, `href="#quantity-1"`},
+		{"not a number", "/subscriptions/sub_Pro_01/seats", with(seats, "quantity", "ten"), "", 422, `aria-invalid="true"`},
+		{"same seats", "/subscriptions/sub_Pro_01/seats", with(seats, "quantity", "5"), "", 422, "You have 5 already."},
+		{"flat item", "/subscriptions/sub_Pro_01/seats", with(seats, "quantity", "3", "item", "0"), "", 404, "No seats to change"},
 	} {
 		origin := c.origin
 		if origin == "" {
@@ -304,81 +278,26 @@ func TestChangeRefusals(t *testing.T) {
 	}
 }
 
-// changeBackend is a tenant backend over HTTP answering subscription.preview and
-// subscription.change; it counts the calls of each.
-type changeBackend struct {
-	srv              *httptest.Server
-	previews, change atomic.Int32
-	mu               sync.Mutex
-	last             map[string]any
-	preview          string // the answer to subscription.preview
-	answer           func(w http.ResponseWriter, d backend.SubscriptionChangeData)
-}
-
-func newChangeBackend(t *testing.T, preview string, answer func(http.ResponseWriter, backend.SubscriptionChangeData)) *changeBackend {
-	b := &changeBackend{preview: preview, answer: answer}
-	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var req struct {
-			Type string                         `json:"type"`
-			Data backend.SubscriptionChangeData `json:"data"`
-		}
-		json.Unmarshal(body, &req)
-		switch req.Type {
-		case backend.TypeSubscriptionPreview:
-			b.previews.Add(1)
-			w.Write([]byte(b.preview))
-		case backend.TypeSubscriptionChange:
-			b.change.Add(1)
-			var all map[string]any
-			json.Unmarshal(body, &all)
-			b.mu.Lock()
-			b.last = all
-			b.mu.Unlock()
-			b.answer(w, req.Data)
-		default:
-			w.Write([]byte(`{"result":"succeeded"}`))
-		}
-	}))
-	t.Cleanup(b.srv.Close)
-	return b
-}
-
 func TestChangeThroughBackend(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		name    string
-		answer  func(t *testing.T, now time.Time) func(http.ResponseWriter, backend.SubscriptionChangeData)
+		answer  backendAnswer
 		status  int
 		want    string
 		event   string
 		changed bool
 	}{
-		{"succeeded", func(t *testing.T, now time.Time) func(http.ResponseWriter, backend.SubscriptionChangeData) {
-			return func(w http.ResponseWriter, d backend.SubscriptionChangeData) {
-				doc := teamDoc(t, now, func(s *account.Subscription) { s.PlanID, s.Name = d.PlanID, "Business" })
-				w.Write([]byte(`{"result":"succeeded","message":"Welcome to Business!","account":` + doc + `}`))
-			}
-		}, 200, "Welcome to Business!", "subscription.change_succeeded", true},
-		{"declined", func(*testing.T, time.Time) func(http.ResponseWriter, backend.SubscriptionChangeData) {
-			return func(w http.ResponseWriter, _ backend.SubscriptionChangeData) {
-				w.Write([]byte(`{"result":"declined","message":"Business needs a signed contract."}`))
-			}
-		}, 200, "Business needs a signed contract.", "subscription.change_failed", false},
-		{"pending", func(*testing.T, time.Time) func(http.ResponseWriter, backend.SubscriptionChangeData) {
-			return func(w http.ResponseWriter, _ backend.SubscriptionChangeData) { w.Write([]byte(`{"result":"pending"}`)) }
-		}, 200, "Change in progress", "", false},
-		{"500", func(*testing.T, time.Time) func(http.ResponseWriter, backend.SubscriptionChangeData) {
-			return func(w http.ResponseWriter, _ backend.SubscriptionChangeData) { http.Error(w, "boom", 500) }
-		}, 502, "The billing service failed", "", false},
+		{"succeeded", answerSucceeded("Welcome to Business!", func(d map[string]any) string {
+			return teamDoc(t, time.Now(), func(s *account.Subscription) { s.PlanID, s.Name = str(d, "planId"), "Business" })
+		}), 200, "Welcome to Business!", "subscription.change_succeeded", true},
+		{"declined", answerJSON(`{"result":"declined","message":"Business needs a signed contract."}`), 200, "Business needs a signed contract.", "subscription.change_failed", false},
+		{"pending", answerJSON(`{"result":"pending"}`), 200, "Change in progress", "", false},
+		{"500", answerStatus(500), 502, "The billing service failed", "", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t)
-			h.withPayBackend(0, false)
-			b := newChangeBackend(t, `{"result":"succeeded"}`, c.answer(t, h.gw.cfg.Now()))
-			ps := h.customer("chg-"+c.name, `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
-			registerBackend(t, h, ps.t.ID, b.srv.URL)
+			_, ps, b := backendPortal(t, "chg-"+c.name, "en", map[string]backendAnswer{backend.TypeSubscriptionChange: c.answer})
 			changeCatalog(t, ps)
 			want := expectedPreview(t, ps, "business", 0)
 			form, page := ps.changeForm("/subscriptions/sub_Pro_01/change/preview?plan=business")
@@ -387,13 +306,10 @@ func TestChangeThroughBackend(t *testing.T) {
 			if st != c.status || !strings.Contains(body, c.want) {
 				t.Fatalf("confirm: %d, want %d with %q\n%s", st, c.status, c.want, body)
 			}
-			if n := b.change.Load(); n != 1 {
+			if n := b.count(backend.TypeSubscriptionChange); n != 1 {
 				t.Fatalf("subscription.change calls: %d", n)
 			}
-			b.mu.Lock()
-			data, _ := b.last["data"].(map[string]any)
-			key, _ := b.last["idempotencyKey"].(string)
-			b.mu.Unlock()
+			key, data := b.lastOf(backend.TypeSubscriptionChange)
 			pv, _ := data["preview"].(map[string]any)
 			if data["planId"] != "business" || data["subscriptionId"] != sub || !strings.HasPrefix(key, "chg_") || pv["amountDue"] != float64(want.AmountDue) {
 				t.Fatalf("request data %v key %q", data, key)
@@ -417,20 +333,16 @@ func TestChangeThroughBackend(t *testing.T) {
 // back; an invalid one falls back to Portico's own.
 func TestChangeBackendPreview(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	h.withPayBackend(0, false)
-	now := h.gw.cfg.Now().UTC()
-	day := account.Date(now.Format(time.DateOnly))
+	day := account.Date(time.Now().UTC().Format(time.DateOnly))
 	pv := `{"kind":"upgrade","timing":"now","currency":"EUR","date":"` + string(day) + `","effectiveDate":"` + string(day) + `",
 	 "periodStart":"` + string(day) + `","periodEnd":"` + string(day) + `","periodDays":1,"remainingDays":1,"currentAmount":7900,"newAmount":9900,
 	 "credit":1234,"creditLines":[{"kind":"credit","product":"Team","amount":1234}],
 	 "charge":4321,"chargeLines":[{"kind":"prorated","product":"Business","amount":4321}],"amountDue":3087,"creditCarried":0,
 	 "nextInvoice":{"date":"2031-01-01","lines":[{"kind":"period","product":"Business","amount":9900}],"subtotal":9900,"creditApplied":0,"creditLeft":0,"amount":9900}}`
-	b := newChangeBackend(t, `{"result":"succeeded","preview":`+pv+`}`, func(w http.ResponseWriter, _ backend.SubscriptionChangeData) {
-		w.Write([]byte(`{"result":"pending"}`))
+	_, ps, b := backendPortal(t, "chg-bepv", "en", map[string]backendAnswer{
+		backend.TypeSubscriptionPreview: answerJSON(`{"result":"succeeded","preview":` + pv + `}`),
+		backend.TypeSubscriptionChange:  answerJSON(`{"result":"pending"}`),
 	})
-	ps := h.customer("chg-bepv", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
-	registerBackend(t, h, ps.t.ID, b.srv.URL)
 	changeCatalog(t, ps)
 	form, page := ps.changeForm("/subscriptions/sub_Pro_01/change/preview?plan=business")
 	for _, w := range []string{"-€12.34", "€43.21", "€30.87", "Jan 1, 2031", "Amounts as calculated by Tenant CHG-BEPV, before tax.", `name="due" value="3087"`} {
@@ -442,13 +354,11 @@ func TestChangeBackendPreview(t *testing.T) {
 	if st, body, _ := ps.submit("/subscriptions/sub_Pro_01/change", form, "https://"+ps.host); st != 200 || !strings.Contains(body, "Change in progress") {
 		t.Fatalf("confirm: %d\n%s", st, body)
 	}
-	b.mu.Lock()
-	data, _ := b.last["data"].(map[string]any)
-	b.mu.Unlock()
+	_, data := b.lastOf(backend.TypeSubscriptionChange)
 	if p, _ := data["preview"].(map[string]any); p["amountDue"] != float64(3087) || p["charge"] != float64(4321) {
 		t.Errorf("the change did not carry the backend's preview: %v", data)
 	}
-	if n := b.previews.Load(); n != 1 {
+	if n := b.count(backend.TypeSubscriptionPreview); n != 1 {
 		t.Errorf("subscription.preview calls: %d, want 1 (reload and confirm reuse the answer)", n)
 	}
 }
@@ -457,56 +367,27 @@ func TestChangeBackendPreview(t *testing.T) {
 // clicks, reloads, two tabs) reach the backend once.
 func TestChangeConcurrentConfirms(t *testing.T) {
 	t.Parallel()
-	prefix := etcdtest.Prefix(t)
-	a := newHarnessOn(t, prefix)
-	bh := newHarnessOn(t, prefix)
-	a.withPayBackend(0, false)
-	bh.withPayBackend(0, false)
-	release := make(chan struct{})
-	now := a.gw.cfg.Now()
-	be := newChangeBackend(t, `{"result":"succeeded"}`, func(w http.ResponseWriter, d backend.SubscriptionChangeData) {
-		<-release
-		w.Write([]byte(`{"result":"succeeded","account":` + teamDoc(t, now, func(s *account.Subscription) { s.PlanID = d.PlanID }) + `}`))
-	})
-	ps := a.customer("chg-twice", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
-	registerBackend(t, a, ps.t.ID, be.srv.URL)
-	etcdtest.Wait(t, "instance b knows the backend", func() bool { return bh.store.HasBackend(ps.t.ID) })
+	r := newTwoInstances(t, "chg-twice", backend.TypeSubscriptionChange, answerSucceeded("", func(d map[string]any) string {
+		return teamDoc(t, time.Now(), func(s *account.Subscription) { s.PlanID = str(d, "planId") })
+	}))
+	ps := r.ps
 	changeCatalog(t, ps)
 	form, _ := ps.changeForm("/subscriptions/sub_Pro_01/change/preview?plan=business")
-	form.Set("csrf", ps.csrf)
-	const n = 12
-	var wg sync.WaitGroup
-	statuses, bodies := make([]int, n), make([]string, n)
-	for i := range n {
-		h := a
-		if i%2 == 1 {
-			h = bh
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := h.do("POST", ps.host, "/subscriptions/sub_Pro_01/change", []byte(form.Encode()), "Cookie", ps.cookie,
-				"Content-Type", "application/x-www-form-urlencoded", "Origin", "https://"+ps.host)
-			statuses[i], bodies[i] = r.StatusCode(), string(r.Body())
-		}()
-	}
-	etcdtest.Wait(t, "the first change reached the backend", func() bool { return be.change.Load() == 1 })
-	close(release)
-	wg.Wait()
-	for i := range n {
+	statuses, bodies := r.confirm(t, "/subscriptions/sub_Pro_01/change", form, 12)
+	for i := range statuses {
 		if statuses[i] != 200 || !strings.Contains(bodies[i], "Subscription changed") {
 			t.Errorf("confirm %d: %d\n%s", i, statuses[i], bodies[i])
 		}
 	}
-	if c := be.change.Load(); c != 1 {
+	if c := r.be.count(backend.TypeSubscriptionChange); c != 1 {
 		t.Fatalf("subscription.change calls = %d, want 1", c)
 	}
 	if c := len(ps.events("subscription.change_succeeded")); c != 1 {
 		t.Fatalf("change_succeeded events = %d, want 1", c)
 	}
 	// A later reload of the confirmation shows the change made, and calls nothing.
-	if st, body, _ := ps.submit("/subscriptions/sub_Pro_01/change", form, "https://"+ps.host); st != 200 || !strings.Contains(body, "Subscription changed") || be.change.Load() != 1 {
-		t.Fatalf("reload: %d, calls %d\n%s", st, be.change.Load(), body)
+	if st, body, _ := ps.submit("/subscriptions/sub_Pro_01/change", form, "https://"+ps.host); st != 200 || !strings.Contains(body, "Subscription changed") || r.be.count(backend.TypeSubscriptionChange) != 1 {
+		t.Fatalf("reload: %d, calls %d\n%s", st, r.be.count(backend.TypeSubscriptionChange), body)
 	}
 }
 

@@ -420,12 +420,7 @@ func TestAPIRejectsBadInput(t *testing.T) {
 	h := newHarness(t)
 	_, key := h.tenant("bad")
 	auth := []string{"Authorization", "Bearer " + key}
-	tests := []struct {
-		name, method, path, body string
-		headers                  []string
-		status                   int
-		detail                   string
-	}{
+	tests := []apiRefusal{
 		{"missing auth", "POST", "/portal/customer-session/customer-portal", `{}`, nil, 401, "missing API key"},
 		{"wrong key", "POST", "/portal/customer-session/customer-portal", `{}`, []string{"Authorization", "Bearer pk_abcdefghijkl_" + strings.Repeat("x", 40)}, 401, "invalid"},
 		{"basic auth", "GET", "/v1/accounts/acc_7Hq2LmX9", ``, []string{"Authorization", "Basic Zm9vOmJhcg=="}, 401, "missing API key"},
@@ -461,6 +456,29 @@ func TestAPIRejectsBadInput(t *testing.T) {
 		{"duplicate key in an account", "PUT", "/v1/accounts/acc_d", `{"name":"X","currency":"EUR","name":"Y"}`, auth, 400, `duplicate key "name"`},
 		{"duplicate key in a domain", "POST", "/v1/domains", `{"name":"a.example","name":"b.example"}`, auth, 400, `duplicate key "name"`},
 	}
+	checkRefusals(t, h, tests)
+	// Nothing of the refused writes landed.
+	if _, err := h.store.Account(context.Background(), "", "big"); err == nil {
+		t.Error("oversized account stored")
+	}
+	r := h.do("GET", "api."+base, "/v1/accounts/acc_7Hq2LmX9", nil, auth...)
+	if !strings.Contains(string(r.Body()), "Globex Corporation") {
+		t.Errorf("account changed by refused writes: %s", r.Body())
+	}
+}
+
+// apiRefusal is an API request the API refuses with a problem of status and detail.
+type apiRefusal struct {
+	name, method, path, body string
+	headers                  []string
+	status                   int
+	detail                   string
+}
+
+// checkRefusals sends each request and checks its problem answer: the status and a detail
+// containing the expected words.
+func checkRefusals(t *testing.T, h *harness, tests []apiRefusal) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var body []byte
@@ -479,14 +497,6 @@ func TestAPIRejectsBadInput(t *testing.T) {
 				t.Fatalf("got %d %+v; want %d with detail containing %q", r.StatusCode(), p, tt.status, tt.detail)
 			}
 		})
-	}
-	// Nothing of the refused writes landed.
-	if _, err := h.store.Account(context.Background(), "", "big"); err == nil {
-		t.Error("oversized account stored")
-	}
-	r := h.do("GET", "api."+base, "/v1/accounts/acc_7Hq2LmX9", nil, auth...)
-	if !strings.Contains(string(r.Body()), "Globex Corporation") {
-		t.Errorf("account changed by refused writes: %s", r.Body())
 	}
 }
 

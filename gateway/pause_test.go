@@ -1,16 +1,9 @@
 package gateway
 
 import (
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/portico-billing/portico/backend"
@@ -21,71 +14,11 @@ import (
 // Pausing, resuming and retention offers of the Plan overview over HTTP, with a real HTTP backend
 // and without one.
 
-// subBackend is a tenant backend served over HTTP that answers the subscription requests: it
-// counts the calls by type, keeps the last request and answers with answer.
-type subBackend struct {
-	srv    *httptest.Server
-	calls  sync.Map // type → *atomic.Int32
-	mu     sync.Mutex
-	last   map[string]any
-	answer func(w http.ResponseWriter, typ string, data map[string]any)
-}
-
-func newSubBackend(t *testing.T, answer func(w http.ResponseWriter, typ string, data map[string]any)) *subBackend {
-	b := &subBackend{answer: answer}
-	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var req map[string]any
-		json.Unmarshal(body, &req)
-		typ, _ := req["type"].(string)
-		n, _ := b.calls.LoadOrStore(typ, new(atomic.Int32))
-		n.(*atomic.Int32).Add(1)
-		b.mu.Lock()
-		b.last = req
-		b.mu.Unlock()
-		data, _ := req["data"].(map[string]any)
-		b.answer(w, typ, data)
-	}))
-	t.Cleanup(b.srv.Close)
-	return b
-}
-
-func (b *subBackend) count(typ string) int32 {
-	n, ok := b.calls.Load(typ)
-	if !ok {
-		return 0
-	}
-	return n.(*atomic.Int32).Load()
-}
-
-// exampleDoc is the example account changed by change, as JSON.
-func exampleDoc(t testing.TB, change func(a *account.Account)) string {
-	raw, err := os.ReadFile("../tenants/account/testdata/account.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := account.Decode(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	change(a)
-	b, _ := json.Marshal(a)
-	return string(b)
-}
-
 // putPolicy stores the tenant's change policy through the API.
 func (ps *portalSession) putPolicy(policy string) {
 	ps.h.t.Helper()
 	if r := ps.h.do("PUT", "api."+base, "/v1/plan-policy", []byte(policy), "Authorization", "Bearer "+ps.key); r.StatusCode() != 200 {
 		ps.h.t.Fatalf("PUT /v1/plan-policy: %d %s", r.StatusCode(), r.Body())
-	}
-}
-
-// putAccount replaces the account document through the API.
-func (ps *portalSession) putAccount(doc string) {
-	ps.h.t.Helper()
-	if r := ps.h.do("PUT", "api."+base, "/v1/accounts/acc_7Hq2LmX9", []byte(doc), "Authorization", "Bearer "+ps.key); r.StatusCode() != 200 {
-		ps.h.t.Fatalf("PUT account: %d %s", r.StatusCode(), r.Body())
 	}
 }
 
@@ -109,23 +42,15 @@ const (
 
 func TestPauseAndResumeWithBackend(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	h.withPayBackend(0, false)
-	b := newSubBackend(t, func(w http.ResponseWriter, typ string, data map[string]any) {
-		switch typ {
-		case backend.TypeSubscriptionPause:
-			w.Write([]byte(`{"result":"succeeded","message":"Enjoy the break.","account":` + exampleDoc(t, func(a *account.Account) {
+	_, ps, b := backendPortal(t, "pause-backend", "en", map[string]backendAnswer{
+		backend.TypeSubscriptionPause: answerSucceeded("Enjoy the break.", func(data map[string]any) string {
+			return exampleDoc(t, func(a *account.Account) {
 				s := a.Subscription("sub_Pro_01")
-				s.Status, s.ResumesAt, s.NextChargeDate = account.SubPaused, account.Date(data["resumesAt"].(string)), ""
-			}) + `}`))
-		case backend.TypeSubscriptionResume:
-			w.Write([]byte(`{"result":"succeeded","account":` + exampleDoc(t, func(*account.Account) {}) + `}`))
-		default:
-			w.Write([]byte(`{"result":"succeeded"}`))
-		}
+				s.Status, s.ResumesAt, s.NextChargeDate = account.SubPaused, account.Date(str(data, "resumesAt")), ""
+			})
+		}),
+		backend.TypeSubscriptionResume: answerSucceeded("", func(map[string]any) string { return exampleDoc(t, nil) }),
 	})
-	ps := h.customer("pause-backend", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
-	registerBackend(t, h, ps.t.ID, b.srv.URL)
 	if page := ps.get("/"); strings.Contains(page, subPath+"/pause") {
 		t.Fatal("Pause offered although the policy allows no pause")
 	}
@@ -148,10 +73,7 @@ func TestPauseAndResumeWithBackend(t *testing.T) {
 	if st != 200 || !strings.Contains(body, "Subscription paused") || !strings.Contains(body, "Billing resumes on Jan 1, 2029") || !strings.Contains(body, "Enjoy the break.") {
 		t.Fatalf("pause: %d\n%s", st, body)
 	}
-	b.mu.Lock()
-	key, _ := b.last["idempotencyKey"].(string)
-	data, _ := b.last["data"].(map[string]any)
-	b.mu.Unlock()
+	key, data := b.lastOf(backend.TypeSubscriptionPause)
 	if !strings.HasPrefix(key, "pause_") || data["accountId"] != "acc_7Hq2LmX9" || data["subscriptionId"] != "sub_Pro_01" ||
 		data["periods"] != float64(2) || data["resumesAt"] != "2029-01-01" || data["sessionId"] == "" {
 		t.Errorf("pause request: key %q data %v", key, data)
@@ -201,28 +123,18 @@ func TestPauseResultsFromBackend(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		name   string
-		answer string
+		answer backendAnswer
 		status int
 		want   []string
 	}{
-		{"declined", `{"result":"declined","message":"Annual plans <b>cannot</b> pause."}`, 200, []string{"Not carried out", "Annual plans &lt;b&gt;cannot&lt;/b&gt; pause.", "Nothing was changed"}},
-		{"pending", `{"result":"pending"}`, 200, []string{"Request received", "is processing your request for Pro (annual)"}},
-		{"500", ``, 502, []string{"The billing service is not available", "Nothing was changed"}},
-		{"invalid document", `{"result":"succeeded","account":{"id":"acc_7Hq2LmX9","name":"X","currency":"EURO"}}`, 502, []string{"Your request was received"}},
+		{"declined", answerJSON(`{"result":"declined","message":"Annual plans <b>cannot</b> pause."}`), 200, []string{"Not carried out", "Annual plans &lt;b&gt;cannot&lt;/b&gt; pause.", "Nothing was changed"}},
+		{"pending", answerJSON(`{"result":"pending"}`), 200, []string{"Request received", "is processing your request for Pro (annual)"}},
+		{"500", answerStatus(500), 502, []string{"The billing service is not available", "Nothing was changed"}},
+		{"invalid document", answerJSON(`{"result":"succeeded","account":{"id":"acc_7Hq2LmX9","name":"X","currency":"EURO"}}`), 502, []string{"Your request was received"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t)
-			h.withPayBackend(0, false)
-			b := newSubBackend(t, func(w http.ResponseWriter, _ string, _ map[string]any) {
-				if c.answer == "" {
-					http.Error(w, "boom", 500)
-					return
-				}
-				w.Write([]byte(c.answer))
-			})
-			ps := h.customer("pause-"+strings.ReplaceAll(c.name, " ", "-"), `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
-			registerBackend(t, h, ps.t.ID, b.srv.URL)
+			_, ps, _ := backendPortal(t, "pause-"+strings.ReplaceAll(c.name, " ", "-"), "en", map[string]backendAnswer{anyRequest: c.answer})
 			ps.putPolicy(pausePolicy)
 			before := ps.account()
 			form, _ := ps.formOf(subPath + "/pause")
@@ -248,53 +160,25 @@ func TestPauseResultsFromBackend(t *testing.T) {
 
 func TestPauseConcurrentConfirms(t *testing.T) {
 	t.Parallel()
-	prefix := etcdtest.Prefix(t)
-	a := newHarnessOn(t, prefix)
-	bh := newHarnessOn(t, prefix)
-	a.withPayBackend(0, false)
-	bh.withPayBackend(0, false)
-	release := make(chan struct{})
-	be := newSubBackend(t, func(w http.ResponseWriter, _ string, data map[string]any) {
-		<-release
-		w.Write([]byte(`{"result":"succeeded","account":` + exampleDoc(t, func(a *account.Account) {
+	r := newTwoInstances(t, "pause-twice", backend.TypeSubscriptionPause, answerSucceeded("", func(data map[string]any) string {
+		return exampleDoc(t, func(a *account.Account) {
 			s := a.Subscription("sub_Pro_01")
-			s.Status, s.ResumesAt = account.SubPaused, account.Date(data["resumesAt"].(string))
-		}) + `}`))
-	})
-	ps := a.customer("pause-twice", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
-	registerBackend(t, a, ps.t.ID, be.srv.URL)
-	etcdtest.Wait(t, "instance b knows the backend", func() bool { return bh.store.HasBackend(ps.t.ID) })
+			s.Status, s.ResumesAt = account.SubPaused, account.Date(str(data, "resumesAt"))
+		})
+	}))
+	ps := r.ps
 	ps.putPolicy(pausePolicy)
 	form, _ := ps.formOf(subPath + "/pause")
 	form.Set("periods", "3")
-	form.Set("csrf", ps.csrf)
-	const n = 10
-	var wg sync.WaitGroup
-	statuses, bodies := make([]int, n), make([]string, n)
-	for i := range n {
-		h := a
-		if i%2 == 1 {
-			h = bh
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := h.do("POST", ps.host, subPath+"/pause", []byte(form.Encode()), "Cookie", ps.cookie,
-				"Content-Type", "application/x-www-form-urlencoded", "Origin", "https://"+ps.host)
-			statuses[i], bodies[i] = r.StatusCode(), string(r.Body())
-		}()
-	}
-	etcdtest.Wait(t, "the first call reached the backend", func() bool { return be.count(backend.TypeSubscriptionPause) == 1 })
-	close(release)
-	wg.Wait()
-	for i := range n {
+	statuses, bodies := r.confirm(t, subPath+"/pause", form, 10)
+	for i := range statuses {
 		// Each confirm shows the result, or (read after the first stored the paused document)
 		// the overview.
 		if !(statuses[i] == 200 && strings.Contains(bodies[i], "Subscription paused")) && statuses[i] != 303 {
 			t.Errorf("confirm %d: %d\n%s", i, statuses[i], bodies[i])
 		}
 	}
-	if got := be.count(backend.TypeSubscriptionPause); got != 1 {
+	if got := r.be.count(backend.TypeSubscriptionPause); got != 1 {
 		t.Fatalf("backend calls = %d, want 1", got)
 	}
 	if got := len(ps.events(EventPaused)); got != 1 {
@@ -353,11 +237,7 @@ func TestPauseWithoutBackend(t *testing.T) {
 
 func TestPauseRefusals(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	h.withPayBackend(0, false)
-	b := newSubBackend(t, func(w http.ResponseWriter, _ string, _ map[string]any) { w.Write([]byte(`{"result":"succeeded"}`)) })
-	ps := h.customer("pause-refused", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
-	registerBackend(t, h, ps.t.ID, b.srv.URL)
+	h, ps, b := backendPortal(t, "pause-refused", "en", nil)
 
 	// The policy allows no pause: no button, the page and the post are refused.
 	if r := h.do("GET", ps.host, subPath+"/pause", nil, "Cookie", ps.cookie); r.StatusCode() != 403 || !strings.Contains(string(r.Body()), "does not offer pausing") {
@@ -515,27 +395,22 @@ func TestRetentionOffer(t *testing.T) {
 	})
 	t.Run("accepted through the backend", func(t *testing.T) {
 		t.Parallel()
-		h := newHarness(t)
-		h.withPayBackend(0, false)
-		b := newSubBackend(t, func(w http.ResponseWriter, typ string, _ map[string]any) {
-			w.Write([]byte(`{"result":"succeeded","message":"See you next year.","account":` + exampleDoc(t, func(a *account.Account) {
-				a.Subscription("sub_Pro_01").RetentionOffer = &account.RetentionOffer{Reason: "pricing", PercentOff: 50, Periods: 2, ShownAt: "2026-12-01", AcceptedAt: "2026-12-01"}
-			}) + `}`))
+		_, ps, b := backendPortal(t, "offer-backend", "en", map[string]backendAnswer{
+			backend.TypeSubscriptionOfferAccept: answerSucceeded("See you next year.", func(map[string]any) string {
+				return exampleDoc(t, func(a *account.Account) {
+					a.Subscription("sub_Pro_01").RetentionOffer = &account.RetentionOffer{Reason: "pricing", PercentOff: 50, Periods: 2, ShownAt: "2026-12-01", AcceptedAt: "2026-12-01"}
+				})
+			}),
 		})
-		ps := h.customer("offer-backend", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
-		registerBackend(t, h, ps.t.ID, b.srv.URL)
 		ps.putPolicy(pausePolicy)
 		ps.cancelPricing()
 		st, body := ps.post(subPath+"/offer", nil)
 		if st != 200 || !strings.Contains(body, "Thank you for staying") || !strings.Contains(body, "Pro (annual) continues with 50% off your next 2 billing periods.") || !strings.Contains(body, "See you next year.") {
 			t.Fatalf("accept: %d\n%s", st, body)
 		}
-		b.mu.Lock()
-		data, _ := b.last["data"].(map[string]any)
-		typ := b.last["type"]
-		b.mu.Unlock()
-		if typ != backend.TypeSubscriptionOfferAccept || data["reason"] != "pricing" || data["percentOff"] != float64(50) || data["periods"] != float64(2) || data["subscriptionId"] != "sub_Pro_01" {
-			t.Errorf("request %v: %v", typ, data)
+		_, data := b.lastOf(backend.TypeSubscriptionOfferAccept)
+		if n := b.count(backend.TypeSubscriptionOfferAccept); n != 1 || data["reason"] != "pricing" || data["percentOff"] != float64(50) || data["periods"] != float64(2) || data["subscriptionId"] != "sub_Pro_01" {
+			t.Errorf("%d offer_accept requests, the last %v", n, data)
 		}
 		if evs := ps.events(EventOfferAccepted); len(evs) != 1 {
 			t.Errorf("offer_accepted events: %v", evs)
