@@ -2,12 +2,9 @@ package backend
 
 import (
 	"context"
-	"encoding/json"
-	"net"
 	"strings"
 	"testing"
 
-	"github.com/portico-billing/portico/internal/syncbuf"
 	"github.com/portico-billing/portico/tenants/account"
 )
 
@@ -19,34 +16,9 @@ func TestExampleBackendSubscription(t *testing.T) {
 	e := newEnv(t)
 	svc := e.service(e.store, nil)
 	ctx := context.Background()
-	a, err := account.Decode([]byte(`{"id":"acc_1","name":"Globex","currency":"EUR","subscriptions":[{"id":"sub_1","name":"Pro","status":"active",
+	log := e.runExample(svc, `{"id":"acc_1","name":"Globex","currency":"EUR","subscriptions":[{"id":"sub_1","name":"Pro","status":"active",
 "currentPeriodStart":"2026-12-01","currentPeriodEnd":"2026-12-31","nextChargeDate":"2027-01-01","cancelAtPeriodEnd":false,
-"items":[{"product":"Pro","pricingModel":"flat","quantity":1,"unitAmount":10000}]}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := e.store.PutAccount(ctx, e.tenant.ID, a, 0); err != nil {
-		t.Fatal(err)
-	}
-	accountOf := func(ctx context.Context, id string) (*account.Account, error) {
-		snap, err := e.store.Account(ctx, e.tenant.ID, id)
-		if err != nil {
-			return nil, err
-		}
-		b, _ := json.Marshal(snap.Account)
-		var c account.Account
-		return &c, json.Unmarshal(b, &c)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var log syncbuf.Buffer
-	rctx, stop := context.WithCancel(ctx)
-	defer stop()
-	ready := make(chan string, 1)
-	go RunExample(rctx, svc, e.tenant.ID, ln, accountOf, nil, &log, func(u string) { ready <- u })
-	<-ready
+"items":[{"product":"Pro","pricingModel":"flat","quantity":1,"unitAmount":10000}]}]}`).log
 
 	call := func(key, typ string, data any) *account.Subscription {
 		t.Helper()
