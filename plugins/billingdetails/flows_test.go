@@ -1,8 +1,7 @@
 package billingdetails_test
 
 import (
-	"context"
-	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/portico-billing/portico/plugins"
@@ -38,17 +37,9 @@ func TestDetailsFlows(t *testing.T) {
 			t.Errorf("%s takes params %q", tt.flow, f.Params)
 		}
 		// No account: the check must not need one.
-		arg, err := f.Check(context.Background(), sectiontest.FlowRequest(&tenants.Tenant{PaymentSetupURL: tt.setup}, nil, nil, tt.on...))
-		if tt.refusal == "" {
-			if err != nil || arg != "" {
-				t.Errorf("%s (setup %q): Check = %q, %v", tt.flow, tt.setup, arg, err)
-			}
-			continue
-		}
-		var fe *plugins.FlowError
-		if !errors.As(err, &fe) || !errors.Is(err, plugins.ErrBadFlow) || fe.Detail != tt.refusal {
-			t.Errorf("%s (setup %q): Check = %v, want the refusal %q", tt.flow, tt.setup, err, tt.refusal)
-		}
+		t.Run(fmt.Sprintf("%s setup %q %d switches", tt.flow, tt.setup, len(tt.on)), func(t *testing.T) {
+			sectiontest.CheckFlow(t, f, sectiontest.FlowRequest(&tenants.Tenant{PaymentSetupURL: tt.setup}, nil, nil, tt.on...), "", tt.refusal)
+		})
 	}
 }
 

@@ -3,6 +3,7 @@ package invoices_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -43,17 +44,9 @@ func TestPayFlowCheck(t *testing.T) {
 		if tt.invoice != "" {
 			params["invoiceId"] = tt.invoice
 		}
-		arg, err := f.Check(context.Background(), sectiontest.FlowRequest(&tenants.Tenant{}, a, params, on...))
-		if tt.refusal != "" {
-			var fe *plugins.FlowError
-			if !errors.As(err, &fe) || !errors.Is(err, plugins.ErrBadFlow) || fe.Detail != tt.refusal || arg != "" {
-				t.Errorf("%q (allowed %v): Check = %q, %v; want the refusal %q", tt.invoice, tt.allow, arg, err, tt.refusal)
-			}
-			continue
-		}
-		if err != nil || arg != tt.want {
-			t.Errorf("%q: Check = %q, %v; want %q", tt.invoice, arg, err, tt.want)
-		}
+		t.Run(fmt.Sprintf("%s allowed %v", tt.invoice, tt.allow), func(t *testing.T) {
+			sectiontest.CheckFlow(t, f, sectiontest.FlowRequest(&tenants.Tenant{}, a, params, on...), tt.want, tt.refusal)
+		})
 	}
 	// An account that cannot be read is not the request's fault.
 	if _, err := f.Check(context.Background(), sectiontest.FlowRequest(&tenants.Tenant{}, nil, map[string]string{"invoiceId": "inv_2026_0007"}, invoices.AllowPayment)); !errors.Is(err, tenants.ErrAccountNotFound) || errors.Is(err, plugins.ErrBadFlow) {

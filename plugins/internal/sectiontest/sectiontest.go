@@ -6,6 +6,7 @@ package sectiontest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -271,4 +272,22 @@ func FlowRequest(tn *tenants.Tenant, a *account.Account, params map[string]strin
 		Catalog: func(ctx context.Context) (*tenants.CatalogSnapshot, error) {
 			return &tenants.CatalogSnapshot{TenantID: tn.ID}, ctx.Err()
 		}}
+}
+
+// CheckFlow runs f's Check on r and checks the outcome: the stored argument want, or, when
+// refusal is not "", a refusal (a FlowError wrapping ErrBadFlow) whose detail is refusal, and no
+// argument.
+func CheckFlow(t testing.TB, f plugins.Flow, r *plugins.FlowRequest, want, refusal string) {
+	t.Helper()
+	arg, err := f.Check(context.Background(), r)
+	if refusal != "" {
+		var fe *plugins.FlowError
+		if !errors.Is(err, plugins.ErrBadFlow) || !errors.As(err, &fe) || fe.Detail != refusal || arg != "" {
+			t.Errorf("%s: Check = %q, %v; want the refusal %q", f.Name, arg, err, refusal)
+		}
+		return
+	}
+	if err != nil || arg != want {
+		t.Errorf("%s: Check = %q, %v; want %q", f.Name, arg, err, want)
+	}
 }
