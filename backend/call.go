@@ -147,12 +147,6 @@ const (
 	stateFailed   = "failed"
 )
 
-// Failure classes, as stored in a failed attempt.
-var failureClasses = map[string]error{
-	"timeout": ErrTimeout, "unreachable": ErrUnreachable, "status": ErrStatus,
-	"invalid_response": ErrInvalidResponse, "forbidden_address": ErrForbiddenAddress,
-}
-
 // attempt is the value of an attempt key: a claim while in flight, then its outcome.
 type attempt struct {
 	State string `json:"state"`
@@ -186,9 +180,11 @@ func (a *attempt) outcome(replayed bool) (Response, error) {
 		if a.Failure == "status" {
 			return Response{RequestID: a.RequestID, Replayed: replayed}, &StatusError{Code: a.Status}
 		}
-		cls := failureClasses[a.Failure]
-		if cls == nil {
-			cls = ErrUnreachable
+		cls := ErrUnreachable
+		for _, f := range failures {
+			if f.Audit == a.Failure {
+				cls = f.err
+			}
 		}
 		return Response{RequestID: a.RequestID, Replayed: replayed}, fmt.Errorf("%w: %s", cls, a.Detail)
 	}
@@ -386,12 +382,11 @@ func (s *Service) claimAndCall(ctx context.Context, tenantID, key string, req Re
 	return r, callErr, true
 }
 
-// failureClass names the class of a call error for the stored attempt.
+// failureClass names the class of a call error for the stored attempt (Failure.Audit); an
+// error of no class is stored as unreachable.
 func failureClass(err error) string {
-	for name, cls := range failureClasses {
-		if errors.Is(err, cls) {
-			return name
-		}
+	if f := FailureOf(err); !f.Unexpected() {
+		return f.Audit
 	}
 	return "unreachable"
 }

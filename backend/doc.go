@@ -60,6 +60,9 @@
 //		}
 //	}
 //
+// FailureOf classifies an error of the switch above once for every page that calls a backend:
+// its name in the audit trail, the customer's page and that page's status.
+//
 // Nothing of the tenant's data changes on a failure. A replay (Replayed) is the outcome of an
 // earlier call with the key, without its account document (the first caller stored it).
 //

@@ -252,7 +252,7 @@ func paySubmit(c plugins.ActionContext) {
 	detail := map[string]any{"invoiceId": inv.ID, "amount": amount, "currency": cur, "paymentMethodId": pm.ID, "requestId": resp.RequestID}
 	if err != nil {
 		if !resp.Replayed && !errors.Is(err, backend.ErrNoBackend) {
-			detail["failure"] = failureName(err)
+			detail["failure"] = backend.FailureOf(err).Audit
 			if resp.Result != "" {
 				detail["result"] = string(resp.Result)
 			}
@@ -308,25 +308,6 @@ func paySubmit(c plugins.ActionContext) {
 	default:
 		pendingResult(c, inv, resp.Message)
 	}
-}
-
-// failureName names an error's failure class for the audit trail.
-func failureName(err error) string {
-	switch {
-	case errors.Is(err, backend.ErrTimeout):
-		return "timeout"
-	case errors.Is(err, backend.ErrForbiddenAddress):
-		return "forbidden_address"
-	case errors.Is(err, backend.ErrUnreachable):
-		return "unreachable"
-	case errors.Is(err, backend.ErrStatus):
-		return "status"
-	case errors.Is(err, backend.ErrInvalidResponse):
-		return "invalid_response"
-	case errors.Is(err, backend.ErrInvalidAccount):
-		return "invalid_account"
-	}
-	return "unavailable"
 }
 
 // resultPage is the data of a result page.
@@ -447,30 +428,17 @@ var failureKeys = map[string][2]string{
 func failure(c plugins.ActionContext, inv *account.Invoice, err error) {
 	tr := c.Printer()
 	number, _ := invoiceOf(c, inv)
-	name, status := "unavailable", 503
-	switch {
-	case errors.Is(err, backend.ErrNoBackend):
-		name, status = "noBackend", 409
-	case errors.Is(err, backend.ErrTimeout):
-		name, status = "timeout", 504
-	case errors.Is(err, backend.ErrUnreachable), errors.Is(err, backend.ErrForbiddenAddress):
-		name, status = "unreachable", 502
-	case errors.Is(err, backend.ErrStatus):
-		name, status = "status", 502
-	case errors.Is(err, backend.ErrInvalidResponse):
-		name, status = "invalid", 502
-	case errors.Is(err, backend.ErrInvalidAccount):
-		name, status = "document", 502
-	default:
+	f := backend.FailureOf(err)
+	if f.Unexpected() {
 		slog.Error("invoices: paying an invoice", "invoice", inv.ID, "err", err)
 	}
-	keys := failureKeys[name]
+	keys := failureKeys[f.Page]
 	r := &resultPage{Kind: "failure", Title: tr.T(keys[0]), InvoiceNumber: number}
 	r.Paragraphs = []template.HTML{para(tr, keys[1], number, "tenant", c.Tenant().Name)}
-	if name != "noBackend" && name != "document" && name != "timeout" {
+	if f.Page != "noBackend" && f.Page != "document" && f.Page != "timeout" {
 		r.Retry, r.RetryLabel = "/pay/"+url.PathEscape(inv.ID), tr.T("invoices.result.tryAgain")
 	}
-	result(c, status, r)
+	result(c, f.Status, r)
 }
 
 // redirectForAction sends the customer to the backend's page (3-D Secure, a bank) with a return

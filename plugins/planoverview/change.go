@@ -694,7 +694,7 @@ func changeThroughBackend(c plugins.ActionContext, st *changeState, t *target, p
 	}
 	if err != nil {
 		if !resp.Replayed && !errors.Is(err, backend.ErrNoBackend) {
-			detail["failure"] = failureName(err)
+			detail["failure"] = backend.FailureOf(err).Audit
 			audit(AuditChangeError)
 		}
 		changeFailure(c, st.sub, err)
@@ -741,25 +741,6 @@ func tmsg(c plugins.ActionContext, key string, args ...any) string {
 	return c.Printer().T(key, args...)
 }
 
-// failureName names an error's failure class for the audit trail.
-func failureName(err error) string {
-	switch {
-	case errors.Is(err, backend.ErrTimeout):
-		return "timeout"
-	case errors.Is(err, backend.ErrForbiddenAddress):
-		return "forbidden_address"
-	case errors.Is(err, backend.ErrUnreachable):
-		return "unreachable"
-	case errors.Is(err, backend.ErrStatus):
-		return "status"
-	case errors.Is(err, backend.ErrInvalidResponse):
-		return "invalid_response"
-	case errors.Is(err, backend.ErrInvalidAccount):
-		return "invalid_account"
-	}
-	return "unavailable"
-}
-
 type resultPage struct {
 	Kind, Title, Body, Message string
 }
@@ -777,20 +758,18 @@ func doneResult(c plugins.ActionContext, s *account.Subscription) {
 
 // changeFailure answers the page of a failure class: nothing was changed.
 func changeFailure(c plugins.ActionContext, s *account.Subscription, err error) {
-	name, status := "unavailable", 503
-	switch {
-	case errors.Is(err, backend.ErrTimeout):
-		name, status = "timeout", 504
-	case errors.Is(err, backend.ErrUnreachable), errors.Is(err, backend.ErrForbiddenAddress):
-		name, status = "unreachable", 502
-	case errors.Is(err, backend.ErrStatus), errors.Is(err, backend.ErrInvalidResponse):
-		name, status = "failed", 502
-	case errors.Is(err, backend.ErrInvalidAccount):
-		name, status = "document", 502
-	default:
+	f := backend.FailureOf(err)
+	if f.Unexpected() {
 		slog.Error("planoverview: changing a subscription", "subscription", s.ID, "err", err)
 	}
-	changeResult(c, status, "failure", "change.fail."+name+".title", tmsg(c, "change.fail."+name+".body", "name", s.Name, "tenant", c.Tenant().Name), "")
+	name := f.Page
+	switch name {
+	case "status", "invalid":
+		name = "failed"
+	case "noBackend":
+		name = "unavailable"
+	}
+	changeResult(c, f.Status, "failure", "change.fail."+name+".title", tmsg(c, "change.fail."+name+".body", "name", s.Name, "tenant", c.Tenant().Name), "")
 }
 
 // returnTTL is how long a requires_action return URL is honoured.

@@ -373,7 +373,7 @@ func carry(c plugins.ActionContext, s *account.Subscription, req backend.Request
 	}
 	if err != nil {
 		if !resp.Replayed && !errors.Is(err, backend.ErrNoBackend) {
-			detail["failure"] = failureName(err)
+			detail["failure"] = backend.FailureOf(err).Audit
 			audit(AuditSubscriptionError)
 		}
 		failure(c, s, err)
@@ -430,19 +430,19 @@ func carry(c plugins.ActionContext, s *account.Subscription, req backend.Request
 // failure answers the page of a failure class: nothing was changed.
 func failure(c plugins.ActionContext, s *account.Subscription, err error) {
 	tr := c.Printer()
-	key, status := "plan.fail.unavailable", 503
-	switch {
-	case errors.Is(err, backend.ErrTimeout):
-		key, status = "plan.fail.timeout", 504
-	case errors.Is(err, backend.ErrUnreachable), errors.Is(err, backend.ErrForbiddenAddress),
-		errors.Is(err, backend.ErrStatus), errors.Is(err, backend.ErrInvalidResponse):
-		key, status = "plan.fail.unreachable", 502
-	case errors.Is(err, backend.ErrInvalidAccount):
-		key, status = "plan.fail.document", 502
-	default:
+	f := backend.FailureOf(err)
+	if f.Unexpected() {
 		slog.Error("planoverview: calling the backend", "subscription", s.ID, "err", err)
 	}
+	page := f.Page
+	switch page {
+	case "status", "invalid":
+		page = "unreachable"
+	case "noBackend":
+		page = "unavailable"
+	}
+	key := "plan.fail." + page
 	r := &pauseResult{Kind: "failure", Title: tr.T(key + ".title"),
 		Paragraphs: []string{tr.T(key+".body", "name", s.Name, "tenant", c.Tenant().Name)}}
-	render(c, status, r.Title, "result", r)
+	render(c, f.Status, r.Title, "result", r)
 }
