@@ -2,10 +2,8 @@ package invoices
 
 import (
 	"cmp"
-	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -200,17 +198,6 @@ func nextOverdue(a *account.Account, now time.Time, skip string) *account.Invoic
 	return nil
 }
 
-// attemptKey names the customer's attempt (see the package's pay notes): the same inputs, the
-// same key, on any instance.
-func attemptKey(sessionID, invoiceID string, amount int64, currency, methodID string, revision int64) string {
-	h := sha256.New()
-	for _, s := range []string{sessionID, invoiceID, strconv.FormatInt(amount, 10), currency, methodID, strconv.FormatInt(revision, 10)} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
-	}
-	return "pay_" + hex.EncodeToString(h.Sum(nil))
-}
-
 // paySubmit confirms a payment: checks what the customer confirmed against the account, calls
 // the backend once per attempt, stores what it returned and answers the result.
 func paySubmit(c plugins.ActionContext) {
@@ -246,7 +233,8 @@ func paySubmit(c plugins.ActionContext) {
 		return
 	}
 	data := backend.InvoicePayData{AccountID: a.ID, InvoiceID: inv.ID, Amount: amount, Currency: cur, PaymentMethodID: pm.ID, SessionID: c.SessionID()}
-	key := attemptKey(c.SessionID(), inv.ID, amount, cur, pm.ID, rev)
+	// The attempt, as the package notes say: the same inputs, the same key, on any instance.
+	key := backend.IdempotencyKey("pay_", c.SessionID(), inv.ID, strconv.FormatInt(amount, 10), cur, pm.ID, strconv.FormatInt(rev, 10))
 	be := c.Backend()
 	resp, err := be.Call(backend.Request{Type: backend.TypeInvoicePay, IdempotencyKey: key, Data: data})
 	detail := map[string]any{"invoiceId": inv.ID, "amount": amount, "currency": cur, "paymentMethodId": pm.ID, "requestId": resp.RequestID}

@@ -1,10 +1,8 @@
 package planoverview
 
 import (
-	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"html/template"
@@ -247,16 +245,11 @@ func setTarget(t *target, plan *string, item **int, qty **int64) {
 
 // changeKey names one preview or confirmation: the same inputs, the same key, on any instance.
 func changeKey(prefix, session, sub string, t *target, rev int64, extra string) string {
-	h := sha256.New()
 	tgt := "seats:" + strconv.Itoa(t.Item) + ":" + strconv.FormatInt(t.Quantity, 10)
 	if !t.seats() {
 		tgt = "plan:" + t.Plan.ID
 	}
-	for _, s := range []string{session, sub, tgt, strconv.FormatInt(rev, 10), extra} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
-	}
-	return prefix + hex.EncodeToString(h.Sum(nil))
+	return backend.IdempotencyKey(prefix, session, sub, tgt, strconv.FormatInt(rev, 10), extra)
 }
 
 // renderChange writes one of change.html's templates as a page.

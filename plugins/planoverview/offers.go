@@ -116,7 +116,7 @@ func offerAccept(c plugins.ActionContext) {
 	}
 	req := backend.Request{
 		Type:           backend.TypeSubscriptionOfferAccept,
-		IdempotencyKey: confirmKey("offer_", c.SessionID(), s.ID, o.Reason, string(o.ShownAt)),
+		IdempotencyKey: backend.IdempotencyKey("offer_", c.SessionID(), s.ID, o.Reason, string(o.ShownAt)),
 		Data: backend.SubscriptionOfferAcceptData{AccountID: c.Account().ID, SubscriptionID: s.ID, Reason: o.Reason,
 			PercentOff: o.PercentOff, Periods: o.Periods, SessionID: c.SessionID()},
 	}

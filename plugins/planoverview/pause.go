@@ -1,9 +1,7 @@
 package planoverview
 
 import (
-	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -205,16 +203,6 @@ func pauseForm(c plugins.ActionContext) {
 	render(c, 200, c.Printer().T("plan.pause.title", "name", s.Name), "pause", p)
 }
 
-// confirmKey names a confirmation: the same inputs, the same key, on any instance.
-func confirmKey(prefix string, parts ...string) string {
-	h := sha256.New()
-	for _, s := range parts {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
-	}
-	return prefix + hex.EncodeToString(h.Sum(nil))
-}
-
 // pauseSubmit confirms a pause: checks the periods and the revision the page showed, then
 // carries it out through the backend, or records it as requested without one.
 func pauseSubmit(c plugins.ActionContext) {
@@ -277,7 +265,7 @@ func pauseSubmit(c plugins.ActionContext) {
 	}
 	req := backend.Request{
 		Type:           backend.TypeSubscriptionPause,
-		IdempotencyKey: confirmKey("pause_", c.SessionID(), s.ID, "pause", strconv.Itoa(periods), strconv.FormatInt(rev, 10)),
+		IdempotencyKey: backend.IdempotencyKey("pause_", c.SessionID(), s.ID, "pause", strconv.Itoa(periods), strconv.FormatInt(rev, 10)),
 		Data:           backend.SubscriptionPauseData{AccountID: a.ID, SubscriptionID: s.ID, Periods: periods, ResumesAt: string(resumes), SessionID: c.SessionID()},
 	}
 	carry(c, s, req, EventPaused, detail, func(r *pauseResult) {
@@ -338,7 +326,7 @@ func resumeSubmit(c plugins.ActionContext) {
 	}
 	req := backend.Request{
 		Type:           backend.TypeSubscriptionResume,
-		IdempotencyKey: confirmKey("resume_", c.SessionID(), s.ID, "resume", strconv.FormatInt(rev, 10)),
+		IdempotencyKey: backend.IdempotencyKey("resume_", c.SessionID(), s.ID, "resume", strconv.FormatInt(rev, 10)),
 		Data:           backend.SubscriptionResumeData{AccountID: c.Account().ID, SubscriptionID: s.ID, SessionID: c.SessionID()},
 	}
 	carry(c, s, req, EventResumed, detail, func(r *pauseResult) {
