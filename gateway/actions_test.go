@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/i18n"
+	"github.com/portico-billing/portico/internal/etcdtest"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -27,7 +28,25 @@ type portalSession struct {
 
 func (h *harness) customer(slug, body string) *portalSession {
 	h.t.Helper()
+	return h.customerWith(slug, body, nil)
+}
+
+// customerWith is customer with the new tenant's configuration changed by edit first (nil: none).
+func (h *harness) customerWith(slug, body string, edit func(*tenants.Tenant)) *portalSession {
+	h.t.Helper()
 	tn, key := h.tenant(slug)
+	if edit != nil {
+		var err error
+		if tn, err = h.store.UpdateTenant(context.Background(), tn.ID, func(t *tenants.Tenant) error { edit(t); return nil }, nil); err != nil {
+			h.t.Fatal(err)
+		}
+		want, _ := json.Marshal(tn)
+		etcdtest.Wait(h.t, "the tenant's change indexed", func() bool {
+			got, ok := h.store.TenantBySlug(slug)
+			b, _ := json.Marshal(got)
+			return ok && string(b) == string(want)
+		})
+	}
 	st, res, raw := h.createSession(key, body)
 	if st != 201 {
 		h.t.Fatalf("create session: %d %s", st, raw)

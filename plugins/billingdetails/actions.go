@@ -2,15 +2,12 @@ package billingdetails
 
 import (
 	_ "embed"
-	"encoding/base64"
 	"errors"
 	"html/template"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"time"
 	"unicode/utf8"
 
 	"github.com/portico-billing/portico/i18n"
@@ -262,43 +259,17 @@ func paymentMethodAdd(c plugins.ActionContext) {
 		c.Message(403, "error.forbidden.title", "error.forbidden.addPaymentMethod")
 		return
 	}
-	exp := c.Now().Add(time.Hour).Unix()
-	sealed, err := c.Seal("return", []byte(c.SessionID()+"|"+strconv.FormatInt(exp, 10)))
-	if err != nil {
-		c.Fail(err)
-		return
-	}
-	ret := c.Origin() + "/payment-methods/return?" + url.Values{"r": {base64.RawURLEncoding.EncodeToString(sealed)}}.Encode()
-	u, _ := url.Parse(t.PaymentSetupURL)
-	q := u.Query()
-	q.Set("account_id", c.Account().ID)
-	q.Set("session_id", c.SessionID())
-	q.Set("return_url", ret)
-	u.RawQuery = q.Encode()
-	c.Redirect(u.String())
+	plugins.RedirectWithReturn(c, t.PaymentSetupURL, url.Values{"account_id": {c.Account().ID}, "session_id": {c.SessionID()}},
+		"return", "/payment-methods/return")
 }
 
 // paymentMethodReturn is where the tenant's setup page sends the customer back.
 func paymentMethodReturn(c plugins.ActionContext) {
-	if !verifyReturn(c) {
+	if !plugins.CheckReturn(c, "return") {
 		c.Message(400, "error.returnInvalid.title", "error.returnInvalid.body")
 		return
 	}
 	c.Done()
-}
-
-func verifyReturn(c plugins.ActionContext) bool {
-	sealed, err := base64.RawURLEncoding.DecodeString(c.QueryValue("r"))
-	if err != nil {
-		return false
-	}
-	p, err := c.Unseal("return", sealed)
-	if err != nil {
-		return false
-	}
-	sid, exp, ok := strings.Cut(string(p), "|")
-	n, err := strconv.ParseInt(exp, 10, 64)
-	return ok && err == nil && sid == c.SessionID() && c.Now().Unix() < n
 }
 
 // ---- auto-pay ----

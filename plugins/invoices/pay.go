@@ -3,7 +3,6 @@ package invoices
 import (
 	"cmp"
 	_ "embed"
-	"encoding/base64"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -66,9 +65,6 @@ const (
 	AuditPaymentPending        = "invoice.payment_pending"
 	AuditPaymentError          = "invoice.payment_error"
 )
-
-// returnTTL is how long a requires_action return URL is honoured.
-const returnTTL = time.Hour
 
 // openInvoice finds the session account's visible invoice of the path; nil answers 404 (another
 // account's invoice id looks like one that does not exist).
@@ -292,7 +288,8 @@ func paySubmit(c plugins.ActionContext) {
 	case backend.Declined:
 		declinedResult(c, inv, pm, resp.Message)
 	case backend.RequiresAction:
-		redirectForAction(c, inv, resp.RedirectURL)
+		// To the backend's page (3-D Secure, a bank), which sends the customer back to payReturn.
+		plugins.RedirectWithReturn(c, resp.RedirectURL, nil, "pay-return", "/pay/"+url.PathEscape(inv.ID)+"/return")
 	default:
 		pendingResult(c, inv, resp.Message)
 	}
@@ -429,47 +426,15 @@ func failure(c plugins.ActionContext, inv *account.Invoice, err error) {
 	result(c, f.Status, r)
 }
 
-// redirectForAction sends the customer to the backend's page (3-D Secure, a bank) with a return
-// URL to the portal that only this session can use, for an hour.
-func redirectForAction(c plugins.ActionContext, inv *account.Invoice, redirect string) {
-	exp := c.Now().Add(returnTTL).Unix()
-	sealed, err := c.Seal("pay-return", []byte(c.SessionID()+"|"+inv.ID+"|"+strconv.FormatInt(exp, 10)))
-	if err != nil {
-		c.Fail(err)
-		return
-	}
-	ret := c.Origin() + "/pay/" + url.PathEscape(inv.ID) + "/return?" + url.Values{"r": {base64.RawURLEncoding.EncodeToString(sealed)}}.Encode()
-	u, err := url.Parse(redirect)
-	if err != nil { // the backend package checked it
-		failure(c, inv, backend.ErrInvalidResponse)
-		return
-	}
-	q := u.Query()
-	q.Set("return_url", ret)
-	u.RawQuery = q.Encode()
-	c.Redirect(u.String())
-}
-
-// payReturn is where the backend's page sends the customer back: the invoice as it stands now.
+// payReturn is where the backend's page sends the customer back (through the return URL that
+// only this session can use, for an hour): the invoice as it stands now.
 func payReturn(c plugins.ActionContext) {
 	inv := findInvoice(c)
 	if inv == nil {
 		notFound(c)
 		return
 	}
-	sealed, err := base64.RawURLEncoding.DecodeString(c.QueryValue("r"))
-	ok := err == nil
-	if ok {
-		var p []byte
-		p, err = c.Unseal("pay-return", sealed)
-		parts := strings.Split(string(p), "|")
-		ok = err == nil && len(parts) == 3 && parts[0] == c.SessionID() && parts[1] == inv.ID
-		if ok {
-			n, err := strconv.ParseInt(parts[2], 10, 64)
-			ok = err == nil && c.Now().Unix() < n
-		}
-	}
-	if !ok {
+	if !plugins.CheckReturn(c, "pay-return") {
 		c.Message(400, "invoices.returnInvalid.title", "invoices.returnInvalid.body")
 		return
 	}

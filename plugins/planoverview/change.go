@@ -2,7 +2,6 @@ package planoverview
 
 import (
 	_ "embed"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"html/template"
@@ -10,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/portico-billing/portico/backend"
 	"github.com/portico-billing/portico/catalog"
@@ -63,7 +61,7 @@ func changeActions() []plugins.Action {
 		{Method: "GET", Path: "/subscriptions/{id}/seats", Needs: AllowQuantityChange, Refusal: "change.forbidden.seats", Handle: seatsForm},
 		{Method: "GET", Path: "/subscriptions/{id}/seats/preview", Needs: AllowQuantityChange, Refusal: "change.forbidden.seats", Handle: previewSeats},
 		{Method: "POST", Path: "/subscriptions/{id}/seats", Needs: AllowQuantityChange, Refusal: "change.forbidden.seats", Handle: confirmSeats},
-		{Method: "GET", Path: "/subscriptions/{id}/change/return", Handle: changeReturn},
+		{Method: "GET", Path: "/subscriptions/{id}/change/return", Handle: returned("change-return")},
 	}
 }
 
@@ -724,7 +722,7 @@ func changeThroughBackend(c plugins.ActionContext, st *changeState, t *target, p
 	case backend.Declined:
 		changeResult(c, 200, "declined", "change.result.declined.title", tmsg(c, "change.result.declined.body", "name", st.sub.Name), resp.Message)
 	case backend.RequiresAction:
-		redirectForChange(c, st.sub, resp.RedirectURL)
+		plugins.RedirectWithReturn(c, resp.RedirectURL, nil, "change-return", "/subscriptions/"+url.PathEscape(st.sub.ID)+"/change/return")
 	default:
 		changeResult(c, 200, "pending", "change.result.pending.title", tmsg(c, "change.result.pending.body", "name", st.sub.Name, "tenant", c.Tenant().Name), resp.Message)
 	}
@@ -765,48 +763,15 @@ func changeFailure(c plugins.ActionContext, s *account.Subscription, err error) 
 	changeResult(c, f.Status, "failure", "change.fail."+name+".title", tmsg(c, "change.fail."+name+".body", "name", s.Name, "tenant", c.Tenant().Name), "")
 }
 
-// returnTTL is how long a requires_action return URL is honoured.
-const returnTTL = time.Hour
-
-// redirectForChange sends the customer to the backend's page with a return URL only this
-// session can use, for an hour.
-func redirectForChange(c plugins.ActionContext, s *account.Subscription, redirect string) {
-	exp := c.Now().Add(returnTTL).Unix()
-	sealed, err := c.Seal("change-return", []byte(c.SessionID()+"|"+s.ID+"|"+strconv.FormatInt(exp, 10)))
-	if err != nil {
-		c.Fail(err)
-		return
-	}
-	ret := c.Origin() + "/subscriptions/" + url.PathEscape(s.ID) + "/change/return?" + url.Values{"r": {base64.RawURLEncoding.EncodeToString(sealed)}}.Encode()
-	u, err := url.Parse(redirect)
-	if err != nil {
-		changeFailure(c, s, backend.ErrInvalidResponse)
-		return
-	}
-	q := u.Query()
-	q.Set("return_url", ret)
-	u.RawQuery = q.Encode()
-	c.Redirect(u.String())
-}
-
-// changeReturn is where the backend's page sends the customer back: the overview, which shows
-// the subscription as it stands now.
-func changeReturn(c plugins.ActionContext) {
-	sealed, err := base64.RawURLEncoding.DecodeString(c.QueryValue("r"))
-	ok := err == nil
-	if ok {
-		var p []byte
-		p, err = c.Unseal("change-return", sealed)
-		parts := strings.Split(string(p), "|")
-		ok = err == nil && len(parts) == 3 && parts[0] == c.SessionID() && parts[1] == c.Arg()
-		if ok {
-			n, err := strconv.ParseInt(parts[2], 10, 64)
-			ok = err == nil && c.Now().Unix() < n
+// returned is where the backend's page sends the customer back, through the return URL of
+// purpose that only this session can use, for an hour: the overview, which shows the
+// subscription as it stands now.
+func returned(purpose string) func(c plugins.ActionContext) {
+	return func(c plugins.ActionContext) {
+		if !plugins.CheckReturn(c, purpose) {
+			c.Message(400, "change.returnInvalid.title", "change.returnInvalid.body")
+			return
 		}
+		c.Done()
 	}
-	if !ok {
-		c.Message(400, "change.returnInvalid.title", "change.returnInvalid.body")
-		return
-	}
-	c.Done()
 }

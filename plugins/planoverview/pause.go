@@ -68,6 +68,8 @@ func pauseActions() []plugins.Action {
 		{Method: "POST", Path: "/subscriptions/{id}/pause", Needs: AllowPause, Refusal: "plan.pause.forbidden", Handle: pauseSubmit},
 		{Method: "GET", Path: "/subscriptions/{id}/resume", Needs: AllowPause, Refusal: "plan.pause.forbidden", Handle: resumeForm},
 		{Method: "POST", Path: "/subscriptions/{id}/resume", Needs: AllowPause, Refusal: "plan.pause.forbidden", Handle: resumeSubmit},
+		// The return from a backend's page of a pause, a resume or an offer (requires_action).
+		{Method: "GET", Path: "/subscriptions/{id}/return", Handle: returned("return")},
 	}
 }
 
@@ -347,7 +349,8 @@ type pauseResult struct {
 
 // carry calls the backend with req and answers the result page: succeeded (with the document it
 // returned stored with the event of type succeeded), declined (its message), requires_action (a
-// redirect to its page, which sends the customer back to the overview), pending, or the page of
+// redirect to its page, which sends the customer back to the overview through a sealed return
+// URL), pending, or the page of
 // a failure class. done fills the page of a success.
 func carry(c plugins.ActionContext, s *account.Subscription, req backend.Request, succeeded string, detail map[string]any, done func(*pauseResult)) {
 	tr := c.Printer()
@@ -397,15 +400,7 @@ func carry(c plugins.ActionContext, s *account.Subscription, req backend.Request
 		r.Title = tr.T("plan.result.declined.title")
 		r.Paragraphs = []string{tr.T("plan.result.declined.body", "name", s.Name, "tenant", c.Tenant().Name)}
 	case backend.RequiresAction:
-		u, err := url.Parse(resp.RedirectURL)
-		if err != nil { // the backend package checked it
-			failure(c, s, backend.ErrInvalidResponse)
-			return
-		}
-		q := u.Query()
-		q.Set("return_url", c.Origin()+"/")
-		u.RawQuery = q.Encode()
-		c.Redirect(u.String())
+		plugins.RedirectWithReturn(c, resp.RedirectURL, nil, "return", "/subscriptions/"+url.PathEscape(s.ID)+"/return")
 		return
 	default:
 		r.Kind = "pending"
