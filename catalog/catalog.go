@@ -56,6 +56,31 @@ type Item struct {
 	MaxQuantity *int64 `json:"maxQuantity,omitempty"`
 }
 
+// Limits returns the quantities a customer may choose of the item: MinQuantity to MaxQuantity,
+// each the item's quantity when unset.
+func (it *Item) Limits() (lo, hi int64) {
+	lo, hi = it.Quantity, it.Quantity
+	if it.MinQuantity != nil {
+		lo = *it.MinQuantity
+	}
+	if it.MaxQuantity != nil {
+		hi = *it.MaxQuantity
+	}
+	return lo, hi
+}
+
+// SeatLimits returns the limits (Item.Limits) of the plan's per_unit item of product, the seats
+// a subscription on the plan may have of it; ok is false when the plan has no such item.
+func (p *Plan) SeatLimits(product string) (lo, hi int64, ok bool) {
+	for i := range p.Items {
+		if it := &p.Items[i]; it.Product == product && it.PricingModel == account.PricingPerUnit {
+			lo, hi = it.Limits()
+			return lo, hi, true
+		}
+	}
+	return 0, 0, false
+}
+
 // When a change takes effect.
 const (
 	// Now: at once, with the unused time of the current plan credited and the new plan's

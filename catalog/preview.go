@@ -348,22 +348,8 @@ func (c *Change) seatItems() ([]account.Item, error) {
 		return nil, fmt.Errorf("%w: item %q has %d seats already", ErrPreview, it.Product, it.Quantity)
 	}
 	if c.Current != nil {
-		for i := range c.Current.Items {
-			pi := &c.Current.Items[i]
-			if pi.Product != it.Product || pi.PricingModel != account.PricingPerUnit {
-				continue
-			}
-			lo, hi := pi.Quantity, pi.Quantity
-			if pi.MinQuantity != nil {
-				lo = *pi.MinQuantity
-			}
-			if pi.MaxQuantity != nil {
-				hi = *pi.MaxQuantity
-			}
-			if n.Quantity < lo || n.Quantity > hi {
-				return nil, fmt.Errorf("%w: %d seats of %q is outside %d – %d", ErrPreview, n.Quantity, it.Product, lo, hi)
-			}
-			break
+		if lo, hi, ok := c.Current.SeatLimits(it.Product); ok && (n.Quantity < lo || n.Quantity > hi) {
+			return nil, fmt.Errorf("%w: %d seats of %q is outside %d – %d", ErrPreview, n.Quantity, it.Product, lo, hi)
 		}
 	}
 	items := slices.Clone(s.Items)

@@ -165,16 +165,10 @@ func (pl *Plan) validateItems(p *problems) {
 			p.add(f+".minQuantity", "seat limits are only allowed on per_unit items")
 			continue
 		}
-		lo, hi := it.Quantity, it.Quantity
-		if it.MinQuantity != nil {
-			lo = *it.MinQuantity
-			if lo < 0 {
-				p.add(f+".minQuantity", "must not be negative")
-				continue
-			}
-		}
-		if it.MaxQuantity != nil {
-			hi = *it.MaxQuantity
+		lo, hi := it.Limits()
+		if it.MinQuantity != nil && lo < 0 {
+			p.add(f+".minQuantity", "must not be negative")
+			continue
 		}
 		if lo > hi {
 			p.add(f+".maxQuantity", "is %d, less than minQuantity %d", hi, lo)

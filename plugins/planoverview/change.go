@@ -177,25 +177,11 @@ func (st *changeState) seatItems(c plugins.ActionContext) []seatItem {
 		if it.PricingModel != account.PricingPerUnit {
 			continue
 		}
-		for j := range st.cur.Items {
-			pi := &st.cur.Items[j]
-			if pi.Product != it.Product || pi.PricingModel != account.PricingPerUnit {
-				continue
-			}
-			lo, hi := pi.Quantity, pi.Quantity
-			if pi.MinQuantity != nil {
-				lo = *pi.MinQuantity
-			}
-			if pi.MaxQuantity != nil {
-				hi = *pi.MaxQuantity
-			}
-			if lo < hi {
-				out = append(out, seatItem{Index: i, Product: it.Product, Unit: it.Unit, Current: it.Quantity, Min: lo, Max: hi,
-					Label: tr.T("change.seats.label", "product", it.Product, "current", quantity(it.Quantity, it.Unit, loc)),
-					Hint:  tr.T("change.seats.hint", "min", i18n.Number(lo, loc), "max", i18n.Number(hi, loc)),
-					Value: strconv.FormatInt(it.Quantity, 10)})
-			}
-			break
+		if lo, hi, ok := st.cur.SeatLimits(it.Product); ok && lo < hi {
+			out = append(out, seatItem{Index: i, Product: it.Product, Unit: it.Unit, Current: it.Quantity, Min: lo, Max: hi,
+				Label: tr.T("change.seats.label", "product", it.Product, "current", quantity(it.Quantity, it.Unit, loc)),
+				Hint:  tr.T("change.seats.hint", "min", i18n.Number(lo, loc), "max", i18n.Number(hi, loc)),
+				Value: strconv.FormatInt(it.Quantity, 10)})
 		}
 	}
 	return out
