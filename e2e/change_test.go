@@ -89,7 +89,7 @@ func changeTour(t *testing.T, s *stack, b *browsertest.Browser, loc string) {
 	checkAddsUp("plan preview")
 	check(t, b, dir, "preview-plan", lang)
 	tabTo(`form[action="/subscriptions/sub_Team_02/change"] button[type=submit]`)
-	enter(".change-result-succeeded")
+	enter(".pay-result-succeeded")
 	if got := b.Text(".pay-message blockquote"); got != "Your subscription has been changed." {
 		t.Errorf("the result quotes %q, not the backend's message", got)
 	}
@@ -117,7 +117,7 @@ func changeTour(t *testing.T, s *stack, b *browsertest.Browser, loc string) {
 	checkAddsUp("seats preview")
 	check(t, b, dir, "preview-seats", lang)
 	tabTo(`form[action="/subscriptions/sub_Team_02/seats"] button[type=submit]`)
-	enter(".change-result-succeeded")
+	enter(".pay-result-succeeded")
 	sub := s.account()["subscriptions"].([]any)[1].(map[string]any)
 	items := sub["items"].([]any)
 	if sub["planId"] != "business" || items[1].(map[string]any)["quantity"] != float64(12) {

@@ -3,7 +3,6 @@ package billingdetails
 import (
 	_ "embed"
 	"errors"
-	"html/template"
 	"net/url"
 	"slices"
 	"strings"
@@ -48,14 +47,9 @@ func finish(c plugins.ActionContext, err error) {
 	c.Done()
 }
 
-// page renders one of the form pages.
+// formPage answers one of the form pages.
 func formPage(c plugins.ActionContext, status int, titleKey, name string, data any) {
-	var body strings.Builder
-	if err := formsTmpl.Execute(&body, c.Printer(), name, data); err != nil {
-		c.Message(500, "error.internal.title", "error.internal.page")
-		return
-	}
-	c.Page(status, c.Printer().T(titleKey), template.HTML(body.String()))
+	plugins.Render(c, formsTmpl, status, c.Printer().T(titleKey), name, data)
 }
 
 // ---- billing details ----

@@ -103,15 +103,9 @@ type payMethod struct {
 	Checked   bool
 }
 
-// render writes one of pay.html's templates as a page.
+// render answers a page of pay.html's template name.
 func render(c plugins.ActionContext, status int, title, name string, data any) {
-	var b strings.Builder
-	if err := payTmpl.Execute(&b, c.Printer(), name, data); err != nil {
-		slog.Error("invoices: rendering a pay page", "page", name, "err", err)
-		c.Message(500, "error.internal.title", "error.internal.page")
-		return
-	}
-	c.Page(status, title, template.HTML(b.String()))
+	plugins.Render(c, payTmpl, status, title, name, data)
 }
 
 func newPayPage(c plugins.ActionContext, inv *account.Invoice, chosen string, errs plugins.FormErrors) *payPage {
@@ -295,42 +289,42 @@ func paySubmit(c plugins.ActionContext) {
 	}
 }
 
-// resultPage is the data of a result page.
-type resultPage struct {
-	Kind                     string // paid, declined, pending, open, failure
-	Title                    string
-	Paragraphs               []template.HTML // the invoice number kept on one line (para)
-	Message                  string          // the backend's words, quoted as such
-	Receipt                  string          // the receipt's page, "" when not recorded yet
-	ReceiptPDF               string
-	Retry                    string // the pay page again (another method, try again)
-	RetryLabel               string
-	Next, NextLabel          string // the next overdue invoice's pay page
-	Prefix                   string
-	InvoiceNumber, Amount    string
-	StatusLabel, StatusClass string
-}
-
-func result(c plugins.ActionContext, status int, r *resultPage) {
-	render(c, status, r.Title, "result", r)
+// newResult is a result page about an invoice: its kind and title, the backend's message.
+func newResult(c plugins.ActionContext, kind, title, message string) *plugins.Result {
+	tr := c.Printer()
+	return &plugins.Result{Kind: kind, Title: title, Message: message,
+		MessageLabel: tr.T("invoices.result.message"), Back: tr.T("invoices.result.back")}
 }
 
 func invoiceOf(c plugins.ActionContext, inv *account.Invoice) (number, amount string) {
 	return cmp.Or(inv.Number, inv.ID), i18n.Money(inv.AmountDue(), c.Account().InvoiceCurrency(inv), c.Locale())
 }
 
-// withNext offers the next overdue invoice after a paid one, for "Pay all overdue".
-func withNext(c plugins.ActionContext, r *resultPage, paid string) {
+// withReceipt links the paid invoice's page and PDF.
+func withReceipt(c plugins.ActionContext, r *plugins.Result, inv *account.Invoice) {
+	tr, page := c.Printer(), "/invoices/"+url.PathEscape(inv.ID)
+	r.Links = append(r.Links, plugins.Link{Href: page, Label: tr.T("invoices.result.receipt")},
+		plugins.Link{Href: page + ".pdf", Label: tr.T("invoices.result.receiptPDF"), Download: true})
+}
+
+// withRetry links the invoice's pay page again, with label.
+func withRetry(r *plugins.Result, inv *account.Invoice, label string) {
+	r.Links = append(r.Links, plugins.Link{Href: "/pay/" + url.PathEscape(inv.ID), Label: label})
+}
+
+// withNext offers the next overdue invoice after a paid one, for "Pay all overdue": the primary
+// action, before the receipt.
+func withNext(c plugins.ActionContext, r *plugins.Result, paid string) {
 	if next := nextOverdue(c.Account(), c.Now(), paid); next != nil {
-		r.Next = "/pay/" + url.PathEscape(next.ID)
-		r.NextLabel = c.Printer().T("invoices.result.next", "number", cmp.Or(next.Number, next.ID))
+		r.Links = append([]plugins.Link{{Href: "/pay/" + url.PathEscape(next.ID),
+			Label: c.Printer().T("invoices.result.next", "number", cmp.Or(next.Number, next.ID))}}, r.Links...)
 	}
 }
 
 func paidResult(c plugins.ActionContext, inv *account.Invoice, pm *account.PaymentMethod, message string, stored *account.Account) {
 	tr := c.Printer()
 	number, amount := invoiceOf(c, inv)
-	r := &resultPage{Kind: "paid", Title: tr.T("invoices.result.paid.title"), Message: message, InvoiceNumber: number}
+	r := newResult(c, "paid", tr.T("invoices.result.paid.title"), message)
 	r.Paragraphs = []template.HTML{para(tr, "invoices.result.paid.body", number, "amount", amount, "method", pm.Describe(tr))}
 	recorded := false
 	if stored != nil {
@@ -339,29 +333,29 @@ func paidResult(c plugins.ActionContext, inv *account.Invoice, pm *account.Payme
 		}
 	}
 	if recorded {
-		r.Receipt, r.ReceiptPDF = "/invoices/"+url.PathEscape(inv.ID), "/invoices/"+url.PathEscape(inv.ID)+".pdf"
+		withReceipt(c, r, inv)
 	} else {
 		r.Paragraphs = append(r.Paragraphs, para(tr, "invoices.result.receiptLater", number, "tenant", c.Tenant().Name))
 	}
 	withNext(c, r, inv.ID)
-	result(c, 200, r)
+	plugins.ShowResult(c, 200, r)
 }
 
 func declinedResult(c plugins.ActionContext, inv *account.Invoice, pm *account.PaymentMethod, message string) {
 	tr := c.Printer()
 	number, amount := invoiceOf(c, inv)
-	r := &resultPage{Kind: "declined", Title: tr.T("invoices.result.declined.title"), Message: message, InvoiceNumber: number}
+	r := newResult(c, "declined", tr.T("invoices.result.declined.title"), message)
 	r.Paragraphs = []template.HTML{para(tr, "invoices.result.declined.body", number, "method", pm.Describe(tr), "amount", amount)}
-	r.Retry, r.RetryLabel = "/pay/"+url.PathEscape(inv.ID), tr.T("invoices.result.otherMethod")
-	result(c, 200, r)
+	withRetry(r, inv, tr.T("invoices.result.otherMethod"))
+	plugins.ShowResult(c, 200, r)
 }
 
 func pendingResult(c plugins.ActionContext, inv *account.Invoice, message string) {
 	tr := c.Printer()
 	number, amount := invoiceOf(c, inv)
-	r := &resultPage{Kind: "pending", Title: tr.T("invoices.result.pending.title"), Message: message, InvoiceNumber: number}
+	r := newResult(c, "pending", tr.T("invoices.result.pending.title"), message)
 	r.Paragraphs = []template.HTML{para(tr, "invoices.result.pending.body", number, "amount", amount, "tenant", c.Tenant().Name)}
-	result(c, 200, r)
+	plugins.ShowResult(c, 200, r)
 }
 
 // stateResult shows an invoice as it stands: paid (with its receipt), nothing to pay, or still
@@ -369,25 +363,24 @@ func pendingResult(c plugins.ActionContext, inv *account.Invoice, message string
 func stateResult(c plugins.ActionContext, inv *account.Invoice, returned bool) {
 	tr := c.Printer()
 	number, amount := invoiceOf(c, inv)
-	r := &resultPage{InvoiceNumber: number}
+	var r *plugins.Result
 	switch {
 	case inv.Status == account.InvPaid:
-		r.Kind, r.Title = "paid", tr.T("invoices.result.isPaid.title")
+		r = newResult(c, "paid", tr.T("invoices.result.isPaid.title"), "")
 		r.Paragraphs = []template.HTML{para(tr, "invoices.result.isPaid.body", number)}
-		r.Receipt, r.ReceiptPDF = "/invoices/"+url.PathEscape(inv.ID), "/invoices/"+url.PathEscape(inv.ID)+".pdf"
+		withReceipt(c, r, inv)
 		withNext(c, r, inv.ID)
 	case !inv.Open():
-		r.Kind, r.Title = "settled", tr.T("invoices.result.nothingDue.title")
+		r = newResult(c, "settled", tr.T("invoices.result.nothingDue.title"), "")
 		r.Paragraphs = []template.HTML{para(tr, "invoices.result.nothingDue.body", number)}
-	case returned:
-		r.Kind, r.Title = "open", tr.T("invoices.result.notYet.title")
-		r.Paragraphs = []template.HTML{para(tr, "invoices.result.notYet.body", number, "amount", amount, "tenant", c.Tenant().Name)}
-		r.Retry, r.RetryLabel = "/pay/"+url.PathEscape(inv.ID), tr.T("invoices.result.tryAgain")
 	default:
-		r.Kind, r.Title = "open", tr.T("invoices.result.notYet.title")
+		r = newResult(c, "open", tr.T("invoices.result.notYet.title"), "")
 		r.Paragraphs = []template.HTML{para(tr, "invoices.result.notYet.body", number, "amount", amount, "tenant", c.Tenant().Name)}
+		if returned {
+			withRetry(r, inv, tr.T("invoices.result.tryAgain"))
+		}
 	}
-	result(c, 200, r)
+	plugins.ShowResult(c, 200, r)
 }
 
 // para is the message of key, HTML-escaped, with its {number} the invoice number kept on one
@@ -398,18 +391,8 @@ func para(tr *i18n.Printer, key, number string, args ...any) template.HTML {
 	return template.HTML(strings.ReplaceAll(s, mark, `<span class="nowrap">`+template.HTMLEscapeString(number)+`</span>`))
 }
 
-// failureKeys are the title and body of each failure class's page.
-var failureKeys = map[string][2]string{
-	"noBackend":   {"invoices.fail.noBackend.title", "invoices.fail.noBackend.body"},
-	"timeout":     {"invoices.fail.timeout.title", "invoices.fail.timeout.body"},
-	"unreachable": {"invoices.fail.unreachable.title", "invoices.fail.unreachable.body"},
-	"status":      {"invoices.fail.status.title", "invoices.fail.status.body"},
-	"invalid":     {"invoices.fail.invalid.title", "invoices.fail.invalid.body"},
-	"document":    {"invoices.fail.document.title", "invoices.fail.document.body"},
-	"unavailable": {"invoices.fail.unavailable.title", "invoices.fail.unavailable.body"},
-}
-
-// failure answers the page of a failure class: nothing was changed.
+// failure answers the page of a failure class (backend.FailureOf: its messages are
+// invoices.fail.<page>.*): nothing was changed.
 func failure(c plugins.ActionContext, inv *account.Invoice, err error) {
 	tr := c.Printer()
 	number, _ := invoiceOf(c, inv)
@@ -417,13 +400,13 @@ func failure(c plugins.ActionContext, inv *account.Invoice, err error) {
 	if f.Unexpected() {
 		slog.Error("invoices: paying an invoice", "invoice", inv.ID, "err", err)
 	}
-	keys := failureKeys[f.Page]
-	r := &resultPage{Kind: "failure", Title: tr.T(keys[0]), InvoiceNumber: number}
-	r.Paragraphs = []template.HTML{para(tr, keys[1], number, "tenant", c.Tenant().Name)}
+	key := "invoices.fail." + f.Page
+	r := newResult(c, "failure", tr.T(key+".title"), "")
+	r.Paragraphs = []template.HTML{para(tr, key+".body", number, "tenant", c.Tenant().Name)}
 	if f.Page != "noBackend" && f.Page != "document" && f.Page != "timeout" {
-		r.Retry, r.RetryLabel = "/pay/"+url.PathEscape(inv.ID), tr.T("invoices.result.tryAgain")
+		withRetry(r, inv, tr.T("invoices.result.tryAgain"))
 	}
-	result(c, f.Status, r)
+	plugins.ShowResult(c, f.Status, r)
 }
 
 // payReturn is where the backend's page sends the customer back (through the return URL that

@@ -2,7 +2,6 @@ package planoverview
 
 import (
 	_ "embed"
-	"html/template"
 	"slices"
 	"strings"
 	"time"
@@ -17,8 +16,14 @@ import (
 //go:embed cancel.html
 var cancelHTML string
 
-// cancelTmpl is the cancel form page; its texts are translated per language ("t").
-var cancelTmpl = i18n.NewTemplates(plugins.ParseTemplate("cancel", cancelHTML))
+// pagesTmpl are the section's pages (cancel.html, change.html, pause.html); their texts are
+// translated per language ("t").
+var pagesTmpl = i18n.NewTemplates(plugins.ParseTemplate("pages", cancelHTML+changeHTML+pauseHTML))
+
+// render answers a page of pagesTmpl's template name.
+func render(c plugins.ActionContext, status int, title, name string, data any) {
+	plugins.Render(c, pagesTmpl, status, title, name, data)
+}
 
 // CancelReasons are the cancellation reasons a customer picks from, in the order shown; each is
 // labelled by the message "cancel.reason.<value>". The list is the account document's
@@ -87,12 +92,7 @@ func cancelPageOf(c plugins.ActionContext, status int, reason, comment string, e
 	} else {
 		p.Effect = l.T("cancel.effectEndOfTerm", "date", i18n.Date(date.Civil(), c.Locale()))
 	}
-	var body strings.Builder
-	if err := cancelTmpl.Execute(&body, l, "cancel", p); err != nil {
-		c.Message(500, "error.internal.title", "error.internal.page")
-		return
-	}
-	c.Page(status, l.T("cancel.pageTitle"), template.HTML(body.String()))
+	render(c, status, l.T("cancel.pageTitle"), "cancel", p)
 }
 
 func today(now time.Time) account.Date { return account.Date(now.UTC().Format(time.DateOnly)) }

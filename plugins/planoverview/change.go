@@ -43,8 +43,6 @@ import (
 //go:embed change.html
 var changeHTML string
 
-var changeTmpl = i18n.NewTemplates(plugins.ParseTemplate("change", changeHTML))
-
 // Audit entry types of change attempts that write no event.
 const (
 	AuditChangeRequiresAction = "subscription.change_requires_action"
@@ -236,17 +234,6 @@ func changeKey(prefix, session, sub string, t *target, rev int64, extra string) 
 	return backend.IdempotencyKey(prefix, session, sub, tgt, strconv.FormatInt(rev, 10), extra)
 }
 
-// renderChange writes one of change.html's templates as a page.
-func renderChange(c plugins.ActionContext, status int, title, name string, data any) {
-	var b strings.Builder
-	if err := changeTmpl.Execute(&b, c.Printer(), name, data); err != nil {
-		slog.Error("planoverview: rendering a change page", "page", name, "err", err)
-		c.Message(500, "error.internal.title", "error.internal.page")
-		return
-	}
-	c.Page(status, title, template.HTML(b.String()))
-}
-
 // planCard is a plan of the chooser.
 type planCard struct {
 	ID, Name, Description string
@@ -330,7 +317,7 @@ func choosePlan(c plugins.ActionContext) {
 	if c.On(AllowQuantityChange) && len(st.seatItems(c)) > 0 {
 		p.Seats = "/subscriptions/" + url.PathEscape(st.sub.ID) + "/seats"
 	}
-	renderChange(c, 200, tr.T("change.pageTitle"), "choose", p)
+	render(c, 200, tr.T("change.pageTitle"), "choose", p)
 }
 
 // previewLine is a line of the preview's tables, formatted.
@@ -451,7 +438,7 @@ func showPreview(c plugins.ActionContext, status int, st *changeState, t *target
 		return
 	}
 	p := newPreviewPage(c, st, t, pv, byBackend, errs)
-	renderChange(c, status, p.Heading, "preview", p)
+	render(c, status, p.Heading, "preview", p)
 }
 
 func previewPlan(c plugins.ActionContext) {
@@ -483,7 +470,7 @@ func seatsPageOf(c plugins.ActionContext, st *changeState, status int, items []s
 	if c.On(AllowPlanChange) {
 		p.Back = "/subscriptions/" + url.PathEscape(st.sub.ID) + "/change"
 	}
-	renderChange(c, status, tr.T("change.seats.pageTitle"), "seats", p)
+	render(c, status, tr.T("change.seats.pageTitle"), "seats", p)
 }
 
 func seatsForm(c plugins.ActionContext) {
@@ -612,7 +599,7 @@ func confirm(c plugins.ActionContext, st *changeState, t *target) {
 		var errs plugins.FormErrors
 		errs.Add("preview-numbers", tr.T("change.changed"))
 		p := newPreviewPage(c, st, t, pv, byBackend, errs)
-		renderChange(c, 409, p.Heading, "preview", p)
+		render(c, 409, p.Heading, "preview", p)
 		return
 	}
 	if c.Backend().Registered() {
@@ -718,13 +705,11 @@ func tmsg(c plugins.ActionContext, key string, args ...any) string {
 	return c.Printer().T(key, args...)
 }
 
-type resultPage struct {
-	Kind, Title, Body, Message string
-}
-
+// changeResult answers a result page of a change: its kind, the messages of titleKey and of
+// body, and the backend's message.
 func changeResult(c plugins.ActionContext, status int, kind, titleKey, body, message string) {
-	r := &resultPage{Kind: kind, Title: tmsg(c, titleKey), Body: body, Message: message}
-	renderChange(c, status, r.Title, "result", r)
+	plugins.ShowResult(c, status, &plugins.Result{Kind: kind, Title: tmsg(c, titleKey), Paragraphs: []template.HTML{text(body)},
+		Message: message, MessageLabel: tmsg(c, "change.result.message"), Back: tmsg(c, "change.back")})
 }
 
 // doneResult shows a change already in effect (a later submit of a confirmation the backend

@@ -120,8 +120,7 @@ func offerAccept(c plugins.ActionContext) {
 		Data: backend.SubscriptionOfferAcceptData{AccountID: c.Account().ID, SubscriptionID: s.ID, Reason: o.Reason,
 			PercentOff: o.PercentOff, Periods: o.Periods, SessionID: c.SessionID()},
 	}
-	carry(c, s, req, EventOfferAccepted, detail, func(r *pauseResult) {
-		r.Title = tr.T("plan.offer.done.title")
-		r.Paragraphs = []string{tr.T("plan.offer.done.body", "name", s.Name, "percent", o.PercentOff, "count", o.Periods)}
+	carry(c, s, req, EventOfferAccepted, detail, func() (string, string) {
+		return tr.T("plan.offer.done.title"), tr.T("plan.offer.done.body", "name", s.Name, "percent", o.PercentOff, "count", o.Periods)
 	})
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/portico-billing/portico/backend"
 	"github.com/portico-billing/portico/catalog"
@@ -35,8 +34,6 @@ import (
 
 //go:embed pause.html
 var pauseHTML string
-
-var pauseTmpl = i18n.NewTemplates(plugins.ParseTemplate("pause", pauseHTML))
 
 // Webhook events of the pause and offer actions (declared by EventTypes).
 const (
@@ -129,16 +126,8 @@ type pauseOption struct {
 	Checked bool
 }
 
-// render writes one of pause.html's templates as a page.
-func render(c plugins.ActionContext, status int, title, name string, data any) {
-	var b strings.Builder
-	if err := pauseTmpl.Execute(&b, c.Printer(), name, data); err != nil {
-		slog.Error("planoverview: rendering a page", "page", name, "err", err)
-		c.Message(500, "error.internal.title", "error.internal.page")
-		return
-	}
-	c.Page(status, title, template.HTML(b.String()))
-}
+// text is s as HTML, escaped.
+func text(s string) template.HTML { return template.HTML(template.HTMLEscapeString(s)) }
 
 // subscriptionOf is the session account's subscription of the path, or nil (answered 404).
 func subscriptionOf(c plugins.ActionContext) *account.Subscription {
@@ -270,9 +259,8 @@ func pauseSubmit(c plugins.ActionContext) {
 		IdempotencyKey: backend.IdempotencyKey("pause_", c.SessionID(), s.ID, "pause", strconv.Itoa(periods), strconv.FormatInt(rev, 10)),
 		Data:           backend.SubscriptionPauseData{AccountID: a.ID, SubscriptionID: s.ID, Periods: periods, ResumesAt: string(resumes), SessionID: c.SessionID()},
 	}
-	carry(c, s, req, EventPaused, detail, func(r *pauseResult) {
-		r.Title = tr.T("plan.pause.done.title")
-		r.Paragraphs = []string{tr.T("plan.pause.done.body", "name", s.Name, "date", i18n.Date(resumes.Civil(), c.Locale()))}
+	carry(c, s, req, EventPaused, detail, func() (string, string) {
+		return tr.T("plan.pause.done.title"), tr.T("plan.pause.done.body", "name", s.Name, "date", i18n.Date(resumes.Civil(), c.Locale()))
 	})
 }
 
@@ -331,28 +319,24 @@ func resumeSubmit(c plugins.ActionContext) {
 		IdempotencyKey: backend.IdempotencyKey("resume_", c.SessionID(), s.ID, "resume", strconv.FormatInt(rev, 10)),
 		Data:           backend.SubscriptionResumeData{AccountID: c.Account().ID, SubscriptionID: s.ID, SessionID: c.SessionID()},
 	}
-	carry(c, s, req, EventResumed, detail, func(r *pauseResult) {
-		r.Title = tr.T("plan.resume.done.title")
-		r.Paragraphs = []string{tr.T("plan.resume.done.body", "name", s.Name)}
+	carry(c, s, req, EventResumed, detail, func() (string, string) {
+		return tr.T("plan.resume.done.title"), tr.T("plan.resume.done.body", "name", s.Name)
 	})
 }
 
-// pauseResult is the data of a result page of a pause, a resume or an offer.
-type pauseResult struct {
-	Kind       string // succeeded, declined, pending, failure
-	Title      string
-	Paragraphs []string
-	Message    string // the backend's words, quoted as such
-	// Retry is a page to try again from ("" for none), RetryLabel its text.
-	Retry, RetryLabel string
+// subscriptionResult is a result page of a pause, a resume or an offer: its kind and title, a
+// paragraph, the backend's message.
+func subscriptionResult(c plugins.ActionContext, kind, title, body, message string) *plugins.Result {
+	return &plugins.Result{Kind: kind, Title: title, Paragraphs: []template.HTML{text(body)}, Message: message,
+		MessageLabel: tmsg(c, "plan.result.message"), Back: tmsg(c, "plan.result.back")}
 }
 
 // carry calls the backend with req and answers the result page: succeeded (with the document it
 // returned stored with the event of type succeeded), declined (its message), requires_action (a
 // redirect to its page, which sends the customer back to the overview through a sealed return
-// URL), pending, or the page of
-// a failure class. done fills the page of a success.
-func carry(c plugins.ActionContext, s *account.Subscription, req backend.Request, succeeded string, detail map[string]any, done func(*pauseResult)) {
+// URL), pending, or the page of a failure class. done gives the title and the paragraph of a
+// success.
+func carry(c plugins.ActionContext, s *account.Subscription, req backend.Request, succeeded string, detail map[string]any, done func() (title, body string)) {
 	tr := c.Printer()
 	be := c.Backend()
 	resp, err := be.Call(req)
@@ -392,22 +376,20 @@ func carry(c plugins.ActionContext, s *account.Subscription, req backend.Request
 			audit(AuditSubscriptionPending)
 		}
 	}
-	r := &pauseResult{Kind: string(resp.Result), Message: resp.Message}
+	var kind, title, body string
 	switch resp.Result {
 	case backend.Succeeded:
-		done(r)
+		kind = "succeeded"
+		title, body = done()
 	case backend.Declined:
-		r.Title = tr.T("plan.result.declined.title")
-		r.Paragraphs = []string{tr.T("plan.result.declined.body", "name", s.Name, "tenant", c.Tenant().Name)}
+		kind, title, body = "declined", tr.T("plan.result.declined.title"), tr.T("plan.result.declined.body", "name", s.Name, "tenant", c.Tenant().Name)
 	case backend.RequiresAction:
 		plugins.RedirectWithReturn(c, resp.RedirectURL, nil, "return", "/subscriptions/"+url.PathEscape(s.ID)+"/return")
 		return
 	default:
-		r.Kind = "pending"
-		r.Title = tr.T("plan.result.pending.title")
-		r.Paragraphs = []string{tr.T("plan.result.pending.body", "name", s.Name, "tenant", c.Tenant().Name)}
+		kind, title, body = "pending", tr.T("plan.result.pending.title"), tr.T("plan.result.pending.body", "name", s.Name, "tenant", c.Tenant().Name)
 	}
-	render(c, 200, r.Title, "result", r)
+	plugins.ShowResult(c, 200, subscriptionResult(c, kind, title, body, resp.Message))
 }
 
 // failure answers the page of a failure class: nothing was changed.
@@ -425,7 +407,5 @@ func failure(c plugins.ActionContext, s *account.Subscription, err error) {
 		page = "unavailable"
 	}
 	key := "plan.fail." + page
-	r := &pauseResult{Kind: "failure", Title: tr.T(key + ".title"),
-		Paragraphs: []string{tr.T(key+".body", "name", s.Name, "tenant", c.Tenant().Name)}}
-	render(c, f.Status, r.Title, "result", r)
+	plugins.ShowResult(c, f.Status, subscriptionResult(c, "failure", tr.T(key+".title"), tr.T(key+".body", "name", s.Name, "tenant", c.Tenant().Name), ""))
 }
