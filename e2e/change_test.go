@@ -7,7 +7,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/internal/browsertest"
-	"github.com/portico-billing/portico/internal/etcdtest"
 )
 
 // sumPreviewJS adds up the amounts of the preview's first table (credit lines negative) in minor
@@ -30,34 +29,15 @@ const sumPreviewJS = `(() => {
 // test-artifacts/portal/change/<locale>/.
 func TestPortalChange(t *testing.T) {
 	t.Parallel()
-	s := startStack(t)
-	etcdtest.Wait(t, "the demo's example backend registered", func() bool {
-		status, _ := s.call("GET", "/v1/backend", nil, nil)
-		return status == 200
-	})
+	s := startDemoWithBackend(t)
 	b := browsertest.Start(t)
 	for _, loc := range []string{"en", "de"} {
-		t.Run(loc, func(t *testing.T) { changeTour(t, s.in(t), b.In(t), loc) })
+		t.Run(loc, func(t *testing.T) { changeTour(startTour(t, s.in(t), b.In(t), "change", loc)) })
 	}
 }
 
-func changeTour(t *testing.T, s *stack, b *browsertest.Browser, loc string) {
-	p := i18n.ForLocale(loc)
-	lang, dir := p.Lang(), "portal/change/"+loc
-	s.resetAccount()
-	b.AcceptLanguage(loc)
-	open(b, s.session(map[string]any{"locale": loc}))
-	tabTo := func(sel string) {
-		t.Helper()
-		b.TabTo(sel, 80)
-		if !b.FocusVisible() {
-			t.Errorf("%s has the focus but no visible focus indicator", b.Focused())
-		}
-	}
-	enter := func(wait string) {
-		t.Helper()
-		b.Do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS(wait)))
-	}
+func changeTour(k *tour) {
+	t, b, p, loc := k.t, k.b, k.p, k.loc
 	checkAddsUp := func(where string) {
 		t.Helper()
 		got := browsertest.Eval[[]int64](b, sumPreviewJS)
@@ -67,8 +47,8 @@ func changeTour(t *testing.T, s *stack, b *browsertest.Browser, loc string) {
 	}
 
 	// Change plan: the plans side by side.
-	tabTo(`a[href="/subscriptions/sub_Team_02/change"]`)
-	enter(".plan-choices")
+	k.tabTo(`a[href="/subscriptions/sub_Team_02/change"]`)
+	k.enter(".plan-choices")
 	if got, want := b.Text(".plan-current .plan-choice-price"), p.T("change.pricePer", "amount", i18n.Money(12100, "EUR", loc), "interval", p.T("change.interval.month")); got != want {
 		t.Errorf("the current plan costs %q, want %q (its own 8 seats)", got, want)
 	}
@@ -78,47 +58,41 @@ func changeTour(t *testing.T, s *stack, b *browsertest.Browser, loc string) {
 	if got := b.Text("main"); !strings.Contains(got, p.T("change.pricePer", "amount", i18n.Money(21900, "EUR", loc), "interval", p.T("change.interval.month"))) {
 		t.Errorf("the plans page lacks Business's price per month (10 seats included):\n%s", got)
 	}
-	check(t, b, dir, "plans", lang)
+	k.check("plans")
 
 	// Choose Business: the preview.
-	tabTo(`a[href="/subscriptions/sub_Team_02/change/preview?plan=business"]`)
-	enter("#preview-numbers")
+	k.tabTo(`a[href="/subscriptions/sub_Team_02/change/preview?plan=business"]`)
+	k.enter("#preview-numbers")
 	if got, want := b.Text("#preview-title"), p.T("change.preview.planHeading", "plan", "Business"); got != want {
 		t.Errorf("preview title %q, want %q", got, want)
 	}
 	checkAddsUp("plan preview")
-	check(t, b, dir, "preview-plan", lang)
-	tabTo(`form[action="/subscriptions/sub_Team_02/change"] button[type=submit]`)
-	enter(".pay-result-succeeded")
+	k.check("preview-plan")
+	k.tabTo(`form[action="/subscriptions/sub_Team_02/change"] button[type=submit]`)
+	k.enter(".pay-result-succeeded")
 	if got := b.Text(".pay-message blockquote"); got != "Your subscription has been changed." {
 		t.Errorf("the result quotes %q, not the backend's message", got)
 	}
-	check(t, b, dir, "changed", lang)
-	tabTo(`.pay-result a[href="/"]`)
-	enter(".section-plan_overview")
-	etcdtest.Wait(t, "the overview shows Business", func() bool {
-		if strings.Contains(b.Text(".section-plan_overview"), "Business") {
-			return true
-		}
-		b.Do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("main")))
-		return false
-	})
+	k.check("changed")
+	k.tabTo(`.pay-result a[href="/"]`)
+	k.enter(".section-plan_overview")
+	k.reloadUntil("the overview shows Business", k.overviewSays("Business"))
 
 	// Change seats: out of the limits, refused; then 12.
-	tabTo(`a[href="/subscriptions/sub_Team_02/seats"]`)
-	enter("#quantity-1")
-	check(t, b, dir, "seats", lang)
-	tabTo("#quantity-1")
+	k.tabTo(`a[href="/subscriptions/sub_Team_02/seats"]`)
+	k.enter("#quantity-1")
+	k.check("seats")
+	k.tabTo("#quantity-1")
 	b.Do(chromedp.KeyEvent("\b\b\b\b"), chromedp.KeyEvent("300"), chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS(`.error-summary[role="alert"]`)))
 	checkFormError(t, b, "seats-errors", "#quantity-1", ".field.has-error", "border-left-color")
-	check(t, b, dir, "seats-errors", lang)
-	tabTo("#quantity-1")
+	k.check("seats-errors")
+	k.tabTo("#quantity-1")
 	b.Do(chromedp.KeyEvent("\b\b\b\b"), chromedp.KeyEvent("12"), chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS("#preview-numbers")))
 	checkAddsUp("seats preview")
-	check(t, b, dir, "preview-seats", lang)
-	tabTo(`form[action="/subscriptions/sub_Team_02/seats"] button[type=submit]`)
-	enter(".pay-result-succeeded")
-	sub := s.account()["subscriptions"].([]any)[1].(map[string]any)
+	k.check("preview-seats")
+	k.tabTo(`form[action="/subscriptions/sub_Team_02/seats"] button[type=submit]`)
+	k.enter(".pay-result-succeeded")
+	sub := k.s.subscription("sub_Team_02")
 	items := sub["items"].([]any)
 	if sub["planId"] != "business" || items[1].(map[string]any)["quantity"] != float64(12) {
 		t.Errorf("after the tour the subscription is %v", sub)

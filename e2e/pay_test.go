@@ -11,7 +11,6 @@ import (
 	"github.com/portico-billing/portico/backend"
 	"github.com/portico-billing/portico/i18n"
 	"github.com/portico-billing/portico/internal/browsertest"
-	"github.com/portico-billing/portico/internal/etcdtest"
 
 	// The sections' catalogs (the Invoices section's pay pages), as the binary has them.
 	_ "github.com/portico-billing/portico/plugins/standard"
@@ -40,37 +39,23 @@ const (
 // 1280 px, with screenshots in test-artifacts/portal/pay/<locale>/.
 func TestPortalPay(t *testing.T) {
 	t.Parallel()
-	s := startStack(t)
-	etcdtest.Wait(t, "the demo's example backend registered", func() bool {
-		status, _ := s.call("GET", "/v1/backend", nil, nil)
-		return status == 200
-	})
+	s := startDemoWithBackend(t)
 	b := browsertest.Start(t)
 	for _, loc := range []string{"en", "de"} {
-		t.Run(loc, func(t *testing.T) { payTour(t, s.in(t), b.In(t), loc) })
+		t.Run(loc, func(t *testing.T) { payTour(startTour(t, s.in(t), b.In(t), "pay", loc)) })
 	}
 }
 
-func payTour(t *testing.T, s *stack, b *browsertest.Browser, loc string) {
-	p := i18n.ForLocale(loc)
-	lang, dir := p.Lang(), "portal/pay/"+loc
+func payTour(k *tour) {
+	t, s, b, p, loc := k.t, k.s, k.b, k.p, k.loc
 	money := func(minor int64) string { return i18n.Money(minor, "EUR", loc) }
 	submit := func() {
 		t.Helper()
 		b.Do(chromedp.Click(chromedp.CSS(`form[action^="/pay/"] button[type=submit]`)))
 	}
-	s.resetAccount()
-	b.AcceptLanguage(loc)
-	link := s.session(map[string]any{"locale": loc})
-	portal := link[:strings.Index(link, "/s/")]
-	open(b, link)
 	// The portal learns of the backend through its watch of the store: until then no Pay now.
-	etcdtest.Wait(t, "Pay now offered", func() bool {
-		if browsertest.Eval[bool](b, `!!document.querySelector('a[href="/pay/`+overdueID+`"]')`) {
-			return true
-		}
-		b.Do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("main")))
-		return false
+	k.reloadUntil("Pay now offered", func() bool {
+		return browsertest.Eval[bool](b, `!!document.querySelector('a[href="/pay/`+overdueID+`"]')`)
 	})
 
 	// The balance: what is due, and the overdue part in words.
@@ -82,7 +67,7 @@ func payTour(t *testing.T, s *stack, b *browsertest.Browser, loc string) {
 	if n := browsertest.Eval[int](b, `document.querySelectorAll('a[href="/pay-overdue"]').length`); n != 0 {
 		t.Errorf("Pay all overdue offered with one overdue invoice (%d links)", n)
 	}
-	check(t, b, dir, "overview", lang)
+	k.check("overview")
 	checkPayFits(t, b, "overview")
 
 	// Pay now on the overdue invoice: its pay page, the default card chosen.
@@ -101,7 +86,7 @@ func payTour(t *testing.T, s *stack, b *browsertest.Browser, loc string) {
 	if got, want := b.Text(`form[action^="/pay/"] button[type=submit]`), p.T("invoices.pay.confirm", "amount", money(overdueDue)); got != want {
 		t.Errorf("the confirm button says %q, want %q", got, want)
 	}
-	check(t, b, dir, "pay", lang)
+	k.check("pay")
 	checkPayFits(t, b, "pay")
 	checkChoices(t, b, "pay")
 
@@ -120,7 +105,7 @@ func payTour(t *testing.T, s *stack, b *browsertest.Browser, loc string) {
 	if n := browsertest.Eval[int](b, `document.querySelectorAll('[role="alert"]').length`); n != 1 {
 		t.Errorf("%d alerts on the refused pay page, want the summary alone", n)
 	}
-	check(t, b, dir, "pay-errors", lang)
+	k.check("pay-errors")
 	checkChoices(t, b, "pay-errors")
 
 	// The card ending in 0002: declined, with the backend's own message.
@@ -136,7 +121,7 @@ func payTour(t *testing.T, s *stack, b *browsertest.Browser, loc string) {
 	if got := b.Text("main"); !strings.Contains(got, "Mastercard •••• 0002") {
 		t.Errorf("the declined page does not name the card:\n%s", got)
 	}
-	check(t, b, dir, "declined", lang)
+	k.check("declined")
 	checkPayFits(t, b, "declined")
 
 	// Back to the pay page, through "Use another payment method", and the default card pays.
@@ -155,7 +140,7 @@ func payTour(t *testing.T, s *stack, b *browsertest.Browser, loc string) {
 	if n := browsertest.Eval[int](b, `document.querySelectorAll('.pay-result a[href="/invoices/`+overdueID+`"], .pay-result a[href="/invoices/`+overdueID+`.pdf"]').length`); n != 2 {
 		t.Errorf("the paid page has %d receipt links, want the page and the PDF", n)
 	}
-	check(t, b, dir, "paid", lang)
+	k.check("paid")
 	checkPayFits(t, b, "paid")
 
 	// The invoice list: the invoice paid, no Pay now for it, and the balance less its amount.
@@ -173,7 +158,7 @@ func payTour(t *testing.T, s *stack, b *browsertest.Browser, loc string) {
 	if inv := s.invoice(overdueID); inv["status"] != "paid" || inv["amountPaid"] != float64(overdueDue) {
 		t.Errorf("the stored invoice after paying: %v", inv)
 	}
-	check(t, b, dir, "overview-paid", lang)
+	k.check("overview-paid")
 	checkPayFits(t, b, "overview-paid")
 
 	// Two invoices overdue: Pay all overdue pays the oldest, then offers the next.
@@ -188,7 +173,7 @@ func payTour(t *testing.T, s *stack, b *browsertest.Browser, loc string) {
 	}
 	doc["invoices"] = invs
 	s.api("PUT", "/v1/accounts/"+globex, doc, 200, nil)
-	open(b, portal+"/")
+	open(b, k.origin+"/")
 	due, overdue = balance(t, b)
 	if due != money(overdueDue+issuedDue) || overdue != p.T("invoices.balance.overdue", "amount", money(overdueDue+issuedDue)) {
 		t.Errorf("balance with two overdue %q, %q", due, overdue)
@@ -203,7 +188,7 @@ func payTour(t *testing.T, s *stack, b *browsertest.Browser, loc string) {
 	if got := b.Text(`.pay-result a[href="/pay/` + issuedID + `"]`); got != next {
 		t.Errorf("the paid page offers %q, want %q", got, next)
 	}
-	check(t, b, dir, "paid-next", lang)
+	k.check("paid-next")
 	checkPayFits(t, b, "paid-next")
 	b.Do(chromedp.Click(chromedp.CSS(`.pay-result a[href="/pay/`+issuedID+`"]`)), chromedp.WaitVisible(chromedp.ID("pay-title")))
 	submit()

@@ -108,6 +108,75 @@ func open(b *browsertest.Browser, url string) {
 	b.Do(chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("main")))
 }
 
+// startDemoWithBackend starts the demo once its example tenant backend is registered (the
+// portal then offers what needs a backend: Pay now, changes carried out, pauses, offers).
+func startDemoWithBackend(t *testing.T) *stack {
+	t.Helper()
+	s := startStack(t)
+	etcdtest.Wait(t, "the demo's example backend registered", func() bool {
+		status, _ := s.call("GET", "/v1/backend", nil, nil)
+		return status == 200
+	})
+	return s
+}
+
+// tour is a customer's tour of the portal in one language, on a new link to the account as
+// seeded; its pages are checked into test-artifacts/portal/<name>/<locale>/.
+type tour struct {
+	t           *testing.T
+	s           *stack
+	b           *browsertest.Browser
+	p           *i18n.Printer
+	lang, dir   string
+	loc, origin string
+}
+
+func startTour(t *testing.T, s *stack, b *browsertest.Browser, name, loc string) *tour {
+	t.Helper()
+	p := i18n.ForLocale(loc)
+	s.resetAccount()
+	b.AcceptLanguage(loc)
+	link := s.session(map[string]any{"locale": loc})
+	open(b, link)
+	return &tour{t: t, s: s, b: b, p: p, lang: p.Lang(), dir: "portal/" + name + "/" + loc, loc: loc, origin: link[:strings.Index(link, "/s/")]}
+}
+
+// check runs the page checks (see check) on the page, saved as name.
+func (k *tour) check(name string) { k.t.Helper(); check(k.t, k.b, k.dir, name, k.lang) }
+
+// tabTo moves the focus with Tab to sel, which must show it.
+func (k *tour) tabTo(sel string) {
+	k.t.Helper()
+	k.b.TabTo(sel, 80)
+	if !k.b.FocusVisible() {
+		k.t.Errorf("%s has the focus but no visible focus indicator", k.b.Focused())
+	}
+}
+
+// enter presses Enter and waits for wait to show.
+func (k *tour) enter(wait string) {
+	k.t.Helper()
+	k.b.Do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS(wait)))
+}
+
+// reloadUntil reloads the page until ok: the portal learns of the store's changes through its
+// watch.
+func (k *tour) reloadUntil(what string, ok func() bool) {
+	k.t.Helper()
+	etcdtest.Wait(k.t, what, func() bool {
+		if ok() {
+			return true
+		}
+		k.b.Do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("main")))
+		return false
+	})
+}
+
+// overviewSays is whether the Plan overview's text contains text.
+func (k *tour) overviewSays(text string) func() bool {
+	return func() bool { return strings.Contains(k.b.Text(".section-plan_overview"), text) }
+}
+
 // TestPortalTour walks every portal page and state in each shipped language: the overview, an
 // invoice, the billing-details, auto-pay and cancel forms with and without validation errors, the
 // page of a link that was already used, and the overview of a customer with nothing yet.

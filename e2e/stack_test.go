@@ -166,6 +166,18 @@ func startStack(t *testing.T) *stack {
 	return s
 }
 
+// subscription is one of Globex's subscriptions as stored, read through the API.
+func (s *stack) subscription(id string) map[string]any {
+	s.t.Helper()
+	for _, v := range s.account()["subscriptions"].([]any) {
+		if sub := v.(map[string]any); sub["id"] == id {
+			return sub
+		}
+	}
+	s.t.Fatalf("no subscription %s", id)
+	return nil
+}
+
 // in is the stack seen from a subtest: its failures fail t.
 func (s *stack) in(t *testing.T) *stack {
 	c := *s
