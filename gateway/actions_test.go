@@ -19,6 +19,7 @@ import (
 // portalSession is a customer with an open portal session.
 type portalSession struct {
 	key    string
+	id     string // the session's id, as events and backend requests name it
 	h      *harness
 	t      *tenants.Tenant
 	host   string
@@ -52,7 +53,11 @@ func (h *harness) customerWith(slug, body string, edit func(*tenants.Tenant)) *p
 		h.t.Fatalf("create session: %d %s", st, raw)
 	}
 	_, cookie, _ := h.open(res["sessionUrl"].(string))
-	ps := &portalSession{h: h, t: tn, key: key, host: slug + "." + base, cookie: cookie}
+	id, _ := res["sessionId"].(string)
+	if !strings.HasPrefix(id, "ps_") {
+		h.t.Fatalf("create session: no session id in %s", raw)
+	}
+	ps := &portalSession{h: h, t: tn, key: key, id: id, host: slug + "." + base, cookie: cookie}
 	page := ps.get("/")
 	i := strings.Index(page, `name="csrf" value="`)
 	if i < 0 {

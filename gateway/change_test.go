@@ -175,7 +175,7 @@ func TestChangePlanWithoutBackend(t *testing.T) {
 		t.Fatalf("pending change %+v", pc)
 	}
 	evs := ps.events("subscription.change_requested")
-	if len(evs) != 1 || evs[0]["planId"] != "business" || evs[0]["subscriptionId"] != sub || evs[0]["amountDue"] != float64(want.AmountDue) || evs[0]["sessionId"] == "" {
+	if len(evs) != 1 || evs[0]["planId"] != "business" || evs[0]["subscriptionId"] != sub || evs[0]["amountDue"] != float64(want.AmountDue) || evs[0]["sessionId"] != ps.id {
 		t.Fatalf("events %v", evs)
 	}
 	page = ps.get("/")

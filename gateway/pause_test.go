@@ -75,13 +75,13 @@ func TestPauseAndResumeWithBackend(t *testing.T) {
 	}
 	key, data := b.lastOf(backend.TypeSubscriptionPause)
 	if !strings.HasPrefix(key, "pause_") || data["accountId"] != "acc_7Hq2LmX9" || data["subscriptionId"] != "sub_Pro_01" ||
-		data["periods"] != float64(2) || data["resumesAt"] != "2029-01-01" || data["sessionId"] == "" {
+		data["periods"] != float64(2) || data["resumesAt"] != "2029-01-01" || data["sessionId"] != ps.id {
 		t.Errorf("pause request: key %q data %v", key, data)
 	}
 	if s := ps.account().Subscription("sub_Pro_01"); s.Status != account.SubPaused || s.ResumesAt != "2029-01-01" {
 		t.Errorf("stored subscription: %+v", s)
 	}
-	if evs := ps.events(EventPaused); len(evs) != 1 || evs[0]["periods"] != float64(2) || evs[0]["resumesAt"] != "2029-01-01" || evs[0]["sessionId"] == "" {
+	if evs := ps.events(EventPaused); len(evs) != 1 || evs[0]["periods"] != float64(2) || evs[0]["resumesAt"] != "2029-01-01" || evs[0]["sessionId"] != ps.id {
 		t.Errorf("subscription.paused events: %v", evs)
 	}
 	// The same confirmation again (a reload): the subscription is paused, nothing is called.

@@ -122,7 +122,7 @@ func TestPayInvoiceResults(t *testing.T) {
 				if want := typ == c.event; (len(evs) == 1) != want || len(evs) > 1 {
 					t.Errorf("%s events: %v", typ, evs)
 				} else if want && (evs[0]["invoiceId"] != inv || evs[0]["amount"] != float64(119000) || evs[0]["currency"] != "EUR" ||
-					evs[0]["paymentMethodId"] != c.method || evs[0]["sessionId"] == "" || evs[0]["accountId"] != "acc_7Hq2LmX9") {
+					evs[0]["paymentMethodId"] != c.method || evs[0]["sessionId"] != ps.id || evs[0]["accountId"] != "acc_7Hq2LmX9") {
 					t.Errorf("%s event data: %v", typ, evs[0])
 				}
 			}
@@ -217,7 +217,7 @@ func TestPayConcurrentSubmits(t *testing.T) {
 		t.Fatalf("payment_succeeded events = %d, want 1", n)
 	}
 	key, data := r.be.lastOf(backend.TypeInvoicePay)
-	if !strings.HasPrefix(key, "pay_") || data["sessionId"] == "" || data["amount"] != float64(119000) || data["currency"] != "EUR" || data["paymentMethodId"] != "pm_card_1" {
+	if !strings.HasPrefix(key, "pay_") || data["sessionId"] != ps.id || data["amount"] != float64(119000) || data["currency"] != "EUR" || data["paymentMethodId"] != "pm_card_1" {
 		t.Errorf("request: key %q data %v", key, data)
 	}
 }
