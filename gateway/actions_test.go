@@ -76,6 +76,17 @@ func (ps *portalSession) get(path string) string {
 	return string(r.Body())
 }
 
+// pageOf is the page at path for another session's cookie, which must be served (a check that
+// something is not on a page is worth nothing on an error page).
+func (ps *portalSession) pageOf(cookie, path string) string {
+	ps.h.t.Helper()
+	r := ps.h.do("GET", ps.host, path, nil, "Cookie", cookie)
+	if r.StatusCode() != 200 || !strings.Contains(string(r.Body()), `class="card section`) {
+		ps.h.t.Fatalf("GET %s: %d, not a portal page:\n%s", path, r.StatusCode(), r.Body())
+	}
+	return string(r.Body())
+}
+
 // post submits a form as the portal page would, with the session's token and origin.
 func (ps *portalSession) post(path string, form url.Values) (int, string) {
 	ps.h.t.Helper()
