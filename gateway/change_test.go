@@ -183,7 +183,7 @@ func TestChangePlanWithoutBackend(t *testing.T) {
 		t.Fatalf("overview does not show the pending change:\n%s", page)
 	}
 	// The tenant carries it out: the pending state goes.
-	ps.h.do("PUT", "api."+base, "/v1/accounts/acc_7Hq2LmX9", []byte(teamDoc(t, h.gw.cfg.Now(), func(s *account.Subscription) { s.PlanID, s.Name = "business", "Business" })), "Authorization", "Bearer "+ps.key)
+	ps.putAccount(teamDoc(t, h.gw.cfg.Now(), func(s *account.Subscription) { s.PlanID, s.Name = "business", "Business" }))
 	etcdtest.Wait(t, "the overview shows no pending change", func() bool { return !strings.Contains(ps.get("/"), "requested") })
 }
 
@@ -330,7 +330,7 @@ func TestChangeThroughBackend(t *testing.T) {
 }
 
 // TestChangeBackendPreview: a backend's preview is shown as given, and its confirmation sends it
-// back; an invalid one falls back to Portico's own.
+// back (an invalid one: TestChangeBackendPreviewInvalid).
 func TestChangeBackendPreview(t *testing.T) {
 	t.Parallel()
 	day := account.Date(time.Now().UTC().Format(time.DateOnly))
@@ -360,6 +360,27 @@ func TestChangeBackendPreview(t *testing.T) {
 	}
 	if n := b.count(backend.TypeSubscriptionPreview); n != 1 {
 		t.Errorf("subscription.preview calls: %d, want 1 (reload and confirm reuse the answer)", n)
+	}
+}
+
+// TestChangeBackendPreviewInvalid: a backend's preview that does not add up is not shown; the
+// page shows Portico's own, and says nothing of the backend's amounts.
+func TestChangeBackendPreviewInvalid(t *testing.T) {
+	t.Parallel()
+	day := string(time.Now().UTC().Format(time.DateOnly))
+	pv := `{"kind":"upgrade","timing":"now","currency":"EUR","date":"` + day + `","effectiveDate":"` + day + `",
+	 "periodStart":"` + day + `","periodEnd":"` + day + `","periodDays":1,"remainingDays":1,"currentAmount":7900,"newAmount":9900,
+	 "credit":1234,"creditLines":[{"kind":"credit","product":"Team","amount":1234}],
+	 "charge":4321,"chargeLines":[{"kind":"prorated","product":"Business","amount":4321}],"amountDue":9999,"creditCarried":0,
+	 "nextInvoice":{"date":"2031-01-01","lines":[{"kind":"period","product":"Business","amount":9900}],"subtotal":9900,"creditApplied":0,"creditLeft":0,"amount":9900}}`
+	_, ps, b := backendPortal(t, "chg-badpv", "en", map[string]backendAnswer{
+		backend.TypeSubscriptionPreview: answerJSON(`{"result":"succeeded","preview":` + pv + `}`)})
+	changeCatalog(t, ps)
+	want := expectedPreview(t, ps, "business", 0)
+	_, page := ps.changeForm("/subscriptions/sub_Pro_01/change/preview?plan=business")
+	checkPreviewShown(t, page, want, "en")
+	if strings.Contains(page, "Amounts as calculated by") || strings.Contains(page, "€99.99") || b.count(backend.TypeSubscriptionPreview) != 1 {
+		t.Errorf("the backend's invalid preview (asked %d times) is shown:\n%s", b.count(backend.TypeSubscriptionPreview), page)
 	}
 }
 
