@@ -171,12 +171,18 @@ func TestPauseConcurrentConfirms(t *testing.T) {
 	form, _ := ps.formOf(subPath + "/pause")
 	form.Set("periods", "3")
 	statuses, bodies := r.confirm(t, subPath+"/pause", form, 10)
+	results := 0
 	for i := range statuses {
 		// Each confirm shows the result, or (read after the first stored the paused document)
 		// the overview.
-		if !(statuses[i] == 200 && strings.Contains(bodies[i], "Subscription paused")) && statuses[i] != 303 {
+		if statuses[i] == 200 && strings.Contains(bodies[i], "Subscription paused") {
+			results++
+		} else if statuses[i] != 303 {
 			t.Errorf("confirm %d: %d\n%s", i, statuses[i], bodies[i])
 		}
+	}
+	if results == 0 {
+		t.Error("no confirm showed the result: the customer who paused was sent to the overview without it")
 	}
 	if got := r.be.count(backend.TypeSubscriptionPause); got != 1 {
 		t.Fatalf("backend calls = %d, want 1", got)
@@ -349,7 +355,7 @@ func TestRetentionOffer(t *testing.T) {
 		if st, _ := ps.cancelPricing("offer", "declined"); st != 303 {
 			t.Fatal("decline did not cancel")
 		}
-		if s := ps.account().Subscription("sub_Pro_01"); !s.CancelAtPeriodEnd || s.RetentionOffer.AcceptedAt != "" {
+		if s := ps.account().Subscription("sub_Pro_01"); !s.CancelAtPeriodEnd || s.RetentionOffer == nil || s.RetentionOffer.AcceptedAt != "" {
 			t.Errorf("after declining: %+v", s)
 		}
 	})
@@ -360,6 +366,9 @@ func TestRetentionOffer(t *testing.T) {
 		ps.putPolicy(pausePolicy)
 		if st, _ := ps.post(subPath+"/cancel", url.Values{"reason": {"features"}}); st != 303 {
 			t.Fatal("a reason without an offer did not cancel")
+		}
+		if s := ps.account().Subscription("sub_Pro_01"); !s.CancelAtPeriodEnd || s.RetentionOffer != nil {
+			t.Errorf("after cancelling for a reason without an offer: %+v", s)
 		}
 	})
 	t.Run("catch-all", func(t *testing.T) {
