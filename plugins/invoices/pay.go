@@ -3,7 +3,6 @@ package invoices
 import (
 	"cmp"
 	_ "embed"
-	"errors"
 	"html/template"
 	"log/slog"
 	"net/url"
@@ -188,6 +187,14 @@ func nextOverdue(a *account.Account, now time.Time, skip string) *account.Invoic
 	return nil
 }
 
+// payRecording records the answers to invoice.pay: succeeded and declined by their events, the
+// others by audit entries.
+var payRecording = &plugins.Recording{
+	Events: map[backend.Result]string{backend.Succeeded: tenants.EventInvoicePaymentSucceeded, backend.Declined: tenants.EventInvoicePaymentFailed},
+	Audits: map[backend.Result]string{backend.RequiresAction: AuditPaymentRequiresAction, backend.Pending: AuditPaymentPending},
+	Error:  AuditPaymentError,
+}
+
 // paySubmit confirms a payment: checks what the customer confirmed against the account, calls
 // the backend once per attempt, stores what it returned and answers the result.
 func paySubmit(c plugins.ActionContext) {
@@ -225,56 +232,11 @@ func paySubmit(c plugins.ActionContext) {
 	data := backend.InvoicePayData{AccountID: a.ID, InvoiceID: inv.ID, Amount: amount, Currency: cur, PaymentMethodID: pm.ID, SessionID: c.SessionID()}
 	// The attempt, as the package notes say: the same inputs, the same key, on any instance.
 	key := backend.IdempotencyKey("pay_", c.SessionID(), inv.ID, strconv.FormatInt(amount, 10), cur, pm.ID, strconv.FormatInt(rev, 10))
-	be := c.Backend()
-	resp, err := be.Call(backend.Request{Type: backend.TypeInvoicePay, IdempotencyKey: key, Data: data})
-	detail := map[string]any{"invoiceId": inv.ID, "amount": amount, "currency": cur, "paymentMethodId": pm.ID, "requestId": resp.RequestID}
+	detail := map[string]any{"invoiceId": inv.ID, "amount": amount, "currency": cur, "paymentMethodId": pm.ID}
+	resp, stored, err := plugins.CallBackend(c, backend.Request{Type: backend.TypeInvoicePay, IdempotencyKey: key, Data: data}, detail, payRecording)
 	if err != nil {
-		if !resp.Replayed && !errors.Is(err, backend.ErrNoBackend) {
-			detail["failure"] = backend.FailureOf(err).Audit
-			if resp.Result != "" {
-				detail["result"] = string(resp.Result)
-			}
-			if aerr := be.Audit(AuditPaymentError, detail); aerr != nil {
-				slog.Warn("invoices: recording a payment attempt", "err", aerr)
-			}
-		}
 		failure(c, inv, err)
 		return
-	}
-	stored := resp.Account
-	if !resp.Replayed {
-		var ev plugins.Event
-		switch resp.Result {
-		case backend.Succeeded:
-			ev = plugins.Event{Type: tenants.EventInvoicePaymentSucceeded, Data: detail}
-		case backend.Declined:
-			detail["message"] = resp.Message
-			ev = plugins.Event{Type: tenants.EventInvoicePaymentFailed, Data: detail}
-		}
-		if err := be.Store(resp.Account, ev); errors.Is(err, backend.ErrInvalidAccount) {
-			detail["failure"], detail["result"] = "invalid_account", string(resp.Result)
-			if aerr := be.Audit(AuditPaymentError, detail); aerr != nil {
-				slog.Warn("invoices: recording a payment attempt", "err", aerr)
-			}
-			failure(c, inv, err)
-			return
-		} else if err != nil && !errors.Is(err, tenants.ErrRevisionMismatch) {
-			slog.Error("invoices: storing a payment's outcome", "invoice", inv.ID, "err", err)
-			stored = nil
-		} else if errors.Is(err, tenants.ErrRevisionMismatch) {
-			stored = nil
-		}
-		switch resp.Result {
-		case backend.RequiresAction:
-			detail["redirectUrl"] = resp.RedirectURL
-			if aerr := be.Audit(AuditPaymentRequiresAction, detail); aerr != nil {
-				slog.Warn("invoices: recording a payment attempt", "err", aerr)
-			}
-		case backend.Pending:
-			if aerr := be.Audit(AuditPaymentPending, detail); aerr != nil {
-				slog.Warn("invoices: recording a payment attempt", "err", aerr)
-			}
-		}
 	}
 	switch resp.Result {
 	case backend.Succeeded:

@@ -74,9 +74,8 @@ func cancelForm(c plugins.ActionContext) { cancelPageOf(c, 200, "", "", nil) }
 
 func cancelPageOf(c plugins.ActionContext, status int, reason, comment string, errs plugins.FormErrors) {
 	l := c.Printer()
-	sub := c.Account().Subscription(c.Arg())
+	sub := findSubscription(c)
 	if sub == nil {
-		c.Message(404, "error.subscriptionNotFound.title", "error.subscriptionNotFound.body")
 		return
 	}
 	if !sub.Cancellable() {

@@ -4,7 +4,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
-	"html/template"
 	"log/slog"
 	"net/url"
 	"strconv"
@@ -117,13 +116,8 @@ type changeState struct {
 // loadChange finds the path's subscription and the catalog, answering the page itself (and
 // returning nil) when there is nothing to change.
 func loadChange(c plugins.ActionContext) *changeState {
-	id := c.Arg()
-	var sub *account.Subscription
-	if account.ValidID(id) {
-		sub = c.Account().Subscription(id)
-	}
+	sub := findSubscription(c)
 	if sub == nil {
-		c.Message(404, "error.subscriptionNotFound.title", "error.subscriptionNotFound.body")
 		return nil
 	}
 	if !Changeable(sub) {
@@ -647,102 +641,21 @@ func changeThroughBackend(c plugins.ActionContext, st *changeState, t *target, p
 	key := changeKey("chg_", c.SessionID(), st.sub.ID, t, c.Revision(), string(fp))
 	data := backend.SubscriptionChangeData{AccountID: c.Account().ID, SubscriptionID: st.sub.ID, Preview: pv, SessionID: c.SessionID()}
 	setTarget(t, &data.PlanID, &data.Item, &data.Quantity)
-	be := c.Backend()
-	resp, err := be.Call(backend.Request{Type: backend.TypeSubscriptionChange, IdempotencyKey: key, Data: data})
-	detail := eventData(st.sub.ID, t, pv)
-	detail["requestId"] = resp.RequestID
-	audit := func(typ string) {
-		if aerr := be.Audit(typ, detail); aerr != nil {
-			slog.Warn("planoverview: recording a change attempt", "err", aerr)
-		}
-	}
-	if err != nil {
-		if !resp.Replayed && !errors.Is(err, backend.ErrNoBackend) {
-			detail["failure"] = backend.FailureOf(err).Audit
-			audit(AuditChangeError)
-		}
-		changeFailure(c, st.sub, err)
-		return
-	}
-	if !resp.Replayed {
-		var ev plugins.Event
-		switch resp.Result {
-		case backend.Succeeded:
-			ev = plugins.Event{Type: EventChangeSucceeded, Data: detail}
-		case backend.Declined:
-			detail["message"] = resp.Message
-			ev = plugins.Event{Type: EventChangeFailed, Data: detail}
-		}
-		if err := be.Store(resp.Account, ev); errors.Is(err, backend.ErrInvalidAccount) {
-			detail["failure"], detail["result"] = "invalid_account", string(resp.Result)
-			audit(AuditChangeError)
-			changeFailure(c, st.sub, err)
-			return
-		} else if err != nil && !errors.Is(err, tenants.ErrRevisionMismatch) {
-			slog.Error("planoverview: storing a change's outcome", "subscription", st.sub.ID, "err", err)
-		}
-		switch resp.Result {
-		case backend.RequiresAction:
-			detail["redirectUrl"] = resp.RedirectURL
-			audit(AuditChangeRequiresAction)
-		case backend.Pending:
-			audit(AuditChangePending)
-		}
-	}
-	switch resp.Result {
-	case backend.Succeeded:
-		changeResult(c, 200, "succeeded", "change.result.succeeded.title", tmsg(c, "change.result.succeeded.body", "name", st.sub.Name), resp.Message)
-	case backend.Declined:
-		changeResult(c, 200, "declined", "change.result.declined.title", tmsg(c, "change.result.declined.body", "name", st.sub.Name), resp.Message)
-	case backend.RequiresAction:
-		plugins.RedirectWithReturn(c, resp.RedirectURL, nil, "change-return", "/subscriptions/"+url.PathEscape(st.sub.ID)+"/change/return")
-	default:
-		changeResult(c, 200, "pending", "change.result.pending.title", tmsg(c, "change.result.pending.body", "name", st.sub.Name, "tenant", c.Tenant().Name), resp.Message)
-	}
+	req := backend.Request{Type: backend.TypeSubscriptionChange, IdempotencyKey: key, Data: data}
+	changeRequests.carry(c, st.sub, req, EventChangeSucceeded, eventData(st.sub.ID, t, pv), func() (string, string) {
+		return changedPage(c, st.sub)
+	})
 }
 
-func tmsg(c plugins.ActionContext, key string, args ...any) string {
-	return c.Printer().T(key, args...)
-}
-
-// changeResult answers a result page of a change: its kind, the messages of titleKey and of
-// body, and the backend's message.
-func changeResult(c plugins.ActionContext, status int, kind, titleKey, body, message string) {
-	plugins.ShowResult(c, status, &plugins.Result{Kind: kind, Title: tmsg(c, titleKey), Paragraphs: []template.HTML{text(body)},
-		Message: message, MessageLabel: tmsg(c, "change.result.message"), Back: tmsg(c, "change.back")})
+// changedPage is the title and paragraph of a change carried out.
+func changedPage(c plugins.ActionContext, s *account.Subscription) (title, body string) {
+	tr := c.Printer()
+	return tr.T("change.result.succeeded.title"), tr.T("change.result.succeeded.body", "name", s.Name)
 }
 
 // doneResult shows a change already in effect (a later submit of a confirmation the backend
 // carried out).
 func doneResult(c plugins.ActionContext, s *account.Subscription) {
-	changeResult(c, 200, "succeeded", "change.result.succeeded.title", tmsg(c, "change.result.succeeded.body", "name", s.Name), "")
-}
-
-// changeFailure answers the page of a failure class: nothing was changed.
-func changeFailure(c plugins.ActionContext, s *account.Subscription, err error) {
-	f := backend.FailureOf(err)
-	if f.Unexpected() {
-		slog.Error("planoverview: changing a subscription", "subscription", s.ID, "err", err)
-	}
-	name := f.Page
-	switch name {
-	case "status", "invalid":
-		name = "failed"
-	case "noBackend":
-		name = "unavailable"
-	}
-	changeResult(c, f.Status, "failure", "change.fail."+name+".title", tmsg(c, "change.fail."+name+".body", "name", s.Name, "tenant", c.Tenant().Name), "")
-}
-
-// returned is where the backend's page sends the customer back, through the return URL of
-// purpose that only this session can use, for an hour: the overview, which shows the
-// subscription as it stands now.
-func returned(purpose string) func(c plugins.ActionContext) {
-	return func(c plugins.ActionContext) {
-		if !plugins.CheckReturn(c, purpose) {
-			c.Message(400, "change.returnInvalid.title", "change.returnInvalid.body")
-			return
-		}
-		c.Done()
-	}
+	title, body := changedPage(c, s)
+	changeRequests.result(c, 200, "succeeded", title, body, "")
 }

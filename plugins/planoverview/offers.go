@@ -87,9 +87,8 @@ func offerBeforeCancel(c plugins.ActionContext, s *account.Subscription, reason,
 
 // offerAccept accepts the offer shown: through the backend, or recorded as requested.
 func offerAccept(c plugins.ActionContext) {
-	s := subscriptionOf(c)
+	s := findSubscription(c)
 	if s == nil {
-		subscriptionNotFound(c)
 		return
 	}
 	o := s.RetentionOffer
@@ -120,7 +119,7 @@ func offerAccept(c plugins.ActionContext) {
 		Data: backend.SubscriptionOfferAcceptData{AccountID: c.Account().ID, SubscriptionID: s.ID, Reason: o.Reason,
 			PercentOff: o.PercentOff, Periods: o.Periods, SessionID: c.SessionID()},
 	}
-	carry(c, s, req, EventOfferAccepted, detail, func() (string, string) {
+	subscriptionRequests.carry(c, s, req, EventOfferAccepted, detail, func() (string, string) {
 		return tr.T("plan.offer.done.title"), tr.T("plan.offer.done.body", "name", s.Name, "percent", o.PercentOff, "count", o.Periods)
 	})
 }

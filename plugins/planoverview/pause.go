@@ -2,10 +2,6 @@ package planoverview
 
 import (
 	_ "embed"
-	"errors"
-	"html/template"
-	"log/slog"
-	"net/url"
 	"strconv"
 
 	"github.com/portico-billing/portico/backend"
@@ -126,31 +122,30 @@ type pauseOption struct {
 	Checked bool
 }
 
-// text is s as HTML, escaped.
-func text(s string) template.HTML { return template.HTML(template.HTMLEscapeString(s)) }
-
-// subscriptionOf is the session account's subscription of the path, or nil (answered 404).
-func subscriptionOf(c plugins.ActionContext) *account.Subscription {
-	id := c.Arg()
-	if !account.ValidID(id) {
-		return nil
+// pauseTarget is the path's subscription to pause and the policy's longest pause; it answers
+// the page itself and returns nil when there is nothing to pause: no such subscription, a catalog
+// that cannot be read, a policy without pauses (403), or a subscription paused, requested or
+// cancelled meanwhile (the overview says so; a double submit whose first request went through).
+func pauseTarget(c plugins.ActionContext) (*account.Subscription, int) {
+	s := findSubscription(c)
+	if s == nil {
+		return nil, 0
 	}
-	return c.Account().Subscription(id)
-}
-
-func subscriptionNotFound(c plugins.ActionContext) {
-	c.Message(404, "error.subscriptionNotFound.title", "error.subscriptionNotFound.body")
-}
-
-// maxPause is the policy's longest pause, or the refusal page when the catalog cannot be read
-// (ok false: answered).
-func maxPause(c plugins.ActionContext) (int, bool) {
 	cat, err := c.Catalog()
 	if err != nil {
 		c.Fail(err)
-		return 0, false
+		return nil, 0
 	}
-	return policyOf(cat).MaxPause(), true
+	most := policyOf(cat).MaxPause()
+	if most == 0 {
+		c.Message(403, "plan.pause.notAllowed.title", "plan.pause.notAllowed.body")
+		return nil, 0
+	}
+	if !pausable(s) {
+		c.Done()
+		return nil, 0
+	}
+	return s, most
 }
 
 func newPausePage(c plugins.ActionContext, s *account.Subscription, most, chosen int, errs plugins.FormErrors) *pausePage {
@@ -173,21 +168,8 @@ func newPausePage(c plugins.ActionContext, s *account.Subscription, most, chosen
 
 // pauseForm is the pause page: how many periods, each with the day billing resumes.
 func pauseForm(c plugins.ActionContext) {
-	s := subscriptionOf(c)
+	s, most := pauseTarget(c)
 	if s == nil {
-		subscriptionNotFound(c)
-		return
-	}
-	most, ok := maxPause(c)
-	if !ok {
-		return
-	}
-	if most == 0 {
-		c.Message(403, "plan.pause.notAllowed.title", "plan.pause.notAllowed.body")
-		return
-	}
-	if !pausable(s) {
-		c.Done() // paused, requested or cancelled meanwhile: the overview says so
 		return
 	}
 	p := newPausePage(c, s, most, 0, nil)
@@ -197,21 +179,8 @@ func pauseForm(c plugins.ActionContext) {
 // pauseSubmit confirms a pause: checks the periods and the revision the page showed, then
 // carries it out through the backend, or records it as requested without one.
 func pauseSubmit(c plugins.ActionContext) {
-	s := subscriptionOf(c)
+	s, most := pauseTarget(c)
 	if s == nil {
-		subscriptionNotFound(c)
-		return
-	}
-	most, ok := maxPause(c)
-	if !ok {
-		return
-	}
-	if most == 0 {
-		c.Message(403, "plan.pause.notAllowed.title", "plan.pause.notAllowed.body")
-		return
-	}
-	if !pausable(s) {
-		c.Done() // a double submit whose first request went through, or changed meanwhile
 		return
 	}
 	tr := c.Printer()
@@ -259,16 +228,15 @@ func pauseSubmit(c plugins.ActionContext) {
 		IdempotencyKey: backend.IdempotencyKey("pause_", c.SessionID(), s.ID, "pause", strconv.Itoa(periods), strconv.FormatInt(rev, 10)),
 		Data:           backend.SubscriptionPauseData{AccountID: a.ID, SubscriptionID: s.ID, Periods: periods, ResumesAt: string(resumes), SessionID: c.SessionID()},
 	}
-	carry(c, s, req, EventPaused, detail, func() (string, string) {
+	subscriptionRequests.carry(c, s, req, EventPaused, detail, func() (string, string) {
 		return tr.T("plan.pause.done.title"), tr.T("plan.pause.done.body", "name", s.Name, "date", i18n.Date(resumes.Civil(), c.Locale()))
 	})
 }
 
 // resumeForm is the resume page.
 func resumeForm(c plugins.ActionContext) {
-	s := subscriptionOf(c)
+	s := findSubscription(c)
 	if s == nil {
-		subscriptionNotFound(c)
 		return
 	}
 	if !resumable(s) {
@@ -281,9 +249,8 @@ func resumeForm(c plugins.ActionContext) {
 
 // resumeSubmit confirms a resume, as pauseSubmit a pause.
 func resumeSubmit(c plugins.ActionContext) {
-	s := subscriptionOf(c)
+	s := findSubscription(c)
 	if s == nil {
-		subscriptionNotFound(c)
 		return
 	}
 	if !resumable(s) {
@@ -319,93 +286,7 @@ func resumeSubmit(c plugins.ActionContext) {
 		IdempotencyKey: backend.IdempotencyKey("resume_", c.SessionID(), s.ID, "resume", strconv.FormatInt(rev, 10)),
 		Data:           backend.SubscriptionResumeData{AccountID: c.Account().ID, SubscriptionID: s.ID, SessionID: c.SessionID()},
 	}
-	carry(c, s, req, EventResumed, detail, func() (string, string) {
+	subscriptionRequests.carry(c, s, req, EventResumed, detail, func() (string, string) {
 		return tr.T("plan.resume.done.title"), tr.T("plan.resume.done.body", "name", s.Name)
 	})
-}
-
-// subscriptionResult is a result page of a pause, a resume or an offer: its kind and title, a
-// paragraph, the backend's message.
-func subscriptionResult(c plugins.ActionContext, kind, title, body, message string) *plugins.Result {
-	return &plugins.Result{Kind: kind, Title: title, Paragraphs: []template.HTML{text(body)}, Message: message,
-		MessageLabel: tmsg(c, "plan.result.message"), Back: tmsg(c, "plan.result.back")}
-}
-
-// carry calls the backend with req and answers the result page: succeeded (with the document it
-// returned stored with the event of type succeeded), declined (its message), requires_action (a
-// redirect to its page, which sends the customer back to the overview through a sealed return
-// URL), pending, or the page of a failure class. done gives the title and the paragraph of a
-// success.
-func carry(c plugins.ActionContext, s *account.Subscription, req backend.Request, succeeded string, detail map[string]any, done func() (title, body string)) {
-	tr := c.Printer()
-	be := c.Backend()
-	resp, err := be.Call(req)
-	detail["request"], detail["requestId"] = req.Type, resp.RequestID
-	audit := func(typ string) {
-		if aerr := be.Audit(typ, detail); aerr != nil {
-			slog.Warn("planoverview: recording a backend request", "type", req.Type, "err", aerr)
-		}
-	}
-	if err != nil {
-		if !resp.Replayed && !errors.Is(err, backend.ErrNoBackend) {
-			detail["failure"] = backend.FailureOf(err).Audit
-			audit(AuditSubscriptionError)
-		}
-		failure(c, s, err)
-		return
-	}
-	if !resp.Replayed {
-		var ev plugins.Event
-		if resp.Result == backend.Succeeded {
-			ev = plugins.Event{Type: succeeded, Data: detail}
-		}
-		if err := be.Store(resp.Account, ev); errors.Is(err, backend.ErrInvalidAccount) {
-			detail["failure"], detail["result"] = "invalid_account", string(resp.Result)
-			audit(AuditSubscriptionError)
-			failure(c, s, err)
-			return
-		} else if err != nil && !errors.Is(err, tenants.ErrRevisionMismatch) {
-			slog.Error("planoverview: storing a backend's answer", "type", req.Type, "subscription", s.ID, "err", err)
-		}
-		switch resp.Result {
-		case backend.Declined:
-			detail["message"] = resp.Message
-			audit(AuditSubscriptionDeclined)
-		case backend.Pending, backend.RequiresAction:
-			detail["result"] = string(resp.Result)
-			audit(AuditSubscriptionPending)
-		}
-	}
-	var kind, title, body string
-	switch resp.Result {
-	case backend.Succeeded:
-		kind = "succeeded"
-		title, body = done()
-	case backend.Declined:
-		kind, title, body = "declined", tr.T("plan.result.declined.title"), tr.T("plan.result.declined.body", "name", s.Name, "tenant", c.Tenant().Name)
-	case backend.RequiresAction:
-		plugins.RedirectWithReturn(c, resp.RedirectURL, nil, "return", "/subscriptions/"+url.PathEscape(s.ID)+"/return")
-		return
-	default:
-		kind, title, body = "pending", tr.T("plan.result.pending.title"), tr.T("plan.result.pending.body", "name", s.Name, "tenant", c.Tenant().Name)
-	}
-	plugins.ShowResult(c, 200, subscriptionResult(c, kind, title, body, resp.Message))
-}
-
-// failure answers the page of a failure class: nothing was changed.
-func failure(c plugins.ActionContext, s *account.Subscription, err error) {
-	tr := c.Printer()
-	f := backend.FailureOf(err)
-	if f.Unexpected() {
-		slog.Error("planoverview: calling the backend", "subscription", s.ID, "err", err)
-	}
-	page := f.Page
-	switch page {
-	case "status", "invalid":
-		page = "unreachable"
-	case "noBackend":
-		page = "unavailable"
-	}
-	key := "plan.fail." + page
-	plugins.ShowResult(c, f.Status, subscriptionResult(c, "failure", tr.T(key+".title"), tr.T(key+".body", "name", s.Name, "tenant", c.Tenant().Name), ""))
 }
