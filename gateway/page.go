@@ -183,8 +183,9 @@ func splitPage(b []byte) (parts [][]byte, slots []uint8) {
 	}
 }
 
-// pageSet is the rendered pages of one account revision, by settings, locale and tenant revision.
-// It is immutable: adding a page replaces the set in the snapshot's memo.
+// pageSet is the rendered pages of one account revision, by settings, locale, tenant revision,
+// day, backend and catalog version. It is immutable: adding a page replaces the set in the
+// snapshot's memo.
 type pageSet struct {
 	entries []pageEntry
 }
@@ -193,25 +194,10 @@ type pageEntry struct {
 	switches  uint32
 	locale    string
 	tenantRev int64
-	day       int64 // sections show states relative to today (overdue), so pages expire daily
-	backend   bool  // the tenant had a backend registered (plugins.View.Backend)
-	catalog   int64 // catalogRevision of the catalog rendered with (plugins.View.Catalog)
+	day       int64  // sections show states relative to today (overdue), so pages expire daily
+	backend   bool   // the tenant had a backend registered (plugins.View.Backend)
+	catalog   uint64 // tenants.Store.CatalogVersion of the catalog rendered with (plugins.View.Catalog)
 	page      *page
-}
-
-// catalogRevision names a version of a tenant's catalog for the page cache: the highest etcd
-// revision of its plans and policy (plans are archived, never deleted, so every write raises
-// it), 0 for an empty catalog and -1 for none. Two reads of the same catalog are equal by it
-// although the store's cache may hand out two snapshots. It does not allocate.
-func catalogRevision(c *tenants.CatalogSnapshot) int64 {
-	if c == nil {
-		return -1
-	}
-	rev := c.PolicyRevision
-	for i := range c.Plans {
-		rev = max(rev, c.Plans[i].Revision)
-	}
-	return rev
 }
 
 // maxPagesPerAccount bounds the variants kept for one account revision.
@@ -220,15 +206,15 @@ const maxPagesPerAccount = 8
 const memoPages = 0 // AccountSnapshot.Memo slot of the pageSet
 
 // cachedPage returns the page for the session if it was rendered for this account revision,
-// settings, locale, tenant revision and day. It does not allocate.
-func cachedPage(snap *tenants.AccountSnapshot, t *tenants.Tenant, s *session.Session, day int64, backend bool, cat *tenants.CatalogSnapshot) *page {
+// settings, locale, tenant revision, day and catalog version. It does not allocate.
+func cachedPage(snap *tenants.AccountSnapshot, t *tenants.Tenant, s *session.Session, day int64, backend bool, catVer uint64) *page {
 	ps, _ := snap.Memo[memoPages].Load().(*pageSet)
 	if ps == nil {
 		return nil
 	}
 	for i := range ps.entries {
 		e := &ps.entries[i]
-		if e.switches == s.Switches && e.tenantRev == t.Revision && e.day == day && e.backend == backend && e.catalog == catalogRevision(cat) && e.locale == string(s.Locale) {
+		if e.switches == s.Switches && e.tenantRev == t.Revision && e.day == day && e.backend == backend && e.catalog == catVer && e.locale == string(s.Locale) {
 			return e.page
 		}
 	}
@@ -237,7 +223,7 @@ func cachedPage(snap *tenants.AccountSnapshot, t *tenants.Tenant, s *session.Ses
 
 // storePage remembers p in the snapshot's memo. Concurrent renders of the same page may both
 // store; either result is the same page.
-func storePage(snap *tenants.AccountSnapshot, t *tenants.Tenant, s *session.Session, day int64, backend bool, cat *tenants.CatalogSnapshot, p *page) {
+func storePage(snap *tenants.AccountSnapshot, t *tenants.Tenant, s *session.Session, day int64, backend bool, catVer uint64, p *page) {
 	old, _ := snap.Memo[memoPages].Load().(*pageSet)
 	next := &pageSet{}
 	if old != nil {
@@ -246,7 +232,7 @@ func storePage(snap *tenants.AccountSnapshot, t *tenants.Tenant, s *session.Sess
 			next.entries = next.entries[1:]
 		}
 	}
-	next.entries = append(next.entries, pageEntry{switches: s.Switches, locale: string(s.Locale), tenantRev: t.Revision, day: day, backend: backend, catalog: catalogRevision(cat), page: p})
+	next.entries = append(next.entries, pageEntry{switches: s.Switches, locale: string(s.Locale), tenantRev: t.Revision, day: day, backend: backend, catalog: catVer, page: p})
 	snap.Memo[memoPages].Store(next)
 }
 

@@ -153,16 +153,17 @@ func (g *Gateway) customerPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 	now := g.cfg.Now()
 	day := now.Unix() / 86400
 	hasBackend := g.hasBackend(t)
-	// The catalog (change policy: pause, offers) from the store's cache; when it cannot be read
-	// the page is rendered without it and not kept.
-	cat, catErr := g.plans.Catalog(web.Detach(ctx), t.ID)
-	if catErr != nil {
-		g.log.Warn("gateway: rendering the customer page without the catalog", "tenant", t.Slug, "err", catErr)
-		cat = nil
-	}
-	p := cachedPage(snap, t, s, day, hasBackend, cat)
+	catVer := g.store.CatalogVersion(t.ID)
+	p := cachedPage(snap, t, s, day, hasBackend, catVer)
 	g.cfg.Metrics.pageLookup(p != nil)
 	if p == nil {
+		// The catalog (change policy: pause) only for a render, read after its version; when it
+		// cannot be read the page is rendered without it and not kept.
+		cat, catErr := g.plans.Catalog(web.Detach(ctx), t.ID)
+		if catErr != nil {
+			g.log.Warn("gateway: rendering the customer page without the catalog", "tenant", t.Slug, "err", catErr)
+			cat = nil
+		}
 		var err error
 		if p, err = g.renderPage(t, snap, s, now, hasBackend, cat); err != nil {
 			g.log.Error("gateway: rendering customer page", "tenant", t.Slug, "err", err)
@@ -170,7 +171,7 @@ func (g *Gateway) customerPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 			return
 		}
 		if catErr == nil {
-			storePage(snap, t, s, day, hasBackend, cat, p)
+			storePage(snap, t, s, day, hasBackend, catVer, p)
 		}
 	}
 	setPortalHeaders(ctx, t)

@@ -54,7 +54,8 @@
 // swapped atomically. Accounts, API keys, logos and catalogs (a tenant's plans and policy, read
 // together) live in ristretto caches filled on a miss. One watch per process, from the revision
 // the initial listing saw, applies every change: tenant records update the index,
-// account/key/logo/catalog changes evict. A fill that raced a change is dropped
+// account/key/logo/catalog changes evict (a catalog's eviction also gives it a new
+// CatalogVersion, which keys what is derived from it without reading it). A fill that raced a change is dropped
 // (each cache shard carries a generation the watch bumps, and a fill only lands if its shard's
 // generation did not move while etcd was read), so a stale document can never be cached after a
 // delete or an update. After a compaction the watch cannot resume: the store re-lists tenants,

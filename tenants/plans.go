@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -39,8 +40,6 @@ type CatalogSnapshot struct {
 	Policy catalog.Policy
 	// PolicyRevision is the policy's ModRevision, 0 when none was stored.
 	PolicyRevision int64
-	// Memo holds values derived from this snapshot (rendered pages).
-	Memo Memo
 }
 
 // Plan returns the plan with the id, archived or not.
@@ -99,10 +98,48 @@ func (s *Store) Catalog(ctx context.Context, tenantID string) (*CatalogSnapshot,
 	return c, nil
 }
 
-// dropCatalog evicts the tenant's catalog right after this instance changed it (other instances
-// follow the watch).
+// catalogVersions are the versions CatalogVersion hands out. It is replaced, never modified.
+type catalogVersions struct {
+	last     uint64            // the last version handed out
+	base     uint64            // the version of every tenant not in byTenant
+	byTenant map[string]uint64 // tenants whose catalog was dropped since the last re-list
+}
+
+// CatalogVersion names the version of the tenant's catalog this instance holds, for caches of
+// what is derived from it (the gateway's customer page): it changes every time the store drops
+// the tenant's catalog from its cache (a write through this store, a change the watch applies,
+// a re-list), and only then, and never comes back. A catalog that Catalog returns after
+// CatalogVersion was read is at least that version. No I/O, no allocation; a tenant whose
+// catalog did not change since the store listed everything costs no hashing.
+func (s *Store) CatalogVersion(tenantID string) uint64 {
+	v := s.catVers.Load()
+	if ver, ok := v.byTenant[tenantID]; ok {
+		return ver
+	}
+	return v.base
+}
+
+// dropCatalog evicts the tenant's catalog after it changed (right after this instance wrote it;
+// the watch does it on every instance), then gives it a new version: the eviction first, so that
+// whoever reads the new version reads the changed catalog.
 func (s *Store) dropCatalog(tenantID string) {
 	s.invalidate(tenantID, func() { s.catalogs.Del(tenantID) })
+	s.catVerMu.Lock()
+	defer s.catVerMu.Unlock()
+	old := s.catVers.Load()
+	next := &catalogVersions{last: old.last + 1, base: old.base, byTenant: make(map[string]uint64, len(old.byTenant)+1)}
+	maps.Copy(next.byTenant, old.byTenant)
+	next.byTenant[tenantID] = next.last
+	s.catVers.Store(next)
+}
+
+// catalogsDropped gives every tenant's catalog a new version after the cache was cleared (a
+// re-list).
+func (s *Store) catalogsDropped() {
+	s.catVerMu.Lock()
+	defer s.catVerMu.Unlock()
+	last := s.catVers.Load().last + 1
+	s.catVers.Store(&catalogVersions{last: last, base: last})
 }
 
 // PutPlan stores a plan, creating or replacing it; the plan is validated. ifMatch, when not

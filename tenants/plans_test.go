@@ -10,6 +10,7 @@ import (
 
 	"github.com/portico-billing/portico/catalog"
 	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/internal/race"
 	"github.com/portico-billing/portico/internal/testwait"
 	"github.com/portico-billing/portico/tenants/account"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -195,6 +196,49 @@ func TestCatalogCacheFollowsWatch(t *testing.T) {
 		c, err := other.Catalog(ctx, tn.ID)
 		return err == nil && planIDs(c) == "one(archived) two" && c.Policy.Pause
 	})
+}
+
+// TestCatalogVersion: a write gives the tenant's catalog a new version at once on the instance
+// that wrote it and, by the watch, on another; a catalog read after the version has the change;
+// another tenant's version does not move; versions never come back.
+func TestCatalogVersion(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	other, err := Open(etcdtest.Ctx(t), Config{Client: s.c, Prefix: s.k.p, RequestTimeout: testwait.Patience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(other.Close)
+	ctx := context.Background()
+	a, b := mustTenant(t, s, "catvera"), mustTenant(t, s, "catverb")
+	seen := map[uint64]bool{}
+	for i, p := range []*catalog.Policy{{Pause: true}, {Pause: true, PauseMaxPeriods: 2}, {}} {
+		va, vb, vo := s.CatalogVersion(a.ID), s.CatalogVersion(b.ID), other.CatalogVersion(a.ID)
+		seen[va] = true
+		rev, err := s.PutPlanPolicy(ctx, a.ID, p, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := s.CatalogVersion(a.ID)
+		if seen[v] {
+			t.Fatalf("write %d: version %d again", i, v)
+		}
+		if c := freshCatalog(t, s, a.ID); c.PolicyRevision != rev {
+			t.Fatalf("write %d: catalog read after version %d has policy revision %d, want %d", i, v, c.PolicyRevision, rev)
+		}
+		if s.CatalogVersion(b.ID) != vb {
+			t.Fatalf("write %d: another tenant's version moved", i)
+		}
+		etcdtest.Wait(t, "the other instance's version moves", func() bool { return other.CatalogVersion(a.ID) != vo })
+		if c, err := other.Catalog(ctx, a.ID); err != nil || c.PolicyRevision != rev {
+			t.Fatalf("write %d: the other instance reads %+v, %v after its version moved", i, c, err)
+		}
+	}
+	if !race.Enabled {
+		if n := testing.AllocsPerRun(100, func() { s.CatalogVersion(a.ID); s.CatalogVersion(b.ID) }); n != 0 {
+			t.Errorf("CatalogVersion allocates %v times", n)
+		}
+	}
 }
 
 // TestCatalogUsage: plans and the policy count in the tenant's usage (bytes, and the number of

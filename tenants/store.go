@@ -57,6 +57,8 @@ type Store struct {
 	apikeys  *ristretto.Cache[string, *APIKey]
 	logos    *ristretto.Cache[string, *Logo]
 	catalogs *ristretto.Cache[string, *CatalogSnapshot]
+	catVers  atomic.Pointer[catalogVersions]
+	catVerMu sync.Mutex // serialises catalogVersions replacements
 	gens     [64]shardGen
 	seed     maphash.Seed
 
@@ -161,6 +163,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.catalogs, _ = ristretto.NewCache(&ristretto.Config[string, *CatalogSnapshot]{
 		NumCounters: 100_000, MaxCost: cfg.CatalogCacheBytes, BufferItems: 64, IgnoreInternalCost: true,
 	})
+	s.catVers.Store(&catalogVersions{})
 	if err := s.migrateDomains(ctx); err != nil {
 		s.closeCaches()
 		return nil, err
@@ -304,6 +307,7 @@ func (s *Store) relist(ctx context.Context) (int64, error) {
 		s.gens[i].gen++
 		s.gens[i].mu.Unlock()
 	}
+	s.catalogsDropped()
 	s.watchRev.Store(resp.Header.Revision)
 	return resp.Header.Revision, nil
 }
@@ -397,7 +401,7 @@ func (s *Store) apply(ev *clientv3.Event) {
 		s.invalidate(rest, func() { s.logos.Del(rest) })
 	case "catalog":
 		tid, _, _ := strings.Cut(rest, "/")
-		s.invalidate(tid, func() { s.catalogs.Del(tid) })
+		s.dropCatalog(tid)
 	case "sealkeys":
 		s.applySealKey(ev)
 	case "domains":
