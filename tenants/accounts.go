@@ -107,21 +107,14 @@ func (s *Store) PutAccountWithEvents(ctx context.Context, tenantID string, a *ac
 	}
 	// Every write of a tenant's accounts moves its usage counter, so concurrent writes of one
 	// tenant's accounts retry more often than writes of one account.
-	unlock, err := s.lockTenantWrites(ctx, tenantID)
+	err = s.retryUsageWrite(ctx, tenantID, fmt.Sprintf("storing account %q", a.ID), func() (retry bool, err error) {
+		rev, created, retry, err = s.putAccountOnce(ctx, tenantID, a, doc, ifMatch, events)
+		return retry, err
+	})
 	if err != nil {
-		return 0, false, fmt.Errorf("storing account %q: %w", a.ID, err)
+		return 0, false, err
 	}
-	defer unlock()
-	for i := range maxUsageRetries {
-		rev, created, retry, err := s.putAccountOnce(ctx, tenantID, a, doc, ifMatch, events)
-		if !retry {
-			return rev, created, err
-		}
-		if err := retryPause(ctx, i); err != nil {
-			return 0, false, fmt.Errorf("storing account %q: %w", a.ID, err)
-		}
-	}
-	return 0, false, fmt.Errorf("storing account %q: %w", a.ID, ErrConflict)
+	return rev, created, nil
 }
 
 func (s *Store) putAccountOnce(ctx context.Context, tid string, a *account.Account, doc []byte, ifMatch int64, events []*Event) (rev int64, created, retry bool, err error) {
@@ -136,15 +129,7 @@ func (s *Store) putAccountOnce(ctx context.Context, tid string, a *account.Accou
 	if err != nil {
 		return 0, false, false, fmt.Errorf("tenants: storing account %q: %w", a.ID, Unavailable(err))
 	}
-	tkv := cur.Responses[1].GetResponseRange().Kvs
-	if len(tkv) == 0 {
-		return 0, false, false, fmt.Errorf("storing account %q: %w", a.ID, ErrTenantNotFound)
-	}
-	ten, err := decodeTenant(tkv[0].Value, tkv[0].ModRevision)
-	if err != nil {
-		return 0, false, false, fmt.Errorf("tenants: decoding tenant %q: %w", tid, err)
-	}
-	usage, err := s.readUsage(ctx, tid, cur.Responses[2].GetResponseRange())
+	ten, usage, err := s.quotaOf(ctx, tid, fmt.Sprintf("storing account %q", a.ID), cur.Responses[1].GetResponseRange(), cur.Responses[2].GetResponseRange())
 	if err != nil {
 		return 0, false, false, err
 	}
@@ -211,21 +196,10 @@ func (s *Store) putAccountOnce(ctx context.Context, tid string, a *account.Accou
 
 // DeleteAccount removes the document and its alias. ifMatch as for PutAccount.
 func (s *Store) DeleteAccount(ctx context.Context, tenantID, accountID string, ifMatch int64) error {
-	unlock, err := s.lockTenantWrites(ctx, tenantID)
-	if err != nil {
-		return fmt.Errorf("deleting account %q: %w", accountID, err)
-	}
-	defer unlock()
-	for i := range maxUsageRetries {
+	return s.retryUsageWrite(ctx, tenantID, fmt.Sprintf("deleting account %q", accountID), func() (retry bool, err error) {
 		done, err := s.deleteAccountOnce(ctx, tenantID, accountID, ifMatch)
-		if done || err != nil {
-			return err
-		}
-		if err := retryPause(ctx, i); err != nil {
-			return fmt.Errorf("deleting account %q: %w", accountID, err)
-		}
-	}
-	return fmt.Errorf("deleting account %q: %w", accountID, ErrConflict)
+		return !done && err == nil, err
+	})
 }
 
 func (s *Store) deleteAccountOnce(ctx context.Context, tenantID, accountID string, ifMatch int64) (done bool, err error) {

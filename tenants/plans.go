@@ -208,21 +208,14 @@ func (s *Store) PutPlanPolicy(ctx context.Context, tenantID string, p *catalog.P
 // moved the counter. change returning ErrNoChange writes nothing and returns the current
 // revision.
 func (s *Store) writeCatalog(ctx context.Context, tid, key, what string, ifMatch int64, change func(old []byte) ([]byte, error)) (rev int64, created bool, err error) {
-	unlock, err := s.lockTenantWrites(ctx, tid)
+	err = s.retryUsageWrite(ctx, tid, "storing "+what, func() (retry bool, err error) {
+		rev, created, retry, err = s.writeCatalogOnce(ctx, tid, key, what, ifMatch, change)
+		return retry, err
+	})
 	if err != nil {
-		return 0, false, fmt.Errorf("storing %s: %w", what, err)
+		return 0, false, err
 	}
-	defer unlock()
-	for i := range maxUsageRetries {
-		rev, created, retry, err := s.writeCatalogOnce(ctx, tid, key, what, ifMatch, change)
-		if !retry {
-			return rev, created, err
-		}
-		if err := retryPause(ctx, i); err != nil {
-			return 0, false, fmt.Errorf("storing %s: %w", what, err)
-		}
-	}
-	return 0, false, fmt.Errorf("storing %s: %w", what, ErrConflict)
+	return rev, created, nil
 }
 
 func (s *Store) writeCatalogOnce(ctx context.Context, tid, key, what string, ifMatch int64, change func(old []byte) ([]byte, error)) (rev int64, created, retry bool, err error) {
@@ -232,13 +225,9 @@ func (s *Store) writeCatalogOnce(ctx context.Context, tid, key, what string, ifM
 	if err != nil {
 		return 0, false, false, fmt.Errorf("tenants: storing %s: %w", what, Unavailable(err))
 	}
-	tkv := cur.Responses[1].GetResponseRange().Kvs
-	if len(tkv) == 0 {
-		return 0, false, false, fmt.Errorf("storing %s: %w", what, ErrTenantNotFound)
-	}
-	ten, err := decodeTenant(tkv[0].Value, tkv[0].ModRevision)
+	ten, usage, err := s.quotaOf(ctx, tid, "storing "+what, cur.Responses[1].GetResponseRange(), cur.Responses[2].GetResponseRange())
 	if err != nil {
-		return 0, false, false, fmt.Errorf("tenants: decoding tenant %q: %w", tid, err)
+		return 0, false, false, err
 	}
 	var old []byte
 	var oldRev int64
@@ -254,10 +243,6 @@ func (s *Store) writeCatalogOnce(ctx context.Context, tid, key, what string, ifM
 	}
 	if err != nil { // ErrNoChange
 		return oldRev, false, false, nil
-	}
-	usage, err := s.readUsage(ctx, tid, cur.Responses[2].GetResponseRange())
-	if err != nil {
-		return 0, false, false, err
 	}
 	next := usage.Usage
 	next.Bytes += int64(len(doc) - len(old))

@@ -169,6 +169,42 @@ func retryPause(ctx context.Context, i int) error {
 	}
 }
 
+// retryUsageWrite runs attempt, a write that moves the tenant's usage counter in a
+// compare-and-swap Txn, under this instance's lock of the tenant's writes (lockTenantWrites), and
+// again after retryPause while it reports that a concurrent write moved what it compared, at most
+// maxUsageRetries times (then ErrConflict). what names the write in errors ("storing plan x").
+func (s *Store) retryUsageWrite(ctx context.Context, tid, what string, attempt func() (retry bool, err error)) error {
+	unlock, err := s.lockTenantWrites(ctx, tid)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer unlock()
+	for i := range maxUsageRetries {
+		retry, err := attempt()
+		if !retry {
+			return err
+		}
+		if err := retryPause(ctx, i); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	return fmt.Errorf("%s: %w", what, ErrConflict)
+}
+
+// quotaOf decodes what the first Txn of a write that moves the usage counter read of the tenant
+// (its record, for the limits) and of its counter (usageGet). what names the write in errors.
+func (s *Store) quotaOf(ctx context.Context, tid, what string, tenant, usage *etcdserverpb.RangeResponse) (*Tenant, usageRead, error) {
+	if len(tenant.Kvs) == 0 {
+		return nil, usageRead{}, fmt.Errorf("%s: %w", what, ErrTenantNotFound)
+	}
+	t, err := decodeTenant(tenant.Kvs[0].Value, tenant.Kvs[0].ModRevision)
+	if err != nil {
+		return nil, usageRead{}, fmt.Errorf("tenants: decoding tenant %q: %w", tid, err)
+	}
+	u, err := s.readUsage(ctx, tid, usage)
+	return t, u, err
+}
+
 // tenantWriteStripes is how many locks serialise this instance's writes of tenants' accounts.
 const tenantWriteStripes = 64
 
