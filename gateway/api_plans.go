@@ -17,7 +17,7 @@ import (
 type planStore interface {
 	Catalog(ctx context.Context, tenantID string) (*tenants.CatalogSnapshot, error)
 	PutPlan(ctx context.Context, tenantID string, p *catalog.Plan, ifMatch int64) (rev int64, created bool, err error)
-	ArchivePlan(ctx context.Context, tenantID, planID string, ifMatch int64) (int64, error)
+	ArchivePlan(ctx context.Context, tenantID, planID string, ifMatch int64) (tenants.StoredPlan, error)
 	PutPlanPolicy(ctx context.Context, tenantID string, p *catalog.Policy, ifMatch int64) (int64, error)
 }
 
@@ -155,19 +155,9 @@ func (g *Gateway) apiArchivePlan(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ 
 	if !ok {
 		return
 	}
-	if _, err := g.plans.ArchivePlan(web.Detach(ctx), t.ID, id, match); err != nil {
-		g.planError(ctx, err)
-		return
-	}
-	c, err := g.plans.Catalog(web.Detach(ctx), t.ID)
+	p, err := g.plans.ArchivePlan(web.Detach(ctx), t.ID, id, match)
 	if err != nil {
 		g.planError(ctx, err)
-		return
-	}
-	p, ok := c.Plan(id)
-	if !ok || !p.Plan.Archived {
-		// Another instance's cache may not follow yet; the write itself succeeded.
-		ctx.SetStatusCode(fasthttp.StatusNoContent)
 		return
 	}
 	setRevision(ctx, p.Revision)

@@ -164,25 +164,30 @@ func (s *Store) PutPlan(ctx context.Context, tenantID string, p *catalog.Plan, i
 
 // ArchivePlan marks the plan archived (DELETE /v1/plans/{id}): it stays for the subscriptions
 // on it and is never offered. Archiving an archived plan changes nothing. ifMatch as for PutPlan.
-func (s *Store) ArchivePlan(ctx context.Context, tenantID, planID string, ifMatch int64) (rev int64, err error) {
+// It returns the archived plan with its revision.
+func (s *Store) ArchivePlan(ctx context.Context, tenantID, planID string, ifMatch int64) (StoredPlan, error) {
 	if !account.ValidID(planID) {
-		return 0, fmt.Errorf("archiving plan %q: %w", planID, ErrPlanNotFound)
+		return StoredPlan{}, fmt.Errorf("archiving plan %q: %w", planID, ErrPlanNotFound)
 	}
-	rev, _, err = s.writeCatalog(ctx, tenantID, s.k.plan(tenantID, planID), "plan "+planID, ifMatch, func(old []byte) ([]byte, error) {
+	var p *catalog.Plan
+	rev, _, err := s.writeCatalog(ctx, tenantID, s.k.plan(tenantID, planID), "plan "+planID, ifMatch, func(old []byte) ([]byte, error) {
 		if old == nil {
 			return nil, fmt.Errorf("archiving plan %q: %w", planID, ErrPlanNotFound)
 		}
-		var p catalog.Plan
-		if err := json.Unmarshal(old, &p); err != nil {
+		p = new(catalog.Plan)
+		if err := json.Unmarshal(old, p); err != nil {
 			return nil, fmt.Errorf("tenants: decoding plan %q: %w", planID, err)
 		}
 		if p.Archived {
 			return nil, ErrNoChange
 		}
 		p.Archived = true
-		return json.Marshal(&p)
+		return json.Marshal(p)
 	})
-	return rev, err
+	if err != nil {
+		return StoredPlan{}, err
+	}
+	return StoredPlan{Plan: p, Revision: rev}, nil
 }
 
 // PutPlanPolicy stores the tenant's change policy, validated; ifMatch as for PutPlan (the

@@ -85,12 +85,16 @@ func TestCatalogLifecycle(t *testing.T) {
 	}
 
 	// Archiving keeps the plan, marked; twice is harmless; an unknown plan is not found.
-	arev, err := s.ArchivePlan(ctx, a.ID, "team-year", 0)
+	archived, err := s.ArchivePlan(ctx, a.ID, "team-year", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again, err := s.ArchivePlan(ctx, a.ID, "team-year", 0); err != nil || again != arev {
-		t.Fatalf("archiving again = %d, %v; want %d and no write", again, err, arev)
+	arev := archived.Revision
+	if !archived.Plan.Archived || archived.Plan.ID != "team-year" {
+		t.Fatalf("ArchivePlan returned %+v", archived.Plan)
+	}
+	if again, err := s.ArchivePlan(ctx, a.ID, "team-year", 0); err != nil || again.Revision != arev {
+		t.Fatalf("archiving again = %d, %v; want %d and no write", again.Revision, err, arev)
 	}
 	for _, id := range []string{"nope", "a/b", ""} {
 		if _, err := s.ArchivePlan(ctx, a.ID, id, 0); !errors.Is(err, ErrPlanNotFound) {
