@@ -244,13 +244,8 @@ func checkJSON(body []byte) error {
 
 // decodeJSON decodes a request body strictly into v, answering 4xx itself on failure.
 func decodeJSON(ctx *fasthttp.RequestCtx, v any) bool {
-	body := ctx.PostBody()
-	if len(body) > MaxAPIBody {
-		writeProblem(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("request body is %d bytes, the limit is %d", len(body), MaxAPIBody))
-		return false
-	}
-	if err := checkJSON(body); err != nil {
-		writeProblem(ctx, fasthttp.StatusBadRequest, err.Error())
+	body, ok := putBody(ctx, "request body", MaxAPIBody)
+	if !ok {
 		return false
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -294,14 +289,66 @@ func (g *Gateway) apiCreateSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, 
 	writeJSON(ctx, fasthttp.StatusCreated, res)
 }
 
-// accountID is the {id} path parameter, validated.
-func accountID(ctx *fasthttp.RequestCtx) (string, bool) {
+// pathID is the {id} path parameter of a what ("account", "plan"), validated; it answers 400
+// itself when the id is not valid.
+func pathID(ctx *fasthttp.RequestCtx, what string) (string, bool) {
 	id, _ := ctx.UserValue("id").(string)
 	if !account.ValidID(id) {
-		writeProblem(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("account id %q must be 1-128 letters, digits or _.:@+-", id))
+		writeProblem(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("%s id %q must be 1-128 letters, digits or _.:@+-", what, id))
 		return "", false
 	}
 	return id, true
+}
+
+// accountID is the {id} path parameter, validated.
+func accountID(ctx *fasthttp.RequestCtx) (string, bool) { return pathID(ctx, "account") }
+
+// pathIDIfMatch is the {id} path parameter and If-Match of a write (PUT, DELETE), answering 400
+// itself when either is not valid.
+func pathIDIfMatch(ctx *fasthttp.RequestCtx, what string) (id string, match int64, ok bool) {
+	if id, ok = pathID(ctx, what); !ok {
+		return "", 0, false
+	}
+	if match, ok = ifMatch(ctx); !ok {
+		return "", 0, false
+	}
+	return id, match, true
+}
+
+// putBody is a request's body of a what ("account document", "plan"), within limit bytes (else 413)
+// and passing checkJSON (else 400); it answers itself when not.
+func putBody(ctx *fasthttp.RequestCtx, what string, limit int) ([]byte, bool) {
+	body := ctx.PostBody()
+	if len(body) > limit {
+		writeProblem(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("%s is %d bytes, the limit is %d", what, len(body), limit))
+		return nil, false
+	}
+	if err := checkJSON(body); err != nil {
+		writeProblem(ctx, fasthttp.StatusBadRequest, err.Error())
+		return nil, false
+	}
+	return body, true
+}
+
+// sameID answers 400 when the id a PUT's body names (in the what: "document", "plan") is not the
+// path's.
+func sameID(ctx *fasthttp.RequestCtx, what, got, path string) bool {
+	if got != path {
+		writeProblem(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("id %q in the %s does not match %q in the path", got, what, path))
+		return false
+	}
+	return true
+}
+
+// writeStored answers a PUT that stored v at revision rev: 201 when it created it, else 200, with
+// the revision in ETag.
+func writeStored(ctx *fasthttp.RequestCtx, rev int64, created bool, v any) {
+	setRevision(ctx, rev)
+	status := fasthttp.StatusOK
+	if created {
+		status = fasthttp.StatusCreated
+	}
+	writeJSON(ctx, status, v)
 }
 
 // ifMatch parses If-Match: a revision as returned in ETag ("123" or 123); 0 when absent.
@@ -324,21 +371,12 @@ func setRevision(ctx *fasthttp.RequestCtx, rev int64) {
 
 // apiPutAccount is PUT /v1/accounts/{id}: create or replace the account document.
 func (g *Gateway) apiPutAccount(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *tenants.APIKey) {
-	id, ok := accountID(ctx)
+	id, match, ok := pathIDIfMatch(ctx, "account")
 	if !ok {
 		return
 	}
-	match, ok := ifMatch(ctx)
+	body, ok := putBody(ctx, "account document", account.MaxDocumentSize)
 	if !ok {
-		return
-	}
-	body := ctx.PostBody()
-	if len(body) > account.MaxDocumentSize {
-		writeProblem(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("account document is %d bytes, the limit is %d", len(body), account.MaxDocumentSize))
-		return
-	}
-	if err := checkJSON(body); err != nil {
-		writeProblem(ctx, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
 	a, err := account.Decode(withDefaultID(body, id))
@@ -346,8 +384,7 @@ func (g *Gateway) apiPutAccount(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *
 		g.apiError(ctx, err)
 		return
 	}
-	if a.ID != id {
-		writeProblem(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("id %q in the document does not match %q in the path", a.ID, id))
+	if !sameID(ctx, "document", a.ID, id) {
 		return
 	}
 	rev, created, err := g.store.PutAccount(web.Detach(ctx), t.ID, a, match)
@@ -355,12 +392,7 @@ func (g *Gateway) apiPutAccount(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *
 		g.apiError(ctx, err)
 		return
 	}
-	setRevision(ctx, rev)
-	status := fasthttp.StatusOK
-	if created {
-		status = fasthttp.StatusCreated
-	}
-	writeJSON(ctx, status, a)
+	writeStored(ctx, rev, created, a)
 }
 
 // withDefaultID lets a PUT body omit "id": the path's id is used. The body is only rewritten when
@@ -405,11 +437,7 @@ func (g *Gateway) apiGetAccount(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *
 
 // apiDeleteAccount is DELETE /v1/accounts/{id}.
 func (g *Gateway) apiDeleteAccount(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *tenants.APIKey) {
-	id, ok := accountID(ctx)
-	if !ok {
-		return
-	}
-	match, ok := ifMatch(ctx)
+	id, match, ok := pathIDIfMatch(ctx, "account")
 	if !ok {
 		return
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/portico-billing/portico/catalog"
 	"github.com/portico-billing/portico/gateway/web"
 	"github.com/portico-billing/portico/tenants"
-	"github.com/portico-billing/portico/tenants/account"
 	"github.com/valyala/fasthttp"
 )
 
@@ -47,42 +46,14 @@ func (g *Gateway) planError(ctx *fasthttp.RequestCtx, err error) {
 	}
 }
 
-// planID is the {id} path parameter, validated.
-func planID(ctx *fasthttp.RequestCtx) (string, bool) {
-	id, _ := ctx.UserValue("id").(string)
-	if !account.ValidID(id) {
-		writeProblem(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("plan id %q must be 1-128 letters, digits or _.:@+-", id))
-		return "", false
-	}
-	return id, true
-}
-
-// catalogBody checks a PUT body's size and JSON form, answering 4xx itself on failure.
-func catalogBody(ctx *fasthttp.RequestCtx, what string, limit int) ([]byte, bool) {
-	body := ctx.PostBody()
-	if len(body) > limit {
-		writeProblem(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("%s is %d bytes, the limit is %d", what, len(body), limit))
-		return nil, false
-	}
-	if err := checkJSON(body); err != nil {
-		writeProblem(ctx, fasthttp.StatusBadRequest, err.Error())
-		return nil, false
-	}
-	return body, true
-}
-
 // apiPutPlan is PUT /v1/plans/{id}: create or replace a plan of the catalog (archived: true
 // archives it, false offers it again).
 func (g *Gateway) apiPutPlan(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *tenants.APIKey) {
-	id, ok := planID(ctx)
+	id, match, ok := pathIDIfMatch(ctx, "plan")
 	if !ok {
 		return
 	}
-	match, ok := ifMatch(ctx)
-	if !ok {
-		return
-	}
-	body, ok := catalogBody(ctx, "plan", catalog.MaxPlanSize)
+	body, ok := putBody(ctx, "plan", catalog.MaxPlanSize)
 	if !ok {
 		return
 	}
@@ -91,8 +62,7 @@ func (g *Gateway) apiPutPlan(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *ten
 		g.planError(ctx, err)
 		return
 	}
-	if p.ID != id {
-		writeProblem(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("id %q in the plan does not match %q in the path", p.ID, id))
+	if !sameID(ctx, "plan", p.ID, id) {
 		return
 	}
 	rev, created, err := g.plans.PutPlan(web.Detach(ctx), t.ID, p, match)
@@ -100,12 +70,7 @@ func (g *Gateway) apiPutPlan(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *ten
 		g.planError(ctx, err)
 		return
 	}
-	setRevision(ctx, rev)
-	status := fasthttp.StatusOK
-	if created {
-		status = fasthttp.StatusCreated
-	}
-	writeJSON(ctx, status, viewPlan(p))
+	writeStored(ctx, rev, created, viewPlan(p))
 }
 
 // apiListPlans is GET /v1/plans: every plan, archived ones too, by family then id.
@@ -126,7 +91,7 @@ func (g *Gateway) apiListPlans(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *t
 
 // apiGetPlan is GET /v1/plans/{id}.
 func (g *Gateway) apiGetPlan(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *tenants.APIKey) {
-	id, ok := planID(ctx)
+	id, ok := pathID(ctx, "plan")
 	if !ok {
 		return
 	}
@@ -147,11 +112,7 @@ func (g *Gateway) apiGetPlan(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *ten
 // apiArchivePlan is DELETE /v1/plans/{id}: the plan is archived, not deleted (subscriptions on
 // it still show it); the answer is the archived plan.
 func (g *Gateway) apiArchivePlan(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *tenants.APIKey) {
-	id, ok := planID(ctx)
-	if !ok {
-		return
-	}
-	match, ok := ifMatch(ctx)
+	id, match, ok := pathIDIfMatch(ctx, "plan")
 	if !ok {
 		return
 	}
@@ -184,7 +145,7 @@ func (g *Gateway) apiPutPlanPolicy(ctx *fasthttp.RequestCtx, t *tenants.Tenant, 
 	if !ok {
 		return
 	}
-	body, ok := catalogBody(ctx, "policy", catalog.MaxPolicySize)
+	body, ok := putBody(ctx, "policy", catalog.MaxPolicySize)
 	if !ok {
 		return
 	}
