@@ -1,14 +1,10 @@
 package catalog
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/portico-billing/portico/tenants/account"
 )
@@ -78,16 +74,13 @@ func (p *problems) err(what string) error {
 	return fmt.Errorf("%w: %s: %s", ErrInvalid, what, strings.Join(p.list, "; "))
 }
 
+// text checks a text field by the account document's rules (account.TextProblem), a required
+// one also refused when it is only spaces.
 func (p *problems) text(field, v string, required bool, max int) {
-	switch {
-	case strings.TrimSpace(v) == "" && required:
+	if required && strings.TrimSpace(v) == "" {
 		p.add(field, "is required")
-	case !utf8.ValidString(v):
-		p.add(field, "is not valid UTF-8")
-	case utf8.RuneCountInString(v) > max:
-		p.add(field, "is longer than %d characters", max)
-	case strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		p.add(field, "contains control characters")
+	} else if msg := account.TextProblem(v, false, max); msg != "" {
+		p.add(field, "%s", msg)
 	}
 }
 
@@ -249,40 +242,28 @@ func (po *Policy) Validate() error {
 
 // DecodePlan reads one plan: unknown fields, trailing data, wrong types and plans over
 // MaxPlanSize are refused with an error that names the problem. The plan is validated.
-func DecodePlan(data []byte) (*Plan, error) {
-	var pl Plan
-	if err := decode(data, MaxPlanSize, "plan", &pl); err != nil {
-		return nil, err
-	}
-	if err := pl.Validate(); err != nil {
-		return nil, err
-	}
-	return &pl, nil
-}
+func DecodePlan(data []byte) (*Plan, error) { return decode[Plan](data, MaxPlanSize, "plan") }
 
 // DecodePolicy reads a change policy as DecodePlan reads a plan (MaxPolicySize).
 func DecodePolicy(data []byte) (*Policy, error) {
-	var po Policy
-	if err := decode(data, MaxPolicySize, "policy", &po); err != nil {
-		return nil, err
-	}
-	if err := po.Validate(); err != nil {
-		return nil, err
-	}
-	return &po, nil
+	return decode[Policy](data, MaxPolicySize, "policy")
 }
 
-func decode(data []byte, max int, what string, v any) error {
+// decode reads what (a plan or a policy) of at most max bytes strictly, as account.Decode reads
+// a document (account.UnmarshalStrict), and validates it.
+func decode[T any, PT interface {
+	*T
+	Validate() error
+}](data []byte, max int, what string) (*T, error) {
 	if len(data) > max {
-		return fmt.Errorf("%w: %s is %d bytes, the limit is %d", ErrInvalid, what, len(data), max)
+		return nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d", ErrInvalid, what, len(data), max)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %s", ErrInvalid, account.DescribeJSONError(err))
+	var v T
+	if err := account.UnmarshalStrict(data, &v); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("%w: unexpected data after the JSON document", ErrInvalid)
+	if err := PT(&v).Validate(); err != nil {
+		return nil, err
 	}
-	return nil
+	return &v, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -248,14 +247,8 @@ func decodeJSON(ctx *fasthttp.RequestCtx, v any) bool {
 	if !ok {
 		return false
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeProblem(ctx, fasthttp.StatusBadRequest, account.DescribeJSONError(err))
-		return false
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		writeProblem(ctx, fasthttp.StatusBadRequest, "unexpected data after the JSON document")
+	if err := account.UnmarshalStrict(body, v); err != nil {
+		writeProblem(ctx, fasthttp.StatusBadRequest, err.Error())
 		return false
 	}
 	return true

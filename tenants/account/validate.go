@@ -71,19 +71,29 @@ func Decode(data []byte) (*Account, error) {
 	if len(data) > MaxDocumentSize {
 		return nil, fmt.Errorf("%w: document is %d bytes, the limit is %d", ErrInvalid, len(data), MaxDocumentSize)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var a Account
-	if err := dec.Decode(&a); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrInvalid, DescribeJSONError(err))
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: unexpected data after the JSON document", ErrInvalid)
+	if err := UnmarshalStrict(data, &a); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if err := a.Validate(); err != nil {
 		return nil, err
 	}
 	return &a, nil
+}
+
+// UnmarshalStrict decodes one JSON value into v as Decode reads a document: unknown fields,
+// wrong types and data after the value are refused, with an error whose text describes the
+// problem for the sender (DescribeJSONError) and that wraps no sentinel: callers wrap their own.
+func UnmarshalStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errors.New(DescribeJSONError(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("unexpected data after the JSON document")
+	}
+	return nil
 }
 
 // DescribeJSONError turns an encoding/json error into a sentence for an API client.
@@ -148,16 +158,26 @@ func (p *problems) err() error {
 }
 
 func (p *problems) text(field, v string, required bool, max int) {
+	if msg := TextProblem(v, required, max); msg != "" {
+		p.add(field, "%s", msg)
+	}
+}
+
+// TextProblem is what is wrong with a text field of at most max characters by the document's
+// rules ("is required" when required and empty, invalid UTF-8, too long, control characters),
+// "" when nothing is; other documents (package catalog) check their texts by it.
+func TextProblem(v string, required bool, max int) string {
 	switch {
 	case v == "" && required:
-		p.add(field, "is required")
+		return "is required"
 	case !utf8.ValidString(v):
-		p.add(field, "is not valid UTF-8")
+		return "is not valid UTF-8"
 	case utf8.RuneCountInString(v) > max:
-		p.add(field, "is longer than %d characters", max)
+		return fmt.Sprintf("is longer than %d characters", max)
 	case strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		p.add(field, "contains control characters")
+		return "contains control characters"
 	}
+	return ""
 }
 
 func (p *problems) date(field string, d Date) {
