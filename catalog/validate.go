@@ -182,10 +182,14 @@ func (pl *Plan) validateItems(p *problems) {
 	if !priced {
 		return
 	}
-	if _, err := account.ItemsTotal(pl.accountItems()); err != nil {
+	if _, err := pl.Total(); err != nil {
 		p.add("items", "%s", strings.TrimPrefix(err.Error(), account.ErrPricing.Error()+": "))
 	}
 }
+
+// Total is the price of one period of the plan at its items' quantities (account.ItemsTotal:
+// account.ErrPricing when it cannot be priced).
+func (pl *Plan) Total() (int64, error) { return account.ItemsTotal(pl.accountItems()) }
 
 // accountItems are the plan's items as the account document's.
 func (pl *Plan) accountItems() []account.Item {

@@ -61,6 +61,15 @@ type offerField struct {
 // offerKeys are the form's offer rows: every cancellation reason, then any other reason.
 func offerKeys() []string { return append(append([]string{}, account.CancelReasons...), "any") }
 
+// offerReason is the cancellation reason of an offer row: "" (catalog.Offer's catch-all) for
+// "any".
+func offerReason(key string) string {
+	if key == "any" {
+		return ""
+	}
+	return key
+}
+
 func offerLabel(r *request, key string) string {
 	if key == "any" {
 		return r.T("dash.plans.offer.any")
@@ -86,12 +95,8 @@ func policyFormOf(r *request, c *tenants.CatalogSnapshot) policyForm {
 	}
 	for _, k := range offerKeys() {
 		o := offerField{Key: k, Label: offerLabel(r, k)}
-		reason := k
-		if k == "any" {
-			reason = ""
-		}
 		for _, of := range p.Offers {
-			if of.Reason == reason {
+			if of.Reason == offerReason(k) {
 				o.Percent, o.Periods, o.Message = strconv.Itoa(of.PercentOff), strconv.Itoa(of.Periods), of.Message
 			}
 		}
@@ -103,11 +108,7 @@ func policyFormOf(r *request, c *tenants.CatalogSnapshot) policyForm {
 // planPrice is the plan's price for one period at its items' quantities, with the period in
 // words: "€49.00 per month", "¥4,900 every 3 months".
 func planPrice(r *request, p *catalog.Plan) string {
-	items := make([]account.Item, len(p.Items))
-	for i := range p.Items {
-		items[i] = p.Items[i].Item
-	}
-	sum, err := account.ItemsTotal(items)
+	sum, err := p.Total()
 	if err != nil {
 		return "—"
 	}
@@ -183,11 +184,7 @@ func (d *Dashboard) savePolicy(ctx *fasthttp.RequestCtx, r *request) {
 		if !tenants.ValidText(o.Message, catalog.MaxMessageLen) {
 			f.Errors.Add("offer_"+k+"_message", r.T("dash.plans.error.message", "max", catalog.MaxMessageLen))
 		}
-		reason := k
-		if k == "any" {
-			reason = ""
-		}
-		po.Offers = append(po.Offers, catalog.Offer{Reason: reason, PercentOff: pct, Periods: periods, Message: o.Message})
+		po.Offers = append(po.Offers, catalog.Offer{Reason: offerReason(k), PercentOff: pct, Periods: periods, Message: o.Message})
 	}
 	if len(f.Errors) > 0 {
 		d.plansPage(ctx, r, fasthttp.StatusBadRequest, &f, "")
