@@ -95,15 +95,9 @@ func (s *Store) PutAccount(ctx context.Context, tenantID string, a *account.Acco
 // its events nor the events without the document. Package backend stores the document a tenant's
 // backend returns this way.
 func (s *Store) PutAccountWithEvents(ctx context.Context, tenantID string, a *account.Account, ifMatch int64, events []*Event) (rev int64, created bool, err error) {
-	if err := a.Validate(); err != nil {
-		return 0, false, err
-	}
-	doc, err := json.Marshal(a)
+	doc, err := encodeValid(a, "document", account.MaxDocumentSize, account.ErrInvalid)
 	if err != nil {
-		return 0, false, fmt.Errorf("tenants: encoding account %q: %w", a.ID, err)
-	}
-	if len(doc) > account.MaxDocumentSize {
-		return 0, false, fmt.Errorf("%w: document is %d bytes, the limit is %d", account.ErrInvalid, len(doc), account.MaxDocumentSize)
+		return 0, false, err
 	}
 	// Every write of a tenant's accounts moves its usage counter, so concurrent writes of one
 	// tenant's accounts retry more often than writes of one account.
@@ -241,6 +235,23 @@ func (s *Store) deleteAccountOnce(ctx context.Context, tenantID, accountID strin
 	}
 	s.dropAccount(tenantID, accountID)
 	return true, nil
+}
+
+// encodeValid validates v (an account document, a plan, a policy) and encodes it as stored; more
+// than limit bytes is refused with invalid, the sentinel of v's package ("<name> is N bytes, the
+// limit is L").
+func encodeValid(v interface{ Validate() error }, name string, limit int, invalid error) ([]byte, error) {
+	if err := v.Validate(); err != nil {
+		return nil, err
+	}
+	doc, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("tenants: encoding the %s: %w", name, err)
+	}
+	if len(doc) > limit {
+		return nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d", invalid, name, len(doc), limit)
+	}
+	return doc, nil
 }
 
 // dropAccount evicts the account from this instance's cache right after this instance changed it,

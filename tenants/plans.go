@@ -149,15 +149,9 @@ func (s *Store) catalogsDropped() {
 // catalog.MaxPlans fails with ErrTooManyPlans. It returns the new revision and whether the
 // plan was created.
 func (s *Store) PutPlan(ctx context.Context, tenantID string, p *catalog.Plan, ifMatch int64) (rev int64, created bool, err error) {
-	if err := p.Validate(); err != nil {
-		return 0, false, err
-	}
-	doc, err := json.Marshal(p)
+	doc, err := encodeValid(p, "plan", catalog.MaxPlanSize, catalog.ErrInvalid)
 	if err != nil {
-		return 0, false, fmt.Errorf("tenants: encoding plan %q: %w", p.ID, err)
-	}
-	if len(doc) > catalog.MaxPlanSize {
-		return 0, false, fmt.Errorf("%w: plan is %d bytes, the limit is %d", catalog.ErrInvalid, len(doc), catalog.MaxPlanSize)
+		return 0, false, err
 	}
 	return s.writeCatalog(ctx, tenantID, s.k.plan(tenantID, p.ID), "plan "+p.ID, ifMatch, func([]byte) ([]byte, error) { return doc, nil })
 }
@@ -194,15 +188,9 @@ func (s *Store) ArchivePlan(ctx context.Context, tenantID, planID string, ifMatc
 // revision of the policy; 0 when none is stored is not a precondition). Its bytes count in the
 // storage quota like plans.
 func (s *Store) PutPlanPolicy(ctx context.Context, tenantID string, p *catalog.Policy, ifMatch int64) (rev int64, err error) {
-	if err := p.Validate(); err != nil {
-		return 0, err
-	}
-	doc, err := json.Marshal(p)
+	doc, err := encodeValid(p, "policy", catalog.MaxPolicySize, catalog.ErrInvalid)
 	if err != nil {
-		return 0, fmt.Errorf("tenants: encoding the change policy: %w", err)
-	}
-	if len(doc) > catalog.MaxPolicySize {
-		return 0, fmt.Errorf("%w: policy is %d bytes, the limit is %d", catalog.ErrInvalid, len(doc), catalog.MaxPolicySize)
+		return 0, err
 	}
 	rev, _, err = s.writeCatalog(ctx, tenantID, s.k.planPolicy(tenantID), "change policy", ifMatch, func([]byte) ([]byte, error) { return doc, nil })
 	return rev, err
