@@ -273,3 +273,20 @@ func equalJSON(t testing.TB, a, b any) bool {
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
 }
+
+// wantAudit fails the test unless the account's session audit trail has an entry of type typ.
+func wantAudit(t *testing.T, h *harness, tenantID, accountID, typ string) {
+	t.Helper()
+	audits, err := h.store.SessionAudits(context.Background(), tenantID, accountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range audits {
+		for _, e := range s.Entries {
+			if e.Type == typ {
+				return
+			}
+		}
+	}
+	t.Errorf("no audit entry %s: %+v", typ, audits)
+}

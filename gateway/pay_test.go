@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -137,19 +136,7 @@ func TestPayInvoiceResults(t *testing.T) {
 					return !strings.Contains(ps.get("/"), `href="/pay/inv_2026_0007"`)
 				})
 			}
-			audits, err := h.store.SessionAudits(context.Background(), ps.t.ID, "acc_7Hq2LmX9")
-			if err != nil {
-				t.Fatal(err)
-			}
-			found := false
-			for _, s := range audits {
-				for _, e := range s.Entries {
-					found = found || e.Type == c.audit
-				}
-			}
-			if !found {
-				t.Errorf("no audit entry %s: %+v", c.audit, audits)
-			}
+			wantAudit(t, h, ps.t.ID, "acc_7Hq2LmX9", c.audit)
 		})
 	}
 }

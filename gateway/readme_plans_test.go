@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -83,19 +82,7 @@ func TestChangePreviewRequestFails(t *testing.T) {
 			if n := b.count(backend.TypeSubscriptionChange); n != 1 {
 				t.Fatalf("subscription.change calls: %d", n)
 			}
-			audits, err := h.store.SessionAudits(context.Background(), ps.t.ID, "acc_7Hq2LmX9")
-			if err != nil {
-				t.Fatal(err)
-			}
-			found := false
-			for _, s := range audits {
-				for _, e := range s.Entries {
-					found = found || e.Type == c.audit
-				}
-			}
-			if !found {
-				t.Errorf("no audit entry %s: %+v", c.audit, audits)
-			}
+			wantAudit(t, h, ps.t.ID, "acc_7Hq2LmX9", c.audit)
 			for _, typ := range []string{"subscription.change_succeeded", "subscription.change_failed", "subscription.change_requested"} {
 				if n := len(ps.events(typ)); n != 0 {
 					t.Errorf("%s events: %d", typ, n)
