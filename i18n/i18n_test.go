@@ -335,6 +335,16 @@ func ownCatalogHas(source, key string) bool {
 	if json.Unmarshal(data, &m) != nil {
 		return false
 	}
-	_, ok := m[key]
-	return ok
+	has := func(k string) bool { _, ok := m[k]; return ok }
+	if has(key) || has(key+".title") && has(key+".body") {
+		return true
+	}
+	if strings.HasSuffix(key, ".") {
+		for k := range m {
+			if strings.HasPrefix(k, key) {
+				return true
+			}
+		}
+	}
+	return false
 }
