@@ -11,10 +11,12 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,7 +44,8 @@ var handedOut sync.Map
 // before in this process. It picks at random below the kernel's ephemeral range
 // (/proc/sys/net/ipv4/ip_local_port_range), where no outgoing connection takes its local port
 // between the check and the server's bind; the kernel's own choice of a free ephemeral port was
-// taken by a connection of the test's other processes in about 1 of 10 runs of the e2e suite.
+// taken by a connection of the test's other processes in about 1 of 10 runs of the e2e suite. A
+// port is also reserved against the other test processes of the machine (see reserve).
 func FreePort() (int, error) {
 	lo, hi := freeRange()
 	for range 200 {
@@ -62,12 +65,43 @@ func FreePort() (int, error) {
 			}
 			l.Close()
 		}
-		if _, dup := handedOut.LoadOrStore(port, true); !dup {
+		if _, dup := handedOut.LoadOrStore(port, true); dup {
+			continue
+		}
+		if reserve(port) {
 			return port, nil
 		}
 	}
 	return 0, errors.New("etcdtest: no free port in 200 tries")
 }
+
+// reserve takes an exclusive lock on a file named after port in a directory shared by every test
+// process of the machine, and keeps it until the process exits. The test packages run in parallel
+// processes that pick from the same range; without it two of them could pick the same port a few
+// seconds apart, the first before it binds it (a `portico serve` started later in a test), and the
+// second server then fails with "address already in use" (seen once in CI, TestBackupAndRestore).
+// Where the lock cannot be taken for any other reason, the port is used unreserved.
+func reserve(port int) bool {
+	dir := filepath.Join(os.TempDir(), "portico-test-ports")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return true
+	}
+	f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(port)), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return true
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return !errors.Is(err, syscall.EWOULDBLOCK)
+	}
+	reservedMu.Lock()
+	reserved = append(reserved, f) // held open: the lock lasts as long as the process
+	reservedMu.Unlock()
+	return true
+}
+
+var reserved []*os.File // guarded by reservedMu
+var reservedMu sync.Mutex
 
 // freeRange is the range FreePort picks from: the 10,000 ports below the ephemeral range, or 0, 0
 // (the kernel's choice) when that range starts too low to leave room.

@@ -2,6 +2,8 @@ package etcdtest
 
 import (
 	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -26,5 +28,21 @@ func TestRoundTripAndIsolation(t *testing.T) {
 	r, _ = c.Get(ctx, p2+"k")
 	if len(r.Kvs) != 0 {
 		t.Fatal("prefixes are not isolated")
+	}
+}
+
+// TestFreePortReservedAcrossProcesses: a port FreePort handed out is reserved against every other
+// test process; reserve, which opens the port's file anew, stands in for the other process (flock
+// locks belong to an open file, not to a process).
+func TestFreePortReservedAcrossProcesses(t *testing.T) {
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reserve(port) {
+		t.Fatalf("port %d could be reserved again while this process holds it", port)
+	}
+	if _, err := os.Stat(filepath.Join(os.TempDir(), "portico-test-ports", strconv.Itoa(port))); err != nil {
+		t.Fatalf("no reservation file: %v", err)
 	}
 }
