@@ -166,6 +166,7 @@ func (s *Store) putAccountOnce(ctx context.Context, tid string, a *account.Accou
 	if old.Alias != "" && old.Alias != a.Alias {
 		ops = append(ops, clientv3.OpDelete(s.k.alias(tid, old.Alias)))
 	}
+	ops = append(ops, s.emailIndexOps(tid, a.ID, old.Email, a.Email)...)
 	ops = append(ops, clientv3.OpPut(akey, string(doc)))
 	if len(events) > 0 {
 		ops = append(ops, s.eventOps(events)...)
@@ -226,6 +227,7 @@ func (s *Store) deleteAccountOnce(ctx context.Context, tenantID, accountID strin
 	if old.Alias != "" {
 		ops = append(ops, clientv3.OpDelete(s.k.alias(tenantID, old.Alias)))
 	}
+	ops = append(ops, s.emailIndexOps(tenantID, accountID, old.Email, "")...)
 	resp, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(akey), "=", kv.ModRevision), ucmp).Then(ops...).Commit()
 	if err != nil {
 		return false, fmt.Errorf("tenants: deleting account %q: %w", accountID, Unavailable(err))

@@ -30,12 +30,17 @@
 //	state/meta/<name>                     installation settings (the public URL scheme, domain and port)
 //	lease/links/<tenantID>/<sha256(token)> single-use link record; the token itself is never stored
 //	lease/idempotency/<tenantID>/<sha256(Idempotency-Key)> first response of a session request, sealed
+//	lease/emailsignin/<tenantID>/e/<sha256(email)> pending sign-in by email: sha256 of its link token and code, tries, accounts (see CreateEmailSignIn)
+//	lease/emailsignin/<tenantID>/t/<sha256(token)> the sign-in link's token: sha256 of its email, or a used marker
+//	lease/emailsignin/<tenantID>/x/<sha256(token)> the accounts a signed-in email chooses from (SignInChoice)
+//	lease/emailsignin/<tenantID>/n/<hash>/<window> sign-in emails asked for, by email, by address and by tenant (the key's Version)
 //	lease/linkmail/<tenantID>/<accountID>/<unix hour> portal-link emails sent to the account that hour (the key's Version)
 //	lease/signin/a|p|u/<hash>/<window> failed dashboard sign-ins by address, by account and address, by account (the key's Version; see SignInWindow)
 //	lease/backend/<tenantID>/<sha256(idempotency key)> one attempt at a backend call (package backend): claim while in flight, then its outcome
 //	audit/<tenantID>/s/<sessionID>/<unix ns, 16 hex digits>-<type> audit trail of a portal session (leased: retention)
 //	audit/<tenantID>/a/<accountID>/<sessionID> the account's sessions, for listing trails by account
 //	outbox/<tenantID>/<eventID>           transactional outbox: events written in the Txn of their change
+//	emails/<tenantID>/<sha256(normalized email)>/<accountID> billing-email index (AccountsByEmail), written in the Txn of the account
 //	usage/<tenantID>                      bytes of the tenant's account documents and catalog, number of accounts and plans (JSON, see Usage), written in the Txn of every account and catalog change
 //	probe/space                           written while etcd's NOSPACE alarm is raised, to see whether writes pass again (see CheckSpace)
 //	webhooks/…                            package webhooks' keys (endpoints/<tenantID>/, deliveries/<tenantID>/, tasks/, claims/; see its doc); DeleteTenant removes the tenant's endpoints and deliveries

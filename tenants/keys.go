@@ -69,12 +69,30 @@ func (k keyspace) outboxEvent(tid, id string) string {
 func (k keyspace) spaceProbe() string      { return k.p + "probe/space" } // written to see whether a NOSPACE alarm still holds
 func (k keyspace) usage(tid string) string { return k.p + "usage/" + tid }
 
+// emails/<tenantID>/<sha256(normalized email)>/<accountID>: the billing-email index, written in
+// the Txn of the account's document.
+func (k keyspace) emailIndexTenant(tid string) string { return k.p + "emails/" + tid + "/" }
+func (k keyspace) emailIndex(tid, emailHash string) string {
+	return k.p + "emails/" + tid + "/" + emailHash + "/"
+}
+func (k keyspace) emailIndexAccount(tid, emailHash, aid string) string {
+	return k.p + "emails/" + tid + "/" + emailHash + "/" + aid
+}
+
 // Leased keys, not watched: lease/.
 func (k keyspace) links(tid string) string         { return k.p + "lease/links/" + tid + "/" }
 func (k keyspace) link(tid, hash string) string    { return k.p + "lease/links/" + tid + "/" + hash }
 func (k keyspace) idempotencies(tid string) string { return k.p + "lease/idempotency/" + tid + "/" }
 func (k keyspace) idempotency(tid, hash string) string {
 	return k.p + "lease/idempotency/" + tid + "/" + hash
+}
+func (k keyspace) emailSignIns(tid string) string { return k.p + "lease/emailsignin/" + tid + "/" }
+
+// emailSignIn is a sign-in by email's key: kind "e" (the challenge, by sha256 of the email),
+// "t" (its link token, by sha256 of the token), "x" (a chooser, by sha256 of its token), "n"
+// (a request counter, by a hash of its scope and the window).
+func (k keyspace) emailSignIn(tid, kind, hash string) string {
+	return k.p + "lease/emailsignin/" + tid + "/" + kind + "/" + hash
 }
 func (k keyspace) linkMails(tid string) string { return k.p + "lease/linkmail/" + tid + "/" }
 func (k keyspace) linkMail(tid, aid string, hour int64) string {

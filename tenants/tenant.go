@@ -61,6 +61,9 @@ type Tenant struct {
 	// RequireTwoFactor makes a second factor (TOTP) mandatory for the tenant's dashboard admins:
 	// one without it is sent to enrol after the password and can do nothing else.
 	RequireTwoFactor bool `json:"requireTwoFactor,omitempty"`
+	// EmailSignIn lets customers sign in on the portal host with their billing email (a link and
+	// a code by email; see CreateEmailSignIn). Off by default.
+	EmailSignIn bool `json:"emailSignIn,omitempty"`
 	// MaxAccountBytes bounds the bytes of JSON all the tenant's account documents hold together;
 	// 0 (the default) means DefaultMaxAccountBytes (256 MiB).
 	MaxAccountBytes int64 `json:"maxAccountBytes,omitempty"`
@@ -346,7 +349,7 @@ func (t *Tenant) clone() *Tenant {
 	c := &Tenant{
 		ID: t.ID, Slug: t.Slug, Name: t.Name, Branding: t.Branding, Portal: t.Portal,
 		LinkTTL: t.LinkTTL, SessionTTL: t.SessionTTL, DefaultLocale: t.DefaultLocale, PaymentSetupURL: t.PaymentSetupURL,
-		FrameAncestors: slices.Clone(t.FrameAncestors), RequireTwoFactor: t.RequireTwoFactor,
+		FrameAncestors: slices.Clone(t.FrameAncestors), RequireTwoFactor: t.RequireTwoFactor, EmailSignIn: t.EmailSignIn,
 		MaxAccountBytes: t.MaxAccountBytes, MaxAccounts: t.MaxAccounts, Seller: t.Seller,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Revision: t.Revision,
 	}

@@ -201,6 +201,8 @@ func (s *Store) DeleteTenant(ctx context.Context, idOrSlug string) error {
 		clientv3.OpDelete(s.k.outboxTenant(t.ID), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.admins(t.ID), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.linkMails(t.ID), clientv3.WithPrefix()),
+		clientv3.OpDelete(s.k.emailIndexTenant(t.ID), clientv3.WithPrefix()),
+		clientv3.OpDelete(s.k.emailSignIns(t.ID), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.revokedTenant(t.ID), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.backend(t.ID)),
 		clientv3.OpDelete(s.k.backendAttempts(t.ID), clientv3.WithPrefix()),

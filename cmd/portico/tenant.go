@@ -18,14 +18,14 @@ import (
 )
 
 type tenantFlags struct {
-	slug, name, primary, accent, logo string
-	cancelMode, setupURL              string
-	frameAncestors                    []string
-	linkTTL, sessionTTL               time.Duration
-	removeLogo, require2FA            bool
-	maxAccountBytes, maxAccounts      int64
-	sellerName, sellerTaxID           string
-	sellerAddress                     string
+	slug, name, primary, accent, logo   string
+	cancelMode, setupURL                string
+	frameAncestors                      []string
+	linkTTL, sessionTTL                 time.Duration
+	removeLogo, require2FA, emailSignIn bool
+	maxAccountBytes, maxAccounts        int64
+	sellerName, sellerTaxID             string
+	sellerAddress                       string
 }
 
 func (f *tenantFlags) register(cmd *cobra.Command, update bool) {
@@ -45,6 +45,7 @@ func (f *tenantFlags) register(cmd *cobra.Command, update bool) {
 	fl.StringVar(&f.setupURL, "payment-setup-url", "", "https page of the tenant where customers add a payment method")
 	fl.StringSliceVar(&f.frameAncestors, "frame-ancestor", nil, "https origin allowed to embed the portal in a frame (repeatable; default: none)")
 	fl.BoolVar(&f.require2FA, "require-2fa", false, "require a second factor (TOTP) of every dashboard admin; --require-2fa=false turns it off")
+	fl.BoolVar(&f.emailSignIn, "email-sign-in", false, "let customers sign in on the portal with their billing email (a link and a code by email); --email-sign-in=false turns it off")
 	fl.Int64Var(&f.maxAccountBytes, "max-account-bytes", 0, fmt.Sprintf("storage quota: bytes of JSON all the tenant's account documents may hold (0: the default, %d)", tenants.DefaultMaxAccountBytes))
 	fl.Int64Var(&f.maxAccounts, "max-accounts", 0, fmt.Sprintf("storage quota: number of accounts (0: the default, %d)", tenants.DefaultMaxAccounts))
 	fl.StringVar(&f.sellerName, "seller-name", "", "legal name of the seller on the tenant's invoices (default: the display name)")
@@ -87,6 +88,9 @@ func (f *tenantFlags) apply(cmd *cobra.Command, t *tenants.Tenant) error {
 	}
 	if ch("require-2fa") {
 		t.RequireTwoFactor = f.require2FA
+	}
+	if ch("email-sign-in") {
+		t.EmailSignIn = f.emailSignIn
 	}
 	if ch("max-account-bytes") {
 		t.MaxAccountBytes = f.maxAccountBytes
