@@ -67,26 +67,31 @@ type InvoicePayData struct {
 // of its items, as the customer confirmed it after seeing Preview (Portico's own, or the one the
 // backend answered to subscription.preview).
 type SubscriptionChangeData struct {
-	AccountID      string           `json:"accountId"`
-	SubscriptionID string           `json:"subscriptionId"`
-	PlanID         string           `json:"planId,omitempty"`
-	Item           *int             `json:"item,omitempty"`
-	Quantity       *int64           `json:"quantity,omitempty"`
-	Preview        *catalog.Preview `json:"preview"`
-	SessionID      string           `json:"sessionId"`
+	AccountID      string `json:"accountId"`
+	SubscriptionID string `json:"subscriptionId"`
+	PlanID         string `json:"planId,omitempty"`
+	// Quantities are, with PlanID, the quantities of the plan's per_unit items the subscription
+	// moves with: its seats carried over (catalog.Plan.ItemsFor), as Preview priced them.
+	Quantities []account.ItemQuantity `json:"quantities,omitempty"`
+	Item       *int                   `json:"item,omitempty"`
+	Quantity   *int64                 `json:"quantity,omitempty"`
+	Preview    *catalog.Preview       `json:"preview"`
+	SessionID  string                 `json:"sessionId"`
 }
 
 // SubscriptionPreviewData is the data of a "subscription.preview" request: the change the
 // customer is about to see a preview of (PlanID, or Item and Quantity), asked on Date (the
 // customer's today, UTC).
 type SubscriptionPreviewData struct {
-	AccountID      string       `json:"accountId"`
-	SubscriptionID string       `json:"subscriptionId"`
-	PlanID         string       `json:"planId,omitempty"`
-	Item           *int         `json:"item,omitempty"`
-	Quantity       *int64       `json:"quantity,omitempty"`
-	Date           account.Date `json:"date"`
-	SessionID      string       `json:"sessionId"`
+	AccountID      string `json:"accountId"`
+	SubscriptionID string `json:"subscriptionId"`
+	PlanID         string `json:"planId,omitempty"`
+	// Quantities: as SubscriptionChangeData's.
+	Quantities []account.ItemQuantity `json:"quantities,omitempty"`
+	Item       *int                   `json:"item,omitempty"`
+	Quantity   *int64                 `json:"quantity,omitempty"`
+	Date       account.Date           `json:"date"`
+	SessionID  string                 `json:"sessionId"`
 }
 
 // Result is the backend's answer to a request.

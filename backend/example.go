@@ -166,7 +166,8 @@ func (e *Example) pay(ctx context.Context, raw json.RawMessage, now time.Time) e
 }
 
 // change carries out a subscription.change: a move to another catalog plan (the plan's name and
-// items, as Portico's preview priced them) or a new seat count;
+// items with the request's quantities, the seats carried, as Portico's preview priced them) or a
+// new seat count;
 // a change the preview says takes effect later (period_end) is scheduled: the returned document
 // carries it as the subscription's pendingChange.
 func (e *Example) change(ctx context.Context, raw json.RawMessage, now time.Time) exampleAnswer {
@@ -184,7 +185,7 @@ func (e *Example) change(ctx context.Context, raw json.RawMessage, now time.Time
 	}
 	later := d.Preview.EffectiveDate > account.Date(now.UTC().Format(time.DateOnly))
 	if later {
-		pc := &account.PendingChange{PlanID: d.PlanID, Item: d.Item, Quantity: d.Quantity, EffectiveDate: d.Preview.EffectiveDate, RequestedAt: account.Date(now.UTC().Format(time.DateOnly))}
+		pc := &account.PendingChange{PlanID: d.PlanID, Quantities: d.Quantities, Item: d.Item, Quantity: d.Quantity, EffectiveDate: d.Preview.EffectiveDate, RequestedAt: account.Date(now.UTC().Format(time.DateOnly))}
 		if d.PlanID != "" && e.Plan != nil {
 			if p, err := e.Plan(ctx, d.PlanID); err == nil {
 				pc.PlanName = p.Name
@@ -202,9 +203,14 @@ func (e *Example) change(ctx context.Context, raw json.RawMessage, now time.Time
 		if err != nil {
 			return exampleAnswer{Result: Declined, Message: "This plan is not available."}
 		}
-		items := make([]account.Item, len(p.Items)) // as the preview priced them: the plan's own
+		items := make([]account.Item, len(p.Items)) // as the preview priced them: the seats carried
 		for i, it := range p.Items {
 			items[i] = it.Item
+			for _, q := range d.Quantities {
+				if it.PricingModel == account.PricingPerUnit && q.Product == it.Product {
+					items[i].Quantity = q.Quantity
+				}
+			}
 		}
 		s.PlanID, s.Name, s.Items, s.EstimatedNextCharge = p.ID, p.Name, items, nil
 	case d.Item != nil && d.Quantity != nil && *d.Item >= 0 && *d.Item < len(s.Items):

@@ -16,7 +16,7 @@ import (
 )
 
 // TestExampleChange: the example backend answers subscription.preview with no preview of its
-// own, carries out a plan change now (the plan's name and items, as the preview priced them) and a seat change, schedules a change that takes effect later as the
+// own, carries out a plan change now (the plan's name and items with the seats the request carries, as the preview priced them) and a seat change, schedules a change that takes effect later as the
 // subscription's pendingChange, and declines a plan it does not know.
 func TestExampleChange(t *testing.T) {
 	t.Parallel()
@@ -72,6 +72,14 @@ func TestExampleChange(t *testing.T) {
 	s := subOf(call(TypeSubscriptionChange, "c1", SubscriptionChangeData{AccountID: "acc_1", SubscriptionID: "sub_1", PlanID: "business", Preview: today}))
 	if s.PlanID != "business" || s.Name != "Business" || len(s.Items) != 2 || s.Items[1].Quantity != 5 || *s.Items[0].UnitAmount != 20000 || s.PendingChange != nil {
 		t.Errorf("plan change: %+v", s)
+	}
+	// With the seats carried: the 8 seats the request names, not the plan's 5.
+	carried := []account.ItemQuantity{{Product: "Seats", Quantity: 8}}
+	if s := subOf(call(TypeSubscriptionChange, "c1b", SubscriptionChangeData{AccountID: "acc_1", SubscriptionID: "sub_1", PlanID: "business", Quantities: carried, Preview: today})); s.PlanID != "business" || s.Items[1].Quantity != 8 {
+		t.Errorf("plan change with seats carried: %+v", s.Items)
+	}
+	if s := subOf(call(TypeSubscriptionChange, "c3b", SubscriptionChangeData{AccountID: "acc_1", SubscriptionID: "sub_1", PlanID: "business", Quantities: carried, Preview: &catalog.Preview{EffectiveDate: "2027-01-01"}})); s.PendingChange == nil || len(s.PendingChange.Quantities) != 1 || s.PendingChange.Quantities[0] != carried[0] {
+		t.Errorf("scheduled change with seats carried: %+v", s.PendingChange)
 	}
 	one, twelve := 1, int64(12)
 	if s := subOf(call(TypeSubscriptionChange, "c2", SubscriptionChangeData{AccountID: "acc_1", SubscriptionID: "sub_1", Item: &one, Quantity: &twelve, Preview: today})); s.Items[1].Quantity != 12 {

@@ -121,3 +121,58 @@ type Offer struct {
 	// Message is an optional text for the customer, in the tenant's words.
 	Message string `json:"message,omitempty"`
 }
+
+// ItemsFor returns the plan's items as a subscription moving to it has them: each per_unit item
+// takes the quantity of the subscription's per_unit item of the same product (or, when the plan
+// and the subscription each have exactly one per_unit item, of that one, whatever its product),
+// clamped to the item's limits (Item.Limits); an item the subscription has no counterpart of
+// keeps the plan's quantity. So a move carries the seats: 8 seats on Team stay 8 on Business,
+// not Business's default 10, and become 5 on a plan of 5 to 200 seats when there were 3.
+func (p *Plan) ItemsFor(s *account.Subscription) []account.Item {
+	items := p.accountItems()
+	if s == nil {
+		return items
+	}
+	var from, to []int // per_unit items of the subscription and of the plan
+	for i := range s.Items {
+		if s.Items[i].PricingModel == account.PricingPerUnit {
+			from = append(from, i)
+		}
+	}
+	for i := range items {
+		if items[i].PricingModel == account.PricingPerUnit {
+			to = append(to, i)
+		}
+	}
+	for _, i := range to {
+		src := -1
+		if len(from) == 1 && len(to) == 1 {
+			src = from[0]
+		} else {
+			for _, j := range from {
+				if s.Items[j].Product == items[i].Product {
+					src = j
+					break
+				}
+			}
+		}
+		if src < 0 {
+			continue
+		}
+		lo, hi := p.Items[i].Limits()
+		items[i].Quantity = min(max(s.Items[src].Quantity, lo), hi)
+	}
+	return items
+}
+
+// Quantities are the quantities of the per_unit items of items, in order: what a plan move
+// records of the seats it carries (account.PendingChange.Quantities).
+func Quantities(items []account.Item) []account.ItemQuantity {
+	var out []account.ItemQuantity
+	for i := range items {
+		if items[i].PricingModel == account.PricingPerUnit {
+			out = append(out, account.ItemQuantity{Product: items[i].Product, Quantity: items[i].Quantity})
+		}
+	}
+	return out
+}

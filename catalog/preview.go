@@ -52,7 +52,8 @@ type Change struct {
 	// Current is the catalog plan the subscription is on, when known: its interval decides
 	// whether the Target's differs, and its items' seat limits bound a Seats change.
 	Current *Plan
-	// Target is the plan to move to; nil for a seat change.
+	// Target is the plan to move to, with the subscription's seats carried over to it
+	// (Plan.ItemsFor); nil for a seat change.
 	Target *Plan
 	// Seats is the seat change; nil for a plan change.
 	Seats *Seats
@@ -250,7 +251,7 @@ func (c *Change) Preview(po *Policy) (*Preview, error) {
 		case c.Current != nil && c.Current.ID == t.ID:
 			return nil, fmt.Errorf("%w: the subscription is on plan %q already", ErrPreview, t.ID)
 		}
-		if nw, err = price(t.accountItems()); err != nil {
+		if nw, err = price(t.ItemsFor(s)); err != nil {
 			return nil, err
 		}
 		same, err := sameInterval(c.Current, t, start, end)

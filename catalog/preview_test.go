@@ -70,6 +70,16 @@ func TestPreviewHandComputed(t *testing.T) {
 	volume := account.Item{Product: "API calls", PricingModel: account.PricingVolume, Quantity: 1500,
 		Tiers: []account.Tier{{UpTo: amt(1000), UnitAmount: amt(4)}, {UnitAmount: amt(2)}}}
 
+	// Team with n seats in December 2026; Business with 5 to 200 seats (10 by default), and
+	// Business+ with guests too.
+	team := func(n int64) *account.Subscription {
+		return subOn("2026-12-01", "2026-12-31", flatItem("Team", 4900), unitItem("Seats", n, 900))
+	}
+	business := planOf("business", "EUR", IntervalMonth, flatItem("Business", 14900))
+	business.Items = append(business.Items, Item{Item: unitItem("Seats", 10, 700), MinQuantity: amt(5), MaxQuantity: amt(200)})
+	businessPlus := planOf("business-plus", "EUR", IntervalMonth, flatItem("Business", 14900))
+	businessPlus.Items = append(businessPlus.Items, Item{Item: unitItem("Seats", 10, 700), MinQuantity: amt(5), MaxQuantity: amt(200)},
+		Item{Item: unitItem("Guests", 2, 100)})
 	tests := []struct {
 		name   string
 		change Change
@@ -252,6 +262,52 @@ func TestPreviewHandComputed(t *testing.T) {
 		want: want{kind: ChangeDowngrade, timing: Now, effective: "2026-02-15", periodDays: 28, remain: 14,
 			credit: 2, charge: 2, nextDate: "2026-03-01", nextSubtotal: 3, nextAmount: 3,
 			creditLines: []int64{1, 1, 0}, charges: []int64{2}},
+	}, {
+		// A move carries the seats (Plan.ItemsFor): Team 4900 + 8 seats × 900 = 12100 to
+		// Business 14900 + 8 (not its default 10) × 700 = 20500. December: 31 days, from the 16th
+		// 16 remain. credit 12100 × 16/31 = 6245.16 → 6245 (4900 → 2529.03, 7200 → 3716.13);
+		// charge 20500 × 16/31 = 10580.65 → 10581: 14900 → 7690.32, 5600 → 2890.32, both 10/31
+		// over their floors, the unit left to the earlier line: 7691 + 2890; due 4336.
+		name:   "plan move keeps the seats",
+		change: Change{Subscription: team(8), Currency: "EUR", Target: business, Date: "2026-12-16"},
+		policy: now,
+		want: want{kind: ChangeUpgrade, timing: Now, effective: "2026-12-16", periodDays: 31, remain: 16,
+			credit: 6245, charge: 10581, due: 4336, nextDate: "2027-01-01", nextSubtotal: 20500, nextAmount: 20500,
+			creditLines: []int64{2529, 3716}, charges: []int64{7691, 2890}},
+	}, {
+		// 3 seats are below Business's least, 5: 14900 + 5 × 700 = 18400 from 1 January.
+		name:   "plan move raises the seats to the target's least",
+		change: Change{Subscription: team(3), Currency: "EUR", Target: business, Date: "2026-12-16"},
+		policy: &Policy{},
+		want: want{kind: ChangeUpgrade, timing: PeriodEnd, effective: "2027-01-01", periodDays: 31, remain: 16,
+			nextDate: "2027-01-01", nextSubtotal: 18400, nextAmount: 18400},
+	}, {
+		// 300 seats are above Business's most, 200: 14900 + 200 × 700 = 154900 against
+		// 4900 + 300 × 900 = 274900, a downgrade.
+		name:   "plan move lowers the seats to the target's most",
+		change: Change{Subscription: team(300), Currency: "EUR", Target: business, Date: "2026-12-16"},
+		policy: &Policy{},
+		want: want{kind: ChangeDowngrade, timing: PeriodEnd, effective: "2027-01-01", periodDays: 31, remain: 16,
+			nextDate: "2027-01-01", nextSubtotal: 154900, nextAmount: 154900},
+	}, {
+		// One per_unit item on each side: the 8 "Users" become 8 "Seats" though the products
+		// differ: 14900 + 8 × 700 = 20500.
+		name: "plan move carries the only per_unit item across products",
+		change: Change{Subscription: subOn("2026-12-01", "2026-12-31", flatItem("Team", 4900), unitItem("Users", 8, 900)),
+			Currency: "EUR", Target: business, Date: "2026-12-16"},
+		policy: &Policy{},
+		want: want{kind: ChangeUpgrade, timing: PeriodEnd, effective: "2027-01-01", periodDays: 31, remain: 16,
+			nextDate: "2027-01-01", nextSubtotal: 20500, nextAmount: 20500},
+	}, {
+		// Two per_unit items on each side: by product. Seats 8 carried (5600); Storage has no
+		// counterpart on Business+ and Guests none on Team: Guests keeps the plan's 2 × 100.
+		// 14900 + 5600 + 200 = 20700.
+		name: "plan move carries per_unit items by product",
+		change: Change{Subscription: subOn("2026-12-01", "2026-12-31", flatItem("Team", 4900), unitItem("Seats", 8, 900), unitItem("Storage", 3, 500)),
+			Currency: "EUR", Target: businessPlus, Date: "2026-12-16"},
+		policy: &Policy{},
+		want: want{kind: ChangeUpgrade, timing: PeriodEnd, effective: "2027-01-01", periodDays: 31, remain: 16,
+			nextDate: "2027-01-01", nextSubtotal: 20700, nextAmount: 20700},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -55,8 +55,8 @@ func changeTour(k *tour) {
 	if got := b.Text(".plan-current .plan-choice-name"); !strings.Contains(got, "Team") || !strings.Contains(got, p.T("change.current")) {
 		t.Errorf("the current plan is %q", got)
 	}
-	if got := b.Text("main"); !strings.Contains(got, p.T("change.pricePer", "amount", i18n.Money(21900, "EUR", loc), "interval", p.T("change.interval.month"))) {
-		t.Errorf("the plans page lacks Business's price per month (10 seats included):\n%s", got)
+	if got := b.Text("main"); !strings.Contains(got, p.T("change.pricePer", "amount", i18n.Money(20500, "EUR", loc), "interval", p.T("change.interval.month"))) {
+		t.Errorf("the plans page lacks Business's price per month with the 8 seats carried (not its default 10):\n%s", got)
 	}
 	k.check("plans")
 

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
@@ -21,7 +22,7 @@ import (
 const sub = "sub_Pro_01"
 
 // changeCatalog stores Starter, Team and Business monthly in EUR in family "main" (Team with
-// 1–50 seats), an archived Legacy and a USD plan in the same family, and Solo in another family;
+// 1–50 seats, Business with 5–200 at €7.00, 10 by default), an archived Legacy and a USD plan in the same family, and Solo in another family;
 // the policy: upgrades now, downgrades at the period end, seats now. The account's subscription
 // is on Team with 5 seats for the current month.
 func changeCatalog(t *testing.T, ps *portalSession) {
@@ -40,7 +41,8 @@ func changeCatalog(t *testing.T, ps *portalSession) {
 	plan("starter", "Starter", "EUR", "main", `{"product":"Starter","pricingModel":"flat","quantity":1,"unitAmount":900}`)
 	plan("team", "Team", "EUR", "main", `{"product":"Team","pricingModel":"flat","quantity":1,"unitAmount":2900},
 		{"product":"Seats","pricingModel":"per_unit","quantity":5,"unitAmount":1000,"minQuantity":1,"maxQuantity":50}`)
-	plan("business", "Business", "EUR", "main", `{"product":"Business","pricingModel":"flat","quantity":1,"unitAmount":9900}`)
+	plan("business", "Business", "EUR", "main", `{"product":"Business","pricingModel":"flat","quantity":1,"unitAmount":9900},
+		{"product":"Seats","pricingModel":"per_unit","quantity":10,"unitAmount":700,"minQuantity":5,"maxQuantity":200}`)
 	plan("legacy", "Legacy", "EUR", "main", `{"product":"Legacy","pricingModel":"flat","quantity":1,"unitAmount":500}`)
 	plan("usd", "Dollar", "USD", "main", `{"product":"Dollar","pricingModel":"flat","quantity":1,"unitAmount":5000}`)
 	plan("solo", "Solo", "EUR", "other", `{"product":"Solo","pricingModel":"flat","quantity":1,"unitAmount":300}`)
@@ -145,7 +147,8 @@ func TestChangePlanWithoutBackend(t *testing.T) {
 		t.Fatalf("overview lacks the change buttons:\n%s", page)
 	}
 	choose := ps.get("/subscriptions/sub_Pro_01/change")
-	for _, w := range []string{"Starter", "€9.00 per month", "Business", "€99.00 per month", "Business feature", "Current plan",
+	// Business with the 5 seats carried: €99.00 + 5 × €7.00 (not its default 10).
+	for _, w := range []string{"Starter", "€9.00 per month", "Business", "€134.00 per month", "Business feature", "Current plan",
 		`href="/subscriptions/sub_Pro_01/change/preview?plan=business"`, `href="/subscriptions/sub_Pro_01/change/preview?plan=starter"`} {
 		if !strings.Contains(choose, w) {
 			t.Errorf("plans page lacks %q", w)
@@ -171,7 +174,8 @@ func TestChangePlanWithoutBackend(t *testing.T) {
 		}
 	}
 	pc := ps.account().Subscription(sub).PendingChange
-	if pc == nil || pc.PlanID != "business" || pc.PlanName != "Business" || pc.EffectiveDate != want.EffectiveDate || pc.Item != nil {
+	if pc == nil || pc.PlanID != "business" || pc.PlanName != "Business" || pc.EffectiveDate != want.EffectiveDate || pc.Item != nil ||
+		!equalJSON(t, pc.Quantities, []account.ItemQuantity{{Product: "Seats", Quantity: 5}}) {
 		t.Fatalf("pending change %+v", pc)
 	}
 	evs := ps.events("subscription.change_requested")
@@ -185,6 +189,47 @@ func TestChangePlanWithoutBackend(t *testing.T) {
 	// The tenant carries it out: the pending state goes.
 	ps.putAccount(teamDoc(t, h.gw.cfg.Now(), func(s *account.Subscription) { s.PlanID, s.Name = "business", "Business" }))
 	etcdtest.Wait(t, "the overview shows no pending change", func() bool { return !strings.Contains(ps.get("/"), "requested") })
+}
+
+// TestChangePlanCarriesSeats: a move to Business keeps the seats the customer has (8, not
+// Business's 10), raised to Business's least (5) from 3: the chooser's price, the preview (its
+// facts and lines), the pending change and its event all have them.
+func TestChangePlanCarriesSeats(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for _, c := range []struct {
+		seats, carried int64
+		price          string
+	}{{8, 8, "€155.00 per month"}, {3, 5, "€134.00 per month"}} {
+		ps := h.customer(fmt.Sprintf("carry-%d", c.seats), `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
+		changeCatalog(t, ps)
+		ps.putAccount(teamDoc(t, h.gw.cfg.Now(), func(s *account.Subscription) { s.Items[1].Quantity = c.seats }))
+		if choose := ps.get("/subscriptions/sub_Pro_01/change"); !strings.Contains(choose, c.price) {
+			t.Errorf("%d seats: the plans page lacks Business at %q:\n%s", c.seats, c.price, choose)
+		}
+		want := expectedPreview(t, ps, "business", 0)
+		if len(want.ChargeLines) != 2 || want.ChargeLines[1].Quantity != c.carried || want.Next.Lines[1].Quantity != c.carried {
+			t.Fatalf("%d seats: preview %+v", c.seats, want)
+		}
+		form, page := ps.changeForm("/subscriptions/sub_Pro_01/change/preview?plan=business")
+		checkPreviewShown(t, page, want, "en")
+		if w := fmt.Sprintf(`<dt>Seats on Business</dt><dd class="fact-value">%d</dd>`, c.carried); !strings.Contains(page, w) {
+			t.Errorf("%d seats: the preview lacks %q:\n%s", c.seats, w, page)
+		}
+		if w := fmt.Sprintf("Seats × %d", c.carried); !strings.Contains(page, w) {
+			t.Errorf("%d seats: the preview lacks the line %q", c.seats, w)
+		}
+		if st, body, _ := ps.submit("/subscriptions/sub_Pro_01/change", form, "https://"+ps.host); st != 303 {
+			t.Fatalf("%d seats: confirm: %d\n%s", c.seats, st, body)
+		}
+		carried := []account.ItemQuantity{{Product: "Seats", Quantity: c.carried}}
+		if pc := ps.account().Subscription(sub).PendingChange; pc == nil || !equalJSON(t, pc.Quantities, carried) {
+			t.Errorf("%d seats: pending change %+v", c.seats, pc)
+		}
+		if evs := ps.events("subscription.change_requested"); len(evs) != 1 || !equalJSON(t, evs[0]["quantities"], carried) {
+			t.Errorf("%d seats: events %v", c.seats, evs)
+		}
+	}
 }
 
 func TestChangeSeatsWithoutBackendGerman(t *testing.T) {
@@ -311,7 +356,8 @@ func TestChangeThroughBackend(t *testing.T) {
 			}
 			key, data := b.lastOf(backend.TypeSubscriptionChange)
 			pv, _ := data["preview"].(map[string]any)
-			if data["planId"] != "business" || data["subscriptionId"] != sub || !strings.HasPrefix(key, "chg_") || pv["amountDue"] != float64(want.AmountDue) {
+			if data["planId"] != "business" || data["subscriptionId"] != sub || !strings.HasPrefix(key, "chg_") || pv["amountDue"] != float64(want.AmountDue) ||
+				!equalJSON(t, data["quantities"], []map[string]any{{"product": "Seats", "quantity": 5}}) {
 				t.Fatalf("request data %v key %q", data, key)
 			}
 			if got := ps.account().Subscription(sub).PlanID == "business"; got != c.changed {

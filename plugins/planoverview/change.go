@@ -96,14 +96,25 @@ func Offered(snap *tenants.CatalogSnapshot, cur *catalog.Plan, currency string) 
 	return out
 }
 
-// target is what a customer asks to change to: a plan, or a quantity of an item.
+// target is what a customer asks to change to: a plan, with the subscription's seats carried
+// over to its items (catalog.Plan.ItemsFor), or a quantity of an item.
 type target struct {
 	Plan     *catalog.Plan
+	Items    []account.Item
 	Item     int
 	Quantity int64
 }
 
 func (t *target) seats() bool { return t.Plan == nil }
+
+// quantities are the quantities of a plan target's per_unit items, the seats the move carries;
+// nil for a seat change.
+func (t *target) quantities() []account.ItemQuantity {
+	if t.seats() {
+		return nil
+	}
+	return catalog.Quantities(t.Items)
+}
 
 // changeState is what every change page starts from: the subscription, the catalog, the plan it
 // is on.
@@ -140,7 +151,7 @@ func loadChange(c plugins.ActionContext) *changeState {
 func (st *changeState) planTarget(c plugins.ActionContext, id string) *target {
 	for _, p := range Offered(st.snap, st.cur, c.Account().Currency) {
 		if p.ID == id {
-			return &target{Plan: p}
+			return &target{Plan: p, Items: p.ItemsFor(st.sub)}
 		}
 	}
 	c.Message(404, "change.unavailable.title", "change.unavailable.body")
@@ -184,7 +195,8 @@ func (st *changeState) seatItems(c plugins.ActionContext) []seatItem {
 func (st *changeState) preview(c plugins.ActionContext, t *target) (*catalog.Preview, bool) {
 	date := today(c.Now())
 	if be := c.Backend(); be.Registered() {
-		data := backend.SubscriptionPreviewData{AccountID: c.Account().ID, SubscriptionID: st.sub.ID, Date: date, SessionID: c.SessionID()}
+		data := backend.SubscriptionPreviewData{AccountID: c.Account().ID, SubscriptionID: st.sub.ID, Date: date, SessionID: c.SessionID(),
+			Quantities: t.quantities()}
 		setTarget(t, &data.PlanID, &data.Item, &data.Quantity)
 		key := changeKey("pv_", c.SessionID(), st.sub.ID, t, c.Revision(), string(date))
 		resp, err := be.Call(backend.Request{Type: backend.TypeSubscriptionPreview, IdempotencyKey: key, Data: data})
@@ -261,11 +273,11 @@ func card(c plugins.ActionContext, p *catalog.Plan, current bool, sub *account.S
 	tr, loc := c.Printer(), c.Locale()
 	out := planCard{ID: p.ID, Name: p.Name, Description: p.Description, Features: p.Features, Current: current}
 	var recurring, fees []account.Item
-	for i := range p.Items {
-		if p.Items[i].PricingModel == account.PricingFee {
-			fees = append(fees, p.Items[i].Item)
+	for _, it := range p.ItemsFor(sub) { // the seats the customer has, carried over
+		if it.PricingModel == account.PricingFee {
+			fees = append(fees, it)
 		} else {
-			recurring = append(recurring, p.Items[i].Item)
+			recurring = append(recurring, it)
 		}
 	}
 	if current { // what the customer pays now, their own quantities
@@ -314,6 +326,9 @@ func choosePlan(c plugins.ActionContext) {
 	render(c, 200, tr.T("change.pageTitle"), "choose", p)
 }
 
+// fact is a term of the preview's facts and its value, formatted.
+type fact struct{ Label, Value string }
+
 // previewLine is a line of the preview's tables, formatted.
 type previewLine struct {
 	Label, Detail, Amount string
@@ -331,6 +346,7 @@ type previewPage struct {
 	Seats           bool
 	Effective       string
 	EffectiveDate   string
+	Quantities      []fact // a plan move's per_unit items, with the seats carried
 	AmountDueMinor  int64
 	Now             bool // something is credited or charged now
 	NowLines        []previewLine
@@ -382,6 +398,12 @@ func newPreviewPage(c plugins.ActionContext, st *changeState, t *target, pv *cat
 	} else {
 		p.PlanID = t.Plan.ID
 		p.Heading = tr.T("change.preview.planHeading", "plan", t.Plan.Name)
+		for i := range t.Items {
+			if it := &t.Items[i]; it.PricingModel == account.PricingPerUnit {
+				p.Quantities = append(p.Quantities, fact{tr.T("change.preview.quantityOn", "product", it.Product, "plan", t.Plan.Name),
+					quantity(it.Quantity, it.Unit, loc)})
+			}
+		}
 		p.Action, p.Back, p.BackLabel = "/subscriptions/"+esc+"/change", "/subscriptions/"+esc+"/change", tr.T("change.backPlans")
 	}
 	for i := range pv.CreditLines {
@@ -600,7 +622,7 @@ func confirm(c plugins.ActionContext, st *changeState, t *target) {
 		changeThroughBackend(c, st, t, pv)
 		return
 	}
-	pc := &account.PendingChange{EffectiveDate: pv.EffectiveDate, RequestedAt: today(c.Now())}
+	pc := &account.PendingChange{EffectiveDate: pv.EffectiveDate, RequestedAt: today(c.Now()), Quantities: t.quantities()}
 	setTarget(t, &pc.PlanID, &pc.Item, &pc.Quantity)
 	if !t.seats() {
 		pc.PlanName = t.Plan.Name
@@ -631,6 +653,9 @@ func eventData(subID string, t *target, pv *catalog.Preview) map[string]any {
 		d["item"], d["quantity"] = t.Item, t.Quantity
 	} else {
 		d["planId"] = t.Plan.ID
+		if q := t.quantities(); len(q) > 0 {
+			d["quantities"] = q
+		}
 	}
 	return d
 }
@@ -639,7 +664,8 @@ func eventData(subID string, t *target, pv *catalog.Preview) map[string]any {
 func changeThroughBackend(c plugins.ActionContext, st *changeState, t *target, pv *catalog.Preview) {
 	fp, _ := json.Marshal(pv)
 	key := changeKey("chg_", c.SessionID(), st.sub.ID, t, c.Revision(), string(fp))
-	data := backend.SubscriptionChangeData{AccountID: c.Account().ID, SubscriptionID: st.sub.ID, Preview: pv, SessionID: c.SessionID()}
+	data := backend.SubscriptionChangeData{AccountID: c.Account().ID, SubscriptionID: st.sub.ID, Preview: pv, SessionID: c.SessionID(),
+		Quantities: t.quantities()}
 	setTarget(t, &data.PlanID, &data.Item, &data.Quantity)
 	req := backend.Request{Type: backend.TypeSubscriptionChange, IdempotencyKey: key, Data: data}
 	changeRequests.carry(c, st.sub, req, EventChangeSucceeded, eventData(st.sub.ID, t, pv), func() (string, string) {

@@ -189,8 +189,11 @@ type PendingChange struct {
 	// PlanName is the plan's name when it was asked for, for the portal's notice ("Change to
 	// Team on 1 Jan 2027 requested"); without it the notice names PlanID.
 	PlanName string `json:"planName,omitempty"`
-	Item     *int   `json:"item,omitempty"`
-	Quantity *int64 `json:"quantity,omitempty"`
+	// Quantities are, with PlanID, the quantities of the plan's per_unit items the subscription
+	// moves with: the seats it has now, carried over (catalog.Plan.ItemsFor).
+	Quantities []ItemQuantity `json:"quantities,omitempty"`
+	Item       *int           `json:"item,omitempty"`
+	Quantity   *int64         `json:"quantity,omitempty"`
 	// EffectiveDate is the day the change is to take effect; RequestedAt the day it was asked
 	// for.
 	EffectiveDate Date `json:"effectiveDate"`
@@ -199,6 +202,15 @@ type PendingChange struct {
 
 // MaxQuantity bounds an item's quantity in a pending change.
 const MaxQuantity = 1 << 40
+
+// MaxPendingQuantities bounds PendingChange.Quantities (a plan has at most 20 items).
+const MaxPendingQuantities = 20
+
+// ItemQuantity is the Quantity of the per_unit item of Product of a plan.
+type ItemQuantity struct {
+	Product  string `json:"product"`
+	Quantity int64  `json:"quantity"`
+}
 
 // Pricing models of an item.
 const (

@@ -416,6 +416,19 @@ func (p *problems) pendingChange(f string, pc *PendingChange, items []Item) {
 			p.add(f+".planId", "must be an identifier")
 		}
 		p.text(f+".planName", pc.PlanName, false, 100)
+		if len(pc.Quantities) > MaxPendingQuantities {
+			p.add(f+".quantities", "has %d entries, the limit is %d", len(pc.Quantities), MaxPendingQuantities)
+			break
+		}
+		for i, q := range pc.Quantities {
+			qf := fmt.Sprintf("%s.quantities[%d]", f, i)
+			p.text(qf+".product", q.Product, true, 200)
+			if q.Quantity < 0 || q.Quantity > MaxQuantity {
+				p.add(qf+".quantity", "must be between 0 and %d", int64(MaxQuantity))
+			}
+		}
+	case len(pc.Quantities) > 0:
+		p.add(f+".quantities", "go with a planId only")
 	case pc.Item == nil || pc.Quantity == nil:
 		p.add(f, "needs a planId, or an item and a quantity")
 	default:
