@@ -138,6 +138,10 @@ type PortalLinkMessage struct {
 	AccentTitles bool
 	// LogoURL is an absolute https (or, in development, http) URL of the tenant's logo; optional.
 	LogoURL string
+	// Code, when set, makes the message a sign-in email (Tenant.EmailSignIn, the
+	// "email.signIn.*" messages): the link signs in, and the 6-digit code can be typed on the page
+	// where the email was asked for instead. Like URL it is a secret.
+	Code string
 	// Locale is the customer's language, a BCP 47 tag ("de-DE", "pt-BR", "ja"); it is matched as
 	// by i18n.ForLocale, so an empty, invalid or unsupported locale gives English. The expiry date
 	// is formatted in its regional conventions (i18n.Money, i18n.Date).
@@ -175,6 +179,8 @@ type linkView struct {
 	Logo                                         htmltemplate.URL
 	// The texts in the message's language.
 	Heading, Greeting, Intro, Button, TextOpen, Copy, Ignore, Footer string
+	// CodeText introduces the code of a sign-in email.
+	CodeText string
 	// Expiry is the expiry sentence; ExpiryHTML the same with the duration in bold.
 	Expiry     string
 	ExpiryHTML htmltemplate.HTML
@@ -188,7 +194,12 @@ func RenderPortalLink(m PortalLinkMessage, now time.Time) (*Rendered, error) {
 		v.TenantName = "Portico"
 	}
 	tenant := headerText(v.TenantName)
-	v.Subject = p.T("email.portalLink.subject", "tenant", tenant)
+	k := "email.portalLink."
+	if m.Code != "" {
+		k = "email.signIn."
+		v.CodeText = p.T("email.signIn.code")
+	}
+	v.Subject = p.T(k+"subject", "tenant", tenant)
 	primary, accent := defaultPrimary, defaultAccent
 	if colorRE.MatchString(m.PrimaryColor) {
 		primary = strings.ToLower(m.PrimaryColor)
@@ -205,21 +216,21 @@ func RenderPortalLink(m PortalLinkMessage, now time.Time) (*Rendered, error) {
 	if strings.HasPrefix(m.LogoURL, "https://") || strings.HasPrefix(m.LogoURL, "http://") {
 		v.Logo = htmltemplate.URL(m.LogoURL)
 	}
-	v.Heading = p.T("email.portalLink.heading")
+	v.Heading = p.T(k + "heading")
 	if v.AccountName != "" {
 		v.Greeting = p.T("email.portalLink.greeting", "name", v.AccountName)
 	} else {
 		v.Greeting = p.T("email.portalLink.greetingNoName")
 	}
-	v.Intro = p.T("email.portalLink.intro", "tenant", v.TenantName)
-	v.Button = p.T("email.portalLink.button")
-	v.TextOpen = p.T("email.portalLink.textOpen")
+	v.Intro = p.T(k+"intro", "tenant", v.TenantName)
+	v.Button = p.T(k + "button")
+	v.TextOpen = p.T(k + "textOpen")
 	v.Copy = p.T("email.portalLink.copy")
-	v.Ignore = p.T("email.portalLink.ignore")
+	v.Ignore = p.T(k + "ignore")
 	v.Footer = p.T("email.portalLink.footer", "tenant", v.TenantName)
 	in, at := p.Duration(m.ExpiresAt.Sub(now)), expiryTime(p, m.Locale, m.ExpiresAt)
-	v.Expiry = p.T("email.portalLink.expiresIn", "duration", in, "time", at, "tenant", v.TenantName)
-	v.ExpiryHTML = htmlMessage(p, "email.portalLink.expiresIn",
+	v.Expiry = p.T(k+"expiresIn", "duration", in, "time", at, "tenant", v.TenantName)
+	v.ExpiryHTML = htmlMessage(p, k+"expiresIn",
 		"duration", htmltemplate.HTML("<strong>"+htmltemplate.HTMLEscapeString(in)+"</strong>"), "time", at, "tenant", v.TenantName)
 	var text, html bytes.Buffer
 	if err := textTmpl.Execute(&text, &v); err != nil {
@@ -329,10 +340,10 @@ func (s *Sender) SendPortalLink(ctx context.Context, m PortalLinkMessage) error 
 	}
 	msg, err := BuildPortalLink(m, s.from, s.cfg.Now())
 	if err != nil {
-		return &redacted{err: err, secret: m.URL}
+		return &redacted{err: err, secret: m.URL, code: m.Code}
 	}
 	if err := s.send(ctx, msg); err != nil {
-		return &redacted{err: fmt.Errorf("mail: sending the portal link to %s via %s: %w", to.Address, s.cfg.Addr, err), secret: m.URL}
+		return &redacted{err: fmt.Errorf("mail: sending the portal link to %s via %s: %w", to.Address, s.cfg.Addr, err), secret: m.URL, code: m.Code}
 	}
 	return nil
 }
@@ -376,12 +387,16 @@ func (s *Sender) send(ctx context.Context, msg *gomail.Msg) error {
 type redacted struct {
 	err    error
 	secret string
+	code   string // a sign-in code
 }
 
 func (e *redacted) Error() string {
 	msg := e.err.Error()
 	if e.secret != "" {
 		msg = strings.ReplaceAll(msg, e.secret, "[portal link]")
+	}
+	if e.code != "" {
+		msg = strings.ReplaceAll(msg, e.code, "[code]")
 	}
 	return msg
 }

@@ -548,3 +548,41 @@ func TestPortalLinkWordsIntact(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderSignIn: a message with a Code is the sign-in email in each language: its own subject
+// and texts, the code in both parts, the link and the 15 minutes.
+func TestRenderSignIn(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ locale, subject, codeText string }{
+		{"en", "Sign in to your billing portal at Acme Cloud", "Or type this code: 472913"},
+		{"de", "Anmeldung beim Abrechnungsportal von Acme Cloud", "Oder geben Sie diesen Code ein: 472913"},
+		{"fr", "Connexion à votre portail de facturation Acme Cloud", "Ou saisissez ce code : 472913"},
+		{"es", "Inicia sesión en tu portal de facturación de Acme Cloud", "O escribe este código: 472913"},
+		{"ja", "Acme Cloud の請求ポータルへのサインイン", "または次のコードを入力してください: 472913"},
+		{"pt-BR", "Entre no seu portal de cobrança da Acme Cloud", "Ou digite este código: 472913"},
+	} {
+		t.Run(tt.locale, func(t *testing.T) {
+			m := message()
+			m.Locale, m.Code, m.ExpiresAt = tt.locale, "472913", now.Add(15*time.Minute)
+			r, err := RenderPortalLink(m, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Subject != tt.subject {
+				t.Fatalf("subject %q, want %q", r.Subject, tt.subject)
+			}
+			if !strings.Contains(r.Text, tt.codeText) || !strings.Contains(r.Text, link) || !strings.Contains(r.HTML, ">472913</p>") {
+				t.Fatalf("the code or the link is missing:\n%s\n%s", r.Text, r.HTML)
+			}
+			p := i18n.ForLocale(tt.locale)
+			if !strings.Contains(r.Text, p.Duration(15*time.Minute)) {
+				t.Fatalf("the text does not say %q:\n%s", p.Duration(15*time.Minute), r.Text)
+			}
+			// Without a code, the same message is the portal-link email.
+			m.Code = ""
+			if r2, _ := RenderPortalLink(m, now); r2.Subject == r.Subject || strings.Contains(r2.Text, "472913") {
+				t.Fatalf("a message without a code is the sign-in email: %q", r2.Subject)
+			}
+		})
+	}
+}
