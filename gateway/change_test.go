@@ -375,6 +375,38 @@ func TestChangeThroughBackend(t *testing.T) {
 	}
 }
 
+// TestChangeResultSays: the page after a change the backend carried out says what the
+// subscription is on and from when, in the customer's language and date format: a move now with
+// the seats carried, a downgrade at the period end, a seat change.
+func TestChangeResultSays(t *testing.T) {
+	t.Parallel()
+	now := time.Now().UTC()
+	y, m, _ := now.Date()
+	today := i18n.DateOf(now)
+	next := i18n.DateOf(time.Date(y, m+1, 1, 0, 0, 0, 0, time.UTC))
+	for _, c := range []struct {
+		loc, path, preview, want string
+		date                     i18n.CivilDate
+	}{
+		{"en", "/subscriptions/sub_Pro_01/change", "/subscriptions/sub_Pro_01/change/preview?plan=business", "You are on Business with 5 Seats from %s.", today},
+		{"de", "/subscriptions/sub_Pro_01/change", "/subscriptions/sub_Pro_01/change/preview?plan=starter", "Sie nutzen Starter ab dem %s.", next},
+		{"fr", "/subscriptions/sub_Pro_01/seats", "/subscriptions/sub_Pro_01/seats/preview?item=1&quantity=12", "Vous disposez de 12 Seats sur l’offre Team à compter du %s.", today},
+		{"ja", "/subscriptions/sub_Pro_01/change", "/subscriptions/sub_Pro_01/change/preview?plan=business", "%sからBusiness（Seats 5）をご利用いただけます。", today},
+	} {
+		t.Run(c.loc, func(t *testing.T) {
+			t.Parallel()
+			_, ps, _ := backendPortal(t, "chg-says-"+strings.ToLower(c.loc), c.loc, map[string]backendAnswer{
+				backend.TypeSubscriptionChange: answerSucceeded("", func(map[string]any) string { return teamDoc(t, time.Now(), nil) })})
+			changeCatalog(t, ps)
+			form, _ := ps.changeForm(c.preview)
+			want := fmt.Sprintf(c.want, i18n.Date(c.date, c.loc))
+			if st, body, _ := ps.submit(c.path, form, "https://"+ps.host); st != 200 || !strings.Contains(body, want) {
+				t.Fatalf("confirm: %d, want %q\n%s", st, want, body)
+			}
+		})
+	}
+}
+
 // TestChangeBackendPreview: a backend's preview is shown as given, and its confirmation sends it
 // back (an invalid one: TestChangeBackendPreviewInvalid).
 func TestChangeBackendPreview(t *testing.T) {
@@ -453,7 +485,8 @@ func TestChangeConcurrentConfirms(t *testing.T) {
 		t.Fatalf("change_succeeded events = %d, want 1", c)
 	}
 	// A later reload of the confirmation shows the change made, and calls nothing.
-	if st, body, _ := ps.submit("/subscriptions/sub_Pro_01/change", form, "https://"+ps.host); st != 200 || !strings.Contains(body, "Subscription changed") || r.be.count(backend.TypeSubscriptionChange) != 1 {
+	made := "You are on Business with 5 Seats from " + i18n.Date(account.Date(form.Get("effective")).Civil(), "en") + "."
+	if st, body, _ := ps.submit("/subscriptions/sub_Pro_01/change", form, "https://"+ps.host); st != 200 || !strings.Contains(body, made) || r.be.count(backend.TypeSubscriptionChange) != 1 {
 		t.Fatalf("reload: %d, calls %d\n%s", st, r.be.count(backend.TypeSubscriptionChange), body)
 	}
 }

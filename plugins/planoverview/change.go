@@ -668,20 +668,95 @@ func changeThroughBackend(c plugins.ActionContext, st *changeState, t *target, p
 		Quantities: t.quantities()}
 	setTarget(t, &data.PlanID, &data.Item, &data.Quantity)
 	req := backend.Request{Type: backend.TypeSubscriptionChange, IdempotencyKey: key, Data: data}
+	out := outcome{Effective: pv.EffectiveDate}
+	if t.seats() {
+		it := st.sub.Items[t.Item]
+		it.Quantity = t.Quantity
+		out.Plan, out.Seats, out.SeatChange = st.sub.Name, []account.Item{it}, true
+		if st.cur != nil {
+			out.Plan = st.cur.Name
+		}
+	} else {
+		out.Plan, out.Seats = t.Plan.Name, perUnit(t.Items)
+	}
 	changeRequests.carry(c, st.sub, req, EventChangeSucceeded, eventData(st.sub.ID, t, pv), func() (string, string) {
-		return changedPage(c, st.sub)
+		return changedPage(c, &out)
 	})
 }
 
-// changedPage is the title and paragraph of a change carried out.
-func changedPage(c plugins.ActionContext, s *account.Subscription) (title, body string) {
-	tr := c.Printer()
-	return tr.T("change.result.succeeded.title"), tr.T("change.result.succeeded.body", "name", s.Name)
+// outcome is what a change carried out made of the subscription, for its result page: the plan
+// it is on and the per_unit items' quantities from the day it takes effect (a seat change: the
+// item changed).
+type outcome struct {
+	Plan       string
+	Seats      []account.Item
+	SeatChange bool
+	Effective  account.Date
+}
+
+// perUnit are the per_unit items of items.
+func perUnit(items []account.Item) []account.Item {
+	var out []account.Item
+	for _, it := range items {
+		if it.PricingModel == account.PricingPerUnit {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// changedPage is the title and paragraph of a change carried out: what the subscription is on
+// and from when ("You are on Business with 8 seats from Dec 16, 2026."; "You will be on … from
+// Jan 1, 2027." for a change at the period end; "You have 12 seats on Team from …").
+func changedPage(c plugins.ActionContext, o *outcome) (title, body string) {
+	tr, loc := c.Printer(), c.Locale()
+	when := ".now"
+	if o.Effective > today(c.Now()) {
+		when = ".later"
+	}
+	date := i18n.Date(o.Effective.Civil(), loc)
+	if date == "" { // not a date: the change is in effect
+		date, when = i18n.Date(today(c.Now()).Civil(), loc), ".now"
+	}
+	seats := make([]string, len(o.Seats))
+	for i := range o.Seats {
+		seats[i] = seatCount(c, &o.Seats[i])
+	}
+	list := strings.Join(seats, tr.T("change.result.listSeparator"))
+	key := "change.result.plan"
+	switch {
+	case o.SeatChange:
+		key = "change.result.seats"
+	case len(seats) > 0:
+		key = "change.result.planSeats"
+	}
+	return tr.T("change.result.succeeded.title"), tr.T(key+when, "plan", o.Plan, "seats", list, "date", date)
+}
+
+// seatCount is an item's quantity as the result page says it: "8 seats" with its unit, else
+// with its product ("8 Seats").
+func seatCount(c plugins.ActionContext, it *account.Item) string {
+	if it.Unit != "" {
+		return quantity(it.Quantity, it.Unit, c.Locale())
+	}
+	return c.Printer().T("change.result.count", "count", i18n.Number(it.Quantity, c.Locale()), "product", it.Product)
 }
 
 // doneResult shows a change already in effect (a later submit of a confirmation the backend
-// carried out).
+// carried out): the subscription as it is, from the day the confirmation said.
 func doneResult(c plugins.ActionContext, s *account.Subscription) {
-	title, body := changedPage(c, s)
+	o := outcome{Plan: s.Name, Seats: perUnit(s.Items), Effective: account.Date(c.FormValue("effective"))}
+	if snap, err := c.Catalog(); err == nil {
+		if sp, ok := snap.Plan(s.PlanID); ok {
+			o.Plan = sp.Plan.Name
+		}
+	}
+	if c.FormValue("plan") == "" {
+		o.SeatChange = true
+		if i, err := strconv.Atoi(c.FormValue("item")); err == nil && i >= 0 && i < len(s.Items) {
+			o.Seats = []account.Item{s.Items[i]}
+		}
+	}
+	title, body := changedPage(c, &o)
 	changeRequests.result(c, 200, "succeeded", title, body, "")
 }
