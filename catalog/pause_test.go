@@ -34,9 +34,50 @@ func TestResumeDate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := &account.Subscription{ID: "s", CurrentPeriodStart: tt.start, CurrentPeriodEnd: tt.end}
-			got, err := ResumeDate(s, tt.periods)
+			got, err := ResumeDate(s, nil, tt.periods)
 			if err != nil || got != tt.want {
 				t.Errorf("ResumeDate(%s – %s, %d) = %q, %v; want %q", tt.start, tt.end, tt.periods, got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestResumeDateOfPlan: with the subscription's plan known, the paused periods are the plan's,
+// counted from the day after the current period, whatever that period's length (a first period
+// shorter or longer than the plan's).
+func TestResumeDateOfPlan(t *testing.T) {
+	t.Parallel()
+	plan := func(interval string, count int) *Plan {
+		return &Plan{ID: "p", Interval: interval, IntervalCount: count}
+	}
+	tests := []struct {
+		name       string
+		plan       *Plan
+		start, end account.Date
+		periods    int
+		want       account.Date
+	}{
+		// Read from the 17-day period alone, one period would resume on 18 April.
+		{"monthly plan, short first period", plan(IntervalMonth, 1), "2026-03-15", "2026-03-31", 1, "2026-05-01"},
+		{"monthly plan, short first period, three periods", plan(IntervalMonth, 0), "2026-03-15", "2026-03-31", 3, "2026-07-01"},
+		// A first period of 1 Jan – 14 Feb then monthly from the 15th.
+		{"monthly plan, long first period", plan(IntervalMonth, 1), "2026-01-01", "2026-02-14", 2, "2026-04-15"},
+		{"monthly plan anchored on the 31st", plan(IntervalMonth, 1), "2027-01-31", "2027-02-27", 2, "2027-04-30"},
+		{"monthly plan anchored on the 30th into February", plan(IntervalMonth, 1), "2026-12-30", "2027-01-29", 1, "2027-02-28"},
+		{"quarterly plan", plan(IntervalMonth, 3), "2026-02-10", "2026-03-31", 1, "2026-07-01"},
+		{"yearly plan, short first period", plan(IntervalYear, 1), "2026-11-10", "2026-12-31", 1, "2028-01-01"},
+		{"two-weekly plan, three-day first period", plan(IntervalWeek, 2), "2026-12-01", "2026-12-03", 1, "2026-12-18"},
+		{"daily plan", plan(IntervalDay, 10), "2026-12-01", "2026-12-03", 2, "2026-12-24"},
+		// An interval no plan may have: the period's, as without a plan.
+		{"unusable interval", plan("quarter", 1), "2026-12-01", "2026-12-31", 1, "2027-02-01"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := &account.Subscription{ID: "s", CurrentPeriodStart: tt.start, CurrentPeriodEnd: tt.end}
+			got, err := ResumeDate(s, tt.plan, tt.periods)
+			if err != nil || got != tt.want {
+				t.Errorf("ResumeDate(%s – %s, %s, %d) = %q, %v; want %q", tt.start, tt.end, tt.name, tt.periods, got, err, tt.want)
 			}
 		})
 	}
@@ -58,7 +99,7 @@ func TestResumeDateRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		s := &account.Subscription{ID: "s", CurrentPeriodStart: tt.start, CurrentPeriodEnd: tt.end}
-		if got, err := ResumeDate(s, tt.periods); err == nil {
+		if got, err := ResumeDate(s, nil, tt.periods); err == nil {
 			t.Errorf("%s: ResumeDate = %q, want an error", tt.name, got)
 		} else if tt.name != "beyond 9999" && !errors.Is(err, ErrPause) {
 			t.Errorf("%s: err = %v, want ErrPause", tt.name, err)

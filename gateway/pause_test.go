@@ -241,6 +241,38 @@ func TestPauseWithoutBackend(t *testing.T) {
 	}
 }
 
+// TestPausePlanInterval: a subscription on a catalog plan pauses for the plan's periods, counted
+// from the end of its current period, even when that period is shorter than the plan's (a first
+// period 15 – 31 December on the monthly Team plan: one period resumes on 1 February, not 17
+// days after 1 January); the page, the stored request and its event agree.
+func TestPausePlanInterval(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ps := h.customer("pause-plan", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
+	changeCatalog(t, ps)
+	ps.putPolicy(pausePolicy)
+	ps.putAccount(teamDoc(t, h.gw.cfg.Now(), func(s *account.Subscription) {
+		s.CurrentPeriodStart, s.CurrentPeriodEnd, s.NextChargeDate = "2026-12-15", "2026-12-31", "2027-01-01"
+	}))
+	form, page := ps.formOf(subPath + "/pause")
+	for _, w := range []string{"1 billing period – billing resumes on Feb 1, 2027", "2 billing periods – billing resumes on Mar 1, 2027",
+		"3 billing periods – billing resumes on Apr 1, 2027"} {
+		if !strings.Contains(page, w) {
+			t.Errorf("pause page lacks %q:\n%s", w, page)
+		}
+	}
+	form.Set("periods", "2")
+	if st, body := ps.post(subPath+"/pause", form); st != 303 {
+		t.Fatalf("pause: %d\n%s", st, body)
+	}
+	if r := ps.account().Subscription("sub_Pro_01").PauseRequest; r == nil || r.ResumesAt != "2027-03-01" {
+		t.Errorf("pause request: %+v", r)
+	}
+	if evs := ps.events(EventPauseRequested); len(evs) != 1 || evs[0]["resumesAt"] != "2027-03-01" {
+		t.Errorf("pause_requested events: %v", evs)
+	}
+}
+
 func TestPauseRefusals(t *testing.T) {
 	t.Parallel()
 	h, ps, b := backendPortal(t, "pause-refused", "en", nil)

@@ -16,8 +16,8 @@ import (
 //
 // "Pause" shows on an active subscription whose tenant's change policy allows pausing
 // (catalog.Policy.Pause): its page offers 1 to Policy.MaxPause billing periods, each with the
-// day billing resumes (catalog.ResumeDate: the end of the current period plus the periods), and
-// confirms. "Resume" shows on a paused subscription and confirms too. With a backend the
+// day billing resumes (catalog.ResumeDate: the end of the current period plus the periods, of
+// the subscription's catalog plan's interval when the catalog has it), and confirms. "Resume" shows on a paused subscription and confirms too. With a backend the
 // confirmation calls it ("subscription.pause", "subscription.resume", answered like
 // "invoice.pay") and stores the document it returns with the event subscription.paused or
 // subscription.resumed; without one it records the request on the subscription (pauseRequest)
@@ -122,38 +122,45 @@ type pauseOption struct {
 	Checked bool
 }
 
-// pauseTarget is the path's subscription to pause and the policy's longest pause; it answers
+// pauseTarget is the path's subscription to pause, its catalog plan (nil when the catalog has
+// none) and the policy's longest pause; it answers
 // the page itself and returns nil when there is nothing to pause: no such subscription, a catalog
 // that cannot be read, a policy without pauses (403), or a subscription paused, requested or
 // cancelled meanwhile (the overview says so; a double submit whose first request went through).
-func pauseTarget(c plugins.ActionContext) (*account.Subscription, int) {
+func pauseTarget(c plugins.ActionContext) (*account.Subscription, *catalog.Plan, int) {
 	s := findSubscription(c)
 	if s == nil {
-		return nil, 0
+		return nil, nil, 0
 	}
 	cat, err := c.Catalog()
 	if err != nil {
 		c.Fail(err)
-		return nil, 0
+		return nil, nil, 0
 	}
 	most := policyOf(cat).MaxPause()
 	if most == 0 {
 		c.Message(403, "plan.pause.notAllowed.title", "plan.pause.notAllowed.body")
-		return nil, 0
+		return nil, nil, 0
 	}
 	if !pausable(s) {
 		c.Done()
-		return nil, 0
+		return nil, nil, 0
 	}
-	return s, most
+	var plan *catalog.Plan
+	if cat != nil && s.PlanID != "" {
+		if sp, ok := cat.Plan(s.PlanID); ok {
+			plan = sp.Plan
+		}
+	}
+	return s, plan, most
 }
 
-func newPausePage(c plugins.ActionContext, s *account.Subscription, most, chosen int, errs plugins.FormErrors) *pausePage {
+func newPausePage(c plugins.ActionContext, s *account.Subscription, plan *catalog.Plan, most, chosen int, errs plugins.FormErrors) *pausePage {
 	tr, loc := c.Printer(), c.Locale()
 	p := &pausePage{ID: s.ID, Name: s.Name, Tenant: c.Tenant().Name, Revision: c.Revision(), Errors: errs,
 		PeriodEnd: i18n.Date(s.CurrentPeriodEnd.Civil(), loc)}
 	for n := 1; n <= most; n++ {
-		d, err := catalog.ResumeDate(s, n)
+		d, err := catalog.ResumeDate(s, plan, n)
 		if err != nil {
 			break
 		}
@@ -168,18 +175,18 @@ func newPausePage(c plugins.ActionContext, s *account.Subscription, most, chosen
 
 // pauseForm is the pause page: how many periods, each with the day billing resumes.
 func pauseForm(c plugins.ActionContext) {
-	s, most := pauseTarget(c)
+	s, plan, most := pauseTarget(c)
 	if s == nil {
 		return
 	}
-	p := newPausePage(c, s, most, 0, nil)
+	p := newPausePage(c, s, plan, most, 0, nil)
 	render(c, 200, c.Printer().T("plan.pause.title", "name", s.Name), "pause", p)
 }
 
 // pauseSubmit confirms a pause: checks the periods and the revision the page showed, then
 // carries it out through the backend, or records it as requested without one.
 func pauseSubmit(c plugins.ActionContext) {
-	s, most := pauseTarget(c)
+	s, plan, most := pauseTarget(c)
 	if s == nil {
 		return
 	}
@@ -198,12 +205,12 @@ func pauseSubmit(c plugins.ActionContext) {
 	}
 	var resumes account.Date
 	if len(errs) == 0 {
-		if resumes, err = catalog.ResumeDate(s, periods); err != nil {
+		if resumes, err = catalog.ResumeDate(s, plan, periods); err != nil {
 			errs.Add("periods", tr.T("plan.pause.error.periods", "max", most))
 		}
 	}
 	if len(errs) > 0 {
-		render(c, status, tr.T("plan.pause.title", "name", s.Name), "pause", newPausePage(c, s, most, periods, errs))
+		render(c, status, tr.T("plan.pause.title", "name", s.Name), "pause", newPausePage(c, s, plan, most, periods, errs))
 		return
 	}
 	a := c.Account()
