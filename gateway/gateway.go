@@ -24,6 +24,7 @@ import (
 	"github.com/portico-billing/portico/gateway/session"
 	"github.com/portico-billing/portico/invoicedoc"
 	"github.com/portico-billing/portico/keyring"
+	"github.com/portico-billing/portico/mail"
 	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/webhooks"
@@ -65,6 +66,9 @@ type Config struct {
 	// PortalLinkMailer emails portal links for POST /v1/accounts/{id}/portal-link (default: none,
 	// the route answers 503).
 	PortalLinkMailer PortalLinkMailer
+	// SignInMail sends the emails of sign in by email (tenants.Tenant.EmailSignIn; default: none,
+	// the sign-in page answers as always and no email is sent, which is logged).
+	SignInMail *mail.Sender
 	// Limits bounds redemptions per client address and API requests per key (defaults in Limits).
 	Limits Limits
 	// TrustedProxies are the address ranges of the proxies in front of the gateway (default:
@@ -125,6 +129,7 @@ type Gateway struct {
 	proxies                   proxies
 	redeemLimit, failedTokens *limiter[[16]byte] // by clientKey
 	apiLimit                  *limiter[string]   // by API key id
+	signIns                   signInQueue
 }
 
 // reqScratch is per-request working memory, reused through a pool.

@@ -409,6 +409,9 @@ func (g *Gateway) writeMessage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l pa
 	if !c.NoReferrer {
 		c.setBack(g.returnURL(ctx, t))
 	}
+	if t != nil && t.EmailSignIn && (status == fasthttp.StatusGone || status == fasthttp.StatusUnauthorized) {
+		c.Action = signInOffer(l)
+	}
 	var out bytes.Buffer
 	if err := c.execute(&out, "message"); err != nil {
 		g.log.Error("gateway: rendering message page", "err", err)

@@ -58,6 +58,9 @@ func (g *Gateway) servePortal(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 	case get && string(path) == "/":
 		rs.class = classPage
 		g.customerPage(ctx, t, rs)
+	case bytes.HasPrefix(path, []byte("/sign-in")):
+		rs.class = classRedeem
+		g.serveSignIn(ctx, t, path)
 	case (get || ctx.IsPost()) && bytes.HasPrefix(path, []byte("/s/")):
 		rs.class = classRedeem
 		g.redeem(ctx, t, path[len("/s/"):])
@@ -130,6 +133,10 @@ func (g *Gateway) openSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 // rendered in the session's language (resolveLocale), which its cache key includes.
 func (g *Gateway) customerPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) {
 	if !g.openSession(ctx, t, rs) {
+		if t.EmailSignIn {
+			g.signInPage(ctx, t, requestLang(ctx, t), fasthttp.StatusOK, "")
+			return
+		}
 		g.sessionEnded(ctx, t)
 		return
 	}
@@ -262,6 +269,12 @@ func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []by
 		g.unavailable(ctx, t, requestLang(ctx, t), err)
 		return
 	}
+	g.startSession(ctx, t, l, now)
+}
+
+// startSession answers a redeemed link: 303 to / (or to the step of the link's flow) with the
+// sealed session cookie, and the return cookie of the link's returnUrl.
+func (g *Gateway) startSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l *tenants.Link, now time.Time) {
 	s := &session.Session{
 		ID: []byte(l.SessionID), AccountID: []byte(l.AccountID), Locale: []byte(l.Locale),
 		Switches: uint32(plugins.SessionSwitches(l.Switches, l.Settings)), Expires: now.Add(l.SessionTTL.D()).Unix(), Issued: now.Unix(), CSRF: session.NewCSRF(),

@@ -397,3 +397,27 @@ func (s *Store) TakeSignInChoice(ctx context.Context, tenantID, token, accountID
 	}
 	return nil
 }
+
+// SignInAccounts returns those of the sign-in's accounts that still have its email, in the order
+// of e.Accounts: an account deleted since the email was sent, or whose billing email changed, is
+// left out.
+func (s *Store) SignInAccounts(ctx context.Context, tenantID string, e *EmailSignIn) ([]string, error) {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	prefix := s.k.emailIndex(tenantID, e.EmailHash)
+	resp, err := s.c.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly(), clientv3.WithLimit(100))
+	if err != nil {
+		return nil, fmt.Errorf("tenants: looking up the accounts of a sign-in: %w", Unavailable(err))
+	}
+	now := make(map[string]bool, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		now[string(kv.Key[len(prefix):])] = true
+	}
+	var ids []string
+	for _, id := range e.Accounts {
+		if now[id] {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}

@@ -188,7 +188,7 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 		return err
 	}
 	gw, err := gateway.New(gateway.Config{
-		Store: store, Keyring: ring, Issuer: issuer, Webhooks: hooks, Backend: backends, Dashboard: dash.Handler, PortalLinkMailer: emailer,
+		Store: store, Keyring: ring, Issuer: issuer, Webhooks: hooks, Backend: backends, Dashboard: dash.Handler, PortalLinkMailer: emailer, SignInMail: sender,
 		BaseDomain: f.baseDomain, PublicScheme: urls.Scheme, PublicPort: urls.Port, Dev: f.dev, Logger: log,
 		Metrics: gateway.NewMetrics(reg), Limits: f.limits, Domains: verifier, PDFCJKFont: f.pdfCJKFont,
 		TrustedProxies: opts.proxies, ProxyHeader: f.proxyHeader,
