@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -370,6 +372,116 @@ func TestChangeThroughBackend(t *testing.T) {
 			}
 			if ps.account().Subscription(sub).PendingChange != nil {
 				t.Error("a change through the backend was recorded as pending")
+			}
+		})
+	}
+}
+
+// auditDetail is the detail of the account's first session audit entry of type typ, nil when
+// there is none.
+func auditDetail(t *testing.T, h *harness, tenantID, accountID, typ string) map[string]any {
+	t.Helper()
+	audits, err := h.store.SessionAudits(context.Background(), tenantID, accountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range audits {
+		for _, e := range s.Entries {
+			if e.Type == typ {
+				d := map[string]any{}
+				if err := json.Unmarshal(e.Detail, &d); err != nil {
+					t.Fatalf("audit entry %s: %v (%s)", typ, err, e.Detail)
+				}
+				return d
+			}
+		}
+	}
+	return nil
+}
+
+// TestChangeBackendFailures: a backend that answers subscription.change with requires_action
+// (the customer is sent to its page and back to the overview through a sealed return URL), does
+// not answer in time, or answers what cannot be used (a document that is not valid, another
+// account's, no JSON): the customer sees the page of each, the attempt is in the session's audit
+// trail, and nothing is half-written (the account as it was, no pending change, no event).
+func TestChangeBackendFailures(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		answer  backendAnswer
+		timeout time.Duration
+		status  int
+		want    []string
+		audit   string
+	}{
+		{name: "requires action", answer: answerJSON(`{"result":"requires_action","redirectUrl":"https://bank.example/mandate?c=7"}`),
+			status: 303, audit: "subscription.change_requires_action"},
+		{name: "timeout", answer: func(http.ResponseWriter, map[string]any) { time.Sleep(1500 * time.Millisecond) }, timeout: time.Second,
+			status: 504, want: []string{"The billing service did not answer", "Nothing was changed here. Tenant CHG-FAIL-TIMEOUT may still carry out the change of Team"},
+			audit: "subscription.change_error"},
+		{name: "invalid document", answer: answerJSON(`{"result":"succeeded","account":{"id":"acc_7Hq2LmX9","name":"X","currency":"EURO"}}`),
+			status: 502, want: []string{"The change could not be recorded", "its updated billing data was not valid"}, audit: "subscription.change_error"},
+		{name: "another account", answer: answerJSON(`{"result":"succeeded","account":{"id":"acc_other","name":"X","currency":"EUR"}}`),
+			status: 502, want: []string{"The change could not be recorded"}, audit: "subscription.change_error"},
+		{name: "invalid JSON", answer: answerJSON(`{"result":`),
+			status: 502, want: []string{"The billing service failed", "Nothing was changed here."}, audit: "subscription.change_error"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.withBackend(c.timeout, false)
+			b := newTenantBackend(t, map[string]backendAnswer{backend.TypeSubscriptionChange: c.answer})
+			ps := h.customer("chg-fail-"+strings.ToLower(strings.ReplaceAll(c.name, " ", "-")), `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
+			registerBackend(t, h, ps.t.ID, b.srv.URL)
+			changeCatalog(t, ps)
+			before := ps.account()
+			form, _ := ps.changeForm("/subscriptions/sub_Pro_01/change/preview?plan=business")
+			st, body, loc := ps.submit("/subscriptions/sub_Pro_01/change", form, "https://"+ps.host)
+			if st != c.status {
+				t.Fatalf("confirm: %d, want %d\n%s", st, c.status, body)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("result lacks %q:\n%s", w, body)
+				}
+			}
+			if c.status == 303 {
+				u, err := url.Parse(loc)
+				if err != nil || u.Host != "bank.example" || u.Query().Get("c") != "7" {
+					t.Fatalf("redirect to %q", loc)
+				}
+				ret, err := url.Parse(u.Query().Get("return_url"))
+				if err != nil || ret.Host != ps.host || ret.Path != "/subscriptions/sub_Pro_01/change/return" {
+					t.Fatalf("return_url %q", u.Query().Get("return_url"))
+				}
+				// Back from the backend's page: the overview, the change not made (yet).
+				r := h.do("GET", ps.host, ret.RequestURI(), nil, "Cookie", ps.cookie)
+				if r.StatusCode() != 303 || string(r.Header.Peek("Location")) != "/" {
+					t.Errorf("return: %d to %q", r.StatusCode(), r.Header.Peek("Location"))
+				}
+				if r := h.do("GET", ps.host, "/subscriptions/sub_Pro_01/change/return?r=AAAA", nil, "Cookie", ps.cookie); r.StatusCode() != 400 {
+					t.Errorf("forged return: %d", r.StatusCode())
+				}
+				if d := auditDetail(t, h, ps.t.ID, "acc_7Hq2LmX9", c.audit); d["result"] != "requires_action" ||
+					d["redirectUrl"] != "https://bank.example/mandate?c=7" || d["planId"] != "business" || d["subscriptionId"] != sub {
+					t.Errorf("audit entry %s: %v", c.audit, d)
+				}
+			}
+			if n := b.count(backend.TypeSubscriptionChange); n != 1 {
+				t.Errorf("subscription.change calls: %d", n)
+			}
+			wantAudit(t, h, ps.t.ID, "acc_7Hq2LmX9", c.audit)
+			after := ps.account()
+			if !equalJSON(t, before, after) || after.Subscription(sub).PendingChange != nil {
+				t.Errorf("the account changed:\n%+v", after.Subscription(sub))
+			}
+			for _, typ := range []string{"subscription.change_succeeded", "subscription.change_failed", "subscription.change_requested"} {
+				if n := len(ps.events(typ)); n != 0 {
+					t.Errorf("%s events: %d", typ, n)
+				}
+			}
+			if page := ps.get("/"); !strings.Contains(page, `href="/subscriptions/sub_Pro_01/change">Change plan</a>`) || strings.Contains(page, "requested") {
+				t.Errorf("the overview does not offer the change again:\n%s", page)
 			}
 		})
 	}
