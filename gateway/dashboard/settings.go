@@ -24,6 +24,7 @@ type portalForm struct {
 	tenants.PortalDefaults
 	LinkTTLMinutes, SessionTTLMinutes  string
 	PaymentSetupURL                    string
+	EmailSignIn                        bool
 	Errors                             map[string]string
 	MinLink, MaxLink, MinSess, MaxSess int
 	// Seller is the page's second form, Seller on invoices (posted to /settings/seller).
@@ -36,6 +37,7 @@ func portalFormOf(t *tenants.Tenant) *portalForm {
 		LinkTTLMinutes:    strconv.Itoa(int(t.LinkTTL.D() / time.Minute)),
 		SessionTTLMinutes: strconv.Itoa(int(t.SessionTTL.D() / time.Minute)),
 		PaymentSetupURL:   t.PaymentSetupURL,
+		EmailSignIn:       t.EmailSignIn,
 	}
 }
 
@@ -85,6 +87,7 @@ func (d *Dashboard) savePortal(ctx *fasthttp.RequestCtx, r *request) {
 		LinkTTLMinutes:    string(args.Peek("link_ttl")),
 		SessionTTLMinutes: string(args.Peek("session_ttl")),
 		PaymentSetupURL:   strings.TrimSpace(string(args.Peek("payment_setup_url"))),
+		EmailSignIn:       on("email_sign_in"),
 	}
 	errs := map[string]string{}
 	if f.CancelMode != tenants.CancelEndOfTerm && f.CancelMode != tenants.CancelImmediate {
@@ -112,6 +115,7 @@ func (d *Dashboard) savePortal(ctx *fasthttp.RequestCtx, r *request) {
 		t.Portal = f.PortalDefaults
 		t.LinkTTL, t.SessionTTL = tenants.Duration(linkTTL), tenants.Duration(sessTTL)
 		t.PaymentSetupURL = f.PaymentSetupURL
+		t.EmailSignIn = f.EmailSignIn
 		return nil
 	}, nil)
 	if errors.Is(err, tenants.ErrInvalidTenant) {

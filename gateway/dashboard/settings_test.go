@@ -338,6 +338,20 @@ func TestPortalSettings(t *testing.T) {
 			t.Fatalf("invalid form %v changed the tenant", c)
 		}
 	}
+	// Sign in by email: off until ticked, and off again when unticked.
+	if tn.EmailSignIn {
+		t.Fatal("a form without email_sign_in turned sign in by email on")
+	}
+	expect(t, a.get("/settings/portal"), 200, `name="email_sign_in" value="on" aria-describedby`, "Customers may sign in with their billing email")
+	expect(t, a.form("/settings/portal", "link_ttl", "60", "session_ttl", "30", "cancel_mode", "end_of_term", "email_sign_in", "on"), 200,
+		`name="email_sign_in" value="on" checked`)
+	if !h.tenantNow(h.acme.ID).EmailSignIn {
+		t.Fatal("email_sign_in=on was not stored")
+	}
+	expect(t, a.form("/settings/portal", "link_ttl", "60", "session_ttl", "30", "cancel_mode", "end_of_term"), 200)
+	if h.tenantNow(h.acme.ID).EmailSignIn {
+		t.Fatal("unticking email_sign_in was not stored")
+	}
 	// New links use the new defaults.
 	body = expect(t, a.form("/customers/acc_7Hq2LmX9/copy-link"), 200)
 	if !strings.Contains(body, "until") {
