@@ -348,3 +348,29 @@ func ownCatalogHas(source, key string) bool {
 	}
 	return false
 }
+
+// TestPortalTermsConsistent fails when the portal's messages (not the dashboard's, "dash.…") of
+// a language call one thing by two names: Japanese calls a subscription サブスクリプション, not
+// 契約 ("contract"), and Brazilian Portuguese the overview "resumo de cobrança", not "visão geral"
+// (the change pages did, the pause and offer pages did not).
+func TestPortalTermsConsistent(t *testing.T) {
+	for _, c := range []struct{ file, avoid, use string }{
+		{"ja.json", "契約", "サブスクリプション"},
+		{"pt-BR.json", "visão geral", "resumo de cobrança"},
+	} {
+		i := slices.Index(files, c.file)
+		if i < 0 {
+			t.Fatalf("no catalog %s among %v", c.file, files)
+		}
+		for key, m := range catalogs[i].msgs {
+			if strings.HasPrefix(key, "dash.") {
+				continue
+			}
+			for _, text := range m.texts() {
+				if strings.Contains(text, c.avoid) {
+					t.Errorf("%s: message %q says %q; the portal says %q: %q", c.file, key, c.avoid, c.use, text)
+				}
+			}
+		}
+	}
+}
