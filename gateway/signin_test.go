@@ -136,6 +136,10 @@ func TestSignInByEmailLink(t *testing.T) {
 	if st, _, r := h.open(link); st != 410 || !strings.Contains(string(r.Body()), `href="/sign-in"`) {
 		t.Fatalf("the link again: %d, want 410 offering sign-in", st)
 	}
+	// An ended session's 401 page offers the sign-in too.
+	if r := h.do("GET", host, "/sign-in/choose", nil); r.StatusCode() != 401 || !strings.Contains(string(r.Body()), `href="/sign-in"`) {
+		t.Fatalf("401 page: %d", r.StatusCode())
+	}
 	r := h.do("GET", "api."+base, "/v1/portal-sessions?accountId=acc_7Hq2LmX9", nil, "Authorization", "Bearer "+key)
 	if !strings.Contains(string(r.Body()), `"type":"signed_in_by_email"`) || !strings.Contains(string(r.Body()), `"by":"email-sign-in"`) {
 		t.Fatalf("audit trail: %s", r.Body())
@@ -229,7 +233,8 @@ func TestSignInByEmailChooser(t *testing.T) {
 	r := h.do("POST", host, "/sign-in/code", []byte(url.Values{"confirm": {nonce}, "email": {"billing@globex.example"}, "code": {code}}.Encode()),
 		"Cookie", cookie, "Content-Type", "application/x-www-form-urlencoded", "Origin", "https://"+host)
 	choice, ok := cookies(r)["__Host-portico_signin"]
-	if r.StatusCode() != 303 || string(r.Header.Peek("Location")) != "/sign-in/choose" || !ok {
+	if r.StatusCode() != 303 || string(r.Header.Peek("Location")) != "/sign-in/choose" || !ok ||
+		!strings.Contains(choice, "SameSite=Strict") || !strings.Contains(choice, "HttpOnly") {
 		t.Fatalf("sign-in of two accounts: %d %q", r.StatusCode(), r.Header.Peek("Location"))
 	}
 	cookie += "; " + strings.SplitN(choice, ";", 2)[0]
@@ -310,11 +315,58 @@ func TestSignInByEmailLimits(t *testing.T) {
 				t.Fatalf("%s request %d: %d", email, i+1, st)
 			}
 		}
-		if st, _, _, _ := h.askEmail(host, email); st != 429 {
-			t.Fatalf("%s over its limit: %d", email, st)
+		cookie, nonce := h.signInForm(host)
+		r := h.do("POST", host, "/sign-in", []byte(url.Values{"confirm": {nonce}, "email": {email}}.Encode()),
+			"Cookie", cookie, "Content-Type", "application/x-www-form-urlencoded", "Origin", "https://"+host)
+		if r.StatusCode() != 429 || len(r.Header.Peek("Retry-After")) == 0 {
+			t.Fatalf("%s over its limit: %d", email, r.StatusCode())
 		}
 	}
 	for range tenants.MaxSignInMailsPerEmail {
 		smtp.Next(t)
+	}
+}
+
+// TestSignInQueueBounded: the sign-in queue holds signInQueueSize emails; one more is refused
+// (and the request answered as any other) rather than waited for.
+func TestSignInQueueBounded(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.gw.signIns.once.Do(func() { h.gw.signIns.jobs = make(chan signInJob, signInQueueSize) }) // no worker
+	for i := range signInQueueSize {
+		if !h.gw.enqueueSignIn(signInJob{}) {
+			t.Fatalf("job %d refused", i+1)
+		}
+	}
+	if h.gw.enqueueSignIn(signInJob{}) {
+		t.Fatal("a full queue took another job")
+	}
+}
+
+// TestSignInWrongCodesThrottled: wrong codes count against the client's failed-token budget; over
+// it, the code form answers 429 without trying the code.
+func TestSignInWrongCodesThrottled(t *testing.T) {
+	t.Parallel()
+	h := newHarnessOn(t, etcdtest.Prefix(t), Limits{RedeemsPerMinute: -1, FailedTokensPerHour: 1, APIPerSecond: -1})
+	_, _, smtp := h.signInTenant("esthr")
+	host := "esthr." + base
+	_, _, cookie, nonce := h.askEmail(host, "billing@globex.example")
+	_, code, _ := signInMail(t, smtp)
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	st := 0
+	for i := 0; i < 20 && st != 429; i++ {
+		st, _, _ = h.post(host, "/sign-in/code", cookie, url.Values{"confirm": {nonce}, "email": {"billing@globex.example"}, "code": {wrong}})
+		if st != 400 && st != 429 {
+			t.Fatalf("wrong code: %d", st)
+		}
+	}
+	if st != 429 {
+		t.Fatal("wrong codes were never throttled")
+	}
+	if st, _, s := h.post(host, "/sign-in/code", cookie, url.Values{"confirm": {nonce}, "email": {"billing@globex.example"}, "code": {code}}); st != 429 || s != "" {
+		t.Fatalf("the right code over the budget: %d", st)
 	}
 }

@@ -54,6 +54,13 @@ func TestAccountsByEmail(t *testing.T) {
 	putEmailAccount(t, s, tn.ID, "acc_a", "new@acme.example")
 	wantAccounts(t, s, tn.ID, "billing@acme.example", "acc_b")
 	wantAccounts(t, s, tn.ID, "new@acme.example", "acc_a")
+	// An account whose entry is missing (stored before the index existed) is indexed by its next write.
+	if _, err := s.c.Delete(ctx, s.k.emailIndexAccount(tn.ID, emailHash(tn.ID, "new@acme.example"), "acc_a")); err != nil {
+		t.Fatal(err)
+	}
+	wantAccounts(t, s, tn.ID, "new@acme.example")
+	putEmailAccount(t, s, tn.ID, "acc_a", "new@acme.example")
+	wantAccounts(t, s, tn.ID, "new@acme.example", "acc_a")
 	// No email: no entry.
 	putEmailAccount(t, s, tn.ID, "acc_a", "")
 	wantAccounts(t, s, tn.ID, "new@acme.example")

@@ -143,6 +143,9 @@ func TestSeedDemoDatesFollowTheDay(t *testing.T) {
 		if cat, err := s.Catalog(ctx, tn.ID); err != nil || cat.Policy.MaxPause() != 3 || cat.Policy.Offer("pricing") == nil || cat.Policy.Offer("pricing").PercentOff != 50 || cat.Policy.Offer("pricing").Periods != 2 {
 			t.Errorf("seeded on %s: the demo's change policy is %+v (%v), want pauses up to 3 periods and 50 %% off 2 periods for pricing", c.now, cat, err)
 		}
+		if !tn.EmailSignIn {
+			t.Errorf("seeded on %s: the demo tenant does not allow sign in by email", c.now)
+		}
 		if tn.Seller != demoSeller {
 			t.Errorf("seeded on %s: the demo's seller is %+v, want %+v", c.now, tn.Seller, demoSeller)
 		}

@@ -67,16 +67,18 @@ func TestOperatorCLI(t *testing.T) {
 	}
 	// --require-2fa turns the dashboard's second factor on for the tenant's admins, and off.
 	for _, c := range []struct {
-		flag string
-		want bool
-	}{{"--require-2fa", true}, {"--require-2fa=false", false}} {
+		flag  string
+		want  bool
+		field string
+	}{{"--require-2fa", true, "requireTwoFactor"}, {"--require-2fa=false", false, "requireTwoFactor"},
+		{"--email-sign-in", true, "emailSignIn"}, {"--email-sign-in=false", false, "emailSignIn"}} {
 		mustCLI(t, p, "tenant", "update", "acme", c.flag)
 		var got map[string]any
 		if err := json.Unmarshal([]byte(mustCLI(t, p, "--json", "tenant", "get", "acme")), &got); err != nil {
 			t.Fatal(err)
 		}
-		if on, _ := got["requireTwoFactor"].(bool); on != c.want {
-			t.Fatalf("tenant update %s: requireTwoFactor = %v", c.flag, got["requireTwoFactor"])
+		if on, _ := got[c.field].(bool); on != c.want {
+			t.Fatalf("tenant update %s: %s = %v", c.flag, c.field, got[c.field])
 		}
 	}
 	key := strings.TrimSpace(mustCLI(t, p, "apikey", "create", "--tenant", "acme", "--name", "backend"))
