@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"bytes"
 	"crypto/subtle"
-	"html/template"
 	"time"
 
 	"github.com/portico-billing/portico/gateway/web"
@@ -42,41 +40,17 @@ func (g *Gateway) continueCookieName() string {
 // sets the continue cookie (keeping the nonce of one set before, so that two links opened in two
 // tabs both work); HEAD sets no cookie.
 func (g *Gateway) continuePage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l *tenants.Link, now time.Time) {
-	nonce := string(ctx.Request.Header.Cookie(g.continueCookieName()))
-	if !tenants.ValidToken(nonce) {
-		nonce = tenants.NewToken()
-	}
+	nonce := g.anonNonce(ctx, max(l.ExpiresAt.Sub(now), time.Minute))
 	snap, _ := g.store.Account(web.Detach(ctx), t.ID, l.AccountID) // only for its language: none is fine
-	lang := sessionLang(l.Locale, snap, t)
-	c := newChrome(t, lang, lang.T("info.continue.title"))
-	c.NoReferrer = true
-	c.Message = lang.T("info.continue.body", "tenant", t.Name)
-	// No action: the form posts to the page's own URL, so the token is not repeated in the page.
-	c.Action = template.HTML(`<form method="post" class="form"><input type="hidden" name="` + continueField + `" value="` +
-		template.HTMLEscapeString(nonce) + `"><p class="actions"><button class="button button-primary" type="submit">` +
-		template.HTMLEscapeString(lang.T("info.continue.button")) + `</button></p></form>`)
-	var out bytes.Buffer
-	if err := c.execute(&out, "message"); err != nil {
-		g.log.Error("gateway: rendering the continue page", "err", err)
-	}
-	if !ctx.IsHead() {
-		ck := fasthttp.AcquireCookie()
-		defer fasthttp.ReleaseCookie(ck)
-		ck.SetKey(g.continueCookieName())
-		ck.SetValue(nonce)
-		ck.SetPath("/")
-		ck.SetHTTPOnly(true)
-		ck.SetSecure(!g.cfg.Dev)
-		ck.SetSameSite(fasthttp.CookieSameSiteStrictMode)
-		ck.SetMaxAge(max(int(l.ExpiresAt.Sub(now).Seconds()), 60))
-		ctx.Response.Header.SetCookie(ck)
-	}
-	setPortalHeaders(ctx, t)
-	ctx.Response.Header.Set("Referrer-Policy", "no-referrer") // the token URL never leaves as a Referer
-	ctx.Response.Header.Set("Cache-Control", "no-store")
-	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.SetContentType("text/html; charset=utf-8")
-	ctx.SetBody(out.Bytes())
+	g.continueForm(ctx, t, sessionLang(l.Locale, snap, t), nonce, "info.continue.title", "info.continue.body")
+}
+
+// continueForm writes a Continue page (the title and body keys, the tenant's name in the body)
+// whose button posts the nonce to the page's own URL: the token of the URL is not repeated in the
+// page, and the page sends no Referer.
+func (g *Gateway) continueForm(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l pageLang, nonce, titleKey, bodyKey string) {
+	form := `<form method="post" class="form">` + hiddenNonce(nonce) + button(l.T("info.continue.button")) + `</form>`
+	g.writeFormPage(ctx, t, l, fasthttp.StatusOK, l.T(titleKey), l.T(bodyKey, "tenant", t.Name), form, true)
 }
 
 // checkContinue verifies the Continue page's POST before any link is looked up: a body within

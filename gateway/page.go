@@ -365,19 +365,10 @@ func (g *Gateway) returnURL(ctx *fasthttp.RequestCtx, t *tenants.Tenant) []byte 
 
 // setReturnCookie stores (or, for "", clears) the return URL for the session's lifetime.
 func (g *Gateway) setReturnCookie(ctx *fasthttp.RequestCtx, value string, maxAge int) {
-	c := fasthttp.AcquireCookie()
-	defer fasthttp.ReleaseCookie(c)
-	c.SetKey(g.returnCookieName())
-	c.SetValue(value)
-	c.SetPath("/")
-	c.SetHTTPOnly(true)
-	c.SetSecure(!g.cfg.Dev)
-	c.SetSameSite(fasthttp.CookieSameSiteLaxMode)
 	if value == "" {
 		maxAge = -1
 	}
-	c.SetMaxAge(maxAge)
-	ctx.Response.Header.SetCookie(c)
+	g.setCookie(ctx, g.returnCookieName(), value, maxAge, fasthttp.CookieSameSiteLaxMode)
 }
 
 // errorPage writes a branded page with a title and one paragraph, given as text. It is the

@@ -253,14 +253,7 @@ func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []by
 		}
 	}
 	switch {
-	case errors.Is(err, tenants.ErrLinkUsed):
-		g.messagePage(ctx, t, requestLang(ctx, t), fasthttp.StatusGone, "error.linkUsed")
-		return
-	case errors.Is(err, tenants.ErrLinkExpired):
-		g.messagePage(ctx, t, requestLang(ctx, t), fasthttp.StatusGone, "error.linkExpired")
-		return
-	case errors.Is(err, tenants.ErrLinkNotFound):
-		g.messagePage(ctx, t, requestLang(ctx, t), fasthttp.StatusNotFound, "error.linkInvalid")
+	case g.linkFailed(ctx, t, err):
 		return
 	case errors.Is(err, tenants.ErrLinkNeedsConfirmation) || err == nil && ctx.IsHead():
 		g.continuePage(ctx, t, l, now)
@@ -294,21 +287,34 @@ func (g *Gateway) startSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l *t
 	} else if len(ctx.Request.Header.Cookie(g.returnCookieName())) > 0 {
 		g.setReturnCookie(ctx, "", 0) // a previous session's
 	}
-	c := fasthttp.AcquireCookie()
-	defer fasthttp.ReleaseCookie(c)
-	c.SetKey(g.cookieName)
-	c.SetValue(value)
-	c.SetPath("/")
-	c.SetHTTPOnly(true)
-	c.SetSecure(!g.cfg.Dev)
-	c.SetSameSite(fasthttp.CookieSameSiteLaxMode)
-	c.SetMaxAge(int(l.SessionTTL.D().Seconds()))
-	ctx.Response.Header.SetCookie(c)
+	g.setCookie(ctx, g.cookieName, value, int(l.SessionTTL.D().Seconds()), fasthttp.CookieSameSiteLaxMode)
+	signInRedirect(ctx, t, links.Landing(t, l.Flow))
+}
+
+// signInRedirect answers a sign-in step (a redeemed link, a used sign-in by email) with a 303 to
+// location: never cached, and without a Referer, since the URL it answers may hold a token.
+func signInRedirect(ctx *fasthttp.RequestCtx, t *tenants.Tenant, location string) {
 	setPortalHeaders(ctx, t)
-	ctx.Response.Header.Set("Referrer-Policy", "no-referrer") // the token URL never leaves as a Referer
+	ctx.Response.Header.Set("Referrer-Policy", "no-referrer")
 	ctx.Response.Header.Set("Cache-Control", "no-store")
-	ctx.Response.Header.Set("Location", links.Landing(t, l.Flow))
+	ctx.Response.Header.Set("Location", location)
 	ctx.SetStatusCode(fasthttp.StatusSeeOther)
+}
+
+// linkFailed answers a link that cannot be used (tenants.ErrLinkUsed, ErrLinkExpired,
+// ErrLinkNotFound: 410, 410, 404) and reports whether err was one of them.
+func (g *Gateway) linkFailed(ctx *fasthttp.RequestCtx, t *tenants.Tenant, err error) bool {
+	switch {
+	case errors.Is(err, tenants.ErrLinkUsed):
+		g.messagePage(ctx, t, requestLang(ctx, t), fasthttp.StatusGone, "error.linkUsed")
+	case errors.Is(err, tenants.ErrLinkExpired):
+		g.messagePage(ctx, t, requestLang(ctx, t), fasthttp.StatusGone, "error.linkExpired")
+	case errors.Is(err, tenants.ErrLinkNotFound):
+		g.messagePage(ctx, t, requestLang(ctx, t), fasthttp.StatusNotFound, "error.linkInvalid")
+	default:
+		return false
+	}
+	return true
 }
 
 func redeemResult(err error) string {
@@ -365,21 +371,12 @@ func (g *Gateway) logout(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScr
 	if err := g.store.RecordAudit(web.Detach(ctx), t.ID, string(rs.s.ID), tenants.AuditEntry{Type: tenants.AuditLoggedOut, At: g.cfg.Now(), IP: g.ClientAddr(ctx).String()}); err != nil {
 		g.log.Warn("gateway: recording sign-out", "tenant", t.Slug, "err", err)
 	}
-	c := fasthttp.AcquireCookie()
-	defer fasthttp.ReleaseCookie(c)
-	c.SetKey(g.cookieName)
-	c.SetValue("")
-	c.SetPath("/")
-	c.SetHTTPOnly(true)
-	c.SetSecure(!g.cfg.Dev)
-	c.SetSameSite(fasthttp.CookieSameSiteLaxMode)
-	c.SetMaxAge(-1)
 	// The signed-out page still offers the way back; the return cookie ends with the session.
 	ret := g.returnURL(ctx, t)
 	if len(ctx.Request.Header.Cookie(g.returnCookieName())) > 0 {
 		g.setReturnCookie(ctx, "", 0)
 	}
-	ctx.Response.Header.SetCookie(c)
+	g.setCookie(ctx, g.cookieName, "", -1, fasthttp.CookieSameSiteLaxMode)
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	g.signedOut(ctx, t, l, ret)
 }

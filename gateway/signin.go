@@ -158,17 +158,9 @@ func (g *Gateway) anonNonce(ctx *fasthttp.RequestCtx, maxAge time.Duration) stri
 	return nonce
 }
 
+// setCookie sets a portal cookie: Secure, except in Dev mode (web.SetCookie).
 func (g *Gateway) setCookie(ctx *fasthttp.RequestCtx, name, value string, maxAge int, same fasthttp.CookieSameSite) {
-	ck := fasthttp.AcquireCookie()
-	defer fasthttp.ReleaseCookie(ck)
-	ck.SetKey(name)
-	ck.SetValue(value)
-	ck.SetPath("/")
-	ck.SetHTTPOnly(true)
-	ck.SetSecure(!g.cfg.Dev)
-	ck.SetSameSite(same)
-	ck.SetMaxAge(maxAge)
-	ctx.Response.Header.SetCookie(ck)
+	web.SetCookie(ctx, name, value, maxAge, same, g.cfg.Dev)
 }
 
 func hiddenNonce(nonce string) string {
@@ -198,8 +190,10 @@ func button(label string) string {
 	return `<p class="actions"><button class="button button-primary" type="submit">` + template.HTMLEscapeString(label) + `</button></p>`
 }
 
-// writeSignIn writes a message page of the sign-in with the form markup as its action.
-func (g *Gateway) writeSignIn(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l pageLang, status int, title, message, action string, noReferrer bool) {
+// writeFormPage writes a message page with the markup of a form as its action: the Continue page
+// of emailed links and the pages of sign in by email. noReferrer is for a page whose URL holds a
+// token.
+func (g *Gateway) writeFormPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l pageLang, status int, title, message, action string, noReferrer bool) {
 	c := newChrome(t, l, title)
 	c.Message = message
 	c.Action = template.HTML(action)
@@ -228,7 +222,7 @@ func (g *Gateway) signInPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l page
 	form := `<form method="post" action="/sign-in" class="form">` + hiddenNonce(nonce) +
 		field("email", "email", l.T("signin.email"), email, errText, `autocomplete="email" maxlength="254"`) +
 		button(l.T("signin.send")) + `</form>`
-	g.writeSignIn(ctx, t, l, status, l.T("signin.title"), l.T("signin.body", "tenant", t.Name), form, false)
+	g.writeFormPage(ctx, t, l, status, l.T("signin.title"), l.T("signin.body", "tenant", t.Name), form, false)
 }
 
 // codePage is the answer to an email: the same for every email, with the code form.
@@ -242,7 +236,7 @@ func (g *Gateway) codePage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l pageLa
 		`<input type="hidden" name="email" value="` + template.HTMLEscapeString(email) + `">` +
 		field("code", "text", l.T("signin.code"), "", errText, `inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6"`) +
 		button(l.T("signin.verify")) + `</form><p><a class="link" href="/sign-in">` + template.HTMLEscapeString(l.T("signin.again")) + `</a></p>`
-	g.writeSignIn(ctx, t, l, status, l.T("signin.sent.title"), l.T("signin.sent.body"), form, false)
+	g.writeFormPage(ctx, t, l, status, l.T("signin.sent.title"), l.T("signin.sent.body"), form, false)
 }
 
 // signInRequest answers POST /sign-in: the same page for every well-formed email.
@@ -258,9 +252,10 @@ func (g *Gateway) signInRequest(ctx *fasthttp.RequestCtx, t *tenants.Tenant) {
 	}
 	now := g.cfg.Now()
 	err := g.store.CountSignInMail(web.Detach(ctx), t.ID, email, g.ClientAddr(ctx).String(), now)
+	var limited *tenants.SignInLimitedError
 	switch {
-	case errors.Is(err, tenants.ErrSignInLimited):
-		g.tooMany(ctx, t, l, now.Truncate(tenants.SignInMailWindow).Add(tenants.SignInMailWindow).Sub(now))
+	case errors.As(err, &limited):
+		g.tooMany(ctx, t, l, limited.Until.Sub(now))
 		return
 	case err != nil:
 		g.unavailable(ctx, t, l, err)
@@ -315,14 +310,7 @@ func (g *Gateway) signInLink(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token 
 		e, err = g.store.PeekEmailSignInLink(web.Detach(ctx), t.ID, token, now)
 	}
 	switch {
-	case errors.Is(err, tenants.ErrLinkUsed):
-		g.messagePage(ctx, t, requestLang(ctx, t), fasthttp.StatusGone, "error.linkUsed")
-		return
-	case errors.Is(err, tenants.ErrLinkExpired):
-		g.messagePage(ctx, t, requestLang(ctx, t), fasthttp.StatusGone, "error.linkExpired")
-		return
-	case errors.Is(err, tenants.ErrLinkNotFound):
-		g.messagePage(ctx, t, requestLang(ctx, t), fasthttp.StatusNotFound, "error.linkInvalid")
+	case g.linkFailed(ctx, t, err):
 		return
 	case err != nil:
 		g.unavailable(ctx, t, requestLang(ctx, t), err)
@@ -332,11 +320,7 @@ func (g *Gateway) signInLink(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token 
 		g.signedIn(ctx, t, e, now)
 		return
 	}
-	l := sessionLang(e.Locale, nil, t)
-	nonce := g.anonNonce(ctx, e.ExpiresAt.Sub(now))
-	// No action: the form posts to the page's own URL, so the token is not repeated in the page.
-	form := `<form method="post" class="form">` + hiddenNonce(nonce) + button(l.T("info.continue.button")) + `</form>`
-	g.writeSignIn(ctx, t, l, fasthttp.StatusOK, l.T("signin.continue.title"), l.T("signin.continue.body", "tenant", t.Name), form, true)
+	g.continueForm(ctx, t, sessionLang(e.Locale, nil, t), g.anonNonce(ctx, e.ExpiresAt.Sub(now)), "signin.continue.title", "signin.continue.body")
 }
 
 // signedIn opens the session of a used sign-in: at once for one account, through the chooser for
@@ -360,11 +344,7 @@ func (g *Gateway) signedIn(ctx *fasthttp.RequestCtx, t *tenants.Tenant, e *tenan
 			return
 		}
 		g.setCookie(ctx, g.signInChoiceCookie(), tok, int(tenants.SignInCodeTTL.Seconds()), fasthttp.CookieSameSiteStrictMode)
-		setPortalHeaders(ctx, t)
-		ctx.Response.Header.Set("Referrer-Policy", "no-referrer")
-		ctx.Response.Header.Set("Cache-Control", "no-store")
-		ctx.Response.Header.Set("Location", "/sign-in/choose")
-		ctx.SetStatusCode(fasthttp.StatusSeeOther)
+		signInRedirect(ctx, t, "/sign-in/choose")
 	}
 }
 
@@ -395,7 +375,7 @@ func (g *Gateway) signInChooser(ctx *fasthttp.RequestCtx, t *tenants.Tenant) {
 			button(l.T("signin.choose.open", "name", name)) + `</form></li>`)
 	}
 	b.WriteString(`</ul>`)
-	g.writeSignIn(ctx, t, l, fasthttp.StatusOK, l.T("signin.choose.title"), l.T("signin.choose.body", "tenant", t.Name), b.String(), false)
+	g.writeFormPage(ctx, t, l, fasthttp.StatusOK, l.T("signin.choose.title"), l.T("signin.choose.body", "tenant", t.Name), b.String(), false)
 }
 
 // signInChoose opens the session of the chosen account, which must be one of the choice's.
@@ -405,10 +385,8 @@ func (g *Gateway) signInChoose(ctx *fasthttp.RequestCtx, t *tenants.Tenant) {
 	}
 	now := g.cfg.Now()
 	tok := string(ctx.Request.Header.Cookie(g.signInChoiceCookie()))
-	c, err := g.store.SignInChoiceOf(web.Detach(ctx), t.ID, tok, now)
-	if err == nil {
-		err = g.store.TakeSignInChoice(web.Detach(ctx), t.ID, tok, string(ctx.PostArgs().Peek("account")), now)
-	}
+	account := string(ctx.PostArgs().Peek("account"))
+	c, err := g.store.TakeSignInChoice(web.Detach(ctx), t.ID, tok, account, now)
 	switch {
 	case errors.Is(err, tenants.ErrSignInNotChosen):
 		g.messagePageText(ctx, t, requestLang(ctx, t), fasthttp.StatusForbidden, "error.refused.title", "error.refused.link")
@@ -421,7 +399,7 @@ func (g *Gateway) signInChoose(ctx *fasthttp.RequestCtx, t *tenants.Tenant) {
 		return
 	}
 	g.setCookie(ctx, g.signInChoiceCookie(), "", -1, fasthttp.CookieSameSiteStrictMode)
-	g.openEmailSession(ctx, t, string(ctx.PostArgs().Peek("account")), c.Locale, now)
+	g.openEmailSession(ctx, t, account, c.Locale, now)
 }
 
 // openEmailSession opens a session of the account with the tenant's default settings: a link is

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -59,17 +58,29 @@ func (s *Store) emailIndexOps(tid, aid, oldEmail, newEmail string) []clientv3.Op
 }
 
 // AccountsByEmail returns the ids of the tenant's accounts whose billing email is email, compared
-// case-insensitively, in id order (at most 100).
+// case-insensitively, in id order (at most maxEmailAccounts).
 func (s *Store) AccountsByEmail(ctx context.Context, tenantID, email string) ([]string, error) {
 	if NormalizeEmail(email) == "" {
 		return nil, nil
 	}
+	ids, err := s.indexedAccounts(ctx, tenantID, emailHash(tenantID, email))
+	if err != nil {
+		return nil, fmt.Errorf("tenants: looking up accounts by email: %w", err)
+	}
+	return ids, nil
+}
+
+// maxEmailAccounts bounds the accounts one email signs in to (AccountsByEmail).
+const maxEmailAccounts = 100
+
+// indexedAccounts reads the ids of the accounts the email index holds under an email's hash.
+func (s *Store) indexedAccounts(ctx context.Context, tenantID, eh string) ([]string, error) {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	prefix := s.k.emailIndex(tenantID, emailHash(tenantID, email))
-	resp, err := s.c.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly(), clientv3.WithLimit(100))
+	prefix := s.k.emailIndex(tenantID, eh)
+	resp, err := s.c.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly(), clientv3.WithLimit(maxEmailAccounts))
 	if err != nil {
-		return nil, fmt.Errorf("tenants: looking up accounts by email: %w", Unavailable(err))
+		return nil, Unavailable(err)
 	}
 	ids := make([]string, 0, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
@@ -104,8 +115,8 @@ func newCode() string {
 func codeHash(eh, code string) string { return hashHex(eh + "\x00" + code) }
 
 // CountSignInMail counts one sign-in email asked for by email from addr, and returns
-// ErrSignInLimited when the email, the address or the tenant is over its limit in the window
-// (the request is counted either way).
+// a *SignInLimitedError when the email, the address or the tenant is over its limit in the
+// window (the request is counted either way). It is three etcd requests.
 func (s *Store) CountSignInMail(ctx context.Context, tenantID, email, addr string, now time.Time) error {
 	n := int64(SignInMailWindow / time.Second)
 	window := now.Unix() / n
@@ -121,7 +132,7 @@ func (s *Store) CountSignInMail(ctx context.Context, tenantID, email, addr strin
 	}
 	limited := false
 	for _, sc := range scopes {
-		v, err := s.countVersion(ctx, sc.key, end)
+		v, err := s.countOnLease(ctx, sc.key, end)
 		if err != nil {
 			return fmt.Errorf("tenants: counting sign-in emails: %w", err)
 		}
@@ -130,27 +141,21 @@ func (s *Store) CountSignInMail(ctx context.Context, tenantID, email, addr strin
 		}
 	}
 	if limited {
-		return ErrSignInLimited
+		return &SignInLimitedError{Until: end}
 	}
 	return nil
 }
 
-// countVersion is countOnLease that returns the key's Version after the count.
-func (s *Store) countVersion(ctx context.Context, key string, until time.Time) (int64, error) {
-	if err := s.countOnLease(ctx, key, until); err != nil {
-		return 0, err
-	}
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	resp, err := s.c.Get(ctx, key, clientv3.WithKeysOnly())
-	if err != nil {
-		return 0, Unavailable(err)
-	}
-	if len(resp.Kvs) == 0 {
-		return 0, nil
-	}
-	return resp.Kvs[0].Version, nil
+// SignInLimitedError is CountSignInMail's answer while an email, address or tenant is over its
+// limit; errors.Is(err, ErrSignInLimited) holds. Until is the end of the window.
+type SignInLimitedError struct{ Until time.Time }
+
+func (e *SignInLimitedError) Error() string {
+	return ErrSignInLimited.Error() + "; try again at " + e.Until.UTC().Format(time.RFC3339)
 }
+
+// Is makes errors.Is(err, ErrSignInLimited) true.
+func (e *SignInLimitedError) Is(target error) bool { return target == ErrSignInLimited }
 
 // CreateEmailSignIn stores a sign-in of email for the accounts and returns the link's token and
 // the code, valid SignInCodeTTL from now. It replaces a sign-in asked for before with the same
@@ -161,27 +166,17 @@ func (s *Store) CreateEmailSignIn(ctx context.Context, tenantID, email string, a
 	rec, _ := json.Marshal(EmailSignIn{
 		Accounts: accounts, TokenHash: hashHex(token), CodeHash: codeHash(eh, code), Locale: locale, ExpiresAt: now.Add(SignInCodeTTL).UTC(),
 	})
-	for range 3 {
-		lease, err := s.linkLeases.get(ctx, s.c, now.Add(SignInCodeTTL+LinkGrace))
-		if err != nil {
-			return "", "", fmt.Errorf("tenants: creating a sign-in by email: %w", Unavailable(err))
-		}
-		tctx, cancel := s.opCtx(ctx)
-		_, err = s.c.Txn(tctx).Then(
+	err = s.onLease(ctx, now.Add(SignInCodeTTL+LinkGrace), func(ctx context.Context, lease clientv3.LeaseID) error {
+		_, err := s.c.Txn(ctx).Then(
 			clientv3.OpPut(s.k.emailSignIn(tenantID, "e", eh), string(rec), clientv3.WithLease(lease)),
 			clientv3.OpPut(s.k.emailSignIn(tenantID, "t", hashHex(token)), eh, clientv3.WithLease(lease)),
 		).Commit()
-		cancel()
-		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
-			s.linkLeases.forget(lease)
-			continue
-		}
-		if err != nil {
-			return "", "", fmt.Errorf("tenants: creating a sign-in by email: %w", Unavailable(err))
-		}
-		return token, code, nil
+		return err
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("tenants: creating a sign-in by email: %w", err)
 	}
-	return "", "", fmt.Errorf("creating a sign-in by email: %w", ErrConflict)
+	return token, code, nil
 }
 
 // readEmailSignIn reads the pending sign-in of the email hash; nil when there is none.
@@ -281,7 +276,7 @@ func (s *Store) RedeemEmailSignInCode(ctx context.Context, tenantID, email, code
 			return e, err
 		}
 	}
-	return nil, fmt.Errorf("trying a sign-in code: %w", ErrConflict)
+	return nil, fmt.Errorf("tenants: trying a sign-in code: %w", ErrConflict)
 }
 
 func (s *Store) tryCode(ctx context.Context, tenantID, eh, code string, now time.Time) (*EmailSignIn, error) {
@@ -331,24 +326,14 @@ type SignInChoice struct {
 func (s *Store) CreateSignInChoice(ctx context.Context, tenantID string, c *SignInChoice) (string, error) {
 	token := NewToken()
 	rec, _ := json.Marshal(c)
-	for range 3 {
-		lease, err := s.linkLeases.get(ctx, s.c, c.ExpiresAt)
-		if err != nil {
-			return "", fmt.Errorf("tenants: storing a sign-in choice: %w", Unavailable(err))
-		}
-		tctx, cancel := s.opCtx(ctx)
-		_, err = s.c.Put(tctx, s.k.emailSignIn(tenantID, "x", hashHex(token)), string(rec), clientv3.WithLease(lease))
-		cancel()
-		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
-			s.linkLeases.forget(lease)
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("tenants: storing a sign-in choice: %w", Unavailable(err))
-		}
-		return token, nil
+	err := s.onLease(ctx, c.ExpiresAt, func(ctx context.Context, lease clientv3.LeaseID) error {
+		_, err := s.c.Put(ctx, s.k.emailSignIn(tenantID, "x", hashHex(token)), string(rec), clientv3.WithLease(lease))
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("tenants: storing a sign-in choice: %w", err)
 	}
-	return "", fmt.Errorf("storing a sign-in choice: %w", ErrConflict)
+	return token, nil
 }
 
 // SignInChoiceOf returns the choice of token: ErrLinkNotFound when there is none (or it expired).
@@ -376,46 +361,39 @@ func (s *Store) SignInChoiceOf(ctx context.Context, tenantID, token string, now 
 }
 
 // TakeSignInChoice uses the choice of token for accountID, which must be one of its accounts
-// (ErrSignInNotChosen otherwise, and the choice stays). The choice is removed: one sign-in opens
-// one session.
-func (s *Store) TakeSignInChoice(ctx context.Context, tenantID, token, accountID string, now time.Time) error {
+// (ErrSignInNotChosen otherwise, and the choice stays), and returns it. The choice is removed:
+// one sign-in opens one session.
+func (s *Store) TakeSignInChoice(ctx context.Context, tenantID, token, accountID string, now time.Time) (*SignInChoice, error) {
 	c, err := s.SignInChoiceOf(ctx, tenantID, token, now)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !slices.Contains(c.Accounts, accountID) {
-		return fmt.Errorf("choosing account %q: %w", accountID, ErrSignInNotChosen)
+		return nil, fmt.Errorf("tenants: choosing account %q: %w", accountID, ErrSignInNotChosen)
 	}
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	resp, err := s.c.Delete(ctx, s.k.emailSignIn(tenantID, "x", hashHex(token)))
 	if err != nil {
-		return fmt.Errorf("tenants: using a sign-in choice: %w", Unavailable(err))
+		return nil, fmt.Errorf("tenants: using a sign-in choice: %w", Unavailable(err))
 	}
 	if resp.Deleted != 1 {
-		return ErrLinkNotFound
+		return nil, ErrLinkNotFound
 	}
-	return nil
+	return c, nil
 }
 
 // SignInAccounts returns those of the sign-in's accounts that still have its email, in the order
 // of e.Accounts: an account deleted since the email was sent, or whose billing email changed, is
 // left out.
 func (s *Store) SignInAccounts(ctx context.Context, tenantID string, e *EmailSignIn) ([]string, error) {
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	prefix := s.k.emailIndex(tenantID, e.EmailHash)
-	resp, err := s.c.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly(), clientv3.WithLimit(100))
+	now, err := s.indexedAccounts(ctx, tenantID, e.EmailHash)
 	if err != nil {
-		return nil, fmt.Errorf("tenants: looking up the accounts of a sign-in: %w", Unavailable(err))
-	}
-	now := make(map[string]bool, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
-		now[string(kv.Key[len(prefix):])] = true
+		return nil, fmt.Errorf("tenants: looking up the accounts of a sign-in: %w", err)
 	}
 	var ids []string
 	for _, id := range e.Accounts {
-		if now[id] {
+		if slices.Contains(now, id) {
 			ids = append(ids, id)
 		}
 	}

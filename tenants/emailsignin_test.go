@@ -203,13 +203,13 @@ func TestSignInChoice(t *testing.T) {
 	if _, err := s.SignInChoiceOf(ctx, tn.ID, tok, now.Add(SignInCodeTTL)); !errors.Is(err, ErrLinkNotFound) {
 		t.Fatalf("expired choice: %v", err)
 	}
-	if err := s.TakeSignInChoice(ctx, tn.ID, tok, "acc_other", now); !errors.Is(err, ErrSignInNotChosen) {
+	if _, err := s.TakeSignInChoice(ctx, tn.ID, tok, "acc_other", now); !errors.Is(err, ErrSignInNotChosen) {
 		t.Fatalf("another account: %v", err)
 	}
-	if err := s.TakeSignInChoice(ctx, tn.ID, tok, "acc_b", now); err != nil {
+	if c, err := s.TakeSignInChoice(ctx, tn.ID, tok, "acc_b", now); err != nil || !slices.Equal(c.Accounts, []string{"acc_a", "acc_b"}) {
 		t.Fatalf("take: %v", err)
 	}
-	if err := s.TakeSignInChoice(ctx, tn.ID, tok, "acc_a", now); !errors.Is(err, ErrLinkNotFound) {
+	if _, err := s.TakeSignInChoice(ctx, tn.ID, tok, "acc_a", now); !errors.Is(err, ErrLinkNotFound) {
 		t.Fatalf("second take: %v", err)
 	}
 }
@@ -229,8 +229,11 @@ func TestCountSignInMail(t *testing.T) {
 				t.Fatalf("%s request %d: %v", email, i+1, err)
 			}
 		}
-		if err := s.CountSignInMail(ctx, tn.ID, email, "192.0.2.1", now); !errors.Is(err, ErrSignInLimited) {
-			t.Fatalf("%s over the limit: %v", email, err)
+		err := s.CountSignInMail(ctx, tn.ID, email, "192.0.2.1", now)
+		var limited *SignInLimitedError
+		if !errors.Is(err, ErrSignInLimited) || !errors.As(err, &limited) ||
+			!limited.Until.After(now) || limited.Until.After(now.Add(SignInMailWindow)) || limited.Until.Unix()%int64(SignInMailWindow/time.Second) != 0 {
+			t.Fatalf("%s over the limit: %v, want a refusal until the window's end", email, err)
 		}
 	}
 	// The address has asked 12 times; up to MaxSignInMailsPerAddress it passes for new emails.

@@ -73,10 +73,10 @@ func (k keyspace) usage(tid string) string { return k.p + "usage/" + tid }
 // the Txn of the account's document.
 func (k keyspace) emailIndexTenant(tid string) string { return k.p + "emails/" + tid + "/" }
 func (k keyspace) emailIndex(tid, emailHash string) string {
-	return k.p + "emails/" + tid + "/" + emailHash + "/"
+	return k.emailIndexTenant(tid) + emailHash + "/"
 }
 func (k keyspace) emailIndexAccount(tid, emailHash, aid string) string {
-	return k.p + "emails/" + tid + "/" + emailHash + "/" + aid
+	return k.emailIndex(tid, emailHash) + aid
 }
 
 // Leased keys, not watched: lease/.
@@ -92,7 +92,7 @@ func (k keyspace) emailSignIns(tid string) string { return k.p + "lease/emailsig
 // "t" (its link token, by sha256 of the token), "x" (a chooser, by sha256 of its token), "n"
 // (a request counter, by a hash of its scope and the window).
 func (k keyspace) emailSignIn(tid, kind, hash string) string {
-	return k.p + "lease/emailsignin/" + tid + "/" + kind + "/" + hash
+	return k.emailSignIns(tid) + kind + "/" + hash
 }
 func (k keyspace) linkMails(tid string) string { return k.p + "lease/linkmail/" + tid + "/" }
 func (k keyspace) linkMail(tid, aid string, hour int64) string {

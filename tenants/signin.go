@@ -122,7 +122,7 @@ func (s *Store) CheckSignInThrottle(ctx context.Context, src SignInSource, now t
 func (s *Store) CountSignInFailure(ctx context.Context, src SignInSource, now time.Time) error {
 	window, end := signInWindow(now)
 	for _, key := range s.signInKeys(src, window) {
-		if err := s.countOnLease(ctx, key, end); err != nil {
+		if _, err := s.countOnLease(ctx, key, end); err != nil {
 			return fmt.Errorf("tenants: counting a failed sign-in: %w", err)
 		}
 	}
@@ -141,19 +141,39 @@ func (s *Store) clearSignInFailures(ctx context.Context, src SignInSource, now t
 	return nil
 }
 
-// countOnLease adds one to the Version of key, creating it on a lease that ends at until.
-func (s *Store) countOnLease(ctx context.Context, key string, until time.Time) error {
+// countOnLease adds one to the Version of key, creating it on a lease that ends at until, and
+// returns the Version after the count: one etcd request.
+func (s *Store) countOnLease(ctx context.Context, key string, until time.Time) (int64, error) {
+	var version int64
+	err := s.onLease(ctx, until, func(ctx context.Context, lease clientv3.LeaseID) error {
+		get := clientv3.OpGet(key, clientv3.WithKeysOnly())
+		resp, err := s.c.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+			Then(clientv3.OpPut(key, "", clientv3.WithLease(lease)), get).
+			Else(clientv3.OpPut(key, "", clientv3.WithIgnoreLease()), get).
+			Commit()
+		if err != nil {
+			return err
+		}
+		if kvs := resp.Responses[1].GetResponseRange().Kvs; len(kvs) > 0 {
+			version = kvs[0].Version
+		}
+		return nil
+	})
+	return version, err
+}
+
+// onLease runs op (with its own request deadline) with a lease of s.linkLeases that lasts at
+// least until until, and again with a new lease when etcd no longer knows the one op was given
+// (it expired meanwhile): at most three times, then ErrConflict. Errors of etcd are Unavailable's.
+func (s *Store) onLease(ctx context.Context, until time.Time, op func(ctx context.Context, lease clientv3.LeaseID) error) error {
 	for range 3 {
 		lease, err := s.linkLeases.get(ctx, s.c, until)
 		if err != nil {
 			return Unavailable(err)
 		}
 		tctx, cancel := s.opCtx(ctx)
-		_, err = s.c.Txn(tctx).
-			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-			Then(clientv3.OpPut(key, "", clientv3.WithLease(lease))).
-			Else(clientv3.OpPut(key, "", clientv3.WithIgnoreLease())).
-			Commit()
+		err = op(tctx, lease)
 		cancel()
 		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
 			s.linkLeases.forget(lease)

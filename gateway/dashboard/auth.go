@@ -126,30 +126,13 @@ func (d *Dashboard) session(ctx *fasthttp.RequestCtx) (*request, error) {
 	return r, nil
 }
 
+// setCookie and clearCookie set and remove the dashboard's cookies, all SameSite=Strict.
 func (d *Dashboard) setCookie(ctx *fasthttp.RequestCtx, name, value string, maxAge time.Duration) {
-	c := fasthttp.AcquireCookie()
-	defer fasthttp.ReleaseCookie(c)
-	c.SetKey(name)
-	c.SetValue(value)
-	c.SetPath("/")
-	c.SetHTTPOnly(true)
-	c.SetSecure(!d.cfg.Dev)
-	c.SetSameSite(fasthttp.CookieSameSiteStrictMode)
-	c.SetMaxAge(int(maxAge.Seconds()))
-	ctx.Response.Header.SetCookie(c)
+	web.SetCookie(ctx, name, value, int(maxAge.Seconds()), fasthttp.CookieSameSiteStrictMode, d.cfg.Dev)
 }
 
 func (d *Dashboard) clearCookie(ctx *fasthttp.RequestCtx, name string) {
-	c := fasthttp.AcquireCookie()
-	defer fasthttp.ReleaseCookie(c)
-	c.SetKey(name)
-	c.SetValue("")
-	c.SetPath("/")
-	c.SetHTTPOnly(true)
-	c.SetSecure(!d.cfg.Dev)
-	c.SetSameSite(fasthttp.CookieSameSiteStrictMode)
-	c.SetMaxAge(-1)
-	ctx.Response.Header.SetCookie(c)
+	web.SetCookie(ctx, name, "", -1, fasthttp.CookieSameSiteStrictMode, d.cfg.Dev)
 }
 
 // checkOrigin refuses a POST whose Origin is not the dashboard's own origin.
