@@ -415,9 +415,8 @@ func (g *Gateway) openEmailSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, 
 		g.unavailable(ctx, t, requestLang(ctx, t), err)
 		return
 	}
-	_, token, _ := strings.Cut(res.SessionURL, "/s/")
 	client := g.ClientAddr(ctx).String()
-	l, err := g.store.RedeemLink(web.Detach(ctx), t.ID, token, now, tenants.RedeemInfo{IP: client, UserAgent: string(ctx.UserAgent()), Confirmed: true})
+	l, err := g.store.RedeemLink(web.Detach(ctx), t.ID, res.Token, now, tenants.RedeemInfo{IP: client, UserAgent: string(ctx.UserAgent()), Confirmed: true})
 	if err != nil {
 		g.unavailable(ctx, t, requestLang(ctx, t), err)
 		return

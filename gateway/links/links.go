@@ -161,6 +161,9 @@ type Result struct {
 	SessionURL string    `json:"sessionUrl"`
 	SessionID  string    `json:"sessionId"`
 	ExpiresAt  time.Time `json:"expiresAt"`
+	// Token is the link's token, the last segment of SessionURL, for a caller that redeems the
+	// link itself (sign in by email); never in the API's answer, and empty on an idempotent replay.
+	Token string `json:"-"`
 }
 
 // IssuerStore is what an Issuer needs of the data layer: resolving the account, the tenant's
@@ -385,7 +388,7 @@ func (i *Issuer) Create(ctx context.Context, t *tenants.Tenant, r *Request, opt 
 		origin = i.URLs.PortalOn(d)
 	}
 	result := func(tok string) *Result {
-		return &Result{SessionURL: origin + "/s/" + tok, SessionID: l.SessionID, ExpiresAt: l.ExpiresAt}
+		return &Result{SessionURL: origin + "/s/" + tok, SessionID: l.SessionID, ExpiresAt: l.ExpiresAt, Token: tok}
 	}
 	var lo tenants.CreateLinkOptions
 	if opt.IdempotencyKey != "" {
