@@ -15,6 +15,7 @@ import (
 
 	"github.com/portico-billing/portico/backend"
 	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 )
 
@@ -237,8 +238,15 @@ func (h *harness) customerOf(key, body string) string {
 // putAccount replaces the example account's document through the API with the tenant's key.
 func (h *harness) putAccount(key, doc string) {
 	h.t.Helper()
-	if r := h.do("PUT", "api."+base, "/v1/accounts/acc_7Hq2LmX9", []byte(doc), "Authorization", "Bearer "+key); r.StatusCode() != 200 {
-		h.t.Fatalf("PUT account: %d %s", r.StatusCode(), r.Body())
+	h.putAccountAs(key, "acc_7Hq2LmX9", doc, 200)
+}
+
+// putAccountAs PUTs the document of account id through the API with the tenant's key and fails
+// the test unless the answer is want (201 for a new account, 200 for a replaced one).
+func (h *harness) putAccountAs(key, id, doc string, want int) {
+	h.t.Helper()
+	if r := h.do("PUT", "api."+base, "/v1/accounts/"+id, []byte(doc), "Authorization", "Bearer "+key); r.StatusCode() != want {
+		h.t.Fatalf("PUT account %s: %d %s", id, r.StatusCode(), r.Body())
 	}
 }
 
@@ -277,16 +285,39 @@ func equalJSON(t testing.TB, a, b any) bool {
 // wantAudit fails the test unless the account's session audit trail has an entry of type typ.
 func wantAudit(t *testing.T, h *harness, tenantID, accountID, typ string) {
 	t.Helper()
+	if findAudit(t, h, tenantID, accountID, typ) == nil {
+		t.Errorf("no audit entry %s", typ)
+	}
+}
+
+// findAudit is the account's first session audit entry of type typ, nil when there is none.
+func findAudit(t *testing.T, h *harness, tenantID, accountID, typ string) *tenants.AuditEntry {
+	t.Helper()
 	audits, err := h.store.SessionAudits(context.Background(), tenantID, accountID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range audits {
-		for _, e := range s.Entries {
-			if e.Type == typ {
-				return
+		for i := range s.Entries {
+			if s.Entries[i].Type == typ {
+				return &s.Entries[i]
 			}
 		}
 	}
-	t.Errorf("no audit entry %s: %+v", typ, audits)
+	return nil
+}
+
+// auditDetail is the detail of the account's first session audit entry of type typ, nil when
+// there is none.
+func auditDetail(t *testing.T, h *harness, tenantID, accountID, typ string) map[string]any {
+	t.Helper()
+	e := findAudit(t, h, tenantID, accountID, typ)
+	if e == nil {
+		return nil
+	}
+	d := map[string]any{}
+	if err := json.Unmarshal(e.Detail, &d); err != nil {
+		t.Fatalf("audit entry %s: %v (%s)", typ, err, e.Detail)
+	}
+	return d
 }

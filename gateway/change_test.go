@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -375,28 +374,6 @@ func TestChangeThroughBackend(t *testing.T) {
 			}
 		})
 	}
-}
-
-// auditDetail is the detail of the account's first session audit entry of type typ, nil when
-// there is none.
-func auditDetail(t *testing.T, h *harness, tenantID, accountID, typ string) map[string]any {
-	t.Helper()
-	audits, err := h.store.SessionAudits(context.Background(), tenantID, accountID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range audits {
-		for _, e := range s.Entries {
-			if e.Type == typ {
-				d := map[string]any{}
-				if err := json.Unmarshal(e.Detail, &d); err != nil {
-					t.Fatalf("audit entry %s: %v (%s)", typ, err, e.Detail)
-				}
-				return d
-			}
-		}
-	}
-	return nil
 }
 
 // TestChangeBackendFailures: a backend that answers subscription.change with requires_action

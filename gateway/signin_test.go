@@ -218,13 +218,9 @@ func TestSignInByEmailChooser(t *testing.T) {
 	_, key, smtp := h.signInTenant("esch")
 	host := "esch." + base
 	body := `{"id":"acc_second","name":"Globex Labs","email":"BILLING@globex.example","currency":"EUR"}`
-	if r := h.do("PUT", "api."+base, "/v1/accounts/acc_second", []byte(body), "Authorization", "Bearer "+key); r.StatusCode() != 201 {
-		t.Fatalf("PUT: %d %s", r.StatusCode(), r.Body())
-	}
+	h.putAccountAs(key, "acc_second", body, 201)
 	other := `{"id":"acc_other","name":"Initech","email":"ap@initech.example","currency":"EUR"}`
-	if r := h.do("PUT", "api."+base, "/v1/accounts/acc_other", []byte(other), "Authorization", "Bearer "+key); r.StatusCode() != 201 {
-		t.Fatalf("PUT: %d %s", r.StatusCode(), r.Body())
-	}
+	h.putAccountAs(key, "acc_other", other, 201)
 	_, _, cookie, nonce := h.askEmail(host, "billing@globex.example")
 	_, code, msg := signInMail(t, smtp)
 	if strings.Contains(string(msg.Data), "Hello Globex") {
