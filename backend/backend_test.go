@@ -642,7 +642,7 @@ func TestCallPreview(t *testing.T) {
 	one := 1
 	req := func(key string) Request {
 		return Request{Type: TypeSubscriptionPreview, IdempotencyKey: key, Data: SubscriptionPreviewData{
-			AccountID: "acc_1", SubscriptionID: "sub_1", Item: &one, Quantity: new(int64), Date: "2026-03-16", SessionID: "ps_1"}}
+			AccountID: "acc_1", SubscriptionID: "sub_1", ChangeTarget: account.ChangeTarget{Item: &one, Quantity: new(int64)}, Date: "2026-03-16", SessionID: "ps_1"}}
 	}
 	e := newEnv(t)
 	svc := e.service(e.store, nil)

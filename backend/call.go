@@ -69,14 +69,11 @@ type InvoicePayData struct {
 type SubscriptionChangeData struct {
 	AccountID      string `json:"accountId"`
 	SubscriptionID string `json:"subscriptionId"`
-	PlanID         string `json:"planId,omitempty"`
-	// Quantities are, with PlanID, the quantities of the plan's per_unit items the subscription
-	// moves with: its seats carried over (catalog.Plan.ItemsFor), as Preview priced them.
-	Quantities []account.ItemQuantity `json:"quantities,omitempty"`
-	Item       *int                   `json:"item,omitempty"`
-	Quantity   *int64                 `json:"quantity,omitempty"`
-	Preview    *catalog.Preview       `json:"preview"`
-	SessionID  string                 `json:"sessionId"`
+	// The target: planId with the quantities of its per_unit items (the seats carried over, as
+	// Preview priced them), or item and quantity.
+	account.ChangeTarget
+	Preview   *catalog.Preview `json:"preview"`
+	SessionID string           `json:"sessionId"`
 }
 
 // SubscriptionPreviewData is the data of a "subscription.preview" request: the change the
@@ -85,13 +82,9 @@ type SubscriptionChangeData struct {
 type SubscriptionPreviewData struct {
 	AccountID      string `json:"accountId"`
 	SubscriptionID string `json:"subscriptionId"`
-	PlanID         string `json:"planId,omitempty"`
-	// Quantities: as SubscriptionChangeData's.
-	Quantities []account.ItemQuantity `json:"quantities,omitempty"`
-	Item       *int                   `json:"item,omitempty"`
-	Quantity   *int64                 `json:"quantity,omitempty"`
-	Date       account.Date           `json:"date"`
-	SessionID  string                 `json:"sessionId"`
+	account.ChangeTarget
+	Date      account.Date `json:"date"`
+	SessionID string       `json:"sessionId"`
 }
 
 // Result is the backend's answer to a request.

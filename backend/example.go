@@ -185,7 +185,7 @@ func (e *Example) change(ctx context.Context, raw json.RawMessage, now time.Time
 	}
 	later := d.Preview.EffectiveDate > account.Date(now.UTC().Format(time.DateOnly))
 	if later {
-		pc := &account.PendingChange{PlanID: d.PlanID, Quantities: d.Quantities, Item: d.Item, Quantity: d.Quantity, EffectiveDate: d.Preview.EffectiveDate, RequestedAt: account.Date(now.UTC().Format(time.DateOnly))}
+		pc := &account.PendingChange{ChangeTarget: d.ChangeTarget, EffectiveDate: d.Preview.EffectiveDate, RequestedAt: account.Date(now.UTC().Format(time.DateOnly))}
 		if d.PlanID != "" && e.Plan != nil {
 			if p, err := e.Plan(ctx, d.PlanID); err == nil {
 				pc.PlanName = p.Name
@@ -203,16 +203,8 @@ func (e *Example) change(ctx context.Context, raw json.RawMessage, now time.Time
 		if err != nil {
 			return exampleAnswer{Result: Declined, Message: "This plan is not available."}
 		}
-		items := make([]account.Item, len(p.Items)) // as the preview priced them: the seats carried
-		for i, it := range p.Items {
-			items[i] = it.Item
-			for _, q := range d.Quantities {
-				if it.PricingModel == account.PricingPerUnit && q.Product == it.Product {
-					items[i].Quantity = q.Quantity
-				}
-			}
-		}
-		s.PlanID, s.Name, s.Items, s.EstimatedNextCharge = p.ID, p.Name, items, nil
+		// As the preview priced them: the plan's items with the seats carried.
+		s.PlanID, s.Name, s.Items, s.EstimatedNextCharge = p.ID, p.Name, p.ItemsWith(d.Quantities), nil
 	case d.Item != nil && d.Quantity != nil && *d.Item >= 0 && *d.Item < len(s.Items):
 		s.Items[*d.Item].Quantity = *d.Quantity
 		s.EstimatedNextCharge = nil

@@ -65,32 +65,32 @@ func TestExampleChange(t *testing.T) {
 		}
 		return &a.Subscriptions[0]
 	}
-	if out := call(TypeSubscriptionPreview, "p1", SubscriptionPreviewData{AccountID: "acc_1", SubscriptionID: "sub_1", PlanID: "business"}); string(out["result"]) != `"succeeded"` || out["preview"] != nil {
+	if out := call(TypeSubscriptionPreview, "p1", SubscriptionPreviewData{AccountID: "acc_1", SubscriptionID: "sub_1", ChangeTarget: account.ChangeTarget{PlanID: "business"}}); string(out["result"]) != `"succeeded"` || out["preview"] != nil {
 		t.Errorf("preview answer %v", out)
 	}
 	today := &catalog.Preview{EffectiveDate: "2026-12-05"}
-	s := subOf(call(TypeSubscriptionChange, "c1", SubscriptionChangeData{AccountID: "acc_1", SubscriptionID: "sub_1", PlanID: "business", Preview: today}))
+	s := subOf(call(TypeSubscriptionChange, "c1", SubscriptionChangeData{AccountID: "acc_1", SubscriptionID: "sub_1", ChangeTarget: account.ChangeTarget{PlanID: "business"}, Preview: today}))
 	if s.PlanID != "business" || s.Name != "Business" || len(s.Items) != 2 || s.Items[1].Quantity != 5 || *s.Items[0].UnitAmount != 20000 || s.PendingChange != nil {
 		t.Errorf("plan change: %+v", s)
 	}
 	// With the seats carried: the 8 seats the request names, not the plan's 5.
 	carried := []account.ItemQuantity{{Product: "Seats", Quantity: 8}}
-	if s := subOf(call(TypeSubscriptionChange, "c1b", SubscriptionChangeData{AccountID: "acc_1", SubscriptionID: "sub_1", PlanID: "business", Quantities: carried, Preview: today})); s.PlanID != "business" || s.Items[1].Quantity != 8 {
+	if s := subOf(call(TypeSubscriptionChange, "c1b", SubscriptionChangeData{AccountID: "acc_1", SubscriptionID: "sub_1", ChangeTarget: account.ChangeTarget{PlanID: "business", Quantities: carried}, Preview: today})); s.PlanID != "business" || s.Items[1].Quantity != 8 {
 		t.Errorf("plan change with seats carried: %+v", s.Items)
 	}
-	if s := subOf(call(TypeSubscriptionChange, "c3b", SubscriptionChangeData{AccountID: "acc_1", SubscriptionID: "sub_1", PlanID: "business", Quantities: carried, Preview: &catalog.Preview{EffectiveDate: "2027-01-01"}})); s.PendingChange == nil || len(s.PendingChange.Quantities) != 1 || s.PendingChange.Quantities[0] != carried[0] {
+	if s := subOf(call(TypeSubscriptionChange, "c3b", SubscriptionChangeData{AccountID: "acc_1", SubscriptionID: "sub_1", ChangeTarget: account.ChangeTarget{PlanID: "business", Quantities: carried}, Preview: &catalog.Preview{EffectiveDate: "2027-01-01"}})); s.PendingChange == nil || len(s.PendingChange.Quantities) != 1 || s.PendingChange.Quantities[0] != carried[0] {
 		t.Errorf("scheduled change with seats carried: %+v", s.PendingChange)
 	}
 	one, twelve := 1, int64(12)
-	if s := subOf(call(TypeSubscriptionChange, "c2", SubscriptionChangeData{AccountID: "acc_1", SubscriptionID: "sub_1", Item: &one, Quantity: &twelve, Preview: today})); s.Items[1].Quantity != 12 {
+	if s := subOf(call(TypeSubscriptionChange, "c2", SubscriptionChangeData{AccountID: "acc_1", SubscriptionID: "sub_1", ChangeTarget: account.ChangeTarget{Item: &one, Quantity: &twelve}, Preview: today})); s.Items[1].Quantity != 12 {
 		t.Errorf("seat change: %+v", s.Items)
 	}
 	later := &catalog.Preview{EffectiveDate: "2027-01-01"}
-	if s := subOf(call(TypeSubscriptionChange, "c3", SubscriptionChangeData{AccountID: "acc_1", SubscriptionID: "sub_1", PlanID: "business", Preview: later})); s.PlanID != "team" ||
+	if s := subOf(call(TypeSubscriptionChange, "c3", SubscriptionChangeData{AccountID: "acc_1", SubscriptionID: "sub_1", ChangeTarget: account.ChangeTarget{PlanID: "business"}, Preview: later})); s.PlanID != "team" ||
 		s.PendingChange == nil || s.PendingChange.PlanName != "Business" || s.PendingChange.EffectiveDate != "2027-01-01" {
 		t.Errorf("scheduled change: %+v", s)
 	}
-	if out := call(TypeSubscriptionChange, "c4", SubscriptionChangeData{AccountID: "acc_1", SubscriptionID: "sub_1", PlanID: "enterprise", Preview: today}); string(out["result"]) != `"declined"` {
+	if out := call(TypeSubscriptionChange, "c4", SubscriptionChangeData{AccountID: "acc_1", SubscriptionID: "sub_1", ChangeTarget: account.ChangeTarget{PlanID: "enterprise"}, Preview: today}); string(out["result"]) != `"declined"` {
 		t.Errorf("unknown plan: %v", out)
 	}
 }

@@ -165,6 +165,21 @@ func (p *Plan) ItemsFor(s *account.Subscription) []account.Item {
 	return items
 }
 
+// ItemsWith returns the plan's items with the quantities a move carried (ChangeTarget.Quantities,
+// as ItemsFor computed them) on its per_unit items of the same product: what a backend that
+// carries out the move sets on the subscription.
+func (p *Plan) ItemsWith(q []account.ItemQuantity) []account.Item {
+	items := p.accountItems()
+	for i := range items {
+		for _, c := range q {
+			if items[i].PricingModel == account.PricingPerUnit && c.Product == items[i].Product {
+				items[i].Quantity = c.Quantity
+			}
+		}
+	}
+	return items
+}
+
 // Quantities are the quantities of the per_unit items of items, in order: what a plan move
 // records of the seats it carries (account.PendingChange.Quantities).
 func Quantities(items []account.Item) []account.ItemQuantity {

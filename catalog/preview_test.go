@@ -650,3 +650,32 @@ func BenchmarkPreview(b *testing.B) {
 		}
 	}
 }
+
+// TestItemsWithCarriesItemsFor: what a move records of the seats it carries (Quantities of
+// ItemsFor) gives a backend the same items back (ItemsWith), for seats kept, raised to the least
+// and moved across products; without quantities the plan's own items.
+func TestItemsWithCarriesItemsFor(t *testing.T) {
+	t.Parallel()
+	business := planOf("business", "EUR", IntervalMonth, flatItem("Business", 14900))
+	business.Items = append(business.Items, Item{Item: unitItem("Seats", 10, 700), MinQuantity: amt(5), MaxQuantity: amt(200)})
+	for _, c := range []struct {
+		name  string
+		sub   *account.Subscription
+		seats int64
+	}{
+		{"kept", subOn("2026-12-01", "2026-12-31", flatItem("Team", 4900), unitItem("Seats", 8, 900)), 8},
+		{"raised to the least", subOn("2026-12-01", "2026-12-31", flatItem("Team", 4900), unitItem("Seats", 3, 900)), 5},
+		{"across products", subOn("2026-12-01", "2026-12-31", flatItem("Team", 4900), unitItem("Users", 12, 900)), 12},
+	} {
+		moved := business.ItemsFor(c.sub)
+		if moved[1].Quantity != c.seats {
+			t.Errorf("%s: ItemsFor gives %d seats, want %d", c.name, moved[1].Quantity, c.seats)
+		}
+		if got := business.ItemsWith(Quantities(moved)); !reflect.DeepEqual(got, moved) {
+			t.Errorf("%s: ItemsWith(Quantities) = %+v, want %+v", c.name, got, moved)
+		}
+	}
+	if got := business.ItemsWith(nil); got[1].Quantity != 10 {
+		t.Errorf("ItemsWith(nil) gives %d seats, want the plan's 10", got[1].Quantity)
+	}
+}

@@ -107,13 +107,14 @@ type target struct {
 
 func (t *target) seats() bool { return t.Plan == nil }
 
-// quantities are the quantities of a plan target's per_unit items, the seats the move carries;
-// nil for a seat change.
-func (t *target) quantities() []account.ItemQuantity {
+// change is the target as a pending change and the backend's requests carry it: the plan with
+// the quantities of its per_unit items (the seats the move carries), or the item and quantity.
+func (t *target) change() account.ChangeTarget {
 	if t.seats() {
-		return nil
+		i, q := t.Item, t.Quantity
+		return account.ChangeTarget{Item: &i, Quantity: &q}
 	}
-	return catalog.Quantities(t.Items)
+	return account.ChangeTarget{PlanID: t.Plan.ID, Quantities: catalog.Quantities(t.Items)}
 }
 
 // changeState is what every change page starts from: the subscription, the catalog, the plan it
@@ -195,9 +196,8 @@ func (st *changeState) seatItems(c plugins.ActionContext) []seatItem {
 func (st *changeState) preview(c plugins.ActionContext, t *target) (*catalog.Preview, bool) {
 	date := today(c.Now())
 	if be := c.Backend(); be.Registered() {
-		data := backend.SubscriptionPreviewData{AccountID: c.Account().ID, SubscriptionID: st.sub.ID, Date: date, SessionID: c.SessionID(),
-			Quantities: t.quantities()}
-		setTarget(t, &data.PlanID, &data.Item, &data.Quantity)
+		data := backend.SubscriptionPreviewData{AccountID: c.Account().ID, SubscriptionID: st.sub.ID, ChangeTarget: t.change(), Date: date,
+			SessionID: c.SessionID()}
 		key := changeKey("pv_", c.SessionID(), st.sub.ID, t, c.Revision(), string(date))
 		resp, err := be.Call(backend.Request{Type: backend.TypeSubscriptionPreview, IdempotencyKey: key, Data: data})
 		switch {
@@ -220,15 +220,6 @@ func (st *changeState) preview(c plugins.ActionContext, t *target) (*catalog.Pre
 		return nil, false
 	}
 	return p, false
-}
-
-func setTarget(t *target, plan *string, item **int, qty **int64) {
-	if t.seats() {
-		i, q := t.Item, t.Quantity
-		*item, *qty = &i, &q
-		return
-	}
-	*plan = t.Plan.ID
 }
 
 // changeKey names one preview or confirmation: the same inputs, the same key, on any instance.
@@ -398,11 +389,9 @@ func newPreviewPage(c plugins.ActionContext, st *changeState, t *target, pv *cat
 	} else {
 		p.PlanID = t.Plan.ID
 		p.Heading = tr.T("change.preview.planHeading", "plan", t.Plan.Name)
-		for i := range t.Items {
-			if it := &t.Items[i]; it.PricingModel == account.PricingPerUnit {
-				p.Quantities = append(p.Quantities, fact{tr.T("change.preview.quantityOn", "product", it.Product, "plan", t.Plan.Name),
-					quantity(it.Quantity, it.Unit, loc)})
-			}
+		for _, it := range perUnit(t.Items) {
+			p.Quantities = append(p.Quantities, fact{tr.T("change.preview.quantityOn", "product", it.Product, "plan", t.Plan.Name),
+				quantity(it.Quantity, it.Unit, loc)})
 		}
 		p.Action, p.Back, p.BackLabel = "/subscriptions/"+esc+"/change", "/subscriptions/"+esc+"/change", tr.T("change.backPlans")
 	}
@@ -622,8 +611,7 @@ func confirm(c plugins.ActionContext, st *changeState, t *target) {
 		changeThroughBackend(c, st, t, pv)
 		return
 	}
-	pc := &account.PendingChange{EffectiveDate: pv.EffectiveDate, RequestedAt: today(c.Now()), Quantities: t.quantities()}
-	setTarget(t, &pc.PlanID, &pc.Item, &pc.Quantity)
+	pc := &account.PendingChange{ChangeTarget: t.change(), EffectiveDate: pv.EffectiveDate, RequestedAt: today(c.Now())}
 	if !t.seats() {
 		pc.PlanName = t.Plan.Name
 	}
@@ -653,7 +641,7 @@ func eventData(subID string, t *target, pv *catalog.Preview) map[string]any {
 		d["item"], d["quantity"] = t.Item, t.Quantity
 	} else {
 		d["planId"] = t.Plan.ID
-		if q := t.quantities(); len(q) > 0 {
+		if q := t.change().Quantities; len(q) > 0 {
 			d["quantities"] = q
 		}
 	}
@@ -664,9 +652,8 @@ func eventData(subID string, t *target, pv *catalog.Preview) map[string]any {
 func changeThroughBackend(c plugins.ActionContext, st *changeState, t *target, pv *catalog.Preview) {
 	fp, _ := json.Marshal(pv)
 	key := changeKey("chg_", c.SessionID(), st.sub.ID, t, c.Revision(), string(fp))
-	data := backend.SubscriptionChangeData{AccountID: c.Account().ID, SubscriptionID: st.sub.ID, Preview: pv, SessionID: c.SessionID(),
-		Quantities: t.quantities()}
-	setTarget(t, &data.PlanID, &data.Item, &data.Quantity)
+	data := backend.SubscriptionChangeData{AccountID: c.Account().ID, SubscriptionID: st.sub.ID, ChangeTarget: t.change(), Preview: pv,
+		SessionID: c.SessionID()}
 	req := backend.Request{Type: backend.TypeSubscriptionChange, IdempotencyKey: key, Data: data}
 	out := outcome{Effective: pv.EffectiveDate}
 	if t.seats() {

@@ -181,19 +181,25 @@ type RetentionOffer struct {
 	Pending bool `json:"pending,omitempty"`
 }
 
-// PendingChange is a plan or seat change asked for and not carried out yet: either PlanID (move
-// to that catalog plan) or Item and Quantity (the new quantity of the per_unit item at that
-// index of the subscription's items).
-type PendingChange struct {
+// ChangeTarget is what a plan or seat change moves a subscription to: either PlanID (the
+// catalog plan) with Quantities, or Item and Quantity (the new quantity of the per_unit item at
+// that index of the subscription's items). A pending change and the backend's subscription.change
+// and subscription.preview requests carry it, with these JSON names.
+type ChangeTarget struct {
 	PlanID string `json:"planId,omitempty"`
-	// PlanName is the plan's name when it was asked for, for the portal's notice ("Change to
-	// Team on 1 Jan 2027 requested"); without it the notice names PlanID.
-	PlanName string `json:"planName,omitempty"`
 	// Quantities are, with PlanID, the quantities of the plan's per_unit items the subscription
 	// moves with: the seats it has now, carried over (catalog.Plan.ItemsFor).
 	Quantities []ItemQuantity `json:"quantities,omitempty"`
 	Item       *int           `json:"item,omitempty"`
 	Quantity   *int64         `json:"quantity,omitempty"`
+}
+
+// PendingChange is a plan or seat change asked for and not carried out yet.
+type PendingChange struct {
+	ChangeTarget
+	// PlanName is the plan's name when it was asked for, for the portal's notice ("Change to
+	// Team on 1 Jan 2027 requested"); without it the notice names PlanID.
+	PlanName string `json:"planName,omitempty"`
 	// EffectiveDate is the day the change is to take effect; RequestedAt the day it was asked
 	// for.
 	EffectiveDate Date `json:"effectiveDate"`
