@@ -178,6 +178,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	go s.watch(wctx, rev)
 	s.bg.Add(1)
 	go s.watchSpace(wctx, cfg.SpaceCheckInterval)
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		n, err := s.backfillEmailIndex(wctx)
+		switch {
+		case err != nil && wctx.Err() == nil:
+			s.log.Warn("tenants: indexing billing emails of accounts stored before the index (the next start tries again)", "err", err)
+		case n > 0:
+			s.log.Info("tenants: indexed billing emails of accounts stored before the index", "accounts", n)
+		}
+	}()
 	return s, nil
 }
 
