@@ -39,6 +39,8 @@ func (g *Gateway) apiRouter() *router.Router {
 	r.DELETE("/v1/plans/{id}", g.authed(g.apiArchivePlan))
 	r.GET("/v1/plan-policy", g.authed(g.apiGetPlanPolicy))
 	r.PUT("/v1/plan-policy", g.authed(g.apiPutPlanPolicy))
+	r.GET("/v1/portal-settings", g.authed(g.apiGetPortalSettings))
+	r.PATCH("/v1/portal-settings", g.authed(g.apiPatchPortalSettings))
 	r.GET("/v1/portal-sessions", g.authed(g.apiSessionAudits))
 	r.POST("/v1/accounts/{id}/portal-link", g.authed(g.apiEmailPortalLink))
 	r.POST("/v1/portal-sessions/{id}/revoke", g.authed(g.apiRevokeSession))
