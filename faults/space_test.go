@@ -19,6 +19,7 @@ import (
 	"github.com/portico-billing/portico/tenants"
 	"github.com/portico-billing/portico/tenants/account"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 )
 
 // largeDocument is a valid account document just under account.MaxDocumentSize.
@@ -72,7 +73,11 @@ func TestOneTenantCannotStopOthers(t *testing.T) {
 	}
 	t.Cleanup(srv.Close)
 	logs := &syncbuf.Buffer{}
-	inst := startInstance(t, "gw", srv.Client(t), options{logs: logs})
+	// The gateway reaches the member in process, as `portico serve` does its embedded one (the
+	// other fault tests use gRPC, as against an external cluster).
+	c := v3client.New(srv.Etcd.Server)
+	t.Cleanup(func() { c.Close() })
+	inst := startInstance(t, "gw", c, options{logs: logs})
 	admin := httptest.NewServer(gateway.AdminHandler(inst.metrics, inst.store))
 	t.Cleanup(admin.Close)
 	quiet := tenantOn(t, inst, "quiet")

@@ -6,7 +6,9 @@ import (
 	"net/url"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 	"go.uber.org/zap"
 )
 
@@ -92,6 +94,13 @@ func StartEmbedded(cfg EmbedConfig) (*Embedded, error) {
 	}
 	return &Embedded{e: e, Endpoint: cu.String()}, nil
 }
+
+// Client returns a client that calls the member in process, without gRPC over loopback: the
+// serialisation, HTTP/2 framing and two extra goroutine hops of every request are gone, which
+// halves the CPU a link's creation and redemption cost (tenants/BenchmarkLinkLifecycle). The
+// member's client listener stays up for the command-line tools. Close the client before the
+// member.
+func (m *Embedded) Client() *clientv3.Client { return v3client.New(m.e.Server) }
 
 // Close stops the member after it has finished in-flight requests and synced its data.
 func (m *Embedded) Close() { m.e.Close() }

@@ -258,7 +258,7 @@ func TestServeLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	metrics, _ := io.ReadAll(r.Body)
-	for _, want := range []string{`portico_http_requests_total{class="page",code="2xx"} 1`, "grpc_client_handling_seconds_bucket", "portico_store_watching 1"} {
+	for _, want := range []string{`portico_http_requests_total{class="page",code="2xx"} 1`, `portico_etcd_request_seconds_bucket{kind="get"`, "portico_store_watching 1"} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

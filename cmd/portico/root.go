@@ -109,12 +109,21 @@ func (g *globals) endpointList() []string {
 // connect opens an etcd client and the store for a command-line tool; dial adds gRPC options
 // (the server's etcd client metrics).
 func (g *globals) connect(ctx context.Context, endpoints []string, dial ...grpc.DialOption) (*tenants.Store, func(), error) {
-	if g.etcdRequestTimeout < 100*time.Millisecond || g.etcdRequestTimeout > 5*time.Minute {
-		return nil, nil, fmt.Errorf("--etcd-request-timeout %v: must be between 100ms and 5m", g.etcdRequestTimeout)
+	if err := g.checkRequestTimeout(); err != nil {
+		return nil, nil, err
 	}
-	tlsCfg, err := g.etcdTLS()
+	c, err := g.dial(ctx, endpoints, dial...)
 	if err != nil {
 		return nil, nil, err
+	}
+	return g.openStore(ctx, c)
+}
+
+// dial opens an etcd client of endpoints and waits until etcd answers (--etcd-wait).
+func (g *globals) dial(ctx context.Context, endpoints []string, dial ...grpc.DialOption) (*clientv3.Client, error) {
+	tlsCfg, err := g.etcdTLS()
+	if err != nil {
+		return nil, err
 	}
 	wait := g.etcdWait
 	if wait <= 0 {
@@ -126,9 +135,25 @@ func (g *globals) connect(ctx context.Context, endpoints []string, dial ...grpc.
 		TLS: tlsCfg, Username: g.etcdUser, Password: g.etcdPassword,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("connecting to etcd %v: %w", endpoints, err)
+		return nil, fmt.Errorf("connecting to etcd %v: %w", endpoints, err)
 	}
 	if err := waitEtcd(ctx, c, g.prefix, endpoints, wait); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (g *globals) checkRequestTimeout() error {
+	if g.etcdRequestTimeout < 100*time.Millisecond || g.etcdRequestTimeout > 5*time.Minute {
+		return fmt.Errorf("--etcd-request-timeout %v: must be between 100ms and 5m", g.etcdRequestTimeout)
+	}
+	return nil
+}
+
+// openStore opens the store on c; the function it returns closes both. On an error c is closed.
+func (g *globals) openStore(ctx context.Context, c *clientv3.Client) (*tenants.Store, func(), error) {
+	if err := g.checkRequestTimeout(); err != nil {
 		c.Close()
 		return nil, nil, err
 	}
