@@ -304,30 +304,5 @@ func price(p account.Price, cur, loc string) string {
 	return i18n.Decimal(p.Decimal(), cur, loc)
 }
 
-// quantity formats a number of units with the unit's name: "42", "1,800,000 calls".
-func quantity(n int64, unit, loc string) string {
-	q := i18n.Number(n, loc)
-	if unit == "" {
-		return q
-	}
-	if n != 1 && i18n.Language(loc) == "en" {
-		unit = plural(unit)
-	}
-	return q + " " + unit
-}
-
-// plural makes a lower-case English unit name plural ("call" → "calls", "hour" → "hours",
-// "inbox" → "inboxes", "query" → "queries"). Names that already end in s, or do not end in a
-// lower-case letter ("GB", "m²"), are left alone.
-func plural(unit string) string {
-	last := unit[len(unit)-1]
-	switch {
-	case last < 'a' || last > 'z', last == 's':
-		return unit
-	case last == 'x' || last == 'z' || strings.HasSuffix(unit, "ch") || strings.HasSuffix(unit, "sh"):
-		return unit + "es"
-	case last == 'y' && len(unit) > 1 && !strings.ContainsRune("aeiou", rune(unit[len(unit)-2])):
-		return unit[:len(unit)-1] + "ies"
-	}
-	return unit + "s"
-}
+// quantity writes n with its unit in the locale's language (i18n.Quantity).
+func quantity(n int64, unit, loc string) string { return i18n.Quantity(n, unit, loc) }

@@ -87,9 +87,9 @@ func TestRenderGerman(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	// Units are not made plural outside English.
-	if !strings.Contains(out, "1.800.000 call<") {
-		t.Errorf("unit changed in German:\n%s", out)
+	// Units take the German plural (i18n.Quantity); it said "1.800.000 call".
+	if !strings.Contains(out, "1.800.000 Aufrufe<") {
+		t.Errorf("unit not in German:\n%s", out)
 	}
 }
 
