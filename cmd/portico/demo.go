@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"strings"
 	"text/template"
 	"time"
 
@@ -30,6 +31,7 @@ var demoData embed.FS
 var demoTemplates = template.Must(template.New("demo").Funcs(template.FuncMap{
 	"first": func(int) string { return "" }, "last": func(int) string { return "" },
 	"month": func(int) string { return "" }, "year": func(int) int { return 0 },
+	"daily": func(int, int, int) string { return "" },
 }).ParseFS(demoData, "demodata/*.json.tmpl"))
 
 // demoAccountFiles are the demo accounts in the order they are seeded.
@@ -38,7 +40,8 @@ var demoAccountFiles = []string{"globex.json.tmpl", "initech.json.tmpl"}
 // demoDates are the template functions of the demo accounts as of now (a UTC calendar day), each
 // taking a number of months from now's month: first and last give the first and last day of that
 // month as YYYY-MM-DD, month its English name and year ("Oct 2026"), year now's year plus n
-// (card expiry years). The story they tell on any day: the current billing periods contain
+// (card expiry years); daily gives a meter's daily series (see demoDaily). The story they tell
+// on any day: the current billing periods contain
 // today and the next charge is after it; Globex has an invoice due last month (overdue), one
 // issued this month and due on the 1st of next month (open), a paid one and next month's draft;
 // Initech's open invoice is due on the last day of this month.
@@ -50,7 +53,35 @@ func demoDates(now time.Time) template.FuncMap {
 		"last":  func(n int) string { return start(n+1).AddDate(0, 0, -1).Format(time.DateOnly) },
 		"month": func(n int) string { return start(n).Format("Jan 2006") },
 		"year":  func(n int) int { return y + n },
+		"daily": func(from, to, years int) string {
+			return demoDaily(start(from), start(to+1).AddDate(0, 0, -1), now.UTC(), years)
+		},
 	}
+}
+
+// demoDaily is a daily usage series as JSON, from the day first to last shifted by years (-1:
+// the same days of the previous year) and not after today: weekdays of 20,000 to 28,000 calls,
+// weekends half that, at most MaxDaily days (two months): never more than the 1,800,000 of
+// the meter's usage to date.
+func demoDaily(first, last, today time.Time, years int) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	first, last = first.AddDate(years, 0, 0), last.AddDate(years, 0, 0)
+	if today = today.Truncate(24 * time.Hour); years == 0 && last.After(today) {
+		last = today
+	}
+	for i, d := 0, first; !d.After(last) && i < account.MaxDaily; i, d = i+1, d.AddDate(0, 0, 1) {
+		q := 20000 + (d.YearDay()*7919)%8000
+		if wd := d.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			q /= 2
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"date":%q,"quantity":%d}`, d.Format(time.DateOnly), q)
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 // demoAccounts renders the demo accounts with their dates relative to now.

@@ -35,6 +35,8 @@ type Account struct {
 	AutoPay        *AutoPay        `json:"autoPay,omitempty"`
 	Subscriptions  []Subscription  `json:"subscriptions,omitempty"`
 	Invoices       []Invoice       `json:"invoices,omitempty"`
+	// Wallet is the account's prepaid credit balance, when it has one (see Wallet).
+	Wallet *Wallet `json:"wallet,omitempty"`
 }
 
 // Company holds the billing details shown in the Billing Information section and on invoices.
@@ -238,6 +240,9 @@ type Item struct {
 	// UnitAmountDecimal is a fractional unit price in minor units, e.g. "0.3"; exclusive with UnitAmount.
 	UnitAmountDecimal string `json:"unitAmountDecimal,omitempty"`
 	Tiers             []Tier `json:"tiers,omitempty"`
+	// Meter is the usage this period of an item priced by usage (per_unit, tiered, volume),
+	// shown in the Usage section (see Meter).
+	Meter *Meter `json:"meter,omitempty"`
 }
 
 // Tier is one band of a tiered or volume price. UpTo nil means "and above"; only the last tier may

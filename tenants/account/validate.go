@@ -266,7 +266,9 @@ func (a *Account) Validate() error {
 	}
 	a.validatePaymentMethods(&p)
 	a.validateSubscriptions(&p)
+	a.validateMeters(&p)
 	a.validateInvoices(&p)
+	a.validateWallet(&p)
 	return p.err()
 }
 
@@ -459,6 +461,9 @@ func (p *problems) pendingChange(f string, pc *PendingChange, items []Item) {
 func ItemProblems(path string, it *Item) []string {
 	var p problems
 	p.item(path, it)
+	if it.Meter != nil {
+		p.add(path+".meter", "is only for the items of an account's subscriptions")
+	}
 	return p.list
 }
 

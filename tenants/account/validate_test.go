@@ -202,6 +202,11 @@ func FuzzDecode(f *testing.F) {
 		`"lines":[{"description":"d","quantity":9223372036854775807,"unitAmount":1,"amount":9223372036854775807}]}]}`))
 	f.Add([]byte(`{"id":"a","name":"N","currency":"EUR","invoices":[{"id":"i","status":"paid","discount":50,"subtotal":950,"tax":181,"taxRate":"19","total":1131,"amountPaid":1131,` +
 		`"lines":[{"description":"d","quantity":4,"unitAmountDecimal":"250","amount":1000}]}]}`))
+	// Meters and a wallet (usage.go), at their bounds.
+	f.Add([]byte(meterDoc(`,"meter":{"name":"API calls","unit":"call","usageToDate":1099511627776,"daily":[{"date":"2026-12-01","quantity":1099511627776}],`+
+		`"previousPeriodStart":"2024-12-01","previousDaily":[{"date":"2026-11-30","quantity":0}]}`,
+		`{"currency":"EUR","balance":9223372036854775807,"expiresAt":"2027-01-01","transactions":[{"id":"t","date":"2026-12-01","type":"usage","amount":-9223372036854775807}]}`)))
+	f.Add([]byte(meterDoc(`,"meter":{"name":"m","usageToDate":3,"daily":[{"date":"2026-12-31","quantity":3}]}`, `{"currency":"EUR","balance":0}`)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		a, err := Decode(data)
 		if err != nil {
@@ -214,6 +219,7 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("accepted document fails validation: %v", err)
 		}
 		checkArithmetic(t, a)
+		checkUsage(t, a)
 		b, _ := json.Marshal(a)
 		b2, err := Decode(b)
 		if err != nil {
@@ -224,6 +230,28 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("round trip changed the document:\n%s\n%s", b, c)
 		}
 	})
+}
+
+// checkUsage asserts what the Usage section relies on of an accepted document's meters: a
+// projection is never below the usage to date and looks no further than the period's end, and
+// the usage is in one of the item's tiers.
+func checkUsage(t *testing.T, a *Account) {
+	t.Helper()
+	for i := range a.Subscriptions {
+		s := &a.Subscriptions[i]
+		for j := range s.Items {
+			it := &s.Items[j]
+			if it.Meter == nil {
+				continue
+			}
+			if pr, ok := it.Project(s); ok && (pr.Projected < it.Meter.UsageToDate || pr.RemainingDays > MaxMeterPeriodDays || pr.WindowDays < 1 || pr.WindowDays > RunRateDays) {
+				t.Fatalf("meter %d/%d projected %+v from %d", i, j, pr, it.Meter.UsageToDate)
+			}
+			if pos, ok := it.Tier(it.Meter.UsageToDate); ok != (len(it.Tiers) > 0) || ok && (pos.Index >= pos.Count || pos.From > it.Meter.UsageToDate && it.Meter.UsageToDate > 0) {
+				t.Fatalf("meter %d/%d: usage %d in tier %+v", i, j, it.Meter.UsageToDate, pos)
+			}
+		}
+	}
 }
 
 // checkArithmetic asserts the money invariants of an accepted document with arbitrary-precision
