@@ -97,7 +97,7 @@ load() {
 	[[ -n ${COOKIE:-} ]] && shown=${shown//"$COOKIE"/'$COOKIE'}
 	[[ -n ${KEY:-} ]] && shown=${shown//"$KEY"/'$API_KEY'}
 	[[ -n ${SID:-} ]] && shown=${shown//"$SID"/'$SID'}
-	for v in P_HTTP P_ADMIN P_STATIC P_NET P_HTTPS; do shown=${shown//":${!v}"/":\$$v"}; done
+	for v in P_HTTP P_ADMIN P_STATIC P_NET P_HTTPS P_NGINX; do shown=${shown//":${!v}"/":\$$v"}; done
 	shown=$(sed -E 's/-server-pid [0-9]+/-server-pid $SERVER_PID/' <<<"$shown")
 	if [[ ${SEEN[$row]:-} != 1 ]]; then
 		SEEN[$row]=1
@@ -269,6 +269,66 @@ for ((i = 1; i <= RUNS; i++)); do
 	load cold/portico "$i" -mix cold -addr "127.0.0.1:$P_HTTP" -url "$PORTAL" -items "$WORK/cold.cookies" -cookie-name "$COOKIE_NAME" -warm-items "$COLD_WARM" -d 60s -server-pid "$PORTICO_PID" "${METRICS[@]}"
 done
 
+# start_nginx: nginx (one process: master_process off, so the process measured is the one that
+# serves) pinned like every server, serving the customer page's bytes as a static file over TLS
+# with an ECDSA P-256 certificate, as Portico's row; sets NGINX_PID, or notes why not. nginx-light
+# is installed when missing and this runs as root with apt-get.
+P_NGINX=${PORT[11]}
+NGINX_PID=
+start_nginx() {
+	if ! command -v nginx >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+		log "installing nginx-light for the HTTPS comparison row"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >"$WORK/nginx.install" 2>&1 || true
+	fi
+	if ! command -v nginx >/dev/null || ! command -v openssl >/dev/null; then
+		note notmeasured.https/nginx "not measured: nginx or openssl is not installed"
+		return
+	fi
+	mkdir -p "$WORK/www" "$WORK/nginx-tmp"
+	cp "$WORK/page.html" "$WORK/www/index.html"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=demo.portal.localhost \
+		-addext subjectAltName=DNS:demo.portal.localhost -keyout "$WORK/nginx.key" -out "$WORK/nginx.crt" 2>/dev/null
+	cat >"$WORK/nginx.conf" <<NGINX
+daemon off;
+master_process off;
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx.err warn;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path $WORK/nginx-tmp; proxy_temp_path $WORK/nginx-tmp; fastcgi_temp_path $WORK/nginx-tmp;
+	uwsgi_temp_path $WORK/nginx-tmp; scgi_temp_path $WORK/nginx-tmp;
+	keepalive_requests 100000000;
+	keepalive_timeout 90s;
+	server {
+		listen 127.0.0.1:$P_NGINX ssl;
+		server_name demo.portal.localhost;
+		ssl_certificate $WORK/nginx.crt;
+		ssl_certificate_key $WORK/nginx.key;
+		root $WORK/www;
+		location / { default_type "text/html; charset=utf-8"; }
+	}
+}
+NGINX
+	"${PIN_SERVER[@]}" nginx -e "$WORK/nginx.err" -c "$WORK/nginx.conf" &
+	NGINX_PID=$!
+	PIDS+=("$NGINX_PID")
+	local i
+	for ((i = 0; i < 100; i++)); do
+		lg load -c 1 -mix https -addr "127.0.0.1:$P_NGINX" -url "https://demo.portal.localhost:$P_NGINX" -ca "$WORK/nginx.crt" -cookie "$COOKIE" -d 200ms -w 0s >"$WORK/nginx.probe" 2>&1 &&
+			grep -q ' 0 errors' "$WORK/nginx.probe" && break
+		sleep 0.1
+	done
+	if ((i == 100)); then
+		note notmeasured.https/nginx "not measured: nginx did not answer: $(tr '\n' ' ' <"$WORK/nginx.err" | cut -c1-300)"
+		stop "$NGINX_PID"
+		NGINX_PID=
+		return
+	fi
+	note nginx.version "$(nginx -v 2>&1 | sed 's/^nginx version: //')"
+}
+
 # HTTPS rows: Portico restarted with --https-addr and on-demand TLS from a local ACME CA (Pebble,
 # bench/cmd/testca); the first handshake obtains the certificate, then page views over kept-alive
 # connections, and full handshakes (a new connection and no session resumption per request).
@@ -283,10 +343,14 @@ if ((HAS_HTTPS)); then
 		--https-addr "127.0.0.1:$P_HTTPS" --acme-ca "$(cat "$WORK/directory.url")" --acme-ca-root "$WORK/directory-ca.pem"
 	TLSURL=https://demo.portal.localhost:$P_HTTPS
 	TLSARGS=(-addr "127.0.0.1:$P_HTTPS" -url "$TLSURL" -ca "$WORK/issuer-root.pem" -cookie "$COOKIE")
+	start_nginx
 	if lg load -c 1 -mix https "${TLSARGS[@]}" -timeout 120s -d 1s -w 0s >"$WORK/https.probe" 2>&1 && grep -q ' 0 errors' "$WORK/https.probe"; then
 		for ((i = 1; i <= RUNS; i++)); do
 			log "HTTPS page and TLS handshakes, run $i of $RUNS"
 			load https/portico "$i" -mix https "${TLSARGS[@]}" -d "$DUR" -w "$WARM" -server-pid "$PORTICO_PID"
+			if [[ -n $NGINX_PID ]]; then
+				load https/nginx "$i" -mix https -addr "127.0.0.1:$P_NGINX" -url "https://demo.portal.localhost:$P_NGINX" -ca "$WORK/nginx.crt" -cookie "$COOKIE" -d "$DUR" -w "$WARM" -server-pid "$NGINX_PID"
+			fi
 			# The client skips verifying the chain here (the row above verified it): two ECDSA
 			# verifications per handshake would make the load generator the bottleneck.
 			load handshakes/portico "$i" -mix handshakes -addr "127.0.0.1:$P_HTTPS" -url "$TLSURL" -insecure -cookie "$COOKIE" -d "$DUR" -w "$WARM" -server-pid "$PORTICO_PID"
@@ -298,6 +362,7 @@ if ((HAS_HTTPS)); then
 		note notmeasured.handshakes/portico "$why"
 	fi
 	stop "$CA_PID"
+	[[ -n $NGINX_PID ]] && stop "$NGINX_PID"
 else
 	note notmeasured.https/portico "not measured: no --https-addr yet"
 	note notmeasured.handshakes/portico "not measured: no --https-addr yet"

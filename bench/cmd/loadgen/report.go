@@ -186,6 +186,7 @@ var tableRows = []rowSpec{
 	{"create/portico", "session creation (API, 201)", "Portico"},
 	{"cold/portico", "customer page, cold account (cache miss)", "Portico"},
 	{"https/portico", "customer page over HTTPS, kept-alive", "Portico"},
+	{"https/nginx", "customer page over HTTPS, kept-alive", "nginx, one process, the page's bytes as a static file"},
 	{"handshakes/portico", "full TLS handshake + page, new connection each", "Portico"},
 }
 
@@ -249,7 +250,7 @@ func cmdReport(args []string) error {
 	cpu, cores := cpuInfo()
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	p("| | |\n|---|---|\n| CPU | %s |\n| cores | %d |\n| Go | %s |\n| kernel | %s |\n", cpu, cores, strings.TrimPrefix(*goVersion, "go version "), strings.TrimSpace(string(kernel)))
-	for _, k := range []string{"portico.version", "loadavg.start", "loadavg.end"} {
+	for _, k := range []string{"portico.version", "nginx.version", "loadavg.start", "loadavg.end"} {
 		if v, ok := n[k]; ok {
 			p("| %s | %s |\n", k, v)
 		}
@@ -334,6 +335,11 @@ func cmdReport(args []string) error {
 			}
 			target(t.name, m, s.rps >= 2000 && len(s.failedChecks) == 0 && s.errors == 0, miss)
 		}
+	}
+	if pt, ng := summarize(recs, "https/portico"), summarize(recs, "https/nginx"); pt != nil && ng != nil {
+		r, rc := pt.rps/ng.rps, pt.perCPU/ng.perCPU
+		target("HTTPS page, kept alive, at least as fast as nginx serving the same bytes over TLS", fmt.Sprintf("%.2f× (%s vs %s req/s); per server CPU-second %.2f× (%s vs %s)", r, fmtInt(pt.rps), fmtInt(ng.rps), rc, fmtInt(pt.perCPU), fmtInt(ng.perCPU)),
+			rc >= 1, fmt.Sprintf("per server CPU-second by %.0f %%", 100*(1-rc)))
 	}
 	if rss, label, ok := memTarget(n); ok {
 		target("gateway RSS ≤ 300 MB with 10,000 tenants and 100,000 accounts cached", label, rss <= 300, fmt.Sprintf("by %.0f MB (%.0f %%)", rss-300, 100*(rss/300-1)))
