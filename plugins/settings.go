@@ -59,7 +59,7 @@ type Switch struct {
 func (s *Switch) Key() string { return s.key }
 
 // MaxSwitches is the number of switches all registered sections may declare together: the session
-// cookie has a fixed 32-bit field for them. The standard sections use 7.
+// cookie has a fixed 32-bit field for them. The standard sections use 12.
 const MaxSwitches = 32
 
 // Switches is a session's set of switches, one bit each, as sealed in its cookie.

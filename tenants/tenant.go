@@ -186,6 +186,12 @@ type PortalDefaults struct {
 	// AllowPause offers "Pause" and "Resume" where the change policy allows pausing
 	// (planOverviewSettings.allowPause). A record stored before the field existed reads true.
 	AllowPause bool `json:"allowPause"`
+	// ShowUsage shows the Usage section (usageSettings.showSection): meters and the wallet;
+	// AllowWalletTopUp offers "Top up" on the wallet (usageSettings.allowTopUp). Both were added
+	// after tenants existed: a record stored before reads false, so an existing portal does not
+	// grow a section its tenant did not turn on; a new tenant (DefaultPortal) has both on.
+	ShowUsage        bool `json:"showUsage"`
+	AllowWalletTopUp bool `json:"allowWalletTopUp"`
 }
 
 // UnmarshalJSON decodes portal defaults; a field added after a record was stored takes its
@@ -210,7 +216,7 @@ const (
 func DefaultPortal() PortalDefaults {
 	return PortalDefaults{ShowPlanOverview: true, AllowSubscriptionCancel: true, ShowInvoices: true, ShowBillingDetails: true,
 		AllowDetailsEdit: true, AllowAutopayEdit: true, CancelMode: CancelEndOfTerm, AllowInvoicePayment: true,
-		AllowPlanChange: true, AllowQuantityChange: true, AllowPause: true}
+		AllowPlanChange: true, AllowQuantityChange: true, AllowPause: true, ShowUsage: true, AllowWalletTopUp: true}
 }
 
 // Default branding colours.

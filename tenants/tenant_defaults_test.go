@@ -84,3 +84,28 @@ func TestPortalDefaultsAllowPauseDefault(t *testing.T) {
 		t.Error("DefaultPortal does not allow pausing")
 	}
 }
+
+// TestUsageDefaults: the Usage section and its top-up came after tenants existed: a record stored
+// before reads them off (an existing portal does not grow a section), a new tenant has them on.
+func TestUsageDefaults(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		json        string
+		show, topUp bool
+	}{
+		{`{"showPlanOverview":true,"allowPause":true}`, false, false},
+		{`{"showUsage":true}`, true, false},
+		{`{"showUsage":true,"allowWalletTopUp":true}`, true, true},
+	} {
+		var p PortalDefaults
+		if err := json.Unmarshal([]byte(c.json), &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.ShowUsage != c.show || p.AllowWalletTopUp != c.topUp {
+			t.Errorf("%s: ShowUsage %v, AllowWalletTopUp %v; want %v, %v", c.json, p.ShowUsage, p.AllowWalletTopUp, c.show, c.topUp)
+		}
+	}
+	if d := DefaultPortal(); !d.ShowUsage || !d.AllowWalletTopUp {
+		t.Error("DefaultPortal does not show Usage with its top-up")
+	}
+}

@@ -61,7 +61,7 @@ func demoDates(now time.Time) template.FuncMap {
 
 // demoDaily is a daily usage series as JSON, from the day first to last shifted by years (-1:
 // the same days of the previous year) and not after today: weekdays of 20,000 to 28,000 calls,
-// weekends half that, at most MaxDaily days (two months): never more than the 1,800,000 of
+// weekends half that, 85 % of it a year ago, at most MaxDaily days (two months): never more than the 1,800,000 of
 // the meter's usage to date.
 func demoDaily(first, last, today time.Time, years int) string {
 	var b strings.Builder
@@ -74,6 +74,9 @@ func demoDaily(first, last, today time.Time, years int) string {
 		q := 20000 + (d.YearDay()*7919)%8000
 		if wd := d.Weekday(); wd == time.Saturday || wd == time.Sunday {
 			q /= 2
+		}
+		if years != 0 {
+			q = q * 85 / 100 // a year ago the customer used less
 		}
 		if i > 0 {
 			b.WriteByte(',')

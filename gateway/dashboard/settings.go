@@ -82,6 +82,7 @@ func (d *Dashboard) savePortal(ctx *fasthttp.RequestCtx, r *request) {
 			AllowInvoicePayment: on("allow_invoice_payment"),
 			AllowPlanChange:     on("allow_plan_change"), AllowQuantityChange: on("allow_quantity_change"),
 			AllowPause: on("allow_pause"),
+			ShowUsage:  on("show_usage"), AllowWalletTopUp: on("allow_wallet_top_up"),
 			CancelMode: string(args.Peek("cancel_mode")),
 		},
 		LinkTTLMinutes:    string(args.Peek("link_ttl")),
