@@ -123,6 +123,14 @@ func (g *Gateway) openSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 	if at := g.store.AccountRevokedAt(bytesconv.String(key)); at != 0 && rs.s.Issued <= at {
 		return false
 	}
+	// A member's session ends when the member is removed or given a lower role.
+	if len(rs.s.Member) > 0 {
+		key = append(key, '/')
+		key = append(key, rs.s.Member...)
+		if at := g.store.MemberRevokedAt(bytesconv.String(key)); at != 0 && rs.s.Issued <= at {
+			return false
+		}
+	}
 	return true
 }
 
@@ -268,9 +276,22 @@ func (g *Gateway) redeem(ctx *fasthttp.RequestCtx, t *tenants.Tenant, token []by
 // startSession answers a redeemed link: 303 to / (or to the step of the link's flow) with the
 // sealed session cookie, and the return cookie of the link's returnUrl.
 func (g *Gateway) startSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l *tenants.Link, now time.Time) {
+	g.startSessionAs(ctx, t, l, now, nil)
+}
+
+// startSessionAs is startSession for the member m of the account (nil: the holder, an owner
+// session): the session carries the member and its role, and its switches are masked by the
+// role (plugins.ForRole).
+func (g *Gateway) startSessionAs(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l *tenants.Link, now time.Time, m *tenants.Member) {
 	s := &session.Session{
 		ID: []byte(l.SessionID), AccountID: []byte(l.AccountID), Locale: []byte(l.Locale),
 		Switches: uint32(plugins.SessionSwitches(l.Switches, l.Settings)), Expires: now.Add(l.SessionTTL.D()).Unix(), Issued: now.Unix(), CSRF: session.NewCSRF(),
+		Role: uint8(plugins.RoleOwner),
+	}
+	if m != nil {
+		role, _ := plugins.RoleOf(m.Role) // an unknown role reads as viewer
+		s.Member, s.Role = []byte(m.ID), uint8(role)
+		s.Switches = uint32(plugins.ForRole(plugins.Switches(s.Switches), role))
 	}
 	if err := g.keyring.Sync(); err != nil {
 		g.unavailable(ctx, t, requestLang(ctx, t), err)
@@ -368,7 +389,13 @@ func (g *Gateway) logout(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScr
 		return
 	}
 	l := g.langOf(ctx, t, rs)
-	if err := g.store.RecordAudit(web.Detach(ctx), t.ID, string(rs.s.ID), tenants.AuditEntry{Type: tenants.AuditLoggedOut, At: g.cfg.Now(), IP: g.ClientAddr(ctx).String()}); err != nil {
+	entry := tenants.AuditEntry{Type: tenants.AuditLoggedOut, At: g.cfg.Now(), IP: g.ClientAddr(ctx).String()}
+	if len(rs.s.Member) > 0 {
+		if m, err := g.store.Member(web.Detach(ctx), t.ID, string(rs.s.AccountID), string(rs.s.Member)); err == nil {
+			entry.Member = m.Email
+		}
+	}
+	if err := g.store.RecordAudit(web.Detach(ctx), t.ID, string(rs.s.ID), entry); err != nil {
 		g.log.Warn("gateway: recording sign-out", "tenant", t.Slug, "err", err)
 	}
 	// The signed-out page still offers the way back; the return cookie ends with the session.

@@ -55,15 +55,21 @@ func (g *Gateway) serveSectionAction(ctx *fasthttp.RequestCtx, t *tenants.Tenant
 	if method == "POST" && !g.checkForm(ctx, t, rs) {
 		return true
 	}
-	if route.Needs != nil && !plugins.Switches(rs.s.Switches).On(route.Needs) {
+	// The role is checked as well as the switch: the switches of a member's session were masked
+	// by its role when it was opened, and the role in the cookie is checked again on every request.
+	if route.Needs != nil && (!plugins.Switches(rs.s.Switches).On(route.Needs) || plugins.Role(rs.s.Role) < route.Needs.Role) {
 		g.refuse(ctx, t, rs, route.Refusal)
+		return true
+	}
+	member, ok := g.sessionMember(ctx, t, rs)
+	if !ok {
 		return true
 	}
 	snap := g.snapshot(ctx, t, rs)
 	if snap == nil {
 		return true
 	}
-	c := &actionCtx{g: g, ctx: ctx, t: t, rs: rs, snap: snap, section: route.Section, arg: arg, now: g.cfg.Now()}
+	c := &actionCtx{g: g, ctx: ctx, t: t, rs: rs, snap: snap, section: route.Section, arg: arg, now: g.cfg.Now(), member: member}
 	c.lang = sessionLang(string(rs.s.Locale), snap, t)
 	route.Handle(c)
 	return true
@@ -80,6 +86,34 @@ type actionCtx struct {
 	section string
 	arg     string
 	now     time.Time
+	// member is the member whose session it is, nil for the holder's and tenant-issued sessions.
+	member *tenants.Member
+}
+
+// sessionMember reads the member of a member's session (nil for other sessions). A member that
+// is gone ends the session (401, answered here) even before the revocation is watched.
+func (g *Gateway) sessionMember(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) (*tenants.Member, bool) {
+	if len(rs.s.Member) == 0 {
+		return nil, true
+	}
+	m, err := g.store.Member(web.Detach(ctx), t.ID, string(rs.s.AccountID), string(rs.s.Member))
+	switch {
+	case errors.Is(err, tenants.ErrMemberNotFound):
+		g.sessionEnded(ctx, t)
+		return nil, false
+	case err != nil:
+		g.unavailable(ctx, t, g.cachedLangOf(t, rs), err)
+		return nil, false
+	}
+	return m, true
+}
+
+// memberEmail is the email of the session's member, "" for the holder's and tenant-issued sessions.
+func (c *actionCtx) memberEmail() string {
+	if c.member == nil {
+		return ""
+	}
+	return c.member.Email
 }
 
 var _ plugins.ActionContext = (*actionCtx)(nil)
@@ -90,7 +124,7 @@ func (c *actionCtx) Tenant() *tenants.Tenant   { return c.t }
 func (c *actionCtx) Locale() string            { return c.lang.locale }
 func (c *actionCtx) Printer() *i18n.Printer    { return c.lang.Printer }
 func (c *actionCtx) On(sw *plugins.Switch) bool {
-	return plugins.Switches(c.rs.s.Switches).On(sw)
+	return plugins.Switches(c.rs.s.Switches).On(sw) && plugins.Role(c.rs.s.Role) >= sw.Role
 }
 func (c *actionCtx) SessionID() string { return string(c.rs.s.ID) }
 func (c *actionCtx) Now() time.Time    { return c.now }
@@ -123,6 +157,9 @@ func (c *actionCtx) event(ev plugins.Event) (*tenants.Event, error) {
 	}
 	ev.Data["accountId"] = string(c.rs.s.AccountID)
 	ev.Data["sessionId"] = string(c.rs.s.ID)
+	if c.member != nil {
+		ev.Data["member"] = c.member.Email // the audit entry's Member too
+	}
 	return tenants.NewEvent(c.t.ID, ev.Type, ev.Data, c.g.cfg.Now())
 }
 
@@ -177,7 +214,7 @@ func (b actionBackend) Audit(typ string, detail map[string]any) error {
 		return fmt.Errorf("gateway: encoding an audit entry: %w", err)
 	}
 	return b.c.g.store.RecordAudit(web.Detach(b.c.ctx), b.c.t.ID, string(b.c.rs.s.ID), tenants.AuditEntry{
-		Type: typ, At: b.c.g.cfg.Now(), IP: b.c.g.ClientAddr(b.c.ctx).String(), UserAgent: string(b.c.ctx.UserAgent()), Detail: d})
+		Type: typ, At: b.c.g.cfg.Now(), Member: b.c.memberEmail(), IP: b.c.g.ClientAddr(b.c.ctx).String(), UserAgent: string(b.c.ctx.UserAgent()), Detail: d})
 }
 
 func (c *actionCtx) Update(change func(a *account.Account) (plugins.Event, error)) error {

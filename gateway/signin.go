@@ -101,8 +101,11 @@ func (g *Gateway) sendSignIn(j signInJob) error {
 		To: j.email, TenantName: j.t.Name, URL: j.origin + "/sign-in/l/" + token, Code: code, ExpiresAt: j.at.Add(tenants.SignInCodeTTL),
 		PrimaryColor: j.t.Branding.PrimaryColor, AccentColor: j.t.Branding.AccentColor, AccentTitles: j.t.Branding.AccentTitles, Locale: j.lang,
 	}
-	if snap, err := g.store.Account(ctx, j.t.ID, ids[0]); err == nil {
-		msg.To = snap.Account.Email // as the tenant wrote it
+	first := tenants.ParseSignInEntry(ids[0])
+	if snap, err := g.store.Account(ctx, j.t.ID, first.Account); err == nil {
+		if first.Member == "" {
+			msg.To = snap.Account.Email // as the tenant wrote it
+		}
 		if len(ids) == 1 {
 			msg.AccountName = snap.Account.Name
 		}
@@ -338,7 +341,11 @@ func (g *Gateway) signedIn(ctx *fasthttp.RequestCtx, t *tenants.Tenant, e *tenan
 		g.openEmailSession(ctx, t, ids[0], e.Locale, now)
 	default:
 		exp := now.Add(tenants.SignInCodeTTL)
-		tok, err := g.store.CreateSignInChoice(web.Detach(ctx), t.ID, &tenants.SignInChoice{Accounts: ids, Locale: e.Locale, ExpiresAt: exp})
+		entries := make([]string, len(ids))
+		for i, id := range ids {
+			entries[i] = id.String()
+		}
+		tok, err := g.store.CreateSignInChoice(web.Detach(ctx), t.ID, &tenants.SignInChoice{Accounts: entries, Locale: e.Locale, ExpiresAt: exp})
 		if err != nil {
 			g.unavailable(ctx, t, requestLang(ctx, t), err)
 			return
@@ -366,13 +373,20 @@ func (g *Gateway) signInChooser(ctx *fasthttp.RequestCtx, t *tenants.Tenant) {
 	var b strings.Builder
 	b.WriteString(`<ul class="choices">`)
 	for _, id := range c.Accounts {
-		name := id
-		if snap, err := g.store.Account(web.Detach(ctx), t.ID, id); err == nil && snap.Account.Name != "" {
+		en := tenants.ParseSignInEntry(id)
+		name := en.Account
+		if snap, err := g.store.Account(web.Detach(ctx), t.ID, en.Account); err == nil && snap.Account.Name != "" {
 			name = snap.Account.Name
+		}
+		role := tenants.RoleOwner
+		if en.Member != "" {
+			if m, err := g.store.Member(web.Detach(ctx), t.ID, en.Account, en.Member); err == nil {
+				role = m.Role
+			}
 		}
 		b.WriteString(`<li><form method="post" action="/sign-in/choose" class="form">` + hiddenNonce(nonce) +
 			`<input type="hidden" name="account" value="` + template.HTMLEscapeString(id) + `">` +
-			button(l.T("signin.choose.open", "name", name)) + `</form></li>`)
+			button(l.T("signin.choose.open", "name", name)) + `<p class="hint">` + template.HTMLEscapeString(l.T("role."+role)) + `</p></form></li>`)
 	}
 	b.WriteString(`</ul>`)
 	g.writeFormPage(ctx, t, l, fasthttp.StatusOK, l.T("signin.choose.title"), l.T("signin.choose.body", "tenant", t.Name), b.String(), false)
@@ -399,14 +413,28 @@ func (g *Gateway) signInChoose(ctx *fasthttp.RequestCtx, t *tenants.Tenant) {
 		return
 	}
 	g.setCookie(ctx, g.signInChoiceCookie(), "", -1, fasthttp.CookieSameSiteStrictMode)
-	g.openEmailSession(ctx, t, account, c.Locale, now)
+	g.openEmailSession(ctx, t, tenants.ParseSignInEntry(account), c.Locale, now)
 }
 
-// openEmailSession opens a session of the account with the tenant's default settings: a link is
-// issued and redeemed at once (so the session has the events and audit entries of every other),
-// and the trail records signed_in_by_email.
-func (g *Gateway) openEmailSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, accountID, locale string, now time.Time) {
-	res, _, err := g.issuer.Create(web.Detach(ctx), t, &links.Request{AccountID: accountID, Locale: locale}, links.Options{CreatedBy: "email-sign-in"})
+// openEmailSession opens a session of the entry's account with the tenant's default settings: a
+// link is issued and redeemed at once (so the session has the events and audit entries of every
+// other), and the trail records signed_in_by_email. A member's session carries the member and
+// its role, its switches masked by the role; its entries name the member's email.
+func (g *Gateway) openEmailSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, en tenants.SignInEntry, locale string, now time.Time) {
+	var m *tenants.Member
+	if en.Member != "" {
+		var err error
+		m, err = g.store.Member(web.Detach(ctx), t.ID, en.Account, en.Member)
+		if errors.Is(err, tenants.ErrMemberNotFound) {
+			g.messagePage(ctx, t, requestLang(ctx, t), fasthttp.StatusNotFound, "error.accountNotFound")
+			return
+		}
+		if err != nil {
+			g.unavailable(ctx, t, requestLang(ctx, t), err)
+			return
+		}
+	}
+	res, _, err := g.issuer.Create(web.Detach(ctx), t, &links.Request{AccountID: en.Account, Locale: locale}, links.Options{CreatedBy: "email-sign-in"})
 	if errors.Is(err, tenants.ErrAccountNotFound) {
 		g.messagePage(ctx, t, requestLang(ctx, t), fasthttp.StatusNotFound, "error.accountNotFound")
 		return
@@ -421,8 +449,12 @@ func (g *Gateway) openEmailSession(ctx *fasthttp.RequestCtx, t *tenants.Tenant, 
 		g.unavailable(ctx, t, requestLang(ctx, t), err)
 		return
 	}
-	if err := g.store.RecordAudit(web.Detach(ctx), t.ID, l.SessionID, tenants.AuditEntry{Type: AuditSignedInByEmail, At: now, IP: client, UserAgent: string(ctx.UserAgent())}); err != nil {
+	entry := tenants.AuditEntry{Type: AuditSignedInByEmail, At: now, IP: client, UserAgent: string(ctx.UserAgent())}
+	if m != nil {
+		entry.Member = m.Email
+	}
+	if err := g.store.RecordAudit(web.Detach(ctx), t.ID, l.SessionID, entry); err != nil {
 		g.log.Warn("gateway: recording a sign-in by email", "tenant", t.Slug, "err", err)
 	}
-	g.startSession(ctx, t, l, now)
+	g.startSessionAs(ctx, t, l, now, m)
 }

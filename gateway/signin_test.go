@@ -78,7 +78,7 @@ var (
 	signInCodeRE = regexp.MustCompile(`Or type this code: ([0-9]{6})`)
 )
 
-func signInMail(t *testing.T, smtp *mailtest.Server) (link, code string, msg mailtest.Message) {
+func signInMail(t testing.TB, smtp *mailtest.Server) (link, code string, msg mailtest.Message) {
 	t.Helper()
 	msg = smtp.Next(t)
 	data := strings.ReplaceAll(string(msg.Data), "=\r\n", "")

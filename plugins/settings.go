@@ -49,6 +49,11 @@ type Switch struct {
 	// Default gives the value of a session whose request leaves the field out, from the tenant's
 	// portal defaults; nil means false.
 	Default func(tenants.PortalDefaults) bool
+	// Role is the lowest role whose sessions may have the switch on: the host turns it off in the
+	// session of a member with a lower role (ForRole), so the section renders no control the
+	// member cannot use, and an action that Needs it refuses the member. The zero value,
+	// RoleViewer, lets every session have it.
+	Role Role
 
 	key string // "<object>.<field>", the switch's name in a stored link
 	bit uint8  // 1 + the switch's bit in Switches, 0 until registered
@@ -77,6 +82,48 @@ func (s Switches) With(sw ...*Switch) Switches {
 		s |= 1 << (w.bit - 1)
 	}
 	return s
+}
+
+// Role is what a portal session may do: the role of the account's member whose session it is
+// (tenants.Member.Role), owner for the account's holder and for sessions a tenant issued. Roles
+// are ordered: each may do what the roles below it may.
+type Role uint8
+
+// The roles, in increasing order. Sessions carry them (session.Session.Role) by these values.
+const (
+	RoleViewer  Role = iota // sees the portal and downloads invoices
+	RoleBilling             // also pays invoices, edits the billing details and auto-pay
+	RoleOwner               // also changes, pauses or cancels the plan, manages the team, sees the Activity
+)
+
+// RoleOf returns the role of a tenants role name (tenants.RoleViewer, RoleBilling, RoleOwner).
+func RoleOf(name string) (Role, bool) {
+	r := tenants.RoleRank(name)
+	return Role(max(r, 0)), r >= 0
+}
+
+// String is the role's tenants name ("viewer", "billing", "owner").
+func (r Role) String() string {
+	if int(r) < len(tenants.Roles) {
+		return tenants.Roles[r]
+	}
+	return "role(" + fmt.Sprint(uint8(r)) + ")"
+}
+
+// ForRole returns the switches sw without those a session of role r may not have (Switch.Role).
+func ForRole(sw Switches, r Role) Switches { return defaultRegistry.forRole(sw, r) }
+
+func (r *registry) forRole(sw Switches, role Role) Switches {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, o := range r.settings {
+		for _, s := range o.Switches {
+			if s.Role > role && s.bit != 0 {
+				sw &^= 1 << (s.bit - 1)
+			}
+		}
+	}
+	return sw
 }
 
 // Len is the number of switches on.

@@ -28,7 +28,10 @@ type AuditEntry struct {
 	Type string    `json:"type"`
 	At   time.Time `json:"at"`
 	// By names who did it when it was not the customer: "apikey:<id>", "cli", "dashboard:<email>".
-	By        string `json:"by,omitempty"`
+	By string `json:"by,omitempty"`
+	// Member is the email of the member whose session did it; empty for the account's holder
+	// (its billing email) and for sessions a tenant issued.
+	Member    string `json:"member,omitempty"`
 	IP        string `json:"ip,omitempty"`
 	UserAgent string `json:"userAgent,omitempty"`
 	// Detail is the data of the action's event, for actions.
@@ -77,11 +80,12 @@ func (s *Store) eventAuditOps(ctx context.Context, events []*Event) ([]clientv3.
 		var ids struct {
 			SessionID string `json:"sessionId"`
 			AccountID string `json:"accountId"`
+			Member    string `json:"member"` // the email of a member's session
 		}
 		if json.Unmarshal(ev.Data, &ids) != nil || ids.SessionID == "" || ev.Type == EventPortalSessionCreated || ev.Type == EventPortalSessionRedeemed {
 			continue
 		}
-		o, err := s.auditOps(ctx, ev.TenantID, ids.AccountID, ids.SessionID, AuditEntry{Type: ev.Type, At: ev.Timestamp, Detail: ev.Data}, false)
+		o, err := s.auditOps(ctx, ev.TenantID, ids.AccountID, ids.SessionID, AuditEntry{Type: ev.Type, At: ev.Timestamp, Member: ids.Member, Detail: ev.Data}, false)
 		if err != nil {
 			return nil, err
 		}

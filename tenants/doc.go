@@ -22,6 +22,9 @@
 //	state/revoked/<tenantID>/s/<sessionID> a revoked portal session (leased past any session's end)
 //	state/revoked/<tenantID>/d/<sessionID> a signed-out dashboard admin session (leased until its cookie's end)
 //	state/revoked/<tenantID>/a/<accountID> every session of the account issued before this Unix time is revoked
+//	state/revoked/<tenantID>/m/<accountID>/<memberID> every session of the member issued before this Unix time is revoked (removed, or given a lower role)
+//	state/members/<tenantID>/<accountID>  the number of the account's members: every change of its members rewrites it in its Txn, so concurrent changes conflict
+//	state/members/<tenantID>/<accountID>/<memberID> a colleague of the account's holder with a role (JSON, see Member)
 //	state/catalog/<tenantID>/plans/<planID> a plan of the tenant's catalog (JSON, see package catalog); archived plans stay
 //	state/catalog/<tenantID>/policy       the tenant's change policy (JSON, catalog.Policy)
 //	state/admins/<tenantID>/<email>       dashboard admin (JSON, see Admin): argon2id PHC password hash
@@ -38,9 +41,10 @@
 //	lease/signin/a|p|u/<hash>/<window> failed dashboard sign-ins by address, by account and address, by account (the key's Version; see SignInWindow)
 //	lease/backend/<tenantID>/<sha256(idempotency key)> one attempt at a backend call (package backend): claim while in flight, then its outcome
 //	audit/<tenantID>/s/<sessionID>/<unix ns, 16 hex digits>-<type> audit trail of a portal session (leased: retention)
-//	audit/<tenantID>/a/<accountID>/<sessionID> the account's sessions, for listing trails by account
+//	audit/<tenantID>/a/<accountID>/<sessionID> the account's sessions, for listing trails by account; the trail tn_<accountID> holds the tenant's changes of its members (TenantTrail)
 //	outbox/<tenantID>/<eventID>           transactional outbox: events written in the Txn of their change
 //	emails/<tenantID>/<sha256(normalized email)>/<accountID> billing-email index (AccountsByEmail), written in the Txn of the account
+//	emails/<tenantID>/<sha256(normalized email)>/<accountID>/<memberID> a member's email in the same index, written in the Txn of the member
 //	usage/<tenantID>                      bytes of the tenant's account documents and catalog, number of accounts and plans (JSON, see Usage), written in the Txn of every account and catalog change
 //	probe/space                           written while etcd's NOSPACE alarm is raised, to see whether writes pass again (see CheckSpace)
 //	webhooks/…                            package webhooks' keys (endpoints/<tenantID>/, deliveries/<tenantID>/, tasks/, claims/; see its doc); DeleteTenant removes the tenant's endpoints and deliveries

@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -57,8 +58,9 @@ func (s *Store) emailIndexOps(tid, aid, oldEmail, newEmail string) []clientv3.Op
 	return ops
 }
 
-// AccountsByEmail returns the ids of the tenant's accounts whose billing email is email, compared
-// case-insensitively, in id order (at most maxEmailAccounts).
+// AccountsByEmail returns the entries of the tenant's accounts email signs in to, compared
+// case-insensitively, in id order (at most maxEmailAccounts): the id of an account whose billing
+// email it is, "<accountID>/<memberID>" of an account it is a member of (SignInEntry).
 func (s *Store) AccountsByEmail(ctx context.Context, tenantID, email string) ([]string, error) {
 	if NormalizeEmail(email) == "" {
 		return nil, nil
@@ -383,19 +385,43 @@ func (s *Store) TakeSignInChoice(ctx context.Context, tenantID, token, accountID
 	return c, nil
 }
 
-// SignInAccounts returns those of the sign-in's accounts that still have its email, in the order
-// of e.Accounts: an account deleted since the email was sent, or whose billing email changed, is
-// left out.
-func (s *Store) SignInAccounts(ctx context.Context, tenantID string, e *EmailSignIn) ([]string, error) {
+// SignInAccounts returns those of the sign-in's entries (EmailSignIn.Accounts) that still have its
+// email, in their order: an account deleted since the email was sent, or whose billing email
+// changed, and a member removed since, are left out. An email that is both the billing email and a
+// member of one account signs in as its holder.
+func (s *Store) SignInAccounts(ctx context.Context, tenantID string, e *EmailSignIn) ([]SignInEntry, error) {
 	now, err := s.indexedAccounts(ctx, tenantID, e.EmailHash)
 	if err != nil {
 		return nil, fmt.Errorf("tenants: looking up the accounts of a sign-in: %w", err)
 	}
-	var ids []string
+	var out []SignInEntry
 	for _, id := range e.Accounts {
-		if slices.Contains(now, id) {
-			ids = append(ids, id)
+		if !slices.Contains(now, id) {
+			continue
 		}
+		en := ParseSignInEntry(id)
+		if en.Member != "" && slices.Contains(now, en.Account) {
+			continue // the holder's entry opens the account
+		}
+		out = append(out, en)
 	}
-	return ids, nil
+	return out, nil
+}
+
+// SignInEntry is an account an email signs in to: as its holder (Member "") or as a member.
+type SignInEntry struct{ Account, Member string }
+
+// String is the entry as the index and a sign-in store it: "<accountID>" or
+// "<accountID>/<memberID>".
+func (e SignInEntry) String() string {
+	if e.Member == "" {
+		return e.Account
+	}
+	return e.Account + "/" + e.Member
+}
+
+// ParseSignInEntry reads an entry String wrote.
+func ParseSignInEntry(s string) SignInEntry {
+	a, m, _ := strings.Cut(s, "/")
+	return SignInEntry{Account: a, Member: m}
 }

@@ -28,6 +28,9 @@ const (
 	EventPortalSessionCreated             = "portal.session.created"
 	EventPortalSessionRedeemed            = "portal.session.redeemed"
 	EventWebhookTest                      = "webhook.test"
+	EventMemberInvited                    = "member.invited"
+	EventMemberRoleChanged                = "member.role_changed"
+	EventMemberRemoved                    = "member.removed"
 )
 
 // EventTypes lists every event type a webhook endpoint can subscribe to.
@@ -36,6 +39,7 @@ var EventTypes = []string{
 	EventBillingDetailsUpdated, EventPaymentMethodDefaultChanged, EventPaymentMethodRemoved,
 	EventAutopayUpdated, EventPortalSessionCreated, EventPortalSessionRedeemed,
 	EventInvoicePaymentSucceeded, EventInvoicePaymentFailed,
+	EventMemberInvited, EventMemberRoleChanged, EventMemberRemoved,
 }
 
 // Event is one entry of a tenant's transactional outbox: written in the same etcd Txn as the state

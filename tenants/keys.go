@@ -41,6 +41,19 @@ func (k keyspace) revokedAdminSession(tid, sid string) string {
 func (k keyspace) revokedAccount(tid, aid string) string {
 	return k.p + "state/revoked/" + tid + "/a/" + aid
 }
+func (k keyspace) revokedMember(tid, aid, mid string) string {
+	return k.p + "state/revoked/" + tid + "/m/" + aid + "/" + mid
+}
+func (k keyspace) memberCounter(tid, aid string) string {
+	return k.p + "state/members/" + tid + "/" + aid
+}
+func (k keyspace) members(tid, aid string) string {
+	return k.p + "state/members/" + tid + "/" + aid + "/"
+}
+func (k keyspace) membersTenant(tid string) string { return k.p + "state/members/" + tid + "/" }
+func (k keyspace) member(tid, aid, mid string) string {
+	return k.p + "state/members/" + tid + "/" + aid + "/" + mid
+}
 func (k keyspace) admins(tid string) string { return k.p + "state/admins/" + tid + "/" }
 func (k keyspace) admin(tid, email string) string {
 	return k.p + "state/admins/" + tid + "/" + email
@@ -70,13 +83,17 @@ func (k keyspace) spaceProbe() string      { return k.p + "probe/space" } // wri
 func (k keyspace) usage(tid string) string { return k.p + "usage/" + tid }
 
 // emails/<tenantID>/<sha256(normalized email)>/<accountID>: the billing-email index, written in
-// the Txn of the account's document.
+// the Txn of the account's document; .../<accountID>/<memberID> indexes a member's email, written
+// in the Txn of the member.
 func (k keyspace) emailIndexTenant(tid string) string { return k.p + "emails/" + tid + "/" }
 func (k keyspace) emailIndex(tid, emailHash string) string {
 	return k.emailIndexTenant(tid) + emailHash + "/"
 }
 func (k keyspace) emailIndexAccount(tid, emailHash, aid string) string {
 	return k.emailIndex(tid, emailHash) + aid
+}
+func (k keyspace) emailIndexMember(tid, emailHash, aid, mid string) string {
+	return k.emailIndex(tid, emailHash) + aid + "/" + mid
 }
 
 // Leased keys, not watched: lease/.

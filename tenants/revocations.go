@@ -20,6 +20,7 @@ type revocations struct {
 	sessions map[string]struct{} // "<tenantID>/<sessionID>"
 	accounts map[string]int64    // "<tenantID>/<accountID>" → Unix second of revoke-all
 	admins   map[string]struct{} // "<tenantID>/<sessionID>" of dashboard admin sessions
+	members  map[string]int64    // "<tenantID>/<accountID>/<memberID>" → Unix second of the revocation
 }
 
 // AdminSessionRevoked reports whether the dashboard admin session sessionID of the tenant was
@@ -48,7 +49,7 @@ func (s *Store) RevokeAdminSession(ctx context.Context, tenantID, sessionID stri
 	defer s.revMu.Unlock()
 	next := newRevocations()
 	if old := s.revoked.Load(); old != nil {
-		next.sessions, next.accounts = old.sessions, old.accounts
+		next.sessions, next.accounts, next.members = old.sessions, old.accounts, old.members
 		for k, v := range old.admins {
 			next.admins[k] = v
 		}
@@ -109,7 +110,7 @@ func (s *Store) putRevocationUntil(ctx context.Context, key, value string, until
 
 // applyRevocation updates the revoked set for a watched change of state/revoked/….
 func (s *Store) applyRevocation(ev *clientv3.Event, rest string) {
-	// rest is "<tenantID>/s/<sessionID>" or "<tenantID>/a/<accountID>"
+	// rest is "<tenantID>/s/<sessionID>", "<tenantID>/a/<accountID>" or "<tenantID>/m/<accountID>/<memberID>"
 	tid, kindID, ok := strings.Cut(rest, "/")
 	if !ok {
 		return
@@ -131,6 +132,9 @@ func (s *Store) applyRevocation(ev *clientv3.Event, rest string) {
 		}
 		for k, v := range old.accounts {
 			next.accounts[k] = v
+		}
+		for k, v := range old.members {
+			next.members[k] = v
 		}
 	}
 	key := tid + "/" + id
@@ -154,6 +158,12 @@ func (s *Store) applyRevocation(ev *clientv3.Event, rest string) {
 		} else if !put {
 			delete(next.accounts, key)
 		}
+	case "m": // id is "<accountID>/<memberID>"
+		if at, err := strconv.ParseInt(string(ev.Kv.Value), 10, 64); put && err == nil {
+			next.members[key] = at
+		} else if !put {
+			delete(next.members, key)
+		}
 	}
 	s.revoked.Store(next)
 }
@@ -174,11 +184,15 @@ func loadRevocations(k keyspace, kvs []*mvccpb.KeyValue) *revocations {
 			if at, err := strconv.ParseInt(string(kv.Value), 10, 64); err == nil {
 				r.accounts[tid+"/"+id] = at
 			}
+		case "m":
+			if at, err := strconv.ParseInt(string(kv.Value), 10, 64); err == nil {
+				r.members[tid+"/"+id] = at
+			}
 		}
 	}
 	return r
 }
 
 func newRevocations() *revocations {
-	return &revocations{sessions: map[string]struct{}{}, accounts: map[string]int64{}, admins: map[string]struct{}{}}
+	return &revocations{sessions: map[string]struct{}{}, accounts: map[string]int64{}, admins: map[string]struct{}{}, members: map[string]int64{}}
 }

@@ -202,6 +202,7 @@ func (s *Store) DeleteTenant(ctx context.Context, idOrSlug string) error {
 		clientv3.OpDelete(s.k.admins(t.ID), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.linkMails(t.ID), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.emailIndexTenant(t.ID), clientv3.WithPrefix()),
+		clientv3.OpDelete(s.k.membersTenant(t.ID), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.emailSignIns(t.ID), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.revokedTenant(t.ID), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.k.backend(t.ID)),

@@ -47,12 +47,19 @@ type Session struct {
 	Issued int64
 	// CSRF is the token every form of the session must post back, hex-encoded.
 	CSRF [CSRFLen * 2]byte
+	// Member is the id of the account's member whose session it is ("mb_…"); empty for the
+	// account's holder (its billing email) and for sessions a tenant issued (links, API).
+	Member []byte
+	// Role is the session's role (plugins.Role: viewer, billing or owner); sessions of the holder
+	// and of tenant-issued links are owner sessions.
+	Role uint8
 }
 
 const (
-	// version 3 carries 32 bits of switches (version 2 had 8 bits of fixed settings; its cookies
-	// are refused as malformed: their bits meant other switches).
-	version   = 3
+	// version 4 carries the member and the role (version 3 had neither; its cookies are refused as
+	// malformed, so a session from before members existed signs in again. Version 2 had 8 bits of
+	// fixed settings; its bits meant other switches).
+	version   = 4
 	nonceLen  = keyring.NonceLen
 	overhead  = keyring.Overhead
 	maxFields = 255
@@ -75,16 +82,17 @@ func Seal(r *keyring.Keyring, tenantID string, s *Session) (string, error) {
 	if k == nil {
 		return "", ErrNoKey
 	}
-	if len(s.ID) > maxFields || len(s.AccountID) > maxFields || len(s.Locale) > maxFields {
+	if len(s.ID) > maxFields || len(s.AccountID) > maxFields || len(s.Locale) > maxFields || len(s.Member) > maxFields {
 		return "", fmt.Errorf("session: field too long")
 	}
-	p := make([]byte, 0, 64+len(s.ID)+len(s.AccountID)+len(s.Locale))
+	p := make([]byte, 0, 72+len(s.ID)+len(s.AccountID)+len(s.Locale)+len(s.Member))
 	p = append(p, version)
 	p = binary.BigEndian.AppendUint32(p, s.Switches)
 	p = binary.BigEndian.AppendUint64(p, uint64(s.Expires))
 	p = binary.BigEndian.AppendUint64(p, uint64(s.Issued))
+	p = append(p, s.Role)
 	p = append(p, s.CSRF[:]...)
-	for _, f := range [][]byte{s.ID, s.AccountID, s.Locale} {
+	for _, f := range [][]byte{s.ID, s.AccountID, s.Locale, s.Member} {
 		p = append(p, byte(len(f)))
 		p = append(p, f...)
 	}
@@ -127,19 +135,21 @@ func Open(r *keyring.Keyring, tenantID string, cookie []byte, now int64, sc *Scr
 	if err != nil {
 		return ErrForged
 	}
-	if len(p) < 5+16+CSRFLen*2 || p[0] != version {
+	if len(p) < 5+16+1+CSRFLen*2 || p[0] != version {
 		return ErrMalformed
 	}
 	s.Switches = binary.BigEndian.Uint32(p[1:5])
 	s.Expires = int64(binary.BigEndian.Uint64(p[5:13]))
 	s.Issued = int64(binary.BigEndian.Uint64(p[13:21]))
-	copy(s.CSRF[:], p[21:21+CSRFLen*2])
-	p = p[21+CSRFLen*2:]
-	var ok1, ok2, ok3 bool
+	s.Role = p[21]
+	copy(s.CSRF[:], p[22:22+CSRFLen*2])
+	p = p[22+CSRFLen*2:]
+	var ok1, ok2, ok3, ok4 bool
 	s.ID, p, ok1 = field(p)
 	s.AccountID, p, ok2 = field(p)
-	s.Locale, _, ok3 = field(p)
-	if !ok1 || !ok2 || !ok3 {
+	s.Locale, p, ok3 = field(p)
+	s.Member, _, ok4 = field(p)
+	if !ok1 || !ok2 || !ok3 || !ok4 {
 		return ErrMalformed
 	}
 	if now >= s.Expires {

@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -33,7 +34,16 @@ func sample() *Session {
 	return &Session{
 		ID: []byte("ps_abc"), AccountID: []byte("acc_7Hq2LmX9"), Locale: []byte("de-DE"),
 		Switches: 1<<0 | 1<<2 | 1<<31, Expires: time.Now().Add(time.Hour).Unix(), Issued: time.Now().Unix(), CSRF: NewCSRF(),
+		Member: []byte("mb_4XQ7ZK2MPA3FE6HN"), Role: 1,
 	}
+}
+
+// sealPlain seals a plaintext of any layout as Seal would, for cookies of earlier versions.
+func sealPlain(r *keyring.Keyring, tenantID string, p []byte) string {
+	k := r.Primary()
+	out := make([]byte, nonceLen)
+	out = k.AEAD().Seal(out, out[:nonceLen], p, []byte(tenantID))
+	return k.ID + "." + enc.EncodeToString(out)
 }
 
 func TestSealOpenRoundTrip(t *testing.T) {
@@ -53,7 +63,8 @@ func TestSealOpenRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if string(out.ID) != "ps_abc" || string(out.AccountID) != "acc_7Hq2LmX9" || string(out.Locale) != "de-DE" ||
-		out.Switches != in.Switches || out.Expires != in.Expires || out.Issued != in.Issued || out.CSRF != in.CSRF {
+		out.Switches != in.Switches || out.Expires != in.Expires || out.Issued != in.Issued || out.CSRF != in.CSRF ||
+		string(out.Member) != "mb_4XQ7ZK2MPA3FE6HN" || out.Role != 1 {
 		t.Fatalf("opened %+v, sealed %+v", out, in)
 	}
 	if out.Switches&(1<<2) == 0 || out.Switches&(1<<1) != 0 || out.Switches&(1<<31) == 0 {
@@ -73,6 +84,26 @@ func TestOpenRejects(t *testing.T) {
 	ec, _ := Seal(r, "ten_a", expired)
 	other := newRing(t, "k1")
 	oc, _ := Seal(other, "ten_a", sample())
+	// A version 3 cookie (no role, no member) of a session that was valid.
+	in := sample()
+	v3 := []byte{3}
+	v3 = binary.BigEndian.AppendUint32(v3, in.Switches)
+	v3 = binary.BigEndian.AppendUint64(v3, uint64(in.Expires))
+	v3 = binary.BigEndian.AppendUint64(v3, uint64(in.Issued))
+	v3 = append(v3, in.CSRF[:]...)
+	for _, f := range [][]byte{in.ID, in.AccountID, in.Locale} {
+		v3 = append(append(v3, byte(len(f))), f...)
+	}
+	// The version 4 layout without its last field (Member).
+	v4 := append([]byte{version}, v3[1:21]...)
+	v4 = append(append(v4, 2), v3[21:]...)
+	if err := func() error {
+		var sc Scratch
+		var s Session
+		return Open(r, "ten_a", []byte(sealPlain(r, "ten_a", append(v4, 0))), time.Now().Unix(), &sc, &s)
+	}(); err != nil {
+		t.Fatalf("the hand-built version 4 cookie does not open: %v", err)
+	}
 	tests := []struct {
 		name, tenant, cookie string
 		want                 error
@@ -87,6 +118,8 @@ func TestOpenRejects(t *testing.T) {
 		{"other secret same key id", "ten_a", oc, ErrForged},
 		{"expired", "ten_a", ec, ErrExpired},
 		{"too long", "ten_a", "k1." + strings.Repeat("A", MaxCookieLen), ErrMalformed},
+		{"version 3", "ten_a", sealPlain(r, "ten_a", v3), ErrMalformed},
+		{"no member field", "ten_a", sealPlain(r, "ten_a", v4), ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,10 +36,10 @@ var (
 	ShowSection = &plugins.Switch{Field: "showSection", Default: func(p tenants.PortalDefaults) bool { return p.ShowBillingDetails }}
 	// AllowDetailsEdit shows and permits editing the billing details and the payment methods
 	// (tenant default: PortalDefaults.AllowDetailsEdit).
-	AllowDetailsEdit = &plugins.Switch{Field: "allowDetailsEdit", Default: func(p tenants.PortalDefaults) bool { return p.AllowDetailsEdit }}
+	AllowDetailsEdit = &plugins.Switch{Field: "allowDetailsEdit", Role: plugins.RoleBilling, Default: func(p tenants.PortalDefaults) bool { return p.AllowDetailsEdit }}
 	// AllowAutopayEdit shows and permits changing auto-pay (tenant default:
 	// PortalDefaults.AllowAutopayEdit).
-	AllowAutopayEdit = &plugins.Switch{Field: "allowAutopayEdit", Default: func(p tenants.PortalDefaults) bool { return p.AllowAutopayEdit }}
+	AllowAutopayEdit = &plugins.Switch{Field: "allowAutopayEdit", Role: plugins.RoleBilling, Default: func(p tenants.PortalDefaults) bool { return p.AllowAutopayEdit }}
 )
 
 // section is the Billing information section: a template section with its settings object.

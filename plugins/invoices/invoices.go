@@ -46,7 +46,7 @@ var (
 	ShowSection = &plugins.Switch{Field: "showSection", Default: func(p tenants.PortalDefaults) bool { return p.ShowInvoices }}
 	// AllowPayment offers "Pay now" for open invoices and permits the pay pages (tenant default:
 	// PortalDefaults.AllowInvoicePayment, true unless the tenant turned it off).
-	AllowPayment = &plugins.Switch{Field: "allowPayment", Default: func(p tenants.PortalDefaults) bool { return p.AllowInvoicePayment }}
+	AllowPayment = &plugins.Switch{Field: "allowPayment", Role: plugins.RoleBilling, Default: func(p tenants.PortalDefaults) bool { return p.AllowInvoicePayment }}
 )
 
 // section is the Invoices section: a template section with its settings object.

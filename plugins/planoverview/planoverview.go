@@ -38,16 +38,16 @@ var (
 	ShowSection = &plugins.Switch{Field: "showSection", Default: func(p tenants.PortalDefaults) bool { return p.ShowPlanOverview }}
 	// AllowCancel shows the cancel and reactivate controls and permits their actions (tenant
 	// default: PortalDefaults.AllowSubscriptionCancel).
-	AllowCancel = &plugins.Switch{Field: "allowSubscriptionCancel", Default: func(p tenants.PortalDefaults) bool { return p.AllowSubscriptionCancel }}
+	AllowCancel = &plugins.Switch{Field: "allowSubscriptionCancel", Role: plugins.RoleOwner, Default: func(p tenants.PortalDefaults) bool { return p.AllowSubscriptionCancel }}
 	// AllowPlanChange shows "Change plan" on subscriptions that are on a catalog plan and
 	// permits its pages (tenant default: PortalDefaults.AllowPlanChange).
-	AllowPlanChange = &plugins.Switch{Field: "allowPlanChange", Default: func(p tenants.PortalDefaults) bool { return p.AllowPlanChange }}
+	AllowPlanChange = &plugins.Switch{Field: "allowPlanChange", Role: plugins.RoleOwner, Default: func(p tenants.PortalDefaults) bool { return p.AllowPlanChange }}
 	// AllowQuantityChange shows "Change seats" on the per_unit items of subscriptions on a
 	// catalog plan and permits its pages (tenant default: PortalDefaults.AllowQuantityChange).
-	AllowQuantityChange = &plugins.Switch{Field: "allowQuantityChange", Default: func(p tenants.PortalDefaults) bool { return p.AllowQuantityChange }}
+	AllowQuantityChange = &plugins.Switch{Field: "allowQuantityChange", Role: plugins.RoleOwner, Default: func(p tenants.PortalDefaults) bool { return p.AllowQuantityChange }}
 	// AllowPause shows "Pause" where the tenant's change policy allows pausing, and "Resume" on
 	// a paused subscription, and permits their actions (tenant default: PortalDefaults.AllowPause).
-	AllowPause = &plugins.Switch{Field: "allowPause", Default: func(p tenants.PortalDefaults) bool { return p.AllowPause }}
+	AllowPause = &plugins.Switch{Field: "allowPause", Role: plugins.RoleOwner, Default: func(p tenants.PortalDefaults) bool { return p.AllowPause }}
 )
 
 // section is the Plan overview: a template section with its settings object.

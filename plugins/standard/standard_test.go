@@ -168,3 +168,50 @@ func TestEveryLanguage(t *testing.T) {
 		})
 	}
 }
+
+// TestForRole: a member's switches keep only what its role may do: viewers no payment, no
+// editing and no plan changes; billing also pays and edits billing details and auto-pay; owners
+// everything. Show switches are every role's.
+func TestForRole(t *testing.T) {
+	t.Parallel()
+	var all plugins.Switches
+	var names []string
+	for _, o := range plugins.Objects() {
+		for _, sw := range o.Switches {
+			all = all.With(sw)
+			names = append(names, sw.Key())
+		}
+	}
+	billing := []string{"billingDetailsSettings.allowAutopayEdit", "billingDetailsSettings.allowDetailsEdit", "invoiceListSettings.allowPayment"}
+	owner := []string{"planOverviewSettings.allowPause", "planOverviewSettings.allowPlanChange", "planOverviewSettings.allowQuantityChange", "planOverviewSettings.allowSubscriptionCancel"}
+	for _, c := range []struct {
+		role plugins.Role
+		off  []string
+	}{
+		{plugins.RoleViewer, append(slices.Clone(billing), owner...)},
+		{plugins.RoleBilling, owner},
+		{plugins.RoleOwner, nil},
+	} {
+		got := plugins.ForRole(all, c.role)
+		var off []string
+		for _, o := range plugins.Objects() {
+			for _, sw := range o.Switches {
+				if !got.On(sw) {
+					off = append(off, sw.Key())
+				}
+			}
+		}
+		slices.Sort(off)
+		want := slices.Clone(c.off)
+		slices.Sort(want)
+		if !slices.Equal(off, want) {
+			t.Errorf("ForRole(%s) turns off %v, want %v (of %v)", c.role, off, want, names)
+		}
+	}
+	if r, ok := plugins.RoleOf("billing"); !ok || r != plugins.RoleBilling || r.String() != "billing" {
+		t.Errorf("RoleOf(billing) = %v %v", r, ok)
+	}
+	if _, ok := plugins.RoleOf("admin"); ok {
+		t.Error("RoleOf(admin) is a role")
+	}
+}

@@ -1,0 +1,160 @@
+package gateway
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portico-billing/portico/backend"
+	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/mail"
+	"github.com/portico-billing/portico/mail/mailtest"
+	"github.com/portico-billing/portico/tenants"
+)
+
+// teamPortal is the example account's holder in a portal session of a new tenant (slug) with sign
+// in by email on, a tenant backend answering answers, and sign-in emails over a real SMTP server.
+func teamPortal(t *testing.T, slug string, answers map[string]backendAnswer) (*harness, *portalSession, *tenantBackend, *mailtest.Server) {
+	t.Helper()
+	h := newHarness(t)
+	smtp := mailtest.Start(t, mailtest.Options{TLS: "none"})
+	sender, err := mail.New(mail.Config{Addr: smtp.Addr, TLS: "none", From: "Billing <billing@acme.example>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.gw.cfg.SignInMail = sender // before the first request
+	h.withBackend(0, false)
+	b := newTenantBackend(t, answers)
+	ps := h.customer(slug, `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
+	registerBackend(t, h, ps.t.ID, b.srv.URL)
+	h.setEmailSignIn(ps.t, true)
+	return h, ps, b, smtp
+}
+
+// invite makes email a member of the example account with the role, as the CLI would.
+func (ps *portalSession) invite(email, role string) tenants.Member {
+	ps.h.t.Helper()
+	m, _, _, err := ps.h.store.UpsertMember(context.Background(), ps.t.ID, "acc_7Hq2LmX9", email, role, tenants.MemberChange{By: "cli", At: time.Now()})
+	if err != nil {
+		ps.h.t.Fatal(err)
+	}
+	return m
+}
+
+// signInAs signs email in by the code of its email and returns its session on ps's portal.
+func (ps *portalSession) signInAs(smtp *mailtest.Server, email string) *portalSession {
+	ps.h.t.Helper()
+	h := ps.h
+	_, _, cookie, nonce := h.askEmail(ps.host, email)
+	_, code, msg := signInMail(h.t, smtp)
+	if msg.To[0] != email {
+		h.t.Fatalf("sign-in email to %v, want %s", msg.To, email)
+	}
+	st, body, session := h.post(ps.host, "/sign-in/code", cookie, url.Values{"confirm": {nonce}, "email": {email}, "code": {code}})
+	if st != 303 || session == "" {
+		h.t.Fatalf("sign in as %s: %d %s", email, st, body)
+	}
+	m := &portalSession{h: h, t: ps.t, key: ps.key, host: ps.host, cookie: session}
+	page := m.get("/")
+	i := strings.Index(page, `name="csrf" value="`)
+	if i < 0 {
+		h.t.Fatalf("no CSRF token on the page:\n%s", page)
+	}
+	m.csrf = page[i+19 : i+19+32]
+	return m
+}
+
+// status is the status of a GET of path in the session.
+func (ps *portalSession) status(path string) int {
+	return ps.h.do("GET", ps.host, path, nil, "Cookie", ps.cookie).StatusCode()
+}
+
+// TestMemberRoles: colleagues invited with a role sign in by email's code. A viewer sees the
+// invoices and downloads a PDF, but has no Pay button, and its pay page and a forged pay post
+// (with its own session's valid CSRF token) are refused 403 with no backend call and no event. A
+// billing member pays, but its forged cancel is refused. Every entry of a member's session names
+// the member's email. Removing a member or lowering its role ends its open session at once.
+func TestMemberRoles(t *testing.T) {
+	t.Parallel()
+	const inv = "inv_2026_0007"
+	h, holder, b, smtp := teamPortal(t, "roles", map[string]backendAnswer{
+		backend.TypeInvoicePay: answerSucceeded("Thanks!", func(d map[string]any) string { return paidDoc(t, str(d, "invoiceId")) }),
+	})
+	if page := holder.get("/"); !strings.Contains(page, `href="/pay/`+inv+`"`) || !strings.Contains(page, `/subscriptions/sub_Pro_01/cancel`) {
+		t.Fatal("the holder's page lacks Pay now or Cancel")
+	}
+	vera := holder.invite("vera@globex.example", tenants.RoleViewer)
+	holder.invite("bill@globex.example", tenants.RoleBilling)
+
+	viewer := holder.signInAs(smtp, "vera@globex.example")
+	page := viewer.get("/")
+	if !strings.Contains(page, "GLX-2026-0007") || strings.Contains(page, `href="/pay/`) || strings.Contains(page, "/cancel") || strings.Contains(page, `href="/billing/edit"`) {
+		t.Fatalf("the viewer's page:\n%s", page)
+	}
+	if r := h.do("GET", viewer.host, "/invoices/"+inv+".pdf", nil, "Cookie", viewer.cookie); r.StatusCode() != 200 || !strings.HasPrefix(string(r.Body()), "%PDF") {
+		t.Fatalf("the viewer's PDF: %d", r.StatusCode())
+	}
+	if st := viewer.status("/pay/" + inv); st != 403 {
+		t.Fatalf("the viewer's pay page: %d", st)
+	}
+	before := holder.account()
+	forged := url.Values{"method": {"pm_card_1"}, "amount": {"119000"}, "currency": {"EUR"}, "rev": {"1"}}
+	if st, body := viewer.post("/pay/"+inv, forged); st != 403 {
+		t.Fatalf("the viewer's forged pay: %d\n%s", st, body)
+	}
+	for _, p := range []string{"/subscriptions/sub_Pro_01/cancel", "/billing/edit", "/billing/autopay"} {
+		if st, _ := viewer.post(p, url.Values{"reason": {"pricing"}}); st != 403 {
+			t.Errorf("the viewer's forged POST %s: %d", p, st)
+		}
+	}
+	if n := b.count(backend.TypeInvoicePay); n != 0 || len(holder.events(tenants.EventInvoicePaymentSucceeded)) != 0 || !equalJSON(t, before, holder.account()) {
+		t.Fatalf("the viewer's forged posts changed something: %d backend calls", n)
+	}
+	if e := findAudit(t, h, holder.t.ID, "acc_7Hq2LmX9", AuditSignedInByEmail); e == nil || e.Member != "vera@globex.example" {
+		t.Fatalf("the viewer's sign-in entry: %+v", e)
+	}
+
+	billing := holder.signInAs(smtp, "bill@globex.example")
+	if page := billing.get("/"); !strings.Contains(page, `href="/pay/`+inv+`"`) || strings.Contains(page, "/cancel") {
+		t.Fatalf("the billing member's page:\n%s", page)
+	}
+	if st := billing.status("/subscriptions/sub_Pro_01/cancel"); st != 403 {
+		t.Fatalf("the billing member's cancel page: %d", st)
+	}
+	if st, _ := billing.post("/subscriptions/sub_Pro_01/cancel", url.Values{"reason": {"pricing"}}); st != 403 {
+		t.Fatalf("the billing member's forged cancel: %d", st)
+	}
+	if st, body, _ := billing.submit("/pay/"+inv, billing.payForm(inv, "pm_card_1"), "https://"+billing.host); st != 200 || !strings.Contains(body, "Payment received") {
+		t.Fatalf("the billing member pays: %d\n%s", st, body)
+	}
+	if e := findAudit(t, h, holder.t.ID, "acc_7Hq2LmX9", tenants.EventInvoicePaymentSucceeded); e == nil || e.Member != "bill@globex.example" {
+		t.Fatalf("the payment's entry: %+v", e)
+	}
+	if a := holder.account(); len(holder.events(tenants.EventSubscriptionCancelationScheduled)) != 0 || a.Subscriptions[0].CancelAtPeriodEnd {
+		t.Fatal("the billing member's forged cancel changed something")
+	}
+
+	// Removing the viewer ends its session on the next request; lowering the billing member's
+	// role ends its session too (its cookie still says billing).
+	if err := h.store.RemoveMember(context.Background(), holder.t.ID, "acc_7Hq2LmX9", vera.ID, tenants.MemberChange{By: "cli", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	// (Without a session the front page asks for an email: the invoice page answers 401.)
+	etcdtest.Wait(t, "the removed viewer's session refused", func() bool { return viewer.status("/invoices/"+inv) == 401 })
+	if r := h.do("GET", viewer.host, "/", nil, "Cookie", viewer.cookie); !strings.Contains(string(r.Body()), `action="/sign-in"`) {
+		t.Fatalf("the removed viewer's front page: %d\n%s", r.StatusCode(), r.Body())
+	}
+	bill := holder.invite("bill@globex.example", tenants.RoleViewer)
+	if bill.Role != tenants.RoleViewer {
+		t.Fatal(bill)
+	}
+	etcdtest.Wait(t, "the demoted member's session refused", func() bool { return billing.status("/invoices/"+inv) == 401 })
+	if st, _, _ := billing.submit("/pay/"+inv, url.Values{"method": {"pm_card_1"}}, "https://"+billing.host); st != 401 {
+		t.Fatalf("the demoted member's pay: %d", st)
+	}
+	if holder.status("/invoices/"+inv) != 200 {
+		t.Fatal("the holder's session ended with its members'")
+	}
+}
