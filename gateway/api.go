@@ -43,6 +43,7 @@ func (g *Gateway) apiRouter() *router.Router {
 	r.PATCH("/v1/portal-settings", g.authed(g.apiPatchPortalSettings))
 	r.GET("/v1/portal-sessions", g.authed(g.apiSessionAudits))
 	r.POST("/v1/accounts/{id}/portal-link", g.authed(g.apiEmailPortalLink))
+	g.memberRoutes(r)
 	r.POST("/v1/portal-sessions/{id}/revoke", g.authed(g.apiRevokeSession))
 	r.POST("/v1/accounts/{id}/portal-sessions/revoke", g.authed(g.apiRevokeAccountSessions))
 	r.POST("/v1/webhook-endpoints", g.authed(g.apiCreateWebhook))

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -156,5 +158,93 @@ func TestMemberRoles(t *testing.T) {
 	}
 	if holder.status("/invoices/"+inv) != 200 {
 		t.Fatal("the holder's session ended with its members'")
+	}
+}
+
+// TestMembersAPI: GET, POST and DELETE /v1/accounts/{id}/members. The invitation reaches the
+// colleague over SMTP with the portal's sign-in page (no token), and the colleague signs in by the
+// code of sign in by email; a change of role answers 200; bad input 400 with a detail; another
+// tenant's account and member 404; removing a member ends its session.
+func TestMembersAPI(t *testing.T) {
+	t.Parallel()
+	h, holder, _, smtp := teamPortal(t, "team-api", nil)
+	api := func(key, method, path, body string) (int, map[string]any) {
+		t.Helper()
+		r := h.do(method, "api."+base, path, []byte(body), "Authorization", "Bearer "+key, "Content-Type", "application/json")
+		var v map[string]any
+		_ = json.Unmarshal(r.Body(), &v)
+		return r.StatusCode(), v
+	}
+	const members = "/v1/accounts/acc_7Hq2LmX9/members"
+	st, res := api(holder.key, "POST", members, `{"email":"Vera@Globex.example","role":"viewer","sendInvite":true}`)
+	if st != 201 || res["role"] != "viewer" || res["inviteSent"] != true || !strings.HasPrefix(str(res, "id"), "mb_") {
+		t.Fatalf("invite: %d %v", st, res)
+	}
+	vid := str(res, "id")
+	msg := smtp.Next(t)
+	data := strings.ReplaceAll(string(msg.Data), "=\r\n", "")
+	if msg.To[0] != "Vera@Globex.example" || !strings.Contains(data, "https://team-api."+base+"/sign-in") || strings.Contains(data, "/sign-in/l/") ||
+		!strings.Contains(data, "Globex Corporation eingeladen, mit der Rolle Betrachter.") { // the account's language
+		t.Fatalf("the invitation:\n%s", data)
+	}
+	vera := holder.signInAs(smtp, "Vera@Globex.example")
+	if page := vera.get("/"); !strings.Contains(page, "GLX-2026-0007") || strings.Contains(page, `href="/pay/`) {
+		t.Fatal("the invited viewer's page")
+	}
+
+	if st, res := api(holder.key, "POST", members, `{"email":"vera@globex.example","role":"billing"}`); st != 200 || res["role"] != "billing" || res["id"] != vid || res["inviteSent"] != false {
+		t.Fatalf("change of role: %d %v", st, res)
+	}
+	if st, res := api(holder.key, "GET", members, ""); st != 200 || res["holder"] != "billing@globex.example" || len(res["members"].([]any)) != 1 {
+		t.Fatalf("list: %d %v", st, res)
+	}
+	for _, c := range []struct {
+		name, body string
+		status     int
+		detail     string
+	}{
+		{"bad email", `{"email":"vera","role":"viewer"}`, 400, `"vera" is not an email address`},
+		{"bad role", `{"email":"x@globex.example","role":"admin"}`, 400, `role "admin" is not one of viewer, billing, owner`},
+		{"no role", `{"email":"x@globex.example"}`, 400, `role "" is not one of`},
+		{"unknown field", `{"email":"x@globex.example","role":"viewer","admin":true}`, 400, `unknown field "admin"`},
+		{"not JSON", `{"email":`, 400, ""},
+		{"holder", `{"email":"BILLING@globex.example","role":"viewer"}`, 409, "billing email"},
+	} {
+		st, res := api(holder.key, "POST", members, c.body)
+		if st != c.status || !strings.Contains(str(res, "detail"), c.detail) || str(res, "detail") == "" {
+			t.Errorf("%s: %d %v", c.name, st, res)
+		}
+	}
+	if st, _ := api(holder.key, "POST", "/v1/accounts/acc_nobody/members", `{"email":"x@globex.example","role":"viewer"}`); st != 404 {
+		t.Errorf("unknown account: %d", st)
+	}
+
+	// Another tenant (with its own acc_7Hq2LmX9) sees neither the account's members nor the member.
+	_, otherKey := h.tenant("team-api-other")
+	if st, res := api(otherKey, "GET", members, ""); st != 200 || len(res["members"].([]any)) != 0 {
+		t.Fatalf("the other tenant's own account: %d %v", st, res)
+	}
+	h.putAccountAs(holder.key, "acc_only_a", `{"id":"acc_only_a","name":"A only","email":"a@globex.example","currency":"EUR"}`, 201)
+	if st, res := api(otherKey, "GET", "/v1/accounts/acc_only_a/members", ""); st != 404 || str(res, "detail") == "" {
+		t.Errorf("another tenant's account: %d %v", st, res)
+	}
+	if st, _ := api(otherKey, "DELETE", members+"/"+vid, ""); st != 404 {
+		t.Errorf("another tenant's member: %d", st)
+	}
+	if st, _ := api(holder.key, "DELETE", members+"/mb_nobody", ""); st != 404 {
+		t.Errorf("unknown member: %d", st)
+	}
+	if st, _ := api(holder.key, "DELETE", members+"/"+vid, ""); st != 204 {
+		t.Fatalf("remove: %d", st)
+	}
+	etcdtest.Wait(t, "the removed member's session refused", func() bool { return vera.status("/invoices/inv_2026_0007") == 401 })
+	if e := findAudit(t, h, holder.t.ID, "acc_7Hq2LmX9", tenants.EventMemberRemoved); e == nil || !strings.HasPrefix(e.By, "apikey:") {
+		t.Fatalf("the removal's entry: %+v", e)
+	}
+	for i := range tenants.MaxMembers {
+		holder.invite(fmt.Sprintf("m%02d@globex.example", i), tenants.RoleViewer)
+	}
+	if st, res := api(holder.key, "POST", members, `{"email":"one-more@globex.example","role":"viewer"}`); st != 409 || !strings.Contains(str(res, "detail"), "at most 50 members") {
+		t.Fatalf("the 51st member: %d %v", st, res)
 	}
 }

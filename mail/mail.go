@@ -142,6 +142,11 @@ type PortalLinkMessage struct {
 	// "email.signIn.*" messages): the link signs in, and the 6-digit code can be typed on the page
 	// where the email was asked for instead. Like URL it is a secret.
 	Code string
+	// InvitedBy, when set, makes the message an invitation to the account's team (the
+	// "email.invite.*" messages): who invited (an email, or the tenant's name), to AccountName
+	// with Role (tenants.RoleViewer, RoleBilling, RoleOwner); URL is the portal's sign-in page,
+	// which holds no token. Code and ExpiresAt are not used.
+	InvitedBy, Role string
 	// Locale is the customer's language, a BCP 47 tag ("de-DE", "pt-BR", "ja"); it is matched as
 	// by i18n.ForLocale, so an empty, invalid or unsupported locale gives English. The expiry date
 	// is formatted in its regional conventions (i18n.Money, i18n.Date).
@@ -195,7 +200,10 @@ func RenderPortalLink(m PortalLinkMessage, now time.Time) (*Rendered, error) {
 	}
 	tenant := headerText(v.TenantName)
 	k := "email.portalLink."
-	if m.Code != "" {
+	switch {
+	case m.InvitedBy != "":
+		k = "email.invite."
+	case m.Code != "":
 		k = "email.signIn."
 		v.CodeText = p.T("email.signIn.code")
 	}
@@ -222,16 +230,21 @@ func RenderPortalLink(m PortalLinkMessage, now time.Time) (*Rendered, error) {
 	} else {
 		v.Greeting = p.T("email.portalLink.greetingNoName")
 	}
-	v.Intro = p.T(k+"intro", "tenant", v.TenantName)
+	v.Intro = p.T(k+"intro", "tenant", v.TenantName, "inviter", m.InvitedBy, "account", m.AccountName, "role", p.T("role."+m.Role))
 	v.Button = p.T(k + "button")
 	v.TextOpen = p.T(k + "textOpen")
 	v.Copy = p.T("email.portalLink.copy")
 	v.Ignore = p.T(k + "ignore")
 	v.Footer = p.T("email.portalLink.footer", "tenant", v.TenantName)
-	in, at := p.Duration(m.ExpiresAt.Sub(now)), expiryTime(p, m.Locale, m.ExpiresAt)
-	v.Expiry = p.T(k+"expiresIn", "duration", in, "time", at, "tenant", v.TenantName)
-	v.ExpiryHTML = htmlMessage(p, k+"expiresIn",
-		"duration", htmltemplate.HTML("<strong>"+htmltemplate.HTMLEscapeString(in)+"</strong>"), "time", at, "tenant", v.TenantName)
+	if m.InvitedBy != "" {
+		v.Expiry = p.T(k+"how", "email", m.To)
+		v.ExpiryHTML = htmlMessage(p, k+"how", "email", m.To)
+	} else {
+		in, at := p.Duration(m.ExpiresAt.Sub(now)), expiryTime(p, m.Locale, m.ExpiresAt)
+		v.Expiry = p.T(k+"expiresIn", "duration", in, "time", at, "tenant", v.TenantName)
+		v.ExpiryHTML = htmlMessage(p, k+"expiresIn",
+			"duration", htmltemplate.HTML("<strong>"+htmltemplate.HTMLEscapeString(in)+"</strong>"), "time", at, "tenant", v.TenantName)
+	}
 	var text, html bytes.Buffer
 	if err := textTmpl.Execute(&text, &v); err != nil {
 		return nil, fmt.Errorf("mail: rendering the text part: %w", err)

@@ -586,3 +586,30 @@ func TestRenderSignIn(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderInvite: an invitation names who invited, to which account, with which role, in the
+// message's language, and links the portal's sign-in page; it says no expiry.
+func TestRenderInvite(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ locale, subject, intro string }{
+		{"en", "You've been invited to the Acme Cloud billing portal", "ann@globex.example invited you to the Acme Cloud billing portal of Globex as Billing."},
+		{"de", "Sie wurden zum Abrechnungsportal von Acme Cloud eingeladen", "ann@globex.example hat Sie zum Abrechnungsportal von Acme Cloud für Globex eingeladen, mit der Rolle Abrechnung."},
+		{"fr", "Vous êtes invité au portail de facturation de Acme Cloud", "avec le rôle Facturation."},
+		{"es", "Te han invitado al portal de facturación de Acme Cloud", "con el rol Facturación."},
+		{"ja", "Acme Cloud の請求ポータルに招待されました", "請求担当としてあなたを招待しました。"},
+		{"pt-BR", "Você foi convidado para o portal de faturamento de Acme Cloud", "com a função Faturamento."},
+	} {
+		t.Run(tt.locale, func(t *testing.T) {
+			m := message()
+			m.Locale, m.URL, m.AccountName, m.InvitedBy, m.Role = tt.locale, "https://acme.portal.example/sign-in", "Globex", "ann@globex.example", "billing"
+			r, err := RenderPortalLink(m, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Subject != tt.subject || !strings.Contains(r.Text, tt.intro) || !strings.Contains(r.Text, "https://acme.portal.example/sign-in\n") ||
+				!strings.Contains(r.HTML, `href="https://acme.portal.example/sign-in"`) || !strings.Contains(r.Text, m.To) {
+				t.Fatalf("subject %q:\n%s", r.Subject, r.Text)
+			}
+		})
+	}
+}
