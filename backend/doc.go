@@ -18,7 +18,7 @@
 //	{"type": "invoice.pay", "id": "breq_…", "idempotencyKey": "…", "data": {…}}
 //
 // "invoice.pay" carries InvoicePayData, "subscription.change" SubscriptionChangeData,
-// "subscription.preview" SubscriptionPreviewData; "ping" (the dashboard's "Send test request")
+// "subscription.preview" SubscriptionPreviewData, "wallet.top_up" WalletTopUpData; "ping" (the dashboard's "Send test request")
 // carries {}.
 // The backend answers 200 with
 //

@@ -27,7 +27,8 @@ const DeclinedLast4 = "0002"
 // invoice marked paid (amount paid = total, paid today). It answers an idempotency key it has
 // seen with its first answer, as a real backend must. It answers "subscription.pause",
 // "subscription.resume" and "subscription.offer_accept" (example_subscription.go) with the
-// subscription changed in the whole account. Unknown types get 400.
+// subscription changed in the whole account, and "wallet.top_up" (wallet.go) with the wallet
+// raised. Unknown types get 400.
 type Example struct {
 	// Secrets are the "whsec_…" secrets to verify with.
 	Secrets []string
@@ -94,6 +95,8 @@ func (e *Example) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			res = e.change(r.Context(), req.Data, now())
 		case TypeSubscriptionPause, TypeSubscriptionResume, TypeSubscriptionOfferAccept:
 			res = e.subscription(r.Context(), req.Type, req.Data, now())
+		case TypeWalletTopUp:
+			res = e.topUp(r.Context(), req.Data, req.ID, now())
 		default:
 			e.logf("%s %s %s: unknown type", now().UTC().Format(time.RFC3339), req.ID, req.Type)
 			http.Error(w, "unknown request type", http.StatusBadRequest)

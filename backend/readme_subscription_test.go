@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// TestREADMESubscriptionRequests: the README's example requests of the subscription types decode
-// strictly into their data types, and name every field of them.
+// TestREADMESubscriptionRequests: the README's example requests of the subscription types and of
+// wallet.top_up decode strictly into their data types, and name every field of them.
 func TestREADMESubscriptionRequests(t *testing.T) {
 	t.Parallel()
 	b, err := os.ReadFile("../README.md")
@@ -21,11 +21,12 @@ func TestREADMESubscriptionRequests(t *testing.T) {
 		TypeSubscriptionPause:       &SubscriptionPauseData{},
 		TypeSubscriptionResume:      &SubscriptionResumeData{},
 		TypeSubscriptionOfferAccept: &SubscriptionOfferAcceptData{},
+		TypeWalletTopUp:             &WalletTopUpData{},
 	}
 	lines := strings.Split(string(b), "\n")
 	found := map[string]bool{}
 	for i, l := range lines {
-		if !strings.HasPrefix(l, `{"type":"subscription.`) || i+1 >= len(lines) {
+		if !strings.HasPrefix(l, `{"type":"subscription.`) && !strings.HasPrefix(l, `{"type":"wallet.`) || i+1 >= len(lines) {
 			continue
 		}
 		example := l + lines[i+1]

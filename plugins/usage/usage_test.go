@@ -220,3 +220,24 @@ func TestTopUpOffered(t *testing.T) {
 		}
 	}
 }
+
+// TestParseAmount: a top-up typed in major units, with a point or a comma, within 1 to 100,000
+// units and the currency's decimals.
+func TestParseAmount(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		in, cur string
+		want    int64
+		ok      bool
+	}{
+		{"50", "EUR", 5000, true}, {"50.5", "EUR", 5050, true}, {"50,05", "EUR", 5005, true}, {" 1 ", "EUR", 100, true},
+		{"100000", "EUR", 10000000, true}, {"100000.01", "EUR", 0, false}, {"0.99", "EUR", 0, false}, {"1.005", "EUR", 0, false},
+		{"5000", "JPY", 5000, true}, {"50.5", "JPY", 0, false}, {"1.234", "KWD", 1234, true},
+		{"", "EUR", 0, false}, {"-5", "EUR", 0, false}, {"5e3", "EUR", 0, false}, {"1,000.00", "EUR", 0, false}, {"9999999999", "EUR", 0, false},
+	} {
+		got, ok := usage.ParseAmount(c.in, c.cur)
+		if ok != c.ok || ok && got != c.want {
+			t.Errorf("ParseAmount(%q, %s) = %d, %v; want %d, %v", c.in, c.cur, got, ok, c.want, c.ok)
+		}
+	}
+}
