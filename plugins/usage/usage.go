@@ -40,8 +40,8 @@ var (
 	// ShowSection shows the section (tenant default: PortalDefaults.ShowUsage).
 	ShowSection = &plugins.Switch{Field: "showSection", Default: func(p tenants.PortalDefaults) bool { return p.ShowUsage }}
 	// AllowTopUp offers "Top up" on the wallet and permits its pages (tenant default:
-	// PortalDefaults.AllowWalletTopUp).
-	AllowTopUp = &plugins.Switch{Field: "allowTopUp", Default: func(p tenants.PortalDefaults) bool { return p.AllowWalletTopUp }}
+	// PortalDefaults.AllowWalletTopUp); a session of a member below billing never has it.
+	AllowTopUp = &plugins.Switch{Field: "allowTopUp", Role: plugins.RoleBilling, Default: func(p tenants.PortalDefaults) bool { return p.AllowWalletTopUp }}
 )
 
 func init() {

@@ -241,3 +241,14 @@ func TestParseAmount(t *testing.T) {
 		}
 	}
 }
+
+// TestTopUpNeedsBilling: topping up spends money, so a viewer's session never has allowTopUp
+// (plugins.Switch.Role), a billing member's may.
+func TestTopUpNeedsBilling(t *testing.T) {
+	t.Parallel()
+	all := plugins.Switches(0).With(usage.ShowSection, usage.AllowTopUp)
+	viewer, billing := plugins.ForRole(all, plugins.RoleViewer), plugins.ForRole(all, plugins.RoleBilling)
+	if viewer.On(usage.AllowTopUp) || !viewer.On(usage.ShowSection) || !billing.On(usage.AllowTopUp) {
+		t.Errorf("viewer: top up %v, section %v; billing: top up %v", viewer.On(usage.AllowTopUp), viewer.On(usage.ShowSection), billing.On(usage.AllowTopUp))
+	}
+}
