@@ -182,7 +182,7 @@ func TestForRole(t *testing.T) {
 			names = append(names, sw.Key())
 		}
 	}
-	billing := []string{"billingDetailsSettings.allowAutopayEdit", "billingDetailsSettings.allowDetailsEdit", "invoiceListSettings.allowPayment"}
+	billing := []string{"billingDetailsSettings.allowAutopayEdit", "billingDetailsSettings.allowDetailsEdit", "invoiceListSettings.allowPayment", "usageSettings.allowTopUp"}
 	owner := []string{"planOverviewSettings.allowPause", "planOverviewSettings.allowPlanChange", "planOverviewSettings.allowQuantityChange", "planOverviewSettings.allowSubscriptionCancel"}
 	for _, c := range []struct {
 		role plugins.Role
