@@ -400,6 +400,9 @@ lg warm -addr "127.0.0.1:${PORT[9]}" -api "http://api.portal.localhost:${PORT[9]
 if ((HAS_ADMIN)) && curl -sf -o "$WORK/heap.prof" "http://127.0.0.1:${PORT[10]}/debug/pprof/heap"; then
 	note profile.memory "$("$GO" tool pprof -top -sample_index=inuse_space -nodecount=200 "$BIN/portico" "$WORK/heap.prof" 2>/dev/null)"
 fi
+# etcd's size per account, after the RSS is read (defragmenting rewrites the memory-mapped file):
+# the history of the seeding writes compacted away and the freed pages returned.
+lg etcdsize -etcd "http://127.0.0.1:${PORT[7]}" -accounts "$ACCOUNTS" -results "$RES" >&2
 stop "$MEM_PID"
 
 log "Go micro-benchmarks"
@@ -417,7 +420,8 @@ taskset -c $SERVER_CPU env GOMAXPROCS=1 nethttpserver -addr 127.0.0.1:\$P_NET -a
 # load (core $LOAD_CPU):
 $(cat "$WORK/commands.txt")
 taskset -c $LOAD_CPU loadgen scale -etcd http://127.0.0.1:\$P_ETCD -tenants $TENANTS -accounts $ACCOUNTS -account tenants/account/testdata/account.json -out scale.txt
-taskset -c $LOAD_CPU loadgen warm -addr 127.0.0.1:\$P_HTTP -api http://api.portal.localhost:\$P_HTTP -in scale.txt"
+taskset -c $LOAD_CPU loadgen warm -addr 127.0.0.1:\$P_HTTP -api http://api.portal.localhost:\$P_HTTP -in scale.txt
+taskset -c $LOAD_CPU loadgen etcdsize -etcd http://127.0.0.1:\$P_ETCD -accounts $ACCOUNTS"
 ELAPSED=$(($(date +%s) - T0))
 "$BIN/loadgen" report -in "$RES" -micro "$WORK/micro.txt" -out "$OUT" -cmd "make bench" -go "$("$GO" version)" -elapsed "$ELAPSED"
 log "wrote $OUT in ${ELAPSED}s"

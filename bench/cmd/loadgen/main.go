@@ -10,6 +10,7 @@
 //	racecheck  redeem each of N fresh links from K connections at once: exactly one may win
 //	scale      seed many tenants, API keys and accounts directly into etcd (package tenants)
 //	warm       GET /v1/accounts/{id} for every seeded account, with its tenant's key
+//	etcdsize   compact and defragment an etcd member and record its database size per account
 //	metrics    print selected counters from a Prometheus /metrics endpoint
 //	rss        record a process's VmRSS/RssAnon/RssFile (and Go heap) as notes
 //	note       append a key/value note to the results file
@@ -42,11 +43,11 @@ import (
 func main() {
 	cmds := map[string]func([]string) error{
 		"load": cmdLoad, "session": cmdSession, "fetch": cmdFetch, "accounts": cmdAccounts,
-		"sessions": cmdSessions, "racecheck": cmdRaceCheck, "scale": cmdScale, "warm": cmdWarm,
+		"sessions": cmdSessions, "racecheck": cmdRaceCheck, "scale": cmdScale, "warm": cmdWarm, "etcdsize": cmdEtcdSize,
 		"metrics": cmdMetrics, "note": cmdNote, "rss": cmdRSS, "check": cmdCheck, "report": cmdReport, "freeports": cmdFreePorts,
 	}
 	if len(os.Args) < 2 || cmds[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: loadgen load|session|fetch|accounts|sessions|racecheck|scale|warm|metrics|rss|note|check|report|freeports [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadgen load|session|fetch|accounts|sessions|racecheck|scale|warm|etcdsize|metrics|rss|note|check|report|freeports [flags]")
 		os.Exit(2)
 	}
 	if err := cmds[os.Args[1]](os.Args[2:]); err != nil {

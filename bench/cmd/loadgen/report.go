@@ -526,8 +526,12 @@ func memRow(b *strings.Builder, n map[string]string) {
 	file, _ := noteKB(n, "mem.warm.RssFile")
 	empty, _ := noteKB(n, "mem.empty.VmRSS")
 	heap, _ := strconv.ParseFloat(n["mem.warm.go_memstats_heap_inuse_bytes"], 64)
-	fmt.Fprintf(b, "| memory | Portico, %s tenants / %s accounts cached | RSS **%.0f MB** (anon %.0f MB + file-backed %.0f MB; Go heap in use %.0f MB; %.0f MB right after start) | | | | | | | | | |\n",
-		fmtInt(atof(n["scale.size.tenants"])), fmtInt(atof(n["scale.size.accounts"])), warm/1024, anon/1024, file/1024, heap/(1<<20), empty/1024)
+	etcd := ""
+	if v := n["scale.etcd"]; v != "" {
+		etcd = "; " + v
+	}
+	fmt.Fprintf(b, "| memory | Portico, %s tenants / %s accounts cached | RSS **%.0f MB** (anon %.0f MB + file-backed %.0f MB; Go heap in use %.0f MB; %.0f MB right after start)%s | | | | | | | | | |\n",
+		fmtInt(atof(n["scale.size.tenants"])), fmtInt(atof(n["scale.size.accounts"])), warm/1024, anon/1024, file/1024, heap/(1<<20), empty/1024, etcd)
 }
 
 func atof(s string) float64 { f, _ := strconv.ParseFloat(s, 64); return f }
@@ -734,7 +738,7 @@ func method(b *strings.Builder, n map[string]string) {
 			p("Through the HTTP API accounts go in at about the same rate (%s/s measured on the cold row's PUTs: 100,000 would take %.0f s), since each is one etcd Txn either way. ", fmtInt(r), 100_000/r)
 		}
 	}
-	p("Then every account is read once with `GET /v1/accounts/{id}` and its tenant's key, which loads it into the account cache, and VmRSS, RssAnon and RssFile are read from /proc/<pid>/status. Rendered pages are not part of this number: a page viewed adds its rendered copy (about the page's size) to its account's snapshot.\n\n")
+	p("Then every account is read once with `GET /v1/accounts/{id}` and its tenant's key, which loads it into the account cache, and VmRSS, RssAnon and RssFile are read from /proc/<pid>/status. Rendered pages are not part of this number: a page viewed adds its rendered copy (about the page's size) to its account's snapshot. Last, `loadgen etcdsize` compacts the embedded etcd to its current revision (physically), defragments it and reads its Status: DbSize, the bbolt file, divided by the accounts is the etcd bytes per account (tenants, keys, aliases and the email index included).\n\n")
 }
 
 // rateOf finds "<n>/s" in a note.

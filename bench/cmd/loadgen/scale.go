@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -140,6 +141,62 @@ func cmdWarm(args []string) error {
 	fmt.Println(msg)
 	if *results != "" {
 		return appendRecord(*results, &record{Kind: "note", Key: *name, Value: msg})
+	}
+	return nil
+}
+
+// cmdEtcdSize compacts etcd to its current revision, defragments the endpoint and records the
+// database size (etcd's Status DbSize, the bbolt file) as notes, with the bytes per account: what
+// an account costs in etcd once the history of its writes is gone.
+func cmdEtcdSize(args []string) error {
+	fs := flag.NewFlagSet("etcdsize", flag.ExitOnError)
+	endpoint := fs.String("etcd", "http://127.0.0.1:2379", "etcd client URL (one member: it is defragmented)")
+	na := fs.Int("accounts", 0, "accounts stored, to compute the bytes per account")
+	results := fs.String("results", "", "results file to append the notes to")
+	fs.Parse(args)
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{*endpoint}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	before, err := c.Status(ctx, *endpoint)
+	if err != nil {
+		return fmt.Errorf("reading the status of %s: %w", *endpoint, err)
+	}
+	if _, err := c.Compact(ctx, before.Header.Revision, clientv3.WithCompactPhysical()); err != nil && !strings.Contains(err.Error(), "compacted") {
+		return fmt.Errorf("compacting to revision %d: %w", before.Header.Revision, err)
+	}
+	start := time.Now()
+	if _, err := c.Defragment(ctx, *endpoint); err != nil {
+		return fmt.Errorf("defragmenting %s: %w", *endpoint, err)
+	}
+	el := time.Since(start)
+	after, err := c.Status(ctx, *endpoint)
+	if err != nil {
+		return fmt.Errorf("reading the status of %s: %w", *endpoint, err)
+	}
+	notes := [][2]string{
+		{"etcd.before.DbSize", strconv.FormatInt(before.DbSize, 10)},
+		{"etcd.DbSize", strconv.FormatInt(after.DbSize, 10)},
+		{"etcd.DbSizeInUse", strconv.FormatInt(after.DbSizeInUse, 10)},
+	}
+	msg := fmt.Sprintf("etcd: %.1f MB after compaction and defragmentation (%.1f MB before; defragmenting took %.1f s)",
+		float64(after.DbSize)/1e6, float64(before.DbSize)/1e6, el.Seconds())
+	if *na > 0 {
+		msg += fmt.Sprintf(", %s bytes per account (the whole database, tenants and keys included, over %d accounts)",
+			fmtInt(float64(after.DbSize)/float64(*na)), *na)
+	}
+	notes = append(notes, [2]string{"scale.etcd", msg})
+	fmt.Println(msg)
+	if *results == "" {
+		return nil
+	}
+	for _, n := range notes {
+		if err := appendRecord(*results, &record{Kind: "note", Key: n[0], Value: n[1]}); err != nil {
+			return err
+		}
 	}
 	return nil
 }
