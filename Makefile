@@ -15,6 +15,7 @@ FUZZ_TARGETS := \
 	./i18n:FuzzMoney:10000x \
 	./invoicedoc:FuzzRenderPDF:20x \
 	./tenants/account:FuzzDecode:10000x \
+	./tenants:FuzzDocDecode:20000x \
 	./gateway:FuzzNormalizeHost:1000x \
 	./gateway:FuzzAPIRequestDecode:1000x \
 	./mail:FuzzBuildPortalLink:3000x \

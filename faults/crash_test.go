@@ -510,7 +510,13 @@ func TestGatewayKilledMidWriteAndDelivery(t *testing.T) {
 			t.Fatal(err)
 		}
 		docs, aliases := resp.Responses[0].GetResponseRange().Kvs, resp.Responses[1].GetResponseRange().Kvs
-		whole := len(docs) == 1 && strings.Contains(string(docs[0].Value), `"name":"Burst `+p.id+`"`) &&
+		var doc []byte
+		if len(docs) == 1 {
+			if doc, err = tenants.DocumentJSON(docs[0].Value); err != nil {
+				t.Errorf("PUT %s: the stored document: %v", p.id, err)
+			}
+		}
+		whole := len(docs) == 1 && strings.Contains(string(doc), `"name":"Burst `+p.id+`"`) &&
 			len(aliases) == 1 && string(aliases[0].Value) == p.id
 		absent := len(docs) == 0 && len(aliases) == 0
 		switch {

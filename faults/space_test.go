@@ -2,6 +2,8 @@ package faults
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,13 +24,17 @@ import (
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 )
 
-// largeDocument is a valid account document just under account.MaxDocumentSize.
+// largeDocument is a valid account document just under account.MaxDocumentSize whose line
+// descriptions are random base64, so that the compressed form etcd stores is still about 100 KB
+// (repeated words would compress to a few KB).
 func largeDocument(t *testing.T, id string) []byte {
 	t.Helper()
 	a := account.Account{ID: id, Name: "Noisy " + id, Currency: "EUR"}
 	for i := 0; ; i++ {
+		r := make([]byte, 330)
+		rand.Read(r)
 		a.Invoices = append(a.Invoices, account.Invoice{ID: fmt.Sprintf("inv%04d", i), Status: account.InvPaid,
-			Lines: []account.Line{{Description: strings.Repeat("usage ", 75), Quantity: 1}}})
+			Lines: []account.Line{{Description: base64.StdEncoding.EncodeToString(r), Quantity: 1}}})
 		b, _ := json.Marshal(&a)
 		if len(b) > account.MaxDocumentSize-1000 {
 			return b

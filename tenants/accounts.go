@@ -52,8 +52,12 @@ func (s *Store) Account(ctx context.Context, tenantID, accountID string) (*Accou
 	if len(resp.Kvs) == 0 {
 		return nil, fmt.Errorf("loading account %q: %w", accountID, ErrAccountNotFound)
 	}
+	doc, err := decodeDoc(nil, resp.Kvs[0].Value)
+	if err != nil {
+		return nil, fmt.Errorf("loading account %q: %w", accountID, err)
+	}
 	var a account.Account
-	if err := json.Unmarshal(resp.Kvs[0].Value, &a); err != nil {
+	if err := json.Unmarshal(doc, &a); err != nil {
 		return nil, fmt.Errorf("tenants: decoding account %q: %w", accountID, err)
 	}
 	snap := &AccountSnapshot{TenantID: tenantID, Account: &a, Revision: resp.Kvs[0].ModRevision}
@@ -83,8 +87,8 @@ func (s *Store) AccountIDByAlias(ctx context.Context, tenantID, alias string) (s
 // document in the same Txn; an alias another account holds fails with ErrAliasTaken. It returns the
 // new revision and whether the account was created.
 //
-// The stored document is at most account.MaxDocumentSize bytes, and the tenant's usage counter
-// moves in the same Txn: a write that would take the tenant over its quota (Tenant.MaxAccountBytes,
+// The document's JSON is at most account.MaxDocumentSize bytes; it is stored compressed
+// (encodeDoc), and the tenant's usage counter, which counts stored bytes, moves in the same Txn: a write that would take the tenant over its quota (Tenant.MaxAccountBytes,
 // Tenant.MaxAccounts) fails with ErrQuotaExceeded and stores nothing.
 func (s *Store) PutAccount(ctx context.Context, tenantID string, a *account.Account, ifMatch int64) (rev int64, created bool, err error) {
 	return s.PutAccountWithEvents(ctx, tenantID, a, ifMatch, nil)
@@ -99,6 +103,7 @@ func (s *Store) PutAccountWithEvents(ctx context.Context, tenantID string, a *ac
 	if err != nil {
 		return 0, false, err
 	}
+	doc = encodeDoc(doc)
 	// Every write of a tenant's accounts moves its usage counter, so concurrent writes of one
 	// tenant's accounts retry more often than writes of one account.
 	err = s.retryUsageWrite(ctx, tenantID, fmt.Sprintf("storing account %q", a.ID), func() (retry bool, err error) {
@@ -136,7 +141,7 @@ func (s *Store) putAccountOnce(ctx context.Context, tid string, a *account.Accou
 	next := usage.Usage
 	if kvs := cur.Responses[0].GetResponseRange().Kvs; len(kvs) == 1 {
 		oldRev = kvs[0].ModRevision
-		_ = json.Unmarshal(kvs[0].Value, &old)
+		unmarshalStored(kvs[0].Value, &old)
 		next.Bytes -= int64(len(kvs[0].Value))
 	} else {
 		next.Accounts++
@@ -223,7 +228,7 @@ func (s *Store) deleteAccountOnce(ctx context.Context, tenantID, accountID strin
 	next.Bytes -= int64(len(kv.Value))
 	ucmp, uop := s.usageWrite(tenantID, usage, next)
 	var old account.Account
-	_ = json.Unmarshal(kv.Value, &old)
+	unmarshalStored(kv.Value, &old)
 	ops := []clientv3.Op{clientv3.OpDelete(akey), uop}
 	if old.Alias != "" {
 		ops = append(ops, clientv3.OpDelete(s.k.alias(tenantID, old.Alias)))
@@ -260,6 +265,15 @@ func encodeValid(v interface{ Validate() error }, name string, limit int, invali
 		return nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d", invalid, name, len(doc), limit)
 	}
 	return doc, nil
+}
+
+// unmarshalStored decodes a stored document into a as far as it can, for the alias and email of
+// the document a write replaces: an unreadable one leaves them empty, so that the write can
+// replace it (its stale index entries stay, as they would for any lost entry).
+func unmarshalStored(stored []byte, a *account.Account) {
+	if doc, err := decodeDoc(nil, stored); err == nil {
+		_ = json.Unmarshal(doc, a)
+	}
 }
 
 // dropAccount evicts the account from this instance's cache right after this instance changed it,

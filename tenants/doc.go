@@ -15,7 +15,7 @@
 //	state/slugs/<slug>                    tenant id; makes slugs unique (created in a Txn)
 //	state/logos/<tenantID>                logo bytes; type and ETag are in the tenant record
 //	state/apikeys/<keyID>                 API key record: tenant id and sha256 of the key, never the key
-//	state/accounts/<tenantID>/<accountID> account document (JSON, see package account)
+//	state/accounts/<tenantID>/<accountID> account document: 0x01 and a zstd frame of its JSON (see package account, docstore.go); plain JSON if not written since
 //	state/aliases/<tenantID>/<alias>      account id; makes aliases unique per tenant
 //	state/domains/<host>/<tenantID>       a tenant's claim on a custom domain (JSON, see Domain); several tenants may claim a name
 //	state/domainowners/<host>             tenant id of the one claim that verified the name (written in the Txn activating it)

@@ -72,7 +72,8 @@ func (s *Store) indexEmails(ctx context.Context, prefix string, kvs []*mvccpb.Ke
 		var doc struct {
 			Email string `json:"email"`
 		}
-		if json.Unmarshal(kv.Value, &doc) != nil || NormalizeEmail(doc.Email) == "" {
+		js, err := decodeDoc(nil, kv.Value)
+		if err != nil || json.Unmarshal(js, &doc) != nil || NormalizeEmail(doc.Email) == "" {
 			continue
 		}
 		entries = append(entries, entry{

@@ -125,8 +125,12 @@ func (s *Store) UpdateAccount(ctx context.Context, tenantID, accountID string, c
 			return 0, fmt.Errorf("updating account %q: %w", accountID, ErrAccountNotFound)
 		}
 		kv := kvs[0]
+		cur, err := decodeDoc(nil, kv.Value)
+		if err != nil {
+			return 0, fmt.Errorf("updating account %q: %w", accountID, err)
+		}
 		var a account.Account
-		if err := json.Unmarshal(kv.Value, &a); err != nil {
+		if err := json.Unmarshal(cur, &a); err != nil {
 			return 0, fmt.Errorf("tenants: decoding account %q: %w", accountID, err)
 		}
 		events, err := change(&a)
@@ -146,6 +150,7 @@ func (s *Store) UpdateAccount(ctx context.Context, tenantID, accountID string, c
 		if len(doc) > account.MaxDocumentSize {
 			return 0, fmt.Errorf("%w: document is %d bytes, the limit is %d", account.ErrInvalid, len(doc), account.MaxDocumentSize)
 		}
+		doc = encodeDoc(doc)
 		// A customer's change moves the usage counter but is never refused by the quota: it
 		// changes a document by a few bytes at most.
 		usage, err := s.readUsage(ctx, tenantID, resp.Responses[1].GetResponseRange())

@@ -92,6 +92,19 @@ func decodeSummary(b []byte) (AccountSummary, error) {
 	}
 }
 
+// readSummary is decodeSummary of a stored document, decompressed into *buf (kept for the next
+// call, so that a listing decompresses every document into one buffer).
+func readSummary(buf *[]byte, stored []byte) (AccountSummary, error) {
+	doc, err := decodeDoc((*buf)[:0], stored)
+	if err != nil {
+		return AccountSummary{}, err
+	}
+	if len(stored) > 0 && stored[0] == docZstd { // else doc is stored itself, not ours to reuse
+		*buf = doc
+	}
+	return decodeSummary(doc)
+}
+
 var errJSONSyntax = errors.New("tenants: account document is not valid JSON")
 
 func skipSpace(b []byte, i int) int {
@@ -190,8 +203,9 @@ func (s *Store) ListAccountSummaries(ctx context.Context, tenantID, after string
 		return nil, "", 0, fmt.Errorf("tenants: listing accounts: %w", Unavailable(err))
 	}
 	out = make([]AccountSummary, 0, len(resp.Kvs))
+	var buf []byte
 	for _, kv := range resp.Kvs {
-		sum, err := decodeSummary(kv.Value)
+		sum, err := readSummary(&buf, kv.Value)
 		if err != nil {
 			s.log.Warn("tenants: skipping unreadable account", "key", string(kv.Key), "err", err)
 			continue
@@ -219,6 +233,7 @@ func (s *Store) ScanAccountSummaries(ctx context.Context, tenantID string, fn fu
 	defer cancel()
 	ch, err := s.c.GetStream(sctx, prefix, clientv3.WithPrefix())
 	var rev int64
+	var buf []byte
 	received := false
 	if err == nil {
 		for r := range ch {
@@ -227,7 +242,7 @@ func (s *Store) ScanAccountSummaries(ctx context.Context, tenantID string, fn fu
 			}
 			received = true
 			for _, kv := range r.Kvs {
-				sum, derr := decodeSummary(kv.Value)
+				sum, derr := readSummary(&buf, kv.Value)
 				if derr != nil {
 					s.log.Warn("tenants: skipping unreadable account", "key", string(kv.Key), "err", derr)
 					continue
@@ -279,6 +294,7 @@ func (s *Store) WatchAccountSummaries(ctx context.Context, tenantID string, rev 
 	prefix := s.k.accounts(tenantID)
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
+	var buf []byte
 	for resp := range s.c.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
 		if resp.CompactRevision != 0 {
 			return fmt.Errorf("watching accounts from revision %d: %w", rev, ErrCompacted)
@@ -292,7 +308,7 @@ func (s *Store) WatchAccountSummaries(ctx context.Context, tenantID string, rev 
 				fn(id, nil, ev.Kv.ModRevision)
 				continue
 			}
-			sum, err := decodeSummary(ev.Kv.Value)
+			sum, err := readSummary(&buf, ev.Kv.Value)
 			if err != nil {
 				s.log.Warn("tenants: skipping unreadable account", "key", string(ev.Kv.Key), "err", err)
 				continue

@@ -64,8 +64,8 @@ type Tenant struct {
 	// EmailSignIn lets customers sign in on the portal host with their billing email (a link and
 	// a code by email; see CreateEmailSignIn). Off by default.
 	EmailSignIn bool `json:"emailSignIn,omitempty"`
-	// MaxAccountBytes bounds the bytes of JSON all the tenant's account documents hold together;
-	// 0 (the default) means DefaultMaxAccountBytes (256 MiB).
+	// MaxAccountBytes bounds the bytes the tenant's account documents (stored compressed) and
+	// catalog take in etcd together; 0 (the default) means DefaultMaxAccountBytes (256 MiB).
 	MaxAccountBytes int64 `json:"maxAccountBytes,omitempty"`
 	// MaxAccounts bounds the number of the tenant's accounts; 0 (the default) means
 	// DefaultMaxAccounts (100,000).

@@ -26,8 +26,9 @@ const (
 // storage quota; nothing is stored.
 var ErrQuotaExceeded = errors.New("tenants: tenant storage quota exceeded")
 
-// Usage is what a tenant stores: the bytes of the JSON of its account documents and of its
-// catalog (plans and change policy), which count together against Tenant.MaxAccountBytes, and
+// Usage is what a tenant stores: the bytes etcd holds of its account documents (compressed, see
+// encodeDoc; plain JSON for a document not written since compression came) and of its catalog
+// (plans and change policy, JSON), which count together against Tenant.MaxAccountBytes, and
 // the number of its accounts and plans.
 type Usage struct {
 	Bytes    int64 `json:"bytes"`

@@ -2,6 +2,8 @@ package tenants
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -140,8 +142,9 @@ func TestQuotaRefusesAndStoresNothing(t *testing.T) {
 	}
 	a := loadExample(t)
 	doc, _ := json.Marshal(a)
+	stored := encodeDoc(doc) // the quota counts stored bytes
 	tn, err := s.UpdateTenant(ctx, tn.ID, func(t *Tenant) error {
-		t.MaxAccounts, t.MaxAccountBytes = 2, int64(2*len(doc)+100)
+		t.MaxAccounts, t.MaxAccountBytes = 2, int64(2*len(stored)+20)
 		return nil
 	}, nil)
 	if err != nil {
@@ -167,7 +170,7 @@ func TestQuotaRefusesAndStoresNothing(t *testing.T) {
 	}
 
 	bigger := *a
-	bigger.ID, bigger.Alias, bigger.Name = "a1", "", strings.Repeat("x", 190)
+	bigger.ID, bigger.Alias, bigger.Name = "a1", "", incompressible(190) // a repeated letter would compress to nothing
 	_, _, err = s.PutAccount(ctx, tn.ID, &bigger, 0)
 	if !errors.Is(err, ErrQuotaExceeded) || !strings.Contains(err.Error(), "max-account-bytes") {
 		t.Fatalf("growing a1 past the byte limit: %v, want ErrQuotaExceeded naming max-account-bytes", err)
@@ -242,4 +245,12 @@ func TestDocumentLimitInStore(t *testing.T) {
 	if !errors.Is(err, account.ErrInvalid) || !strings.Contains(err.Error(), "the limit is") {
 		t.Fatalf("oversized document: %v", err)
 	}
+}
+
+// incompressible returns n characters of random base64: about 6 bits of entropy each, so a
+// document grows by about 3n/4 stored bytes with them.
+func incompressible(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)[:n]
 }

@@ -46,7 +46,7 @@ func (f *tenantFlags) register(cmd *cobra.Command, update bool) {
 	fl.StringSliceVar(&f.frameAncestors, "frame-ancestor", nil, "https origin allowed to embed the portal in a frame (repeatable; default: none)")
 	fl.BoolVar(&f.require2FA, "require-2fa", false, "require a second factor (TOTP) of every dashboard admin; --require-2fa=false turns it off")
 	fl.BoolVar(&f.emailSignIn, "email-sign-in", false, "let customers sign in on the portal with their billing email (a link and a code by email); --email-sign-in=false turns it off")
-	fl.Int64Var(&f.maxAccountBytes, "max-account-bytes", 0, fmt.Sprintf("storage quota: bytes of JSON all the tenant's account documents may hold (0: the default, %d)", tenants.DefaultMaxAccountBytes))
+	fl.Int64Var(&f.maxAccountBytes, "max-account-bytes", 0, fmt.Sprintf("storage quota: bytes the tenant's account documents (as stored, compressed) and plans may take in etcd (0: the default, %d)", tenants.DefaultMaxAccountBytes))
 	fl.Int64Var(&f.maxAccounts, "max-accounts", 0, fmt.Sprintf("storage quota: number of accounts (0: the default, %d)", tenants.DefaultMaxAccounts))
 	fl.StringVar(&f.sellerName, "seller-name", "", "legal name of the seller on the tenant's invoices (default: the display name)")
 	fl.StringVar(&f.sellerAddress, "seller-address", "", `seller's postal address as key=value pairs, comma-separated (a pair with a comma in double quotes): line1, line2, postal-code, city, region, country (ISO 3166-1 alpha-2), e.g. "line1=Friedrichstraße 68,postal-code=10117,city=Berlin,country=DE"; "" removes it`)
