@@ -1,6 +1,7 @@
 package tenants
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -74,6 +75,15 @@ func decodeDoc(dst, stored []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: decompressing: %v", ErrUnreadableDocument, err)
 	}
 	return out, nil
+}
+
+// unmarshalDoc decodes a stored account document into a.
+func unmarshalDoc(stored []byte, a *account.Account) error {
+	doc, err := decodeDoc(nil, stored)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(doc, a)
 }
 
 // DocumentJSON returns the JSON of an account document as etcd stores it (under

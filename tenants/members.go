@@ -105,7 +105,7 @@ func (s *Store) readMembers(ctx context.Context, tid, aid string) (*membersRead,
 		return nil, fmt.Errorf("reading members of account %q: %w", aid, ErrAccountNotFound)
 	}
 	r := &membersRead{accRev: akv[0].ModRevision}
-	if err := json.Unmarshal(akv[0].Value, &r.acc); err != nil {
+	if err := unmarshalDoc(akv[0].Value, &r.acc); err != nil {
 		return nil, fmt.Errorf("tenants: decoding account %q: %w", aid, err)
 	}
 	if c := resp.Responses[1].GetResponseRange().Kvs; len(c) == 1 {
