@@ -169,6 +169,58 @@ func (c *actionCtx) Catalog() (*tenants.CatalogSnapshot, error) {
 
 func (c *actionCtx) Backend() plugins.Backend { return actionBackend{c} }
 
+func (c *actionCtx) Team() plugins.Team { return actionTeam{c} }
+
+// actionTeam is the account's team as a section's action reaches it.
+type actionTeam struct{ c *actionCtx }
+
+func (m actionTeam) Role() plugins.Role      { return plugins.Role(m.c.rs.s.Role) }
+func (m actionTeam) Member() *tenants.Member { return m.c.member }
+func (m actionTeam) aid() string             { return string(m.c.rs.s.AccountID) }
+func (m actionTeam) Members() ([]tenants.Member, error) {
+	return m.c.g.store.Members(web.Detach(m.c.ctx), m.c.t.ID, m.aid())
+}
+
+// change is the session's tenants.MemberChange: by the member, or by the holder's billing email.
+func (m actionTeam) change() tenants.MemberChange {
+	c := m.c
+	by := "member:" + c.snap.Account.Email
+	if c.member != nil {
+		by = "member:" + c.member.Email
+	}
+	return tenants.MemberChange{By: by, SessionID: string(c.rs.s.ID), MemberEmail: c.memberEmail(),
+		IP: c.g.ClientAddr(c.ctx).String(), UserAgent: string(c.ctx.UserAgent()), At: c.g.cfg.Now()}
+}
+
+func (m actionTeam) Invite(email, role string) (tenants.Member, bool, error) {
+	by := m.change()
+	mem, created, _, err := m.c.g.store.UpsertMember(web.Detach(m.c.ctx), m.c.t.ID, m.aid(), email, role, by)
+	if err != nil || !created {
+		return mem, created, err
+	}
+	inviter := strings.TrimPrefix(by.By, "member:")
+	if inviter == "" {
+		inviter = m.c.t.Name
+	}
+	if err := m.c.g.Invite(web.Detach(m.c.ctx), m.c.t, m.aid(), mem, inviter, m.c.lang.locale); err != nil {
+		m.c.g.log.Warn("gateway: an invitation was not sent", "tenant", m.c.t.Slug, "err", err)
+	}
+	return mem, true, nil
+}
+
+func (m actionTeam) SetRole(memberID, role string) error {
+	_, err := m.c.g.store.SetMemberRole(web.Detach(m.c.ctx), m.c.t.ID, m.aid(), memberID, role, m.change())
+	return err
+}
+
+func (m actionTeam) Remove(memberID string) error {
+	return m.c.g.store.RemoveMember(web.Detach(m.c.ctx), m.c.t.ID, m.aid(), memberID, m.change())
+}
+
+func (m actionTeam) Activity() ([]tenants.SessionAudit, error) {
+	return m.c.g.store.SessionAudits(web.Detach(m.c.ctx), m.c.t.ID, m.aid())
+}
+
 // actionBackend is the tenant backend protocol as a section's action reaches it.
 type actionBackend struct{ c *actionCtx }
 

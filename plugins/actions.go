@@ -79,6 +79,9 @@ type ActionContext interface {
 	// no plans and the zero policy. Errors are tenants.ErrUnavailable's (answer with Fail).
 	Catalog() (*tenants.CatalogSnapshot, error)
 
+	// Team reaches the account's team (its members) and its audit trail; it is never nil.
+	Team() Team
+
 	// Backend reaches the tenant's backend for the session's account; it is never nil (without
 	// a registered backend, or a host without the protocol, its Call returns
 	// backend.ErrNoBackend).
@@ -127,6 +130,28 @@ type Backend interface {
 	// Audit records an entry of the type in the session's audit trail without an event (an
 	// attempt that changed nothing).
 	Audit(typ string, detail map[string]any) error
+}
+
+// Team is the session account's team as an action reaches it: the account's holder (its billing
+// email), its members (tenants.Member) and the account's audit trail. Changes are made as the
+// session (its member's email or the holder's), each with its event and audit entry, and fail with
+// the tenants.ErrMember… sentinels. It is valid only during the handler's call.
+type Team interface {
+	// Role is the session's role; Member the session's member, nil for the account's holder and
+	// sessions a tenant issued.
+	Role() Role
+	Member() *tenants.Member
+	// Members lists the account's members, sorted by email.
+	Members() ([]tenants.Member, error)
+	// Invite invites email with the role (or gives the member with that email the role) and,
+	// for a new member, sends the invitation email when the host can; created says it was new.
+	Invite(email, role string) (m tenants.Member, created bool, err error)
+	// SetRole gives the member the role; Remove removes it. Both end the member's sessions when
+	// it loses rights.
+	SetRole(memberID, role string) error
+	Remove(memberID string) error
+	// Activity is the account's audit trails (tenants.Store.SessionAudits), newest first.
+	Activity() ([]tenants.SessionAudit, error)
 }
 
 // Event is the webhook event of an account change (tenants.Event* types).

@@ -192,6 +192,10 @@ type PortalDefaults struct {
 	// grow a section its tenant did not turn on; a new tenant (DefaultPortal) has both on.
 	ShowUsage        bool `json:"showUsage"`
 	AllowWalletTopUp bool `json:"allowWalletTopUp"`
+	// AllowTeamManagement lets the account's owners invite colleagues, change their roles and
+	// remove them on the portal's Team page (teamSettings.allowTeamManagement). Off unless the
+	// tenant turns it on (a record stored before reads false; the demo tenant has it on).
+	AllowTeamManagement bool `json:"allowTeamManagement,omitempty"`
 }
 
 // UnmarshalJSON decodes portal defaults; a field added after a record was stored takes its

@@ -172,7 +172,9 @@ const demoAdmin = "admin@acme-cloud.example"
 func seedDemo(ctx context.Context, g *globals, s *tenants.Store, urls links.URLs, admin bool, now time.Time) error {
 	t, err := s.Tenant(ctx, demoSlug)
 	if errors.Is(err, tenants.ErrTenantNotFound) {
-		t, err = s.CreateTenant(ctx, &tenants.Tenant{Slug: demoSlug, Name: demoName, Portal: tenants.DefaultPortal(), EmailSignIn: true})
+		portal := tenants.DefaultPortal()
+		portal.AllowTeamManagement = true
+		t, err = s.CreateTenant(ctx, &tenants.Tenant{Slug: demoSlug, Name: demoName, Portal: portal, EmailSignIn: true})
 	}
 	if err != nil {
 		return fmt.Errorf("creating the demo tenant: %w", err)

@@ -9,5 +9,6 @@ import (
 	_ "github.com/portico-billing/portico/plugins/billingdetails"
 	_ "github.com/portico-billing/portico/plugins/invoices"
 	_ "github.com/portico-billing/portico/plugins/planoverview"
+	_ "github.com/portico-billing/portico/plugins/team"
 	_ "github.com/portico-billing/portico/plugins/usage"
 )

@@ -22,7 +22,7 @@ import (
 
 func TestRegistersStandardSections(t *testing.T) {
 	t.Parallel()
-	if got, want := plugins.Names(), []string{"billing_details", "invoices", "plan_overview", "usage"}; !slices.Equal(got, want) {
+	if got, want := plugins.Names(), []string{"billing_details", "invoices", "plan_overview", "team", "usage"}; !slices.Equal(got, want) {
 		t.Errorf("Names() = %v, want %v", got, want)
 	}
 	var order, titles []string
@@ -30,10 +30,10 @@ func TestRegistersStandardSections(t *testing.T) {
 		order = append(order, s.Name())
 		titles = append(titles, s.(plugins.Titler).Title("en"))
 	}
-	if want := []string{"plan_overview", "usage", "invoices", "billing_details"}; !slices.Equal(order, want) {
+	if want := []string{"plan_overview", "usage", "invoices", "billing_details", "team"}; !slices.Equal(order, want) {
 		t.Errorf("Ordered() = %v, want %v", order, want)
 	}
-	if want := []string{"Plan overview", "Usage", "Invoices", "Billing information"}; !slices.Equal(titles, want) {
+	if want := []string{"Plan overview", "Usage", "Invoices", "Billing information", "Team and activity"}; !slices.Equal(titles, want) {
 		t.Errorf("titles = %v, want %v", titles, want)
 	}
 }
@@ -183,7 +183,7 @@ func TestForRole(t *testing.T) {
 		}
 	}
 	billing := []string{"billingDetailsSettings.allowAutopayEdit", "billingDetailsSettings.allowDetailsEdit", "invoiceListSettings.allowPayment", "usageSettings.allowTopUp"}
-	owner := []string{"planOverviewSettings.allowPause", "planOverviewSettings.allowPlanChange", "planOverviewSettings.allowQuantityChange", "planOverviewSettings.allowSubscriptionCancel"}
+	owner := []string{"teamSettings.allowTeamManagement", "teamSettings.showActivity", "planOverviewSettings.allowPause", "planOverviewSettings.allowPlanChange", "planOverviewSettings.allowQuantityChange", "planOverviewSettings.allowSubscriptionCancel"}
 	for _, c := range []struct {
 		role plugins.Role
 		off  []string
