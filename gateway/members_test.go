@@ -248,3 +248,109 @@ func TestMembersAPI(t *testing.T) {
 		t.Fatalf("the 51st member: %d %v", st, res)
 	}
 }
+
+// TestTeamPages: an owner of a tenant that allows team management invites a colleague from the
+// Team page (the invitation over SMTP), the colleague signs in by code as a viewer and sees no
+// Team card, no forms on /team, and gets 403 for a forged invite and for /activity; a second
+// owner changes the viewer's role and removes it behind a confirm page, which ends its session.
+// The Activity page lists who did what with coarse addresses only.
+func TestTeamPages(t *testing.T) {
+	t.Parallel()
+	h, ps, _, smtp := teamPortal(t, "team-pages", nil)
+	if _, err := h.store.UpdateTenant(context.Background(), ps.t.ID, func(t *tenants.Tenant) error { t.Portal.AllowTeamManagement = true; return nil }, nil); err != nil {
+		t.Fatal(err)
+	}
+	etcdtest.Wait(t, "the setting watched", func() bool { tn, _ := h.store.TenantByID(ps.t.ID); return tn.Portal.AllowTeamManagement })
+	if page := ps.get("/"); strings.Contains(page, `href="/team"`) || !strings.Contains(page, `href="/activity"`) {
+		t.Fatalf("a session issued without team management:\n%s", page)
+	}
+	holder := &portalSession{h: h, t: ps.t, key: ps.key, host: ps.host, cookie: h.customerOf(ps.key, `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)}
+	holder.csrf = ps.csrf
+	page := holder.get("/")
+	if !strings.Contains(page, `href="/team"`) || !strings.Contains(page, `href="/activity"`) {
+		t.Fatalf("the owner's page has no Team card:\n%s", page)
+	}
+	i := strings.Index(page, `name="csrf" value="`)
+	holder.csrf = page[i+19 : i+19+32]
+	if team := holder.get("/team"); !strings.Contains(team, "billing@globex.example") || !strings.Contains(team, "Account holder") || !strings.Contains(team, `action="/team/invite"`) {
+		t.Fatalf("the owner's team page:\n%s", team)
+	}
+	// A bad email is shown on the form, with the summary.
+	if st, body := holder.post("/team/invite", url.Values{"email": {"vera"}, "role": {"viewer"}}); st != 400 || !strings.Contains(body, "error-summary") || !strings.Contains(body, `aria-invalid="true"`) {
+		t.Fatalf("a bad invitation: %d\n%s", st, body)
+	}
+	invite := func(s *portalSession, email, role string) {
+		t.Helper()
+		r := h.do("POST", s.host, "/team/invite", []byte(url.Values{"email": {email}, "role": {role}, "csrf": {s.csrf}}.Encode()), "Cookie", s.cookie,
+			"Content-Type", "application/x-www-form-urlencoded", "Origin", "https://"+s.host)
+		if r.StatusCode() != 303 || string(r.Header.Peek("Location")) != "/team?done=invited" {
+			t.Fatalf("invite %s: %d %s", email, r.StatusCode(), r.Body())
+		}
+		msg := smtp.Next(t)
+		data := strings.ReplaceAll(string(msg.Data), "=\r\n", "")
+		if msg.To[0] != email || !strings.Contains(data, "/sign-in") {
+			t.Fatalf("the invitation of %s:\n%s", email, data)
+		}
+	}
+	invite(holder, "vera@globex.example", "viewer")
+	viewer := holder.signInAs(smtp, "vera@globex.example")
+	if page := viewer.get("/"); strings.Contains(page, `href="/team"`) || strings.Contains(page, `href="/activity"`) {
+		t.Fatal("the viewer's page has the Team card")
+	}
+	if team := viewer.get("/team"); !strings.Contains(team, "vera@globex.example") || strings.Contains(team, "<form") && strings.Contains(team, "/team/invite") {
+		t.Fatalf("the viewer's team page:\n%s", team)
+	}
+	if st, _ := viewer.post("/team/invite", url.Values{"email": {"eve@globex.example"}, "role": {"owner"}}); st != 403 {
+		t.Fatalf("the viewer's forged invitation: %d", st)
+	}
+	if st := viewer.status("/activity"); st != 403 {
+		t.Fatalf("the viewer's activity: %d", st)
+	}
+	if list, _ := h.store.Members(context.Background(), ps.t.ID, "acc_7Hq2LmX9"); len(list) != 1 || smtp.Pending() != 0 {
+		t.Fatalf("the forged invitation changed something: %+v", list)
+	}
+
+	invite(holder, "otto@globex.example", "owner")
+	owner := holder.signInAs(smtp, "otto@globex.example")
+	list, _ := h.store.Members(context.Background(), ps.t.ID, "acc_7Hq2LmX9")
+	var vid string
+	for _, m := range list {
+		if m.Email == "vera@globex.example" {
+			vid = m.ID
+		}
+	}
+	r := h.do("POST", owner.host, "/team/"+vid+"/role", []byte(url.Values{"role": {"billing"}, "csrf": {owner.csrf}}.Encode()), "Cookie", owner.cookie,
+		"Content-Type", "application/x-www-form-urlencoded", "Origin", "https://"+owner.host)
+	if r.StatusCode() != 303 {
+		t.Fatalf("change of role: %d %s", r.StatusCode(), r.Body())
+	}
+	if viewer.status("/invoices/inv_2026_0007") != 200 {
+		t.Fatal("a raised role ended the session")
+	}
+	if confirm := owner.get("/team/" + vid + "/remove"); !strings.Contains(confirm, "vera@globex.example will no longer be able to sign in") {
+		t.Fatalf("the confirm page:\n%s", confirm)
+	}
+	r = h.do("POST", owner.host, "/team/"+vid+"/remove", []byte(url.Values{"csrf": {owner.csrf}}.Encode()), "Cookie", owner.cookie,
+		"Content-Type", "application/x-www-form-urlencoded", "Origin", "https://"+owner.host)
+	if r.StatusCode() != 303 || string(r.Header.Peek("Location")) != "/team?done=removed" {
+		t.Fatalf("remove: %d %s", r.StatusCode(), r.Body())
+	}
+	etcdtest.Wait(t, "the removed member's session refused", func() bool { return viewer.status("/invoices/inv_2026_0007") == 401 })
+
+	// Addresses the tenant's own changes came from, as the trail keeps them.
+	for _, ip := range []string{"203.0.113.77", "2001:db8:1:2::5"} {
+		if _, _, _, err := h.store.UpsertMember(context.Background(), ps.t.ID, "acc_7Hq2LmX9", "ip"+strings.ReplaceAll(ip, ":", "")+"@globex.example", "viewer",
+			tenants.MemberChange{By: "cli", IP: ip, At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	act := owner.get("/activity")
+	for _, want := range []string{"vera@globex.example", "otto@globex.example", "Signed in by email", "Colleague invited", "Role changed", "Colleague removed", "Account holder", "203.0.113.x", "2001:db8:1::/48", "Tenant TEAM-PAGES"} {
+		if !strings.Contains(act, want) {
+			t.Errorf("the activity lacks %q", want)
+		}
+	}
+	if strings.Contains(act, "203.0.113.77") || strings.Contains(act, "2001:db8:1:2::5") {
+		t.Errorf("the activity shows a full address:\n%s", act)
+	}
+}
