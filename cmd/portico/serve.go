@@ -196,14 +196,18 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	// The dashboard's Send portal link and the API's POST /v1/accounts/{id}/portal-link share one
 	// emailer (one limit, one way of sending).
 	emailer := &links.Emailer{Store: store, Issuer: issuer, Mail: sender, MaxPerHour: f.maxLinksPerHour, Logger: log}
+	var gw *gateway.Gateway // the dashboard's invitations go out through the gateway, built next
 	dash, err := dashboard.New(dashboard.Config{
 		Store: store, Issuer: issuer, PortalLinks: emailer, Domains: verifier, Webhooks: dashboard.Webhooks(hooks), Backend: dashboard.Backend(backends),
 		Dev: f.dev, PublicScheme: urls.Scheme, Logger: log, ClientAddr: opts.clientAddr,
+		Invite: func(ctx context.Context, t *tenants.Tenant, accountID string, m tenants.Member, inviter, locale string) error {
+			return gw.Invite(ctx, t, accountID, m, inviter, locale)
+		},
 	})
 	if err != nil {
 		return err
 	}
-	gw, err := gateway.New(gateway.Config{
+	gw, err = gateway.New(gateway.Config{
 		Store: store, Keyring: ring, Issuer: issuer, Webhooks: hooks, Backend: backends, Dashboard: dash.Handler, PortalLinkMailer: emailer, SignInMail: sender,
 		BaseDomain: f.baseDomain, PublicScheme: urls.Scheme, PublicPort: urls.Port, Dev: f.dev, Logger: log,
 		Metrics: gateway.NewMetrics(reg), Limits: f.limits, Domains: verifier, PDFCJKFont: f.pdfCJKFont,

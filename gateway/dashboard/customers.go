@@ -78,6 +78,11 @@ func (d *Dashboard) customerRoutes(ctx *fasthttp.RequestCtx, r *request, rest st
 		d.sendLink(ctx, r, id)
 	case action == "copy-link" && !get:
 		d.copyLink(ctx, r, id)
+	case action == "members" && !get:
+		d.inviteMember(ctx, r, id)
+	case strings.HasPrefix(action, "members/") && !get:
+		mid, op, _ := strings.Cut(strings.TrimPrefix(action, "members/"), "/")
+		d.changeMember(ctx, r, id, mid, op)
 	default:
 		d.notFound(ctx, r)
 	}
@@ -109,6 +114,12 @@ type customerData struct {
 	Locale         string
 	// CommandSMTP is the command line that configures email, for the hint where it is not.
 	CommandSMTP string
+	// Members are the account's colleagues (tenants.Member), Roles the roles to choose from.
+	Members    []tenants.Member
+	Roles      []string
+	MaxMembers int
+	// InviteEmail and InviteRole refill the invite form after an error.
+	InviteEmail, InviteRole string
 }
 
 // customerPage shows one customer of the admin's tenant: another tenant's id is not found.
@@ -143,9 +154,93 @@ func (d *Dashboard) customerPage(ctx *fasthttp.RequestCtx, r *request, id string
 		data.Invoices = append(data.Invoices, invoiceView{Invoice: inv, Status: inv.DisplayStatus(now),
 			Total: i18n.Money(inv.Total, cur, locale), Due: i18n.Money(inv.AmountDue(), cur, locale)})
 	}
+	if data.Members, err = d.store.Members(web.Detach(ctx), r.tenant.ID, id); err != nil && !errors.Is(err, tenants.ErrAccountNotFound) {
+		d.unavailable(ctx, r, err)
+		return
+	}
+	data.Roles, data.MaxMembers, data.InviteRole = tenants.Roles, tenants.MaxMembers, tenants.RoleViewer
+	if form := ctx.PostArgs(); status >= 400 && len(form.Peek("email")) > 0 {
+		data.InviteEmail, data.InviteRole = string(form.Peek("email")), string(form.Peek("role"))
+	}
 	v := r.view("customers", a.Name)
 	v.Flash, v.Error, v.Data = flash, errMsg, data
 	d.render(ctx, status, "customer", v)
+}
+
+// memberChange is the admin's tenants.MemberChange.
+func (d *Dashboard) memberChange(ctx *fasthttp.RequestCtx, r *request) tenants.MemberChange {
+	c := tenants.MemberChange{By: "dashboard:" + r.s.Email, UserAgent: string(ctx.UserAgent()), At: d.cfg.Now()}
+	if d.cfg.ClientAddr != nil {
+		c.IP = d.cfg.ClientAddr(ctx).String()
+	}
+	return c
+}
+
+// inviteMember adds a colleague to the customer's account (or sets the role of the one with
+// that email) and emails the invitation when the server can.
+func (d *Dashboard) inviteMember(ctx *fasthttp.RequestCtx, r *request, id string) {
+	form := ctx.PostArgs()
+	email, role := strings.TrimSpace(string(form.Peek("email"))), string(form.Peek("role"))
+	m, created, _, err := d.store.UpsertMember(web.Detach(ctx), r.tenant.ID, id, email, role, d.memberChange(ctx, r))
+	if d.memberFailed(ctx, r, id, err) {
+		return
+	}
+	flash := r.T("dash.customer.team.roleSet", "email", m.Email, "role", r.T("role."+m.Role))
+	if created {
+		flash = r.T("dash.customer.team.added", "email", m.Email)
+		if d.cfg.Invite != nil {
+			if err := d.cfg.Invite(web.Detach(ctx), r.tenant, id, m, r.tenant.Name, ""); err != nil {
+				d.log.Warn("dashboard: an invitation was not sent", "tenant", r.tenant.Slug, "account", id, "err", err)
+			} else {
+				flash = r.T("dash.customer.team.invited", "email", m.Email)
+			}
+		}
+	}
+	d.customerPage(ctx, r, id, fasthttp.StatusOK, flash, "", nil)
+}
+
+// changeMember sets a member's role (op "role") or removes it (op "remove").
+func (d *Dashboard) changeMember(ctx *fasthttp.RequestCtx, r *request, id, mid, op string) {
+	var err error
+	switch op {
+	case "role":
+		_, err = d.store.SetMemberRole(web.Detach(ctx), r.tenant.ID, id, mid, string(ctx.PostArgs().Peek("role")), d.memberChange(ctx, r))
+	case "remove":
+		err = d.store.RemoveMember(web.Detach(ctx), r.tenant.ID, id, mid, d.memberChange(ctx, r))
+	default:
+		d.notFound(ctx, r)
+		return
+	}
+	if d.memberFailed(ctx, r, id, err) {
+		return
+	}
+	flash := r.T("dash.customer.team.changed")
+	if op == "remove" {
+		flash = r.T("dash.customer.team.removed")
+	}
+	d.customerPage(ctx, r, id, fasthttp.StatusOK, flash, "", nil)
+}
+
+// memberFailed answers the customer page with the error of a members change, and reports
+// whether there was one.
+func (d *Dashboard) memberFailed(ctx *fasthttp.RequestCtx, r *request, id string, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, tenants.ErrAccountNotFound):
+		d.customerNotFound(ctx, r, id)
+	case errors.Is(err, tenants.ErrInvalidMember):
+		d.customerPage(ctx, r, id, fasthttp.StatusBadRequest, "", r.T("dash.customer.team.error.invalid"), nil)
+	case errors.Is(err, tenants.ErrMemberIsHolder):
+		d.customerPage(ctx, r, id, fasthttp.StatusConflict, "", r.T("dash.customer.team.error.holder"), nil)
+	case errors.Is(err, tenants.ErrTooManyMembers):
+		d.customerPage(ctx, r, id, fasthttp.StatusConflict, "", r.T("dash.customer.team.error.tooMany", "count", tenants.MaxMembers), nil)
+	case errors.Is(err, tenants.ErrMemberNotFound):
+		d.customerPage(ctx, r, id, fasthttp.StatusNotFound, "", r.T("dash.customer.team.error.notFound"), nil)
+	default:
+		d.unavailable(ctx, r, err)
+	}
+	return true
 }
 
 // sendLink emails a new portal link to the customer.

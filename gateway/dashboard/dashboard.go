@@ -67,6 +67,9 @@ type Config struct {
 	// Mail sends portal-link emails when PortalLinks is nil; nil shows "email is not configured"
 	// (Copy link still works).
 	Mail *mail.Sender
+	// Invite sends a colleague's invitation email (the gateway's Invite: who invited, the account,
+	// the role and the portal's sign-in page); nil adds members without an email.
+	Invite func(ctx context.Context, t *tenants.Tenant, accountID string, m tenants.Member, inviter, locale string) error
 	// Domains verifies custom domains (default: a verifier with the system resolver).
 	Domains *domains.Verifier
 	// Webhooks backs the webhook pages; nil hides them.
