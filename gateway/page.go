@@ -46,8 +46,8 @@ type pageLang struct {
 // account's (snap may be nil when the account is not at hand), else the tenant's, else English.
 func sessionLang(sessionLocale string, snap *tenants.AccountSnapshot, t *tenants.Tenant) pageLang {
 	var account, def string
-	if snap != nil && snap.Account != nil {
-		account = snap.Account.Locale
+	if snap != nil {
+		account = snap.Locale
 	}
 	if t != nil {
 		def = t.DefaultLocale

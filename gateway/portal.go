@@ -179,8 +179,12 @@ func (g *Gateway) customerPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 			g.log.Warn("gateway: rendering the customer page without the catalog", "tenant", t.Slug, "err", catErr)
 			cat = nil
 		}
-		var err error
-		if p, err = g.renderPage(t, snap, s, now, hasBackend, cat); err != nil {
+		// A cached snapshot is compact (its document compressed): decoded only to render.
+		full, err := snap.Decoded()
+		if err == nil {
+			p, err = g.renderPage(t, full, s, now, hasBackend, cat)
+		}
+		if err != nil {
 			g.log.Error("gateway: rendering customer page", "tenant", t.Slug, "err", err)
 			g.messagePageText(ctx, t, sessionLang(string(s.Locale), snap, t), fasthttp.StatusInternalServerError, "error.internal.title", "error.internal.page")
 			return

@@ -1,10 +1,13 @@
 package tenants
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"weak"
 
 	"github.com/portico-billing/portico/tenants/account"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -18,26 +21,69 @@ var (
 )
 
 // AccountSnapshot is one revision of an account document, shared read-only by every reader.
+//
+// The account cache holds snapshots in a compact form: the document compressed (as etcd stores
+// it, about a quarter of its JSON) and its locale, without the decoded tree, which for the example
+// document is more than twice the JSON. CachedAccount returns that form (Account nil); Account and
+// Decoded return the snapshot with Account, decoded from the compact form on demand and kept only
+// weakly, until the collector next needs the memory. Both forms of a revision share Memo.
 type AccountSnapshot struct {
 	TenantID string
-	Account  *account.Account
+	// Account is the decoded document; nil in the compact form (see Decoded).
+	Account *account.Account
 	// Revision is the etcd ModRevision of the document; it changes with every write.
 	Revision int64
+	// Locale is the document's locale, in both forms: a page's language needs it without decoding.
+	Locale string
 	// Memo holds values derived from this revision (the gateway's rendered pages).
-	Memo Memo
+	Memo *Memo
+
+	doc     []byte                                        // compact form: the document as encodeDoc stores it
+	decoded atomic.Pointer[weak.Pointer[account.Account]] // compact form: the last decoding, while it lives
 }
 
-// CachedAccount returns the snapshot for cacheKey ("<tenantID>/<accountID>") if it is in memory.
-// It does not touch etcd and does not allocate.
+// Decoded returns the snapshot with its Account: snap itself when it has it, else the compact
+// snapshot's document decoded (the last decoding if the collector has not taken it yet). The
+// result shares snap's Memo.
+func (snap *AccountSnapshot) Decoded() (*AccountSnapshot, error) {
+	if snap.Account != nil {
+		return snap, nil
+	}
+	if wp := snap.decoded.Load(); wp != nil {
+		if a := wp.Value(); a != nil {
+			return snap.with(a), nil
+		}
+	}
+	var a account.Account
+	if err := unmarshalDoc(snap.doc, &a); err != nil {
+		return nil, fmt.Errorf("tenants: decoding a cached account: %w", err)
+	}
+	wp := weak.Make(&a)
+	snap.decoded.Store(&wp)
+	return snap.with(&a), nil
+}
+
+func (snap *AccountSnapshot) with(a *account.Account) *AccountSnapshot {
+	return &AccountSnapshot{TenantID: snap.TenantID, Account: a, Revision: snap.Revision, Locale: snap.Locale, Memo: snap.Memo}
+}
+
+// CachedAccount returns the compact snapshot for cacheKey ("<tenantID>/<accountID>") if it is in
+// memory: Account is nil, Revision, Locale and Memo are set (Decoded gives the document). It does
+// not touch etcd and does not allocate.
 func (s *Store) CachedAccount(cacheKey string) (*AccountSnapshot, bool) {
 	return s.accounts.Get(cacheKey)
 }
 
-// Account returns the account's current snapshot from the cache, or from etcd on a miss.
+// Account returns the account's current snapshot, with Account, from the cache or from etcd on
+// a miss.
 func (s *Store) Account(ctx context.Context, tenantID, accountID string) (*AccountSnapshot, error) {
 	ck := accountCacheKey(tenantID, accountID)
 	if snap, ok := s.accounts.Get(ck); ok {
-		return snap, nil
+		full, err := snap.Decoded()
+		if err != nil {
+			return nil, fmt.Errorf("loading account %q: %w", accountID, err)
+		}
+		return full, nil
 	}
 	if !account.ValidID(accountID) {
 		return nil, fmt.Errorf("loading account %q: %w", accountID, ErrAccountNotFound)
@@ -52,7 +98,8 @@ func (s *Store) Account(ctx context.Context, tenantID, accountID string) (*Accou
 	if len(resp.Kvs) == 0 {
 		return nil, fmt.Errorf("loading account %q: %w", accountID, ErrAccountNotFound)
 	}
-	doc, err := decodeDoc(nil, resp.Kvs[0].Value)
+	stored := resp.Kvs[0].Value
+	doc, err := decodeDoc(nil, stored)
 	if err != nil {
 		return nil, fmt.Errorf("loading account %q: %w", accountID, err)
 	}
@@ -60,9 +107,16 @@ func (s *Store) Account(ctx context.Context, tenantID, accountID string) (*Accou
 	if err := json.Unmarshal(doc, &a); err != nil {
 		return nil, fmt.Errorf("tenants: decoding account %q: %w", accountID, err)
 	}
-	snap := &AccountSnapshot{TenantID: tenantID, Account: &a, Revision: resp.Kvs[0].ModRevision}
-	s.fill(ck, gen, func() { s.accounts.Set(ck, snap, 1) })
-	return snap, nil
+	if len(stored) > 0 && stored[0] == docZstd {
+		stored = bytes.Clone(stored) // not the response's memory
+	} else {
+		stored = encodeDoc(doc) // stored before compression: compact in the cache all the same
+	}
+	compact := &AccountSnapshot{TenantID: tenantID, Revision: resp.Kvs[0].ModRevision, Locale: a.Locale, Memo: new(Memo), doc: stored}
+	wp := weak.Make(&a)
+	compact.decoded.Store(&wp)
+	s.fill(ck, gen, func() { s.accounts.Set(ck, compact, 1) })
+	return compact.with(&a), nil
 }
 
 // AccountIDByAlias resolves an alias to an account id.

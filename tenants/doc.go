@@ -60,7 +60,8 @@
 // # Caches
 //
 // Tenants (all of them: they are few and every request needs one) live in an in-memory index
-// swapped atomically. Accounts, API keys, logos and catalogs (a tenant's plans and policy, read
+// swapped atomically. Accounts (in a compact form: the compressed document, its locale and the
+// gateway's rendered pages, decoded only when a page must be rendered; see AccountSnapshot), API keys, logos and catalogs (a tenant's plans and policy, read
 // together) live in ristretto caches filled on a miss. One watch per process, from the revision
 // the initial listing saw, applies every change: tenant records update the index,
 // account/key/logo/catalog changes evict (a catalog's eviction also gives it a new

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"strings"
@@ -280,4 +281,73 @@ func FuzzDocDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAccountCacheCompact: the account cache holds the compact form (the compressed document, the
+// locale, no decoded tree), Account decodes from it and shares its Memo, the decoding is not kept
+// once the collector runs, and a cached account costs a few KB of heap rather than its decoded
+// tree (more than twice its JSON).
+func TestAccountCacheCompact(t *testing.T) {
+	// Not parallel: it measures the live heap.
+	s := newStore(t)
+	ctx := context.Background()
+	tn := mustTenant(t, s, "compact")
+	a := loadExample(t)
+	a.Alias, a.Locale = "", "de-DE"
+	const n = 2000
+	for i := range n {
+		b := *a
+		b.ID = fmt.Sprintf("acc_%04d", i)
+		if _, _, err := s.PutAccount(ctx, tn.ID, &b, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	full, err := s.Account(ctx, tn.ID, "acc_0000")
+	if err != nil || full.Account == nil || full.Account.Name != a.Name {
+		t.Fatalf("Account: %+v, %v", full, err)
+	}
+	s.accounts.Wait()
+	snap, ok := s.CachedAccount(accountCacheKey(tn.ID, "acc_0000"))
+	if !ok {
+		t.Fatal("not cached")
+	}
+	doc := exampleJSON(t)
+	if snap.Account != nil || snap.Locale != "de-DE" || snap.Memo == nil || snap.Memo != full.Memo || snap.Revision != full.Revision ||
+		len(snap.doc) == 0 || snap.doc[0] != docZstd || len(snap.doc)*3 > len(doc) {
+		t.Fatalf("cached form: Account %v, locale %q, memo shared %v, %d bytes of document", snap.Account != nil, snap.Locale, snap.Memo == full.Memo, len(snap.doc))
+	}
+	again, err := snap.Decoded()
+	if err != nil || again.Account != full.Account || again.Memo != snap.Memo {
+		t.Fatalf("Decoded while the decoding lives: %v (same tree %v)", err, again.Account == full.Account)
+	}
+	full, again = nil, nil
+	runtime.GC()
+	if wp := snap.decoded.Load(); wp == nil || wp.Value() != nil {
+		t.Fatal("the decoded tree outlived a collection: the cache keeps it")
+	}
+	if d, err := snap.Decoded(); err != nil || d.Account.Name != a.Name || d.Account.Locale != "de-DE" {
+		t.Fatalf("Decoded after a collection: %v", err)
+	}
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range n {
+		if _, err := s.Account(ctx, tn.ID, fmt.Sprintf("acc_%04d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.accounts.Wait()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
+	t.Logf("%d cached accounts: %d bytes of live heap each (%d bytes of JSON, %d stored)", n, per, len(doc), len(snap.doc))
+	if per > 4<<10 {
+		t.Fatalf("a cached account holds %d bytes of heap; want at most 4 KiB", per)
+	}
+	for i := range n {
+		if _, ok := s.CachedAccount(accountCacheKey(tn.ID, fmt.Sprintf("acc_%04d", i))); !ok {
+			t.Fatalf("acc_%04d fell out of the cache: the measurement is void", i)
+		}
+	}
 }
