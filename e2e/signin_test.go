@@ -27,13 +27,13 @@ func TestSignInByEmailInBrowser(t *testing.T) {
 		if got, want := b.Text("#message-title"), p.T("signin.title"); got != want {
 			t.Fatalf("%s: front page title %q, want %q", lang, got, want)
 		}
-		check(t, b, "signin", "email", lang)
+		check(t, b, "signin/"+lang, "email", lang)
 		b.Do(chromedp.SendKeys(chromedp.CSS(`#email`), "Billing@Globex.example"),
 			chromedp.Click(chromedp.CSS(`main form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`#code`)))
 		if got, want := b.Text("#message-title"), p.T("signin.sent.title"); got != want {
 			t.Errorf("%s: after the email the title is %q, want %q", lang, got, want)
 		}
-		check(t, b, "signin", "code", lang)
+		check(t, b, "signin/"+lang, "code", lang)
 		email, err := mailtest.Parse(s.smtp.Next(t).Data)
 		if err != nil {
 			t.Fatal(err)

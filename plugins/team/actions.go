@@ -177,16 +177,16 @@ func activityPage(c plugins.ActionContext) {
 	var all []tenants.AuditEntry
 	for _, s := range trails {
 		// A session's entries are its member's: the sign-in entry names the member.
-		member := ""
+		member, byEmail := "", false
 		for _, e := range s.Entries {
-			if e.Member != "" {
+			if e.Member != "" && member == "" {
 				member = e.Member
-				break
 			}
+			byEmail = byEmail || e.Type == signedInByEmail
 		}
 		for _, e := range s.Entries {
-			if e.Type == tenants.AuditCreated && e.By == "email-sign-in" {
-				continue // the link sign in by email issued itself; its redemption follows
+			if byEmail && (e.Type == tenants.AuditCreated || e.Type == tenants.AuditRedeemed) {
+				continue // the link sign in by email issues and redeems itself: its entry says it
 			}
 			if e.Member == "" && e.By == "" {
 				e.Member = member
@@ -214,6 +214,9 @@ func activityPage(c plugins.ActionContext) {
 	plugins.Render(c, pagesTmpl, 200, tr.T("team.activity.title"), "activity", d)
 }
 
+// signedInByEmail is the audit entry of a sign-in by email (gateway.AuditSignedInByEmail).
+const signedInByEmail = "signed_in_by_email"
+
 // when is the entry's time in the page's locale, in UTC.
 func when(at time.Time, locale string) string {
 	at = at.UTC()
@@ -231,8 +234,8 @@ func who(tr *i18n.Printer, e tenants.AuditEntry, tenant string) string {
 		return tr.T("team.who.api", "tenant", tenant)
 	case strings.HasPrefix(e.By, "dashboard:"):
 		return tr.T("team.who.dashboard", "tenant", tenant)
-	case e.By == "cli":
-		return tr.T("team.who.cli", "tenant", tenant)
+	case e.By == "cli", e.Type == tenants.AuditCreated:
+		return tr.T("team.who.cli", "tenant", tenant) // a link the tenant issued
 	}
 	return tr.T("team.who.holder")
 }
