@@ -5,16 +5,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
 	"github.com/portico-billing/portico/internal/browsertest"
 )
 
 // TestPortalUsage opens the demo's Usage section (Globex's API-call meter and its wallet) in each
-// shipped language, with the daily table of the chart opened: axe-core clean at 360 and 1280 px
-// (check), the chart drawn within its card at both widths, one marker per reported day, and
-// the section's texts in the page's language. Screenshots in test-artifacts/portal/usage/<locale>/.
+// shipped language, with the daily table of the chart opened, then its usage alerts page (with an
+// alert set) and the top-up page: each axe-core clean at 360 and 1280 px (check), the chart drawn
+// within its card at both widths, one marker per reported day, the section's texts in the page's
+// language. In English it tops the wallet up by €50 through the demo's example backend
+// (`portico backend-example`), and the overview shows the new balance. Screenshots in
+// test-artifacts/portal/usage/<locale>/.
 func TestPortalUsage(t *testing.T) {
 	t.Parallel()
-	s := startStack(t)
+	s := startDemoWithBackend(t)
 	b := browsertest.Start(t)
 	meter := s.subscription("sub_Pro_01")["items"].([]any)[2].(map[string]any)["meter"].(map[string]any)
 	days := len(meter["daily"].([]any))
@@ -40,6 +44,35 @@ func TestPortalUsage(t *testing.T) {
 			}
 			k.b.Viewport(browsertest.DefaultWidth)
 			k.check(fmt.Sprintf("usage-%s", "overview"))
+
+			// The alerts page, with an alert set.
+			open(k.b, k.origin+"/usage/alerts")
+			k.b.Do(chromedp.SendKeys(chromedp.CSS(`#value`), "2500000"))
+			k.tabTo(`form[action="/usage/alerts"] button[type=submit]`)
+			k.enter(`form[action^="/usage/alerts/ua_"]`)
+			k.check("alerts")
+
+			// The top-up page.
+			open(k.b, k.origin+"/wallet/top-up")
+			k.check("top-up")
+			if loc != "en" {
+				return
+			}
+			k.b.Do(chromedp.SendKeys(chromedp.CSS(`#amount`), "50"))
+			k.tabTo(`form[action="/wallet/top-up"] button[type=submit]`)
+			k.enter(".pay-result-succeeded")
+			if got := k.b.Text(".pay-result"); !strings.Contains(got, "Your balance is now €375.00.") {
+				t.Errorf("the top-up result says %q", got)
+			}
+			k.check("topped-up")
+			k.reloadUntilAt(k.origin+"/", "the overview shows the new balance", func() bool { return strings.Contains(k.b.Text(".usage-wallet"), "€375.00") })
 		})
 	}
+}
+
+// reloadUntilAt opens url and reloads it until ok.
+func (k *tour) reloadUntilAt(url, what string, ok func() bool) {
+	k.t.Helper()
+	open(k.b, url)
+	k.reloadUntil(what, ok)
 }

@@ -388,6 +388,7 @@ func (g *Gateway) apiPutAccount(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *
 		g.apiError(ctx, err)
 		return
 	}
+	g.checkUsageAlerts(t, a)
 	writeStored(ctx, rev, created, a)
 }
 

@@ -130,6 +130,9 @@ type Gateway struct {
 	redeemLimit, failedTokens *limiter[[16]byte] // by clientKey
 	apiLimit                  *limiter[string]   // by API key id
 	signIns                   signInQueue
+	// alertSlots bounds the usage-alert checks running (alerts.go); alertChecks counts them.
+	alertSlots  chan struct{}
+	alertChecks sync.WaitGroup
 }
 
 // reqScratch is per-request working memory, reused through a pool.
@@ -183,6 +186,7 @@ func New(cfg Config) (*Gateway, error) {
 		dashHost:   "dashboard." + cfg.BaseDomain,
 		slugSuffix: "." + cfg.BaseDomain,
 		cookieName: "__Host-portico_session",
+		alertSlots: make(chan struct{}, maxAlertChecks),
 	}
 	if cfg.Dev {
 		g.cookieName = "portico_session"

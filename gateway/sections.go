@@ -221,6 +221,23 @@ func (m actionTeam) Activity() ([]tenants.SessionAudit, error) {
 	return m.c.g.store.SessionAudits(web.Detach(m.c.ctx), m.c.t.ID, m.aid())
 }
 
+func (c *actionCtx) UsageAlerts() plugins.AlertStore { return actionAlerts{c} }
+
+// actionAlerts are the session account's usage alerts as a section's action reaches them.
+type actionAlerts struct{ c *actionCtx }
+
+func (a actionAlerts) List() (*tenants.UsageAlerts, error) {
+	return a.c.g.store.UsageAlerts(web.Detach(a.c.ctx), a.c.t.ID, string(a.c.rs.s.AccountID))
+}
+
+func (a actionAlerts) Add(al tenants.UsageAlert) (tenants.UsageAlert, error) {
+	return a.c.g.store.AddUsageAlert(web.Detach(a.c.ctx), a.c.t.ID, string(a.c.rs.s.AccountID), al, a.c.now)
+}
+
+func (a actionAlerts) Delete(id string) error {
+	return a.c.g.store.DeleteUsageAlert(web.Detach(a.c.ctx), a.c.t.ID, string(a.c.rs.s.AccountID), id)
+}
+
 // actionBackend is the tenant backend protocol as a section's action reaches it.
 type actionBackend struct{ c *actionCtx }
 

@@ -1,7 +1,8 @@
 // Package mail sends Portico's emails over SMTP with github.com/wneessen/go-mail: today the
 // portal-link email a tenant admin (or a tenant backend) sends a customer, a branded HTML part and
 // a plain-text part with the single-use link and when it expires, in the customer's language (the
-// "email.portalLink.*" messages of package i18n).
+// "email.portalLink.*" messages of package i18n), and its variants: the sign-in email, the
+// invitation and the usage alert.
 //
 // It owns the SMTP configuration (`--smtp-addr`, `--smtp-tls none|starttls|tls`, `--smtp-user`,
 // `--smtp-password`, `--smtp-from`) and the message templates. It does not decide who may send
@@ -147,6 +148,10 @@ type PortalLinkMessage struct {
 	// with Role (tenants.RoleViewer, RoleBilling, RoleOwner); URL is the portal's sign-in page,
 	// which holds no token. Code and ExpiresAt are not used.
 	InvitedBy, Role string
+	// Alert, when set, makes the message a usage alert (the "email.usageAlert.*" messages): what
+	// the customer's alert saw, a sentence in the message's language; URL is the portal's
+	// sign-in page, which holds no token. Code and ExpiresAt are not used.
+	Alert string
 	// Locale is the customer's language, a BCP 47 tag ("de-DE", "pt-BR", "ja"); it is matched as
 	// by i18n.ForLocale, so an empty, invalid or unsupported locale gives English. The expiry date
 	// is formatted in its regional conventions (i18n.Money, i18n.Date).
@@ -203,6 +208,8 @@ func RenderPortalLink(m PortalLinkMessage, now time.Time) (*Rendered, error) {
 	switch {
 	case m.InvitedBy != "":
 		k = "email.invite."
+	case m.Alert != "":
+		k = "email.usageAlert."
 	case m.Code != "":
 		k = "email.signIn."
 		v.CodeText = p.T("email.signIn.code")
@@ -230,13 +237,13 @@ func RenderPortalLink(m PortalLinkMessage, now time.Time) (*Rendered, error) {
 	} else {
 		v.Greeting = p.T("email.portalLink.greetingNoName")
 	}
-	v.Intro = p.T(k+"intro", "tenant", v.TenantName, "inviter", m.InvitedBy, "account", m.AccountName, "role", p.T("role."+m.Role))
+	v.Intro = p.T(k+"intro", "tenant", v.TenantName, "inviter", m.InvitedBy, "account", m.AccountName, "role", p.T("role."+m.Role), "alert", m.Alert)
 	v.Button = p.T(k + "button")
 	v.TextOpen = p.T(k + "textOpen")
 	v.Copy = p.T("email.portalLink.copy")
 	v.Ignore = p.T(k + "ignore")
 	v.Footer = p.T("email.portalLink.footer", "tenant", v.TenantName)
-	if m.InvitedBy != "" {
+	if m.InvitedBy != "" || m.Alert != "" {
 		v.Expiry = p.T(k+"how", "email", m.To)
 		v.ExpiryHTML = htmlMessage(p, k+"how", "email", m.To)
 	} else {

@@ -613,3 +613,31 @@ func TestRenderInvite(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderUsageAlert: a usage alert carries the alert's sentence as given, links the portal's
+// sign-in page, says how to sign in and why the email came, in the message's language, and
+// says no expiry.
+func TestRenderUsageAlert(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ locale, subject, how string }{
+		{"en", "Usage alert from Acme Cloud", "Sign in with " + message().To + " to see your usage"},
+		{"de", "Nutzungswarnung von Acme Cloud", "Melden Sie sich mit " + message().To + " an"},
+		{"fr", "Alerte de consommation de Acme Cloud", "Connectez-vous avec " + message().To},
+		{"es", "Alerta de consumo de Acme Cloud", "Inicie sesión con " + message().To},
+		{"ja", "Acme Cloudからの利用アラート", message().To + "でサインイン"},
+		{"pt-BR", "Alerta de consumo de Acme Cloud", "Entre com " + message().To},
+	} {
+		t.Run(tt.locale, func(t *testing.T) {
+			m := message()
+			m.Locale, m.URL, m.Alert = tt.locale, "https://acme.portal.example/sign-in", "API calls <reached> 4,200,000 calls."
+			r, err := RenderPortalLink(m, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Subject != tt.subject || !strings.Contains(r.Text, m.Alert) || !strings.Contains(r.Text, tt.how) || !strings.Contains(r.Text, "https://acme.portal.example/sign-in\n") ||
+				!strings.Contains(r.HTML, "API calls &lt;reached&gt; 4,200,000 calls.") || !strings.Contains(r.HTML, `href="https://acme.portal.example/sign-in"`) || strings.Contains(r.Text, "{") {
+				t.Fatalf("subject %q:\n%s", r.Subject, r.Text)
+			}
+		})
+	}
+}

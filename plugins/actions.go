@@ -82,6 +82,9 @@ type ActionContext interface {
 	// Team reaches the account's team (its members) and its audit trail; it is never nil.
 	Team() Team
 
+	// UsageAlerts reaches the session account's usage alerts (tenants.UsageAlerts); never nil.
+	UsageAlerts() AlertStore
+
 	// Backend reaches the tenant's backend for the session's account; it is never nil (without
 	// a registered backend, or a host without the protocol, its Call returns
 	// backend.ErrNoBackend).
@@ -152,6 +155,16 @@ type Team interface {
 	Remove(memberID string) error
 	// Activity is the account's audit trails (tenants.Store.SessionAudits), newest first.
 	Activity() ([]tenants.SessionAudit, error)
+}
+
+// AlertStore is the session account's usage alerts as an action reaches them: each change is one
+// etcd Txn (tenants.Store.UpdateUsageAlerts). Errors are tenants' (ErrInvalidAlert,
+// ErrTooManyAlerts, ErrAlertNotFound, ErrUnavailable …).
+type AlertStore interface {
+	List() (*tenants.UsageAlerts, error)
+	// Add sets a new alert (its ID and CreatedAt are given) and returns it.
+	Add(al tenants.UsageAlert) (tenants.UsageAlert, error)
+	Delete(id string) error
 }
 
 // Event is the webhook event of an account change (tenants.Event* types).

@@ -248,8 +248,8 @@ func (s *Store) putAccountOnce(ctx context.Context, tid string, a *account.Accou
 	return resp.Header.Revision, oldRev == 0, false, nil
 }
 
-// DeleteAccount removes the document and its alias, and the account's members with their index
-// keys. ifMatch as for PutAccount.
+// DeleteAccount removes the document and its alias, the account's members with their index
+// keys, and its usage alerts. ifMatch as for PutAccount.
 func (s *Store) DeleteAccount(ctx context.Context, tenantID, accountID string, ifMatch int64) error {
 	return s.retryUsageWrite(ctx, tenantID, fmt.Sprintf("deleting account %q", accountID), func() (retry bool, err error) {
 		done, err := s.deleteAccountOnce(ctx, tenantID, accountID, ifMatch)
@@ -288,6 +288,7 @@ func (s *Store) deleteAccountOnce(ctx context.Context, tenantID, accountID strin
 		ops = append(ops, clientv3.OpDelete(s.k.alias(tenantID, old.Alias)))
 	}
 	ops = append(ops, s.emailIndexOps(tenantID, accountID, old.Email, "")...)
+	ops = append(ops, clientv3.OpDelete(s.k.alerts(tenantID, accountID)))
 	mops, mcmp, err := s.memberDeleteOps(ctx, tenantID, accountID)
 	if err != nil {
 		return false, fmt.Errorf("tenants: deleting account %q: %w", accountID, err)

@@ -45,6 +45,7 @@
 //	outbox/<tenantID>/<eventID>           transactional outbox: events written in the Txn of their change
 //	emails/<tenantID>/<sha256(normalized email)>/<accountID> billing-email index (AccountsByEmail), written in the Txn of the account
 //	emails/<tenantID>/<sha256(normalized email)>/<accountID>/<memberID> a member's email in the same index, written in the Txn of the member
+//	alerts/<tenantID>/<accountID>         the account's usage alerts and the marks of those sent, by period and threshold (JSON, see UsageAlerts); deleted in the Txn of the account
 //	usage/<tenantID>                      bytes of the tenant's account documents and catalog, number of accounts and plans (JSON, see Usage), written in the Txn of every account and catalog change
 //	probe/space                           written while etcd's NOSPACE alarm is raised, to see whether writes pass again (see CheckSpace)
 //	webhooks/…                            package webhooks' keys (endpoints/<tenantID>/, deliveries/<tenantID>/, tasks/, claims/; see its doc); DeleteTenant removes the tenant's endpoints and deliveries

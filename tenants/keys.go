@@ -82,6 +82,9 @@ func (k keyspace) outboxEvent(tid, id string) string {
 func (k keyspace) spaceProbe() string      { return k.p + "probe/space" } // written to see whether a NOSPACE alarm still holds
 func (k keyspace) usage(tid string) string { return k.p + "usage/" + tid }
 
+// alerts/<tenantID>/<accountID>: an account's usage alerts and their sent marks (UsageAlerts).
+func (k keyspace) alerts(tid, aid string) string { return k.p + "alerts/" + tid + "/" + aid }
+
 // emails/<tenantID>/<sha256(normalized email)>/<accountID>: the billing-email index, written in
 // the Txn of the account's document; .../<accountID>/<memberID> indexes a member's email, written
 // in the Txn of the member.

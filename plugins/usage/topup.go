@@ -56,13 +56,13 @@ var (
 // EventTypes declares the section's events.
 func (section) EventTypes() []string { return []string{EventTopUpSucceeded, EventTopUpFailed} }
 
-// Actions are the top-up pages, permitted by AllowTopUp.
+// Actions are the top-up pages, permitted by AllowTopUp, and the usage alerts' (alerts.go).
 func (section) Actions() []plugins.Action {
-	return []plugins.Action{
+	return append([]plugins.Action{
 		{Method: "GET", Path: topUpPath, Needs: AllowTopUp, Refusal: topUpForbidden, Handle: topUpForm},
 		{Method: "POST", Path: topUpPath, Needs: AllowTopUp, Refusal: topUpForbidden, Handle: topUpSubmit},
 		{Method: "GET", Path: topUpReturn, Handle: topUpReturned},
-	}
+	}, alertActions()...)
 }
 
 // amountRE is a top-up amount as typed: whole units and at most the currency's decimals, with

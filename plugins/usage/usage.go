@@ -72,6 +72,8 @@ type page struct {
 	Name, Prefix string
 	Meters       []meter
 	Wallet       *wallet
+	// AlertsLink is the usage alerts page, offered with meters.
+	AlertsLink string
 }
 
 // fact is a labelled value with an optional explanation below it.
@@ -110,6 +112,9 @@ func newPage(v *plugins.View) page {
 	}
 	if w := a.Wallet; w != nil {
 		p.Wallet = newWallet(v, w)
+	}
+	if len(p.Meters) > 0 {
+		p.AlertsLink = v.PathPrefix + alertsPath
 	}
 	return p
 }
