@@ -431,7 +431,7 @@ func TestAPIRejectsBadInput(t *testing.T) {
 		{"wrong nested type", "POST", "/portal/customer-session/customer-portal", `{"accountId":"acc_7Hq2LmX9","planOverviewSettings":{"showSection":"yes"}}`, auth, 400, "must be a boolean"},
 		{"unknown nested field", "POST", "/portal/customer-session/customer-portal", `{"accountId":"acc_7Hq2LmX9","billingDetailsSettings":{"showSectoin":true}}`, auth, 400, `unknown field "showSectoin"`},
 		{"settings object not an object", "POST", "/portal/customer-session/customer-portal", `{"accountId":"acc_7Hq2LmX9","invoiceListSettings":true}`, auth, 400, `field "invoiceListSettings" must be an object`},
-		{"unknown settings object", "POST", "/portal/customer-session/customer-portal", `{"accountId":"acc_7Hq2LmX9","usageSettings":{"showSection":true}}`, auth, 400, `unknown field "usageSettings"`},
+		{"unknown settings object", "POST", "/portal/customer-session/customer-portal", `{"accountId":"acc_7Hq2LmX9","reportsSettings":{"showSection":true}}`, auth, 400, `unknown field "reportsSettings"`},
 		{"no account", "POST", "/portal/customer-session/customer-portal", `{}`, auth, 400, "accountId or accountAlias"},
 		{"unknown account", "POST", "/portal/customer-session/customer-portal", `{"accountId":"nope"}`, auth, 404, "account not found"},
 		{"id and alias disagree", "POST", "/portal/customer-session/customer-portal", `{"accountId":"other","accountAlias":"crm-001234"}`, auth, 400, "different accounts"},
