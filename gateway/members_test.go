@@ -5,15 +5,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/portico-billing/portico/backend"
 	"github.com/portico-billing/portico/internal/etcdtest"
+	"github.com/portico-billing/portico/internal/race"
 	"github.com/portico-billing/portico/mail"
 	"github.com/portico-billing/portico/mail/mailtest"
 	"github.com/portico-billing/portico/tenants"
+	"github.com/valyala/fasthttp"
 )
 
 // teamPortal is the example account's holder in a portal session of a new tenant (slug) with sign
@@ -352,5 +355,108 @@ func TestTeamPages(t *testing.T) {
 	}
 	if strings.Contains(act, "203.0.113.77") || strings.Contains(act, "2001:db8:1:2::5") {
 		t.Errorf("the activity shows a full address:\n%s", act)
+	}
+
+	// 200 entries a page, the older ones behind a link.
+	base := time.Now().Add(-time.Hour)
+	for i := range 210 {
+		if err := h.store.RecordAudit(context.Background(), ps.t.ID, tenants.TenantTrail("acc_7Hq2LmX9"),
+			tenants.AuditEntry{Type: tenants.AuditRevoked, By: "cli", At: base.Add(-time.Duration(i) * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	act = owner.get("/activity")
+	older := regexp.MustCompile(`href="/activity\?before=([0-9]+)"`).FindStringSubmatch(act)
+	if n := strings.Count(act, "<tr><th scope=\"row\">"); n != 200 || older == nil {
+		t.Fatalf("the first page has %d entries, older link %v", n, older)
+	}
+	act = owner.get("/activity?before=" + older[1])
+	if n := strings.Count(act, "<tr><th scope=\"row\">"); n == 0 || n >= 200 || strings.Contains(act, "?before=") {
+		t.Fatalf("the older page has %d entries:\n%s", n, act)
+	}
+}
+
+// TestSignInChooserMember: an email that is one account's billing email and another's viewer
+// chooses between the two, each named with its role; the member's entry opens a viewer session.
+// An email that is both the billing email and a member of one account opens it as the holder.
+func TestSignInChooserMember(t *testing.T) {
+	t.Parallel()
+	h, ps, _, smtp := teamPortal(t, "chooser-member", nil)
+	h.putAccountAs(ps.key, "acc_labs", `{"id":"acc_labs","name":"Globex Labs","email":"labs@globex.example","currency":"EUR"}`, 201)
+	m, _, _, err := h.store.UpsertMember(context.Background(), ps.t.ID, "acc_labs", "billing@globex.example", tenants.RoleViewer, tenants.MemberChange{By: "cli", At: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, cookie, nonce := h.askEmail(ps.host, "billing@globex.example")
+	_, code, _ := signInMail(t, smtp)
+	r := h.do("POST", ps.host, "/sign-in/code", []byte(url.Values{"confirm": {nonce}, "email": {"billing@globex.example"}, "code": {code}}.Encode()),
+		"Cookie", cookie, "Content-Type", "application/x-www-form-urlencoded", "Origin", "https://"+ps.host)
+	choice, ok := cookies(r)["__Host-portico_signin"]
+	if r.StatusCode() != 303 || !ok {
+		t.Fatalf("sign-in of an account and a membership: %d", r.StatusCode())
+	}
+	cookie += "; " + strings.SplitN(choice, ";", 2)[0]
+	page := string(h.do("GET", ps.host, "/sign-in/choose", nil, "Cookie", cookie).Body())
+	for _, want := range []string{"Open Globex Corporation", "Open Globex Labs", `value="acc_7Hq2LmX9"`, `value="acc_labs/` + m.ID + `"`, "Owner", "Viewer"} {
+		if !strings.Contains(page, want) {
+			t.Fatalf("chooser lacks %q:\n%s", want, page)
+		}
+	}
+	st, _, session := h.post(ps.host, "/sign-in/choose", cookie, url.Values{"confirm": {nonce}, "account": {"acc_labs/" + m.ID}})
+	if st != 303 || session == "" {
+		t.Fatalf("choice: %d", st)
+	}
+	labs := &portalSession{h: h, t: ps.t, key: ps.key, host: ps.host, cookie: session}
+	if p := labs.get("/"); !strings.Contains(p, "Globex Labs") || strings.Contains(p, `href="/team"`) {
+		t.Fatalf("the member's session:\n%s", p)
+	}
+	if e := findAudit(t, h, ps.t.ID, "acc_labs", AuditSignedInByEmail); e == nil || e.Member != "billing@globex.example" {
+		t.Fatalf("the member's sign-in entry: %+v", e)
+	}
+
+	// A member whose email becomes the account's billing email: the holder's entry opens it, as
+	// an owner.
+	if _, _, _, err := h.store.UpsertMember(context.Background(), ps.t.ID, "acc_labs", "later@globex.example", tenants.RoleViewer, tenants.MemberChange{By: "cli", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	h.putAccountAs(ps.key, "acc_labs", `{"id":"acc_labs","name":"Globex Labs","email":"later@globex.example","currency":"EUR"}`, 200)
+	holder := ps.signInAs(smtp, "later@globex.example")
+	if p := holder.get("/"); !strings.Contains(p, "Globex Labs") || !strings.Contains(p, `href="/activity"`) {
+		t.Fatalf("the holder who is also a member:\n%s", p)
+	}
+}
+
+// TestMemberPageZeroAllocs: a member's GET / (the member revocation checked beside the session's
+// and the account's) allocates nothing, with another member's revocation in the set.
+func TestMemberPageZeroAllocs(t *testing.T) {
+	if race.Enabled {
+		t.Skip("allocation counts are meaningless under -race; `make test` runs this test without it")
+	}
+	h, ps, _, smtp := teamPortal(t, "member-alloc", nil)
+	gone := ps.invite("gone@globex.example", tenants.RoleViewer)
+	if err := h.store.RemoveMember(context.Background(), ps.t.ID, "acc_7Hq2LmX9", gone.ID, tenants.MemberChange{By: "cli", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	etcdtest.Wait(t, "the removal watched", func() bool { return h.store.MemberRevokedAt(ps.t.ID+"/acc_7Hq2LmX9/"+gone.ID) != 0 })
+	ps.invite("vera@globex.example", tenants.RoleViewer)
+	vera := ps.signInAs(smtp, "vera@globex.example")
+	var req fasthttp.Request
+	req.SetRequestURI("/")
+	req.Header.SetHost(ps.host)
+	req.Header.Set("Cookie", vera.cookie)
+	var ctx fasthttp.RequestCtx
+	ctx.Init(&req, nil, nil)
+	h.settle()
+	h.gw.Handler(&ctx)
+	h.store.Wait()
+	allocs := testing.AllocsPerRun(1000, func() {
+		ctx.Response.Reset()
+		h.gw.Handler(&ctx)
+	})
+	if body := string(ctx.Response.Body()); ctx.Response.StatusCode() != 200 || !strings.Contains(body, "Globex") || strings.Contains(body, `href="/pay/`) {
+		t.Fatalf("status %d, not the viewer's page", ctx.Response.StatusCode())
+	}
+	if allocs != 0 {
+		t.Fatalf("a member's GET / allocates %v times per request, want 0", allocs)
 	}
 }
