@@ -182,8 +182,9 @@ func seedDemo(ctx context.Context, g *globals, s *tenants.Store, urls links.URLs
 	t, err = s.UpdateTenant(ctx, t.ID, func(t *tenants.Tenant) error {
 		t.Name = demoName
 		t.Branding.PrimaryColor, t.Branding.AccentColor = "#0f3d91", "#0d8a7d"
-		t.Portal.AllowTeamManagement = true // a demo tenant seeded before teams existed too
-		if t.Seller.IsZero() {              // one the admin set is kept
+		// Team management is on for the demo, also for one seeded before teams existed.
+		t.Portal.AllowTeamManagement = true
+		if t.Seller.IsZero() { // one the admin set is kept
 			t.Seller = demoSeller
 		}
 		return nil
