@@ -101,10 +101,16 @@ type sub struct {
 	EndedLabel     string // "Canceled on" or "Ended on"
 	EndedOn        string
 	Items          []item
-	CanCancel      bool
-	Scheduled      bool
-	ScheduledOn    string // date the scheduled cancellation takes effect (period end), may be ""
-	CanReactivate  bool
+	// Discounts, Adjustment and Total close the pricing breakdown when the next charge is shown:
+	// the items less the discounts plus the adjustment are Total, the estimated next charge
+	// (account.Breakdown).
+	Discounts     []adjust
+	Adjustment    *adjust
+	Total         string
+	CanCancel     bool
+	Scheduled     bool
+	ScheduledOn   string // date the scheduled cancellation takes effect (period end), may be ""
+	CanReactivate bool
 	// ChangePlan and ChangeSeats are the change pages' paths, "" when not offered; Pending
 	// says the change requested and not carried out yet.
 	ChangePlan, ChangeSeats string
@@ -122,6 +128,15 @@ type item struct {
 	Amount    string
 	Tiers     []tier
 	TierOf    string // "Tier of <product>", for screen readers on the tier rows
+	// Steps is the item's arithmetic ("42 × €120.00 = €5,040.00"), opened on demand.
+	Steps []string
+}
+
+// adjust is a row of the breakdown's foot: a discount, or what the document's estimate differs by.
+type adjust struct {
+	Label  string
+	Amount string
+	Steps  []string
 }
 
 type tier struct {
@@ -193,12 +208,14 @@ func subscription(s *account.Subscription, index int, cur string, v *plugins.Vie
 		out.Badges = []badge{statusBadge}
 	}
 
+	b, berr := s.Breakdown()
 	switch {
 	case ended, out.Scheduled:
 	case s.Status == account.SubPaused && s.NextChargeDate == "":
 	default:
-		if n, err := s.NextCharge(); err == nil {
-			out.NextCharge = i18n.Money(n, cur, loc)
+		if berr == nil {
+			out.NextCharge = i18n.Money(b.Total, cur, loc)
+			breakdownFoot(&out, b, cur, v)
 		} else {
 			out.NextCharge = tr.T("common.notAvailable")
 		}
@@ -247,24 +264,56 @@ func subscription(s *account.Subscription, index int, cur string, v *plugins.Vie
 
 	out.Items = make([]item, 0, len(s.Items))
 	for i := range s.Items {
-		out.Items = append(out.Items, priceItem(&s.Items[i], cur, loc, tr))
+		it := &s.Items[i]
+		if berr == nil {
+			r := &b.Items[i]
+			out.Items = append(out.Items, priceItem(it, r.Charge, nil, r.Steps, cur, loc, tr))
+		} else {
+			c, err := it.Charge()
+			out.Items = append(out.Items, priceItem(it, c, err, it.Steps(c), cur, loc, tr))
+		}
 	}
 	return out
 }
 
-func priceItem(it *account.Item, cur, loc string, tr *i18n.Printer) item {
+// breakdownFoot fills the rows under the items: each discount that applies with its arithmetic,
+// what the document's own estimate differs by, and the estimate.
+func breakdownFoot(out *sub, b *account.Breakdown, cur string, v *plugins.View) {
+	loc, tr := v.Locale, v.Printer()
+	for _, d := range b.Discounts {
+		out.Discounts = append(out.Discounts, adjust{
+			Label:  tr.T("plan.discount", "name", d.Discount.Description),
+			Amount: i18n.Money(-d.Amount, cur, loc),
+			Steps:  account.StepTexts(d.Steps, tr, cur, loc, nil),
+		})
+	}
+	if b.Difference != 0 {
+		out.Adjustment = &adjust{
+			Label:  tr.T("plan.adjustment"),
+			Amount: i18n.Money(b.Difference, cur, loc),
+			Steps: []string{tr.T("plan.adjustment.note", "tenant", cmp.Or(v.TenantName, tr.T("plan.adjustment.yourProvider")),
+				"estimate", i18n.Money(b.Total, cur, loc), "computed", i18n.Money(b.Computed, cur, loc))},
+		}
+	}
+	if len(out.Discounts) > 0 || out.Adjustment != nil || len(b.Items) > 1 {
+		out.Total = i18n.Money(b.Total, cur, loc)
+	}
+}
+
+// priceItem formats an item priced c (or err) with its arithmetic steps.
+func priceItem(it *account.Item, c account.ItemCharge, err error, steps []account.Step, cur, loc string, tr *i18n.Printer) item {
 	out := item{Product: it.Product, Model: label(tr, modelKeys, it.PricingModel)}
 	if it.PricingModel != account.PricingFlat {
 		out.Quantity = quantity(it.Quantity, it.Unit, loc)
 	}
-	c, err := it.Charge()
 	if err != nil {
 		out.Amount = tr.T("common.notAvailable")
 		return out
 	}
 	out.Amount = i18n.Money(c.Amount, cur, loc)
+	out.Steps = account.StepTexts(steps, tr, cur, loc, func(n int64) string { return quantity(n, it.Unit, loc) })
 	if it.PricingModel != account.PricingTiered && it.PricingModel != account.PricingVolume {
-		out.UnitPrice = price(c.UnitPrice, cur, loc)
+		out.UnitPrice = c.UnitPrice.Format(cur, loc)
 		return out
 	}
 	out.TierOf = tr.T("plan.tierOf", "product", it.Product)
@@ -283,9 +332,9 @@ func priceItem(it *account.Item, cur, loc string, tr *i18n.Printer) item {
 		case tc.Flat > 0 && tc.UnitPrice.IsZero():
 			t.UnitPrice = tr.T("plan.tierFlat", "amount", i18n.Money(tc.Flat, cur, loc))
 		case tc.Flat > 0:
-			t.UnitPrice = tr.T("plan.tierUnitFlat", "price", price(tc.UnitPrice, cur, loc), "amount", i18n.Money(tc.Flat, cur, loc))
+			t.UnitPrice = tr.T("plan.tierUnitFlat", "price", tc.UnitPrice.Format(cur, loc), "amount", i18n.Money(tc.Flat, cur, loc))
 		default:
-			t.UnitPrice = price(tc.UnitPrice, cur, loc)
+			t.UnitPrice = tc.UnitPrice.Format(cur, loc)
 		}
 		if t.Applied {
 			t.Quantity = quantity(tc.Units, it.Unit, loc)
@@ -294,14 +343,6 @@ func priceItem(it *account.Item, cur, loc string, tr *i18n.Printer) item {
 		out.Tiers = append(out.Tiers, t)
 	}
 	return out
-}
-
-// price formats a unit price: whole minor units as money, fractions exactly ("€0.003").
-func price(p account.Price, cur, loc string) string {
-	if n, ok := p.Integral(); ok {
-		return i18n.Money(n, cur, loc)
-	}
-	return i18n.Decimal(p.Decimal(), cur, loc)
 }
 
 // quantity writes n with its unit in the locale's language (i18n.Quantity).

@@ -171,8 +171,8 @@ func TestComputedNextCharge(t *testing.T) {
 	a := sectiontest.Example(t)
 	a.Subscriptions[0].EstimatedNextCharge = nil
 	text := sectiontest.Text(t, render(t, &plugins.View{Account: a, Locale: "en"}))
-	// 5,000.00 + 42 × 120.00 + 2,400.00 + 150.00
-	if !strings.Contains(text, "Estimated next charge €12,590.00") {
+	// 5,000.00 + 42 × 120.00 + 2,400.00 + 150.00 − the partner discount of 2% of 5,000.00
+	if !strings.Contains(text, "Estimated next charge €12,490.00") {
 		t.Errorf("text lacks the computed next charge:\n%s", text)
 	}
 }

@@ -142,6 +142,9 @@ type Subscription struct {
 	// RetentionOffer is the offer the portal showed before a cancellation (once per
 	// subscription), and whether the customer accepted it.
 	RetentionOffer *RetentionOffer `json:"retentionOffer,omitempty"`
+	// Discounts are the discounts and credits of the subscription: those that apply on
+	// NextChargeDate are taken off the estimated next charge (Breakdown).
+	Discounts []Discount `json:"discounts,omitempty"`
 }
 
 // Actions of a PauseRequest.
@@ -294,6 +297,10 @@ type Invoice struct {
 	Total      int64  `json:"total"`
 	AmountPaid int64  `json:"amountPaid"`
 	Lines      []Line `json:"lines,omitempty"`
+	// Discounts describe what Discount and the lines' discounts are: when given, what they take
+	// off (each PercentOff or AmountOff of the lines of its product, or of all lines) must add up
+	// to Discount + Σ line discounts.
+	Discounts []Discount `json:"discounts,omitempty"`
 	// SubscriptionID links the invoice to the subscription it bills, when there is one.
 	SubscriptionID string `json:"subscriptionId,omitempty"`
 	// PaymentURL is the tenant's hosted page where the customer pays this invoice: an absolute
@@ -312,16 +319,26 @@ func (inv *Invoice) Open() bool {
 }
 
 // Line is one line of an invoice: Amount must be Quantity × the unit price, rounded half up to a
-// minor unit when the price is fractional.
+// minor unit when the price is fractional, and prorated when the line says so (Proration).
 type Line struct {
 	Description string `json:"description"`
-	Quantity    int64  `json:"quantity"`
+	// Product names what the line bills (an item's product): the invoice's discounts apply to
+	// lines by it, and the portal compares invoices by it.
+	Product  string `json:"product,omitempty"`
+	Quantity int64  `json:"quantity"`
 	// UnitAmount is the price of one unit in minor units.
 	UnitAmount int64 `json:"unitAmount"`
 	// UnitAmountDecimal is a fractional unit price in minor units ("2.5"), for metered usage; when
 	// set, UnitAmount must be zero.
 	UnitAmountDecimal string `json:"unitAmountDecimal,omitempty"`
 	Amount            int64  `json:"amount"`
+	// Discount is taken off this line's Amount (at most Amount), in minor units.
+	Discount int64 `json:"discount,omitempty"`
+	// Period is the service period the line bills.
+	Period *Period `json:"period,omitempty"`
+	// Proration makes the line bill part of a period: Amount is then quantity × unit price ×
+	// Days ÷ PeriodDays (Line.Charge).
+	Proration *Proration `json:"proration,omitempty"`
 }
 
 // UnitPrice is the line's price per unit, from whichever field gives it.
@@ -335,8 +352,22 @@ func (l *Line) UnitPrice() (Price, error) {
 	return parsePrice(nil, l.UnitAmountDecimal)
 }
 
-// Charge is what the line should amount to: its quantity × its unit price, rounded half up.
+// Charge is what the line should amount to: its quantity × its unit price, rounded half up, and
+// for a prorated line that × Days ÷ PeriodDays, rounded half up again.
 func (l *Line) Charge() (int64, error) {
+	amount, err := l.unprorated()
+	if err != nil || l.Proration == nil {
+		return amount, err
+	}
+	v, ok := prorate(amount, l.Proration)
+	if !ok {
+		return 0, fmt.Errorf("%w: proration of %d of %d days cannot be computed", ErrPricing, l.Proration.Days, l.Proration.PeriodDays)
+	}
+	return v, nil
+}
+
+// unprorated is the line's quantity × unit price, rounded half up.
+func (l *Line) unprorated() (int64, error) {
 	if l.Quantity < 0 {
 		return 0, fmt.Errorf("%w: negative quantity", ErrPricing)
 	}

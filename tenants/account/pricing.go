@@ -250,14 +250,19 @@ func (it *Item) tieredCharge() (ItemCharge, error) {
 	return out, nil
 }
 
-// NextCharge is the estimated amount of the subscription's next charge in minor units: the value the
-// document gives, or the sum of its items priced for one period (one-off fees included, as they are
-// billed with the next charge).
+// NextCharge is the estimated amount of the subscription's next charge in minor units, its
+// Breakdown's Total: the value the document gives, or the sum of its items priced for one period
+// (one-off fees included, as they are billed with the next charge) less the discounts that apply
+// on the next charge date.
 func (s *Subscription) NextCharge() (int64, error) {
-	if s.EstimatedNextCharge != nil {
-		return *s.EstimatedNextCharge, nil
+	b, err := s.Breakdown()
+	if err != nil {
+		if s.EstimatedNextCharge != nil {
+			return *s.EstimatedNextCharge, nil
+		}
+		return 0, err
 	}
-	return s.ItemsTotal()
+	return b.Total, nil
 }
 
 // ItemsTotal is the sum of the subscription's items, each priced for one period. A sum beyond

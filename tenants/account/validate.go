@@ -393,6 +393,9 @@ func (a *Account) validateSubscriptions(p *problems) {
 			p.add(f+".items", "has %d entries, the limit is %d", len(s.Items), MaxItems)
 			continue
 		}
+		// A discount of a product the subscription has no item of (after a plan change) takes
+		// nothing off; it is not refused, as the items change without the discounts.
+		p.discounts(f+".discounts", s.Discounts)
 		priced := true
 		for j := range s.Items {
 			if !p.item(fmt.Sprintf("%s.items[%d]", f, j), &s.Items[j]) {
@@ -553,6 +556,34 @@ func (a *Account) validateInvoices(p *problems) {
 			}
 			p.amount(fl+".unitAmount", l.UnitAmount)
 			p.amount(fl+".amount", l.Amount)
+			p.text(fl+".product", l.Product, false, 200)
+			p.amount(fl+".discount", l.Discount)
+			if l.Discount > l.Amount && l.Amount >= 0 {
+				p.add(fl+".discount", "%d is more than the line's amount %d", l.Discount, l.Amount)
+			}
+			if pd := l.Period; pd != nil {
+				p.requiredDate(fl+".period.start", pd.Start)
+				p.requiredDate(fl+".period.end", pd.End)
+				if pd.End < pd.Start {
+					p.add(fl+".period.end", "%s is before start %s", pd.End, pd.Start)
+				}
+			}
+			if pr := l.Proration; pr != nil {
+				switch {
+				case pr.PeriodDays < 1 || pr.PeriodDays > MaxPeriodDays:
+					p.add(fl+".proration.periodDays", "must be from 1 to %d", MaxPeriodDays)
+				case pr.Days < 1 || pr.Days > pr.PeriodDays:
+					p.add(fl+".proration.days", "must be from 1 to periodDays (%d)", pr.PeriodDays)
+				case l.Period != nil && l.Period.Days() != 0 && l.Period.Days() != pr.Days:
+					p.add(fl+".proration.days", "is %d, the period %s – %s has %d days", pr.Days, l.Period.Start, l.Period.End, l.Period.Days())
+				}
+			}
+		}
+		p.discounts(f+".discounts", inv.Discounts)
+		for j := range inv.Discounts {
+			if d := &inv.Discounts[j]; d.AppliesTo != "" && !slices.ContainsFunc(inv.Lines, func(l Line) bool { return l.Product == d.AppliesTo }) {
+				p.add(fmt.Sprintf("%s.discounts[%d].appliesTo", f, j), "%q is not the product of one of the invoice's lines", d.AppliesTo)
+			}
 		}
 		if len(p.list) == before {
 			inv.validateArithmetic(p, f)
@@ -571,8 +602,9 @@ func validTaxRate(s string) bool {
 	return ok && r.Cmp(big.NewRat(100, 1)) <= 0
 }
 
-// validateArithmetic checks that the invoice adds up: every line is quantity × unit price, the
-// lines less the discount are the subtotal, subtotal + tax is the total (and tax is subtotal ×
+// validateArithmetic checks that the invoice adds up: every line is quantity × unit price
+// (prorated when it says so), the lines less their discounts and the invoice's discount are the
+// subtotal, the invoice's discounts take off what its discount and the lines' discounts do, subtotal + tax is the total (and tax is subtotal ×
 // taxRate when a rate is given), and no more than the total is paid. Errors name the invoice by
 // its path and number and give both sides of the mismatch in minor units.
 func (inv *Invoice) validateArithmetic(p *problems, f string) {
@@ -581,7 +613,7 @@ func (inv *Invoice) validateArithmetic(p *problems, f string) {
 		return // already reported
 	}
 	if len(inv.Lines) > 0 {
-		var sum int64
+		var sum, lineDiscounts int64
 		linesOK := true
 		for j := range inv.Lines {
 			l := &inv.Lines[j]
@@ -597,13 +629,21 @@ func (inv *Invoice) validateArithmetic(p *problems, f string) {
 				if l.UnitAmountDecimal != "" {
 					price = l.UnitAmountDecimal
 				}
-				p.add(fl, "amount is %d, quantity × unit price is %d × %s = %d", l.Amount, l.Quantity, price, want)
+				if pr := l.Proration; pr != nil {
+					p.add(fl, "amount is %d, quantity × unit price × days ÷ periodDays is %d × %s × %d ÷ %d = %d (rounded half up)", l.Amount, l.Quantity, price, pr.Days, pr.PeriodDays, want)
+				} else {
+					p.add(fl, "amount is %d, quantity × unit price is %d × %s = %d", l.Amount, l.Quantity, price, want)
+				}
 				linesOK = false
 				continue
 			}
 			var ok bool
-			if sum, ok = addAmounts(sum, l.Amount); !ok {
+			if sum, ok = addAmounts(sum, l.Net()); !ok {
 				p.add(name, "the lines add up to more than %d minor units", int64(MaxAmount))
+				return
+			}
+			if lineDiscounts, ok = addAmounts(lineDiscounts, l.Discount); !ok {
+				p.add(name, "the lines' discounts add up to more than %d minor units", int64(MaxAmount))
 				return
 			}
 		}
@@ -615,6 +655,11 @@ func (inv *Invoice) validateArithmetic(p *problems, f string) {
 			p.add(name, "lines add up to %d, subtotal is %d", sum, inv.Subtotal)
 		case inv.Discount != 0 && net != inv.Subtotal:
 			p.add(name, "lines add up to %d, less the discount of %d that is %d, subtotal is %d", sum, inv.Discount, net, inv.Subtotal)
+		}
+		if len(inv.Discounts) > 0 {
+			if want := inv.DiscountsTotal(); want != inv.Discount+lineDiscounts {
+				p.add(name, "discounts take off %d, discount %d and the lines' discounts %d are %d", want, inv.Discount, lineDiscounts, inv.Discount+lineDiscounts)
+			}
 		}
 	} else if inv.Discount != 0 {
 		p.add(f+".discount", "needs lines to be taken off; the invoice has none")

@@ -207,6 +207,13 @@ func FuzzDecode(f *testing.F) {
 		`"previousPeriodStart":"2024-12-01","previousDaily":[{"date":"2026-11-30","quantity":0}]}`,
 		`{"currency":"EUR","balance":9223372036854775807,"expiresAt":"2027-01-01","transactions":[{"id":"t","date":"2026-12-01","type":"usage","amount":-9223372036854775807}]}`)))
 	f.Add([]byte(meterDoc(`,"meter":{"name":"m","usageToDate":3,"daily":[{"date":"2026-12-31","quantity":3}]}`, `{"currency":"EUR","balance":0}`)))
+	// Discounts, prorated and discounted lines.
+	f.Add([]byte(`{"id":"a","name":"N","currency":"EUR","subscriptions":[{"id":"s","name":"S","status":"active","nextChargeDate":"2027-01-01","estimatedNextCharge":5,` +
+		`"items":[{"product":"p","pricingModel":"per_unit","quantity":3,"unitAmount":7}],"discounts":[{"id":"d","description":"D","percentOff":33.3333,"appliesTo":"p","start":"2026-01-01"},` +
+		`{"id":"e","description":"E","amountOff":9223372036854775807,"start":"2026-01-01","end":"2027-01-01"}]}]}`))
+	f.Add([]byte(`{"id":"a","name":"N","currency":"EUR","invoices":[{"id":"i","status":"paid","subtotal":7020,"tax":0,"total":7020,"amountPaid":0,` +
+		`"discounts":[{"id":"d","description":"D","percentOff":2.5,"appliesTo":"s","start":"2026-11-01"}],` +
+		`"lines":[{"description":"d","product":"s","quantity":2,"unitAmount":6000,"amount":7200,"discount":180,"period":{"start":"2026-11-13","end":"2026-11-30"},"proration":{"days":18,"periodDays":30}}]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		a, err := Decode(data)
 		if err != nil {
@@ -278,6 +285,7 @@ func checkArithmetic(t *testing.T, a *Account) {
 			}
 			sum.Add(sum, big.NewInt(c.Amount))
 		}
+		checkBreakdown(t, i, s)
 		total, err := s.ItemsTotal()
 		if err != nil || !sum.IsInt64() || sum.Int64() != total {
 			t.Fatalf("accepted subscription %d: items total %d, %v; exact sum %s", i, total, err, sum)
@@ -299,13 +307,56 @@ func checkArithmetic(t *testing.T, a *Account) {
 		if len(inv.Lines) == 0 {
 			continue
 		}
-		lines := new(big.Int)
-		for _, l := range inv.Lines {
-			lines.Add(lines, big.NewInt(l.Amount))
+		lines, lineDiscounts := new(big.Int), new(big.Int)
+		for j, l := range inv.Lines {
+			lines.Add(lines, big.NewInt(l.Amount-l.Discount))
+			lineDiscounts.Add(lineDiscounts, big.NewInt(l.Discount))
+			if l.Discount < 0 || l.Discount > l.Amount {
+				t.Fatalf("accepted invoice %d line %d: discount %d of amount %d", i, j, l.Discount, l.Amount)
+			}
+			if sum := StepsSum(l.Steps()); sum != l.Net() {
+				t.Fatalf("accepted invoice %d line %d: its arithmetic adds up to %d, the line to %d", i, j, sum, l.Net())
+			}
 		}
 		if lines.Sub(lines, big.NewInt(inv.Discount)).Cmp(big.NewInt(inv.Subtotal)) != 0 {
-			t.Fatalf("accepted invoice %d: lines less discount ≠ subtotal: %+v", i, inv)
+			t.Fatalf("accepted invoice %d: lines less discounts ≠ subtotal: %+v", i, inv)
 		}
+		if len(inv.Discounts) > 0 && lineDiscounts.Add(lineDiscounts, big.NewInt(inv.Discount)).Cmp(big.NewInt(inv.DiscountsTotal())) != 0 {
+			t.Fatalf("accepted invoice %d: its discounts take off %d, the invoice %s", i, inv.DiscountsTotal(), lineDiscounts)
+		}
+	}
+}
+
+// checkBreakdown asserts that what the portal lists of a subscription adds up to the estimate it
+// shows: every item's steps to the item, the items less the discounts plus the difference to the
+// total, which is NextCharge.
+func checkBreakdown(t *testing.T, i int, s *Subscription) {
+	t.Helper()
+	b, err := s.Breakdown()
+	if err != nil {
+		t.Fatalf("accepted subscription %d has no breakdown: %v", i, err)
+	}
+	sum := big.NewInt(0)
+	for _, r := range b.Items {
+		if got := StepsSum(r.Steps); got != r.Charge.Amount {
+			t.Fatalf("accepted subscription %d item %d: steps add up to %d, the item is %d", i, r.Index, got, r.Charge.Amount)
+		}
+		sum.Add(sum, big.NewInt(r.Charge.Amount))
+	}
+	for _, d := range b.Discounts {
+		if d.Amount <= 0 || StepsSum(d.Steps) != -d.Amount {
+			t.Fatalf("accepted subscription %d: discount %s takes off %d, its steps %d", i, d.Discount.ID, d.Amount, StepsSum(d.Steps))
+		}
+		sum.Sub(sum, big.NewInt(d.Amount))
+	}
+	if sum.Sign() < 0 || sum.Int64() != b.Computed {
+		t.Fatalf("accepted subscription %d: rows add up to %s, computed %d", i, sum, b.Computed)
+	}
+	if sum.Add(sum, big.NewInt(b.Difference)); !sum.IsInt64() || sum.Int64() != b.Total {
+		t.Fatalf("accepted subscription %d: rows and difference add up to %s, total %d", i, sum, b.Total)
+	}
+	if n, err := s.NextCharge(); err != nil || n != b.Total {
+		t.Fatalf("accepted subscription %d: NextCharge %d, %v; breakdown %d", i, n, err, b.Total)
 	}
 }
 
