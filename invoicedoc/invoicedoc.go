@@ -1,7 +1,8 @@
 // Package invoicedoc renders one invoice as a printable HTML fragment and as a PDF.
 //
 // It owns the invoice document: which facts of an account.Invoice a customer sees (seller, buyer,
-// number, status, dates, lines, subtotal, tax, total, amount paid and remaining), how they are laid
+// number, status, dates, lines with their period and arithmetic, discounts, subtotal, tax, total,
+// amount paid and remaining), how they are laid
 // out on the invoice page (RenderHTML, a fragment the host wraps in its page layout and styles with
 // invoice.css appended to the portal stylesheet) and in the downloadable PDF (RenderPDF, A4, with
 // the tenant's logo and colours), and the file name the PDF is downloaded as (FileName).
@@ -96,13 +97,16 @@ type doc struct {
 	PaidDate    string
 	Currency    string
 	Lines       []line
-	Discount    string // the discount as a negative amount, or "" when the invoice has none
-	Subtotal    string
-	TaxLabel    string // "Tax", or "Tax (19%)" when the invoice gives its rate
-	Tax         string
-	Total       string
-	Paid        string
-	Remaining   string
+	Discount    string // the discounts (the invoice's and its lines') as a negative amount, or ""
+	// Discounts are the rows of the discounts under the lines: one per discount the invoice
+	// describes (with its arithmetic), or one "Discount" row of Discount.
+	Discounts []adjust
+	Subtotal  string
+	TaxLabel  string // "Tax", or "Tax (19%)" when the invoice gives its rate
+	Tax       string
+	Total     string
+	Paid      string
+	Remaining string
 }
 
 // party is the seller's or the buyer's block (the seller has no email).
@@ -118,6 +122,16 @@ type line struct {
 	Quantity    string
 	UnitPrice   string
 	Amount      string
+	// Period is the service period the line bills ("Nov 13, 2026 – Nov 30, 2026"), or "".
+	Period string
+	// Steps is the line's arithmetic ("18 of 30 days × €120.00 = €72.00", "Discount: -€2.00").
+	Steps []string
+}
+
+// adjust is a row under the lines: a discount with its arithmetic.
+type adjust struct {
+	Label, Amount string
+	Steps         []string
 }
 
 // build checks the input and formats the invoice. forPDF chooses the faces of the PDF: the Go
@@ -169,8 +183,19 @@ func build(in *Input, forPDF bool) (*doc, error) {
 		Total:     money(inv.Total),
 		Paid:      money(inv.AmountPaid),
 	}
-	if inv.Discount != 0 {
-		d.Discount = money(-inv.Discount)
+	discount := inv.Discount
+	for _, l := range inv.Lines {
+		discount += l.Discount // Validate: the discounts add up without overflow
+	}
+	if discount != 0 {
+		d.Discount = money(-discount)
+		if len(inv.Discounts) == 0 {
+			d.Discounts = []adjust{{Label: tr.T("doc.discount"), Amount: d.Discount}}
+		}
+		for _, r := range inv.DiscountRows() {
+			d.Discounts = append(d.Discounts, adjust{Label: tr.T("plan.discount", "name", r.Discount.Description),
+				Amount: money(-r.Amount), Steps: account.StepTexts(r.Steps, tr, cur, locale, nil)})
+		}
 	}
 	if rate := i18n.Percent(inv.TaxRate, locale); rate != "" {
 		d.TaxLabel = tr.T("doc.taxRate", "rate", rate)
@@ -213,6 +238,10 @@ func build(in *Input, forPDF bool) (*doc, error) {
 		if l.UnitAmountDecimal != "" { // a fractional price: "$0.025"
 			d.Lines[i].UnitPrice = i18n.Decimal(l.UnitAmountDecimal, cur, locale)
 		}
+		if pd := l.Period; pd != nil {
+			d.Lines[i].Period = i18n.Date(pd.Start.Civil(), locale) + " – " + i18n.Date(pd.End.Civil(), locale)
+		}
+		d.Lines[i].Steps = account.StepTexts(l.Steps(), tr, cur, locale, nil)
 	}
 	return d, nil
 }

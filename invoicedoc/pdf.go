@@ -34,6 +34,7 @@ const (
 
 	lineH   = 5.0 // height of one text line in the table
 	rowPadY = 1.6 // space above and below the text of a table row
+	noteH   = 4.0 // height of one line of a line's period and arithmetic
 
 	fontFamily = "go"
 	minFont    = 5.0 // the smallest size a number is shrunk to so that it fits its column
@@ -378,7 +379,17 @@ func (p *pdf) lines(y float64) {
 		if len(text) == 0 {
 			text = []string{""}
 		}
-		rowH := float64(len(text))*lineH + 2*rowPadY
+		// Under the description, smaller: the line's period and its arithmetic.
+		p.font("", 8, muted)
+		var notes []string
+		for _, n := range append([]string{l.Period}, l.Steps...) {
+			if n != "" {
+				notes = append(notes, f.SplitText(p.text(n), colDesc)...)
+			}
+		}
+		p.font("", 9.5, ink)
+		p.apply(descFace)
+		rowH := float64(len(text))*lineH + float64(len(notes))*noteH + 2*rowPadY
 		if y+rowH > pageLimit && rowH <= pageLimit-marginTop-8 {
 			y = newPage() // keep a row on one page when it fits on one
 		}
@@ -398,6 +409,15 @@ func (p *pdf) lines(y float64) {
 			}
 			y += lineH
 		}
+		for _, n := range notes {
+			if y+noteH > pageLimit-rowPadY {
+				y = newPage() + rowPadY
+			}
+			p.font("", 8, muted)
+			f.SetXY(marginLeft, y)
+			f.CellFormat(colDesc, noteH, p.text(n), "", 0, "L", false, 0, "")
+			y += noteH
+		}
 		y += rowPadY
 		p.line(marginLeft, y, marginLeft+contentW, y, rule, 0.2)
 	}
@@ -405,9 +425,7 @@ func (p *pdf) lines(y float64) {
 	// Totals, kept together under the table.
 	const rowTotal = 6.5
 	rows := 5.0
-	if d.Discount != "" {
-		rows++
-	}
+	rows += float64(len(d.Discounts))
 	if y+4+rows*rowTotal > pageLimit {
 		f.AddPage()
 		y = marginTop
@@ -426,8 +444,8 @@ func (p *pdf) lines(y float64) {
 		p.fit(valueW, rowTotal, p.text(value), "R")
 		y += rowTotal
 	}
-	if d.Discount != "" {
-		total(d.tr.T("doc.discount"), d.Discount, false)
+	for _, r := range d.Discounts {
+		total(r.Label, r.Amount, false)
 	}
 	total(d.tr.T("doc.subtotal"), d.Subtotal, false)
 	total(d.TaxLabel, d.Tax, false)

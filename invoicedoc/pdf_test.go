@@ -136,6 +136,10 @@ func TestRenderPDFText(t *testing.T) {
 		{name: "discount and fractional price", locale: "en", modify: discounted, want: []string{
 			"Storage 250 €0.025 €6.25", "Discount -€6.25", "Subtotal €1,000.00", "Tax (19%) €190.00",
 		}},
+		{name: "period, proration and discounts", locale: "en", modify: func(in *Input) { in.Invoice = in.Account.Invoice("inv_2026_0006") }, want: []string{
+			"Seats added on 13 Nov 2 €120.00 €144.00", "Nov 13, 2026 – Nov 30, 2026", "2 × €120.00 = €240.00",
+			"18 of 30 days × €240.00 = €144.00", "Discount: -€144.00", "Discount: Seats promotion -€144.00", "Subtotal €500.00",
+		}},
 		{name: "JPY", locale: "en", modify: currency("JPY", 123456), want: []string{"Total ¥123,456", "Currency JPY"}},
 		{name: "KWD", locale: "en", modify: currency("KWD", 1234567), want: []string{"Total KWD 1,234.567"}},
 		{name: "EUR fr", locale: "fr", modify: currency("EUR", 1249000), want: []string{"Total 12 490,00 €"}},
