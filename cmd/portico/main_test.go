@@ -481,6 +481,8 @@ func TestServeRefusesBadFlags(t *testing.T) {
 		{"--webhook-concurrency", "0"},
 		{"--webhook-concurrency", "5000"},
 		{"--account-cache-size", "0"},
+		{"--memory-limit-mb", "10"},
+		{"--memory-limit-mb", "-1"},
 		{"--etcd-request-timeout", "0s"},
 		{"--etcd-request-timeout", "10m"},
 		{"--trusted-proxy", "10.0.0.0/33"},
