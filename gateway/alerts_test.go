@@ -90,7 +90,7 @@ func TestUsageAlertsEmailed(t *testing.T) {
 		}
 	}
 	list := ps.get("/usage/alerts")
-	for _, want := range []string{"API calls: at 80 % of the current tier", "API calls: when the cost is above €3,000.00", "API calls: at 10,000,000 calls"} {
+	for _, want := range []string{"API calls: at 80% of the current tier", "API calls: when the cost is above €3,000.00", "API calls: at 10,000,000 calls"} {
 		if !strings.Contains(list, want) {
 			t.Errorf("the list lacks %q", want)
 		}
