@@ -18,8 +18,15 @@ import (
 // tenants.ErrRevisionMismatch if the document moved since (the tenant then pushes it as usual);
 // zero replaces whatever is stored. The tenant's quota applies (tenants.ErrQuotaExceeded). With a
 // nil document only the events are written. It returns the new revision (0 without a document).
+//
+// For a source-mode tenant the document goes into the account cache instead of etcd (the events
+// still go to etcd); without a document, every instance drops its cached copy, which may be behind
+// what the backend did, so that the next view fetches it.
 func (s *Service) StoreAccount(ctx context.Context, tenantID, accountID string, a *account.Account, ifMatch int64, events ...*tenants.Event) (int64, error) {
 	if a == nil {
+		if err := s.store.DropSourceCopy(ctx, tenantID, accountID); err != nil {
+			s.log.Warn("backend: other instances keep their copy of a source-mode account until its TTL", "tenant", tenantID, "account", accountID, "err", err)
+		}
 		if len(events) == 0 {
 			return 0, nil
 		}

@@ -88,6 +88,7 @@ type Store interface {
 	Tenant(ctx context.Context, idOrSlug string) (*tenants.Tenant, error)
 	AppendEvents(ctx context.Context, events ...*tenants.Event) error
 	PutAccountWithEvents(ctx context.Context, tenantID string, a *account.Account, ifMatch int64, events []*tenants.Event) (rev int64, created bool, err error)
+	DropSourceCopy(ctx context.Context, tenantID, accountID string) error
 }
 
 var _ Store = (*tenants.Store)(nil)

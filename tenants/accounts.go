@@ -40,6 +40,13 @@ type AccountSnapshot struct {
 
 	doc     []byte                                        // compact form: the document as encodeDoc stores it
 	decoded atomic.Pointer[weak.Pointer[account.Account]] // compact form: the last decoding, while it lives
+
+	// Source mode (source.go); zero for a document read from etcd.
+	// ETag is the source's ETag of the document ("": none, or put by an action).
+	ETag      string
+	fetchedAt atomic.Int64 // Unix ns of the fetch or the last revalidation
+	expiresAt atomic.Int64 // Unix ns from which the document is revalidated
+	retryAt   atomic.Int64 // Unix ns before which a failed revalidation is not retried
 }
 
 // Decoded returns the snapshot with its Account: snap itself when it has it, else the compact
@@ -76,9 +83,15 @@ func (s *Store) CachedAccount(cacheKey string) (*AccountSnapshot, bool) {
 
 // Account returns the account's current snapshot, with Account, from the cache or from etcd on
 // a miss.
+//
+// A source-mode tenant's account comes from its source instead (source.go): the cached copy within
+// its TTL, else fetched or revalidated; stale when the source fails and a copy is cached.
 func (s *Store) Account(ctx context.Context, tenantID, accountID string) (*AccountSnapshot, error) {
+	if t, ok := s.sourceTenant(tenantID); ok {
+		return s.sourceAccount(ctx, t, accountID)
+	}
 	ck := accountCacheKey(tenantID, accountID)
-	if snap, ok := s.accounts.Get(ck); ok {
+	if snap, ok := s.accounts.Get(ck); ok && !snap.FromSource() {
 		full, err := snap.Decoded()
 		if err != nil {
 			return nil, fmt.Errorf("loading account %q: %w", accountID, err)
@@ -119,10 +132,14 @@ func (s *Store) Account(ctx context.Context, tenantID, accountID string) (*Accou
 	return compact.with(&a), nil
 }
 
-// AccountIDByAlias resolves an alias to an account id.
+// AccountIDByAlias resolves an alias to an account id; a source-mode tenant's source resolves it
+// (its document is cached on the way).
 func (s *Store) AccountIDByAlias(ctx context.Context, tenantID, alias string) (string, error) {
 	if !account.ValidID(alias) {
 		return "", fmt.Errorf("resolving alias %q: %w", alias, ErrAccountNotFound)
+	}
+	if t, ok := s.sourceTenant(tenantID); ok {
+		return s.sourceAliasID(ctx, t, alias)
 	}
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
@@ -144,7 +161,12 @@ func (s *Store) AccountIDByAlias(ctx context.Context, tenantID, alias string) (s
 // The document's JSON is at most account.MaxDocumentSize bytes; it is stored compressed
 // (encodeDoc), and the tenant's usage counter, which counts stored bytes, moves in the same Txn: a write that would take the tenant over its quota (Tenant.MaxAccountBytes,
 // Tenant.MaxAccounts) fails with ErrQuotaExceeded and stores nothing.
+//
+// A source-mode tenant's documents live in its source: ErrSourceMode.
 func (s *Store) PutAccount(ctx context.Context, tenantID string, a *account.Account, ifMatch int64) (rev int64, created bool, err error) {
+	if s.SourceMode(tenantID) {
+		return 0, false, fmt.Errorf("storing account %q: %w", a.ID, ErrSourceMode)
+	}
 	return s.PutAccountWithEvents(ctx, tenantID, a, ifMatch, nil)
 }
 
@@ -152,10 +174,22 @@ func (s *Store) PutAccount(ctx context.Context, tenantID string, a *account.Acco
 // for events of a portal session, their audit entries), so the document is never stored without
 // its events nor the events without the document. Package backend stores the document a tenant's
 // backend returns this way.
+//
+// For a source-mode tenant only the events go to etcd: the document goes into the account cache
+// (without an ETag: its next revalidation fetches the source's whole), every other instance
+// drops its copy, and ifMatch is not checked (the backend's answer is the newest document).
 func (s *Store) PutAccountWithEvents(ctx context.Context, tenantID string, a *account.Account, ifMatch int64, events []*Event) (rev int64, created bool, err error) {
 	doc, err := encodeValid(a, "document", account.MaxDocumentSize, account.ErrInvalid)
 	if err != nil {
 		return 0, false, err
+	}
+	if t, ok := s.sourceTenant(tenantID); ok {
+		if len(events) > 0 {
+			if err := s.AppendEvents(ctx, events...); err != nil {
+				return 0, false, fmt.Errorf("storing account %q: %w", a.ID, err)
+			}
+		}
+		return s.cacheSourceDocument(ctx, t, a, doc), false, nil
 	}
 	doc = encodeDoc(doc)
 	// Every write of a tenant's accounts moves its usage counter, so concurrent writes of one
@@ -251,6 +285,9 @@ func (s *Store) putAccountOnce(ctx context.Context, tid string, a *account.Accou
 // DeleteAccount removes the document and its alias, the account's members with their index
 // keys, and its usage alerts. ifMatch as for PutAccount.
 func (s *Store) DeleteAccount(ctx context.Context, tenantID, accountID string, ifMatch int64) error {
+	if s.SourceMode(tenantID) {
+		return fmt.Errorf("deleting account %q: %w", accountID, ErrSourceMode)
+	}
 	return s.retryUsageWrite(ctx, tenantID, fmt.Sprintf("deleting account %q", accountID), func() (retry bool, err error) {
 		done, err := s.deleteAccountOnce(ctx, tenantID, accountID, ifMatch)
 		return !done && err == nil, err

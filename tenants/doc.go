@@ -30,6 +30,7 @@
 //	state/admins/<tenantID>/<email>       dashboard admin (JSON, see Admin): argon2id PHC password hash
 //	state/sealkeys/<keyID>                session sealing key (AEAD key for portal cookies)
 //	state/backends/<tenantID>             the tenant's backend registration (JSON, package backend): URL, signing secrets sealed with the keyring
+//	state/refresh/<tenantID>/<accountID>  a source-mode account's cached copy is dropped by every instance (leased for a minute; the value names the instance that wrote it, which keeps its copy)
 //	state/meta/<name>                     installation settings (the public URL scheme, domain and port)
 //	lease/links/<tenantID>/<sha256(token)> single-use link record; the token itself is never stored
 //	lease/idempotency/<tenantID>/<sha256(Idempotency-Key)> first response of a session request, sealed

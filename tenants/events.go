@@ -103,7 +103,13 @@ var ErrNoChange = errors.New("tenants: nothing to change")
 // reads and applies again, a few times). The changed document must stay valid. A change that
 // returns ErrNoChange writes nothing, which makes repeated submissions harmless. The store's own
 // cache drops the account at once, so this instance's next read sees the new revision.
+//
+// For a source-mode tenant the change applies to the source's document and the result goes into
+// the account cache, only the events into etcd (see source.go).
 func (s *Store) UpdateAccount(ctx context.Context, tenantID, accountID string, change func(a *account.Account) ([]*Event, error)) (int64, error) {
+	if t, ok := s.sourceTenant(tenantID); ok {
+		return s.updateSourceAccount(ctx, t, accountID, change)
+	}
 	key := s.k.account(tenantID, accountID)
 	unlock, err := s.lockTenantWrites(ctx, tenantID)
 	if err != nil {

@@ -69,8 +69,11 @@ func (k keyspace) sealkey(kid string) string    { return k.p + "state/sealkeys/"
 func (k keyspace) backend(tid string) string    { return k.p + "state/backends/" + tid }
 func (k keyspace) backends() string             { return k.p + "state/backends/" }
 func (k keyspace) meta(name string) string      { return k.p + "state/meta/" + name }
-func (k keyspace) ping() string                 { return k.p + "state/ping" }      // never written: read to ping
-func (k keyspace) watchProbe() string           { return k.p + "state/\x00probe" } // never written: read at a revision to see a compaction
+func (k keyspace) refresh(tid, aid string) string {
+	return k.p + "state/refresh/" + tid + "/" + aid
+}
+func (k keyspace) ping() string       { return k.p + "state/ping" }      // never written: read to ping
+func (k keyspace) watchProbe() string { return k.p + "state/\x00probe" } // never written: read at a revision to see a compaction
 
 // Durable keys outside state/, not watched by the store: the outbox (watched by package webhooks),
 // usage counters (read on demand) and the space probe.

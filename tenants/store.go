@@ -14,6 +14,7 @@ import (
 
 	"github.com/dgraph-io/ristretto/v2"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"golang.org/x/sync/singleflight"
 )
 
 // ErrUnavailable wraps errors of etcd itself (no quorum, timeouts): callers answer 503.
@@ -41,6 +42,11 @@ type Config struct {
 	// SpaceCheckInterval is how often etcd's alarm list is read for the NOSPACE alarm (default
 	// 5 s; see StorageFull).
 	SpaceCheckInterval time.Duration
+	// SourceRetry is how long a source-mode account's stale copy is served after its source
+	// failed before the source is asked again (default DefaultSourceRetry; see source.go).
+	SourceRetry time.Duration
+	// Now returns the current time for source mode's TTLs (default time.Now).
+	Now func() time.Time
 }
 
 // Store reads and writes Portico's state in etcd. It is safe for concurrent use; Close stops its
@@ -77,6 +83,14 @@ type Store struct {
 	spaceFull      atomic.Bool
 	bg             sync.WaitGroup // background loops other than the watch
 	writeLocks     [tenantWriteStripes]chan struct{}
+
+	// Source mode (source.go).
+	source        atomic.Pointer[sourceBox]
+	flights       singleflight.Group
+	instance      string // names this store's refresh keys
+	refreshLeases leaseBuckets
+	sourceRetry   time.Duration
+	now           func() time.Time
 }
 
 // shardGen is a cache shard's generation: the watch bumps it for every change in the shard, under
@@ -141,8 +155,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.SpaceCheckInterval <= 0 {
 		cfg.SpaceCheckInterval = 5 * time.Second
 	}
-	s := &Store{auditRetention: cfg.AuditRetention, c: cfg.Client, k: keyspace{cfg.Prefix}, log: cfg.Logger, timeout: cfg.RequestTimeout, seed: maphash.MakeSeed()}
+	if cfg.SourceRetry <= 0 {
+		cfg.SourceRetry = DefaultSourceRetry
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Store{auditRetention: cfg.AuditRetention, c: cfg.Client, k: keyspace{cfg.Prefix}, log: cfg.Logger, timeout: cfg.RequestTimeout, seed: maphash.MakeSeed(),
+		instance: newID("ins_"), sourceRetry: cfg.SourceRetry, now: cfg.Now}
 	s.linkLeases.timeout = s.timeout
+	s.refreshLeases.timeout = s.timeout
 	for i := range s.writeLocks {
 		s.writeLocks[i] = make(chan struct{}, 1)
 	}
@@ -421,6 +443,8 @@ func (s *Store) apply(ev *clientv3.Event) {
 		s.applyRevocation(ev, rest)
 	case "backends":
 		s.applyBackend(ev, rest)
+	case "refresh":
+		s.applyRefresh(ev, rest)
 	}
 }
 

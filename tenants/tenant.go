@@ -72,9 +72,13 @@ type Tenant struct {
 	MaxAccounts int64 `json:"maxAccounts,omitempty"`
 	// Seller is who issues the tenant's invoices, named in their "From" block; empty (the
 	// default), invoices name the tenant by its Name alone.
-	Seller    Seller    `json:"seller,omitzero"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Seller Seller `json:"seller,omitzero"`
+	// Source is source mode: the tenant's account documents live in its billing system, fetched
+	// through its backend on demand and cached in memory, never stored in etcd (see source.go).
+	// Off by default; on needs a registered backend (checked by the API and the CLI).
+	Source    SourceSettings `json:"source,omitzero"`
+	CreatedAt time.Time      `json:"createdAt"`
+	UpdatedAt time.Time      `json:"updatedAt"`
 
 	// Revision is the etcd ModRevision the record was read at; set by the store.
 	Revision int64 `json:"-"`
@@ -347,6 +351,9 @@ func (t *Tenant) Validate() error {
 		}
 	}
 	p = append(p, t.Seller.problems()...)
+	if d := t.Source.TTL.D(); d != 0 && (d < MinSourceTTL || d > MaxSourceTTL) {
+		p = append(p, fmt.Sprintf("source TTL %v is outside %v–%v", d, MinSourceTTL, MaxSourceTTL))
+	}
 	if len(p) > 0 {
 		return fmt.Errorf("%w: %s", ErrInvalidTenant, strings.Join(p, "; "))
 	}
@@ -360,7 +367,7 @@ func (t *Tenant) clone() *Tenant {
 		ID: t.ID, Slug: t.Slug, Name: t.Name, Branding: t.Branding, Portal: t.Portal,
 		LinkTTL: t.LinkTTL, SessionTTL: t.SessionTTL, DefaultLocale: t.DefaultLocale, PaymentSetupURL: t.PaymentSetupURL,
 		FrameAncestors: slices.Clone(t.FrameAncestors), RequireTwoFactor: t.RequireTwoFactor, EmailSignIn: t.EmailSignIn,
-		MaxAccountBytes: t.MaxAccountBytes, MaxAccounts: t.MaxAccounts, Seller: t.Seller,
+		MaxAccountBytes: t.MaxAccountBytes, MaxAccounts: t.MaxAccounts, Seller: t.Seller, Source: t.Source,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Revision: t.Revision,
 	}
 	return c

@@ -193,6 +193,8 @@ func serve(ctx context.Context, g *globals, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	// Source-mode tenants' documents come from their backends (GET <url>/accounts/{id}).
+	store.UseAccountSource(backends)
 	var sender *mail.Sender
 	if f.smtp.Addr != "" {
 		if sender, err = mail.New(f.smtp); err != nil {

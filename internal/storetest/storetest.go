@@ -24,8 +24,18 @@ import (
 // on one prefix (instances) may seal with any of their keyrings.
 func Open(t testing.TB, c *clientv3.Client, prefix string) (*tenants.Store, *keyring.Keyring) {
 	t.Helper()
+	return OpenWith(t, c, prefix, nil)
+}
+
+// OpenWith is Open with a change to the store's Config (edit may be nil): a clock, a logger.
+func OpenWith(t testing.TB, c *clientv3.Client, prefix string, edit func(*tenants.Config)) (*tenants.Store, *keyring.Keyring) {
+	t.Helper()
 	ctx := context.Background()
-	s, err := tenants.Open(ctx, tenants.Config{RequestTimeout: testwait.Patience, Client: c, Prefix: prefix, Logger: Logger()})
+	cfg := tenants.Config{RequestTimeout: testwait.Patience, Client: c, Prefix: prefix, Logger: Logger()}
+	if edit != nil {
+		edit(&cfg)
+	}
+	s, err := tenants.Open(ctx, cfg)
 	if err != nil {
 		t.Fatalf("storetest: tenants.Open: %v", err)
 	}
