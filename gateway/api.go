@@ -33,6 +33,7 @@ func (g *Gateway) apiRouter() *router.Router {
 	r.PUT("/v1/accounts/{id}", g.authed(g.apiPutAccount))
 	r.GET("/v1/accounts/{id}", g.authed(g.apiGetAccount))
 	r.DELETE("/v1/accounts/{id}", g.authed(g.apiDeleteAccount))
+	r.POST("/v1/accounts/{id}/refresh", g.authed(g.apiRefreshAccount))
 	r.PUT("/v1/plans/{id}", g.authed(g.apiPutPlan))
 	r.GET("/v1/plans", g.authed(g.apiListPlans))
 	r.GET("/v1/plans/{id}", g.authed(g.apiGetPlan))
@@ -156,6 +157,13 @@ func (g *Gateway) apiError(ctx *fasthttp.RequestCtx, err error) {
 		status, detail = fasthttp.StatusConflict, "a concurrent change won; retry the request"
 	case errors.Is(err, tenants.ErrIdempotency):
 		status, detail = fasthttp.StatusUnprocessableEntity, "this Idempotency-Key was used with a different request body"
+	case errors.Is(err, tenants.ErrSourceMode):
+		status, detail = fasthttp.StatusConflict, "the tenant is in source mode: its account documents live in its billing system, which Portico asks (GET <backend url>/accounts/{id}); change the document there, then POST /v1/accounts/{id}/refresh"
+	case errors.Is(err, tenants.ErrNotSourceMode):
+		status, detail = fasthttp.StatusConflict, "the tenant is not in source mode: its documents are stored by PUT /v1/accounts/{id} and are never stale"
+	case errors.Is(err, tenants.ErrSourceUnavailable):
+		status, detail = fasthttp.StatusServiceUnavailable, "the tenant's billing system (the account source) did not give a usable answer and no copy is cached; retry later"
+		ctx.Response.Header.Set("Retry-After", "5")
 	case errors.Is(err, tenants.ErrStorageFull):
 		status, detail = fasthttp.StatusServiceUnavailable, "storage is full: etcd reached its space quota and refuses every write; nothing was changed. The operator has been alerted (portico etcd maintenance frees space); retry later"
 		ctx.Response.Header.Set("Retry-After", "60")
@@ -439,6 +447,21 @@ func (g *Gateway) apiDeleteAccount(ctx *fasthttp.RequestCtx, t *tenants.Tenant, 
 		return
 	}
 	if err := g.store.DeleteAccount(web.Detach(ctx), t.ID, id, match); err != nil {
+		g.apiError(ctx, err)
+		return
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+}
+
+// apiRefreshAccount is POST /v1/accounts/{id}/refresh: a source-mode tenant's cached copy of the
+// account is dropped on every instance, so that the next view fetches it (204); 409 for a tenant
+// not in source mode.
+func (g *Gateway) apiRefreshAccount(ctx *fasthttp.RequestCtx, t *tenants.Tenant, _ *tenants.APIKey) {
+	id, ok := accountID(ctx)
+	if !ok {
+		return
+	}
+	if err := g.store.RefreshAccount(web.Detach(ctx), t.ID, id); err != nil {
 		g.apiError(ctx, err)
 		return
 	}

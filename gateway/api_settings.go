@@ -22,13 +22,17 @@ type portalSettings struct {
 	EmailSignIn bool `json:"emailSignIn"`
 	// Defaults are the section settings a session gets when its request leaves them out.
 	Defaults tenants.PortalDefaults `json:"defaults"`
+	// Source is source mode: {"enabled": bool, "ttl": "5m0s"} (the TTL shown with its default).
+	Source tenants.SourceSettings `json:"source"`
 }
 
 // maxSettingsBody bounds a PATCH /v1/portal-settings body.
 const maxSettingsBody = 8 << 10
 
 func settingsOf(t *tenants.Tenant) portalSettings {
-	return portalSettings{EmailSignIn: t.EmailSignIn, Defaults: t.Portal}
+	src := t.Source
+	src.TTL = tenants.Duration(src.TTLOrDefault())
+	return portalSettings{EmailSignIn: t.EmailSignIn, Defaults: t.Portal, Source: src}
 }
 
 // apiGetPortalSettings is GET /v1/portal-settings.
@@ -63,6 +67,17 @@ func (g *Gateway) apiPatchPortalSettings(ctx *fasthttp.RequestCtx, t *tenants.Te
 			}
 			cur.Portal = d
 		}
+		if patch.Source != nil {
+			src, err := mergeSource(cur.Source, patch.Source)
+			if err == nil && src.Enabled && !cur.Source.Enabled && !g.hasBackend(cur) {
+				err = errors.New("source mode needs a registered backend: PUT /v1/backend first")
+			}
+			if err != nil {
+				bad = err
+				return err
+			}
+			cur.Source = src
+		}
 		return nil
 	}, nil)
 	switch {
@@ -84,6 +99,7 @@ func (g *Gateway) apiPatchPortalSettings(ctx *fasthttp.RequestCtx, t *tenants.Te
 type settingsPatch struct {
 	EmailSignIn *bool
 	Defaults    map[string]json.RawMessage
+	Source      map[string]json.RawMessage
 }
 
 // decodeSettingsPatch decodes a PATCH body. Field names are matched exactly: encoding/json would
@@ -110,8 +126,12 @@ func decodeSettingsPatch(body []byte) (settingsPatch, error) {
 			if err := account.UnmarshalStrict(v, &p.Defaults); err != nil || p.Defaults == nil {
 				return p, fmt.Errorf("defaults must be an object of settings")
 			}
+		case "source":
+			if err := account.UnmarshalStrict(v, &p.Source); err != nil || p.Source == nil {
+				return p, fmt.Errorf("source must be an object: {\"enabled\": true, \"ttl\": \"5m\"}")
+			}
 		default:
-			return p, fmt.Errorf("unknown field %q (known: defaults, emailSignIn)", k)
+			return p, fmt.Errorf("unknown field %q (known: defaults, emailSignIn, source)", k)
 		}
 	}
 	return p, nil
@@ -141,4 +161,29 @@ func mergeDefaults(cur tenants.PortalDefaults, patch map[string]json.RawMessage)
 		return cur, fmt.Errorf("defaults: %s", account.DescribeJSONError(err))
 	}
 	return d, nil
+}
+
+// mergeSource applies the fields of patch ("enabled", "ttl", exact names) to cur.
+func mergeSource(cur tenants.SourceSettings, patch map[string]json.RawMessage) (tenants.SourceSettings, error) {
+	for _, k := range slices.Sorted(maps.Keys(patch)) {
+		v := patch[k]
+		switch k {
+		case "enabled":
+			if string(v) == "null" || json.Unmarshal(v, &cur.Enabled) != nil {
+				return cur, fmt.Errorf("source.enabled must be true or false")
+			}
+		case "ttl":
+			var d tenants.Duration
+			if string(v) == "null" || json.Unmarshal(v, &d) != nil {
+				return cur, fmt.Errorf("source.ttl must be a duration such as \"5m\" (%v to %v)", tenants.MinSourceTTL, tenants.MaxSourceTTL)
+			}
+			if d.D() < tenants.MinSourceTTL || d.D() > tenants.MaxSourceTTL {
+				return cur, fmt.Errorf("source.ttl %v is outside %v to %v", d.D(), tenants.MinSourceTTL, tenants.MaxSourceTTL)
+			}
+			cur.TTL = d
+		default:
+			return cur, fmt.Errorf("unknown field %q in source (known: enabled, ttl)", k)
+		}
+	}
+	return cur, nil
 }

@@ -142,6 +142,7 @@ func (h *harness) withBackend(timeout time.Duration, forbid bool) *backend.Servi
 		h.t.Fatal(err)
 	}
 	h.gw.cfg.Backend = svc // before the first request
+	h.store.UseAccountSource(svc)
 	return svc
 }
 

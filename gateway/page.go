@@ -103,8 +103,10 @@ type chrome struct {
 	// BackLink is the "Back to <tenant>" link (backLink), or backPlaceholder where a cached page
 	// gets it per request, or empty.
 	BackLink template.HTML
-	Footer   string
-	Message  string
+	// Notice is markup above the page's title: noticePlaceholder in a cached page.
+	Notice  template.HTML
+	Footer  string
+	Message string
 	// Action is markup after a message page's text: the Continue page's form.
 	Action template.HTML
 	Body   template.HTML
@@ -160,6 +162,7 @@ type page struct {
 const (
 	slotCSRF uint8 = iota
 	slotBack
+	slotNotice
 )
 
 // backPlaceholder marks the back link's place in a cached page. Like plugins.CSRFPlaceholder it
@@ -167,19 +170,24 @@ const (
 // can produce it.
 const backPlaceholder = "<portico-back-link>"
 
-// splitPage cuts a rendered page at its placeholders.
+// noticePlaceholder marks where a page says that it shows stale data (a source-mode account whose
+// source is not answering, staleNotice); empty otherwise.
+const noticePlaceholder = "<portico-notice>"
+
+// splitPage cuts a rendered page at its placeholders (the slots' markers, in slot order).
 func splitPage(b []byte) (parts [][]byte, slots []uint8) {
-	csrf, back := []byte(plugins.CSRFPlaceholder), []byte(backPlaceholder)
+	marks := [...][]byte{slotCSRF: []byte(plugins.CSRFPlaceholder), slotBack: []byte(backPlaceholder), slotNotice: []byte(noticePlaceholder)}
 	for {
-		i, j := bytes.Index(b, csrf), bytes.Index(b, back)
-		switch {
-		case i < 0 && j < 0:
-			return append(parts, b), slots
-		case j < 0 || (i >= 0 && i < j):
-			parts, slots, b = append(parts, b[:i]), append(slots, slotCSRF), b[i+len(csrf):]
-		default:
-			parts, slots, b = append(parts, b[:j]), append(slots, slotBack), b[j+len(back):]
+		at, slot := -1, uint8(0)
+		for i, m := range marks {
+			if j := bytes.Index(b, m); j >= 0 && (at < 0 || j < at) {
+				at, slot = j, uint8(i)
+			}
 		}
+		if at < 0 {
+			return append(parts, b), slots
+		}
+		parts, slots, b = append(parts, b[:at]), append(slots, slot), b[at+len(marks[slot]):]
 	}
 }
 
@@ -280,6 +288,7 @@ func (g *Gateway) renderPage(t *tenants.Tenant, snap *tenants.AccountSnapshot, s
 	c.SignOut = true
 	c.CSRFInput = plugins.CSRFInput
 	c.BackLink = backPlaceholder
+	c.Notice = noticePlaceholder
 	c.Body = template.HTML(body.String())
 	var out bytes.Buffer
 	if err := c.execute(&out, "page"); err != nil {
@@ -292,9 +301,9 @@ func (g *Gateway) renderPage(t *tenants.Tenant, snap *tenants.AccountSnapshot, s
 	return p, nil
 }
 
-// writePage writes a cached page: the session's CSRF token and, when the browser holds a valid
-// return cookie, the back link into their slots. It does not allocate.
-func (g *Gateway) writePage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, p *page, s *session.Session) {
+// writePage writes a cached page: the session's CSRF token, when the browser holds a valid
+// return cookie the back link, and notice (nil: none) into their slots. It does not allocate.
+func (g *Gateway) writePage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, p *page, s *session.Session, notice []byte) {
 	ret := g.returnURL(ctx, t)
 	for i, part := range p.parts {
 		if i > 0 {
@@ -307,10 +316,21 @@ func (g *Gateway) writePage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, p *page
 					writeAttrURL(ctx, ret)
 					ctx.Write(p.backClose)
 				}
+			case slotNotice:
+				ctx.Write(notice)
 			}
 		}
 		ctx.Write(part)
 	}
+}
+
+// staleNotice is the notice of a page showing a source-mode account's copy fetched at fetchedAt,
+// its source not answering: "Showing data from Jan 2, 2027, 15:04 UTC; the billing system is not
+// answering."
+func staleNotice(l pageLang, fetchedAt time.Time) []byte {
+	at := fetchedAt.UTC()
+	when := l.T("page.staleAt", "date", i18n.Date(i18n.DateOf(at), l.locale), "time", at.Format("15:04"))
+	return []byte(`<p class="stale-notice" role="status">` + template.HTMLEscapeString(l.T("page.stale", "time", when)) + `</p>`)
 }
 
 // writeAttrURL writes a return URL into a double-quoted attribute as template.HTMLEscapeString

@@ -152,12 +152,20 @@ func (g *Gateway) customerPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 	key := append(rs.key[:0], t.ID...)
 	key = append(key, '/')
 	key = append(key, s.AccountID...)
+	now := g.cfg.Now()
 	snap, ok := g.store.CachedAccount(bytesconv.String(key))
-	if !ok {
+	if !ok || !snap.Current(t, now) {
+		// Not cached, or a source-mode copy past its TTL (revalidated by Account).
 		var err error
 		snap, err = g.store.Account(web.Detach(ctx), t.ID, string(s.AccountID))
 		if errors.Is(err, tenants.ErrAccountNotFound) {
 			g.messagePage(ctx, t, sessionLang(string(s.Locale), nil, t), fasthttp.StatusNotFound, "error.accountNotFound")
+			return
+		}
+		if errors.Is(err, tenants.ErrSourceUnavailable) {
+			g.log.Warn("gateway: the account source is not answering", "tenant", t.Slug, "err", err)
+			ctx.Response.Header.Set("Retry-After", "30")
+			g.messagePage(ctx, t, sessionLang(string(s.Locale), nil, t), fasthttp.StatusServiceUnavailable, "error.sourceUnavailable")
 			return
 		}
 		if err != nil {
@@ -165,7 +173,12 @@ func (g *Gateway) customerPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 			return
 		}
 	}
-	now := g.cfg.Now()
+	var notice []byte
+	if snap.Expired(now) {
+		// A source-mode copy its source did not revalidate: served, saying from when.
+		notice = staleNotice(sessionLang(string(s.Locale), snap, t), snap.FetchedAt())
+		ctx.Response.Header.Set("X-Portico-Degraded", "source-unreachable")
+	}
 	day := now.Unix() / 86400
 	hasBackend := g.hasBackend(t)
 	catVer := g.store.CatalogVersion(t.ID)
@@ -200,7 +213,7 @@ func (g *Gateway) customerPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 		ctx.Response.Header.Set("X-Portico-Degraded", "store-unreachable")
 	}
 	ctx.SetContentType("text/html; charset=utf-8")
-	g.writePage(ctx, t, p, s)
+	g.writePage(ctx, t, p, s, notice)
 }
 
 // tooMany answers 429 with Retry-After.
