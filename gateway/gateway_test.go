@@ -70,7 +70,8 @@ func newHarnessOn(t testing.TB, prefix string, limits ...Limits) *harness {
 func newHarnessWith(t testing.TB, prefix string, limits Limits, edit func(*Config)) *harness {
 	t.Helper()
 	h := &harness{t: t, limits: limits}
-	s, err := tenants.Open(context.Background(), tenants.Config{RequestTimeout: testwait.Patience, Client: srv.Client(t), Prefix: prefix})
+	clock := func() time.Time { return time.Now().Add(time.Duration(h.now.Load()) * time.Second) }
+	s, err := tenants.Open(context.Background(), tenants.Config{RequestTimeout: testwait.Patience, Client: srv.Client(t), Prefix: prefix, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +81,7 @@ func newHarnessWith(t testing.TB, prefix string, limits Limits, edit func(*Confi
 	}
 	h.store = s
 	h.metrics = prometheus.NewRegistry()
-	cfg := Config{Store: s, BaseDomain: base, Metrics: NewMetrics(h.metrics), Limits: h.limits,
-		Now: func() time.Time { return time.Now().Add(time.Duration(h.now.Load()) * time.Second) }}
+	cfg := Config{Store: s, BaseDomain: base, Metrics: NewMetrics(h.metrics), Limits: h.limits, Now: clock}
 	if edit != nil {
 		edit(&cfg)
 	}
