@@ -76,7 +76,11 @@ func (s *portalSource) fail(on bool) { s.mu.Lock(); s.failing = on; s.mu.Unlock(
 
 func (s *portalSource) getCount() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.gets) }
 
-func (s *portalSource) lastGet() string { s.mu.Lock(); defer s.mu.Unlock(); return s.gets[len(s.gets)-1] }
+func (s *portalSource) lastGet() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gets[len(s.gets)-1]
+}
 
 // sourceTenant creates a tenant (no account stored) with an API key, registers src as its backend
 // and turns source mode on through PATCH /v1/portal-settings.
