@@ -81,6 +81,20 @@ func TestOperatorCLI(t *testing.T) {
 			t.Fatalf("tenant update %s: %s = %v", c.flag, c.field, got[c.field])
 		}
 	}
+	// Source mode needs a registered backend; its TTL has bounds.
+	if code, _, errs := cli(t, p, "tenant", "update", "acme", "--source"); code == 0 || !strings.Contains(errs, "source mode needs a registered backend") {
+		t.Fatalf("tenant update --source without a backend: %d %q", code, errs)
+	}
+	if code, _, errs := cli(t, p, "tenant", "update", "acme", "--source-ttl", "1s"); code == 0 || !strings.Contains(errs, "source TTL 1s is outside") {
+		t.Fatalf("tenant update --source-ttl 1s: %d %q", code, errs)
+	}
+	mustCLI(t, p, "tenant", "update", "acme", "--source-ttl", "30s")
+	var src struct {
+		Source tenants.SourceSettings `json:"source"`
+	}
+	if err := json.Unmarshal([]byte(mustCLI(t, p, "--json", "tenant", "get", "acme")), &src); err != nil || src.Source.Enabled || src.Source.TTL.D() != 30*time.Second {
+		t.Fatalf("tenant get after --source-ttl 30s: %+v, %v", src, err)
+	}
 	key := strings.TrimSpace(mustCLI(t, p, "apikey", "create", "--tenant", "acme", "--name", "backend"))
 	if !regexp.MustCompile(`^pk_[a-z2-7]{12}_[a-z2-7]+$`).MatchString(key) {
 		t.Fatalf("apikey create printed %q, want the key alone", key)

@@ -26,6 +26,8 @@ type tenantFlags struct {
 	maxAccountBytes, maxAccounts        int64
 	sellerName, sellerTaxID             string
 	sellerAddress                       string
+	source                              bool
+	sourceTTL                           time.Duration
 }
 
 func (f *tenantFlags) register(cmd *cobra.Command, update bool) {
@@ -53,6 +55,8 @@ func (f *tenantFlags) register(cmd *cobra.Command, update bool) {
 	fl.StringVar(&f.sellerTaxID, "seller-tax-id", "", "seller's VAT or tax ID on the tenant's invoices")
 	if update {
 		fl.BoolVar(&f.removeLogo, "remove-logo", false, "remove the logo")
+		fl.BoolVar(&f.source, "source", false, "source mode: the tenant's account documents are fetched from its registered backend (GET <url>/accounts/{id}), cached in memory, never stored in etcd; --source=false turns it off")
+		fl.DurationVar(&f.sourceTTL, "source-ttl", 0, fmt.Sprintf("source mode: how long a fetched document is served before it is revalidated (%v–%v, default %v)", tenants.MinSourceTTL, tenants.MaxSourceTTL, tenants.DefaultSourceTTL))
 	}
 }
 
@@ -97,6 +101,15 @@ func (f *tenantFlags) apply(cmd *cobra.Command, t *tenants.Tenant) error {
 	}
 	if ch("max-accounts") {
 		t.MaxAccounts = f.maxAccounts
+	}
+	if ch("source") {
+		t.Source.Enabled = f.source
+	}
+	if ch("source-ttl") {
+		t.Source.TTL = tenants.Duration(f.sourceTTL)
+		if f.sourceTTL == 0 {
+			return fmt.Errorf("%w: --source-ttl must be %v–%v", tenants.ErrInvalidTenant, tenants.MinSourceTTL, tenants.MaxSourceTTL)
+		}
 	}
 	if ch("seller-name") {
 		t.Seller.LegalName = strings.TrimSpace(f.sellerName)
@@ -228,7 +241,7 @@ func tenantCmd(g *globals) *cobra.Command {
 
 	var uf tenantFlags
 	update := &cobra.Command{
-		Use: "update SLUG", Short: "Change a tenant's name, slug, colours, logo, lifetimes, storage quota or seller", Args: cobra.ExactArgs(1),
+		Use: "update SLUG", Short: "Change a tenant's name, slug, colours, logo, lifetimes, storage quota, seller or source mode", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withStore(cmd, func(ctx context.Context, s *tenants.Store) error {
 				var logo *tenants.LogoUpdate
@@ -241,7 +254,16 @@ func tenantCmd(g *globals) *cobra.Command {
 						return err
 					}
 				}
-				t, err := s.UpdateTenant(ctx, args[0], func(t *tenants.Tenant) error { return uf.apply(cmd, t) }, logo)
+				t, err := s.UpdateTenant(ctx, args[0], func(t *tenants.Tenant) error {
+					was := t.Source.Enabled
+					if err := uf.apply(cmd, t); err != nil {
+						return err
+					}
+					if t.Source.Enabled && !was && !s.HasBackend(t.ID) {
+						return fmt.Errorf("%w: source mode needs a registered backend (PUT /v1/backend, or the dashboard's Settings → Backend)", tenants.ErrInvalidTenant)
+					}
+					return nil
+				}, logo)
 				if err != nil {
 					return err
 				}
