@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/valyala/fasthttp"
 
@@ -137,18 +139,29 @@ func decodeSettingsPatch(body []byte) (settingsPatch, error) {
 	return p, nil
 }
 
+// defaultsFields are the JSON names of tenants.PortalDefaults' fields, from their tags (an
+// encoding of a value would leave out the omitempty fields that are off).
+var defaultsFields = sync.OnceValue(func() []string {
+	var names []string
+	t := reflect.TypeFor[tenants.PortalDefaults]()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+})
+
 // mergeDefaults applies the fields of patch to cur. A field that PortalDefaults does not have is
 // refused by name (its UnmarshalJSON would drop it silently).
 func mergeDefaults(cur tenants.PortalDefaults, patch map[string]json.RawMessage) (tenants.PortalDefaults, error) {
-	if cur.CancelMode == "" {
-		cur.CancelMode = tenants.CancelEndOfTerm // so that the field is in the encoding below
-	}
 	b, _ := json.Marshal(cur)
 	var fields map[string]json.RawMessage
 	_ = json.Unmarshal(b, &fields)
 	for _, k := range slices.Sorted(maps.Keys(patch)) {
-		if _, ok := fields[k]; !ok {
-			return cur, fmt.Errorf("unknown field %q in defaults (known: %s)", k, strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
+		if !slices.Contains(defaultsFields(), k) {
+			return cur, fmt.Errorf("unknown field %q in defaults (known: %s)", k, strings.Join(defaultsFields(), ", "))
 		}
 		if string(patch[k]) == "null" {
 			return cur, fmt.Errorf("defaults.%s must not be null", k)

@@ -52,6 +52,16 @@ func TestPortalSettingsAPI(t *testing.T) {
 	}
 	h.signInForm("settingsa." + base) // the front page now offers sign in by email
 
+	// A switch that is off is left out of the tenant record (omitempty) and can still be named.
+	if before.Defaults.AllowTeamManagement {
+		t.Fatal("a new tenant manages teams by default")
+	}
+	r = h.do("PATCH", api, "/v1/portal-settings", []byte(`{"defaults":{"allowTeamManagement":true}}`), auth...)
+	if r.StatusCode() != 200 || json.Unmarshal(r.Body(), &after) != nil || !after.Defaults.AllowTeamManagement {
+		t.Fatalf("PATCH allowTeamManagement: %d %s", r.StatusCode(), r.Body())
+	}
+	want.Defaults.AllowTeamManagement = true
+
 	for _, c := range []struct {
 		name, body string
 		status     int
