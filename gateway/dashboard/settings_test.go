@@ -316,14 +316,16 @@ func TestPortalSettings(t *testing.T) {
 	a := h.signedIn()
 	expect(t, a.get("/settings/portal"), 200, `name="link_ttl"`, `value="60"`, `value="end_of_term" checked`,
 		`name="allow_plan_change" value="on" checked`, `name="allow_quantity_change" value="on" checked`, "Change plan (subscriptions on a catalog plan)",
-		`name="show_usage" value="on" checked`, `name="allow_wallet_top_up" value="on" checked`, "Show Usage (meters and prepaid credit)")
+		`name="show_usage" value="on" checked`, `name="allow_wallet_top_up" value="on" checked`, "Show Usage (meters and prepaid credit)",
+		`name="allow_team_management" value="on">`, "Owners invite colleagues and manage their roles on the Team page")
 	body := expect(t, a.form("/settings/portal", "show_plan_overview", "on", "show_invoices", "on", "cancel_mode", "immediate",
-		"link_ttl", "90", "session_ttl", "30", "payment_setup_url", "https://acme.example/pay", "allow_quantity_change", "on", "show_usage", "on"), 200, "Portal settings saved")
+		"link_ttl", "90", "session_ttl", "30", "payment_setup_url", "https://acme.example/pay", "allow_quantity_change", "on", "show_usage", "on",
+		"allow_team_management", "on"), 200, "Portal settings saved", `name="allow_team_management" value="on" checked`)
 	if !strings.Contains(body, `value="immediate" checked`) {
 		t.Fatal("the saved mode is not shown")
 	}
 	tn := h.tenantNow(h.acme.ID)
-	want := tenants.PortalDefaults{ShowPlanOverview: true, ShowInvoices: true, CancelMode: tenants.CancelImmediate, AllowQuantityChange: true, ShowUsage: true}
+	want := tenants.PortalDefaults{ShowPlanOverview: true, ShowInvoices: true, CancelMode: tenants.CancelImmediate, AllowQuantityChange: true, ShowUsage: true, AllowTeamManagement: true}
 	if tn.Portal != want || tn.LinkTTL.D() != 90*time.Minute || tn.SessionTTL.D() != 30*time.Minute || tn.PaymentSetupURL != "https://acme.example/pay" {
 		t.Fatalf("stored %+v %v %v %q", tn.Portal, tn.LinkTTL, tn.SessionTTL, tn.PaymentSetupURL)
 	}
