@@ -3,10 +3,13 @@ package tenants
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -349,5 +352,68 @@ func TestAccountCacheCompact(t *testing.T) {
 		if _, ok := s.CachedAccount(accountCacheKey(tn.ID, fmt.Sprintf("acc_%04d", i))); !ok {
 			t.Fatalf("acc_%04d fell out of the cache: the measurement is void", i)
 		}
+	}
+}
+
+// TestDocDictionariesUnchanged: documents name their dictionary by id, so dictionary 1's bytes
+// are fixed for good; a better dictionary gets a new id and the decoder keeps this one.
+func TestDocDictionariesUnchanged(t *testing.T) {
+	t.Parallel()
+	sum := sha256.Sum256(docDict1)
+	if got := hex.EncodeToString(sum[:]); got != "e80fd733e4b9c94f06863c10a9df469bb3dcc2947b1e638669cd67795baac906" {
+		t.Fatalf("docdict/1.json changed (sha256 %s): documents stored with dictionary 1 would no longer decode; add docdict/2.json instead", got)
+	}
+}
+
+// TestDocDictionaryCarriesNoData: dictionary 1 holds field names and enumerations only: every
+// string value is empty, a date placeholder or a lower-case enumeration word, every number 0.
+func TestDocDictionaryCarriesNoData(t *testing.T) {
+	t.Parallel()
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(docDict1))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	enum := regexp.MustCompile(`^([a-z_]{1,24}|2000-01-01)?$`)
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				walk(path+"."+k, e)
+			}
+		case []any:
+			for i, e := range v {
+				walk(fmt.Sprintf("%s[%d]", path, i), e)
+			}
+		case string:
+			if !enum.MatchString(v) {
+				t.Errorf("%s = %q: a value, not an enumeration", path, v)
+			}
+		case json.Number:
+			if v != "0" {
+				t.Errorf("%s = %s: a number other than 0", path, v)
+			}
+		}
+	}
+	walk("", v)
+}
+
+// TestDocReadsFramesWithoutDictionary: documents compressed before the dictionary existed (frames
+// that name none) still read.
+func TestDocReadsFramesWithoutDictionary(t *testing.T) {
+	t.Parallel()
+	doc := exampleJSON(t)
+	e, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := append([]byte{docZstd}, e.EncodeAll(doc, nil)...)
+	if got, err := decodeDoc(nil, stored); err != nil || !bytes.Equal(got, doc) {
+		t.Fatalf("decodeDoc of a frame without a dictionary = %.60q…, %v", got, err)
+	}
+	if withDict := encodeDoc(doc); len(withDict) >= len(stored) {
+		t.Fatalf("with the dictionary %d bytes, without %d: no gain", len(withDict), len(stored))
 	}
 }
