@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/portico-billing/portico/invoicedoc"
 	"github.com/portico-billing/portico/plugins"
 	"github.com/portico-billing/portico/tenants"
 	"github.com/valyala/fasthttp"
@@ -17,12 +18,22 @@ type portalAction func(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScrat
 func (g *Gateway) serveAction(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) bool {
 	path := string(ctx.Path())
 	var h portalAction
-	if strings.HasPrefix(path, "/invoices/") && (ctx.IsGet() || ctx.IsHead()) {
-		id := strings.TrimPrefix(path, "/invoices/")
+	for _, d := range [...]struct {
+		prefix string
+		input  func(*fasthttp.RequestCtx, *tenants.Tenant, *reqScratch, string) *invoicedoc.Input
+	}{{"/invoices/", g.invoiceInput}, {"/credit-notes/", g.creditNoteInput}} {
+		id, ok := strings.CutPrefix(path, d.prefix)
+		if !ok || !(ctx.IsGet() || ctx.IsHead()) {
+			continue
+		}
 		if pdf, ok := strings.CutSuffix(id, ".pdf"); ok {
-			h = func(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) { g.invoicePDF(ctx, t, rs, pdf) }
+			h = func(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) {
+				g.invoicePDF(ctx, t, rs, d.input(ctx, t, rs, pdf))
+			}
 		} else {
-			h = func(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) { g.invoicePage(ctx, t, rs, id) }
+			h = func(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch) {
+				g.invoicePage(ctx, t, rs, d.input(ctx, t, rs, id))
+			}
 		}
 	}
 	if h == nil {

@@ -216,3 +216,74 @@ func TestBillsAddUpOnPages(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestCreditNotePagesAndPDF: the demo's credit note is listed under its invoice, has its own page
+// and PDF, and is found only by its own account's session: another account's credit note, one of
+// a draft invoice, and another tenant's are not found (404) or need a session of their own (401).
+func TestCreditNotePagesAndPDF(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ps := h.customer("credit", `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
+	list := ps.get("/")
+	for _, want := range []string{"Credit note GLX-CN-2026-0001", "for GLX-2026-0007", "-€103.23", `href="/credit-notes/cn_2026_0001"`, `href="/credit-notes/cn_2026_0001.pdf"`} {
+		if !strings.Contains(list, want) {
+			t.Errorf("invoice list lacks %q", want)
+		}
+	}
+	page := ps.get("/credit-notes/cn_2026_0001")
+	b := readBill(t, page)
+	for _, want := range []string{"<title>Credit note GLX-CN-2026-0001", "Credits invoice", `href="/invoices/inv_2026_0007"`, "Two seats removed on 16 Oct",
+		"Total credited", `href="/credit-notes/cn_2026_0001.pdf"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("credit note page lacks %q", want)
+		}
+	}
+	if lines, total := b.rows["line-row"], b.rows["invoice-total"]; len(total) != 1 || sum(lines) != total[0] || total[0] != 10323 {
+		t.Errorf("credit note lines %v, total %v; want 10323 (2 × €100.00 × 16 ÷ 31 days)", lines, total)
+	}
+	if !strings.Contains(strings.Join(b.steps, "\n"), "16 of 31 days × €200.00 = €103.23") {
+		t.Errorf("credit note arithmetic: %q", b.steps)
+	}
+	r := h.do("GET", ps.host, "/credit-notes/cn_2026_0001.pdf", nil, "Cookie", ps.cookie)
+	if r.StatusCode() != 200 || string(r.Header.ContentType()) != "application/pdf" || !strings.HasPrefix(string(r.Body()), "%PDF-") ||
+		string(r.Header.Peek("Content-Disposition")) != `attachment; filename="GLX-CN-2026-0001.pdf"` {
+		t.Fatalf("PDF: %d %q %q", r.StatusCode(), r.Header.ContentType(), r.Header.Peek("Content-Disposition"))
+	}
+
+	// Another account of the same tenant with a credit note of its own, and one of a draft.
+	other := exampleDoc(t, func(a *account.Account) {
+		a.ID, a.Alias = "acc_other", "crm-other"
+		a.CreditNotes = []account.CreditNote{
+			{ID: "cn_other", InvoiceID: "inv_2026_0005", IssueDate: "2026-09-20", Total: 100},
+			{ID: "cn_draft", InvoiceID: "inv_2026_0008", IssueDate: "2026-12-02", Total: 100},
+		}
+	})
+	h.putAccountAs(ps.key, "acc_other", other, 201)
+	otherCookie := h.customerOf(ps.key, `{"accountId":"acc_other","locale":"en"}`)
+	for _, c := range []struct {
+		cookie, path string
+		want         int
+	}{
+		{ps.cookie, "/credit-notes/cn_other", 404},
+		{ps.cookie, "/credit-notes/cn_other.pdf", 404},
+		{otherCookie, "/credit-notes/cn_2026_0001.pdf", 404},
+		{otherCookie, "/credit-notes/cn_draft.pdf", 404},
+		{otherCookie, "/credit-notes/cn_nope", 404},
+		{otherCookie, "/credit-notes/..%2Fcn_other.pdf", 404},
+		{otherCookie, "/credit-notes/cn_other.pdf", 200},
+		{"", "/credit-notes/cn_2026_0001.pdf", 401},
+	} {
+		headers := []string{}
+		if c.cookie != "" {
+			headers = []string{"Cookie", c.cookie}
+		}
+		if r := h.do("GET", ps.host, c.path, nil, headers...); r.StatusCode() != c.want {
+			t.Errorf("GET %s: %d, want %d", c.path, r.StatusCode(), c.want)
+		}
+	}
+	// Another tenant's session is refused on this host.
+	foreign := h.customer("credit-other", `{"accountId":"acc_7Hq2LmX9"}`)
+	if r := h.do("GET", ps.host, "/credit-notes/cn_2026_0001.pdf", nil, "Cookie", foreign.cookie); r.StatusCode() != 401 {
+		t.Errorf("another tenant's cookie: %d", r.StatusCode())
+	}
+}

@@ -35,9 +35,35 @@ func (g *Gateway) invoiceInput(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *
 	return in
 }
 
-// invoicePage serves the printable invoice page.
-func (g *Gateway) invoicePage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, id string) {
-	in := g.invoiceInput(ctx, t, rs, id)
+// creditNoteInput finds a credit note of the session's account whose invoice the portal shows;
+// anything else is 404, like invoiceInput.
+func (g *Gateway) creditNoteInput(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, id string) *invoicedoc.Input {
+	if !account.ValidID(id) {
+		g.messagePage(ctx, t, g.langOf(ctx, t, rs), fasthttp.StatusNotFound, "error.creditNoteNotFound")
+		return nil
+	}
+	snap := g.snapshot(ctx, t, rs)
+	if snap == nil {
+		return nil
+	}
+	cn := snap.Account.CreditNote(id)
+	var inv *account.Invoice
+	if cn != nil {
+		inv = snap.Account.Invoice(cn.InvoiceID)
+	}
+	if inv == nil || !inv.Visible() {
+		g.messagePage(ctx, t, sessionLang(string(rs.s.Locale), snap, t), fasthttp.StatusNotFound, "error.creditNoteNotFound")
+		return nil
+	}
+	in := &invoicedoc.Input{Tenant: t, Account: snap.Account, Invoice: inv, CreditNote: cn, Locale: resolveLocale(string(rs.s.Locale), snap, t).locale, Now: g.cfg.Now(), CJKFont: g.cfg.PDFCJKFont}
+	if l, err := g.store.Logo(web.Detach(ctx), t); err == nil && l != nil {
+		in.Logo, in.LogoType = l.Data, l.ContentType
+	}
+	return in
+}
+
+// invoicePage serves the printable invoice page, or a credit note's.
+func (g *Gateway) invoicePage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, in *invoicedoc.Input) {
 	if in == nil {
 		return
 	}
@@ -64,9 +90,8 @@ func (g *Gateway) invoicePage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *r
 	ctx.SetBody(out.Bytes())
 }
 
-// invoicePDF serves the invoice as a PDF download named after its number.
-func (g *Gateway) invoicePDF(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, id string) {
-	in := g.invoiceInput(ctx, t, rs, id)
+// invoicePDF serves the invoice (or credit note) as a PDF download named after its number.
+func (g *Gateway) invoicePDF(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScratch, in *invoicedoc.Input) {
 	if in == nil {
 		return
 	}
@@ -78,7 +103,11 @@ func (g *Gateway) invoicePDF(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *re
 	}
 	setPortalHeaders(ctx, t)
 	ctx.Response.Header.Set("Cache-Control", "no-store")
-	ctx.Response.Header.Set("Content-Disposition", `attachment; filename="`+invoicedoc.FileName(in.Invoice)+`"`)
+	name := invoicedoc.FileName(in.Invoice)
+	if in.CreditNote != nil {
+		name = invoicedoc.CreditNoteFileName(in.CreditNote)
+	}
+	ctx.Response.Header.Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	ctx.SetContentType("application/pdf")
 	ctx.SetBody(pdf.Bytes())
 }

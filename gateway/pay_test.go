@@ -384,7 +384,10 @@ func TestPayInvoiceNamedOverdue(t *testing.T) {
 	h := newHarness(t)
 	h.withBackend(0, false)
 	tn, key := h.tenant("named")
-	h.putAccount(key, exampleDoc(t, func(a *account.Account) { a.Invoice("inv_2026_0007").ID = "overdue" }))
+	h.putAccount(key, exampleDoc(t, func(a *account.Account) {
+		a.Invoice("inv_2026_0007").ID = "overdue"
+		a.CreditNotes[0].InvoiceID = "overdue" // the credit note of GLX-2026-0007 follows it
+	}))
 	registerBackend(t, h, tn.ID, newTenantBackend(t, map[string]backendAnswer{backend.TypeInvoicePay: answerJSON(`{"result":"pending"}`)}).srv.URL)
 	cookie := h.customerOf(key, `{"accountId":"acc_7Hq2LmX9","locale":"en"}`)
 	r := h.do("GET", "named."+base, "/pay/overdue", nil, "Cookie", cookie)

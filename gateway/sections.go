@@ -384,5 +384,5 @@ func (g *Gateway) refuse(ctx *fasthttp.RequestCtx, t *tenants.Tenant, rs *reqScr
 // isHostPath reports whether a path is the gateway's own, which no section action may take.
 func isHostPath(p string) bool {
 	return p == "/" || p == "/logout" || p == "/favicon.ico" ||
-		strings.HasPrefix(p, "/s/") || strings.HasPrefix(p, "/assets/") || strings.HasPrefix(p, "/invoices/")
+		strings.HasPrefix(p, "/s/") || strings.HasPrefix(p, "/assets/") || strings.HasPrefix(p, "/invoices/") || strings.HasPrefix(p, "/credit-notes/")
 }

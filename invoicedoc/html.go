@@ -38,7 +38,7 @@ func RenderHTML(w io.Writer, in *Input) error {
 	if err != nil {
 		return fmt.Errorf("invoicedoc: rendering HTML: %w", err)
 	}
-	d.TitleHTML = titleHTML(d.tr, d.Number)
+	d.TitleHTML = titleHTML(d.tr, d.Keys.Title, d.Number)
 	if err := htmlTmpl.Execute(w, d.tr, "", d); err != nil {
 		return fmt.Errorf("invoicedoc: writing HTML: %w", err)
 	}
@@ -48,9 +48,9 @@ func RenderHTML(w io.Writer, in *Input) error {
 // titleHTML is the page's heading, "Invoice GLX-2026-0007", with the number in a span of class
 // invoice-number that invoice.css keeps on one line: a browser would otherwise break a narrow
 // heading after a hyphen of the number ("GLX-2026-" / "0007").
-func titleHTML(tr *i18n.Printer, number string) template.HTML {
+func titleHTML(tr *i18n.Printer, key, number string) template.HTML {
 	const mark = "\uE000" // a private-use character no catalog message contains
-	title := template.HTMLEscapeString(tr.T("doc.title", "number", mark))
+	title := template.HTMLEscapeString(tr.T(key, "number", mark))
 	num := `<span class="invoice-number">` + template.HTMLEscapeString(number) + `</span>`
 	if !strings.Contains(title, mark) { // a translation without the number
 		return template.HTML(title + " " + num)

@@ -24,6 +24,7 @@ import (
 	"cmp"
 	"errors"
 	"html/template"
+	"net/url"
 	"strings"
 	"time"
 
@@ -50,6 +51,9 @@ type Input struct {
 	Account *account.Account
 	// Invoice is the invoice to render, normally an element of Account.Invoices.
 	Invoice *account.Invoice
+	// CreditNote, when set, is rendered instead of the invoice: a credit note of Invoice (its
+	// InvoiceID must be Invoice's id), with its own number, date, reason, lines and total.
+	CreditNote *account.CreditNote
 	// Locale is the BCP 47 tag of the document's language and of its money and date formats,
 	// resolved by the host. When it is empty or unsupported, the fallback chain of i18n.Resolve goes
 	// on with the account's locale, then the tenant's default locale, then English.
@@ -80,24 +84,32 @@ var (
 // doc is the invoice as a person reads it: every value is already formatted text. Both renderers
 // draw from it, so the page and the PDF cannot disagree.
 type doc struct {
-	tr          *i18n.Printer // the document's language
-	locale      string        // the locale amounts and dates are formatted in
-	face        *face         // PDF only: the face the text is set in
-	alt         func() *face  // PDF only: the face for text face lacks glyphs for, or nil
-	ID          string        // the invoice id, for the PDF link
-	Number      string        // the invoice number, or the id when the invoice has none
-	TitleHTML   template.HTML // HTML only: the heading, with the number kept on one line
-	Brand       string        // PDF only: the tenant's display name, in the masthead
-	Seller      party         // From: the seller's legal name (or the tenant's name), address, tax ID
-	Buyer       party
-	Status      string // paid, issued, overdue, void: the CSS class is "status-" + Status
-	StatusLabel string
-	IssueDate   string
-	DueDate     string
-	PaidDate    string
-	Currency    string
-	Lines       []line
-	Discount    string // the discounts (the invoice's and its lines') as a negative amount, or ""
+	tr      *i18n.Printer // the document's language
+	locale  string        // the locale amounts and dates are formatted in
+	face    *face         // PDF only: the face the text is set in
+	alt     func() *face  // PDF only: the face for text face lacks glyphs for, or nil
+	ID      string        // the invoice id, for the PDF link
+	PDFPath string        // HTML only: the PDF's path, /invoices/{id}.pdf or /credit-notes/{id}.pdf
+	// Credit is true for a credit note; Keys are the labels that differ from an invoice's.
+	Credit        bool
+	Keys          keys
+	InvoiceNumber string        // a credit note's invoice
+	InvoiceID     string        // a credit note's invoice, for the link to it
+	OriginalURL   string        // HTML only: the tenant's own PDF of a credit note (CreditNote.PDFURL)
+	Reason        string        // a credit note's reason
+	Number        string        // the invoice number, or the id when the invoice has none
+	TitleHTML     template.HTML // HTML only: the heading, with the number kept on one line
+	Brand         string        // PDF only: the tenant's display name, in the masthead
+	Seller        party         // From: the seller's legal name (or the tenant's name), address, tax ID
+	Buyer         party
+	Status        string // paid, issued, overdue, void: the CSS class is "status-" + Status
+	StatusLabel   string
+	IssueDate     string
+	DueDate       string
+	PaidDate      string
+	Currency      string
+	Lines         []line
+	Discount      string // the discounts (the invoice's and its lines') as a negative amount, or ""
 	// Discounts are the rows of the discounts under the lines: one per discount the invoice
 	// describes (with its arithmetic), or one "Discount" row of Discount.
 	Discounts []adjust
@@ -108,6 +120,14 @@ type doc struct {
 	Paid      string
 	Remaining string
 }
+
+// keys are the catalog keys of the labels that name the document: an invoice's or a credit note's.
+type keys struct{ Title, Heading, Number, Caption, Footer string }
+
+var (
+	invoiceKeys = keys{Title: "doc.title", Heading: "doc.heading", Number: "doc.number", Caption: "doc.caption", Footer: "doc.pdf.footer"}
+	creditKeys  = keys{Title: "doc.credit.title", Heading: "doc.credit.heading", Number: "doc.credit.number", Caption: "doc.credit.caption", Footer: "doc.credit.footer"}
+)
 
 // party is the seller's or the buyer's block (the seller has no email).
 type party struct {
@@ -142,9 +162,12 @@ func build(in *Input, forPDF bool) (*doc, error) {
 	if in == nil || in.Tenant == nil || in.Account == nil || in.Invoice == nil {
 		return nil, ErrInvalidInput
 	}
-	inv, a := in.Invoice, in.Account
+	inv, a, cn := in.Invoice, in.Account, in.CreditNote
 	if !inv.Visible() {
 		return nil, ErrNotVisible
+	}
+	if cn != nil && cn.InvoiceID != inv.ID {
+		return nil, ErrInvalidInput
 	}
 	tag, locale := i18n.ResolveFormat(in.Locale, a.Locale, in.Tenant.DefaultLocale)
 	tr := i18n.NewPrinter(tag)
@@ -170,6 +193,8 @@ func build(in *Input, forPDF bool) (*doc, error) {
 		face:      face0,
 		alt:       alt,
 		ID:        inv.ID,
+		PDFPath:   "/invoices/" + url.PathEscape(inv.ID) + ".pdf",
+		Keys:      invoiceKeys,
 		Number:    cmp.Or(inv.Number, inv.ID),
 		Brand:     in.Tenant.Name,
 		Status:    inv.DisplayStatus(in.Now),
@@ -183,16 +208,31 @@ func build(in *Input, forPDF bool) (*doc, error) {
 		Total:     money(inv.Total),
 		Paid:      money(inv.AmountPaid),
 	}
-	discount := inv.Discount
-	for _, l := range inv.Lines {
+	lines, discount, described := inv.Lines, inv.Discount, len(inv.Discounts) > 0
+	if cn != nil {
+		d.Credit, d.Keys, d.ID = true, creditKeys, cn.ID
+		d.PDFPath = "/credit-notes/" + url.PathEscape(cn.ID) + ".pdf"
+		d.InvoiceNumber, d.InvoiceID, d.OriginalURL = d.Number, inv.ID, cn.PDFURL
+		d.Number = cmp.Or(cn.Number, cn.ID)
+		d.IssueDate, d.DueDate, d.PaidDate = i18n.Date(cn.IssueDate.Civil(), locale), "", ""
+		d.Reason = cn.Reason
+		d.Total = money(cn.Total)
+		d.StatusLabel = tr.T("doc.credit.of", "number", d.InvoiceNumber)
+		d.Status = "credit"
+		lines, discount, described = cn.Lines, 0, false
+	}
+	for _, l := range lines {
 		discount += l.Discount // Validate: the discounts add up without overflow
 	}
 	if discount != 0 {
 		d.Discount = money(-discount)
-		if len(inv.Discounts) == 0 {
+		if !described {
 			d.Discounts = []adjust{{Label: tr.T("doc.discount"), Amount: d.Discount}}
 		}
 		for _, r := range inv.DiscountRows() {
+			if !described {
+				break
+			}
 			d.Discounts = append(d.Discounts, adjust{Label: tr.T("plan.discount", "name", r.Discount.Description),
 				Amount: money(-r.Amount), Steps: account.StepTexts(r.Steps, tr, cur, locale, nil)})
 		}
@@ -200,7 +240,9 @@ func build(in *Input, forPDF bool) (*doc, error) {
 	if rate := i18n.Percent(inv.TaxRate, locale); rate != "" {
 		d.TaxLabel = tr.T("doc.taxRate", "rate", rate)
 	}
-	d.StatusLabel = tr.T("invoices.status." + d.Status)
+	if !d.Credit {
+		d.StatusLabel = tr.T("invoices.status." + d.Status)
+	}
 	// A paid or void invoice has nothing left to pay, whatever its amounts say; otherwise the
 	// remainder is what the invoice list shows as remaining.
 	remaining := inv.AmountDue()
@@ -227,8 +269,8 @@ func build(in *Input, forPDF bool) (*doc, error) {
 		}
 	}
 
-	d.Lines = make([]line, len(inv.Lines))
-	for i, l := range inv.Lines {
+	d.Lines = make([]line, len(lines))
+	for i, l := range lines {
 		d.Lines[i] = line{
 			Description: l.Description,
 			Quantity:    i18n.Number(l.Quantity, locale),
@@ -258,6 +300,9 @@ func Title(in *Input) string {
 		return ""
 	}
 	tag := i18n.Resolve(in.Locale, in.Account.Locale, in.Tenant.DefaultLocale)
+	if cn := in.CreditNote; cn != nil {
+		return i18n.T(tag, "doc.credit.title", "number", cmp.Or(cn.Number, cn.ID))
+	}
 	return i18n.T(tag, "doc.title", "number", cmp.Or(in.Invoice.Number, in.Invoice.ID))
 }
 
@@ -275,8 +320,23 @@ func FileName(inv *account.Invoice) string {
 	if inv != nil {
 		name = cmp.Or(inv.Number, inv.ID)
 	}
+	return fileName(name, "invoice.pdf")
+}
+
+// CreditNoteFileName is FileName for a credit note: its number, else its id, else
+// "credit-note.pdf".
+func CreditNoteFileName(cn *account.CreditNote) string {
+	name := ""
+	if cn != nil {
+		name = cmp.Or(cn.Number, cn.ID)
+	}
+	return fileName(name, "credit-note.pdf")
+}
+
+// fileName is name made safe as FileName describes, or none without a name.
+func fileName(name, none string) string {
 	if name == "" {
-		return "invoice.pdf"
+		return none
 	}
 	var b strings.Builder
 	b.Grow(min(len(name), maxFileNameStem) + len(".pdf"))

@@ -138,7 +138,7 @@ func newPDF(in *Input, d *doc) *pdf {
 	}
 	meta := func(s string) string { s, _ = p.choose(s); return s }
 	f.SetTitle(meta(d.Number), true)
-	f.SetSubject(meta(d.tr.T("doc.title", "number", d.Number)), true)
+	f.SetSubject(meta(d.tr.T(d.Keys.Title, "number", d.Number)), true)
 	f.SetAuthor(meta(d.Seller.Name), true)
 	f.SetCreator("Portico", false)
 	if tag, err := language.Parse(d.locale); err == nil && tag != language.Und {
@@ -154,7 +154,7 @@ func newPDF(in *Input, d *doc) *pdf {
 	f.SetFooterFunc(func() {
 		f.SetXY(marginLeft, pageH-14)
 		p.font("", 8, muted)
-		p.fit(contentW, 5, p.text(d.tr.T("doc.pdf.footer", "seller", d.Seller.Name, "number", d.Number, "page", strconv.Itoa(f.PageNo()), "pages", "{nb}")), "C")
+		p.fit(contentW, 5, p.text(d.tr.T(d.Keys.Footer, "seller", d.Seller.Name, "number", d.Number, "page", strconv.Itoa(f.PageNo()), "pages", "{nb}")), "C")
 	})
 	return p
 }
@@ -274,7 +274,7 @@ func (p *pdf) draw(in *Input) {
 	const rightX, rightW = marginLeft + 100, contentW - 100
 	p.font("B", 20, ink)
 	f.SetXY(rightX, marginTop)
-	f.CellFormat(rightW, 9, p.text(tr.T("doc.heading")), "", 2, "R", false, 0, "")
+	f.CellFormat(rightW, 9, p.text(tr.T(d.Keys.Heading)), "", 2, "R", false, 0, "")
 	p.font("", 10, ink)
 	f.SetX(rightX)
 	f.MultiCell(rightW, 5, p.text(d.Number), "", "R", false)
@@ -327,7 +327,9 @@ func (p *pdf) draw(in *Input) {
 		p.font("", 9.5, ink)
 		ry = p.block(factX+factLabelW, ry, factW, 5, p.text(value)) + 0.5
 	}
-	fact(tr.T("doc.number"), d.Number)
+	fact(tr.T(d.Keys.Number), d.Number)
+	fact(tr.T("doc.credit.invoice"), d.InvoiceNumber)
+	fact(tr.T("doc.credit.reason"), d.Reason)
 	fact(tr.T("doc.issueDate"), d.IssueDate)
 	fact(tr.T("doc.dueDate"), d.DueDate)
 	fact(tr.T("doc.paidDate"), d.PaidDate)
@@ -426,6 +428,9 @@ func (p *pdf) lines(y float64) {
 	const rowTotal = 6.5
 	rows := 5.0
 	rows += float64(len(d.Discounts))
+	if d.Credit {
+		rows = 1 + float64(len(d.Discounts))
+	}
 	if y+4+rows*rowTotal > pageLimit {
 		f.AddPage()
 		y = marginTop
@@ -446,6 +451,11 @@ func (p *pdf) lines(y float64) {
 	}
 	for _, r := range d.Discounts {
 		total(r.Label, r.Amount, false)
+	}
+	if d.Credit {
+		p.line(labelX, y, marginLeft+contentW, y, ink, 0.3)
+		total(d.tr.T("doc.credit.total"), d.Total, true)
+		return
 	}
 	total(d.tr.T("doc.subtotal"), d.Subtotal, false)
 	total(d.TaxLabel, d.Tax, false)

@@ -180,7 +180,7 @@ func TestQuotaRefusesAndStoresNothing(t *testing.T) {
 	}
 
 	smaller := *a
-	smaller.ID, smaller.Alias, smaller.Invoices = "a1", "", nil
+	smaller.ID, smaller.Alias, smaller.Invoices, smaller.CreditNotes = "a1", "", nil, nil
 	if _, _, err := s.PutAccount(ctx, tn.ID, &smaller, 0); err != nil {
 		t.Fatalf("shrinking a1: %v", err)
 	}

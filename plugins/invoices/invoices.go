@@ -107,6 +107,13 @@ type row struct {
 	// button.
 	Pay    bool
 	PayURL string
+	// Credits are the invoice's credit notes, listed under it.
+	Credits []credit
+}
+
+// credit is a credit note in the list, under its invoice.
+type credit struct {
+	ID, Label, For, IssueDate, Amount, OfNote string
 }
 
 // statusKeys are the messages of the statuses the list shows.
@@ -166,6 +173,11 @@ func newPage(v *plugins.View) page {
 			case inv.PaymentURL != "":
 				r.PayURL = inv.PaymentURL
 			}
+		}
+		for _, cn := range a.CreditNotesOf(inv.ID) {
+			number := cmp.Or(cn.Number, cn.ID)
+			r.Credits = append(r.Credits, credit{ID: cn.ID, Label: tr.T("invoices.credit.label", "number", number), For: tr.T("invoices.credit.for", "number", r.Number),
+				IssueDate: i18n.Date(cn.IssueDate.Civil(), v.Locale), Amount: i18n.Money(-cn.Total, cur, v.Locale), OfNote: tr.T("invoices.credit.ofNote", "number", number)})
 		}
 		p.Invoices = append(p.Invoices, r)
 	}

@@ -35,6 +35,8 @@ type Account struct {
 	AutoPay        *AutoPay        `json:"autoPay,omitempty"`
 	Subscriptions  []Subscription  `json:"subscriptions,omitempty"`
 	Invoices       []Invoice       `json:"invoices,omitempty"`
+	// CreditNotes correct invoices of the account: the portal lists each with its invoice.
+	CreditNotes []CreditNote `json:"creditNotes,omitempty"`
 	// Wallet is the account's prepaid credit balance, when it has one (see Wallet).
 	Wallet *Wallet `json:"wallet,omitempty"`
 }
@@ -307,6 +309,44 @@ type Invoice struct {
 	// https URL without credentials, at most MaxPaymentURL bytes. The portal's "Pay now" links
 	// there when the tenant has no backend to pay through.
 	PaymentURL string `json:"paymentUrl,omitempty"`
+}
+
+// CreditNote credits part or all of an invoice of the account (InvoiceID), in the invoice's
+// currency: its lines (when given) less their discounts add up to Total, and the credit notes of
+// an invoice together credit at most its total.
+type CreditNote struct {
+	ID        string `json:"id"`
+	Number    string `json:"number,omitempty"`
+	InvoiceID string `json:"invoiceId"`
+	IssueDate Date   `json:"issueDate"`
+	// Reason says why, for the customer ("Seats removed on 13 Nov"); at most 500 characters.
+	Reason string `json:"reason,omitempty"`
+	Total  int64  `json:"total"`
+	Lines  []Line `json:"lines,omitempty"`
+	// PDFURL is the tenant's own copy of the credit note (an https URL like Invoice.PaymentURL);
+	// the portal renders its own PDF either way and links the tenant's as the original.
+	PDFURL string `json:"pdfUrl,omitempty"`
+}
+
+// CreditNote returns the credit note with the id, or nil.
+func (a *Account) CreditNote(id string) *CreditNote {
+	for i := range a.CreditNotes {
+		if a.CreditNotes[i].ID == id {
+			return &a.CreditNotes[i]
+		}
+	}
+	return nil
+}
+
+// CreditNotesOf returns the credit notes of the invoice with the id, in the document's order.
+func (a *Account) CreditNotesOf(invoiceID string) []*CreditNote {
+	var out []*CreditNote
+	for i := range a.CreditNotes {
+		if a.CreditNotes[i].InvoiceID == invoiceID {
+			out = append(out, &a.CreditNotes[i])
+		}
+	}
+	return out
 }
 
 // MaxPaymentURL is the longest Invoice.PaymentURL accepted, in bytes.

@@ -2,7 +2,9 @@ package account
 
 import (
 	"encoding/json"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -233,5 +235,67 @@ func TestDiscountValidation(t *testing.T) {
 				t.Fatalf("error %q does not say %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestCreditNoteValidation: a credit note names an invoice of the account, adds up, and credits
+// no more than the invoice, alone or with the others; each rule is refused with its JSON path.
+func TestCreditNoteValidation(t *testing.T) {
+	t.Parallel()
+	doc := func(notes string) string {
+		return `{"id":"a","name":"N","currency":"EUR","invoices":[{"id":"inv_1","number":"I-1","status":"issued","subtotal":1000,"tax":190,"taxRate":"19","total":1190,"amountPaid":0}],"creditNotes":[` + notes + `]}`
+	}
+	line := func(amount int64) string {
+		return `"lines":[{"description":"Seats removed","quantity":1,"unitAmount":` + strconv.FormatInt(amount, 10) + `,"amount":` + strconv.FormatInt(amount, 10) + `}]`
+	}
+	tests := []struct{ name, doc, want string }{
+		{"valid", doc(`{"id":"cn_1","number":"CN-1","invoiceId":"inv_1","issueDate":"2026-10-16","reason":"Seats removed","total":500,` + line(500) + `,"pdfUrl":"https://billing.example/cn_1.pdf"}`), ""},
+		{"valid without lines", doc(`{"id":"cn_1","invoiceId":"inv_1","issueDate":"2026-10-16","total":1190}`), ""},
+		{"unknown invoice", doc(`{"id":"cn_1","invoiceId":"inv_9","issueDate":"2026-10-16","total":1}`), `creditNotes[0].invoiceId: "inv_9" is not one of the account's invoices`},
+		{"no issue date", doc(`{"id":"cn_1","invoiceId":"inv_1","total":1}`), "creditNotes[0].issueDate: is required"},
+		{"lines do not add up", doc(`{"id":"cn_1","number":"CN-1","invoiceId":"inv_1","issueDate":"2026-10-16","total":400,` + line(500) + `}`), "creditNotes[0] (CN-1): lines add up to 500, total is 400"},
+		{"line mispriced", doc(`{"id":"cn_1","invoiceId":"inv_1","issueDate":"2026-10-16","total":5,"lines":[{"description":"d","quantity":2,"unitAmount":2,"amount":5}]}`), "creditNotes[0].lines[0] (cn_1): amount is 5, quantity × unit price is 2 × 2 = 4"},
+		{"more than the invoice", doc(`{"id":"cn_1","invoiceId":"inv_1","issueDate":"2026-10-16","total":1191}`), "creditNotes[0] (cn_1): total 1191 is more than the total 1190 of invoice I-1"},
+		{"together more than the invoice", doc(`{"id":"cn_1","invoiceId":"inv_1","issueDate":"2026-10-16","total":700},{"id":"cn_2","invoiceId":"inv_1","issueDate":"2026-10-17","total":491}`),
+			"creditNotes[1] (cn_2): the credit notes of invoice I-1 credit 700 + 491, more than its total 1190"},
+		{"id twice", doc(`{"id":"cn_1","invoiceId":"inv_1","issueDate":"2026-10-16","total":1},{"id":"cn_1","invoiceId":"inv_1","issueDate":"2026-10-16","total":1}`), `creditNotes[1].id: "cn_1" is used twice`},
+		{"negative total", doc(`{"id":"cn_1","invoiceId":"inv_1","issueDate":"2026-10-16","total":-1}`), "creditNotes[0].total: must be a non-negative"},
+		{"http pdf", doc(`{"id":"cn_1","invoiceId":"inv_1","issueDate":"2026-10-16","total":1,"pdfUrl":"http://billing.example/cn.pdf"}`), "creditNotes[0].pdfUrl: must be an absolute https URL"},
+		{"long reason", doc(`{"id":"cn_1","invoiceId":"inv_1","issueDate":"2026-10-16","total":1,"reason":"` + strings.Repeat("x", 501) + `"}`), "creditNotes[0].reason: is longer than 500 characters"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Decode([]byte(tt.doc))
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.want != "" && err == nil:
+				t.Fatalf("accepted, want %q", tt.want)
+			case tt.want != "" && !strings.Contains(err.Error(), tt.want):
+				t.Fatalf("error %q does not say %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestExampleAddsUp: the demo document's estimates are accounted for by their rows.
+func TestExampleAddsUp(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("testdata/account.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a.Subscriptions {
+		if b, err := a.Subscriptions[i].Breakdown(); err != nil || b.Difference != 0 {
+			t.Errorf("subscription %s: difference %d, %v", a.Subscriptions[i].ID, b.Difference, err)
+		}
+	}
+	if len(a.CreditNotes) == 0 || len(a.Subscriptions[0].Discounts) == 0 {
+		t.Error("the example shows no credit note or no discount")
 	}
 }

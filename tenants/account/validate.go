@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -36,6 +35,7 @@ const (
 	MaxTiers          = 50
 	MaxInvoices       = 2000
 	MaxLines          = 500
+	MaxCreditNotes    = 500
 )
 
 // ErrInvalid is wrapped by every validation and decoding error of a document.
@@ -268,6 +268,7 @@ func (a *Account) Validate() error {
 	a.validateSubscriptions(&p)
 	a.validateMeters(&p)
 	a.validateInvoices(&p)
+	a.validateCreditNotes(&p)
 	a.validateWallet(&p)
 	return p.err()
 }
@@ -548,36 +549,7 @@ func (a *Account) validateInvoices(p *problems) {
 		}
 		before := len(p.list)
 		for j := range inv.Lines {
-			l := &inv.Lines[j]
-			fl := fmt.Sprintf("%s.lines[%d]", f, j)
-			p.text(fl+".description", l.Description, true, 500)
-			if l.Quantity < 0 {
-				p.add(fl+".quantity", "must not be negative")
-			}
-			p.amount(fl+".unitAmount", l.UnitAmount)
-			p.amount(fl+".amount", l.Amount)
-			p.text(fl+".product", l.Product, false, 200)
-			p.amount(fl+".discount", l.Discount)
-			if l.Discount > l.Amount && l.Amount >= 0 {
-				p.add(fl+".discount", "%d is more than the line's amount %d", l.Discount, l.Amount)
-			}
-			if pd := l.Period; pd != nil {
-				p.requiredDate(fl+".period.start", pd.Start)
-				p.requiredDate(fl+".period.end", pd.End)
-				if pd.End < pd.Start {
-					p.add(fl+".period.end", "%s is before start %s", pd.End, pd.Start)
-				}
-			}
-			if pr := l.Proration; pr != nil {
-				switch {
-				case pr.PeriodDays < 1 || pr.PeriodDays > MaxPeriodDays:
-					p.add(fl+".proration.periodDays", "must be from 1 to %d", MaxPeriodDays)
-				case pr.Days < 1 || pr.Days > pr.PeriodDays:
-					p.add(fl+".proration.days", "must be from 1 to periodDays (%d)", pr.PeriodDays)
-				case l.Period != nil && l.Period.Days() != 0 && l.Period.Days() != pr.Days:
-					p.add(fl+".proration.days", "is %d, the period %s – %s has %d days", pr.Days, l.Period.Start, l.Period.End, l.Period.Days())
-				}
-			}
+			p.line(fmt.Sprintf("%s.lines[%d]", f, j), &inv.Lines[j])
 		}
 		p.discounts(f+".discounts", inv.Discounts)
 		for j := range inv.Discounts {
@@ -618,22 +590,7 @@ func (inv *Invoice) validateArithmetic(p *problems, f string) {
 		for j := range inv.Lines {
 			l := &inv.Lines[j]
 			fl := fmt.Sprintf("%s.lines[%d] (%s)", f, j, cmp.Or(inv.Number, inv.ID))
-			want, err := l.Charge()
-			if err != nil {
-				p.add(fl, "%s", strings.TrimPrefix(err.Error(), ErrPricing.Error()+": "))
-				linesOK = false
-				continue
-			}
-			if want != l.Amount {
-				price := strconv.FormatInt(l.UnitAmount, 10)
-				if l.UnitAmountDecimal != "" {
-					price = l.UnitAmountDecimal
-				}
-				if pr := l.Proration; pr != nil {
-					p.add(fl, "amount is %d, quantity × unit price × days ÷ periodDays is %d × %s × %d ÷ %d = %d (rounded half up)", l.Amount, l.Quantity, price, pr.Days, pr.PeriodDays, want)
-				} else {
-					p.add(fl, "amount is %d, quantity × unit price is %d × %s = %d", l.Amount, l.Quantity, price, want)
-				}
+			if !p.lineCharge(fl, l) {
 				linesOK = false
 				continue
 			}

@@ -207,6 +207,10 @@ func FuzzDecode(f *testing.F) {
 		`"previousPeriodStart":"2024-12-01","previousDaily":[{"date":"2026-11-30","quantity":0}]}`,
 		`{"currency":"EUR","balance":9223372036854775807,"expiresAt":"2027-01-01","transactions":[{"id":"t","date":"2026-12-01","type":"usage","amount":-9223372036854775807}]}`)))
 	f.Add([]byte(meterDoc(`,"meter":{"name":"m","usageToDate":3,"daily":[{"date":"2026-12-31","quantity":3}]}`, `{"currency":"EUR","balance":0}`)))
+	// Credit notes.
+	f.Add([]byte(`{"id":"a","name":"N","currency":"EUR","invoices":[{"id":"i","status":"issued","subtotal":10,"tax":0,"total":10,"amountPaid":0}],` +
+		`"creditNotes":[{"id":"c","invoiceId":"i","issueDate":"2026-10-16","total":4,"lines":[{"description":"d","quantity":2,"unitAmount":2,"amount":4}]},` +
+		`{"id":"c2","invoiceId":"i","issueDate":"2026-10-17","total":6}]}`))
 	// Discounts, prorated and discounted lines.
 	f.Add([]byte(`{"id":"a","name":"N","currency":"EUR","subscriptions":[{"id":"s","name":"S","status":"active","nextChargeDate":"2027-01-01","estimatedNextCharge":5,` +
 		`"items":[{"product":"p","pricingModel":"per_unit","quantity":3,"unitAmount":7}],"discounts":[{"id":"d","description":"D","percentOff":33.3333,"appliesTo":"p","start":"2026-01-01"},` +
@@ -226,6 +230,7 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("accepted document fails validation: %v", err)
 		}
 		checkArithmetic(t, a)
+		checkCreditNotes(t, a)
 		checkUsage(t, a)
 		b, _ := json.Marshal(a)
 		b2, err := Decode(b)
@@ -323,6 +328,34 @@ func checkArithmetic(t *testing.T, a *Account) {
 		}
 		if len(inv.Discounts) > 0 && lineDiscounts.Add(lineDiscounts, big.NewInt(inv.Discount)).Cmp(big.NewInt(inv.DiscountsTotal())) != 0 {
 			t.Fatalf("accepted invoice %d: its discounts take off %d, the invoice %s", i, inv.DiscountsTotal(), lineDiscounts)
+		}
+	}
+}
+
+// checkCreditNotes asserts that every credit note of an accepted document credits an invoice of
+// it, adds up, and that an invoice's credit notes together credit at most its total.
+func checkCreditNotes(t *testing.T, a *Account) {
+	t.Helper()
+	credited := map[string]*big.Int{}
+	for i, cn := range a.CreditNotes {
+		inv := a.Invoice(cn.InvoiceID)
+		if inv == nil || cn.Total < 0 {
+			t.Fatalf("accepted credit note %d credits %q for %d", i, cn.InvoiceID, cn.Total)
+		}
+		if len(cn.Lines) > 0 {
+			sum := new(big.Int)
+			for _, l := range cn.Lines {
+				sum.Add(sum, big.NewInt(l.Net()))
+			}
+			if sum.Cmp(big.NewInt(cn.Total)) != 0 {
+				t.Fatalf("accepted credit note %d: lines add up to %s, total %d", i, sum, cn.Total)
+			}
+		}
+		if credited[inv.ID] == nil {
+			credited[inv.ID] = new(big.Int)
+		}
+		if credited[inv.ID].Add(credited[inv.ID], big.NewInt(cn.Total)).Cmp(big.NewInt(inv.Total)) > 0 {
+			t.Fatalf("accepted credit notes credit invoice %s %s, its total is %d", inv.ID, credited[inv.ID], inv.Total)
 		}
 	}
 }
