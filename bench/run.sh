@@ -97,7 +97,7 @@ load() {
 	[[ -n ${COOKIE:-} ]] && shown=${shown//"$COOKIE"/'$COOKIE'}
 	[[ -n ${KEY:-} ]] && shown=${shown//"$KEY"/'$API_KEY'}
 	[[ -n ${SID:-} ]] && shown=${shown//"$SID"/'$SID'}
-	for v in P_HTTP P_ADMIN P_STATIC P_NET P_HTTPS P_NGINX; do shown=${shown//":${!v}"/":\$$v"}; done
+	for v in P_HTTP P_ADMIN P_STATIC P_NET P_HTTPS P_NGINX; do if [[ -n ${!v:-} ]]; then shown=${shown//":${!v}"/":\$$v"}; fi; done
 	shown=$(sed -E 's/-server-pid [0-9]+/-server-pid $SERVER_PID/' <<<"$shown")
 	if [[ ${SEEN[$row]:-} != 1 ]]; then
 		SEEN[$row]=1
@@ -128,7 +128,7 @@ log "building"
 mkdir -p "$BIN"
 "$GO" build -trimpath -ldflags "-X main.version=$(git describe --always --dirty 2>/dev/null || echo dev)" -o "$BIN/portico" ./cmd/portico
 "$GO" build -o "$BIN/" ./bench/cmd/loadgen ./bench/cmd/staticserver ./bench/cmd/nethttpserver ./bench/cmd/testca
-mapfile -t PORT < <("$BIN/loadgen" freeports -n 12)
+mapfile -t PORT < <("$BIN/loadgen" freeports -n 14)
 note portico.version "$("$BIN/portico" version 2>/dev/null | sed 's/^portico //') ($(git rev-parse --short HEAD 2>/dev/null || echo '?'), working tree $(git status --porcelain 2>/dev/null | wc -l | tr -d ' ') files changed)"
 note loadavg.start "$(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -369,41 +369,77 @@ else
 fi
 stop "$PORTICO_PID"
 
-# Memory: a fresh Portico; tenants, keys and accounts seeded straight into its embedded etcd
-# with package tenants (the API has no bulk path and creates no tenants), then every account read
-# once through GET /v1/accounts/{id}, which loads it into the account cache.
-# `make bench` must finish within 10 minutes: the memory row takes about 150 s at full size on
-# this machine (seeding ~1,500 accounts/s, warming ~3,000/s, slower under foreign load); if less
-# time is left, it measures a proportionally smaller size and the report extrapolates, saying so.
+# Memory: a fresh Portico; tenants, keys and accounts seeded straight into its etcd with package
+# tenants (the API has no bulk path and creates no tenants), then every account read once through
+# GET /v1/accounts/{id}, which loads it into the account cache. Two runs: Portico with its embedded
+# etcd and default settings, and (when an etcd server is installed or installable: Debian's
+# etcd-server) Portico alone against an external etcd with --memory-limit-mb $MEM_LIMIT_MB, the
+# setup the RSS target is set for. The external etcd runs on the load core.
+# `make bench` must finish within 10 minutes: a memory run takes about 150 s at full size on this
+# machine (seeding ~1,500 accounts/s, warming ~3,000/s, slower under foreign load); if less time is
+# left, each run measures a proportionally smaller size and the report extrapolates, saying so.
+MEM_LIMIT_MB=${BENCH_MEMORY_LIMIT_MB:-250}
+if ! command -v etcd >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+	log "installing etcd-server for the external-etcd memory run"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >"$WORK/etcd.install" 2>&1 || true
+fi
+MEM_RUNS=1
+command -v etcd >/dev/null && MEM_RUNS=2
 LEFT=$((BUDGET - ($(date +%s) - T0) - 40))
-FULL=$((TENANTS / 200 + ACCOUNTS / 800 + 15))
+FULL=$(((TENANTS / 200 + ACCOUNTS / 800 + 15) * MEM_RUNS))
 if ((LEFT < FULL)); then
 	f=$((LEFT > 20 ? LEFT : 20))
 	TENANTS=$((TENANTS * f / FULL)) ACCOUNTS=$((ACCOUNTS * f / FULL))
 	log "memory: $LEFT s left of the budget; measuring a smaller size, extrapolated in the report"
 fi
-log "memory: $TENANTS tenants and $ACCOUNTS accounts"
-start_portico portico.mem "$WORK/mem" "${PORT[7]}" "${PORT[8]}" "${PORT[9]}" "${PORT[10]}"
-MEM_PID=$PORTICO_PID
-MEM_METRICS=()
-((HAS_ADMIN)) && MEM_METRICS=(-metrics "http://127.0.0.1:${PORT[10]}/metrics")
-sleep 1
-"$BIN/loadgen" rss -pid "$MEM_PID" -stage empty -out "$RES" "${MEM_METRICS[@]}" >&2
-note scale.size.tenants "$TENANTS"
-note scale.size.accounts "$ACCOUNTS"
-lg scale -etcd "http://127.0.0.1:${PORT[7]}" -tenants "$TENANTS" -accounts "$ACCOUNTS" -account tenants/account/testdata/account.json -out "$WORK/scale.txt" -results "$RES" >&2
-"$BIN/loadgen" rss -pid "$MEM_PID" -stage seeded -out "$RES" "${MEM_METRICS[@]}" >&2
-lg warm -addr "127.0.0.1:${PORT[9]}" -api "http://api.portal.localhost:${PORT[9]}" -in "$WORK/scale.txt" -results "$RES" >&2
-"$BIN/loadgen" rss -pid "$MEM_PID" -stage warm -out "$RES" "${MEM_METRICS[@]}" >&2
-lg warm -addr "127.0.0.1:${PORT[9]}" -api "http://api.portal.localhost:${PORT[9]}" -in "$WORK/scale.txt" -every 20 -name scale.recheck -results "$RES" >&2
-"$BIN/loadgen" rss -pid "$MEM_PID" -stage recheck -out "$RES" "${MEM_METRICS[@]}" >&2
-if ((HAS_ADMIN)) && curl -sf -o "$WORK/heap.prof" "http://127.0.0.1:${PORT[10]}/debug/pprof/heap"; then
-	note profile.memory "$("$GO" tool pprof -top -sample_index=inuse_space -nodecount=200 "$BIN/portico" "$WORK/heap.prof" 2>/dev/null)"
+
+# mem_run STAGE ETCD_URL [PORTICO ARGS...]: one memory run against the etcd at ETCD_URL (Portico's
+# embedded one when the args start it), its notes prefixed by STAGE ("" or "x.").
+mem_run() {
+	local stage=$1 etcd=$2
+	shift 2
+	log "memory ${stage:-embedded }run: $TENANTS tenants and $ACCOUNTS accounts"
+	start_portico "portico.mem${stage%.}" "$WORK/mem${stage%.}" "${PORT[7]}" "${PORT[8]}" "${PORT[9]}" "${PORT[10]}" "$@"
+	MEM_PID=$PORTICO_PID
+	MEM_METRICS=()
+	((HAS_ADMIN)) && MEM_METRICS=(-metrics "http://127.0.0.1:${PORT[10]}/metrics")
+	sleep 1
+	"$BIN/loadgen" rss -pid "$MEM_PID" -stage "${stage}empty" -out "$RES" "${MEM_METRICS[@]}" >&2
+	note "scale.${stage}size.tenants" "$TENANTS"
+	note "scale.${stage}size.accounts" "$ACCOUNTS"
+	local results=(-results "$RES")
+	[[ -n $stage ]] && results=() # the seeding and warming rates are the embedded run's
+	lg scale -etcd "$etcd" -tenants "$TENANTS" -accounts "$ACCOUNTS" -account tenants/account/testdata/account.json -out "$WORK/scale.txt" "${results[@]}" >&2
+	"$BIN/loadgen" rss -pid "$MEM_PID" -stage "${stage}seeded" -out "$RES" "${MEM_METRICS[@]}" >&2
+	lg warm -addr "127.0.0.1:${PORT[9]}" -api "http://api.portal.localhost:${PORT[9]}" -in "$WORK/scale.txt" "${results[@]}" >&2
+	"$BIN/loadgen" rss -pid "$MEM_PID" -stage "${stage}warm" -out "$RES" "${MEM_METRICS[@]}" >&2
+	lg warm -addr "127.0.0.1:${PORT[9]}" -api "http://api.portal.localhost:${PORT[9]}" -in "$WORK/scale.txt" -every 20 -name "scale.${stage}recheck" -results "$RES" >&2
+	"$BIN/loadgen" rss -pid "$MEM_PID" -stage "${stage}recheck" -out "$RES" "${MEM_METRICS[@]}" >&2
+	if [[ -z $stage ]] && ((HAS_ADMIN)) && curl -sf -o "$WORK/heap.prof" "http://127.0.0.1:${PORT[10]}/debug/pprof/heap"; then
+		note profile.memory "$("$GO" tool pprof -top -sample_index=inuse_space -nodecount=200 "$BIN/portico" "$WORK/heap.prof" 2>/dev/null)"
+	fi
+	# etcd's size per account, after the RSS is read (defragmenting rewrites the memory-mapped
+	# file): the history of the seeding writes compacted away and the freed pages returned.
+	lg etcdsize -etcd "$etcd" -accounts "$ACCOUNTS" -key "scale.${stage}etcd" -results "$RES" >&2
+	stop "$MEM_PID"
+}
+mem_run "" "http://127.0.0.1:${PORT[7]}"
+if ((MEM_RUNS == 2)); then
+	P_XETCD=${PORT[12]} P_XPEER=${PORT[13]}
+	"${PIN_LOAD[@]}" etcd --name bench --data-dir "$WORK/xetcd" --quota-backend-bytes $((8 << 30)) \
+		--listen-client-urls "http://127.0.0.1:$P_XETCD" --advertise-client-urls "http://127.0.0.1:$P_XETCD" \
+		--listen-peer-urls "http://127.0.0.1:$P_XPEER" --initial-advertise-peer-urls "http://127.0.0.1:$P_XPEER" \
+		--initial-cluster "bench=http://127.0.0.1:$P_XPEER" >"$WORK/xetcd.log" 2>&1 &
+	XETCD_PID=$!
+	PIDS+=("$XETCD_PID")
+	for ((i = 0; i < 100; i++)); do grep -q 'ready to serve client requests' "$WORK/xetcd.log" && break; sleep 0.1; done
+	note scale.x.memlimit "$MEM_LIMIT_MB"
+	note etcd.version "$(etcd --version 2>/dev/null | head -1)"
+	mem_run x. "http://127.0.0.1:$P_XETCD" --etcd-endpoints "http://127.0.0.1:$P_XETCD" --memory-limit-mb "$MEM_LIMIT_MB"
+	stop "$XETCD_PID"
+else
+	note notmeasured.memory.external "not measured: no etcd server installed (Debian: etcd-server)"
 fi
-# etcd's size per account, after the RSS is read (defragmenting rewrites the memory-mapped file):
-# the history of the seeding writes compacted away and the freed pages returned.
-lg etcdsize -etcd "http://127.0.0.1:${PORT[7]}" -accounts "$ACCOUNTS" -results "$RES" >&2
-stop "$MEM_PID"
 
 log "Go micro-benchmarks"
 "$GO" test -run '^$' -bench 'CustomerPage|Open' -benchmem ./gateway/ ./gateway/session/ 2>&1 | tee "$WORK/micro.txt" >&2 ||

@@ -495,43 +495,73 @@ func sortedKeys(m map[string]string, prefixes ...string) []string {
 
 // memTarget is the RSS (MB) to judge against the target: measured at 100,000 accounts, or
 // extrapolated linearly from the largest size measured.
+// memSetups are the memory row's runs: the stage and note prefixes their notes use, and the
+// setup they name.
+var memSetups = []struct{ stage, size, etcd, name string }{
+	{"", "scale.size.", "scale.etcd", "embedded etcd, default settings"},
+	{"x.", "scale.x.size.", "scale.x.etcd", "external etcd, --memory-limit-mb %s"},
+}
+
+// memTarget is the RSS the target compares: the external-etcd run's when there is one (the target
+// is set for a gateway with etcd on its own), else the embedded run's.
 func memTarget(n map[string]string) (float64, string, bool) {
-	warm, ok := noteKB(n, "mem.warm.VmRSS")
-	if !ok {
-		return 0, "", false
+	for i := len(memSetups) - 1; i >= 0; i-- {
+		m := memSetups[i]
+		warm, ok := noteKB(n, "mem."+m.stage+"warm.VmRSS")
+		if !ok {
+			continue
+		}
+		setup := m.name
+		if strings.Contains(setup, "%s") {
+			setup = fmt.Sprintf(setup, n["scale.x.memlimit"])
+		}
+		accounts, _ := strconv.ParseFloat(n[m.size+"accounts"], 64)
+		tenants, _ := strconv.ParseFloat(n[m.size+"tenants"], 64)
+		mb := warm / 1024
+		if accounts >= 100_000 && tenants >= 10_000 {
+			return mb, fmt.Sprintf("%.0f MB VmRSS (measured; %s)", mb, setup), true
+		}
+		empty, _ := noteKB(n, "mem."+m.stage+"empty.VmRSS")
+		if accounts <= 0 {
+			return mb, fmt.Sprintf("%.0f MB VmRSS at an unknown size (%s)", mb, setup), true
+		}
+		ext := (empty + (warm-empty)*100_000/accounts) / 1024
+		return ext, fmt.Sprintf("%.0f MB — **extrapolated** linearly from %.0f MB measured with %.0f tenants / %.0f accounts (%s)", ext, mb, tenants, accounts, setup), true
 	}
-	accounts, _ := strconv.ParseFloat(n["scale.size.accounts"], 64)
-	tenants, _ := strconv.ParseFloat(n["scale.size.tenants"], 64)
-	mb := warm / 1024
-	if accounts >= 100_000 && tenants >= 10_000 {
-		return mb, fmt.Sprintf("%.0f MB VmRSS (measured)", mb), true
-	}
-	empty, _ := noteKB(n, "mem.empty.VmRSS")
-	if accounts <= 0 {
-		return mb, fmt.Sprintf("%.0f MB VmRSS at an unknown size", mb), true
-	}
-	ext := (empty + (warm-empty)*100_000/accounts) / 1024
-	return ext, fmt.Sprintf("%.0f MB — **extrapolated** linearly from %.0f MB measured with %.0f tenants / %.0f accounts", ext, mb, tenants, accounts), true
+	return 0, "", false
 }
 
 func memRow(b *strings.Builder, n map[string]string) {
-	warm, ok := noteKB(n, "mem.warm.VmRSS")
-	if !ok {
+	shown := false
+	for _, m := range memSetups {
+		warm, ok := noteKB(n, "mem."+m.stage+"warm.VmRSS")
+		if !ok {
+			continue
+		}
+		shown = true
+		setup := m.name
+		if strings.Contains(setup, "%s") {
+			setup = fmt.Sprintf(setup, n["scale.x.memlimit"])
+		}
+		anon, _ := noteKB(n, "mem."+m.stage+"warm.RssAnon")
+		file, _ := noteKB(n, "mem."+m.stage+"warm.RssFile")
+		empty, _ := noteKB(n, "mem."+m.stage+"empty.VmRSS")
+		heap, _ := strconv.ParseFloat(n["mem."+m.stage+"warm.go_memstats_heap_inuse_bytes"], 64)
+		etcd := ""
+		if v := n[m.etcd]; v != "" {
+			etcd = "; " + v
+		}
+		fmt.Fprintf(b, "| memory | Portico, %s tenants / %s accounts cached, %s | RSS **%.0f MB** (anon %.0f MB + file-backed %.0f MB; Go heap in use %.0f MB; %.0f MB right after start)%s | | | | | | | | | |\n",
+			fmtInt(atof(n[m.size+"tenants"])), fmtInt(atof(n[m.size+"accounts"])), setup, warm/1024, anon/1024, file/1024, heap/(1<<20), empty/1024, etcd)
+	}
+	if !shown {
 		if r := n["notmeasured.memory"]; r != "" {
 			fmt.Fprintf(b, "| memory | Portico, 10,000 tenants / 100,000 accounts cached | %s | | | | | | | | | |\n", r)
 		}
-		return
 	}
-	anon, _ := noteKB(n, "mem.warm.RssAnon")
-	file, _ := noteKB(n, "mem.warm.RssFile")
-	empty, _ := noteKB(n, "mem.empty.VmRSS")
-	heap, _ := strconv.ParseFloat(n["mem.warm.go_memstats_heap_inuse_bytes"], 64)
-	etcd := ""
-	if v := n["scale.etcd"]; v != "" {
-		etcd = "; " + v
+	if r := n["notmeasured.memory.external"]; r != "" {
+		fmt.Fprintf(b, "| memory | Portico with an external etcd | %s | | | | | | | | | |\n", r)
 	}
-	fmt.Fprintf(b, "| memory | Portico, %s tenants / %s accounts cached | RSS **%.0f MB** (anon %.0f MB + file-backed %.0f MB; Go heap in use %.0f MB; %.0f MB right after start)%s | | | | | | | | | |\n",
-		fmtInt(atof(n["scale.size.tenants"])), fmtInt(atof(n["scale.size.accounts"])), warm/1024, anon/1024, file/1024, heap/(1<<20), empty/1024, etcd)
 }
 
 func atof(s string) float64 { f, _ := strconv.ParseFloat(s, 64); return f }
@@ -660,7 +690,7 @@ func explain(name, top string, recs []record, n map[string]string) string {
 		acc, _ := cumOf(lines, "tenants.(*Store).Account")
 		accounts := atof(n["scale.size.accounts"])
 		mb := parseMB(total)
-		msg := fmt.Sprintf("Live heap at the profile: %s. The decoded account snapshots held in the account cache (`tenants.(*Store).Account` → `encoding/json`) are %.0f %% of it", total, acc)
+		msg := fmt.Sprintf("Live heap at the profile (the embedded run): %s. The account cache's entries (`tenants.(*Store).Account`: each account's document compressed as etcd stores it, and its snapshot) are %.0f %% of it", total, acc)
 		if mb > 0 && accounts > 0 {
 			msg += fmt.Sprintf(", about %.1f KB per cached account (the JSON document is %s)", mb*acc/100*1024/accounts, docSize(n))
 		}
@@ -738,7 +768,7 @@ func method(b *strings.Builder, n map[string]string) {
 			p("Through the HTTP API accounts go in at about the same rate (%s/s measured on the cold row's PUTs: 100,000 would take %.0f s), since each is one etcd Txn either way. ", fmtInt(r), 100_000/r)
 		}
 	}
-	p("Then every account is read once with `GET /v1/accounts/{id}` and its tenant's key, which loads it into the account cache, and VmRSS, RssAnon and RssFile are read from /proc/<pid>/status. Rendered pages are not part of this number: a page viewed adds its rendered copy (about the page's size) to its account's snapshot. Last, `loadgen etcdsize` compacts the embedded etcd to its current revision (physically), defragments it and reads its Status: DbSize, the bbolt file, divided by the accounts is the etcd bytes per account (tenants, keys, aliases and the email index included).\n\n")
+	p("Then every account is read once with `GET /v1/accounts/{id}` and its tenant's key, which loads it into the account cache, and VmRSS, RssAnon and RssFile are read from /proc/<pid>/status. Rendered pages are not part of this number: a page viewed adds its rendered copy (about the page's size) to its account's snapshot. Last, `loadgen etcdsize` compacts the embedded etcd to its current revision (physically), defragments it and reads its Status: DbSize, the bbolt file, divided by the accounts is the etcd bytes per account (tenants, keys, aliases and the email index included). The same run is repeated with Portico alone against an external etcd server (Debian's etcd-server, pinned to the load core) and `--memory-limit-mb` (the Go runtime's soft memory limit), the setup the RSS target is set for: without the embedded member, neither its memory-mapped database nor its heap is in the gateway's RSS.\n\n")
 }
 
 // rateOf finds "<n>/s" in a note.

@@ -153,6 +153,7 @@ func cmdEtcdSize(args []string) error {
 	endpoint := fs.String("etcd", "http://127.0.0.1:2379", "etcd client URL (one member: it is defragmented)")
 	na := fs.Int("accounts", 0, "accounts stored, to compute the bytes per account")
 	results := fs.String("results", "", "results file to append the notes to")
+	key := fs.String("key", "scale.etcd", "note key")
 	fs.Parse(args)
 	c, err := clientv3.New(clientv3.Config{Endpoints: []string{*endpoint}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
@@ -188,7 +189,7 @@ func cmdEtcdSize(args []string) error {
 		msg += fmt.Sprintf(", %s bytes per account (the whole database, tenants and keys included, over %d accounts)",
 			fmtInt(float64(after.DbSize)/float64(*na)), *na)
 	}
-	notes = append(notes, [2]string{"scale.etcd", msg})
+	notes = append(notes, [2]string{*key, msg})
 	fmt.Println(msg)
 	if *results == "" {
 		return nil
