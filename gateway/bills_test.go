@@ -72,11 +72,12 @@ func lastCell(tr *html.Node) string {
 // adjust-row, total-row, line-row), the tfoot rows of the invoice by label, the estimated next
 // charge facts and every arithmetic step.
 type billRows struct {
-	rows   map[string][]int64
-	foot   map[string]int64 // invoice tfoot rows without a class, by label
-	facts  []int64
-	steps  []string
-	tables int
+	rows  map[string][]int64
+	foot  map[string]int64 // invoice tfoot rows without a class, by label
+	facts []int64
+	steps []string
+	// changes are the items of what changed since the last invoice.
+	changes []string
 }
 
 func readBill(t *testing.T, page string) billRows {
@@ -113,6 +114,8 @@ func readBill(t *testing.T, page string) billRows {
 				b.facts = append(b.facts, euros(t, textOf(n)))
 			case n.Data == "li" && n.Parent != nil && strings.Contains(classOf(n.Parent), " arith-steps "):
 				b.steps = append(b.steps, textOf(n))
+			case n.Data == "li" && n.Parent != nil && strings.Contains(classOf(n.Parent), " changes-list "):
+				b.changes = append(b.changes, textOf(n))
 			}
 		}
 		for ch := n.FirstChild; ch != nil; ch = ch.NextSibling {
@@ -144,12 +147,15 @@ func TestBillsAddUpOnPages(t *testing.T) {
 		invoice  string
 		subtotal int64 // by hand
 		steps    []string
+		changes  []string // on the overview and the invoice page
 	}{
 		{"demo", nil, 500000 + 42*12000 + 240000 + 15000 - 10000, "inv_2026_0006", 50000,
 			[]string{"800,000 calls in tier 2 × €0.003 = €2,400.00", "2% of €5,000.00 = -€100.00", "2 × €120.00 = €240.00",
-				"18 of 30 days × €240.00 = €144.00", "Discount: -€144.00", "100% of €144.00 = -€144.00"}},
+				"18 of 30 days × €240.00 = €144.00", "Discount: -€144.00", "100% of €144.00 = -€144.00"},
+			[]string{"Platform fee: new, €500.00", "-€856.00: Seats from 10 to 2 since Oct 1, 2026"}},
 		{"estimate not itemized", func(a *account.Account) { a.Subscriptions[0].EstimatedNextCharge = ptr(int64(1244000)) }, 1244000, "inv_2026_0007", 100000,
-			[]string{"Tenant BILLS-1 estimates your next charge at €12,440.00; the items and discounts above come to €12,490.00. The difference is charges or credits not listed here."}},
+			[]string{"Tenant BILLS-1 estimates your next charge at €12,440.00; the items and discounts above come to €12,490.00. The difference is charges or credits not listed here."},
+			[]string{"Seats: new, €1,000.00", "Platform fee: no longer billed (€500.00 before)"}},
 		{"computed, with an amount off", func(a *account.Account) {
 			s := &a.Subscriptions[0]
 			s.EstimatedNextCharge = nil
@@ -167,9 +173,13 @@ func TestBillsAddUpOnPages(t *testing.T) {
 			inv.Subtotal = 100000 + 15484 + 240000 - 24000 - 5484
 			inv.Tax = 326000 * 19 / 100
 			inv.Total = inv.Subtotal + inv.Tax
+			inv.SubscriptionID = s.ID
 		}, 500000 + 42*12000 + 240000 + 15000 - 10000 - 2500, "inv_2026_0007", 326000,
 			[]string{"3 × €100.00 = €300.00", "16 of 31 days × €300.00 = €154.84", "800,000 × €0.003 = €2,400.00", "Discount: -€240.00",
-				"10% of €2,400.00 = -€240.00", "Amount off: -€54.84", "Amount off: -€25.00"}},
+				"10% of €2,400.00 = -€240.00", "Amount off: -€54.84", "Amount off: -€25.00"},
+			// The next charge against the invoice of its subscription, by product; the invoice
+			// is the subscription's only one, so the page compares it with none.
+			[]string{"+€3,885.16: Seats from 13 to 42 since Oct 1, 2026", "€0.00: API calls from 800,000 calls to 1,800,000 calls since Oct 1, 2026", "Platform fee: new, €5,000.00", "Onboarding: new, €150.00"}},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,6 +214,12 @@ func TestBillsAddUpOnPages(t *testing.T) {
 			}
 			if tot := inv.rows["invoice-total"]; len(tot) != 1 || sub+tax != tot[0] {
 				t.Errorf("invoice: subtotal %d + tax %d, total shown %v", sub, tax, tot)
+			}
+			changes := strings.Join(append(over.changes, inv.changes...), "\n")
+			for _, c := range tt.changes {
+				if !strings.Contains(changes, c) {
+					t.Errorf("no change %q in:\n%s", c, changes)
+				}
 			}
 			all := strings.Join(append(over.steps, inv.steps...), "\n")
 			for _, s := range tt.steps {

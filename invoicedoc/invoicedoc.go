@@ -93,23 +93,26 @@ type doc struct {
 	// Credit is true for a credit note; Keys are the labels that differ from an invoice's.
 	Credit        bool
 	Keys          keys
-	InvoiceNumber string        // a credit note's invoice
-	InvoiceID     string        // a credit note's invoice, for the link to it
-	OriginalURL   string        // HTML only: the tenant's own PDF of a credit note (CreditNote.PDFURL)
-	Reason        string        // a credit note's reason
-	Number        string        // the invoice number, or the id when the invoice has none
-	TitleHTML     template.HTML // HTML only: the heading, with the number kept on one line
-	Brand         string        // PDF only: the tenant's display name, in the masthead
-	Seller        party         // From: the seller's legal name (or the tenant's name), address, tax ID
-	Buyer         party
-	Status        string // paid, issued, overdue, void: the CSS class is "status-" + Status
-	StatusLabel   string
-	IssueDate     string
-	DueDate       string
-	PaidDate      string
-	Currency      string
-	Lines         []line
-	Discount      string // the discounts (the invoice's and its lines') as a negative amount, or ""
+	InvoiceNumber string // a credit note's invoice
+	InvoiceID     string // a credit note's invoice, for the link to it
+	OriginalURL   string // HTML only: the tenant's own PDF of a credit note (CreditNote.PDFURL)
+	// ChangesTitle and Changes say what changed since the previous invoice, by product.
+	ChangesTitle string
+	Changes      []string
+	Reason       string        // a credit note's reason
+	Number       string        // the invoice number, or the id when the invoice has none
+	TitleHTML    template.HTML // HTML only: the heading, with the number kept on one line
+	Brand        string        // PDF only: the tenant's display name, in the masthead
+	Seller       party         // From: the seller's legal name (or the tenant's name), address, tax ID
+	Buyer        party
+	Status       string // paid, issued, overdue, void: the CSS class is "status-" + Status
+	StatusLabel  string
+	IssueDate    string
+	DueDate      string
+	PaidDate     string
+	Currency     string
+	Lines        []line
+	Discount     string // the discounts (the invoice's and its lines') as a negative amount, or ""
 	// Discounts are the rows of the discounts under the lines: one per discount the invoice
 	// describes (with its arithmetic), or one "Discount" row of Discount.
 	Discounts []adjust
@@ -269,6 +272,13 @@ func build(in *Input, forPDF bool) (*doc, error) {
 		}
 	}
 
+	if prev := a.PreviousInvoice(inv); prev != nil && !d.Credit && a.InvoiceCurrency(prev) == cur {
+		since := i18n.Date(prev.IssueDate.Civil(), locale)
+		d.ChangesTitle = tr.T("changes.sinceInvoice", "number", cmp.Or(prev.Number, prev.ID), "date", since)
+		if d.Changes = account.ChangeTexts(inv.ChangesSince(prev), tr, cur, locale, since); len(d.Changes) == 0 {
+			d.Changes = []string{tr.T("changes.none", "date", since)}
+		}
+	}
 	d.Lines = make([]line, len(lines))
 	for i, l := range lines {
 		d.Lines[i] = line{

@@ -104,9 +104,13 @@ type sub struct {
 	// Discounts, Adjustment and Total close the pricing breakdown when the next charge is shown:
 	// the items less the discounts plus the adjustment are Total, the estimated next charge
 	// (account.Breakdown).
-	Discounts     []adjust
-	Adjustment    *adjust
-	Total         string
+	Discounts  []adjust
+	Adjustment *adjust
+	Total      string
+	// ChangesTitle and Changes say what changed since the subscription's last invoice, by
+	// product ("+€240.00: Seats from 40 seats to 42 seats since Nov 1, 2026").
+	ChangesTitle  string
+	Changes       []string
 	CanCancel     bool
 	Scheduled     bool
 	ScheduledOn   string // date the scheduled cancellation takes effect (period end), may be ""
@@ -216,6 +220,13 @@ func subscription(s *account.Subscription, index int, cur string, v *plugins.Vie
 		if berr == nil {
 			out.NextCharge = i18n.Money(b.Total, cur, loc)
 			breakdownFoot(&out, b, cur, v)
+			if last := v.Account.LastInvoice(s); last != nil {
+				since := i18n.Date(last.IssueDate.Civil(), loc)
+				out.ChangesTitle = tr.T("changes.title", "date", since)
+				if out.Changes = account.ChangeTexts(b.ChangesSince(last), tr, cur, loc, since); len(out.Changes) == 0 {
+					out.Changes = []string{tr.T("changes.none", "date", since)}
+				}
+			}
 		} else {
 			out.NextCharge = tr.T("common.notAvailable")
 		}

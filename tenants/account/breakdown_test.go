@@ -299,3 +299,60 @@ func TestExampleAddsUp(t *testing.T) {
 		t.Error("the example shows no credit note or no discount")
 	}
 }
+
+// TestChangesHandComputed: what changed from one bill to the next, product by product, in
+// English, against differences done by hand.
+func TestChangesHandComputed(t *testing.T) {
+	t.Parallel()
+	prev := &Invoice{ID: "p", Status: InvPaid, IssueDate: "2026-11-01", SubscriptionID: "s", Lines: []Line{
+		{Description: "Team", Product: "Team plan", Quantity: 1, UnitAmount: 4900, Amount: 4900},
+		{Description: "Seats", Product: "Seats", Quantity: 40, UnitAmount: 1200, Amount: 48000},
+		{Description: "Calls", Product: "API calls", Quantity: 500000, UnitAmountDecimal: "0.3", Amount: 150000},
+		{Description: "Setup", Product: "Setup", Quantity: 1, UnitAmount: 9900, Amount: 9900},
+		{Description: "Note", Quantity: 1, UnitAmount: 0, Amount: 0},
+	}}
+	s := Subscription{ID: "s", Items: []Item{
+		{Product: "Team plan", PricingModel: PricingFlat, Quantity: 1, UnitAmount: i64(4900)},
+		{Product: "Seats", PricingModel: PricingPerUnit, Quantity: 42, Unit: "seat", UnitAmount: i64(1200)},
+		{Product: "API calls", PricingModel: PricingPerUnit, Quantity: 500000, UnitAmountDecimal: "0.4"},
+		{Product: "Support", PricingModel: PricingFlat, Quantity: 1, UnitAmount: i64(2000)},
+	}}
+	b, err := s.Breakdown()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"+€24.00: Seats from 40 seats to 42 seats since Nov 1, 2026",
+		"+€500.00: API calls, compared with Nov 1, 2026",
+		"Support: new, €20.00",
+		"Setup: no longer billed (€99.00 before)",
+	}
+	tr := i18n.ForLocale("en")
+	if got := ChangeTexts(b.ChangesSince(prev), tr, "EUR", "en", "Nov 1, 2026"); !slices.Equal(got, want) {
+		t.Errorf("next charge against the last invoice:\n got %q\nwant %q", got, want)
+	}
+	a := &Account{Invoices: []Invoice{*prev, {ID: "draft", Status: InvDraft, IssueDate: "2026-11-20", SubscriptionID: "s"},
+		{ID: "n", Status: InvIssued, IssueDate: "2026-12-01", SubscriptionID: "s", Lines: []Line{
+			{Description: "Seats", Product: "Seats", Quantity: 38, UnitAmount: 1200, Amount: 45600},
+			{Description: "Team", Product: "Team plan", Quantity: 1, UnitAmount: 4900, Amount: 4900}}},
+		{ID: "other", Status: InvPaid, IssueDate: "2026-11-15", SubscriptionID: "t"}}}
+	if got := a.LastInvoice(&s); got == nil || got.ID != "n" {
+		t.Fatalf("LastInvoice = %v, want n", got)
+	}
+	inv := a.Invoice("n")
+	p := a.PreviousInvoice(inv)
+	if p == nil || p.ID != "p" {
+		t.Fatalf("PreviousInvoice = %v, want p (not the draft, not another subscription's)", p)
+	}
+	want = []string{
+		"-€24.00: Seats from 40 to 38 since Nov 1, 2026",
+		"API calls: no longer billed (€1,500.00 before)",
+		"Setup: no longer billed (€99.00 before)",
+	}
+	if got := ChangeTexts(inv.ChangesSince(p), tr, "EUR", "en", "Nov 1, 2026"); !slices.Equal(got, want) {
+		t.Errorf("invoice against the previous one:\n got %q\nwant %q", got, want)
+	}
+	if a.PreviousInvoice(p) != nil {
+		t.Error("the first invoice has a previous one")
+	}
+}

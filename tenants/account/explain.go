@@ -56,3 +56,33 @@ func StepTexts(steps []Step, tr *i18n.Printer, cur, loc string, units func(int64
 	}
 	return out
 }
+
+// Text is the change as a person reads it, in tr's language with amounts in cur for loc, since
+// the day since (a formatted date): "+€240.00: Seats from 40 seats to 42 seats since Nov 1,
+// 2026", "API calls: new, €2,400.00", "Onboarding: no longer billed (€150.00 before)".
+func (c ProductChange) Text(tr *i18n.Printer, cur, loc, since string) string {
+	money := func(v int64) string { return i18n.Money(v, cur, loc) }
+	delta := money(c.Delta())
+	if c.Delta() > 0 {
+		delta = "+" + delta
+	}
+	switch {
+	case c.New:
+		return tr.T("changes.new", "product", c.Product, "amount", money(c.After))
+	case c.Gone:
+		return tr.T("changes.gone", "product", c.Product, "amount", money(c.Before))
+	case c.QtyBefore != c.QtyAfter:
+		return tr.T("changes.quantity", "delta", delta, "product", c.Product, "before", i18n.Quantity(c.QtyBefore, c.Unit, loc),
+			"after", i18n.Quantity(c.QtyAfter, c.Unit, loc), "date", since)
+	}
+	return tr.T("changes.amount", "delta", delta, "product", c.Product, "date", since)
+}
+
+// ChangeTexts is Text of each change.
+func ChangeTexts(cs []ProductChange, tr *i18n.Printer, cur, loc, since string) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Text(tr, cur, loc, since)
+	}
+	return out
+}
