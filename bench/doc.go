@@ -15,6 +15,7 @@
 //	bench/cmd/loadgen         the command run.sh drives: load runs, data preparation, RSS, the report
 //	bench/cmd/staticserver    the limit: fasthttp returning a captured Portico page from memory
 //	bench/cmd/nethttpserver   the usual alternative: net/http + html/template, rendered per request
+//	bench/cmd/sourceserver    a tenant backend answering GET /accounts/{id} for the source-mode rows
 //
 // The package itself holds no code; it exists for this documentation.
 package bench

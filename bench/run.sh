@@ -7,6 +7,8 @@
 #     html/template, Portico — runs interleaved so that background noise hits all three alike;
 #   - session creation, link redemption (exactly-once checked, plus a concurrent race check),
 #     a cold page view (every request an account-cache miss, after a restart);
+#   - source mode: a tenant whose documents come from its backend (bench/cmd/sourceserver), a
+#     cold view (each a signed fetch) and cached views within the TTL;
 #   - HTTPS rows when `portico serve` has --https-addr;
 #   - memory: RSS with 10,000 tenants and 100,000 accounts warmed into the caches;
 #   - the Go micro-benchmarks of the hot path;
@@ -15,7 +17,8 @@
 # Settings (environment, defaults in brackets): BENCH_RUNS [3] measured runs per row, except
 # BENCH_PAGE_RUNS [5] for the customer page rows; BENCH_CONNS [64]; BENCH_DURATION [5s];
 # BENCH_WARMUP [2s]; BENCH_TENANTS [10000], BENCH_ACCOUNTS [100000] for the memory row;
-# BENCH_COLD_ACCOUNTS [5000]; BENCH_OUT [bench/RESULTS.md]; BENCH_BUDGET [570] seconds the whole
+# BENCH_COLD_ACCOUNTS [5000]; BENCH_SOURCE_ACCOUNTS [BENCH_COLD_ACCOUNTS] for the source rows;
+# BENCH_ONLY=source runs only the source rows (and writes a report of them); BENCH_OUT [bench/RESULTS.md]; BENCH_BUDGET [570] seconds the whole
 # run may take (the memory row shrinks to fit, and the report extrapolates, saying so);
 # BENCH_PROFILE [auto]: CPU-profile a Portico row whose target is missed (always, never);
 # BENCH_KEEP=1 keeps the work directory (logs, results.jsonl, profiles); GO [go] the toolchain.
@@ -97,7 +100,8 @@ load() {
 	[[ -n ${COOKIE:-} ]] && shown=${shown//"$COOKIE"/'$COOKIE'}
 	[[ -n ${KEY:-} ]] && shown=${shown//"$KEY"/'$API_KEY'}
 	[[ -n ${SID:-} ]] && shown=${shown//"$SID"/'$SID'}
-	for v in P_HTTP P_ADMIN P_STATIC P_NET P_HTTPS P_NGINX; do if [[ -n ${!v:-} ]]; then shown=${shown//":${!v}"/":\$$v"}; fi; done
+	[[ -n ${SKEY:-} ]] && shown=${shown//"$SKEY"/'$SOURCE_API_KEY'}
+	for v in P_HTTP P_ADMIN P_STATIC P_NET P_HTTPS P_NGINX P_SRC; do if [[ -n ${!v:-} ]]; then shown=${shown//":${!v}"/":\$$v"}; fi; done
 	shown=$(sed -E 's/-server-pid [0-9]+/-server-pid $SERVER_PID/' <<<"$shown")
 	if [[ ${SEEN[$row]:-} != 1 ]]; then
 		SEEN[$row]=1
@@ -127,8 +131,8 @@ wait_for() {
 log "building"
 mkdir -p "$BIN"
 "$GO" build -trimpath -ldflags "-X main.version=$(git describe --always --dirty 2>/dev/null || echo dev)" -o "$BIN/portico" ./cmd/portico
-"$GO" build -o "$BIN/" ./bench/cmd/loadgen ./bench/cmd/staticserver ./bench/cmd/nethttpserver ./bench/cmd/testca
-mapfile -t PORT < <("$BIN/loadgen" freeports -n 14)
+"$GO" build -o "$BIN/" ./bench/cmd/loadgen ./bench/cmd/staticserver ./bench/cmd/nethttpserver ./bench/cmd/testca ./bench/cmd/sourceserver
+mapfile -t PORT < <("$BIN/loadgen" freeports -n 15)
 note portico.version "$("$BIN/portico" version 2>/dev/null | sed 's/^portico //') ($(git rev-parse --short HEAD 2>/dev/null || echo '?'), working tree $(git status --porcelain 2>/dev/null | wc -l | tr -d ' ') files changed)"
 note loadavg.start "$(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -201,6 +205,63 @@ COOKIE=$(lg session -addr "127.0.0.1:$P_HTTP" -link "$LINK")
 COOKIE_NAME=${COOKIE%%=*}
 lg fetch -addr "127.0.0.1:$P_HTTP" -url "$PORTAL/" -cookie "$COOKIE" -body "$WORK/page.html" -headers "$WORK/page.headers" >&2
 
+# Source mode (source_rows): a tenant whose account documents come from its backend on demand —
+# bench/cmd/sourceserver on the load core, answering GET /accounts/{id} and ?alias= for
+# SOURCE accounts (+ COLD_WARM for the warm-up), verifying the signatures. Portico runs with
+# --webhook-allow-cidr 127.0.0.0/8 so that it may call a loopback backend. One session per
+# account by alias through the API (each asks the source); then per run Portico restarts (empty
+# caches): source-cold views every account once (each a fetch), source-warm views the same
+# accounts round robin within the TTL (cached pages, no fetch). sourceserver's counters go into
+# each run's metrics. BENCH_ONLY=source runs only these rows (after the demo start) and writes
+# the report.
+SOURCE=${BENCH_SOURCE_ACCOUNTS:-$COLD}
+P_SRC=${PORT[14]}
+source_rows() {
+	local slug=srcbench secret i src_pid
+	log "source mode: Portico with --webhook-allow-cidr 127.0.0.0/8, tenant $slug, sourceserver with $((SOURCE + COLD_WARM)) accounts on core $LOAD_CPU"
+	stop "$PORTICO_PID"
+	start_portico portico.source "$WORK/data" "$P_ETCD" "$P_PEER" "$P_HTTP" "$P_ADMIN" --webhook-allow-cidr 127.0.0.0/8
+	local cli=("$BIN/portico" --etcd-endpoints "http://127.0.0.1:$P_ETCD")
+	"${cli[@]}" tenant create --slug "$slug" --name "Source Bench" >"$WORK/source.tenant" 2>&1 ||
+		{ log "creating the source tenant failed:"; cat "$WORK/source.tenant" >&2; return 1; }
+	SKEY=$("${cli[@]}" apikey create --tenant "$slug" --name bench 2>"$WORK/source.apikey.err")
+	local code
+	code=$(curl -s -o "$WORK/source.backend" -w '%{http_code}' -X PUT -H "Host: api.portal.localhost:$P_HTTP" -H "Authorization: Bearer $SKEY" \
+		-H 'Content-Type: application/json' --data "{\"url\":\"http://127.0.0.1:$P_SRC\"}" "http://127.0.0.1:$P_HTTP/v1/backend")
+	[[ $code == 200 ]] || { log "registering the source backend failed: $code $(cat "$WORK/source.backend")"; return 1; }
+	secret=$(sed -n 's/.*"secret": *"\([^"]*\)".*/\1/p' "$WORK/source.backend")
+	(umask 077 && printf '%s\n' "$secret" >"$WORK/source.secret")
+	"${PIN_LOAD[@]}" "$BIN/sourceserver" -addr "127.0.0.1:$P_SRC" -account tenants/account/testdata/account.json -n $((SOURCE + COLD_WARM)) \
+		-prefix src -secret-file "$WORK/source.secret" -aliases "$WORK/source.aliases" 2>"$WORK/sourceserver.err" &
+	src_pid=$!
+	PIDS+=("$src_pid")
+	wait_for "$WORK/sourceserver.err" 'sourceserver ready' "$src_pid" sourceserver
+	"${cli[@]}" tenant update "$slug" --source --source-ttl 5m >"$WORK/source.update" 2>&1 ||
+		{ log "turning source mode on failed:"; cat "$WORK/source.update" >&2; return 1; }
+	lg sessions -addr "127.0.0.1:$P_HTTP" -api "$API" -key "$SKEY" -aliases "$WORK/source.aliases" -out "$WORK/source.cookies" | tee "$WORK/source.sessions" >&2
+	note source.sessions "$(cat "$WORK/source.sessions") by alias (each a GET <backend>/accounts?alias=… to the source)"
+	local surl=http://$slug.portal.localhost:$P_HTTP smetrics=(-metrics "http://127.0.0.1:$P_SRC/metrics")
+	((HAS_ADMIN)) && smetrics=(-metrics "http://127.0.0.1:$P_ADMIN/metrics,http://127.0.0.1:$P_SRC/metrics")
+	for ((i = 1; i <= RUNS; i++)); do
+		log "source mode, run $i of $RUNS: restarting Portico, then cold and warm views"
+		stop "$PORTICO_PID"
+		start_portico "portico.source$i" "$WORK/data" "$P_ETCD" "$P_PEER" "$P_HTTP" "$P_ADMIN" --webhook-allow-cidr 127.0.0.0/8
+		load source-cold/portico "$i" -mix cold -addr "127.0.0.1:$P_HTTP" -url "$surl" -items "$WORK/source.cookies" -cookie-name "$COOKIE_NAME" -warm-items "$COLD_WARM" -d 60s -server-pid "$PORTICO_PID" "${smetrics[@]}"
+		load source-warm/portico "$i" -mix pages -addr "127.0.0.1:$P_HTTP" -url "$surl" -items "$WORK/source.cookies" -cookie-name "$COOKIE_NAME" -d "$DUR" -w "$WARM" -server-pid "$PORTICO_PID" "${smetrics[@]}"
+	done
+	stop "$src_pid"
+}
+if [[ ${BENCH_ONLY:-} == source ]]; then
+	source_rows
+	stop "$PORTICO_PID"
+	note loadavg.end "$(cut -d' ' -f1-3 /proc/loadavg)"
+	note commands "BENCH_ONLY=source bash bench/run.sh   # the source-mode rows only; BENCH_RUNS=$RUNS BENCH_SOURCE_ACCOUNTS=$SOURCE
+$(cat "$WORK/commands.txt")"
+	"$BIN/loadgen" report -in "$RES" -out "$OUT" -cmd "BENCH_ONLY=source bash bench/run.sh" -go "$("$GO" version)" -elapsed "$(($(date +%s) - T0))"
+	log "wrote $OUT (source-mode rows only)"
+	exit 0
+fi
+
 log "starting the limit (staticserver) and net/http + html/template (nethttpserver) on core $SERVER_CPU"
 "${PIN_SERVER[@]}" "$BIN/staticserver" -addr "127.0.0.1:$P_STATIC" -body "$WORK/page.html" -headers "$WORK/page.headers" 2>"$WORK/static.err" &
 STATIC_PID=$!
@@ -268,6 +329,9 @@ for ((i = 1; i <= RUNS; i++)); do
 	start_portico "portico.cold$i" "$WORK/data" "$P_ETCD" "$P_PEER" "$P_HTTP" "$P_ADMIN"
 	load cold/portico "$i" -mix cold -addr "127.0.0.1:$P_HTTP" -url "$PORTAL" -items "$WORK/cold.cookies" -cookie-name "$COOKIE_NAME" -warm-items "$COLD_WARM" -d 60s -server-pid "$PORTICO_PID" "${METRICS[@]}"
 done
+
+# Source-mode rows (source_rows, defined after the demo start).
+source_rows
 
 # start_nginx: nginx (one process: master_process off, so the process measured is the one that
 # serves) pinned like every server, serving the customer page's bytes as a static file over TLS

@@ -49,6 +49,9 @@ type Workload struct {
 	Items     []string
 	WarmItems int
 	Apply     func(req *fasthttp.Request, item string)
+	// Cycle makes a run with Items a fixed one instead: the items are used round robin, over
+	// and over, for the warm-up and the measured duration (WarmItems unused, no item status).
+	Cycle bool
 	// Collect, when set, is called with the body of every expected response of both phases and
 	// may return a value to keep (Result.Collected), e.g. the token of a created link. It is
 	// called concurrently from every worker.
@@ -219,8 +222,12 @@ func Run(opt Options, w *Workload) (*Result, error) {
 		}
 	}()
 
+	list := w.Items != nil && !w.Cycle
+	if w.Cycle && len(w.Items) == 0 {
+		return nil, errors.New("load: a cycling workload needs items")
+	}
 	var itemStatus []int32
-	if w.Items != nil {
+	if list {
 		itemStatus = make([]int32, len(w.Items))
 	}
 	phase := func(deadline time.Time, from, to int) time.Duration {
@@ -241,7 +248,7 @@ func Run(opt Options, w *Workload) (*Result, error) {
 	}
 
 	now := time.Now()
-	if w.Items != nil {
+	if list {
 		warm := min(w.WarmItems, len(w.Items))
 		if warm > 0 {
 			phase(now.Add(opt.Warmup+opt.Duration), 0, warm)
@@ -260,7 +267,7 @@ func Run(opt Options, w *Workload) (*Result, error) {
 	r0, w0, d0 := ws.read.Load(), ws.written.Load(), ws.dials.Load()
 	c0, s0, k0 := selfCPU(), procCPU(opt.ServerPID), coreBusy()
 	var elapsed time.Duration
-	if w.Items != nil {
+	if list {
 		elapsed = phase(time.Now().Add(opt.Duration), min(w.WarmItems, len(w.Items)), len(w.Items))
 	} else {
 		elapsed = phase(time.Now().Add(opt.Duration), 0, 0)
@@ -405,7 +412,11 @@ func (wk *worker) loop(hc *fasthttp.HostClient, w *Workload, deadline time.Time,
 			return
 		}
 		idx := -1
-		if w.Items != nil {
+		switch {
+		case w.Cycle:
+			w.Apply(wk.req, w.Items[int(uint64(next.Add(1)-1)%uint64(len(w.Items)))])
+			t0 = time.Now()
+		case w.Items != nil:
 			idx = int(next.Add(1) - 1)
 			if idx >= to {
 				return

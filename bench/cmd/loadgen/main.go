@@ -157,19 +157,19 @@ func cmdLoad(args []string) error {
 	fs := flag.NewFlagSet("load", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to dial")
 	base := fs.String("url", "http://demo.portal.localhost:8080", "origin of the requests (scheme://host:port): Host header and TLS server name")
-	mix := fs.String("mix", "page", "page | redeem | create | cold | https | handshakes")
+	mix := fs.String("mix", "page", "page | pages | redeem | create | cold | https | handshakes")
 	conns := fs.Int("c", 64, "connections")
 	dur := fs.Duration("d", 5*time.Second, "measured duration (a cap for list runs)")
 	warm := fs.Duration("w", 2*time.Second, "warm-up duration")
 	cookie := fs.String("cookie", "", "Cookie header of page/https/handshakes requests (name=value)")
-	cookieName := fs.String("cookie-name", "portico_session", "cookie name for -items of the cold mix")
-	items := fs.String("items", "", "file of items, one per line: link tokens (redeem) or cookie values (cold)")
+	cookieName := fs.String("cookie-name", "portico_session", "cookie name for -items of the cold and pages mixes")
+	items := fs.String("items", "", "file of items, one per line: link tokens (redeem) or cookie values (cold: each once; pages: round robin for the duration)")
 	warmItems := fs.Int("warm-items", 0, "items used for warm-up (list runs)")
 	key := fs.String("key", "", "API key (create)")
 	alias := fs.String("alias", "crm-001234", "account alias of created sessions (create)")
 	saveTokens := fs.String("save-tokens", "", "append the tokens of created links to this file (create)")
 	verifySample := fs.Int("verify-sample", 200, "redeem: GET this many redeemed tokens again, expecting 410")
-	metricsURL := fs.String("metrics", "", "Prometheus /metrics URL: record deltas of Portico's counters over the measured phase")
+	metricsURL := fs.String("metrics", "", "Prometheus /metrics URLs (comma-separated): record deltas of Portico's (and sourceserver's) counters over the measured phase")
 	insecure := fs.Bool("insecure", false, "TLS: do not verify the server certificate")
 	caFile := fs.String("ca", "", "TLS: PEM file of the CA that signed the server certificate")
 	timeout := fs.Duration("timeout", 10*time.Second, "timeout of each request")
@@ -216,7 +216,7 @@ func cmdLoad(args []string) error {
 		if *saveTokens != "" {
 			w.Collect = tokenFromSessionURL
 		}
-	case "redeem", "cold":
+	case "redeem", "cold", "pages":
 		lines, err := readLines(*items)
 		if err != nil {
 			return err
@@ -224,7 +224,7 @@ func cmdLoad(args []string) error {
 		if len(lines) <= *warmItems {
 			return fmt.Errorf("%s has %d items, %d are for warm-up", *items, len(lines), *warmItems)
 		}
-		w.Items, w.WarmItems = lines, *warmItems
+		w.Items, w.WarmItems, w.Cycle = lines, *warmItems, *mix == "pages"
 		if *mix == "redeem" {
 			w.Expect = 303
 			w.Apply = func(req *fasthttp.Request, tok string) { req.URI().SetPath("/s/" + tok) }
@@ -239,8 +239,8 @@ func cmdLoad(args []string) error {
 
 	var before, after map[string]float64
 	if *metricsURL != "" {
-		opt.BeforeMeasure = func() { before, _ = scrape(*metricsURL) }
-		opt.AfterMeasure = func() { after, _ = scrape(*metricsURL) }
+		opt.BeforeMeasure = func() { before, _ = scrapeAll(*metricsURL) }
+		opt.AfterMeasure = func() { after, _ = scrapeAll(*metricsURL) }
 	}
 	res, err := load.Run(opt, w)
 	if err != nil {

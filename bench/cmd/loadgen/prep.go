@@ -335,8 +335,24 @@ func scrape(url string) (map[string]float64, error) {
 			continue
 		}
 		name := line[:i]
-		if strings.HasPrefix(name, "portico_") || strings.HasPrefix(name, "go_memstats_") || strings.HasPrefix(name, "process_") || strings.HasPrefix(name, "go_goroutines") {
+		if strings.HasPrefix(name, "portico_") || strings.HasPrefix(name, "sourceserver_") || strings.HasPrefix(name, "go_memstats_") || strings.HasPrefix(name, "process_") || strings.HasPrefix(name, "go_goroutines") {
 			m[name] = v
+		}
+	}
+	return m, nil
+}
+
+// scrapeAll scrapes each of comma-separated /metrics URLs into one map (the names of different
+// processes do not collide: each has its own prefix).
+func scrapeAll(urls string) (map[string]float64, error) {
+	m := map[string]float64{}
+	for _, u := range strings.Split(urls, ",") {
+		one, err := scrape(u)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range one {
+			m[k] = v
 		}
 	}
 	return m, nil

@@ -33,7 +33,10 @@ type summary struct {
 	sortedRPS                      []float64
 	failedChecks                   []string
 	cacheMissesPerReq, pageMissPct float64
-	serverCPU, clientCPU           float64
+	// sourceFetches and sourceRevalidations are the source's 200 and 304 answers per measured
+	// request (source-mode rows: sourceserver's counters).
+	sourceFetches, sourceRevalidations float64
+	serverCPU, clientCPU               float64
 	// perCPU is the median of requests per CPU-second of the server; otherServer and otherClient
 	// the median share of the server's and client's core other processes used (-1: unknown).
 	perCPU, otherServer, otherClient float64
@@ -44,7 +47,7 @@ type summary struct {
 func summarize(recs []record, row string) *summary {
 	s := &summary{}
 	var rps, p50, p99, p999, bytes, scpu, ccpu, per, oSrv, oCli []float64
-	var miss, pm, pl float64
+	var miss, pm, pl, sf, sr float64
 	for _, r := range recs {
 		if r.Kind != "run" || r.Row != row || r.Result == nil {
 			continue
@@ -64,6 +67,8 @@ func summarize(recs []record, row string) *summary {
 			}
 		}
 		miss += r.Metrics["portico_account_cache_misses_total"]
+		sf += r.Metrics[`sourceserver_answers_total{status="200"}`]
+		sr += r.Metrics[`sourceserver_answers_total{status="304"}`]
 		pm += r.Metrics[`portico_page_cache_lookups_total{result="miss"}`]
 		pl += r.Metrics[`portico_page_cache_lookups_total{result="miss"}`] + r.Metrics[`portico_page_cache_lookups_total{result="hit"}`]
 	}
@@ -82,6 +87,7 @@ func summarize(recs []record, row string) *summary {
 	sort.Float64s(s.sortedRPS)
 	if s.requests > 0 {
 		s.cacheMissesPerReq = miss / float64(s.requests)
+		s.sourceFetches, s.sourceRevalidations = sf/float64(s.requests), sr/float64(s.requests)
 	}
 	if pl > 0 {
 		s.pageMissPct = 100 * pm / pl
@@ -185,6 +191,8 @@ var tableRows = []rowSpec{
 	{"redeem/portico", "link redemption (303 + cookie)", "Portico"},
 	{"create/portico", "session creation (API, 201)", "Portico"},
 	{"cold/portico", "customer page, cold account (cache miss)", "Portico"},
+	{"source-cold/portico", "customer page, source mode, uncached account (a signed GET to the tenant's backend, then render)", "Portico + sourceserver (backend on the load core)"},
+	{"source-warm/portico", "customer page, source mode, cached accounts within the TTL", "Portico + sourceserver (backend on the load core)"},
 	{"https/portico", "customer page over HTTPS, kept-alive", "Portico"},
 	{"https/nginx", "customer page over HTTPS, kept-alive", "nginx, one process, the page's bytes as a static file"},
 	{"handshakes/portico", "full TLS handshake + page, new connection each", "Portico"},
@@ -387,6 +395,12 @@ func cmdReport(args []string) error {
 		if row == "cold/portico" {
 			p("- cold/portico: account-cache misses per measured request %.2f (from Portico's `portico_account_cache_misses_total`; a miss counts twice: the page handler's cache lookup, then `Store.Account`'s before it reads etcd), rendered-page cache misses %.0f %% of page lookups — every measured request loaded its account from etcd and rendered the page.\n", s.cacheMissesPerReq, s.pageMissPct)
 		}
+	}
+	if s := summarize(recs, "source-cold/portico"); s != nil {
+		p("- source-cold/portico: the source answered %.2f documents (200) and %.2f revalidations (304) per measured request, account-cache misses per request %.2f, rendered-page cache misses %.0f %% of page lookups (sourceserver's and Portico's counters) — every measured view fetched its account from the tenant's backend and rendered the page.\n", s.sourceFetches, s.sourceRevalidations, s.cacheMissesPerReq, s.pageMissPct)
+	}
+	if s := summarize(recs, "source-warm/portico"); s != nil {
+		p("- source-warm/portico: the source answered %.4f documents and %.4f revalidations per measured request (0 within the TTL), account-cache misses per request %.4f, rendered-page cache misses %.1f %% of page lookups.\n", s.sourceFetches, s.sourceRevalidations, s.cacheMissesPerReq, s.pageMissPct)
 	}
 	if m0, ok := noteKB(n, "mem.warm.portico_account_cache_misses_total"); ok {
 		if m1, ok := noteKB(n, "mem.recheck.portico_account_cache_misses_total"); ok {
@@ -760,6 +774,7 @@ func method(b *strings.Builder, n map[string]string) {
 	p("- **customer page**: `GET /` with the session cookie of the demo account (all three sections) on every connection, after a warm-up; the limit server returns the exact bytes (body and headers) captured from Portico's page at the start of the run; the net/http contestant renders the same account with html/template on every request and produces the same page (byte-identical apart from the CSRF token). Runs of the three contestants are interleaved, so background load hits all three alike.\n")
 	p("- **session creation**: `POST /portal/customer-session/customer-portal` with the demo tenant's API key, 201 expected; the link tokens it returns are kept for the redemption row.\n")
 	p("- **link redemption**: the links created above, split into one part per run; every token is requested exactly once (`GET /s/<token>`, 303 expected), the first tenth of each part as warm-up. After each run loadgen checks that every token got its 303 and that a second GET of a sample answers 410; a separate race check redeems 100 fresh links from 4 connections at the same instant each.\n")
+	p("- **source mode**: a tenant created with the CLI, its backend registered through `PUT /v1/backend` at bench/cmd/sourceserver (net/http, pinned to the load core, sharing it with the load generator), which answers `GET /accounts/{id}` and `?alias=` for copies of the example document with an ETag, verifying every request's signature; the tenant set to source mode (`portico tenant update --source --source-ttl 5m`) and one session per account created by alias through the API (each a fetch by alias). Portico runs with `--webhook-allow-cidr 127.0.0.0/8` to reach it on loopback. Per run: Portico restarts (empty caches) and **source-cold** views every account once (each view a signed GET to the source, validation, the cache and a render: cold/portico with etcd replaced by an HTTP request); then **source-warm** views the same accounts round robin for the duration, within the TTL, so every view is a cached page. sourceserver's counters, scraped with Portico's, say how many fetches each row caused (see Checks). sourceserver's CPU counts in these rows' *other processes on the client core*.\n")
 	p("- **cold page**: accounts PUT through the API with one session each; before each run Portico is restarted, so its caches are empty, and every account's page is then requested once — each request reads the account from etcd and renders the page (the account-cache miss counters confirm it, see Checks).\n")
 	p("- **HTTPS**: Portico restarted with `--https-addr` and on-demand TLS from a local ACME CA (Pebble, bench/cmd/testca, the same in-process Pebble the certs tests use); the first request obtains the certificate over real ACME. The keep-alive row verifies the chain against the CA; the handshake row opens a new connection per request without session resumption (a full TLS 1.3 handshake each) and skips verification on the client, so that two ECDSA verifications per handshake do not make the load generator the bottleneck.\n")
 	p("- **memory**: a fresh Portico; tenants (each with an API key) and accounts, copies of tenants/account/testdata/account.json, are written straight into its embedded etcd with package tenants (`CreateTenant`, `CreateAPIKey`, `PutAccount`, 64 writers) — the API cannot create tenants, and 10,000 CLI invocations would take far longer. ")
