@@ -241,7 +241,7 @@ func RenderPortalLink(m PortalLinkMessage, now time.Time) (*Rendered, error) {
 	v.Button = p.T(k + "button")
 	v.TextOpen = p.T(k + "textOpen")
 	v.Copy = p.T("email.portalLink.copy")
-	v.Ignore = p.T(k + "ignore")
+	v.Ignore = p.T(k+"ignore", "tenant", v.TenantName)
 	v.Footer = p.T("email.portalLink.footer", "tenant", v.TenantName)
 	if m.InvitedBy != "" || m.Alert != "" {
 		v.Expiry = p.T(k+"how", "email", m.To)

@@ -9,6 +9,7 @@ import (
 	"html"
 	"net"
 	netmail "net/mail"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -639,5 +640,39 @@ func TestRenderUsageAlert(t *testing.T) {
 				t.Fatalf("subject %q:\n%s", r.Subject, r.Text)
 			}
 		})
+	}
+}
+
+// TestRenderFillsEveryPlaceholder: every kind of portal email (link, sign-in, invitation, usage
+// alert) in every language leaves no "{name}" of its messages unfilled (the sign-in email said
+// "nobody from {tenant}").
+func TestRenderFillsEveryPlaceholder(t *testing.T) {
+	t.Parallel()
+	placeholder := regexp.MustCompile(`\{[a-zA-Z]+\}`)
+	kinds := map[string]func(*PortalLinkMessage){
+		"link":    func(*PortalLinkMessage) {},
+		"sign-in": func(m *PortalLinkMessage) { m.Code, m.ExpiresAt = "472913", now.Add(15*time.Minute) },
+		"invite": func(m *PortalLinkMessage) {
+			m.URL, m.AccountName, m.InvitedBy, m.Role = "https://acme.portal.example/sign-in", "Globex", "ann@globex.example", "viewer"
+		},
+		"usage alert": func(m *PortalLinkMessage) {
+			m.URL, m.Alert = "https://acme.portal.example/sign-in", "API calls reached 80 %."
+		},
+	}
+	for name, set := range kinds {
+		for _, locale := range []string{"en", "de", "fr", "es", "ja", "pt-BR"} {
+			m := message()
+			m.Locale = locale
+			set(&m)
+			r, err := RenderPortalLink(m, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for part, s := range map[string]string{"subject": r.Subject, "text": r.Text, "HTML": r.HTML} {
+				if p := placeholder.FindString(s); p != "" {
+					t.Errorf("%s email in %s: %s leaves %s unfilled", name, locale, part, p)
+				}
+			}
+		}
 	}
 }
