@@ -232,7 +232,7 @@ func RenderPortalLink(m PortalLinkMessage, now time.Time) (*Rendered, error) {
 		v.Logo = htmltemplate.URL(m.LogoURL)
 	}
 	v.Heading = p.T(k + "heading")
-	if v.AccountName != "" {
+	if v.AccountName != "" && m.InvitedBy == "" { // an invitation goes to a person, not to the account
 		v.Greeting = p.T("email.portalLink.greeting", "name", v.AccountName)
 	} else {
 		v.Greeting = p.T("email.portalLink.greetingNoName")

@@ -611,6 +611,10 @@ func TestRenderInvite(t *testing.T) {
 				!strings.Contains(r.HTML, `href="https://acme.portal.example/sign-in"`) || !strings.Contains(r.Text, m.To) {
 				t.Fatalf("subject %q:\n%s", r.Subject, r.Text)
 			}
+			// The invited colleague is greeted without the account's name (it is not theirs).
+			if greeting, _, _ := strings.Cut(r.Text, "\n"); strings.Contains(greeting, "Globex") {
+				t.Fatalf("the invitation greets the account: %q", greeting)
+			}
 		})
 	}
 }
