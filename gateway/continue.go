@@ -49,7 +49,7 @@ func (g *Gateway) continuePage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l *t
 // whose button posts the nonce to the page's own URL: the token of the URL is not repeated in the
 // page, and the page sends no Referer.
 func (g *Gateway) continueForm(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l pageLang, nonce, titleKey, bodyKey string) {
-	form := `<form method="post" class="form">` + hiddenNonce(nonce) + button(l.T("info.continue.button")) + `</form>`
+	form := g.renderForm("anon-form", &anonForm{Nonce: nonce, Button: l.T("info.continue.button")})
 	g.writeFormPage(ctx, t, l, fasthttp.StatusOK, l.T(titleKey), l.T(bodyKey, "tenant", t.Name), form, true)
 }
 

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"html/template"
 	"strings"
@@ -166,40 +167,50 @@ func (g *Gateway) setCookie(ctx *fasthttp.RequestCtx, name, value string, maxAge
 	web.SetCookie(ctx, name, value, maxAge, same, g.cfg.Dev)
 }
 
-func hiddenNonce(nonce string) string {
-	return `<input type="hidden" name="` + continueField + `" value="` + template.HTMLEscapeString(nonce) + `">`
+//go:embed web/forms.html
+var formsHTML string
+
+// forms are the templates of the forms of pages without a session (web/forms.html).
+var forms = template.Must(template.New("forms").Parse(formsHTML))
+
+// anonForm is a form of a page without a session: the continue cookie's nonce, hidden fields,
+// at most one visible field, a submit button and a hint under it.
+type anonForm struct {
+	Action string // "" posts to the page's own URL
+	Nonce  string
+	Hidden []hiddenField
+	Field  *formField
+	Button string
+	Hint   string
 }
 
-// field is a labelled input of the sign-in forms, with its error.
-func field(name, typ, label, value, errText, extra string) string {
-	var b strings.Builder
-	b.WriteString(`<div class="field`)
-	if errText != "" {
-		b.WriteString(` has-error`)
-	}
-	b.WriteString(`"><label for="` + name + `">` + template.HTMLEscapeString(label) + `</label>`)
-	if errText != "" {
-		b.WriteString(`<p class="field-error" id="` + name + `-error">` + template.HTMLEscapeString(errText) + `</p>`)
-	}
-	b.WriteString(`<input type="` + typ + `" id="` + name + `" name="` + name + `" value="` + template.HTMLEscapeString(value) + `" required ` + extra)
-	if errText != "" {
-		b.WriteString(` aria-invalid="true" aria-describedby="` + name + `-error"`)
-	}
-	b.WriteString(`></div>`)
-	return b.String()
+type hiddenField struct{ Name, Value string }
+
+// formField is a labelled input with its error, if any.
+type formField struct {
+	Name, Type, Label, Value, Error string
+	// Attrs are the input's further attributes, constant markup of the caller.
+	Attrs template.HTMLAttr
 }
 
-func button(label string) string {
-	return `<p class="actions"><button class="button button-primary" type="submit">` + template.HTMLEscapeString(label) + `</button></p>`
+// renderForm executes one of the forms templates; a failure is logged and renders nothing (the
+// templates are parsed at start and their data are strings, so it does not happen).
+func (g *Gateway) renderForm(name string, data any) template.HTML {
+	var b bytes.Buffer
+	if err := forms.ExecuteTemplate(&b, name, data); err != nil {
+		g.log.Error("gateway: rendering a form", "template", name, "err", err)
+		return ""
+	}
+	return template.HTML(b.String())
 }
 
 // writeFormPage writes a message page with the markup of a form as its action: the Continue page
 // of emailed links and the pages of sign in by email. noReferrer is for a page whose URL holds a
 // token.
-func (g *Gateway) writeFormPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l pageLang, status int, title, message, action string, noReferrer bool) {
+func (g *Gateway) writeFormPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l pageLang, status int, title, message string, action template.HTML, noReferrer bool) {
 	c := newChrome(t, l, title)
 	c.Message = message
-	c.Action = template.HTML(action)
+	c.Action = action
 	c.NoReferrer = noReferrer
 	var out bytes.Buffer
 	if err := c.execute(&out, "message"); err != nil {
@@ -222,9 +233,8 @@ func (g *Gateway) signInPage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l page
 	if status == fasthttp.StatusBadRequest {
 		errText = l.T("signin.badEmail")
 	}
-	form := `<form method="post" action="/sign-in" class="form">` + hiddenNonce(nonce) +
-		field("email", "email", l.T("signin.email"), email, errText, `autocomplete="email" maxlength="254"`) +
-		button(l.T("signin.send")) + `</form>`
+	form := g.renderForm("anon-form", &anonForm{Action: "/sign-in", Nonce: nonce, Button: l.T("signin.send"),
+		Field: &formField{Name: "email", Type: "email", Label: l.T("signin.email"), Value: email, Error: errText, Attrs: `autocomplete="email" maxlength="254"`}})
 	g.writeFormPage(ctx, t, l, status, l.T("signin.title"), l.T("signin.body", "tenant", t.Name), form, false)
 }
 
@@ -235,10 +245,12 @@ func (g *Gateway) codePage(ctx *fasthttp.RequestCtx, t *tenants.Tenant, l pageLa
 	if wrong {
 		errText = l.T("signin.codeWrong")
 	}
-	form := `<form method="post" action="/sign-in/code" class="form">` + hiddenNonce(nonce) +
-		`<input type="hidden" name="email" value="` + template.HTMLEscapeString(email) + `">` +
-		field("code", "text", l.T("signin.code"), "", errText, `inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6"`) +
-		button(l.T("signin.verify")) + `</form><p><a class="link" href="/sign-in">` + template.HTMLEscapeString(l.T("signin.again")) + `</a></p>`
+	form := g.renderForm("signin-code", struct {
+		Form  *anonForm
+		Again string
+	}{&anonForm{Action: "/sign-in/code", Nonce: nonce, Hidden: []hiddenField{{"email", email}}, Button: l.T("signin.verify"),
+		Field: &formField{Name: "code", Type: "text", Label: l.T("signin.code"), Error: errText,
+			Attrs: `inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6"`}}, l.T("signin.again")})
 	g.writeFormPage(ctx, t, l, status, l.T("signin.sent.title"), l.T("signin.sent.body"), form, false)
 }
 
@@ -370,8 +382,7 @@ func (g *Gateway) signInChooser(ctx *fasthttp.RequestCtx, t *tenants.Tenant) {
 	}
 	l := sessionLang(c.Locale, nil, t)
 	nonce := g.anonNonce(ctx, c.ExpiresAt.Sub(now))
-	var b strings.Builder
-	b.WriteString(`<ul class="choices">`)
+	var choices []*anonForm
 	for _, id := range c.Accounts {
 		en := tenants.ParseSignInEntry(id)
 		name := en.Account
@@ -384,12 +395,10 @@ func (g *Gateway) signInChooser(ctx *fasthttp.RequestCtx, t *tenants.Tenant) {
 				role = m.Role
 			}
 		}
-		b.WriteString(`<li><form method="post" action="/sign-in/choose" class="form">` + hiddenNonce(nonce) +
-			`<input type="hidden" name="account" value="` + template.HTMLEscapeString(id) + `">` +
-			button(l.T("signin.choose.open", "name", name)) + `<p class="hint">` + template.HTMLEscapeString(l.T("role."+role)) + `</p></form></li>`)
+		choices = append(choices, &anonForm{Action: "/sign-in/choose", Nonce: nonce, Hidden: []hiddenField{{"account", id}},
+			Button: l.T("signin.choose.open", "name", name), Hint: l.T("role." + role)})
 	}
-	b.WriteString(`</ul>`)
-	g.writeFormPage(ctx, t, l, fasthttp.StatusOK, l.T("signin.choose.title"), l.T("signin.choose.body", "tenant", t.Name), b.String(), false)
+	g.writeFormPage(ctx, t, l, fasthttp.StatusOK, l.T("signin.choose.title"), l.T("signin.choose.body", "tenant", t.Name), g.renderForm("signin-choices", choices), false)
 }
 
 // signInChoose opens the session of the chosen account, which must be one of the choice's.
