@@ -16,6 +16,7 @@
 //	note       append a key/value note to the results file
 //	check      exit 1 if a row's median requests/s is below a threshold
 //	report     write RESULTS.md from the results file
+//	scalereport write SCALE.md from the results of bench/scale.sh
 //	freeports  print free TCP ports on 127.0.0.1
 //
 // Each subcommand prints its flags with -h.
@@ -44,10 +45,10 @@ func main() {
 	cmds := map[string]func([]string) error{
 		"load": cmdLoad, "session": cmdSession, "fetch": cmdFetch, "accounts": cmdAccounts,
 		"sessions": cmdSessions, "racecheck": cmdRaceCheck, "scale": cmdScale, "warm": cmdWarm, "etcdsize": cmdEtcdSize,
-		"metrics": cmdMetrics, "note": cmdNote, "rss": cmdRSS, "check": cmdCheck, "report": cmdReport, "freeports": cmdFreePorts,
+		"metrics": cmdMetrics, "note": cmdNote, "rss": cmdRSS, "check": cmdCheck, "report": cmdReport, "scalereport": cmdScaleReport, "freeports": cmdFreePorts,
 	}
 	if len(os.Args) < 2 || cmds[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: loadgen load|session|fetch|accounts|sessions|racecheck|scale|warm|etcdsize|metrics|rss|note|check|report|freeports [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadgen load|session|fetch|accounts|sessions|racecheck|scale|warm|etcdsize|metrics|rss|note|check|report|scalereport|freeports [flags]")
 		os.Exit(2)
 	}
 	if err := cmds[os.Args[1]](os.Args[2:]); err != nil {
@@ -163,7 +164,7 @@ func cmdLoad(args []string) error {
 	warm := fs.Duration("w", 2*time.Second, "warm-up duration")
 	cookie := fs.String("cookie", "", "Cookie header of page/https/handshakes requests (name=value)")
 	cookieName := fs.String("cookie-name", "portico_session", "cookie name for -items of the cold and pages mixes")
-	items := fs.String("items", "", "file of items, one per line: link tokens (redeem) or cookie values (cold: each once; pages: round robin for the duration)")
+	items := fs.String("items", "", "file of items, one per line: link tokens (redeem) or cookie values, or '<host> <cookie value>' (cold: each once; pages: round robin for the duration)")
 	warmItems := fs.Int("warm-items", 0, "items used for warm-up (list runs)")
 	key := fs.String("key", "", "API key (create)")
 	alias := fs.String("alias", "crm-001234", "account alias of created sessions (create)")
@@ -230,8 +231,17 @@ func cmdLoad(args []string) error {
 			w.Apply = func(req *fasthttp.Request, tok string) { req.URI().SetPath("/s/" + tok) }
 		} else {
 			name := *cookieName
-			// Header.Set("Cookie") would add to the request's cookies, not replace them.
-			w.Apply = func(req *fasthttp.Request, c string) { req.Header.DelAllCookies(); req.Header.SetCookie(name, c) }
+			// Header.Set("Cookie") would add to the request's cookies, not replace them. An item
+			// "<host> <cookie>" (accounts of several tenants) also sets the request's host.
+			w.Apply = func(req *fasthttp.Request, c string) {
+				if h, v, ok := strings.Cut(c, " "); ok {
+					req.URI().SetHost(h)
+					req.Header.SetHost(h)
+					c = v
+				}
+				req.Header.DelAllCookies()
+				req.Header.SetCookie(name, c)
+			}
 		}
 	default:
 		return fmt.Errorf("unknown mix %q", *mix)

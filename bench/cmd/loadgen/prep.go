@@ -217,10 +217,11 @@ func cmdSessions(args []string) error {
 	fs := flag.NewFlagSet("sessions", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to dial")
 	api := fs.String("api", "http://api.portal.localhost:8080", "API origin")
-	key := fs.String("key", "", "API key")
+	key := fs.String("key", "", "API key (without it, each line of -aliases is '<api key> <alias>')")
 	aliasFile := fs.String("aliases", "", "file of account aliases")
 	conc := fs.Int("c", 64, "concurrent requests")
 	out := fs.String("out", "", "write the cookie values here, one per line")
+	withHost := fs.Bool("with-host", false, "write '<portal host> <cookie value>' lines (accounts of several tenants)")
 	fs.Parse(args)
 	aliases, err := readLines(*aliasFile)
 	if err != nil {
@@ -230,11 +231,21 @@ func cmdSessions(args []string) error {
 	cookies := make([]string, len(aliases))
 	start := time.Now()
 	err = parallel(len(aliases), *conc, func(i int) error {
-		link, err := c.createLink(*api, *key, aliases[i])
+		k, alias := *key, aliases[i]
+		if k == "" {
+			var ok bool
+			if k, alias, ok = strings.Cut(alias, " "); !ok {
+				return fmt.Errorf("%s line %d: want '<api key> <alias>' without -key", *aliasFile, i+1)
+			}
+		}
+		link, err := c.createLink(*api, k, alias)
 		if err != nil {
 			return err
 		}
 		_, v, err := c.redeemLink(link)
+		if *withHost {
+			v = hostOf(link) + " " + v
+		}
 		cookies[i] = v
 		return err
 	})
