@@ -106,8 +106,8 @@ func TestMemberRoles(t *testing.T) {
 	}
 	before := holder.account()
 	forged := url.Values{"method": {"pm_card_1"}, "amount": {"119000"}, "currency": {"EUR"}, "rev": {"1"}}
-	if st, body := viewer.post("/pay/"+inv, forged); st != 403 {
-		t.Fatalf("the viewer's forged pay: %d\n%s", st, body)
+	if st, body := viewer.post("/pay/"+inv, forged); st != 403 || !strings.Contains(body, "Your role on this account is Viewer") || !strings.Contains(body, "change your role to Billing") {
+		t.Fatalf("the viewer's forged pay: %d, want 403 saying the role and the one needed\n%s", st, body)
 	}
 	for _, p := range []string{"/subscriptions/sub_Pro_01/cancel", "/billing/edit", "/billing/autopay"} {
 		if st, _ := viewer.post(p, url.Values{"reason": {"pricing"}}); st != 403 {

@@ -57,7 +57,14 @@ func (g *Gateway) serveSectionAction(ctx *fasthttp.RequestCtx, t *tenants.Tenant
 	}
 	// The role is checked as well as the switch: the switches of a member's session were masked
 	// by its role when it was opened, and the role in the cookie is checked again on every request.
-	if route.Needs != nil && (!plugins.Switches(rs.s.Switches).On(route.Needs) || plugins.Role(rs.s.Role) < route.Needs.Role) {
+	if route.Needs != nil && plugins.Role(rs.s.Role) < route.Needs.Role {
+		// A colleague whose role is too low is told so, and who may do it.
+		l := g.langOf(ctx, t, rs)
+		g.messagePageText(ctx, t, l, fasthttp.StatusForbidden, "error.forbidden.title", "error.role.body",
+			"role", l.T("role."+plugins.Role(rs.s.Role).String()), "needed", l.T("role."+route.Needs.Role.String()))
+		return true
+	}
+	if route.Needs != nil && !plugins.Switches(rs.s.Switches).On(route.Needs) {
 		g.refuse(ctx, t, rs, route.Refusal)
 		return true
 	}
