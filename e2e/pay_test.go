@@ -227,7 +227,11 @@ const payFitsJS = `(() => {
 			const r = a.getBoundingClientRect();
 			if (r.left < card.left || r.right > card.right) problems.push("Pay now spans " + Math.round(r.left) + "–" + Math.round(r.right) + " px, outside its card (" + Math.round(card.left) + "–" + Math.round(card.right) + ")");
 		}
-		for (const c of section.querySelectorAll("tbody th[scope=row], tbody td:nth-child(2), tbody td:nth-child(3)"))
+		// A credit note's row says which invoice it credits on a line of its own; its number
+		// and date stay whole.
+		for (const c of section.querySelectorAll(".credit-row .nowrap, .credit-row td:nth-child(2)"))
+			if (lines(c) > 1) problems.push("'" + c.innerText.trim() + "' of a credit note in the invoice list is broken over " + lines(c) + " lines");
+		for (const c of section.querySelectorAll("tbody tr:not(.credit-row) th[scope=row], tbody tr:not(.credit-row) td:nth-child(2), tbody tr:not(.credit-row) td:nth-child(3)"))
 			if (lines(c) > 1) problems.push("'" + c.innerText.trim() + "' of the invoice list is broken over " + lines(c) + " lines");
 	}
 	for (const page of document.querySelectorAll(".pay-result, .pay-summary")) {

@@ -39,11 +39,12 @@ func checkDemoStory(t *testing.T, accounts []*account.Account, now time.Time) {
 			if !(s.CurrentPeriodStart <= today && today <= s.CurrentPeriodEnd) {
 				t.Errorf("%s %s: period %s – %s does not contain %s", a.Name, s.Name, s.CurrentPeriodStart, s.CurrentPeriodEnd, today)
 			}
-			// The overview shows the estimate above the pricing breakdown: they must agree.
-			if est, err := s.NextCharge(); err != nil {
+			// The overview shows the estimate above the pricing breakdown: they must agree, its
+			// items less its discounts with no difference left to list.
+			if b, err := s.Breakdown(); err != nil {
 				t.Errorf("%s %s: %v", a.Name, s.Name, err)
-			} else if sum, _ := s.ItemsTotal(); est != sum {
-				t.Errorf("%s %s: estimated next charge %d, but its items add up to %d", a.Name, s.Name, est, sum)
+			} else if est, _ := s.NextCharge(); b.Difference != 0 || est != b.Computed {
+				t.Errorf("%s %s: estimated next charge %d, but its items less its discounts add up to %d", a.Name, s.Name, est, b.Computed)
 			}
 			if s.NextChargeDate <= today || s.NextChargeDate <= s.CurrentPeriodEnd {
 				t.Errorf("%s %s: next charge %s is not after %s and the period end %s", a.Name, s.Name, s.NextChargeDate, today, s.CurrentPeriodEnd)

@@ -113,7 +113,7 @@ type row struct {
 
 // credit is a credit note in the list, under its invoice.
 type credit struct {
-	ID, Label, For, IssueDate, Amount, OfNote string
+	ID, Number, Label, For, IssueDate, Amount, OfNote string
 }
 
 // statusKeys are the messages of the statuses the list shows.
@@ -176,7 +176,7 @@ func newPage(v *plugins.View) page {
 		}
 		for _, cn := range a.CreditNotesOf(inv.ID) {
 			number := cmp.Or(cn.Number, cn.ID)
-			r.Credits = append(r.Credits, credit{ID: cn.ID, Label: tr.T("invoices.credit.label", "number", number), For: tr.T("invoices.credit.for", "number", r.Number),
+			r.Credits = append(r.Credits, credit{ID: cn.ID, Number: number, Label: tr.T("invoices.credit.label", "number", number), For: tr.T("invoices.credit.for", "number", r.Number),
 				IssueDate: i18n.Date(cn.IssueDate.Civil(), v.Locale), Amount: i18n.Money(-cn.Total, cur, v.Locale), OfNote: tr.T("invoices.credit.ofNote", "number", number)})
 		}
 		p.Invoices = append(p.Invoices, r)
