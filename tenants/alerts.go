@@ -63,6 +63,12 @@ type UsageAlert struct {
 	CreatedAt time.Time `json:"createdAt"`
 }
 
+// sameAs reports whether b is the alert a: the same kind on the same item with the same threshold.
+func (a UsageAlert) sameAs(b UsageAlert) bool {
+	return a.Kind == b.Kind && a.SubscriptionID == b.SubscriptionID && a.Item == b.Item && a.Percent == b.Percent &&
+		a.Quantity == b.Quantity && a.Amount == b.Amount && a.Currency == b.Currency
+}
+
 // AlertMark records that an alert was sent for a period (the subscription's currentPeriodStart)
 // and threshold (the tier's index for AlertTier, "" otherwise).
 type AlertMark struct {
@@ -251,12 +257,19 @@ func (s *Store) updateAlertsOnce(ctx context.Context, tid, aid string, change fu
 }
 
 // AddUsageAlert sets a new alert on the account (checked by UsageAlert.Check) and returns it
-// with its id.
+// with its id. An alert the account already has (the same kind, item and threshold: a form sent
+// twice) is not added again: the one it has is returned.
 func (s *Store) AddUsageAlert(ctx context.Context, tenantID, accountID string, al UsageAlert, now time.Time) (UsageAlert, error) {
 	al.ID, al.CreatedAt = newID("ua_"), now.UTC()
 	_, err := s.UpdateUsageAlerts(ctx, tenantID, accountID, func(a *account.Account, ua *UsageAlerts) error {
 		if err := al.Check(a); err != nil {
 			return err
+		}
+		for _, have := range ua.Alerts {
+			if have.sameAs(al) {
+				al = have
+				return ErrNoChange
+			}
 		}
 		if len(ua.Alerts) >= MaxUsageAlerts {
 			return ErrTooManyAlerts

@@ -100,6 +100,13 @@ func TestUsageAlertsStore(t *testing.T) {
 	if _, err := s.AddUsageAlert(ctx, tn.ID, "acc_u", UsageAlert{Kind: AlertQuantity, SubscriptionID: "s", Item: 1, Quantity: 5}, now); !errors.Is(err, ErrTooManyAlerts) {
 		t.Errorf("the eleventh alert: %v", err)
 	}
+	// The same alert again (a form sent twice) is the one the account has, not a new one.
+	if al, err := s.AddUsageAlert(ctx, tn.ID, "acc_u", UsageAlert{Kind: AlertQuantity, SubscriptionID: "s", Item: 1, Quantity: 2000}, now); err != nil || al.ID != ids[1] {
+		t.Errorf("an alert the account has, again = %s, %v; want %s, nil", al.ID, err, ids[1])
+	}
+	if ua, err := s.UsageAlerts(ctx, tn.ID, "acc_u"); err != nil || len(ua.Alerts) != MaxUsageAlerts {
+		t.Errorf("after adding an alert the account has: %d alerts, %v", len(ua.Alerts), err)
+	}
 	// Usage 2,500: the alerts at 1,000 and 2,000 are due, once, to one of ten concurrent callers.
 	if _, _, err := s.PutAccount(ctx, tn.ID, meteredAccount(2500), 0); err != nil {
 		t.Fatal(err)
