@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"runtime"
 	"strings"
@@ -22,15 +21,7 @@ import (
 // exampleJSON is the example document as PutAccount encodes it.
 func exampleJSON(t testing.TB) []byte {
 	t.Helper()
-	b, err := os.ReadFile("account/testdata/account.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := account.Decode(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := json.Marshal(a)
+	doc, err := json.Marshal(loadExample(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ func mustTenant(t *testing.T, s *Store, slug string) *Tenant {
 	return tn
 }
 
-func loadExample(t *testing.T) *account.Account {
+func loadExample(t testing.TB) *account.Account {
 	t.Helper()
 	b, err := os.ReadFile("account/testdata/account.json")
 	if err != nil {
