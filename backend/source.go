@@ -19,6 +19,11 @@ const MaxETag = 256
 
 var _ tenants.AccountSource = (*Service)(nil)
 
+// SourceSigned is what the signature of an account fetch covers in place of a body: "GET " and the
+// request's path and query as sent ("GET /billing/accounts/acc_1"). A backend verifies the
+// webhook-signature of a GET against SourceSigned(r.URL).
+func SourceSigned(u *url.URL) []byte { return []byte("GET " + u.RequestURI()) }
+
 // FetchAccount asks the tenant's backend for an account document: the source of a source-mode
 // tenant (tenants.AccountSource). It sends
 //
@@ -26,7 +31,9 @@ var _ tenants.AccountSource = (*Service)(nil)
 //	GET <backend url>/accounts?alias=<alias>        (q.Alias, when AccountID is empty)
 //
 // with the Standard Webhooks headers of the POSTs (webhook-id, webhook-timestamp,
-// webhook-signature over "<id>.<timestamp>." — the body being empty), Accept: application/json
+// webhook-signature over "<id>.<timestamp>.GET <path and query>": SourceSigned, the request line's
+// target in place of the empty body, so that a signature seen on one request does not fetch
+// another account), Accept: application/json
 // and, with q.ETag, If-None-Match. The backend answers 200 with the document as the body (and an
 // ETag, optional), 304 when the ETag is current, or 404 when it has no such account
 // (tenants.ErrAccountNotFound). Anything else fails as a Call does (ErrTimeout, ErrUnreachable,
@@ -67,7 +74,7 @@ func (s *Service) FetchAccount(ctx context.Context, tenantID string, q tenants.S
 	hr.Header.Set("User-Agent", "Portico-Backend/1")
 	hr.Header.Set(webhooks.HeaderID, id)
 	hr.Header.Set(webhooks.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
-	hr.Header.Set(webhooks.HeaderSignature, webhooks.SignatureHeader(keys, id, now, nil))
+	hr.Header.Set(webhooks.HeaderSignature, webhooks.SignatureHeader(keys, id, now, SourceSigned(hr.URL)))
 	if q.ETag != "" {
 		hr.Header.Set("If-None-Match", q.ETag)
 	}

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,7 +82,7 @@ func (s *sourceServer) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "GET only", http.StatusMethodNotAllowed)
 		return
 	}
-	if err := webhooks.Verify([]string{secret}, r.Header, nil, time.Now()); err != nil {
+	if err := webhooks.Verify([]string{secret}, r.Header, SourceSigned(r.URL), time.Now()); err != nil {
 		http.Error(w, err.Error(), http.StatusUnauthorized)
 		return
 	}
@@ -505,5 +508,32 @@ func TestSourceWrites(t *testing.T) {
 	}
 	if _, ok := se.store.CachedAccount(se.tenant.ID + "/acc_1"); ok {
 		t.Fatal("an answer without a document left the cached copy")
+	}
+}
+
+// TestSourceSignatureCoversTheRequest: the signature of an account fetch covers its path and
+// query, so the headers of one fetch do not verify on a request for another account (the
+// sourceServer of the other tests verifies every fetch against its own path).
+func TestSourceSignatureCoversTheRequest(t *testing.T) {
+	t.Parallel()
+	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	key, err := webhooks.ParseSecret(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	a, _ := url.Parse("https://billing.acme.example/portico/accounts/acc_1")
+	h := http.Header{}
+	h.Set(webhooks.HeaderID, "msg_1")
+	h.Set(webhooks.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+	h.Set(webhooks.HeaderSignature, webhooks.SignatureHeader([][]byte{key}, "msg_1", now, SourceSigned(a)))
+	if err := webhooks.Verify([]string{secret}, h, SourceSigned(a), now); err != nil {
+		t.Fatalf("the fetch's own request: %v", err)
+	}
+	for _, other := range []string{"https://billing.acme.example/portico/accounts/acc_2", "https://billing.acme.example/portico/accounts?alias=crm-1"} {
+		b, _ := url.Parse(other)
+		if err := webhooks.Verify([]string{secret}, h, SourceSigned(b), now); err == nil {
+			t.Errorf("the headers of a fetch of acc_1 verify on %s", other)
+		}
 	}
 }

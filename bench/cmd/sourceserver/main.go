@@ -6,8 +6,9 @@
 //
 // each a copy of one account document (tenants/account/testdata/account.json) with its id and
 // alias changed, with a strong ETag; If-None-Match with that ETag gets 304 and no body. Like a real
-// backend it verifies every request's Standard Webhooks signature (webhooks.Verify over the empty
-// body, with the secrets PUT /v1/backend returned) and answers 401 otherwise; an unknown account
+// backend it verifies every request's Standard Webhooks signature (webhooks.Verify over
+// backend.SourceSigned: "GET " and the request's path and query, with the secrets PUT /v1/backend
+// returned) and answers 401 otherwise; an unknown account
 // is a 404, and the protocol's POSTs (actions) get 404 too: the benchmark only reads. GET /metrics
 // (unsigned) counts the answers by status, for the load generator to check how many fetches a
 // row caused.
@@ -28,6 +29,7 @@ import (
 	"time"
 
 	"github.com/portico-billing/portico/tenants/account"
+	"github.com/portico-billing/portico/backend"
 	"github.com/portico-billing/portico/webhooks"
 )
 
@@ -145,7 +147,7 @@ func (s *source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if err := webhooks.Verify(s.secrets, r.Header, nil, s.now()); err != nil {
+	if err := webhooks.Verify(s.secrets, r.Header, backend.SourceSigned(r.URL), s.now()); err != nil {
 		s.refused.Add(1)
 		http.Error(w, "signature does not verify", http.StatusUnauthorized)
 		return
