@@ -247,7 +247,11 @@ func (in *install) accountDoc() (string, int64) {
 	if err != nil || len(resp.Kvs) != 1 {
 		in.t.Fatalf("reading the account: %v", err)
 	}
-	return string(resp.Kvs[0].Value), resp.Kvs[0].ModRevision
+	doc, err := tenants.DocumentJSON(resp.Kvs[0].Value) // stored compressed
+	if err != nil {
+		in.t.Fatalf("reading the account: %v", err)
+	}
+	return string(doc), resp.Kvs[0].ModRevision
 }
 
 // outboxKeys lists the tenant's outbox keys.
