@@ -262,9 +262,10 @@ func TestDashboardKeyboard(t *testing.T) {
 // status itself, whatever the language) and the badge's words.
 type invoiceRow struct{ Number, Class, Words string }
 
-// invoiceRows reads the invoice table inside the element matching sel, in page order.
+// invoiceRows reads the invoice table inside the element matching sel, in page order: the rows
+// with a status badge (a credit note's row, under the invoice it corrects, has none).
 func invoiceRows(b *browsertest.Browser, sel string) []invoiceRow {
-	return browsertest.Eval[[]invoiceRow](b, `[...document.querySelectorAll(`+jsString(sel+` tbody tr`)+`)].map(r => {
+	return browsertest.Eval[[]invoiceRow](b, `[...document.querySelectorAll(`+jsString(sel+` tbody tr`)+`)].filter(r => r.querySelector(".badge")).map(r => {
 		const badge = r.querySelector(".badge");
 		return {Number: r.querySelector("th").textContent.trim(),
 			Class: [...badge.classList].filter(c => c.startsWith("status-")).join(" "),
