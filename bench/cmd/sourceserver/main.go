@@ -28,8 +28,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/portico-billing/portico/tenants/account"
 	"github.com/portico-billing/portico/backend"
+	"github.com/portico-billing/portico/tenants/account"
 	"github.com/portico-billing/portico/webhooks"
 )
 
