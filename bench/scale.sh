@@ -193,7 +193,7 @@ rss restarted
 stop "$PORTICO_PID"
 
 log "etcd: compaction and defragmentation"
-lg etcdsize -etcd "$ETCD" -accounts "$ACCOUNTS" -results "$RES" >&2
+lg etcdsize -etcd "$ETCD" -accounts "$ACCOUNTS" -timeout 60m -results "$RES" >&2
 stop "$ETCD_PID"
 note loadavg.end "$(cut -d' ' -f1-3 /proc/loadavg)"
 note commands "bash bench/scale.sh   # = make bench-scale; SCALE_TENANTS=$TENANTS SCALE_ACCOUNTS=$ACCOUNTS SCALE_SAMPLE_EVERY=$EVERY SCALE_READ_ALL=$READ_ALL SCALE_COLD=$COLD BENCH_RUNS=$RUNS BENCH_DURATION=$DUR BENCH_WARMUP=$WARM

@@ -152,6 +152,7 @@ func cmdEtcdSize(args []string) error {
 	fs := flag.NewFlagSet("etcdsize", flag.ExitOnError)
 	endpoint := fs.String("etcd", "http://127.0.0.1:2379", "etcd client URL (one member: it is defragmented)")
 	na := fs.Int("accounts", 0, "accounts stored, to compute the bytes per account")
+	timeout := fs.Duration("timeout", 5*time.Minute, "how long compaction and defragmentation may take (a million accounts under load: more than 5 minutes)")
 	results := fs.String("results", "", "results file to append the notes to")
 	key := fs.String("key", "scale.etcd", "note key")
 	fs.Parse(args)
@@ -160,7 +161,7 @@ func cmdEtcdSize(args []string) error {
 		return err
 	}
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	before, err := c.Status(ctx, *endpoint)
 	if err != nil {
