@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-billing/portico/backend"
 	"github.com/portico-billing/portico/tenants/account"
 	"github.com/portico-billing/portico/webhooks"
 )
@@ -40,7 +41,7 @@ func TestSourceServer(t *testing.T) {
 			now := time.Now()
 			req.Header.Set(webhooks.HeaderID, "breq_test")
 			req.Header.Set(webhooks.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
-			req.Header.Set(webhooks.HeaderSignature, webhooks.SignatureHeader(keys, "breq_test", now, nil))
+			req.Header.Set(webhooks.HeaderSignature, webhooks.SignatureHeader(keys, "breq_test", now, backend.SourceSigned(req.URL)))
 		}
 		if etag != "" {
 			req.Header.Set("If-None-Match", etag)
