@@ -83,6 +83,17 @@ func checkDemoStory(t *testing.T, accounts []*account.Account, now time.Time) {
 	if len(shown[account.InvPaid]) != 1 || len(shown[account.InvDraft]) != 1 {
 		t.Errorf("Globex: want one paid invoice and one draft, got %d and %d", len(shown[account.InvPaid]), len(shown[account.InvDraft]))
 	}
+	// The overview says what changed since a subscription's last invoice: Team's next charge has
+	// 2 seats more than the month GLX-0005 billed (8 × €9 against 6 × €9).
+	if team := accounts[0].Subscription("sub_Team_02"); team == nil {
+		t.Error("Globex: no Team subscription")
+	} else if last := accounts[0].LastInvoice(team); last == nil || last.Number != "GLX-0005" {
+		t.Errorf("Globex Team: last invoice %+v, want GLX-0005", last)
+	} else if b, err := team.Breakdown(); err != nil {
+		t.Error(err)
+	} else if cs := b.ChangesSince(last); len(cs) != 1 || cs[0].Product != "Seats" || cs[0].Delta() != 1800 || cs[0].QtyBefore != 6 || cs[0].QtyAfter != 8 {
+		t.Errorf("Globex Team: changes since %s = %+v, want Seats 6 → 8 (+€18.00)", last.Number, cs)
+	}
 	if inv := accounts[1].Invoice("inv_it_0011"); inv == nil || inv.DisplayStatus(now) != account.InvIssued || inv.AmountPaid == 0 {
 		t.Errorf("Initech: want INI-0011 open and partly paid as of %s, got %+v", today, inv)
 	}
