@@ -18,7 +18,9 @@
 # BENCH_PAGE_RUNS [5] for the customer page rows; BENCH_CONNS [64]; BENCH_DURATION [5s];
 # BENCH_WARMUP [2s]; BENCH_TENANTS [10000], BENCH_ACCOUNTS [100000] for the memory row;
 # BENCH_COLD_ACCOUNTS [5000]; BENCH_SOURCE_ACCOUNTS [BENCH_COLD_ACCOUNTS] for the source rows;
-# BENCH_ONLY=source runs only the source rows (and writes a report of them); BENCH_OUT [bench/RESULTS.md]; BENCH_BUDGET [570] seconds the whole
+# BENCH_ONLY=source runs only the source rows (and writes a report of them), BENCH_ONLY=memory only
+# the memory rows; BENCH_MEMORY_DOC [tenants/account/testdata/account.json] the document the memory
+# rows' accounts are copies of; BENCH_OUT [bench/RESULTS.md]; BENCH_BUDGET [570] seconds the whole
 # run may take (the memory row shrinks to fit, and the report extrapolates, saying so);
 # BENCH_PROFILE [auto]: CPU-profile a Portico row whose target is missed (always, never);
 # BENCH_KEEP=1 keeps the work directory (logs, results.jsonl, profiles); GO [go] the toolchain.
@@ -262,6 +264,8 @@ $(cat "$WORK/commands.txt")"
 	exit 0
 fi
 
+# BENCH_ONLY=memory skips to the memory rows (the demo Portico is stopped below).
+if [[ ${BENCH_ONLY:-} != memory ]]; then
 log "starting the limit (staticserver) and net/http + html/template (nethttpserver) on core $SERVER_CPU"
 "${PIN_SERVER[@]}" "$BIN/staticserver" -addr "127.0.0.1:$P_STATIC" -body "$WORK/page.html" -headers "$WORK/page.headers" 2>"$WORK/static.err" &
 STATIC_PID=$!
@@ -431,6 +435,7 @@ else
 	note notmeasured.https/portico "not measured: no --https-addr yet"
 	note notmeasured.handshakes/portico "not measured: no --https-addr yet"
 fi
+fi # BENCH_ONLY != memory
 stop "$PORTICO_PID"
 
 # Memory: a fresh Portico; tenants, keys and accounts seeded straight into its etcd with package
@@ -443,6 +448,8 @@ stop "$PORTICO_PID"
 # machine (seeding ~1,500 accounts/s, warming ~3,000/s, slower under foreign load); if less time is
 # left, each run measures a proportionally smaller size and the report extrapolates, saying so.
 MEM_LIMIT_MB=${BENCH_MEMORY_LIMIT_MB:-250}
+MEM_DOC=${BENCH_MEMORY_DOC:-tenants/account/testdata/account.json}
+note scale.doc "$MEM_DOC"
 if ! command -v etcd >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
 	log "installing etcd-server for the external-etcd memory run"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >"$WORK/etcd.install" 2>&1 || true
@@ -473,7 +480,7 @@ mem_run() {
 	note "scale.${stage}size.accounts" "$ACCOUNTS"
 	local results=(-results "$RES")
 	[[ -n $stage ]] && results=() # the seeding and warming rates are the embedded run's
-	lg scale -etcd "$etcd" -tenants "$TENANTS" -accounts "$ACCOUNTS" -account tenants/account/testdata/account.json -out "$WORK/scale.txt" "${results[@]}" >&2
+	lg scale -etcd "$etcd" -tenants "$TENANTS" -accounts "$ACCOUNTS" -account "$MEM_DOC" -out "$WORK/scale.txt" "${results[@]}" >&2
 	"$BIN/loadgen" rss -pid "$MEM_PID" -stage "${stage}seeded" -out "$RES" "${MEM_METRICS[@]}" >&2
 	lg warm -addr "127.0.0.1:${PORT[9]}" -api "http://api.portal.localhost:${PORT[9]}" -in "$WORK/scale.txt" "${results[@]}" >&2
 	"$BIN/loadgen" rss -pid "$MEM_PID" -stage "${stage}warm" -out "$RES" "${MEM_METRICS[@]}" >&2
@@ -505,9 +512,13 @@ else
 	note notmeasured.memory.external "not measured: no etcd server installed (Debian: etcd-server)"
 fi
 
-log "Go micro-benchmarks"
-"$GO" test -run '^$' -bench 'CustomerPage|Open' -benchmem ./gateway/ ./gateway/session/ 2>&1 | tee "$WORK/micro.txt" >&2 ||
-	log "the micro-benchmarks failed; their output is in the report"
+if [[ ${BENCH_ONLY:-} == memory ]]; then
+	: >"$WORK/micro.txt"
+else
+	log "Go micro-benchmarks"
+	"$GO" test -run '^$' -bench 'CustomerPage|Open' -benchmem ./gateway/ ./gateway/session/ 2>&1 | tee "$WORK/micro.txt" >&2 ||
+		log "the micro-benchmarks failed; their output is in the report"
+fi
 
 note loadavg.end "$(cut -d' ' -f1-3 /proc/loadavg)"
 ((${#LIMITS[@]})) && note settings.limits "Portico's abuse limits were off (${LIMITS[*]}): all load comes from one client IP and one API key"
@@ -519,9 +530,11 @@ taskset -c $SERVER_CPU env GOMAXPROCS=1 nethttpserver -addr 127.0.0.1:\$P_NET -a
 # HTTPS rows: testca (Pebble) and Portico restarted with --https-addr 127.0.0.1:\$P_HTTPS --acme-ca \$(cat directory.url) --acme-ca-root directory-ca.pem
 # load (core $LOAD_CPU):
 $(cat "$WORK/commands.txt")
-taskset -c $LOAD_CPU loadgen scale -etcd http://127.0.0.1:\$P_ETCD -tenants $TENANTS -accounts $ACCOUNTS -account tenants/account/testdata/account.json -out scale.txt
+taskset -c $LOAD_CPU loadgen scale -etcd http://127.0.0.1:\$P_ETCD -tenants $TENANTS -accounts $ACCOUNTS -account $MEM_DOC -out scale.txt
 taskset -c $LOAD_CPU loadgen warm -addr 127.0.0.1:\$P_HTTP -api http://api.portal.localhost:\$P_HTTP -in scale.txt
 taskset -c $LOAD_CPU loadgen etcdsize -etcd http://127.0.0.1:\$P_ETCD -accounts $ACCOUNTS"
 ELAPSED=$(($(date +%s) - T0))
-"$BIN/loadgen" report -in "$RES" -micro "$WORK/micro.txt" -out "$OUT" -cmd "make bench" -go "$("$GO" version)" -elapsed "$ELAPSED"
+CMD="make bench"
+[[ ${BENCH_ONLY:-} == memory ]] && CMD="BENCH_ONLY=memory BENCH_MEMORY_DOC=$MEM_DOC bash bench/run.sh"
+"$BIN/loadgen" report -in "$RES" -micro "$WORK/micro.txt" -out "$OUT" -cmd "$CMD" -go "$("$GO" version)" -elapsed "$ELAPSED"
 log "wrote $OUT in ${ELAPSED}s"
