@@ -153,10 +153,12 @@ func (k *tour) tabTo(sel string) {
 	}
 }
 
-// enter presses Enter and waits for wait to show.
+// enter presses Enter on a form's button, waits for the page the form leads to, and for wait to
+// show on it.
 func (k *tour) enter(wait string) {
 	k.t.Helper()
-	k.b.Do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS(wait)))
+	k.b.Navigate(chromedp.KeyEvent("\r"))
+	k.b.Do(chromedp.WaitVisible(chromedp.CSS(wait)))
 }
 
 // reloadUntil reloads the page until ok: the portal learns of the store's changes through its

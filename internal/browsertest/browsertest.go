@@ -112,6 +112,19 @@ func (b *Browser) Do(steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// Navigate runs steps that navigate (a form submitted, a link followed) and returns once the page
+// they lead to has loaded, so that what follows reads the new page and not the one being left
+// (waiting for a selector alone returns at once when the old page has it too). It fails the test
+// if no page loads within testwait.Patience.
+func (b *Browser) Navigate(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, testwait.Patience)
+	defer cancel()
+	if _, err := chromedp.RunResponse(ctx, steps...); err != nil {
+		b.t.Fatalf("browser at %s: navigating: %v\npage text:\n%s", b.Location(), err, b.eval(`document.body ? document.body.innerText : ""`))
+	}
+}
+
 // eval evaluates a string expression for diagnostics; errors give "".
 func (b *Browser) eval(expr string) string {
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
