@@ -627,9 +627,35 @@ type backendData struct {
 	Endpoint  *BackendEndpoint
 	NewSecret string
 	URL       string
+	// Source is the source-mode form: the tenant's setting, or what was typed when it was refused.
+	Source sourceForm
+}
+
+// sourceForm is Settings → Backend → Source mode as shown or typed.
+type sourceForm struct {
+	Enabled  bool
+	TTL      string // a duration as typed ("5m"); the setting shown as durationText
+	Error    string
+	Min, Max string
+}
+
+// durationText writes a duration the way an admin types one: "5m", "1h", "90s" (not "5m0s").
+func durationText(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return strconv.Itoa(int(d/time.Hour)) + "h"
+	case d%time.Minute == 0:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	}
+	return d.String()
 }
 
 func (d *Dashboard) backendPage(ctx *fasthttp.RequestCtx, r *request, status int, flash, errMsg, secret string) {
+	d.backendPageWith(ctx, r, status, flash, errMsg, secret, nil)
+}
+
+// backendPageWith is backendPage with the source-mode form as typed (nil: the tenant's setting).
+func (d *Dashboard) backendPageWith(ctx *fasthttp.RequestCtx, r *request, status int, flash, errMsg, secret string, src *sourceForm) {
 	ep, ok, err := d.cfg.Backend.Backend(web.Detach(ctx), r.tenant.ID)
 	if err != nil {
 		d.unavailable(ctx, r, err)
@@ -643,8 +669,52 @@ func (d *Dashboard) backendPage(ctx *fasthttp.RequestCtx, r *request, status int
 	if errMsg != "" && string(ctx.PostArgs().Peek("action")) == "save" {
 		data.URL = string(ctx.PostArgs().Peek("url"))
 	}
+	if src != nil {
+		data.Source = *src
+	} else {
+		data.Source = sourceForm{Enabled: r.tenant.Source.Enabled, TTL: durationText(r.tenant.Source.TTLOrDefault())}
+	}
+	data.Source.Min, data.Source.Max = durationText(tenants.MinSourceTTL), durationText(tenants.MaxSourceTTL)
 	v.Flash, v.Error, v.Data = flash, errMsg, data
 	d.render(ctx, status, "backend", v)
+}
+
+// saveSource turns source mode on or off with its TTL (the API's PATCH /v1/portal-settings
+// "source"): on needs a registered backend; the TTL is a Go duration within MinSourceTTL to
+// MaxSourceTTL.
+func (d *Dashboard) saveSource(ctx *fasthttp.RequestCtx, r *request) {
+	args := ctx.PostArgs()
+	f := &sourceForm{Enabled: string(args.Peek("source")) == "on", TTL: strings.TrimSpace(string(args.Peek("source_ttl")))}
+	ttl, err := time.ParseDuration(f.TTL)
+	if err != nil || len(f.TTL) > 16 || ttl < tenants.MinSourceTTL || ttl > tenants.MaxSourceTTL {
+		f.Error = r.T("dash.backend.source.error.ttl", "min", durationText(tenants.MinSourceTTL), "max", durationText(tenants.MaxSourceTTL))
+		d.backendPageWith(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.portal.error.correct"), "", f)
+		return
+	}
+	if f.Enabled && !r.tenant.Source.Enabled && !d.store.HasBackend(r.tenant.ID) {
+		d.backendPageWith(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.backend.error.notFound"), "", f)
+		return
+	}
+	t, err := d.store.UpdateTenant(web.Detach(ctx), r.tenant.ID, func(t *tenants.Tenant) error {
+		t.Source = tenants.SourceSettings{Enabled: f.Enabled, TTL: tenants.Duration(ttl)}
+		return nil
+	}, nil)
+	if errors.Is(err, tenants.ErrInvalidTenant) {
+		f.Error = err.Error()
+		d.backendPageWith(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.portal.error.correct"), "", f)
+		return
+	}
+	if err != nil {
+		d.unavailable(ctx, r, err)
+		return
+	}
+	d.log.Info("dashboard: source mode saved", "tenant", t.Slug, "enabled", t.Source.Enabled, "ttl", t.Source.TTLOrDefault(), "by", r.s.Email)
+	r.tenant = t
+	flash := r.T("dash.backend.source.savedOff")
+	if t.Source.Enabled {
+		flash = r.T("dash.backend.source.savedOn", "ttl", durationText(t.Source.TTLOrDefault()))
+	}
+	d.backendPage(ctx, r, fasthttp.StatusOK, flash, "", "")
 }
 
 func (d *Dashboard) backendAction(ctx *fasthttp.RequestCtx, r *request) {
@@ -657,6 +727,8 @@ func (d *Dashboard) backendAction(ctx *fasthttp.RequestCtx, r *request) {
 		return false
 	}
 	switch string(ctx.PostArgs().Peek("action")) {
+	case "source":
+		d.saveSource(ctx, r)
 	case "save":
 		u := strings.TrimSpace(string(ctx.PostArgs().Peek("url")))
 		ep, secret, err := b.RegisterBackend(web.Detach(ctx), r.tenant.ID, u)

@@ -615,3 +615,65 @@ func TestBackendPage(t *testing.T) {
 	expect(t, a.form("/settings/backend", "action", "delete"), 200, "The backend was removed")
 	expect(t, a.get("/settings/backend"), 200, "No backend is registered yet")
 }
+
+// TestBackendPageSourceMode: Settings → Backend turns source mode on and off with its TTL, as
+// PATCH /v1/portal-settings does: only with a registered backend, a TTL within bounds or a 400
+// that changes nothing, CSRF-checked, per tenant, in every language.
+func TestBackendPageSourceMode(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, options{backend: true})
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"result":"succeeded"}`)
+	}))
+	t.Cleanup(rcv.Close)
+	a := h.signedIn()
+	acme := h.acme
+	if strings.Contains(string(a.get("/settings/backend").Body()), `name="source_ttl"`) {
+		t.Fatal("the source-mode form is shown without a backend")
+	}
+	// A forged post without a backend: refused, nothing stored.
+	expect(t, a.form("/settings/backend", "action", "source", "source", "on", "source_ttl", "5m"), 400, "No backend is registered in this workspace")
+	if src := h.tenantNow(acme.ID).Source; src.Enabled {
+		t.Fatalf("source mode on without a backend: %+v", src)
+	}
+	expect(t, a.form("/settings/backend", "action", "save", "url", rcv.URL+"/portico"), 200, "shown only this once")
+	expect(t, a.get("/settings/backend"), 200, "Source mode", `name="source_ttl" type="text" value="5m"`, "from 10s to 24h")
+	for _, bad := range []string{"2s", "25h", "soon", "-5m", "", "5m5m5m5m5m5m5m5m5m"} {
+		body := expect(t, a.form("/settings/backend", "action", "source", "source", "on", "source_ttl", bad), 400, "Enter a duration from 10s to 24h", `aria-invalid="true"`)
+		if !strings.Contains(body, `value="`+html.EscapeString(bad)+`"`) {
+			t.Errorf("TTL %q: the form does not keep what was typed", bad)
+		}
+		if src := h.tenantNow(acme.ID).Source; src.Enabled || src.TTL != 0 {
+			t.Fatalf("TTL %q was refused but stored: %+v", bad, src)
+		}
+	}
+	expect(t, a.form("/settings/backend", "action", "source", "source", "on", "source_ttl", " 90s "), 200, "Source mode is on", "checked for changes after 1m30s")
+	if src := h.tenantNow(acme.ID).Source; !src.Enabled || src.TTL.D() != 90*time.Second {
+		t.Fatalf("stored %+v, want on with 90s", src)
+	}
+	// The page reads the tenant from the store's index, which follows etcd's watch.
+	etcdtest.Wait(t, "the page shows source mode on", func() bool {
+		b := string(a.get("/settings/backend").Body())
+		return strings.Contains(b, `name="source" value="on" checked`) && strings.Contains(b, `value="1m30s"`)
+	})
+	// Another tenant's admin changes only its own workspace.
+	b := h.agent()
+	b.login("initech", "boss@initech.example", password+" 2")
+	expect(t, b.form("/settings/backend", "action", "source", "source", "on", "source_ttl", "1h"), 400, "No backend is registered")
+	// No CSRF token, no change.
+	expect(t, a.post("/settings/backend", url.Values{"action": {"source"}, "source_ttl": {"1h"}}), 403)
+	if src := h.tenantNow(acme.ID).Source; !src.Enabled {
+		t.Fatal("a post without a CSRF token turned source mode off")
+	}
+	expect(t, a.form("/settings/backend", "action", "source", "source_ttl", "1h"), 200, "Source mode is off")
+	if src := h.tenantNow(acme.ID).Source; src.Enabled || src.TTL.D() != time.Hour {
+		t.Fatalf("stored %+v, want off with 1h", src)
+	}
+	for _, lang := range []string{"en", "de", "fr", "es", "ja", "pt-BR"} {
+		p := i18n.ForLocale(lang)
+		page(t, lang+" source mode", a.inLang(lang, "GET", "/settings/backend", nil), 200, p, map[string][]any{
+			"dash.backend.source.title": nil, "dash.backend.source.enabled": nil, "dash.backend.source.ttl": nil,
+			"dash.backend.source.ttlHint": {"min", "10s", "max", "24h"}, "dash.backend.source.save": nil,
+		})
+	}
+}
