@@ -101,7 +101,7 @@ lint:
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-## bench: the load benchmark suite, under 10 minutes on this 2-core machine (bench/run.sh): the
+## bench: the load benchmark suite, under 15 minutes on this 2-core machine (bench/run.sh): the
 ## customer page against the fasthttp static-bytes limit and net/http + html/template, link
 ## redemption, session creation, cold pages, HTTPS, memory with 10,000 tenants and 100,000
 ## accounts, and the hot path's micro-benchmarks; writes bench/RESULTS.md

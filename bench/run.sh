@@ -20,7 +20,7 @@
 # BENCH_COLD_ACCOUNTS [5000]; BENCH_SOURCE_ACCOUNTS [BENCH_COLD_ACCOUNTS] for the source rows;
 # BENCH_ONLY=source runs only the source rows (and writes a report of them), BENCH_ONLY=memory only
 # the memory rows; BENCH_MEMORY_DOC [tenants/account/testdata/account.json] the document the memory
-# rows' accounts are copies of; BENCH_OUT [bench/RESULTS.md]; BENCH_BUDGET [570] seconds the whole
+# rows' accounts are copies of; BENCH_OUT [bench/RESULTS.md]; BENCH_BUDGET [900] seconds the whole
 # run may take (the memory row shrinks to fit, and the report extrapolates, saying so);
 # BENCH_PROFILE [auto]: CPU-profile a Portico row whose target is missed (always, never);
 # BENCH_KEEP=1 keeps the work directory (logs, results.jsonl, profiles); GO [go] the toolchain.
@@ -40,7 +40,7 @@ ACCOUNTS=${BENCH_ACCOUNTS:-100000}
 COLD=${BENCH_COLD_ACCOUNTS:-5000}
 COLD_WARM=300
 OUT=${BENCH_OUT:-bench/RESULTS.md}
-BUDGET=${BENCH_BUDGET:-570} # seconds the whole run may take
+BUDGET=${BENCH_BUDGET:-900} # seconds the whole run may take
 GO=${GO:-go}
 PROFILE=${BENCH_PROFILE:-auto}
 SERVER_CPU=0
@@ -444,8 +444,8 @@ stop "$PORTICO_PID"
 # etcd and default settings, and (when an etcd server is installed or installable: Debian's
 # etcd-server) Portico alone against an external etcd with --memory-limit-mb $MEM_LIMIT_MB, the
 # setup the RSS target is set for. The external etcd runs on the load core.
-# `make bench` must finish within 10 minutes: a memory run takes about 150 s at full size on this
-# machine (seeding ~1,500 accounts/s, warming ~3,000/s, slower under foreign load); if less time is
+# `make bench` must finish within 15 minutes: a memory run takes about 190 s at full size on this
+# machine (seeding ~700 accounts/s of the 9.4 KB example, warming ~3,000/s, slower under foreign load); if less time is
 # left, each run measures a proportionally smaller size and the report extrapolates, saying so.
 MEM_LIMIT_MB=${BENCH_MEMORY_LIMIT_MB:-250}
 MEM_DOC=${BENCH_MEMORY_DOC:-tenants/account/testdata/account.json}
@@ -457,7 +457,7 @@ fi
 MEM_RUNS=1
 command -v etcd >/dev/null && MEM_RUNS=2
 LEFT=$((BUDGET - ($(date +%s) - T0) - 40))
-FULL=$(((TENANTS / 200 + ACCOUNTS / 800 + 15) * MEM_RUNS))
+FULL=$(((TENANTS / 200 + ACCOUNTS / 600 + 15) * MEM_RUNS))
 if ((LEFT < FULL)); then
 	f=$((LEFT > 20 ? LEFT : 20))
 	TENANTS=$((TENANTS * f / FULL)) ACCOUNTS=$((ACCOUNTS * f / FULL))
