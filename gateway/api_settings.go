@@ -71,9 +71,6 @@ func (g *Gateway) apiPatchPortalSettings(ctx *fasthttp.RequestCtx, t *tenants.Te
 		}
 		if patch.Source != nil {
 			src, err := mergeSource(cur.Source, patch.Source)
-			if err == nil && src.Enabled && !cur.Source.Enabled && !g.hasBackend(cur) {
-				err = errors.New("source mode needs a registered backend: PUT /v1/backend first")
-			}
 			if err != nil {
 				bad = err
 				return err
@@ -85,6 +82,9 @@ func (g *Gateway) apiPatchPortalSettings(ctx *fasthttp.RequestCtx, t *tenants.Te
 	switch {
 	case bad != nil:
 		writeProblem(ctx, fasthttp.StatusBadRequest, bad.Error())
+		return
+	case errors.Is(err, tenants.ErrSourceNeedsBackend):
+		writeProblem(ctx, fasthttp.StatusBadRequest, "source mode needs a registered backend: PUT /v1/backend first")
 		return
 	case errors.Is(err, tenants.ErrInvalidTenant):
 		writeProblem(ctx, fasthttp.StatusBadRequest, strings.TrimPrefix(err.Error(), "tenants: "))

@@ -76,6 +76,11 @@ var (
 	ErrSourceMode = errors.New("tenants: the tenant's account documents live in its source (source mode)")
 	// ErrNotSourceMode: the tenant is not in source mode (RefreshAccount has nothing to drop).
 	ErrNotSourceMode = errors.New("tenants: the tenant is not in source mode")
+	// ErrSourceNeedsBackend: UpdateTenant refuses to turn source mode on for a tenant without a
+	// registered backend (it would have nowhere to fetch documents from). A tenant already in
+	// source mode keeps it when its backend is removed; its pages then say the source is not
+	// answering.
+	ErrSourceNeedsBackend = errors.New("tenants: source mode needs a registered backend")
 )
 
 // SourceQuery asks an AccountSource for one document: by AccountID, or by Alias when AccountID

@@ -639,3 +639,43 @@ func TestAccentTitles(t *testing.T) {
 		t.Fatalf("a faint accent kept for titles: %v, want ErrInvalidTenant", err)
 	}
 }
+
+// TestSourceModeNeedsBackend: UpdateTenant refuses to turn source mode on without a registered
+// backend, whoever asks (API, CLI, dashboard), and stores nothing; with one it turns on, and a
+// tenant already in source mode may change its TTL or turn it off.
+func TestSourceModeNeedsBackend(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := etcdtest.Ctx(t)
+	tn := mustTenant(t, s, "srcmode")
+	on := func(tt *Tenant) error {
+		tt.Source = SourceSettings{Enabled: true, TTL: Duration(time.Minute)}
+		return nil
+	}
+	if _, err := s.UpdateTenant(ctx, tn.ID, on, nil); !errors.Is(err, ErrSourceNeedsBackend) {
+		t.Fatalf("source mode on without a backend: %v, want ErrSourceNeedsBackend", err)
+	}
+	if got, err := s.Tenant(ctx, tn.ID); err != nil || got.Source.Enabled || got.Source.TTL != 0 {
+		t.Fatalf("after the refusal the tenant's source is %+v (%v)", got.Source, err)
+	}
+	// Package backend registers a backend under this key; the store's index follows it.
+	if _, err := srv.Client(t).Put(ctx, s.k.backends()+tn.ID, "{}"); err != nil {
+		t.Fatal(err)
+	}
+	etcdtest.Wait(t, "backend in the index", func() bool { return s.HasBackend(tn.ID) })
+	got, err := s.UpdateTenant(ctx, tn.ID, on, nil)
+	if err != nil || !got.Source.Enabled {
+		t.Fatalf("source mode on with a backend: %+v, %v", got, err)
+	}
+	if _, err := srv.Client(t).Delete(ctx, s.k.backends()+tn.ID); err != nil {
+		t.Fatal(err)
+	}
+	etcdtest.Wait(t, "backend gone from the index", func() bool { return !s.HasBackend(tn.ID) })
+	got, err = s.UpdateTenant(ctx, tn.ID, func(tt *Tenant) error { tt.Source.TTL = Duration(time.Hour); return nil }, nil)
+	if err != nil || !got.Source.Enabled || got.Source.TTL.D() != time.Hour {
+		t.Fatalf("changing the TTL of a tenant in source mode without a backend: %+v, %v", got, err)
+	}
+	if got, err = s.UpdateTenant(ctx, tn.ID, func(tt *Tenant) error { tt.Source.Enabled = false; return nil }, nil); err != nil || got.Source.Enabled {
+		t.Fatalf("turning source mode off: %+v, %v", got, err)
+	}
+}

@@ -75,7 +75,7 @@ type Tenant struct {
 	Seller Seller `json:"seller,omitzero"`
 	// Source is source mode: the tenant's account documents live in its billing system, fetched
 	// through its backend on demand and cached in memory, never stored in etcd (see source.go).
-	// Off by default; on needs a registered backend (checked by the API and the CLI).
+	// Off by default; on needs a registered backend (UpdateTenant: ErrSourceNeedsBackend).
 	Source    SourceSettings `json:"source,omitzero"`
 	CreatedAt time.Time      `json:"createdAt"`
 	UpdatedAt time.Time      `json:"updatedAt"`

@@ -134,6 +134,9 @@ func (s *Store) UpdateTenant(ctx context.Context, idOrSlug string, change func(*
 		if err := next.Validate(); err != nil {
 			return nil, err
 		}
+		if next.Source.Enabled && !cur.Source.Enabled && !s.HasBackend(cur.ID) {
+			return nil, fmt.Errorf("updating tenant %q: %w", idOrSlug, ErrSourceNeedsBackend)
+		}
 		next.UpdatedAt = time.Now().UTC().Truncate(time.Second)
 		cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(s.k.tenant(cur.ID)), "=", cur.Revision)}
 		var ops []clientv3.Op

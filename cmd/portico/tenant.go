@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -254,16 +255,10 @@ func tenantCmd(g *globals) *cobra.Command {
 						return err
 					}
 				}
-				t, err := s.UpdateTenant(ctx, args[0], func(t *tenants.Tenant) error {
-					was := t.Source.Enabled
-					if err := uf.apply(cmd, t); err != nil {
-						return err
-					}
-					if t.Source.Enabled && !was && !s.HasBackend(t.ID) {
-						return fmt.Errorf("%w: source mode needs a registered backend (PUT /v1/backend, or the dashboard's Settings → Backend)", tenants.ErrInvalidTenant)
-					}
-					return nil
-				}, logo)
+				t, err := s.UpdateTenant(ctx, args[0], func(t *tenants.Tenant) error { return uf.apply(cmd, t) }, logo)
+				if errors.Is(err, tenants.ErrSourceNeedsBackend) {
+					return fmt.Errorf("%w (PUT /v1/backend, or the dashboard's Settings → Backend)", err)
+				}
 				if err != nil {
 					return err
 				}

@@ -680,8 +680,8 @@ func (d *Dashboard) backendPageWith(ctx *fasthttp.RequestCtx, r *request, status
 }
 
 // saveSource turns source mode on or off with its TTL (the API's PATCH /v1/portal-settings
-// "source"): on needs a registered backend; the TTL is a Go duration within MinSourceTTL to
-// MaxSourceTTL.
+// "source"): on needs a registered backend (tenants.ErrSourceNeedsBackend); the TTL is a Go
+// duration within MinSourceTTL to MaxSourceTTL.
 func (d *Dashboard) saveSource(ctx *fasthttp.RequestCtx, r *request) {
 	args := ctx.PostArgs()
 	f := &sourceForm{Enabled: string(args.Peek("source")) == "on", TTL: strings.TrimSpace(string(args.Peek("source_ttl")))}
@@ -691,14 +691,14 @@ func (d *Dashboard) saveSource(ctx *fasthttp.RequestCtx, r *request) {
 		d.backendPageWith(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.portal.error.correct"), "", f)
 		return
 	}
-	if f.Enabled && !r.tenant.Source.Enabled && !d.store.HasBackend(r.tenant.ID) {
-		d.backendPageWith(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.backend.error.notFound"), "", f)
-		return
-	}
 	t, err := d.store.UpdateTenant(web.Detach(ctx), r.tenant.ID, func(t *tenants.Tenant) error {
 		t.Source = tenants.SourceSettings{Enabled: f.Enabled, TTL: tenants.Duration(ttl)}
 		return nil
 	}, nil)
+	if errors.Is(err, tenants.ErrSourceNeedsBackend) {
+		d.backendPageWith(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.backend.error.notFound"), "", f)
+		return
+	}
 	if errors.Is(err, tenants.ErrInvalidTenant) {
 		f.Error = err.Error()
 		d.backendPageWith(ctx, r, fasthttp.StatusBadRequest, "", r.T("dash.portal.error.correct"), "", f)
