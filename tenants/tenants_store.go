@@ -134,11 +134,21 @@ func (s *Store) UpdateTenant(ctx context.Context, idOrSlug string, change func(*
 		if err := next.Validate(); err != nil {
 			return nil, err
 		}
-		if next.Source.Enabled && !cur.Source.Enabled && !s.HasBackend(cur.ID) {
-			return nil, fmt.Errorf("updating tenant %q: %w", idOrSlug, ErrSourceNeedsBackend)
+		cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(s.k.tenant(cur.ID)), "=", cur.Revision)}
+		if next.Source.Enabled && !cur.Source.Enabled {
+			// Read from etcd, not from the watched index (a backend registered a moment ago may
+			// not be in it yet), and compared in the Txn, so that a backend removed meanwhile fails
+			// the write and the next pass sees it gone.
+			has, err := s.backendRegistered(ctx, cur.ID)
+			if err != nil {
+				return nil, fmt.Errorf("tenants: updating tenant %q: %w", idOrSlug, err)
+			}
+			if !has {
+				return nil, fmt.Errorf("updating tenant %q: %w", idOrSlug, ErrSourceNeedsBackend)
+			}
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(s.k.backend(cur.ID)), ">", 0))
 		}
 		next.UpdatedAt = time.Now().UTC().Truncate(time.Second)
-		cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(s.k.tenant(cur.ID)), "=", cur.Revision)}
 		var ops []clientv3.Op
 		if next.Slug != cur.Slug {
 			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(s.k.slug(next.Slug)), "=", 0))
@@ -274,4 +284,16 @@ func (s *Store) Logo(ctx context.Context, t *Tenant) (*Logo, error) {
 	}
 	s.fill(t.ID, gen, func() { s.logos.Set(t.ID, l, int64(len(l.Data))) })
 	return l, nil
+}
+
+// backendRegistered reads from etcd whether the tenant has a registered backend (HasBackend reads
+// the watched index, which may lag a registration by a moment).
+func (s *Store) backendRegistered(ctx context.Context, tenantID string) (bool, error) {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	resp, err := s.c.Get(ctx, s.k.backend(tenantID), clientv3.WithCountOnly())
+	if err != nil {
+		return false, Unavailable(err)
+	}
+	return resp.Count > 0, nil
 }
